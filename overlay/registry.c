@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * registry.c - the worker registry (STORE/workers): validation of names,
+ * serials, MACs and addresses, a strict parser that rejects the whole file
+ * on the first bad line, the formatter, and add/remove keeping the array
+ * sorted by name and view ids never reused (next-id only grows).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
+#include "safeio.h"
+#include "util.h"
+
+#define REGISTRY_FILE	"workers"
+#define REGISTRY_HEADER "# pifs worker registry v1"
+#define REGISTRY_MAX	(16 << 20)
+
+static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errbuf || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int pifs_worker_name_valid(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len > PIFS_NAME_MAX)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			continue;
+		if (c == '-' && i > 0)
+			continue;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int pifs_serial_norm(const char *in, char out[9])
+{
+	size_t i;
+
+	if (strlen(in) != 8)
+		return -EINVAL;
+	for (i = 0; i < 8; i++) {
+		if (!isxdigit((unsigned char)in[i]))
+			return -EINVAL;
+		out[i] = (char)tolower((unsigned char)in[i]);
+	}
+	out[8] = '\0';
+	return 0;
+}
+
+int pifs_mac_norm(const char *in, char out[18])
+{
+	size_t i;
+
+	if (strlen(in) != 17)
+		return -EINVAL;
+	for (i = 0; i < 17; i++) {
+		if (i % 3 == 2) {
+			if (in[i] != ':')
+				return -EINVAL;
+			out[i] = ':';
+		} else {
+			if (!isxdigit((unsigned char)in[i]))
+				return -EINVAL;
+			out[i] = (char)tolower((unsigned char)in[i]);
+		}
+	}
+	out[17] = '\0';
+	return 0;
+}
+
+int pifs_ipv4_valid(const char *ip)
+{
+	struct in_addr a;
+
+	/* glibc's inet_pton takes dotted quads only, without leading zeros,
+	 * so a valid address has one spelling and strcmp finds duplicates. */
+	if (strlen(ip) > 15 || inet_pton(AF_INET, ip, &a) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+void pifs_mac_from_serial(const char serial[9], char out[18])
+{
+	snprintf(out, 18, "b8:27:eb:%c%c:%c%c:%c%c", serial[2], serial[3],
+		 serial[4], serial[5], serial[6], serial[7]);
+}
+
+void pifs_registry_init(struct pifs_registry *reg)
+{
+	reg->workers = NULL;
+	reg->count = 0;
+	reg->next_id = 1;
+}
+
+void pifs_registry_release(struct pifs_registry *reg)
+{
+	free(reg->workers);
+	pifs_registry_init(reg);
+}
+
+static int worker_cmp(const void *a, const void *b)
+{
+	const struct pifs_worker *wa = a, *wb = b;
+
+	return strcmp(wa->name, wb->name);
+}
+
+const struct pifs_worker *pifs_registry_find(const struct pifs_registry *reg,
+					     const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < reg->count; i++)
+		if (!strcmp(reg->workers[i].name, name))
+			return &reg->workers[i];
+	return NULL;
+}
+
+const struct pifs_worker *pifs_registry_find_id(const struct pifs_registry *reg,
+						uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < reg->count; i++)
+		if (reg->workers[i].id == id)
+			return &reg->workers[i];
+	return NULL;
+}
+
+const struct pifs_worker *
+pifs_registry_find_serial(const struct pifs_registry *reg, const char *serial)
+{
+	size_t i;
+
+	for (i = 0; i < reg->count; i++)
+		if (!strcmp(reg->workers[i].serial, serial))
+			return &reg->workers[i];
+	return NULL;
+}
+
+static const struct pifs_worker *find_mac(const struct pifs_registry *reg,
+					  const char *mac)
+{
+	size_t i;
+
+	for (i = 0; *mac && i < reg->count; i++)
+		if (!strcmp(reg->workers[i].mac, mac))
+			return &reg->workers[i];
+	return NULL;
+}
+
+static const struct pifs_worker *find_ip(const struct pifs_registry *reg,
+					 const char *ip)
+{
+	size_t i;
+
+	for (i = 0; *ip && i < reg->count; i++)
+		if (!strcmp(reg->workers[i].ip, ip))
+			return &reg->workers[i];
+	return NULL;
+}
+
+/* Validate and normalise w in place; errbuf names the bad field. */
+static int worker_check(struct pifs_worker *w, char *errbuf, size_t errlen)
+{
+	char buf[18];
+
+	if (memchr(w->name, '\0', sizeof(w->name)) == NULL ||
+	    pifs_worker_name_valid(w->name) < 0) {
+		seterr(errbuf, errlen,
+		       "bad worker name '%.*s' (want [a-z0-9][a-z0-9-]*, at "
+		       "most %d characters)",
+		       PIFS_NAME_MAX + 1, w->name, PIFS_NAME_MAX);
+		return -EINVAL;
+	}
+	if (memchr(w->serial, '\0', sizeof(w->serial)) == NULL ||
+	    pifs_serial_norm(w->serial, buf) < 0) {
+		seterr(errbuf, errlen, "bad serial '%.*s' (want 8 hex digits)",
+		       (int)sizeof(w->serial), w->serial);
+		return -EINVAL;
+	}
+	memcpy(w->serial, buf, sizeof(w->serial));
+	if (memchr(w->mac, '\0', sizeof(w->mac)) == NULL ||
+	    (w->mac[0] && pifs_mac_norm(w->mac, buf) < 0)) {
+		seterr(errbuf, errlen,
+		       "bad mac '%.*s' (want aa:bb:cc:dd:ee:ff)",
+		       (int)sizeof(w->mac), w->mac);
+		return -EINVAL;
+	}
+	if (w->mac[0])
+		memcpy(w->mac, buf, sizeof(w->mac));
+	if (memchr(w->ip, '\0', sizeof(w->ip)) == NULL ||
+	    (w->ip[0] && pifs_ipv4_valid(w->ip) < 0)) {
+		seterr(errbuf, errlen,
+		       "bad ip '%.*s' (want a dotted IPv4 address)",
+		       (int)sizeof(w->ip), w->ip);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* -EEXIST when w clashes with a registered worker; errbuf says how. */
+static int worker_clash(const struct pifs_registry *reg,
+			const struct pifs_worker *w, char *errbuf,
+			size_t errlen)
+{
+	const struct pifs_worker *o;
+
+	if (pifs_registry_find(reg, w->name)) {
+		seterr(errbuf, errlen, "worker %s already exists", w->name);
+		return -EEXIST;
+	}
+	if ((o = pifs_registry_find_serial(reg, w->serial))) {
+		seterr(errbuf, errlen, "serial %s is already %s's", w->serial,
+		       o->name);
+		return -EEXIST;
+	}
+	if ((o = find_mac(reg, w->mac))) {
+		seterr(errbuf, errlen, "mac %s is already %s's", w->mac,
+		       o->name);
+		return -EEXIST;
+	}
+	if ((o = find_ip(reg, w->ip))) {
+		seterr(errbuf, errlen, "ip %s is already %s's", w->ip, o->name);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+/* Append w (already checked) and keep the array sorted. */
+static int insert(struct pifs_registry *reg, const struct pifs_worker *w)
+{
+	struct pifs_worker *nw;
+
+	nw = realloc(reg->workers, (reg->count + 1) * sizeof(*nw));
+	if (!nw)
+		return -ENOMEM;
+	reg->workers = nw;
+	reg->workers[reg->count++] = *w;
+	qsort(reg->workers, reg->count, sizeof(*nw), worker_cmp);
+	return 0;
+}
+
+/* Copy a field into a fixed buffer; -EINVAL if it does not fit. */
+static int field_copy(char *dst, size_t dlen, const char *src)
+{
+	if (strlen(src) >= dlen)
+		return -EINVAL;
+	strcpy(dst, src);
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*s) || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Parse one worker line (modified in place) into reg. */
+static int parse_worker(struct pifs_registry *reg, char *line, unsigned lineno,
+			char *errbuf, size_t errlen)
+{
+	struct pifs_worker w;
+	char *f[6], *save = NULL, msg[160];
+	int n = 0, ret;
+
+	memset(&w, 0, sizeof(w));
+	for (char *t = strtok_r(line, " \t", &save); t;
+	     t = strtok_r(NULL, " \t", &save)) {
+		if (n == 6)
+			break;
+		f[n++] = t;
+	}
+	if (n != 5) {
+		seterr(errbuf, errlen, "line %u: want 5 fields, got %s", lineno,
+		       n > 5 ? "more" : "fewer");
+		return -EINVAL;
+	}
+	if (field_copy(w.name, sizeof(w.name), f[0]) < 0 ||
+	    pifs_worker_name_valid(w.name) < 0) {
+		seterr(errbuf, errlen, "line %u: bad name '%s'", lineno, f[0]);
+		return -EINVAL;
+	}
+	if (pifs_serial_norm(f[1], w.serial) < 0 || strcmp(w.serial, f[1])) {
+		seterr(errbuf, errlen, "line %u: bad serial '%s'", lineno,
+		       f[1]);
+		return -EINVAL;
+	}
+	if (strcmp(f[2], "-") &&
+	    (pifs_mac_norm(f[2], w.mac) < 0 || strcmp(w.mac, f[2]))) {
+		seterr(errbuf, errlen, "line %u: bad mac '%s'", lineno, f[2]);
+		return -EINVAL;
+	}
+	if (strcmp(f[3], "-") && (pifs_ipv4_valid(f[3]) < 0 ||
+				  field_copy(w.ip, sizeof(w.ip), f[3]) < 0)) {
+		seterr(errbuf, errlen, "line %u: bad ip '%s'", lineno, f[3]);
+		return -EINVAL;
+	}
+	if (parse_u32(f[4], PIFS_VIEW_ID_MAX, &w.id) < 0 || w.id == 0) {
+		seterr(errbuf, errlen, "line %u: bad id '%s'", lineno, f[4]);
+		return -EINVAL;
+	}
+	if (pifs_registry_find_id(reg, w.id)) {
+		seterr(errbuf, errlen, "line %u: id %u is already %s's", lineno,
+		       w.id, pifs_registry_find_id(reg, w.id)->name);
+		return -EINVAL;
+	}
+	ret = worker_clash(reg, &w, msg, sizeof(msg));
+	if (ret < 0) {
+		seterr(errbuf, errlen, "line %u: %s", lineno, msg);
+		return -EINVAL;
+	}
+	return insert(reg, &w);
+}
+
+int pifs_registry_parse(struct pifs_registry *reg, const char *text,
+			char *errbuf, size_t errlen)
+{
+	struct pifs_registry tmp;
+	char *copy, *line, *next;
+	unsigned lineno = 0;
+	int have_next = 0, ret = 0;
+	size_t i;
+
+	pifs_registry_init(&tmp);
+	copy = strdup(text);
+	if (!copy)
+		return -ENOMEM;
+	for (line = copy; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		if (lineno == 1) {
+			if (strcmp(line, REGISTRY_HEADER)) {
+				seterr(errbuf, errlen,
+				       "line 1: not a pifs worker registry v1");
+				ret = -EINVAL;
+				goto out;
+			}
+			continue;
+		}
+		if (!*line || line[0] == '#')
+			continue;
+		if (!strncmp(line, "next-id ", 8)) {
+			if (have_next ||
+			    parse_u32(line + 8, PIFS_VIEW_ID_MAX + 1,
+				      &tmp.next_id) < 0 ||
+			    tmp.next_id == 0) {
+				seterr(errbuf, errlen,
+				       "line %u: bad next-id '%s'", lineno,
+				       line + 8);
+				ret = -EINVAL;
+				goto out;
+			}
+			have_next = 1;
+			continue;
+		}
+		ret = parse_worker(&tmp, line, lineno, errbuf, errlen);
+		if (ret < 0)
+			goto out;
+	}
+	if (lineno > 0 && !have_next) {
+		seterr(errbuf, errlen, "missing next-id line");
+		ret = -EINVAL;
+		goto out;
+	}
+	for (i = 0; i < tmp.count; i++) {
+		if (tmp.workers[i].id >= tmp.next_id) {
+			seterr(errbuf, errlen,
+			       "id %u of %s is not below next-id %u",
+			       tmp.workers[i].id, tmp.workers[i].name,
+			       tmp.next_id);
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	pifs_registry_release(reg);
+	*reg = tmp;
+	pifs_registry_init(&tmp);
+out:
+	pifs_registry_release(&tmp);
+	free(copy);
+	return ret;
+}
+
+int pifs_registry_format(const struct pifs_registry *reg, char **out)
+{
+	char *buf;
+	size_t i, cap, len;
+	int n;
+
+	/* header + next-id + one line of at most ~120 bytes per worker */
+	cap = 64 + reg->count * 128;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	n = snprintf(buf, cap, "%s\nnext-id %u\n", REGISTRY_HEADER,
+		     reg->next_id);
+	len = (size_t)n;
+	for (i = 0; i < reg->count; i++) {
+		const struct pifs_worker *w = &reg->workers[i];
+
+		n = snprintf(buf + len, cap - len, "%s %s %s %s %u\n", w->name,
+			     w->serial, w->mac[0] ? w->mac : "-",
+			     w->ip[0] ? w->ip : "-", w->id);
+		len += (size_t)n;
+	}
+	*out = buf;
+	return 0;
+}
+
+int pifs_registry_load(struct pifs_registry *reg, int storefd, char *errbuf,
+		       size_t errlen)
+{
+	char *text = NULL, msg[200];
+	int ret;
+
+	ret = pifs_read_file(storefd, REGISTRY_FILE, REGISTRY_MAX, &text, NULL);
+	if (ret == -ENOENT) {
+		pifs_registry_release(reg);
+		return 0;
+	}
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot read '%s': %s", REGISTRY_FILE,
+		       strerror(-ret));
+		return ret;
+	}
+	ret = pifs_registry_parse(reg, text, msg, sizeof(msg));
+	if (ret < 0)
+		seterr(errbuf, errlen, "bad registry '%s': %s", REGISTRY_FILE,
+		       msg);
+	free(text);
+	return ret;
+}
+
+int pifs_registry_save(const struct pifs_registry *reg, int storefd)
+{
+	char *text;
+	int ret;
+
+	ret = pifs_registry_format(reg, &text);
+	if (ret < 0)
+		return ret;
+	ret = pifs_write_file_atomic(storefd, REGISTRY_FILE, text, strlen(text),
+				     0600);
+	free(text);
+	return ret;
+}
+
+int pifs_registry_add(struct pifs_registry *reg, struct pifs_worker *w,
+		      char *errbuf, size_t errlen)
+{
+	int ret;
+
+	ret = worker_check(w, errbuf, errlen);
+	if (ret < 0)
+		return ret;
+	ret = worker_clash(reg, w, errbuf, errlen);
+	if (ret < 0)
+		return ret;
+	if (reg->next_id > PIFS_VIEW_ID_MAX) {
+		seterr(errbuf, errlen, "no view id left (all %d used)",
+		       PIFS_VIEW_ID_MAX);
+		return -ENOSPC;
+	}
+	w->id = reg->next_id;
+	ret = insert(reg, w);
+	if (ret < 0) {
+		seterr(errbuf, errlen, "out of memory");
+		return ret;
+	}
+	reg->next_id++;
+	return 0;
+}
+
+int pifs_registry_remove(struct pifs_registry *reg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < reg->count; i++) {
+		if (strcmp(reg->workers[i].name, name))
+			continue;
+		memmove(&reg->workers[i], &reg->workers[i + 1],
+			(reg->count - i - 1) * sizeof(reg->workers[0]));
+		reg->count--;
+		return 0;
+	}
+	return -ENOENT;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * safeio.h - the only place raw syscalls touch the backing store.
+ *
+ * Every helper takes a directory fd and either a single validated name or
+ * a relative path resolved with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|
+ * RESOLVE_NO_MAGICLINKS), so nothing a worker stores (symlinks, "..",
+ * device nodes) can make the master follow it out of the store.  All
+ * functions return 0 (or an fd) on success and -errno on failure, with
+ * errno captured at the failing call.
+ */
+#ifndef PIFS_SAFEIO_H
+#define PIFS_SAFEIO_H
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <stddef.h>
+
+/* openat2 beneath dirfd, never following any symlink; O_CLOEXEC is added.
+ * A trailing symlink is returned as an O_PATH fd when flags has
+ * O_PATH|O_NOFOLLOW, and is -ELOOP otherwise.  path "" or "." is dirfd. */
+int pifs_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
+
+/* lstat of dirfd/path (path relative, resolved beneath, no symlinks). */
+int pifs_lstat_beneath(int dirfd, const char *path, struct stat *st);
+
+/* fstat of an fd of any kind (O_PATH too), never following. */
+int pifs_fstat(int fd, struct stat *st);
+
+/* "/proc/self/fd/N" for fd, into buf (at least 32 bytes). */
+const char *pifs_fd_path(int fd, char *buf, size_t len);
+
+/* Reopen an O_PATH fd of a regular file or directory with real flags. */
+int pifs_reopen(int opath_fd, int flags);
+
+/* write/read all of buf (restarting on EINTR/short counts). */
+int pifs_write_all(int fd, const void *buf, size_t len);
+int pifs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
+/* fsync the directory dirfd refers to (works for O_PATH dirfds). */
+int pifs_fsync_dir(int dirfd);
+
+/* Atomically replace dirfd/name with the given contents: a temporary
+ * ".name.tmp.XXXXXX" beside it, fsync, rename, fsync of the directory. */
+int pifs_write_file_atomic(int dirfd, const char *name, const void *buf,
+			   size_t len, mode_t mode);
+
+/* Read a whole (small) file beneath dirfd into a NUL-terminated malloc'd
+ * buffer; *len_out (optional) gets its length.  -EFBIG over max bytes. */
+int pifs_read_file(int dirfd, const char *path, size_t max, char **out,
+		   size_t *len_out);
+
+/* Copy every extended attribute of src to dst.  Both are given as
+ * (dirfd, name) pairs and handled without following symlinks; names for
+ * which skip(name) returns nonzero are left out.  -ENOTSUP from the
+ * destination for a whole namespace is returned as an error. */
+int pifs_copy_xattrs(int sdir, const char *sname, int ddir, const char *dname,
+		     int (*skip)(const char *name));
+
+/* Copy file data from sfd to dfd preserving holes (SEEK_DATA/SEEK_HOLE),
+ * with copy_file_range where it works; dfd ends at size of sfd. */
+int pifs_copy_data(int sfd, int dfd, off_t size);
+
+/* Set owner, mode (incl. setuid/sgid/sticky, applied after chown so chown
+ * does not clear it) and ns timestamps of dirfd/name, no symlink follow.
+ * For symlinks the mode is skipped. */
+int pifs_set_attrs(int dirfd, const char *name, const struct stat *st);
+
+/* Remove dirfd/name and, for a directory, everything below it, without
+ * following symlinks.  Clears the immutable flag where it finds it. */
+int pifs_remove_tree(int dirfd, const char *name);
+
+/* Extended attribute access on dirfd/name without following symlinks.
+ * Return the value length (or 0) on success, -errno on failure. */
+ssize_t pifs_lgetxattr(int dirfd, const char *name, const char *attr,
+		       void *buf, size_t len);
+ssize_t pifs_llistxattr(int dirfd, const char *name, char *buf, size_t len);
+int pifs_lsetxattr(int dirfd, const char *name, const char *attr,
+		   const void *val, size_t len, int flags);
+int pifs_lremovexattr(int dirfd, const char *name, const char *attr);
+
+/* Set or clear FS_IMMUTABLE_FL on dirfd/name (regular files and dirs
+ * only; others are skipped).  -ENOTTY/-EOPNOTSUPP where unsupported. */
+int pifs_set_immutable(int dirfd, const char *name, int on);
+
+#endif

@@ -1,0 +1,1303 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * store.c - the on-disk store (layout in store.h): creation from a golden
+ * directory with a full-fidelity tree copy, pifs.conf, opening, the CLI and
+ * daemon locks, and worker delta directories.
+ *
+ * Creation order matters for crash safety: the golden is copied into
+ * goldens/.tmp-XXXXXX, its manifest written there, and only then renamed to
+ * goldens/<id>; pifs.conf is written last, after a syncfs, so a store whose
+ * creation was interrupted is never taken for a valid one.
+ *
+ * The tree copy applies attributes in the order the kernel needs: chown
+ * (which clears setuid/setgid and security.capability), chmod, timestamps,
+ * then the xattrs (so a file capability survives), then chmod again only
+ * if a POSIX ACL changed the group bits.  Directory timestamps are set
+ * after their children are in place.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "manifest.h"
+#include "safeio.h"
+#include "store.h"
+#include "util.h"
+
+#define CONF_FILE	 "pifs.conf"
+#define CONF_MAX	 65536
+#define DEFAULT_MASTER	 "10.1.1.100"
+#define DEFAULT_RANGE_LO "10.1.1.1"
+#define DEFAULT_RANGE_HI "10.1.1.20"
+#define PROGRESS_EVERY	 10000
+
+static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errbuf || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int pifs_xattr_private(const char *name)
+{
+	return !strncmp(name, "trusted.overlay.", 16) ||
+	       !strncmp(name, "trusted.pifs.", 13);
+}
+
+/* ---- hard-link map: (dev, ino) -> first destination path ---- */
+
+struct link_slot {
+	dev_t dev;
+	ino_t ino;
+	char *path; /* NULL: free slot */
+};
+
+struct link_map {
+	struct link_slot *slots;
+	size_t cap, n; /* cap is a power of two */
+};
+
+static size_t link_hash(dev_t dev, ino_t ino)
+{
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
+
+	return (size_t)(h ^ (h >> 29));
+}
+
+static const char *link_find(const struct link_map *m, dev_t dev, ino_t ino)
+{
+	size_t i;
+
+	if (!m->cap)
+		return NULL;
+	for (i = link_hash(dev, ino) & (m->cap - 1); m->slots[i].path;
+	     i = (i + 1) & (m->cap - 1))
+		if (m->slots[i].dev == dev && m->slots[i].ino == ino)
+			return m->slots[i].path;
+	return NULL;
+}
+
+static int link_add(struct link_map *m, dev_t dev, ino_t ino, const char *path)
+{
+	struct link_slot *old = m->slots;
+	size_t oldcap = m->cap, i, j;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+
+		m->slots = calloc(cap, sizeof(*m->slots));
+		if (!m->slots) {
+			m->slots = old;
+			return -ENOMEM;
+		}
+		m->cap = cap;
+		for (j = 0; j < oldcap; j++) {
+			if (!old[j].path)
+				continue;
+			for (i = link_hash(old[j].dev, old[j].ino) & (cap - 1);
+			     m->slots[i].path; i = (i + 1) & (cap - 1))
+				;
+			m->slots[i] = old[j];
+		}
+		free(old);
+	}
+	for (i = link_hash(dev, ino) & (m->cap - 1); m->slots[i].path;
+	     i = (i + 1) & (m->cap - 1))
+		;
+	m->slots[i].path = strdup(path);
+	if (!m->slots[i].path)
+		return -ENOMEM;
+	m->slots[i].dev = dev;
+	m->slots[i].ino = ino;
+	m->n++;
+	return 0;
+}
+
+static void link_map_free(struct link_map *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cap; i++)
+		free(m->slots[i].path);
+	free(m->slots);
+	m->slots = NULL;
+	m->cap = m->n = 0;
+}
+
+/* ---- tree copy ---- */
+
+struct copy_ctx {
+	int droot; /* destination root dir (for hard links) */
+	struct link_map links;
+	FILE *progress;
+	unsigned long count;
+	const char *prefix; /* source path for messages, may be NULL */
+	char *errbuf;
+	size_t errlen;
+};
+
+/* Record the failure of rel once (the innermost caller wins). */
+static int copy_fail(struct copy_ctx *c, const char *what, const char *rel,
+		     int err)
+{
+	if (c->errbuf && c->errlen && !c->errbuf[0]) {
+		if (!strcmp(rel, "."))
+			seterr(c->errbuf, c->errlen, "cannot %s '%s': %s", what,
+			       c->prefix ? c->prefix : ".", strerror(-err));
+		else
+			seterr(c->errbuf, c->errlen, "cannot %s '%s%s%s': %s",
+			       what, c->prefix ? c->prefix : "",
+			       c->prefix ? "/" : "", rel, strerror(-err));
+	}
+	return err;
+}
+
+static int chmod_entry(int dirfd, const char *name, mode_t mode)
+{
+	char path[32];
+	int fd, ret = 0;
+
+	fd = pifs_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	if (chmod(pifs_fd_path(fd, path, sizeof(path)), mode & 07777) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Owner, mode, times, then xattrs from (xdir, xname) onto ddir/dname. */
+static int copy_attrs(int xdir, const char *xname, int ddir, const char *dname,
+		      const struct stat *st)
+{
+	struct stat cur;
+	int ret;
+
+	ret = pifs_set_attrs(ddir, dname, st);
+	if (ret < 0)
+		return ret;
+	ret = pifs_copy_xattrs(xdir, xname, ddir, dname, NULL);
+	if (ret < 0)
+		return ret;
+	if (S_ISLNK(st->st_mode))
+		return 0;
+	/* A system.posix_acl_access xattr rewrites the group bits. */
+	if (fstatat(ddir, dname, &cur, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if ((cur.st_mode & 07777) != (st->st_mode & 07777))
+		return chmod_entry(ddir, dname, st->st_mode);
+	return 0;
+}
+
+static int copy_file(int sdir, const char *name, int ddir,
+		     const struct stat *st)
+{
+	struct stat sst;
+	int sfd, dfd = -1, ret;
+
+	/* O_NOATIME keeps the source's atimes as they were (owner or
+	 * CAP_FOWNER only, hence the retry) */
+	sfd = openat(sdir, name,
+		     O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NOATIME);
+	if (sfd < 0 && errno == EPERM)
+		sfd = openat(sdir, name,
+			     O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (sfd < 0)
+		return -errno;
+	ret = pifs_fstat(sfd, &sst);
+	if (ret < 0)
+		goto out;
+	if (sst.st_ino != st->st_ino || sst.st_dev != st->st_dev) {
+		ret = -ESTALE;
+		goto out;
+	}
+	dfd =
+	    openat(ddir, name,
+		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dfd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = pifs_copy_data(sfd, dfd, sst.st_size);
+	if (ret == 0 && close(dfd) < 0)
+		ret = -errno;
+	else if (ret < 0)
+		close(dfd);
+out:
+	close(sfd);
+	return ret;
+}
+
+static int copy_symlink(int sdir, const char *name, int ddir,
+			const struct stat *st)
+{
+	size_t cap = (size_t)st->st_size + 2;
+	char *target;
+	ssize_t n;
+	int ret = 0;
+
+	target = malloc(cap);
+	if (!target)
+		return -ENOMEM;
+	n = readlinkat(sdir, name, target, cap);
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n >= cap)
+		ret = -ESTALE; /* grew under us */
+	if (ret == 0) {
+		target[n] = '\0';
+		if (symlinkat(target, ddir, name) < 0)
+			ret = -errno;
+	}
+	free(target);
+	return ret;
+}
+
+static int copy_dir(struct copy_ctx *c, int sfd, int dfd, const char *rel);
+
+/* Copy one entry sdir/name (stat st, path rel below the root) into ddir. */
+static int copy_entry(struct copy_ctx *c, int sdir, const char *name, int ddir,
+		      const char *rel, const struct stat *st)
+{
+	const char *first;
+	int sfd, dfd, ret;
+
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 &&
+	    (first = link_find(&c->links, st->st_dev, st->st_ino))) {
+		if (linkat(c->droot, first, ddir, name, 0) < 0)
+			return copy_fail(c, "link", rel, -errno);
+		c->count++;
+		return 0;
+	}
+	switch (st->st_mode & S_IFMT) {
+	case S_IFDIR:
+		if (mkdirat(ddir, name, 0700) < 0)
+			return copy_fail(c, "create", rel, -errno);
+		sfd = openat(sdir, name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sfd < 0)
+			return copy_fail(c, "open", rel, -errno);
+		dfd = pifs_openat_beneath(ddir, name,
+					  O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+		if (dfd < 0) {
+			close(sfd);
+			return copy_fail(c, "open copy of", rel, dfd);
+		}
+		ret = copy_dir(c, sfd, dfd, rel);
+		close(dfd);
+		if (ret == 0) {
+			ret = copy_attrs(sfd, NULL, ddir, name, st);
+			if (ret < 0)
+				copy_fail(c, "set attributes of", rel, ret);
+		}
+		close(sfd);
+		return ret;
+	case S_IFREG:
+		ret = copy_file(sdir, name, ddir, st);
+		break;
+	case S_IFLNK:
+		ret = copy_symlink(sdir, name, ddir, st);
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+	case S_IFSOCK:
+		ret = mknodat(ddir, name, (st->st_mode & S_IFMT) | 0600,
+			      st->st_rdev) < 0
+			  ? -errno
+			  : 0;
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	if (ret < 0)
+		return copy_fail(c, "copy", rel, ret);
+	ret = copy_attrs(sdir, name, ddir, name, st);
+	if (ret < 0)
+		return copy_fail(c, "set attributes of", rel, ret);
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
+		ret = link_add(&c->links, st->st_dev, st->st_ino, rel);
+		if (ret < 0)
+			return copy_fail(c, "copy", rel, ret);
+	}
+	if (++c->count % PROGRESS_EVERY == 0 && c->progress) {
+		fprintf(c->progress, "copied %lu entries\n", c->count);
+		fflush(c->progress);
+	}
+	return 0;
+}
+
+/* Copy the children of the real directory fd sfd into dfd. */
+static int copy_dir(struct copy_ctx *c, int sfd, int dfd, const char *rel)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	char *crel;
+	int fd, ret = 0;
+
+	fd = dup(sfd);
+	if (fd < 0)
+		return copy_fail(c, "read", rel, -errno);
+	dir = fdopendir(fd);
+	if (!dir) {
+		ret = -errno;
+		close(fd);
+		return copy_fail(c, "read", rel, ret);
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			if (errno)
+				ret = copy_fail(c, "read", rel, -errno);
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		crel = strcmp(rel, ".") ? pifs_strdupf("%s/%s", rel, de->d_name)
+					: strdup(de->d_name);
+		if (!crel) {
+			ret = copy_fail(c, "copy", rel, -ENOMEM);
+			break;
+		}
+		if (fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			ret = copy_fail(c, "stat", crel, -errno);
+		else
+			ret = copy_entry(c, sfd, de->d_name, dfd, crel, &st);
+		free(crel);
+		if (ret < 0)
+			break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+static int tree_copy(int sdir, const char *sname, int ddir, const char *dname,
+		     FILE *progress, const char *prefix, char *errbuf,
+		     size_t errlen)
+{
+	struct copy_ctx c = {.droot = -1,
+			     .progress = progress,
+			     .prefix = prefix,
+			     .errbuf = errbuf,
+			     .errlen = errlen};
+	struct stat st;
+	int sfd, ret;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	ret = pifs_check_name(dname);
+	if (ret < 0) {
+		seterr(errbuf, errlen, "bad destination name '%s'", dname);
+		return ret;
+	}
+	sfd = pifs_openat_beneath(sdir, sname,
+				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (sfd < 0)
+		return copy_fail(&c, "open", ".", sfd);
+	ret = pifs_fstat(sfd, &st);
+	if (ret < 0) {
+		copy_fail(&c, "stat", ".", ret);
+		goto out_sfd;
+	}
+	if (mkdirat(ddir, dname, 0700) < 0) {
+		ret = copy_fail(&c, "create copy of", ".", -errno);
+		goto out_sfd;
+	}
+	c.droot = pifs_openat_beneath(ddir, dname,
+				      O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (c.droot < 0) {
+		ret = copy_fail(&c, "open copy of", ".", c.droot);
+		goto out_sfd;
+	}
+	ret = copy_dir(&c, sfd, c.droot, ".");
+	if (ret == 0) {
+		ret = copy_attrs(sfd, NULL, ddir, dname, &st);
+		if (ret < 0)
+			copy_fail(&c, "set attributes of", ".", ret);
+	}
+	if (ret == 0 && progress) {
+		fprintf(progress, "copied %lu entries\n", c.count + 1);
+		fflush(progress);
+	}
+	close(c.droot);
+out_sfd:
+	close(sfd);
+	link_map_free(&c.links);
+	return ret;
+}
+
+int pifs_tree_copy(int sdir, const char *sname, int ddir, const char *dname,
+		   FILE *progress)
+{
+	char msg[PATH_MAX + 128];
+	int ret;
+
+	ret = tree_copy(sdir, sname, ddir, dname, progress, NULL, msg,
+			sizeof(msg));
+	if (ret < 0)
+		pifs_err("%s", msg);
+	return ret;
+}
+
+/* ---- immutable golden ---- */
+
+/* Set FS_IMMUTABLE_FL on everything below the real dir fd dfd (not on
+ * dfd itself). */
+static int immutable_children(int dfd)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, cfd, ret = 0;
+
+	fd = dup(dfd);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			ret = errno ? -errno : 0;
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_DIR) {
+			cfd = openat(dfd, de->d_name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					 O_CLOEXEC);
+			if (cfd < 0) {
+				ret = -errno;
+				break;
+			}
+			ret = immutable_children(cfd);
+			close(cfd);
+			if (ret < 0)
+				break;
+		}
+		/* d_type may be DT_UNKNOWN: set_immutable checks itself */
+		ret = pifs_set_immutable(dfd, de->d_name, 1);
+		if (ret < 0)
+			break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+static int set_tree_immutable(int parent, const char *name)
+{
+	int fd, ret;
+
+	fd = pifs_openat_beneath(parent, name,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	ret = pifs_set_immutable(fd, NULL, 1);
+	if (ret == 0) {
+		ret = immutable_children(fd);
+		if (ret == 0)
+			ret = pifs_set_immutable(parent, name, 1);
+	}
+	close(fd);
+	return ret;
+}
+
+/* ---- pifs.conf ---- */
+
+static int conf_parse(struct pifs_store_conf *conf, const char *text)
+{
+	char *copy, *line, *next, *val;
+	int have_format = 0, have_golden = 0, ret = -EINVAL;
+	size_t i;
+
+	memset(conf, 0, sizeof(*conf));
+	strcpy(conf->master, DEFAULT_MASTER);
+	strcpy(conf->range_lo, DEFAULT_RANGE_LO);
+	strcpy(conf->range_hi, DEFAULT_RANGE_HI);
+	copy = strdup(text);
+	if (!copy)
+		return -ENOMEM;
+	for (line = copy; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (!*line || *line == '#')
+			continue;
+		val = strchr(line, ' ');
+		if (!val)
+			goto out;
+		*val++ = '\0';
+		if (!strcmp(line, "format")) {
+			if (strcmp(val, "1"))
+				goto out;
+			conf->format = 1;
+			have_format = 1;
+		} else if (!strcmp(line, "golden")) {
+			if (strlen(val) != 16)
+				goto out;
+			for (i = 0; i < 16; i++)
+				if (!strchr("0123456789abcdef", val[i]))
+					goto out;
+			strcpy(conf->golden, val);
+			have_golden = 1;
+		} else if (!strcmp(line, "master")) {
+			if (pifs_ipv4_valid(val) < 0)
+				goto out;
+			strcpy(conf->master, val);
+		} else if (!strcmp(line, "range")) {
+			char *hi = strchr(val, '-');
+
+			if (!hi)
+				goto out;
+			*hi++ = '\0';
+			if (pifs_ipv4_valid(val) < 0 || pifs_ipv4_valid(hi) < 0)
+				goto out;
+			strcpy(conf->range_lo, val);
+			strcpy(conf->range_hi, hi);
+		} else {
+			goto out;
+		}
+	}
+	if (have_format && have_golden)
+		ret = 0;
+out:
+	free(copy);
+	return ret;
+}
+
+static char *conf_format(const struct pifs_store_conf *conf)
+{
+	return pifs_strdupf("format %u\ngolden %s\nmaster %s\nrange %s-%s\n",
+			    conf->format, conf->golden, conf->master,
+			    conf->range_lo, conf->range_hi);
+}
+
+/* ---- create ---- */
+
+/* Remove every entry inside the directory fd dfd. */
+static int empty_dir(int dfd)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, ret = 0, r;
+
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	while ((de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		r = pifs_remove_tree(dfd, de->d_name);
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* 1 if the directory fd has no entries, 0 if it has, -errno. */
+static int dir_is_empty(int dfd)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, ret = 1;
+
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	while ((de = readdir(dir)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			ret = 0;
+			break;
+		}
+	closedir(dir);
+	return ret;
+}
+
+static int mkdir_private(int dirfd, const char *name)
+{
+	if (mkdirat(dirfd, name, 0700) < 0)
+		return -errno;
+	/* the umask may have taken bits we do not want anyway; make sure
+	 * no setgid parent gave it a group */
+	if (fchownat(dirfd, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return chmod_entry(dirfd, name, 0700);
+}
+
+static int create_file(int dirfd, const char *name)
+{
+	int fd;
+
+	fd = pifs_openat_beneath(dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW,
+				 0600);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+/* Is the resolved store path inside the resolved golden path? */
+static int path_inside(const char *store, const char *golden)
+{
+	char *rs = realpath(store, NULL), *rg = realpath(golden, NULL);
+	size_t n;
+	int ret = 0;
+
+	if (rs && rg) {
+		n = strlen(rg);
+		if (!strcmp(rg, "/"))
+			ret = 1;
+		else if (!strncmp(rs, rg, n) && (rs[n] == '/' || !rs[n]))
+			ret = 1;
+	}
+	free(rs);
+	free(rg);
+	return ret;
+}
+
+int pifs_store_create(const char *path, const char *golden_dir,
+		      const char *master, FILE *progress, char *errbuf,
+		      size_t errlen)
+{
+	struct pifs_store_conf conf = {.format = 1};
+	struct pifs_registry reg;
+	char tmpname[32], msg[PATH_MAX + 256], *text = NULL, *base = NULL;
+	char *ppath = NULL, *slash, *manifest = NULL;
+	int gfd = -1, sfd = -1, gsfd = -1, tmpfd = -1, treefd = -1, pfd = -1;
+	int created_root = 0, cleanup = 0, ret, i;
+	struct stat st;
+	uint32_t rnd;
+
+	pifs_registry_init(&reg);
+	if (!master)
+		master = DEFAULT_MASTER;
+	if (pifs_ipv4_valid(master) < 0) {
+		seterr(errbuf, errlen, "bad master address '%s'", master);
+		return -EINVAL;
+	}
+	strcpy(conf.master, master);
+	strcpy(conf.range_lo, DEFAULT_RANGE_LO);
+	strcpy(conf.range_hi, DEFAULT_RANGE_HI);
+
+	if (stat(golden_dir, &st) < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			seterr(errbuf, errlen, "golden '%s' does not exist",
+			       golden_dir);
+		else
+			seterr(errbuf, errlen, "cannot access golden '%s': %s",
+			       golden_dir, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		seterr(errbuf, errlen, "golden '%s' is not a directory",
+		       golden_dir);
+		return -ENOTDIR;
+	}
+	gfd = open(golden_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (gfd < 0) {
+		ret = -errno;
+		seterr(errbuf, errlen, "cannot open golden '%s': %s",
+		       golden_dir, strerror(-ret));
+		return ret;
+	}
+
+	/* The store directory: new, or existing and empty. */
+	ppath = strdup(path);
+	if (!ppath) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = (int)strlen(ppath) - 1; i > 0 && ppath[i] == '/'; i--)
+		ppath[i] = '\0';
+	if (stat(ppath, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			seterr(errbuf, errlen,
+			       "store '%s' exists and is not a directory",
+			       path);
+			ret = -EEXIST;
+			goto out;
+		}
+		sfd = open(ppath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd < 0) {
+			ret = -errno;
+			seterr(errbuf, errlen, "cannot open store '%s': %s",
+			       path, strerror(-ret));
+			goto out;
+		}
+		ret = dir_is_empty(sfd);
+		if (ret <= 0) {
+			ret = ret < 0 ? ret : -ENOTEMPTY;
+			seterr(errbuf, errlen,
+			       "store '%s' exists and is not empty", path);
+			goto out;
+		}
+		/* empty: from here on a failure empties it again */
+		cleanup = 1;
+	} else if (errno == ENOENT) {
+		slash = strrchr(ppath, '/');
+		base = strdup(slash ? slash + 1 : ppath);
+		if (!base) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (slash)
+			slash[slash == ppath ? 1 : 0] = '\0';
+		pfd =
+		    open(slash ? ppath : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (pfd < 0 || mkdirat(pfd, base, 0700) < 0) {
+			ret = -errno;
+			seterr(errbuf, errlen, "cannot create store '%s': %s",
+			       path, strerror(-ret));
+			goto out;
+		}
+		created_root = cleanup = 1;
+		sfd = pifs_openat_beneath(
+		    pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+		if (sfd < 0) {
+			ret = sfd;
+			seterr(errbuf, errlen, "cannot open store '%s': %s",
+			       path, strerror(-ret));
+			goto out;
+		}
+	} else {
+		ret = -errno;
+		seterr(errbuf, errlen, "cannot access store '%s': %s", path,
+		       strerror(-ret));
+		goto out;
+	}
+	if (fchown(sfd, 0, 0) < 0 || fchmod(sfd, 0700) < 0) {
+		ret = -errno;
+		seterr(errbuf, errlen, "cannot set owner of store '%s': %s",
+		       path, strerror(-ret));
+		goto out;
+	}
+	if (path_inside(path, golden_dir)) {
+		seterr(errbuf, errlen, "store '%s' is inside the golden '%s'",
+		       path, golden_dir);
+		ret = -EINVAL;
+		goto out;
+	}
+
+	ret = mkdir_private(sfd, "goldens");
+	if (ret == 0) {
+		gsfd = pifs_openat_beneath(
+		    sfd, "goldens", O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+		ret = gsfd < 0 ? gsfd : 0;
+	}
+	for (i = 0; ret == 0 && i < 100; i++) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (uint32_t)getpid() + (uint32_t)i;
+		snprintf(tmpname, sizeof(tmpname), ".tmp-%08x", rnd);
+		ret = mkdir_private(gsfd, tmpname);
+		if (ret != -EEXIST)
+			break;
+	}
+	if (ret == 0) {
+		tmpfd = pifs_openat_beneath(
+		    gsfd, tmpname, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+		ret = tmpfd < 0 ? tmpfd : 0;
+	}
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot create '%s/goldens': %s", path,
+		       strerror(-ret));
+		goto out;
+	}
+
+	if (pifs_lstat_beneath(gfd, "boot/firmware", &st) < 0 ||
+	    !S_ISDIR(st.st_mode)) {
+		if (progress)
+			fprintf(progress,
+				"warning: golden '%s' has no boot/firmware "
+				"directory\n",
+				golden_dir);
+	}
+	if (progress) {
+		fprintf(progress, "copying golden '%s'\n", golden_dir);
+		fflush(progress);
+	}
+	ret = tree_copy(gfd, ".", tmpfd, "tree", progress, golden_dir, msg,
+			sizeof(msg));
+	if (ret < 0) {
+		seterr(errbuf, errlen, "%s", msg);
+		goto out;
+	}
+
+	if (progress) {
+		fprintf(progress, "building manifest\n");
+		fflush(progress);
+	}
+	treefd = pifs_openat_beneath(tmpfd, "tree",
+				     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	ret = treefd < 0 ? treefd
+			 : pifs_manifest_build(treefd, &manifest, conf.golden);
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot build manifest of the copy: %s",
+		       strerror(-ret));
+		goto out;
+	}
+	ret = pifs_write_file_atomic(tmpfd, "manifest", manifest,
+				     strlen(manifest), 0400);
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot write manifest: %s",
+		       strerror(-ret));
+		goto out;
+	}
+	if (renameat(gsfd, tmpname, gsfd, conf.golden) < 0) {
+		ret = -errno;
+		seterr(errbuf, errlen, "cannot rename golden to '%s': %s",
+		       conf.golden, strerror(-ret));
+		goto out;
+	}
+	if (progress)
+		fprintf(progress, "golden id %s\n", conf.golden);
+
+	ret = mkdir_private(sfd, "deltas");
+	if (ret == 0)
+		ret = mkdir_private(sfd, "work");
+	if (ret == 0)
+		ret = mkdir_private(sfd, "lock");
+	if (ret == 0)
+		ret = pifs_openat_beneath(sfd, "lock", O_PATH | O_DIRECTORY, 0);
+	if (ret >= 0) {
+		int lfd = ret;
+
+		ret = create_file(lfd, "store");
+		if (ret == 0)
+			ret = create_file(lfd, "daemon");
+		close(lfd);
+	}
+	if (ret == 0)
+		ret = pifs_registry_format(&reg, &text);
+	if (ret == 0)
+		ret = pifs_write_file_atomic(sfd, "workers", text, strlen(text),
+					     0600);
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot create store layout in '%s': %s",
+		       path, strerror(-ret));
+		goto out;
+	}
+
+	/* Best effort: many file systems (tmpfs, overlayfs) lack the flag,
+	 * and a container may lack CAP_LINUX_IMMUTABLE. */
+	close(treefd);
+	treefd = pifs_openat_beneath(gsfd, conf.golden,
+				     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	ret = treefd < 0 ? treefd : set_tree_immutable(treefd, "tree");
+	if (ret == 0)
+		ret = pifs_set_immutable(treefd, "manifest", 1);
+	if (ret == -ENOTTY || ret == -EOPNOTSUPP || ret == -EPERM) {
+		if (progress)
+			fprintf(
+			    progress,
+			    "warning: cannot make the golden immutable: %s\n",
+			    strerror(-ret));
+		ret = 0;
+	} else if (ret < 0) {
+		seterr(errbuf, errlen, "cannot make the golden immutable: %s",
+		       strerror(-ret));
+		goto out;
+	}
+
+	/* pifs.conf last: it is what makes the directory a store. */
+	if (syncfs(sfd) < 0) {
+		ret = -errno;
+		seterr(errbuf, errlen, "cannot sync store '%s': %s", path,
+		       strerror(-ret));
+		goto out;
+	}
+	free(text);
+	text = conf_format(&conf);
+	ret = text ? pifs_write_file_atomic(sfd, CONF_FILE, text, strlen(text),
+					    0600)
+		   : -ENOMEM;
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot write '%s/%s': %s", path,
+		       CONF_FILE, strerror(-ret));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret < 0 && ret == -ENOMEM && errbuf && !errbuf[0])
+		seterr(errbuf, errlen, "out of memory");
+	if (ret < 0 && cleanup) {
+		if (created_root) {
+			close(sfd);
+			sfd = -1;
+			pifs_remove_tree(pfd, base);
+		} else {
+			empty_dir(sfd);
+		}
+	}
+	if (treefd >= 0)
+		close(treefd);
+	if (tmpfd >= 0)
+		close(tmpfd);
+	if (gsfd >= 0)
+		close(gsfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (pfd >= 0)
+		close(pfd);
+	if (gfd >= 0)
+		close(gfd);
+	free(manifest);
+	free(text);
+	free(base);
+	free(ppath);
+	pifs_registry_release(&reg);
+	return ret;
+}
+
+/* ---- open ---- */
+
+static void store_reset(struct pifs_store *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->fd = st->golden_fd = st->deltas_fd = st->work_fd = -1;
+	st->lock_fd = st->daemon_lock_fd = -1;
+}
+
+void pifs_store_close(struct pifs_store *st)
+{
+	int *fds[] = {&st->fd,	    &st->golden_fd, &st->deltas_fd,
+		      &st->work_fd, &st->lock_fd,   &st->daemon_lock_fd};
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	free(st->path);
+	store_reset(st);
+}
+
+int pifs_store_open(struct pifs_store *st, const char *path, char *errbuf,
+		    size_t errlen)
+{
+	char *text = NULL, sub[64];
+	int ret;
+
+	store_reset(st);
+	st->path = strdup(path);
+	if (!st->path) {
+		seterr(errbuf, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	st->fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (st->fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			seterr(errbuf, errlen, "no store at '%s'", path);
+		else if (ret == -ENOTDIR)
+			seterr(errbuf, errlen, "'%s' is not a pifs store",
+			       path);
+		else
+			seterr(errbuf, errlen, "cannot open store '%s': %s",
+			       path, strerror(-ret));
+		if (ret == -ENOTDIR)
+			ret = -EINVAL;
+		goto fail;
+	}
+	ret = pifs_read_file(st->fd, CONF_FILE, CONF_MAX, &text, NULL);
+	if (ret == -ENOENT || ret == -EFBIG || ret == -EISDIR ||
+	    ret == -EINVAL || ret == -ELOOP) {
+		seterr(errbuf, errlen, "'%s' is not a pifs store", path);
+		ret = -EINVAL;
+		goto fail;
+	}
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot read '%s/%s': %s", path,
+		       CONF_FILE, strerror(-ret));
+		goto fail;
+	}
+	ret = conf_parse(&st->conf, text);
+	free(text);
+	if (ret < 0) {
+		if (ret == -EINVAL)
+			seterr(errbuf, errlen, "'%s' is not a pifs store",
+			       path);
+		goto fail;
+	}
+	snprintf(sub, sizeof(sub), "goldens/%s/tree", st->conf.golden);
+	st->golden_fd = pifs_openat_beneath(
+	    st->fd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (st->golden_fd < 0) {
+		ret = st->golden_fd;
+		goto damaged;
+	}
+	snprintf(sub, sizeof(sub), "deltas");
+	st->deltas_fd = pifs_openat_beneath(
+	    st->fd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (st->deltas_fd < 0) {
+		ret = st->deltas_fd;
+		goto damaged;
+	}
+	snprintf(sub, sizeof(sub), "work");
+	st->work_fd = pifs_openat_beneath(st->fd, sub,
+					  O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (st->work_fd < 0) {
+		ret = st->work_fd;
+		goto damaged;
+	}
+	return 0;
+
+damaged:
+	seterr(errbuf, errlen, "store '%s' is damaged: cannot open '%s': %s",
+	       path, sub, strerror(-ret));
+fail:
+	pifs_store_close(st);
+	return ret;
+}
+
+/* ---- locks ---- */
+
+static int open_lock(struct pifs_store *st, const char *name, int flags)
+{
+	char sub[32];
+
+	snprintf(sub, sizeof(sub), "lock/%s", name);
+	return pifs_openat_beneath(st->fd, sub, flags | O_NOFOLLOW, 0600);
+}
+
+int pifs_store_lock(struct pifs_store *st, int timeout_ms)
+{
+	struct timespec start, now;
+	long waited;
+	int fd;
+
+	if (st->lock_fd >= 0)
+		return 0;
+	fd = open_lock(st, "store", O_RDWR | O_CREAT);
+	if (fd < 0)
+		return fd;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			int ret = -errno;
+
+			close(fd);
+			return ret;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - start.tv_sec) * 1000 +
+			 (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (timeout_ms >= 0 && waited >= timeout_ms) {
+			close(fd);
+			return -EAGAIN;
+		}
+		poll(NULL, 0, 20);
+	}
+	st->lock_fd = fd;
+	return 0;
+}
+
+void pifs_store_unlock(struct pifs_store *st)
+{
+	if (st->lock_fd < 0)
+		return;
+	flock(st->lock_fd, LOCK_UN);
+	close(st->lock_fd);
+	st->lock_fd = -1;
+}
+
+/* The pid written in lock/daemon, or 0. */
+static pid_t read_pid(int fd)
+{
+	char buf[32];
+	ssize_t n;
+	long v;
+
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	v = strtol(buf, NULL, 10);
+	return v > 0 && v <= INT32_MAX ? (pid_t)v : 0;
+}
+
+int pifs_store_lock_daemon(struct pifs_store *st, pid_t *pid_out)
+{
+	char buf[32];
+	int fd, ret, tries;
+
+	if (pid_out)
+		*pid_out = 0;
+	if (st->daemon_lock_fd >= 0)
+		return 0;
+	fd = open_lock(st, "daemon", O_RDWR | O_CREAT);
+	if (fd < 0)
+		return fd;
+	/* pifs_store_mounted takes a shared lock for a moment: retry a
+	 * little before calling the store busy. */
+	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			ret = -errno;
+			goto fail;
+		}
+		if (tries == 10) {
+			if (pid_out)
+				*pid_out = read_pid(fd);
+			ret = -EBUSY;
+			goto fail;
+		}
+		poll(NULL, 0, 20);
+	}
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = pifs_pwrite_all(fd, buf, strlen(buf), 0);
+	if (ret < 0)
+		goto fail;
+	st->daemon_lock_fd = fd;
+	return 0;
+fail:
+	close(fd);
+	return ret;
+}
+
+int pifs_store_mounted(struct pifs_store *st, pid_t *pid_out)
+{
+	int fd, ret = 0;
+
+	if (pid_out)
+		*pid_out = 0;
+	fd = open_lock(st, "daemon", O_RDONLY);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		flock(fd, LOCK_UN);
+	} else if (errno == EWOULDBLOCK) {
+		if (pid_out)
+			*pid_out = read_pid(fd);
+		ret = 1;
+	} else {
+		ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+/* ---- deltas ---- */
+
+int pifs_store_delta_create(struct pifs_store *st, const char *name)
+{
+	struct stat gst;
+	uint8_t origin[8];
+	int ret, i;
+
+	ret = pifs_check_name(name);
+	if (ret < 0)
+		return ret;
+	ret = pifs_fstat(st->golden_fd, &gst);
+	if (ret < 0)
+		return ret;
+	if (mkdirat(st->deltas_fd, name, 0700) < 0)
+		return -errno;
+	ret = pifs_set_attrs(st->deltas_fd, name, &gst);
+	if (ret < 0)
+		goto out_remove;
+	ret = pifs_copy_xattrs(st->golden_fd, NULL, st->deltas_fd, name,
+			       pifs_xattr_private);
+	if (ret < 0)
+		goto out_remove;
+	for (i = 0; i < 8; i++)
+		origin[i] = (uint8_t)((uint64_t)gst.st_ino >> (8 * i));
+	ret = pifs_lsetxattr(st->deltas_fd, name, PIFS_XATTR_ORIGIN, origin,
+			     sizeof(origin), 0);
+	if (ret < 0)
+		goto out_remove;
+	/* an ACL among the xattrs may have rewritten the group bits */
+	ret = chmod_entry(st->deltas_fd, name, gst.st_mode);
+	if (ret < 0)
+		goto out_remove;
+	return pifs_fsync_dir(st->deltas_fd);
+
+out_remove:
+	pifs_remove_tree(st->deltas_fd, name);
+	return ret;
+}
+
+int pifs_store_delta_retire(struct pifs_store *st, const char *name,
+			    char **kept_as)
+{
+	char stamp[32], *newname = NULL;
+	struct tm tm;
+	time_t now;
+	int ret, i;
+
+	*kept_as = NULL;
+	ret = pifs_check_name(name);
+	if (ret < 0)
+		return ret;
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	for (i = 0; i < 100; i++) {
+		free(newname);
+		newname = i ? pifs_strdupf(".removed-%s-%s-%d", name, stamp, i)
+			    : pifs_strdupf(".removed-%s-%s", name, stamp);
+		if (!newname)
+			return -ENOMEM;
+		if (renameat2(st->deltas_fd, name, st->deltas_fd, newname,
+			      RENAME_NOREPLACE) == 0) {
+			*kept_as = newname;
+			return pifs_fsync_dir(st->deltas_fd);
+		}
+		ret = -errno;
+		if (ret != -EEXIST)
+			break;
+	}
+	free(newname);
+	return ret;
+}
+
+int pifs_store_clean_work(struct pifs_store *st)
+{
+	return empty_dir(st->work_fd);
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * store.h - the on-disk store: layout, creation, locking and the golden
+ * tree copy.  Layout (every directory 0700 root unless said):
+ *
+ *   STORE/pifs.conf            key value lines: "format 1", "golden <id>",
+ *                              "master <ipv4>", "range <ip>-<ip>"
+ *   STORE/workers              the registry (registry.h)
+ *   STORE/goldens/<id>/tree/   the golden tree, immutable flag set where the
+ *                              file system supports it
+ *   STORE/goldens/<id>/manifest
+ *   STORE/deltas/<worker>/     a worker's upper layer; its root carries the
+ *                              golden root's owner/mode/times
+ *   STORE/work/                scratch for atomic copy-up; same file system
+ *   STORE/lock/daemon          flock held by the mounted pifsd (and its pid)
+ *   STORE/lock/store           flock held briefly by every CLI change
+ *
+ * Delta format (overlayfs compatible, so `mount -t overlay` with
+ * lowerdir=tree,upperdir=delta shows the same view): a whiteout is a char
+ * device 0:0; an opaque directory has xattr trusted.overlay.opaque="y"; a
+ * directory renamed away from its golden path has trusted.overlay.redirect
+ * = "/<golden path>".  pifs adds trusted.pifs.origin (8 bytes, little
+ * endian golden inode number) on every entry copied up from the golden,
+ * so node ids survive copy-up.  All trusted.overlay.* and trusted.pifs.*
+ * names are hidden from clients.
+ */
+#ifndef PIFS_STORE_H
+#define PIFS_STORE_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "registry.h"
+
+#define PIFS_XATTR_OPAQUE "trusted.overlay.opaque"
+#define PIFS_XATTR_REDIRECT "trusted.overlay.redirect"
+#define PIFS_XATTR_ORIGIN "trusted.pifs.origin"
+
+struct pifs_store_conf {
+	unsigned format;
+	char golden[17];    /* golden id */
+	char master[16];    /* master IPv4, default 10.1.1.100 */
+	char range_lo[16];  /* default 10.1.1.1 */
+	char range_hi[16];  /* default 10.1.1.20 */
+};
+
+struct pifs_store {
+	char *path;        /* as given, owned */
+	int fd;            /* O_PATH|O_DIRECTORY of STORE */
+	struct pifs_store_conf conf;
+	int golden_fd;     /* O_PATH|O_DIRECTORY of goldens/<id>/tree */
+	int deltas_fd;     /* O_PATH|O_DIRECTORY of deltas */
+	int work_fd;       /* O_PATH|O_DIRECTORY of work */
+	int lock_fd;       /* lock/store while held, else -1 */
+	int daemon_lock_fd;/* lock/daemon while held, else -1 */
+};
+
+/* Nonzero for names the store reserves and hides from clients. */
+int pifs_xattr_private(const char *name);
+
+/* Create a new store at path from the golden directory: copy the tree
+ * with every attribute (owner, full mode, ns times, xattrs, hard links,
+ * symlinks, devices, fifos, sockets, sparse files), write the manifest,
+ * set immutable flags.  path must not exist or be an empty directory.
+ * master may be NULL (default).  progress (may be NULL) gets a line now
+ * and then.  On failure nothing is left behind (a path we created is
+ * removed).  errbuf gets a one-line message. */
+int pifs_store_create(const char *path, const char *golden_dir,
+		      const char *master, FILE *progress, char *errbuf,
+		      size_t errlen);
+
+/* Open an existing store; -ENOENT "no store at", -EINVAL "not a pifs
+ * store" (errbuf says which). */
+int pifs_store_open(struct pifs_store *st, const char *path, char *errbuf,
+		    size_t errlen);
+void pifs_store_close(struct pifs_store *st);
+
+/* Exclusive CLI lock (blocking, bounded by timeout_ms; -EAGAIN on
+ * timeout) and the daemon lock (non-blocking; -EBUSY if held; *pid_out
+ * gets the holder's pid when known). */
+int pifs_store_lock(struct pifs_store *st, int timeout_ms);
+void pifs_store_unlock(struct pifs_store *st);
+int pifs_store_lock_daemon(struct pifs_store *st, pid_t *pid_out);
+/* 1 if a daemon holds the store (pid in *pid_out), 0 if not, -errno. */
+int pifs_store_mounted(struct pifs_store *st, pid_t *pid_out);
+
+/* Create deltas/<name> for a new worker with the golden root's attributes
+ * and origin; -EEXIST if it exists. */
+int pifs_store_delta_create(struct pifs_store *st, const char *name);
+/* Move deltas/<name> aside to deltas/.removed-<name>-<time> (never
+ * deleted silently); returns the new name in a malloc'd *kept_as. */
+int pifs_store_delta_retire(struct pifs_store *st, const char *name,
+			    char **kept_as);
+
+/* Remove everything left in work/ by an interrupted copy-up. */
+int pifs_store_clean_work(struct pifs_store *st);
+
+/* Copy one directory tree (sdir/sname) to (ddir/dname) with all
+ * attributes, as pifs_store_create does.  Exposed for tests and import. */
+int pifs_tree_copy(int sdir, const char *sname, int ddir, const char *dname,
+		   FILE *progress);
+
+#endif

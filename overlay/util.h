@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * util.h - logging, small string helpers and the error-message convention
+ * shared by every pifs module.  Messages are lower-case, with no final
+ * period, and quote their subject: "cannot open upper dir '%s'".
+ */
+#ifndef PIFS_UTIL_H
+#define PIFS_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum pifs_log_level { PIFS_LOG_ERR, PIFS_LOG_WARN, PIFS_LOG_INFO, PIFS_LOG_DEBUG };
+
+/* Where log lines go: stderr (default) or syslog (a daemonized pifsd). */
+void pifs_log_init(const char *ident, int use_syslog, enum pifs_log_level max);
+void pifs_log(enum pifs_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define pifs_err(...) pifs_log(PIFS_LOG_ERR, __VA_ARGS__)
+#define pifs_warn(...) pifs_log(PIFS_LOG_WARN, __VA_ARGS__)
+#define pifs_info(...) pifs_log(PIFS_LOG_INFO, __VA_ARGS__)
+#define pifs_debug(...) pifs_log(PIFS_LOG_DEBUG, __VA_ARGS__)
+int pifs_log_enabled(enum pifs_log_level lvl);
+
+/* Returns a malloc'd printf result, or NULL on ENOMEM. */
+char *pifs_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A single path component a client may create: not "", ".", "..", no '/',
+ * at most NAME_MAX bytes.  Returns 0 or -EINVAL / -ENAMETOOLONG. */
+int pifs_check_name(const char *name);
+
+#endif

@@ -1,0 +1,838 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * check_store.c - the store: creating one copies the golden with every
+ * attribute (setuid, file capabilities, ACLs, hard links, symlinks pointing
+ * outside, devices, fifos, sockets, a sparse 5 GiB file, ns timestamps) and
+ * makes it immutable; refusals and failures leave nothing behind; open,
+ * locks, worker deltas and work/ cleaning.  Runs as root under a mkdtemp
+ * in /var/tmp (ext4: trusted.* xattrs and the immutable flag).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "manifest.h"
+#include "safeio.h"
+#include "store.h"
+#include "util.h"
+
+#define GIB (1024LL * 1024 * 1024)
+
+static char base[] = "/var/tmp/check_store.XXXXXX";
+
+/* cap_net_raw+ep as a VFS_CAP_REVISION_2 security.capability value */
+/* clang-format off */
+static const unsigned char cap_net_raw[20] = {
+	0x01, 0x00, 0x00, 0x02,	/* magic_etc: revision 2, effective */
+	0x00, 0x20, 0x00, 0x00,	/* permitted[0]: CAP_NET_RAW (13) */
+	0, 0, 0, 0,		/* inheritable[0] */
+	0, 0, 0, 0,		/* permitted[1] */
+	0, 0, 0, 0,		/* inheritable[1] */
+};
+/* clang-format on */
+
+/* system.posix_acl_access: user::rwx user:1000:rw- group::r-x mask::rwx
+ * other::r-x (version 2, entries of tag u16, perm u16, id u32, LE) */
+/* clang-format off */
+static const unsigned char acl[] = {
+	2, 0, 0, 0,
+	0x01, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
+	0x02, 0, 6, 0, 0xe8, 0x03, 0, 0,
+	0x04, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
+	0x10, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
+	0x20, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
+};
+/* clang-format on */
+
+static void base_setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(base));
+}
+
+static void base_teardown(void)
+{
+	char *slash = strrchr(base, '/');
+	int fd;
+
+	*slash = '\0';
+	fd = open(base, O_PATH | O_DIRECTORY);
+	pifs_remove_tree(fd, slash + 1);
+	close(fd);
+	*slash = '/';
+}
+
+static int seq;
+
+/* a checked fixture: runs before each test, in its child under CK_FORK */
+static void test_setup(void)
+{
+	seq++;
+}
+
+/* base/<pid>-<seq>/<name>: a directory of its own for every test, with
+ * and without CK_FORK */
+static char *tpath(const char *name)
+{
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s/%ld-%d", base, (long)getpid(), seq);
+	mkdir(dir, 0755);
+	return pifs_strdupf("%s/%s", dir, name);
+}
+
+static void put_file(int dfd, const char *path, const char *data, mode_t mode)
+{
+	int fd = openat(dfd, path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pifs_write_all(fd, data, strlen(data)), 0);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void set_times(int dfd, const char *path, time_t sec, long nsec)
+{
+	struct timespec ts[2] = {{sec - 100, nsec}, {sec, nsec}};
+
+	ck_assert_int_eq(utimensat(dfd, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static void make_socket(int dfd, const char *name)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int s;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd,
+		 name);
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(s);
+}
+
+/* A golden tree at path with everything store creation must keep. */
+static void make_golden(const char *path, int with_firmware)
+{
+	int g, fd;
+
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	g = open(path, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(g, 0);
+	if (with_firmware) {
+		ck_assert_int_eq(mkdirat(g, "boot", 0755), 0);
+		ck_assert_int_eq(mkdirat(g, "boot/firmware", 0755), 0);
+		put_file(g, "boot/firmware/config.txt", "arm_64bit=1\n", 0755);
+	}
+	ck_assert_int_eq(mkdirat(g, "usr", 0755), 0);
+	ck_assert_int_eq(mkdirat(g, "usr/bin", 0755), 0);
+	ck_assert_int_eq(mkdirat(g, "etc", 0755), 0);
+	ck_assert_int_eq(mkdirat(g, "dev", 0755), 0);
+	ck_assert_int_eq(mkdirat(g, "var", 0755), 0);
+	ck_assert_int_eq(mkdirat(g, "var/mail", 0755), 0);
+	ck_assert_int_eq(mkdirat(g, "tmp", 0755), 0);
+
+	/* setuid, owned by someone else, with a file capability */
+	put_file(g, "usr/bin/ping", "\177ELF ping", 0755);
+	ck_assert_int_eq(fchownat(g, "usr/bin/ping", 1000, 1000, 0), 0);
+	ck_assert_int_eq(fchmodat(g, "usr/bin/ping", 04755, 0), 0);
+	fd = openat(g, "usr/bin", O_PATH | O_DIRECTORY);
+	ck_assert_int_eq(pifs_lsetxattr(fd, "ping", "security.capability",
+					cap_net_raw, sizeof(cap_net_raw), 0),
+			 0);
+	close(fd);
+	ck_assert_int_eq(fchownat(g, "var/mail", 0, 8, 0), 0);
+	ck_assert_int_eq(fchmodat(g, "var/mail", 02775, 0), 0);
+	ck_assert_int_eq(fchmodat(g, "tmp", 01777, 0), 0);
+
+	/* hard links, symlinks that point outside */
+	put_file(g, "etc/hostname", "pi\n", 0644);
+	ck_assert_int_eq(linkat(g, "etc/hostname", g, "etc/hn2", 0), 0);
+	ck_assert_int_eq(linkat(g, "etc/hostname", g, "hn3", 0), 0);
+	ck_assert_int_eq(symlinkat("../../../../../../outside", g, "etc/out"),
+			 0);
+	ck_assert_int_eq(symlinkat("/etc/shadow", g, "etc/abs"), 0);
+	ck_assert_int_eq(symlinkat("..", g, "etc/up"), 0);
+	/* xattrs of several namespaces, a POSIX ACL */
+	fd = openat(g, "etc", O_PATH | O_DIRECTORY);
+	ck_assert_int_eq(
+	    pifs_lsetxattr(fd, "hostname", "user.note", "hi", 2, 0), 0);
+	ck_assert_int_eq(pifs_lsetxattr(fd, "abs", "trusted.t", "sym", 3, 0),
+			 0);
+	close(fd);
+	put_file(g, "etc/acl", "acl\n", 0644);
+	fd = openat(g, "etc", O_PATH | O_DIRECTORY);
+	ck_assert_int_eq(pifs_lsetxattr(fd, "acl", "system.posix_acl_access",
+					acl, sizeof(acl), 0),
+			 0);
+	close(fd);
+	ck_assert_int_eq(pifs_lsetxattr(g, "var", "trusted.dir", "d", 1, 0), 0);
+
+	/* special files */
+	ck_assert_int_eq(mknodat(g, "dev/null", S_IFCHR | 0666, makedev(1, 3)),
+			 0);
+	ck_assert_int_eq(fchmodat(g, "dev/null", 0666, 0), 0);
+	ck_assert_int_eq(mknodat(g, "dev/sda", S_IFBLK | 0660, makedev(8, 0)),
+			 0);
+	ck_assert_int_eq(mkfifoat(g, "dev/initctl", 0600), 0);
+	fd = openat(g, "dev", O_PATH | O_DIRECTORY);
+	make_socket(fd, "log");
+	close(fd);
+
+	/* 5 GiB with 4 bytes of data at 1 GiB, the rest holes */
+	fd = openat(g, "var/big", O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pifs_pwrite_all(fd, "data", 4, GIB), 0);
+	ck_assert_int_eq(ftruncate(fd, 5 * GIB), 0);
+	close(fd);
+
+	/* ns timestamps; directories after their contents */
+	set_times(g, "usr/bin/ping", 1234567890, 123456789);
+	set_times(g, "etc/out", 1111111111, 111111111);
+	set_times(g, "var/big", 1300000000, 999999999);
+	set_times(g, "dev/initctl", 1222222222, 5);
+	set_times(g, "dev", 1400000000, 0);
+	set_times(g, "etc", 1400000000, 1);
+	set_times(g, "usr/bin", 1400000000, 2);
+	set_times(g, "var", 1400000000, 3);
+	set_times(g, ".", 1500000000, 42);
+	close(g);
+}
+
+static char *manifest_of(const char *path)
+{
+	char *m;
+	int fd = open(path, O_RDONLY | O_DIRECTORY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pifs_manifest_build(fd, &m, NULL), 0);
+	close(fd);
+	return m;
+}
+
+static int get_flags(int dirfd, const char *path)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+	int flags = 0;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ioctl(fd, FS_IOC_GETFLAGS, &flags), 0);
+	close(fd);
+	return flags;
+}
+
+START_TEST(test_create_copies_everything)
+{
+	char *golden = tpath("golden"), *store = tpath("store"), *tree;
+	char err[512] = "", *progress = NULL, *want, *have, *text, buf[64];
+	struct pifs_store st;
+	struct stat a, b;
+	size_t plen;
+	ssize_t n;
+	FILE *pf;
+	int t, fd;
+
+	make_golden(golden, 1);
+	want = manifest_of(golden);
+	pf = open_memstream(&progress, &plen);
+	ck_assert_int_eq(
+	    pifs_store_create(store, golden, NULL, pf, err, sizeof(err)), 0);
+	fclose(pf);
+	ck_assert_ptr_null(strstr(progress, "warning"));
+	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(progress, st.conf.golden));
+	tree = pifs_strdupf("%s/goldens/%s/tree", store, st.conf.golden);
+
+	/* the manifest covers type, mode, owner, size, mtime, rdev, data,
+	 * xattrs and hard links of every entry: the copy must match */
+	have = manifest_of(tree);
+	ck_assert_str_eq(have, want);
+
+	t = open(tree, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(t, 0);
+	ck_assert_int_eq(fstatat(t, "usr/bin/ping", &a, AT_SYMLINK_NOFOLLOW),
+			 0);
+	ck_assert_uint_eq(a.st_mode, S_IFREG | 04755);
+	ck_assert_uint_eq(a.st_uid, 1000);
+	ck_assert_int_eq(a.st_mtim.tv_sec, 1234567890);
+	ck_assert_int_eq(a.st_mtim.tv_nsec, 123456789);
+	fd = openat(t, "usr/bin", O_PATH | O_DIRECTORY);
+	n = pifs_lgetxattr(fd, "ping", "security.capability", buf, sizeof(buf));
+	close(fd);
+	ck_assert_int_eq(n, sizeof(cap_net_raw));
+	ck_assert_int_eq(memcmp(buf, cap_net_raw, sizeof(cap_net_raw)), 0);
+	ck_assert_int_eq(fstatat(t, "var/mail", &a, 0), 0);
+	ck_assert_uint_eq(a.st_mode, S_IFDIR | 02775);
+	ck_assert_uint_eq(a.st_gid, 8);
+	ck_assert_int_eq(fstatat(t, "tmp", &a, 0), 0);
+	ck_assert_uint_eq(a.st_mode, S_IFDIR | 01777);
+
+	/* ACL bytes and the group bits they imply */
+	fd = openat(t, "etc", O_PATH | O_DIRECTORY);
+	n = pifs_lgetxattr(fd, "acl", "system.posix_acl_access", buf,
+			   sizeof(buf));
+	ck_assert_int_eq(n, sizeof(acl));
+	ck_assert_int_eq(memcmp(buf, acl, sizeof(acl)), 0);
+	close(fd);
+	ck_assert_int_eq(fstatat(t, "etc/acl", &a, 0), 0);
+	ck_assert_uint_eq(a.st_mode & 07777, 0775);
+
+	/* one inode for the three names */
+	ck_assert_int_eq(fstatat(t, "etc/hostname", &a, 0), 0);
+	ck_assert_int_eq(fstatat(t, "etc/hn2", &b, 0), 0);
+	ck_assert_uint_eq(a.st_ino, b.st_ino);
+	ck_assert_int_eq(fstatat(t, "hn3", &b, 0), 0);
+	ck_assert_uint_eq(a.st_ino, b.st_ino);
+	ck_assert_uint_eq(a.st_nlink, 3);
+
+	/* symlink targets verbatim, never followed; symlink times kept */
+	n = readlinkat(t, "etc/out", buf, sizeof(buf));
+	ck_assert_int_eq(n, 25);
+	ck_assert_int_eq(memcmp(buf, "../../../../../../outside", 25), 0);
+	n = readlinkat(t, "etc/abs", buf, sizeof(buf));
+	ck_assert_int_eq(n, 11);
+	ck_assert_int_eq(memcmp(buf, "/etc/shadow", 11), 0);
+	ck_assert_int_eq(fstatat(t, "etc/out", &a, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_int_eq(a.st_mtim.tv_sec, 1111111111);
+	ck_assert_int_eq(a.st_mtim.tv_nsec, 111111111);
+
+	/* devices, fifo, socket */
+	ck_assert_int_eq(fstatat(t, "dev/null", &a, 0), 0);
+	ck_assert(S_ISCHR(a.st_mode));
+	ck_assert_uint_eq(a.st_rdev, makedev(1, 3));
+	ck_assert_int_eq(fstatat(t, "dev/sda", &a, 0), 0);
+	ck_assert(S_ISBLK(a.st_mode));
+	ck_assert_uint_eq(a.st_rdev, makedev(8, 0));
+	ck_assert_int_eq(fstatat(t, "dev/initctl", &a, 0), 0);
+	ck_assert(S_ISFIFO(a.st_mode));
+	/* nothing reads a fifo: its atime is still the copied one */
+	ck_assert_int_eq(a.st_atim.tv_sec, 1222222222 - 100);
+	ck_assert_int_eq(a.st_atim.tv_nsec, 5);
+	ck_assert_int_eq(a.st_mtim.tv_nsec, 5);
+	ck_assert_int_eq(fstatat(t, "dev/log", &a, 0), 0);
+	ck_assert(S_ISSOCK(a.st_mode));
+
+	/* the sparse file stays sparse */
+	ck_assert_int_eq(fstatat(t, "var/big", &a, 0), 0);
+	ck_assert_int_eq(a.st_size, 5 * GIB);
+	ck_assert_int_lt(a.st_blocks * 512, 1024 * 1024);
+	fd = openat(t, "var/big", O_RDONLY);
+	ck_assert_int_eq(pread(fd, buf, 4, GIB), 4);
+	ck_assert_int_eq(memcmp(buf, "data", 4), 0);
+	close(fd);
+
+	/* ns times of directories survive their children being copied */
+	ck_assert_int_eq(fstat(t, &a), 0);
+	ck_assert_int_eq(a.st_mtim.tv_sec, 1500000000);
+	ck_assert_int_eq(a.st_mtim.tv_nsec, 42);
+	ck_assert_int_eq(fstatat(t, "etc", &a, 0), 0);
+	ck_assert_int_eq(a.st_mtim.tv_nsec, 1);
+
+	/* immutable golden, mutable store */
+	ck_assert_int_ne(get_flags(t, ".") & FS_IMMUTABLE_FL, 0);
+	ck_assert_int_ne(get_flags(t, "usr/bin/ping") & FS_IMMUTABLE_FL, 0);
+	ck_assert_int_ne(get_flags(t, "var") & FS_IMMUTABLE_FL, 0);
+	ck_assert_int_eq(unlinkat(t, "etc/hostname", 0), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(get_flags(st.fd, ".") & FS_IMMUTABLE_FL, 0);
+
+	/* layout */
+	ck_assert_int_eq(pifs_read_file(st.fd, "pifs.conf", 4096, &text, NULL),
+			 0);
+	snprintf(buf, sizeof(buf), "golden %s\n", st.conf.golden);
+	ck_assert_ptr_nonnull(strstr(text, "format 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, buf));
+	ck_assert_ptr_nonnull(strstr(text, "master 10.1.1.100\n"));
+	ck_assert_ptr_nonnull(strstr(text, "range 10.1.1.1-10.1.1.20\n"));
+	free(text);
+	ck_assert_str_eq(st.conf.master, "10.1.1.100");
+	ck_assert_str_eq(st.conf.range_lo, "10.1.1.1");
+	ck_assert_str_eq(st.conf.range_hi, "10.1.1.20");
+	ck_assert_int_eq(fstat(st.deltas_fd, &a), 0);
+	ck_assert_uint_eq(a.st_mode, S_IFDIR | 0700);
+	ck_assert_uint_eq(a.st_uid, 0);
+	ck_assert_int_eq(fstat(st.work_fd, &a), 0);
+	ck_assert_uint_eq(a.st_mode, S_IFDIR | 0700);
+	ck_assert_int_eq(fstatat(st.fd, "lock", &a, 0), 0);
+	ck_assert_uint_eq(a.st_mode, S_IFDIR | 0700);
+	ck_assert_int_eq(fstatat(st.fd, "", &a, AT_EMPTY_PATH), 0);
+	ck_assert_uint_eq(a.st_mode, S_IFDIR | 0700);
+	ck_assert_int_eq(pifs_read_file(st.fd, "workers", 4096, &text, NULL),
+			 0);
+	ck_assert_str_eq(text, "# pifs worker registry v1\nnext-id 1\n");
+	free(text);
+
+	/* the stored manifest is the copy's, and verify is clean */
+	snprintf(buf, sizeof(buf), "goldens/%s/manifest", st.conf.golden);
+	ck_assert_int_eq(pifs_read_file(st.fd, buf, 1 << 20, &text, NULL), 0);
+	ck_assert_int_eq(pifs_manifest_verify(st.golden_fd, text, NULL), 0);
+	free(text);
+
+	close(t);
+	pifs_store_close(&st);
+	free(want);
+	free(have);
+	free(tree);
+	free(progress);
+	free(golden);
+	free(store);
+}
+END_TEST
+
+START_TEST(test_create_refusals)
+{
+	char *golden = tpath("golden"), *store = tpath("store");
+	char *file = tpath("file"), *full = tpath("full");
+	char *inside, err[512], want[600];
+	struct stat st;
+	int fd;
+
+	/* missing golden */
+	ck_assert_int_eq(
+	    pifs_store_create(store, golden, NULL, NULL, err, sizeof(err)),
+	    -ENOENT);
+	snprintf(want, sizeof(want), "golden '%s' does not exist", golden);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(access(store, F_OK), -1);
+
+	/* golden is not a directory */
+	fd = open(file, O_WRONLY | O_CREAT, 0644);
+	close(fd);
+	ck_assert_int_eq(
+	    pifs_store_create(store, file, NULL, NULL, err, sizeof(err)),
+	    -ENOTDIR);
+	snprintf(want, sizeof(want), "golden '%s' is not a directory", file);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(access(store, F_OK), -1);
+
+	make_golden(golden, 1);
+
+	/* bad master */
+	ck_assert_int_eq(
+	    pifs_store_create(store, golden, "10.1.1", NULL, err, sizeof(err)),
+	    -EINVAL);
+	ck_assert_str_eq(err, "bad master address '10.1.1'");
+	ck_assert_int_eq(access(store, F_OK), -1);
+
+	/* a non-empty store directory is left as it was */
+	ck_assert_int_eq(mkdir(full, 0755), 0);
+	fd = open(full, O_PATH | O_DIRECTORY);
+	put_file(fd, "precious", "keep me", 0644);
+	ck_assert_int_eq(
+	    pifs_store_create(full, golden, NULL, NULL, err, sizeof(err)),
+	    -ENOTEMPTY);
+	snprintf(want, sizeof(want), "store '%s' exists and is not empty",
+		 full);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(fstatat(fd, "precious", &st, 0), 0);
+	ck_assert_int_eq(st.st_size, 7);
+	ck_assert_int_eq(fstatat(fd, "goldens", &st, 0), -1);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0755);
+	close(fd);
+
+	/* a file where the store should go */
+	ck_assert_int_eq(
+	    pifs_store_create(file, golden, NULL, NULL, err, sizeof(err)),
+	    -EEXIST);
+	snprintf(want, sizeof(want), "store '%s' exists and is not a directory",
+		 file);
+	ck_assert_str_eq(err, want);
+
+	/* a store inside its own golden would copy itself forever */
+	inside = pifs_strdupf("%s/store", golden);
+	ck_assert_int_eq(
+	    pifs_store_create(inside, golden, NULL, NULL, err, sizeof(err)),
+	    -EINVAL);
+	snprintf(want, sizeof(want), "store '%s' is inside the golden '%s'",
+		 inside, golden);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(access(inside, F_OK), -1);
+
+	/* a store whose parent does not exist */
+	free(inside);
+	inside = pifs_strdupf("%s/no/such", store);
+	ck_assert_int_eq(
+	    pifs_store_create(inside, golden, NULL, NULL, err, sizeof(err)),
+	    -ENOENT);
+	snprintf(want, sizeof(want), "cannot create store '%s': %s", inside,
+		 strerror(ENOENT));
+	ck_assert_str_eq(err, want);
+	free(inside);
+	free(golden);
+	free(store);
+	free(file);
+	free(full);
+}
+END_TEST
+
+START_TEST(test_create_failure_leaves_nothing)
+{
+	char *golden = tpath("golden"), *store = tpath("store");
+	char *empty = tpath("empty"), err[512];
+	struct rlimit rl, old;
+	struct stat st;
+	int g, fd;
+	DIR *d;
+	struct dirent *de;
+	int entries = 0;
+
+	/* a golden with a 1 MiB file; the copy hits RLIMIT_FSIZE mid-way */
+	make_golden(golden, 1);
+	g = open(golden, O_PATH | O_DIRECTORY);
+	fd = openat(g, "usr/lib.so", O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	for (int i = 0; i < 256; i++) {
+		char page[4096];
+
+		memset(page, 'a' + i % 26, sizeof(page));
+		ck_assert_int_eq(pifs_write_all(fd, page, sizeof(page)), 0);
+	}
+	close(fd);
+	close(g);
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	rl.rlim_cur = 256 * 1024; /* the soft limit only: it comes back */
+	rl.rlim_max = old.rlim_max;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+
+	ck_assert_int_eq(
+	    pifs_store_create(store, golden, NULL, NULL, err, sizeof(err)),
+	    -EFBIG);
+	ck_assert_int_eq(strncmp(err, "cannot copy '", 13), 0);
+	ck_assert_ptr_nonnull(strstr(err, strerror(EFBIG)));
+	ck_assert_int_eq(stat(store, &st), -1);
+	ck_assert_int_eq(errno, ENOENT);
+
+	/* an existing empty directory stays, and stays empty */
+	ck_assert_int_eq(mkdir(empty, 0755), 0);
+	ck_assert_int_eq(
+	    pifs_store_create(empty, golden, NULL, NULL, err, sizeof(err)),
+	    -EFBIG);
+	d = opendir(empty);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			entries++;
+	closedir(d);
+	ck_assert_int_eq(entries, 0);
+	/* for CK_FORK=no: the next tests write big files */
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	free(golden);
+	free(store);
+	free(empty);
+}
+END_TEST
+
+START_TEST(test_firmware_warning)
+{
+	char *golden = tpath("golden"), *store = tpath("store");
+	char err[512], *progress = NULL, want[600];
+	size_t plen;
+	FILE *pf;
+
+	make_golden(golden, 0);
+	pf = open_memstream(&progress, &plen);
+	ck_assert_int_eq(pifs_store_create(store, golden, "192.168.0.1", pf,
+					   err, sizeof(err)),
+			 0);
+	fclose(pf);
+	snprintf(want, sizeof(want),
+		 "warning: golden '%s' has no boot/firmware directory\n",
+		 golden);
+	ck_assert_ptr_nonnull(strstr(progress, want));
+	free(progress);
+	free(golden);
+	free(store);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	char *golden = tpath("golden"), *store = tpath("store");
+	char *nothing = tpath("nothing"), err[512], want[600];
+	struct pifs_store st;
+	int fd;
+
+	ck_assert_int_eq(pifs_store_open(&st, nothing, err, sizeof(err)),
+			 -ENOENT);
+	snprintf(want, sizeof(want), "no store at '%s'", nothing);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(st.fd, -1);
+
+	ck_assert_int_eq(mkdir(nothing, 0755), 0);
+	ck_assert_int_eq(pifs_store_open(&st, nothing, err, sizeof(err)),
+			 -EINVAL);
+	snprintf(want, sizeof(want), "'%s' is not a pifs store", nothing);
+	ck_assert_str_eq(err, want);
+
+	make_golden(golden, 1);
+	ck_assert_int_eq(pifs_store_create(store, golden, "10.0.0.1", NULL, err,
+					   sizeof(err)),
+			 0);
+	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)), 0);
+	ck_assert_str_eq(st.conf.master, "10.0.0.1");
+	ck_assert_uint_eq(st.conf.format, 1);
+	ck_assert_int_eq(st.lock_fd, -1);
+	fd = st.fd;
+	st.fd = -1;
+	pifs_store_close(&st);
+
+	/* a future format is not ours */
+	ck_assert_int_eq(pifs_write_file_atomic(
+			     fd, "pifs.conf",
+			     "format 2\ngolden 0123456789abcdef\n", 33, 0600),
+			 0);
+	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)),
+			 -EINVAL);
+	snprintf(want, sizeof(want), "'%s' is not a pifs store", store);
+	ck_assert_str_eq(err, want);
+	/* format right, golden missing */
+	ck_assert_int_eq(pifs_write_file_atomic(
+			     fd, "pifs.conf",
+			     "format 1\ngolden 0123456789abcdef\n", 33, 0600),
+			 0);
+	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)),
+			 -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "is damaged"));
+	close(fd);
+	free(golden);
+	free(store);
+	free(nothing);
+}
+END_TEST
+
+START_TEST(test_delta)
+{
+	char *golden = tpath("golden"), *store = tpath("store");
+	char err[512], *kept, buf[64];
+	struct pifs_store st;
+	struct stat g, d;
+	uint8_t origin[8];
+	uint64_t ino = 0;
+	ssize_t n;
+	int gfd, i;
+
+	make_golden(golden, 1);
+	gfd = open(golden, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_eq(fchown(gfd, 1000, 1001), 0);
+	ck_assert_int_eq(fchmod(gfd, 0750), 0);
+	ck_assert_int_eq(pifs_lsetxattr(gfd, NULL, "user.root", "r", 1, 0), 0);
+	ck_assert_int_eq(
+	    pifs_lsetxattr(gfd, NULL, PIFS_XATTR_OPAQUE, "y", 1, 0), 0);
+	ck_assert_int_eq(
+	    pifs_lsetxattr(gfd, NULL, "trusted.pifs.junk", "j", 1, 0), 0);
+	set_times(gfd, ".", 1500000000, 7);
+	close(gfd);
+	ck_assert_int_eq(
+	    pifs_store_create(store, golden, NULL, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)), 0);
+
+	ck_assert_int_eq(pifs_store_delta_create(&st, "worker-1"), 0);
+	ck_assert_int_eq(pifs_store_delta_create(&st, "worker-1"), -EEXIST);
+	ck_assert_int_eq(pifs_store_delta_create(&st, "../x"), -EINVAL);
+	ck_assert_int_eq(pifs_fstat(st.golden_fd, &g), 0);
+	ck_assert_int_eq(
+	    fstatat(st.deltas_fd, "worker-1", &d, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_uint_eq(d.st_mode, S_IFDIR | 0750);
+	ck_assert_uint_eq(d.st_mode, g.st_mode);
+	ck_assert_uint_eq(d.st_uid, 1000);
+	ck_assert_uint_eq(d.st_gid, 1001);
+	ck_assert_int_eq(d.st_mtim.tv_sec, 1500000000);
+	ck_assert_int_eq(d.st_mtim.tv_nsec, 7);
+	ck_assert_int_eq(d.st_atim.tv_sec, g.st_atim.tv_sec);
+
+	n = pifs_lgetxattr(st.deltas_fd, "worker-1", "user.root", buf,
+			   sizeof(buf));
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(pifs_lgetxattr(st.deltas_fd, "worker-1",
+					PIFS_XATTR_OPAQUE, buf, sizeof(buf)),
+			 -ENODATA);
+	ck_assert_int_eq(pifs_lgetxattr(st.deltas_fd, "worker-1",
+					"trusted.pifs.junk", buf, sizeof(buf)),
+			 -ENODATA);
+	n = pifs_lgetxattr(st.deltas_fd, "worker-1", PIFS_XATTR_ORIGIN, origin,
+			   sizeof(origin));
+	ck_assert_int_eq(n, 8);
+	for (i = 7; i >= 0; i--)
+		ino = ino << 8 | origin[i];
+	ck_assert_uint_eq(ino, g.st_ino);
+
+	ck_assert_int_eq(pifs_store_delta_retire(&st, "worker-1", &kept), 0);
+	ck_assert_int_eq(strncmp(kept, ".removed-worker-1-", 18), 0);
+	ck_assert_int_eq(fstatat(st.deltas_fd, kept, &d, 0), 0);
+	ck_assert(S_ISDIR(d.st_mode));
+	ck_assert_int_eq(fstatat(st.deltas_fd, "worker-1", &d, 0), -1);
+	free(kept);
+	/* retiring twice within a second keeps both */
+	ck_assert_int_eq(pifs_store_delta_create(&st, "worker-1"), 0);
+	ck_assert_int_eq(pifs_store_delta_retire(&st, "worker-1", &kept), 0);
+	ck_assert_int_eq(fstatat(st.deltas_fd, kept, &d, 0), 0);
+	free(kept);
+	ck_assert_int_eq(pifs_store_delta_retire(&st, "worker-1", &kept),
+			 -ENOENT);
+	ck_assert_ptr_null(kept);
+	pifs_store_close(&st);
+	free(golden);
+	free(store);
+}
+END_TEST
+
+START_TEST(test_locks)
+{
+	char *golden = tpath("golden"), *store = tpath("store"), err[512];
+	struct pifs_store a, b;
+	char *text;
+	pid_t pid;
+
+	make_golden(golden, 1);
+	ck_assert_int_eq(
+	    pifs_store_create(store, golden, NULL, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(pifs_store_open(&a, store, err, sizeof(err)), 0);
+	ck_assert_int_eq(pifs_store_open(&b, store, err, sizeof(err)), 0);
+
+	ck_assert_int_eq(pifs_store_lock(&a, 1000), 0);
+	ck_assert_int_eq(pifs_store_lock(&b, 100), -EAGAIN);
+	ck_assert_int_eq(b.lock_fd, -1);
+	pifs_store_unlock(&a);
+	ck_assert_int_eq(pifs_store_lock(&b, 100), 0);
+	pifs_store_unlock(&b);
+
+	ck_assert_int_eq(pifs_store_mounted(&b, &pid), 0);
+	ck_assert_int_eq(pifs_store_lock_daemon(&a, &pid), 0);
+	ck_assert_int_eq(pifs_read_file(a.fd, "lock/daemon", 64, &text, NULL),
+			 0);
+	ck_assert_int_eq(atoi(text), getpid());
+	free(text);
+	ck_assert_int_eq(pifs_store_mounted(&b, &pid), 1);
+	ck_assert_int_eq(pid, getpid());
+	pid = 0;
+	ck_assert_int_eq(pifs_store_lock_daemon(&b, &pid), -EBUSY);
+	ck_assert_int_eq(pid, getpid());
+	pifs_store_close(&a);
+	ck_assert_int_eq(pifs_store_mounted(&b, &pid), 0);
+	ck_assert_int_eq(pifs_store_lock_daemon(&b, &pid), 0);
+	pifs_store_close(&b);
+	free(golden);
+	free(store);
+}
+END_TEST
+
+START_TEST(test_clean_work_and_remove)
+{
+	char *golden = tpath("golden"), *store = tpath("store"), err[512];
+	char *parent;
+	struct pifs_store st;
+	struct stat s;
+	int fd;
+
+	make_golden(golden, 1);
+	ck_assert_int_eq(
+	    pifs_store_create(store, golden, NULL, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)), 0);
+	fd = openat(st.work_fd, ".", O_RDONLY | O_DIRECTORY);
+	ck_assert_int_eq(mkdirat(fd, "copyup.1", 0700), 0);
+	put_file(fd, "copyup.1/data", "x", 0600);
+	put_file(fd, "copyup.2", "y", 0600);
+	ck_assert_int_eq(pifs_set_immutable(fd, "copyup.2", 1), 0);
+	ck_assert_int_eq(pifs_store_clean_work(&st), 0);
+	ck_assert_int_eq(fstatat(fd, "copyup.1", &s, 0), -1);
+	ck_assert_int_eq(fstatat(fd, "copyup.2", &s, 0), -1);
+	close(fd);
+	pifs_store_close(&st);
+
+	/* the immutable golden goes with pifs_remove_tree */
+	parent = strdup(store);
+	*strrchr(parent, '/') = '\0';
+	fd = open(parent, O_PATH | O_DIRECTORY);
+	ck_assert_int_eq(pifs_remove_tree(fd, "store"), 0);
+	ck_assert_int_eq(fstatat(fd, "store", &s, 0), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	close(fd);
+	free(parent);
+	free(golden);
+	free(store);
+}
+END_TEST
+
+START_TEST(test_tree_copy)
+{
+	char *golden = tpath("golden"), *dst = tpath("dst");
+	char *want, *have, *copy;
+	int d, g;
+
+	make_golden(golden, 1);
+	ck_assert_int_eq(mkdir(dst, 0700), 0);
+	d = open(dst, O_PATH | O_DIRECTORY);
+	g = open(golden, O_PATH | O_DIRECTORY);
+	ck_assert_int_eq(pifs_tree_copy(g, ".", d, "copy", NULL), 0);
+	want = manifest_of(golden);
+	copy = pifs_strdupf("%s/copy", dst);
+	have = manifest_of(copy);
+	ck_assert_str_eq(have, want);
+	/* no overwriting */
+	ck_assert_int_eq(pifs_tree_copy(g, ".", d, "copy", NULL), -EEXIST);
+	ck_assert_int_eq(pifs_tree_copy(g, ".", d, "a/b", NULL), -EINVAL);
+	close(d);
+	close(g);
+	free(want);
+	free(have);
+	free(copy);
+	free(golden);
+	free(dst);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
+	tcase_add_checked_fixture(tc, test_setup, NULL);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_create_copies_everything);
+	tcase_add_test(tc, test_create_refusals);
+	tcase_add_test(tc, test_create_failure_leaves_nothing);
+	tcase_add_test(tc, test_firmware_warning);
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_delta);
+	tcase_add_test(tc, test_locks);
+	tcase_add_test(tc, test_clean_work_and_remove);
+	tcase_add_test(tc, test_tree_copy);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (geteuid() != 0) {
+		fprintf(stderr,
+			"check_store: needs root (mknod, chown, xattrs)\n");
+		return 77;
+	}
+	sr = srunner_create(store_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
