@@ -1,0 +1,2193 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * view.c - the merged namespace (see view.h and store.h for the on-disk
+ * rules).  Lookup order for NAME in directory P:
+ *
+ *   1. P's delta entry NAME: a whiteout hides NAME; a non-directory is
+ *      final; an opaque directory is final; a directory with a redirect
+ *      merges with the golden directory the redirect names.
+ *   2. Else the golden entry at P's golden path + "/" + NAME.
+ *
+ * Everything that changes a view holds view->lock for writing and goes
+ * through the helpers below; each change to the delta is atomic on its
+ * own (renameat2 with RENAME_NOREPLACE, RENAME_EXCHANGE or RENAME_WHITEOUT,
+ * files built in STORE/work and renamed in), so a crash leaves either the
+ * old or the new state of that entry.  Copy-up fsyncs the data and the
+ * directory before it returns.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "safeio.h"
+#include "util.h"
+#include "view.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT (1 << 2)
+#endif
+
+/* What a lookup found, before it becomes a node. */
+struct child {
+	int upper_fd;     /* O_PATH, or -1 */
+	char *lower_path; /* golden path that shows through, or NULL */
+	struct stat st;   /* attributes as the client sees them */
+	uint64_t id;
+	uint32_t gen;
+};
+
+static void child_release(struct child *c)
+{
+	if (c->upper_fd >= 0)
+		close(c->upper_fd);
+	free(c->lower_path);
+	c->upper_fd = -1;
+	c->lower_path = NULL;
+}
+
+static int is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+static char *join(const char *dir, const char *name)
+{
+	if (!dir[0])
+		return strdup(name);
+	return pifs_strdupf("%s/%s", dir, name);
+}
+
+static char *work_name(char *buf, size_t len)
+{
+	static atomic_ulong counter;
+
+	snprintf(buf, len, "t%ld-%lu", (long)getpid(),
+		 atomic_fetch_add(&counter, 1));
+	return buf;
+}
+
+/* statx of an O_PATH fd; the generation hashes the birth time. */
+static int upper_stat(int fd, struct stat *st, uint32_t *gen)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+		  STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
+		return -errno;
+	memset(st, 0, sizeof(*st));
+	st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	st->st_ino = sx.stx_ino;
+	st->st_mode = sx.stx_mode;
+	st->st_nlink = sx.stx_nlink;
+	st->st_uid = sx.stx_uid;
+	st->st_gid = sx.stx_gid;
+	st->st_rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
+	st->st_size = (off_t)sx.stx_size;
+	st->st_blksize = sx.stx_blksize;
+	st->st_blocks = (blkcnt_t)sx.stx_blocks;
+	st->st_atim.tv_sec = sx.stx_atime.tv_sec;
+	st->st_atim.tv_nsec = sx.stx_atime.tv_nsec;
+	st->st_mtim.tv_sec = sx.stx_mtime.tv_sec;
+	st->st_mtim.tv_nsec = sx.stx_mtime.tv_nsec;
+	st->st_ctim.tv_sec = sx.stx_ctime.tv_sec;
+	st->st_ctim.tv_nsec = sx.stx_ctime.tv_nsec;
+	if (gen) {
+		uint64_t b = (uint64_t)sx.stx_btime.tv_sec * 1000000007ULL ^
+			     sx.stx_btime.tv_nsec;
+
+		*gen = (sx.stx_mask & STATX_BTIME) ? (uint32_t)(b ^ (b >> 32)) : 0;
+	}
+	return 0;
+}
+
+static int get_origin(int fd, uint64_t *ino)
+{
+	unsigned char b[8];
+	ssize_t r = pifs_lgetxattr(fd, NULL, PIFS_XATTR_ORIGIN, b, sizeof(b));
+
+	*ino = 0;
+	if (r == 8) {
+		for (int i = 7; i >= 0; i--)
+			*ino = (*ino << 8) | b[i];
+		return 1;
+	}
+	return 0;
+}
+
+static int set_origin(int dirfd, const char *name, uint64_t ino)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(ino >> (8 * i));
+	return pifs_lsetxattr(dirfd, name, PIFS_XATTR_ORIGIN, b, 8, 0);
+}
+
+static int xattr_is(int dirfd, const char *name, const char *attr,
+		    const char *want)
+{
+	char buf[8];
+	ssize_t r = pifs_lgetxattr(dirfd, name, attr, buf, sizeof(buf));
+
+	return r == (ssize_t)strlen(want) && !memcmp(buf, want, (size_t)r);
+}
+
+/* The golden redirect of an upper directory, malloc'd without its leading
+ * '/', or NULL. */
+static char *get_redirect(int fd)
+{
+	char buf[PATH_MAX];
+	ssize_t r = pifs_lgetxattr(fd, NULL, PIFS_XATTR_REDIRECT, buf,
+				   sizeof(buf) - 1);
+	char *p;
+
+	if (r <= 1 || buf[0] != '/')
+		return NULL;
+	buf[r] = '\0';
+	p = buf + 1;
+	if (strstr(p, "..") || strstr(p, "//"))
+		return NULL;
+	return strdup(p);
+}
+
+static int lower_exists(struct pifs_view *v, const char *path, struct stat *st)
+{
+	struct stat tmp;
+
+	return pifs_lstat_beneath(v->lower_root, path, st ? st : &tmp);
+}
+
+/*
+ * Resolve NAME in directory P (lookup steps in the header comment).
+ * Caller holds v->lock (either way).  -ENOENT when nothing is visible.
+ */
+static int find_child(struct pifs_view *v, struct pifs_node *p,
+		      const char *name, struct child *c)
+{
+	struct stat ust, lst;
+	int has_upper = 0, opaque = 0, r;
+	uint64_t origin = 0;
+	char *lp = NULL;
+
+	memset(c, 0, sizeof(*c));
+	c->upper_fd = -1;
+	if (!S_ISDIR(p->type))
+		return -ENOTDIR;
+	if ((r = pifs_check_name(name)) < 0)
+		return r;
+	if (p->upper_fd >= 0) {
+		int fd = openat(p->upper_fd, name,
+				O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != ENOENT)
+				return -errno;
+		} else {
+			uint32_t gen;
+
+			if ((r = upper_stat(fd, &ust, &gen)) < 0) {
+				close(fd);
+				return r;
+			}
+			if (is_whiteout(&ust)) {
+				close(fd);
+				return -ENOENT;
+			}
+			has_upper = 1;
+			c->upper_fd = fd;
+			c->gen = gen;
+			get_origin(fd, &origin);
+			if (S_ISDIR(ust.st_mode)) {
+				opaque = xattr_is(fd, NULL, PIFS_XATTR_OPAQUE, "y");
+				if (!opaque)
+					lp = get_redirect(fd);
+			}
+		}
+	}
+	if (!has_upper || (S_ISDIR(ust.st_mode) && !opaque)) {
+		if (!lp && p->lower_path && (!has_upper || !opaque))
+			lp = join(p->lower_path, name);
+		if (lp) {
+			r = lower_exists(v, lp, &lst);
+			if (r == 0 && (!has_upper || S_ISDIR(lst.st_mode))) {
+				c->lower_path = lp;
+				lp = NULL;
+			} else if (r < 0 && r != -ENOENT && r != -ENOTDIR &&
+				   r != -ELOOP) {
+				free(lp);
+				child_release(c);
+				return r;
+			}
+			free(lp);
+		}
+	}
+	if (!has_upper && !c->lower_path)
+		return -ENOENT;
+	if (has_upper) {
+		c->st = ust;
+		c->id = pifs_make_id(v->id, !origin, origin ? origin : ust.st_ino);
+		if (origin)
+			c->gen = 0;
+		if (S_ISDIR(ust.st_mode) && c->lower_path)
+			c->st.st_nlink = 1; /* merged: not knowable cheaply */
+		if ((origin ? origin : ust.st_ino) > PIFS_ID_INO_MASK)
+			goto overflow;
+	} else {
+		c->st = lst;
+		c->id = pifs_make_id(v->id, 0, lst.st_ino);
+		c->gen = 0;
+		if (lst.st_ino > PIFS_ID_INO_MASK)
+			goto overflow;
+	}
+	c->st.st_ino = c->id;
+	return 0;
+overflow:
+	pifs_err("inode number of '%s' does not fit a node id", name);
+	child_release(c);
+	return -EOVERFLOW;
+}
+
+/* Turn a lookup result into a pinned node: the cached one if the id is
+ * known, else a new one under P. */
+static int child_node(struct pifs_view *v, struct pifs_node *p,
+		      const char *name, struct child *c,
+		      struct pifs_node **out)
+{
+	struct pifs_fs *fs = v->fs;
+	struct pifs_node *n = pifs_nodes_get(&fs->nodes, c->id);
+
+	if (n) {
+		child_release(c);
+		*out = n;
+		return 0;
+	}
+	n = pifs_node_new(c->id, c->gen, v, c->st.st_mode);
+	if (!n)
+		return -ENOMEM;
+	n->name = strdup(name);
+	if (!n->name) {
+		pifs_nodes_put(&fs->nodes, n);
+		return -ENOMEM;
+	}
+	n->upper_fd = c->upper_fd;
+	n->lower_path = c->lower_path;
+	c->upper_fd = -1;
+	c->lower_path = NULL;
+	pthread_mutex_lock(&fs->nodes.lock);
+	p->refs++;
+	pthread_mutex_unlock(&fs->nodes.lock);
+	n->parent = p;
+	*out = pifs_nodes_insert(&fs->nodes, n);
+	return 0;
+}
+
+/* Attributes of a view node as the client sees them. */
+static int node_stat(struct pifs_view *v, struct pifs_node *n, struct stat *st)
+{
+	int r;
+
+	if (n->upper_fd >= 0) {
+		r = upper_stat(n->upper_fd, st, NULL);
+		if (r == 0 && S_ISDIR(st->st_mode) && n->lower_path)
+			st->st_nlink = 1;
+	} else if (n->lower_path) {
+		r = lower_exists(v, n->lower_path, st);
+	} else {
+		r = -ESTALE;
+	}
+	if (r == 0)
+		st->st_ino = n->id;
+	return r;
+}
+
+/* Keep a directory's times across a change pifs makes for its own
+ * reasons (copy-up into it), as overlayfs does. */
+struct saved_times {
+	struct timespec ts[2];
+	int ok;
+};
+
+static void times_save(int dirfd, struct saved_times *s)
+{
+	struct stat st;
+
+	s->ok = pifs_fstat(dirfd, &st) == 0;
+	s->ts[0] = st.st_atim;
+	s->ts[1] = st.st_mtim;
+}
+
+static void times_restore(int dirfd, const struct saved_times *s)
+{
+	char p[40];
+
+	if (s->ok)
+		utimensat(AT_FDCWD, pifs_fd_path(dirfd, p, sizeof(p)), s->ts, 0);
+}
+
+/* ---- golden hard-link groups ------------------------------------------ */
+
+static int links_cmp(const void *a, const void *b)
+{
+	const struct pifs_golden_link *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static void links_walk(struct pifs_fs *fs, int dirfd, const char *prefix,
+		       size_t *cap, unsigned depth)
+{
+	struct dirent *de;
+	DIR *dp;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || depth > 256 || !(dp = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dp))) {
+		struct stat st;
+		char *path;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		path = join(prefix, de->d_name);
+		if (!path)
+			break;
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(fd, de->d_name,
+					 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0) {
+				links_walk(fs, sub, path, cap, depth + 1);
+				close(sub);
+			}
+			free(path);
+			continue;
+		}
+		if (st.st_nlink < 2) {
+			free(path);
+			continue;
+		}
+		if (fs->nlinks == *cap) {
+			size_t nc = *cap ? *cap * 2 : 64;
+			struct pifs_golden_link *nl =
+				realloc(fs->links, nc * sizeof(*nl));
+
+			if (!nl) {
+				free(path);
+				break;
+			}
+			fs->links = nl;
+			*cap = nc;
+		}
+		fs->links[fs->nlinks].ino = st.st_ino;
+		fs->links[fs->nlinks].path = path;
+		fs->nlinks++;
+	}
+	closedir(dp);
+}
+
+static void links_build(struct pifs_fs *fs)
+{
+	size_t cap = 0;
+
+	links_walk(fs, fs->store.golden_fd, "", &cap, 0);
+	qsort(fs->links, fs->nlinks, sizeof(*fs->links), links_cmp);
+	pifs_debug("golden has %zu hard-linked names", fs->nlinks);
+}
+
+static int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data);
+
+/*
+ * N (a golden file with other golden names) was just copied up: give the
+ * names of the same golden inode that this view still shows from the
+ * golden a hard link to the copy, so they keep being one file.  A name
+ * whose directory was renamed in this view is left alone.  The golden is
+ * walked once, on the first such copy-up, to find the groups.
+ */
+static void link_siblings(struct pifs_view *v, struct pifs_node *n, ino_t ino)
+{
+	struct pifs_fs *fs = v->fs;
+	struct pifs_golden_link key = { .ino = ino }, *hit;
+
+	pthread_mutex_lock(&fs->links_lock);
+	if (!fs->links_built) {
+		links_build(fs);
+		fs->links_built = 1;
+	}
+	pthread_mutex_unlock(&fs->links_lock);
+	hit = bsearch(&key, fs->links, fs->nlinks, sizeof(*fs->links), links_cmp);
+	if (!hit)
+		return;
+	while (hit > fs->links && hit[-1].ino == ino)
+		hit--;
+	for (; hit < fs->links + fs->nlinks && hit->ino == ino; hit++) {
+		struct pifs_node *dir = v->root, *next;
+		char *buf, *save = NULL, *comp, *last = NULL;
+		struct child c;
+		int ok = 1;
+
+		if (!strcmp(hit->path, n->lower_path) || !(buf = strdup(hit->path)))
+			continue;
+		pthread_mutex_lock(&fs->nodes.lock);
+		dir->refs++;
+		pthread_mutex_unlock(&fs->nodes.lock);
+		for (comp = strtok_r(buf, "/", &save); comp;
+		     comp = strtok_r(NULL, "/", &save)) {
+			if (last) {
+				if (find_child(v, dir, last, &c) < 0 ||
+				    !S_ISDIR(c.st.st_mode) ||
+				    child_node(v, dir, last, &c, &next) < 0) {
+					child_release(&c);
+					ok = 0;
+					break;
+				}
+				pifs_nodes_put(&fs->nodes, dir);
+				dir = next;
+			}
+			last = comp;
+		}
+		if (ok && last && find_child(v, dir, last, &c) == 0) {
+			int visible = c.id == n->id && c.upper_fd < 0 &&
+				      c.lower_path && !strcmp(c.lower_path, hit->path);
+
+			child_release(&c);
+			if (visible && copy_up(v, dir, 1) == 0) {
+				struct saved_times pt;
+
+				times_save(dir->upper_fd, &pt);
+				if (linkat(n->upper_fd, "", dir->upper_fd, last,
+					   AT_EMPTY_PATH) < 0)
+					pifs_warn("cannot keep hard link '%s' in view '%s': %s",
+						  hit->path, v->name, strerror(errno));
+				times_restore(dir->upper_fd, &pt);
+			}
+		}
+		pifs_nodes_put(&fs->nodes, dir);
+		free(buf);
+	}
+}
+
+/*
+ * Copy N up from the golden into its parent's delta directory (parents
+ * first).  The copy is built in STORE/work with data, xattrs, origin,
+ * owner, mode and times, fsynced, and renamed into place with
+ * RENAME_NOREPLACE; then the directory is fsynced.  with_data = 0 makes
+ * an empty file (the caller truncates anyway).  Caller holds v->lock for
+ * writing.
+ */
+static int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data)
+{
+	struct pifs_node *p = n->parent;
+	struct saved_times pt;
+	struct stat st;
+	char tmp[64];
+	int lfd = -1, sfd = -1, dfd = -1, r, made = 0;
+
+	if (n->upper_fd >= 0)
+		return 0;
+	if (n->unlinked || !p || !n->lower_path)
+		return -ESTALE;
+	if ((r = copy_up(v, p, 1)) < 0)
+		return r;
+	lfd = pifs_openat_beneath(v->lower_root, n->lower_path,
+				  O_PATH | O_NOFOLLOW, 0);
+	if (lfd < 0)
+		return lfd;
+	if ((r = pifs_fstat(lfd, &st)) < 0)
+		goto out;
+	work_name(tmp, sizeof(tmp));
+	switch (st.st_mode & S_IFMT) {
+	case S_IFDIR:
+		r = mkdirat(v->work_fd, tmp, 0700) < 0 ? -errno : 0;
+		break;
+	case S_IFREG:
+		dfd = openat(v->work_fd, tmp,
+			     O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+			     0600);
+		if (dfd < 0) {
+			r = -errno;
+			break;
+		}
+		made = 1;
+		r = 0;
+		if (with_data) {
+			sfd = pifs_reopen(lfd, O_RDONLY);
+			if (sfd < 0)
+				r = sfd;
+			else
+				r = pifs_copy_data(sfd, dfd, st.st_size);
+		}
+		if (r == 0 && fsync(dfd) < 0)
+			r = -errno;
+		break;
+	case S_IFLNK: {
+		char target[PATH_MAX + 1];
+		ssize_t len = readlinkat(lfd, "", target, sizeof(target) - 1);
+
+		if (len < 0) {
+			r = -errno;
+			break;
+		}
+		target[len] = '\0';
+		r = symlinkat(target, v->work_fd, tmp) < 0 ? -errno : 0;
+		break;
+	}
+	default:
+		r = mknodat(v->work_fd, tmp, (st.st_mode & S_IFMT) | 0600,
+			    st.st_rdev) < 0 ? -errno : 0;
+		break;
+	}
+	if (r < 0)
+		goto out;
+	made = 1;
+	if ((r = pifs_copy_xattrs(lfd, NULL, v->work_fd, tmp,
+				  pifs_xattr_private)) < 0 ||
+	    (r = set_origin(v->work_fd, tmp, st.st_ino)) < 0 ||
+	    (r = pifs_set_attrs(v->work_fd, tmp, &st)) < 0)
+		goto out;
+	times_save(p->upper_fd, &pt);
+	if (renameat2(v->work_fd, tmp, p->upper_fd, n->name, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		goto out;
+	}
+	made = 0;
+	times_restore(p->upper_fd, &pt);
+	if ((r = pifs_fsync_dir(p->upper_fd)) < 0)
+		pifs_warn("cannot fsync delta dir of '%s': %s", n->name,
+			  strerror(-r));
+	n->upper_fd = openat(p->upper_fd, n->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	r = n->upper_fd < 0 ? -errno : 0;
+	if (r == 0) {
+		pifs_debug("copy-up '%s' in view '%s'", n->lower_path, v->name);
+		if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
+			link_siblings(v, n, st.st_ino);
+	}
+out:
+	if (made)
+		pifs_remove_tree(v->work_fd, tmp);
+	if (dfd >= 0)
+		close(dfd);
+	if (sfd >= 0)
+		close(sfd);
+	close(lfd);
+	return r;
+}
+
+/* Is there a golden entry at P's golden path + NAME (hidden or not)? */
+static int lower_at(struct pifs_view *v, struct pifs_node *p, const char *name)
+{
+	char *lp;
+	int r;
+
+	if (!p->lower_path)
+		return 0;
+	lp = join(p->lower_path, name);
+	if (!lp)
+		return -ENOMEM;
+	r = lower_exists(v, lp, NULL);
+	free(lp);
+	return r == 0;
+}
+
+static int make_whiteout(int dirfd, const char *name)
+{
+	return mknodat(dirfd, name, S_IFCHR | 0, makedev(0, 0)) < 0 ? -errno : 0;
+}
+
+/* Is the delta entry at P/NAME a whiteout?  1, 0 (nothing there) or
+ * -EEXIST (a real entry). */
+static int upper_whiteout(struct pifs_node *p, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(p->upper_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return is_whiteout(&st) ? 1 : -EEXIST;
+}
+
+/* Kinds of new entry place_new() can make. */
+struct newent {
+	mode_t mode;          /* type and permission bits */
+	dev_t rdev;
+	const char *target;   /* symlink */
+	int link_fd;          /* hard link: O_PATH fd of the existing inode */
+	int open_flags;       /* regular file: flags for the returned fd */
+	int fd;               /* out: open fd for a regular file */
+	uid_t uid;
+	gid_t gid;
+};
+
+static int make_entry(int dirfd, const char *name, struct newent *ne)
+{
+	int r = 0;
+
+	switch (ne->mode & S_IFMT) {
+	case S_IFDIR:
+		r = mkdirat(dirfd, name, ne->mode & 07777);
+		break;
+	case S_IFLNK:
+		r = symlinkat(ne->target, dirfd, name);
+		break;
+	case S_IFREG:
+		if (ne->link_fd >= 0) {
+			r = linkat(ne->link_fd, "", dirfd, name, AT_EMPTY_PATH);
+			break;
+		}
+		ne->fd = openat(dirfd, name,
+				(ne->open_flags & ~(O_CREAT | O_EXCL | O_TRUNC |
+						    O_NOFOLLOW | O_NOCTTY)) |
+					O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				ne->mode & 07777);
+		r = ne->fd < 0 ? -1 : 0;
+		break;
+	default:
+		if (ne->link_fd >= 0)
+			r = linkat(ne->link_fd, "", dirfd, name, AT_EMPTY_PATH);
+		else
+			r = mknodat(dirfd, name, ne->mode, ne->rdev);
+		break;
+	}
+	if (r < 0)
+		return -errno;
+	if (ne->link_fd >= 0)
+		return 0;
+	if (fchownat(dirfd, name, ne->uid, ne->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	/* chown clears setuid/setgid: put them back. */
+	if (!S_ISLNK(ne->mode) && (ne->mode & (S_ISUID | S_ISGID))) {
+		char p[PATH_MAX];
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dirfd, name);
+		if (fchmodat(AT_FDCWD, p, ne->mode & 07777, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Create NAME in P's delta (copying P up first).  Where NAME is a
+ * whiteout, the entry is built in work/ and swapped in atomically (a
+ * directory made there is opaque, so the golden one stays hidden).
+ * Returns the new entry's O_PATH fd.  Caller holds v->lock for writing.
+ */
+static int place_new(struct pifs_view *v, struct pifs_node *p,
+		     const char *name, struct newent *ne)
+{
+	char tmp[64];
+	int wh, r, fd;
+
+	ne->fd = -1;
+	if ((r = copy_up(v, p, 1)) < 0)
+		return r;
+	wh = upper_whiteout(p, name);
+	if (wh < 0)
+		return wh;
+	if (!wh) {
+		if ((r = make_entry(p->upper_fd, name, ne)) < 0) {
+			if (r != -EEXIST)
+				unlinkat(p->upper_fd, name,
+					 S_ISDIR(ne->mode) ? AT_REMOVEDIR : 0);
+			goto fail;
+		}
+	} else {
+		work_name(tmp, sizeof(tmp));
+		if ((r = make_entry(v->work_fd, tmp, ne)) < 0)
+			goto fail_tmp;
+		if (S_ISDIR(ne->mode)) {
+			if ((r = pifs_lsetxattr(v->work_fd, tmp, PIFS_XATTR_OPAQUE,
+						"y", 1, 0)) < 0)
+				goto fail_tmp;
+			if (renameat2(v->work_fd, tmp, p->upper_fd, name,
+				      RENAME_EXCHANGE) < 0) {
+				r = -errno;
+				goto fail_tmp;
+			}
+			unlinkat(v->work_fd, tmp, 0); /* the old whiteout */
+		} else if (renameat(v->work_fd, tmp, p->upper_fd, name) < 0) {
+			r = -errno;
+			goto fail_tmp;
+		}
+	}
+	fd = openat(p->upper_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	return fd;
+fail_tmp:
+	pifs_remove_tree(v->work_fd, tmp);
+fail:
+	if (ne->fd >= 0)
+		close(ne->fd);
+	ne->fd = -1;
+	return r;
+}
+
+/* A node for an entry place_new() just made. */
+static int new_node(struct pifs_view *v, struct pifs_node *p,
+		    const char *name, int fd, struct pifs_node **out,
+		    struct stat *st)
+{
+	struct child c = { .upper_fd = fd };
+	uint64_t origin;
+	int r;
+
+	if ((r = upper_stat(fd, &c.st, &c.gen)) < 0) {
+		close(fd);
+		return r;
+	}
+	if (get_origin(fd, &origin)) {
+		c.id = pifs_make_id(v->id, 0, origin);
+		c.gen = 0;
+	} else {
+		c.id = pifs_make_id(v->id, 1, c.st.st_ino);
+	}
+	c.st.st_ino = c.id;
+	*st = c.st;
+	if ((r = child_node(v, p, name, &c, out)) < 0) {
+		child_release(&c);
+		return r;
+	}
+	pifs_nodes_lookup_inc(&v->fs->nodes, *out);
+	pifs_nodes_put(&v->fs->nodes, *out);
+	return 0;
+}
+
+/* ---- directory listing ---------------------------------------------- */
+
+/* A small open-addressing set of names, for the merge. */
+struct nameset {
+	char **slot;
+	size_t cap, used;
+};
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static int nameset_add(struct nameset *s, char *name)
+{
+	if (s->used * 2 >= s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 64;
+		char **ns = calloc(ncap, sizeof(*ns));
+
+		if (!ns)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!s->slot[i])
+				continue;
+			size_t j = name_hash(s->slot[i]) & (ncap - 1);
+			while (ns[j])
+				j = (j + 1) & (ncap - 1);
+			ns[j] = s->slot[i];
+		}
+		free(s->slot);
+		s->slot = ns;
+		s->cap = ncap;
+	}
+	size_t j = name_hash(name) & (s->cap - 1);
+	while (s->slot[j]) {
+		if (!strcmp(s->slot[j], name))
+			return 0;
+		j = (j + 1) & (s->cap - 1);
+	}
+	s->slot[j] = name;
+	s->used++;
+	return 0;
+}
+
+static int nameset_has(const struct nameset *s, const char *name)
+{
+	if (!s->cap)
+		return 0;
+	size_t j = name_hash(name) & (s->cap - 1);
+	while (s->slot[j]) {
+		if (!strcmp(s->slot[j], name))
+			return 1;
+		j = (j + 1) & (s->cap - 1);
+	}
+	return 0;
+}
+
+struct dirbuf {
+	struct pifs_dir *d;
+	size_t cap;
+	struct nameset seen; /* names (pointers into d->ents or wh) */
+	char **wh;           /* whiteout names, owned */
+	size_t nwh, capwh;
+};
+
+static int dir_add(struct dirbuf *b, const char *name, uint64_t ino,
+		   unsigned char type)
+{
+	struct pifs_dir *d = b->d;
+	char *nm;
+
+	if (d->count == b->cap) {
+		size_t ncap = b->cap ? b->cap * 2 : 32;
+		struct pifs_dirent *ne = realloc(d->ents, ncap * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		d->ents = ne;
+		b->cap = ncap;
+	}
+	nm = strdup(name);
+	if (!nm)
+		return -ENOMEM;
+	d->ents[d->count].ino = ino;
+	d->ents[d->count].type = type;
+	d->ents[d->count].name = nm;
+	d->count++;
+	return 0;
+}
+
+void pifs_dir_free(struct pifs_dir *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->count; i++)
+		free(d->ents[i].name);
+	free(d->ents);
+	free(d);
+}
+
+static unsigned char dtype_of(mode_t m)
+{
+	return (unsigned char)((m & S_IFMT) >> 12);
+}
+
+/*
+ * List the merged directory N into b (entries other than "." and "..").
+ * With stop_at_one, return 1 as soon as one visible entry is found (the
+ * emptiness test of rmdir and rename).  Caller holds v->lock.
+ */
+static int list_merged(struct pifs_view *v, struct pifs_node *n,
+		       struct dirbuf *b, int stop_at_one)
+{
+	struct dirent *de;
+	DIR *dp;
+	int fd, r = 0;
+
+	if (n->upper_fd >= 0) {
+		fd = pifs_reopen(n->upper_fd, O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			return fd;
+		dp = fdopendir(fd);
+		if (!dp) {
+			close(fd);
+			return -errno;
+		}
+		while ((errno = 0, de = readdir(dp))) {
+			struct stat st;
+			unsigned char type = de->d_type;
+			unsigned char ob[8];
+			uint64_t id;
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if (type == DT_CHR || type == DT_UNKNOWN) {
+				if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+					continue;
+				type = dtype_of(st.st_mode);
+				if (is_whiteout(&st)) {
+					char *w;
+
+					if (!n->lower_path)
+						continue;
+					if (b->nwh == b->capwh) {
+						size_t nc = b->capwh ? b->capwh * 2 : 16;
+						char **nw = realloc(b->wh, nc * sizeof(*nw));
+
+						if (!nw) {
+							r = -ENOMEM;
+							break;
+						}
+						b->wh = nw;
+						b->capwh = nc;
+					}
+					w = strdup(de->d_name);
+					if (!w) {
+						r = -ENOMEM;
+						break;
+					}
+					b->wh[b->nwh++] = w;
+					if ((r = nameset_add(&b->seen, w)) < 0)
+						break;
+					continue;
+				}
+			}
+			if (stop_at_one) {
+				r = 1;
+				break;
+			}
+			if (pifs_lgetxattr(fd, de->d_name, PIFS_XATTR_ORIGIN, ob, 8) == 8) {
+				uint64_t o = 0;
+
+				for (int i = 7; i >= 0; i--)
+					o = (o << 8) | ob[i];
+				id = pifs_make_id(v->id, 0, o);
+			} else {
+				id = pifs_make_id(v->id, 1, de->d_ino);
+			}
+			if ((r = dir_add(b, de->d_name, id, type)) < 0 ||
+			    (r = nameset_add(&b->seen, b->d->ents[b->d->count - 1].name)) < 0)
+				break;
+		}
+		if (!de && errno && r == 0)
+			r = -errno;
+		closedir(dp);
+		if (r != 0)
+			return r;
+	}
+	if (!n->lower_path)
+		return 0;
+	fd = pifs_openat_beneath(v->lower_root, n->lower_path,
+				 O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd == -ENOENT || fd == -ENOTDIR ? 0 : fd;
+	dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return -errno;
+	}
+	while ((errno = 0, de = readdir(dp))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (nameset_has(&b->seen, de->d_name))
+			continue;
+		if (stop_at_one) {
+			r = 1;
+			break;
+		}
+		if ((r = dir_add(b, de->d_name, pifs_make_id(v->id, 0, de->d_ino),
+				 de->d_type)) < 0)
+			break;
+	}
+	if (!de && errno && r == 0)
+		r = -errno;
+	closedir(dp);
+	return r;
+}
+
+static void dirbuf_release(struct dirbuf *b)
+{
+	free(b->seen.slot);
+	for (size_t i = 0; i < b->nwh; i++)
+		free(b->wh[i]);
+	free(b->wh);
+}
+
+/* 1 if the merged directory N has any visible entry, 0 if empty. */
+static int dir_has_entries(struct pifs_view *v, struct pifs_node *n)
+{
+	struct pifs_dir d = { 0 };
+	struct dirbuf b = { .d = &d };
+	int r = list_merged(v, n, &b, 1);
+
+	dirbuf_release(&b);
+	free(d.ents);
+	return r;
+}
+
+/* ---- the static top -------------------------------------------------- */
+
+static int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->id;
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2;
+	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec =
+		fs->start_time;
+	if (n == fs->root) {
+		st->st_nlink = 3;
+	} else {
+		pthread_mutex_lock(&fs->views_lock);
+		for (size_t i = 0; i < fs->nviews; i++)
+			if (!fs->views[i]->gone)
+				st->st_nlink++;
+		pthread_mutex_unlock(&fs->views_lock);
+	}
+	st->st_blksize = 4096;
+	return 0;
+}
+
+static struct pifs_view *view_by_name(struct pifs_fs *fs, const char *name)
+{
+	struct pifs_view *v = NULL;
+
+	pthread_mutex_lock(&fs->views_lock);
+	for (size_t i = 0; i < fs->nviews; i++)
+		if (!fs->views[i]->gone && !strcmp(fs->views[i]->name, name))
+			v = fs->views[i];
+	pthread_mutex_unlock(&fs->views_lock);
+	return v;
+}
+
+static struct pifs_view *view_by_id(struct pifs_fs *fs, uint32_t id)
+{
+	struct pifs_view *v = NULL;
+
+	pthread_mutex_lock(&fs->views_lock);
+	for (size_t i = 0; i < fs->nviews; i++)
+		if (!fs->views[i]->gone && fs->views[i]->id == id)
+			v = fs->views[i];
+	pthread_mutex_unlock(&fs->views_lock);
+	return v;
+}
+
+/* Make a view for worker w (views_lock held). */
+static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
+{
+	struct pifs_view *v, **nv;
+	struct pifs_node *root;
+	struct stat st;
+	uint64_t origin;
+	uint32_t gen;
+	int fd, r;
+
+	fd = openat(fs->store.deltas_fd, w->name,
+		    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		pifs_err("cannot open delta of worker '%s': %s", w->name,
+			 strerror(errno));
+		return r;
+	}
+	if ((r = upper_stat(fd, &st, &gen)) < 0) {
+		close(fd);
+		return r;
+	}
+	nv = realloc(fs->views, (fs->nviews + 1) * sizeof(*nv));
+	if (!nv) {
+		close(fd);
+		return -ENOMEM;
+	}
+	fs->views = nv;
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		close(fd);
+		return -ENOMEM;
+	}
+	v->id = w->id;
+	snprintf(v->name, sizeof(v->name), "%s", w->name);
+	v->lower_root = fs->store.golden_fd;
+	v->work_fd = fs->store.work_fd;
+	v->fs = fs;
+	pthread_rwlock_init(&v->lock, NULL);
+	if (get_origin(fd, &origin))
+		root = pifs_node_new(pifs_make_id(v->id, 0, origin), 0, v, S_IFDIR);
+	else
+		root = pifs_node_new(pifs_make_id(v->id, 1, st.st_ino), gen, v, S_IFDIR);
+	if (!root || !(root->name = strdup(w->name)) ||
+	    !(root->lower_path = strdup(""))) {
+		if (root)
+			pifs_nodes_put(&fs->nodes, root);
+		close(fd);
+		free(v);
+		return -ENOMEM;
+	}
+	root->upper_fd = fd;
+	pthread_mutex_lock(&fs->nodes.lock);
+	fs->nfsroot->refs++;
+	pthread_mutex_unlock(&fs->nodes.lock);
+	root->parent = fs->nfsroot;
+	v->root = pifs_nodes_insert(&fs->nodes, root);
+	fs->views[fs->nviews++] = v;
+	return 0;
+}
+
+void pifs_fs_refresh(struct pifs_fs *fs)
+{
+	struct pifs_registry reg;
+	char err[256];
+	struct stat st;
+
+	if (fstatat(fs->store.fd, "workers", &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	pthread_mutex_lock(&fs->views_lock);
+	if (st.st_ino == fs->reg_ino && st.st_mtim.tv_sec == fs->reg_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == fs->reg_mtime.tv_nsec)
+		goto out;
+	pifs_registry_init(&reg);
+	if (pifs_registry_load(&reg, fs->store.fd, err, sizeof(err)) < 0) {
+		pifs_err("cannot reload worker registry: %s", err);
+		goto out;
+	}
+	fs->reg_ino = st.st_ino;
+	fs->reg_mtime = st.st_mtim;
+	for (size_t i = 0; i < fs->nviews; i++) {
+		const struct pifs_worker *w =
+			pifs_registry_find_id(&reg, fs->views[i]->id);
+
+		if (!w && !fs->views[i]->gone) {
+			fs->views[i]->gone = 1;
+			pifs_info("worker '%s' removed", fs->views[i]->name);
+		}
+	}
+	for (size_t i = 0; i < reg.count; i++) {
+		int found = 0;
+
+		for (size_t j = 0; j < fs->nviews; j++)
+			if (fs->views[j]->id == reg.workers[i].id && !fs->views[j]->gone)
+				found = 1;
+		if (!found && view_add(fs, &reg.workers[i]) == 0)
+			pifs_info("worker '%s' added", reg.workers[i].name);
+	}
+	pifs_registry_release(&reg);
+out:
+	pthread_mutex_unlock(&fs->views_lock);
+}
+
+int pifs_fs_open(struct pifs_fs *fs, const char *path, char *errbuf,
+		 size_t errlen)
+{
+	pid_t pid = 0;
+	int r;
+
+	memset(fs, 0, sizeof(*fs));
+	if ((r = pifs_store_open(&fs->store, path, errbuf, errlen)) < 0)
+		return r;
+	if ((r = pifs_store_lock_daemon(&fs->store, &pid)) < 0) {
+		if (r == -EBUSY)
+			snprintf(errbuf, errlen,
+				 "store '%s' is already mounted by pid %ld", path,
+				 (long)pid);
+		else
+			snprintf(errbuf, errlen, "cannot lock store '%s': %s",
+				 path, strerror(-r));
+		pifs_store_close(&fs->store);
+		return r;
+	}
+	if ((r = pifs_store_clean_work(&fs->store)) < 0)
+		pifs_warn("cannot clean work dir of '%s': %s", path, strerror(-r));
+	if ((r = pifs_nodes_init(&fs->nodes)) < 0)
+		goto fail;
+	fs->start_time = time(NULL);
+	pthread_mutex_init(&fs->links_lock, NULL);
+	pthread_mutex_init(&fs->views_lock, NULL);
+	fs->root = pifs_node_new(PIFS_ROOT_ID, 0, NULL, S_IFDIR);
+	fs->nfsroot = pifs_node_new(PIFS_NFSROOT_ID, 0, NULL, S_IFDIR);
+	if (!fs->root || !fs->nfsroot || !(fs->nfsroot->name = strdup("nfsroot"))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	fs->root = pifs_nodes_insert(&fs->nodes, fs->root);
+	fs->nfsroot->parent = fs->root;
+	fs->root->refs++;
+	fs->nfsroot = pifs_nodes_insert(&fs->nodes, fs->nfsroot);
+	pifs_fs_refresh(fs);
+	return 0;
+fail:
+	snprintf(errbuf, errlen, "cannot start: %s", strerror(-r));
+	pifs_store_close(&fs->store);
+	return r;
+}
+
+void pifs_fs_close(struct pifs_fs *fs)
+{
+	for (size_t i = 0; i < fs->nviews; i++) {
+		pthread_rwlock_destroy(&fs->views[i]->lock);
+		free(fs->views[i]);
+	}
+	free(fs->views);
+	for (size_t i = 0; i < fs->nlinks; i++)
+		free(fs->links[i].path);
+	free(fs->links);
+	pthread_mutex_destroy(&fs->links_lock);
+	pifs_nodes_release(&fs->nodes);
+	pthread_mutex_destroy(&fs->views_lock);
+	pifs_store_close(&fs->store);
+}
+
+/* ---- requests -------------------------------------------------------- */
+
+struct pifs_node *pifs_fs_node(struct pifs_fs *fs, uint64_t id)
+{
+	return pifs_nodes_get(&fs->nodes, id);
+}
+
+void pifs_fs_put(struct pifs_fs *fs, struct pifs_node *n)
+{
+	if (n)
+		pifs_nodes_put(&fs->nodes, n);
+}
+
+void pifs_fs_forget(struct pifs_fs *fs, uint64_t id, uint64_t nlookup)
+{
+	if (id == PIFS_ROOT_ID)
+		return;
+	pifs_nodes_forget(&fs->nodes, id, nlookup);
+}
+
+static void rdlock(struct pifs_view *v)
+{
+	pthread_rwlock_rdlock(&v->lock);
+}
+
+static void wrlock(struct pifs_view *v)
+{
+	pthread_rwlock_wrlock(&v->lock);
+}
+
+static void unlock(struct pifs_view *v)
+{
+	pthread_rwlock_unlock(&v->lock);
+}
+
+/* Reply data for a node found: count the lookup. */
+static void found(struct pifs_fs *fs, struct pifs_node *n, struct pifs_node **out)
+{
+	pifs_nodes_lookup_inc(&fs->nodes, n);
+	*out = n;
+	pifs_nodes_put(&fs->nodes, n); /* the lookup count keeps it alive */
+}
+
+int pifs_fs_lookup(struct pifs_fs *fs, struct pifs_node *p, const char *name,
+		   struct pifs_node **out, struct stat *st)
+{
+	struct pifs_view *v = p->view;
+	struct pifs_node *n;
+	struct child c;
+	int r;
+
+	if (!strcmp(name, ".") || !strcmp(name, "..")) {
+		n = !strcmp(name, ".") ? p : (p->parent ? p->parent : p);
+		pthread_mutex_lock(&fs->nodes.lock);
+		n->refs++;
+		pthread_mutex_unlock(&fs->nodes.lock);
+		r = pifs_fs_getattr(fs, n, st);
+		if (r < 0) {
+			pifs_nodes_put(&fs->nodes, n);
+			return r;
+		}
+		found(fs, n, out);
+		return 0;
+	}
+	if (!v) {
+		if (p == fs->root) {
+			if (strcmp(name, "nfsroot"))
+				return -ENOENT;
+			n = fs->nfsroot;
+			pthread_mutex_lock(&fs->nodes.lock);
+			n->refs++;
+			pthread_mutex_unlock(&fs->nodes.lock);
+			static_stat(fs, n, st);
+			found(fs, n, out);
+			return 0;
+		}
+		pifs_fs_refresh(fs);
+		v = view_by_name(fs, name);
+		if (!v)
+			return -ENOENT;
+		n = v->root;
+		rdlock(v);
+		r = node_stat(v, n, st);
+		unlock(v);
+		if (r < 0)
+			return r;
+		pthread_mutex_lock(&fs->nodes.lock);
+		n->refs++;
+		pthread_mutex_unlock(&fs->nodes.lock);
+		found(fs, n, out);
+		return 0;
+	}
+	rdlock(v);
+	r = find_child(v, p, name, &c);
+	if (r == 0) {
+		*st = c.st;
+		r = child_node(v, p, name, &c, &n);
+	}
+	unlock(v);
+	if (r < 0)
+		return r;
+	found(fs, n, out);
+	return 0;
+}
+
+/* Depth-first search of view V for the entry with id ID (an NFS handle
+ * that outlived the daemon).  On success *out is pinned.  Caller holds
+ * v->lock. */
+static int search_id(struct pifs_view *v, struct pifs_node *dir, uint64_t id,
+		     struct pifs_node **out, unsigned depth)
+{
+	struct pifs_dir d = { 0 };
+	struct dirbuf b = { .d = &d };
+	int r;
+
+	if (depth > 256)
+		return -ENOENT;
+	r = list_merged(v, dir, &b, 0);
+	dirbuf_release(&b);
+	for (size_t i = 0; r >= 0 && i < d.count; i++) {
+		struct pifs_dirent *e = &d.ents[i];
+		struct pifs_node *n;
+		struct child c;
+
+		if (e->ino != id && e->type != DT_DIR)
+			continue;
+		if (find_child(v, dir, e->name, &c) < 0)
+			continue;
+		if ((r = child_node(v, dir, e->name, &c, &n)) < 0)
+			break;
+		if (n->id == id) {
+			*out = n;
+			r = 1;
+			break;
+		}
+		if (S_ISDIR(n->type))
+			r = search_id(v, n, id, out, depth + 1);
+		pifs_nodes_put(&v->fs->nodes, n);
+		if (r == 1)
+			break;
+		r = 0;
+	}
+	for (size_t i = 0; i < d.count; i++)
+		free(d.ents[i].name);
+	free(d.ents);
+	return r;
+}
+
+int pifs_fs_lookup_id(struct pifs_fs *fs, uint64_t id, struct pifs_node **out,
+		      struct stat *st)
+{
+	struct pifs_node *n = pifs_nodes_get(&fs->nodes, id);
+	struct pifs_view *v;
+	int r;
+
+	if (n) {
+		r = pifs_fs_getattr(fs, n, st);
+		if (r < 0) {
+			pifs_nodes_put(&fs->nodes, n);
+			return r;
+		}
+		found(fs, n, out);
+		return 0;
+	}
+	pifs_fs_refresh(fs);
+	v = view_by_id(fs, PIFS_ID_VIEW(id));
+	if (!v)
+		return -ESTALE;
+	rdlock(v);
+	r = search_id(v, v->root, id, &n, 0);
+	if (r == 1)
+		r = node_stat(v, n, st);
+	else if (r == 0)
+		r = -ESTALE;
+	unlock(v);
+	if (r < 0) {
+		if (n && r != -ESTALE)
+			pifs_nodes_put(&fs->nodes, n);
+		return r;
+	}
+	pifs_info("resolved handle %#llx in view '%s' after restart",
+		  (unsigned long long)id, v->name);
+	found(fs, n, out);
+	return 0;
+}
+
+int pifs_fs_getattr(struct pifs_fs *fs, struct pifs_node *n, struct stat *st)
+{
+	int r;
+
+	if (!n->view)
+		return static_stat(fs, n, st);
+	rdlock(n->view);
+	r = node_stat(n->view, n, st);
+	unlock(n->view);
+	return r;
+}
+
+int pifs_fs_setattr(struct pifs_fs *fs, struct pifs_node *n,
+		    const struct stat *a, unsigned to_set, int fd,
+		    struct stat *st)
+{
+	struct pifs_view *v = n->view;
+	char p[40];
+	int r;
+
+	if (!v)
+		return -EPERM;
+	wrlock(v);
+	r = copy_up(v, n, !((to_set & PIFS_SET_SIZE) && a->st_size == 0));
+	if (r < 0)
+		goto out;
+	pifs_fd_path(n->upper_fd, p, sizeof(p));
+	if ((to_set & PIFS_SET_MODE) && !S_ISLNK(n->type) &&
+	    fchmodat(AT_FDCWD, p, a->st_mode & 07777, 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((to_set & (PIFS_SET_UID | PIFS_SET_GID)) &&
+	    fchownat(n->upper_fd, "", (to_set & PIFS_SET_UID) ? a->st_uid : (uid_t)-1,
+		     (to_set & PIFS_SET_GID) ? a->st_gid : (gid_t)-1,
+		     AT_EMPTY_PATH) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (to_set & PIFS_SET_SIZE) {
+		if (!S_ISREG(n->type)) {
+			r = -EINVAL;
+			goto out;
+		}
+		r = fd >= 0 ? ftruncate(fd, a->st_size) : truncate(p, a->st_size);
+		if (r < 0) {
+			r = -errno;
+			goto out;
+		}
+	}
+	if (to_set & (PIFS_SET_ATIME | PIFS_SET_MTIME | PIFS_SET_ATIME_NOW |
+		      PIFS_SET_MTIME_NOW)) {
+		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
+					  { .tv_nsec = UTIME_OMIT } };
+
+		if (to_set & PIFS_SET_ATIME_NOW)
+			ts[0].tv_nsec = UTIME_NOW;
+		else if (to_set & PIFS_SET_ATIME)
+			ts[0] = a->st_atim;
+		if (to_set & PIFS_SET_MTIME_NOW)
+			ts[1].tv_nsec = UTIME_NOW;
+		else if (to_set & PIFS_SET_MTIME)
+			ts[1] = a->st_mtim;
+		if (S_ISLNK(n->type)) {
+			if (!n->parent || n->parent->upper_fd < 0)
+				r = -ESTALE;
+			else if (utimensat(n->parent->upper_fd, n->name, ts,
+					   AT_SYMLINK_NOFOLLOW) < 0)
+				r = -errno;
+		} else if (utimensat(AT_FDCWD, p, ts, 0) < 0) {
+			r = -errno;
+		}
+		if (r < 0)
+			goto out;
+	}
+	r = node_stat(v, n, st);
+out:
+	unlock(v);
+	return r;
+}
+
+ssize_t pifs_fs_readlink(struct pifs_fs *fs, struct pifs_node *n, char *buf,
+			 size_t size)
+{
+	struct pifs_view *v = n->view;
+	ssize_t r;
+	int fd;
+
+	if (!v || !S_ISLNK(n->type))
+		return -EINVAL;
+	rdlock(v);
+	if (n->upper_fd >= 0)
+		fd = dup(n->upper_fd);
+	else if (n->lower_path)
+		fd = pifs_openat_beneath(v->lower_root, n->lower_path,
+					 O_PATH | O_NOFOLLOW, 0);
+	else
+		fd = -ESTALE;
+	unlock(v);
+	if (fd < 0)
+		return fd == -1 ? -errno : fd;
+	r = readlinkat(fd, "", buf, size - 1);
+	if (r < 0)
+		r = -errno;
+	else
+		buf[r] = '\0';
+	close(fd);
+	return r;
+}
+
+/* Group and owner for a new entry in P, and the setgid inheritance. */
+static int new_owner(struct pifs_view *v, struct pifs_node *p,
+		     const struct pifs_ctx *ctx, struct newent *ne)
+{
+	struct stat pst;
+	int r = node_stat(v, p, &pst);
+
+	if (r < 0)
+		return r;
+	ne->uid = ctx->uid;
+	ne->gid = ctx->gid;
+	if (pst.st_mode & S_ISGID) {
+		ne->gid = pst.st_gid;
+		if (S_ISDIR(ne->mode))
+			ne->mode |= S_ISGID;
+	}
+	return 0;
+}
+
+static int create_common(struct pifs_fs *fs, struct pifs_node *p,
+			 const char *name, struct newent *ne,
+			 const struct pifs_ctx *ctx, struct pifs_node **out,
+			 struct stat *st)
+{
+	struct pifs_view *v = p->view;
+	struct child c;
+	int r, fd;
+
+	if (!v)
+		return -EPERM;
+	if ((r = pifs_check_name(name)) < 0)
+		return r;
+	if (S_ISCHR(ne->mode) && ne->rdev == makedev(0, 0)) {
+		/* That is how the delta spells a whiteout. */
+		pifs_warn("refused mknod of char device 0:0 '%s' in view '%s'",
+			  name, v->name);
+		return -EPERM;
+	}
+	wrlock(v);
+	r = find_child(v, p, name, &c);
+	if (r == 0) {
+		child_release(&c);
+		r = -EEXIST;
+		goto out;
+	}
+	if (r != -ENOENT)
+		goto out;
+	if (ctx && (r = new_owner(v, p, ctx, ne)) < 0)
+		goto out;
+	fd = place_new(v, p, name, ne);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	r = new_node(v, p, name, fd, out, st);
+	if (r < 0 && ne->fd >= 0) {
+		close(ne->fd);
+		ne->fd = -1;
+	}
+out:
+	unlock(v);
+	return r;
+}
+
+int pifs_fs_mknod(struct pifs_fs *fs, struct pifs_node *p, const char *name,
+		  mode_t mode, dev_t rdev, const struct pifs_ctx *ctx,
+		  struct pifs_node **out, struct stat *st)
+{
+	struct newent ne = { .mode = mode, .rdev = rdev, .link_fd = -1 };
+
+	if (S_ISDIR(mode) || S_ISLNK(mode))
+		return -EINVAL;
+	if (S_ISREG(mode)) {
+		ne.open_flags = O_WRONLY;
+		int r = create_common(fs, p, name, &ne, ctx, out, st);
+
+		if (ne.fd >= 0)
+			close(ne.fd);
+		return r;
+	}
+	return create_common(fs, p, name, &ne, ctx, out, st);
+}
+
+int pifs_fs_mkdir(struct pifs_fs *fs, struct pifs_node *p, const char *name,
+		  mode_t mode, const struct pifs_ctx *ctx,
+		  struct pifs_node **out, struct stat *st)
+{
+	struct newent ne = { .mode = S_IFDIR | (mode & 07777), .link_fd = -1 };
+
+	return create_common(fs, p, name, &ne, ctx, out, st);
+}
+
+int pifs_fs_symlink(struct pifs_fs *fs, struct pifs_node *p,
+		    const char *name, const char *target,
+		    const struct pifs_ctx *ctx, struct pifs_node **out,
+		    struct stat *st)
+{
+	struct newent ne = { .mode = S_IFLNK | 0777, .target = target,
+			     .link_fd = -1 };
+
+	return create_common(fs, p, name, &ne, ctx, out, st);
+}
+
+int pifs_fs_create(struct pifs_fs *fs, struct pifs_node *p, const char *name,
+		   mode_t mode, int flags, const struct pifs_ctx *ctx,
+		   struct pifs_node **out, struct stat *st, int *fd_out)
+{
+	struct newent ne = { .mode = S_IFREG | (mode & 07777), .link_fd = -1,
+			     .open_flags = flags };
+	int r = create_common(fs, p, name, &ne, ctx, out, st);
+
+	*fd_out = ne.fd;
+	return r;
+}
+
+int pifs_fs_link(struct pifs_fs *fs, struct pifs_node *n, struct pifs_node *p,
+		 const char *name, struct pifs_node **out, struct stat *st)
+{
+	struct pifs_view *v = p->view;
+	struct newent ne = { 0 };
+	struct child c;
+	int r, fd;
+
+	if (!v || n->view != v)
+		return v ? -EXDEV : -EPERM;
+	if (S_ISDIR(n->type))
+		return -EPERM;
+	if ((r = pifs_check_name(name)) < 0)
+		return r;
+	wrlock(v);
+	r = find_child(v, p, name, &c);
+	if (r == 0) {
+		child_release(&c);
+		r = -EEXIST;
+		goto out;
+	}
+	if (r != -ENOENT || (r = copy_up(v, n, 1)) < 0)
+		goto out;
+	ne.mode = n->type;
+	ne.link_fd = n->upper_fd;
+	fd = place_new(v, p, name, &ne);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	close(fd);
+	r = upper_stat(n->upper_fd, st, NULL);
+	if (r == 0) {
+		st->st_ino = n->id;
+		pthread_mutex_lock(&fs->nodes.lock);
+		n->refs++;
+		pthread_mutex_unlock(&fs->nodes.lock);
+		found(fs, n, out);
+	}
+out:
+	unlock(v);
+	return r;
+}
+
+/* Mark the cached node (if any) that was reachable as P/NAME as gone. */
+static void mark_unlinked(struct pifs_fs *fs, uint64_t id, struct pifs_node *p,
+			  const char *name)
+{
+	struct pifs_node *n = pifs_nodes_get(&fs->nodes, id);
+
+	if (!n)
+		return;
+	if (n->parent == p && n->name && !strcmp(n->name, name))
+		n->unlinked = 1;
+	pifs_nodes_put(&fs->nodes, n);
+}
+
+/* Remove the delta entry P/NAME (a directory with whatever whiteouts it
+ * holds) by moving it to work/ and deleting it there. */
+static int remove_upper(struct pifs_view *v, struct pifs_node *p,
+			const char *name, int isdir)
+{
+	char tmp[64];
+
+	if (!isdir)
+		return unlinkat(p->upper_fd, name, 0) < 0 ? -errno : 0;
+	if (unlinkat(p->upper_fd, name, AT_REMOVEDIR) == 0)
+		return 0;
+	if (errno != ENOTEMPTY && errno != EEXIST)
+		return -errno;
+	work_name(tmp, sizeof(tmp));
+	if (renameat(p->upper_fd, name, v->work_fd, tmp) < 0)
+		return -errno;
+	return pifs_remove_tree(v->work_fd, tmp);
+}
+
+/* Hide P/NAME whose delta entry (if has_upper) is replaced by a whiteout
+ * atomically (RENAME_EXCHANGE for a directory). */
+static int whiteout_over(struct pifs_view *v, struct pifs_node *p,
+			 const char *name, int has_upper, int isdir)
+{
+	char tmp[64];
+	int r;
+
+	if (!has_upper)
+		return make_whiteout(p->upper_fd, name);
+	work_name(tmp, sizeof(tmp));
+	if ((r = make_whiteout(v->work_fd, tmp)) < 0)
+		return r;
+	if (!isdir) {
+		if (renameat(v->work_fd, tmp, p->upper_fd, name) < 0) {
+			r = -errno;
+			unlinkat(v->work_fd, tmp, 0);
+		}
+		return r;
+	}
+	if (renameat2(v->work_fd, tmp, p->upper_fd, name, RENAME_EXCHANGE) < 0) {
+		r = -errno;
+		unlinkat(v->work_fd, tmp, 0);
+		return r;
+	}
+	return pifs_remove_tree(v->work_fd, tmp);
+}
+
+static int remove_common(struct pifs_fs *fs, struct pifs_node *p,
+			 const char *name, int isdir)
+{
+	struct pifs_view *v = p->view;
+	struct pifs_node *n = NULL;
+	struct child c;
+	int r, low;
+
+	if (!v)
+		return -EPERM;
+	wrlock(v);
+	if ((r = find_child(v, p, name, &c)) < 0)
+		goto out;
+	if (isdir != !!S_ISDIR(c.st.st_mode)) {
+		child_release(&c);
+		r = isdir ? -ENOTDIR : -EISDIR;
+		goto out;
+	}
+	uint64_t id = c.id;
+	int has_upper = c.upper_fd >= 0;
+
+	if (isdir) {
+		if ((r = child_node(v, p, name, &c, &n)) < 0)
+			goto out;
+		if ((r = dir_has_entries(v, n)) != 0) {
+			r = r > 0 ? -ENOTEMPTY : r;
+			goto out;
+		}
+	} else {
+		child_release(&c);
+	}
+	if ((low = lower_at(v, p, name)) < 0) {
+		r = low;
+		goto out;
+	}
+	if (low) {
+		if ((r = copy_up(v, p, 1)) < 0)
+			goto out;
+		r = whiteout_over(v, p, name, has_upper, isdir);
+	} else {
+		r = remove_upper(v, p, name, isdir);
+	}
+	if (r == 0)
+		mark_unlinked(fs, id, p, name);
+out:
+	if (n)
+		pifs_nodes_put(&fs->nodes, n);
+	unlock(v);
+	return r;
+}
+
+int pifs_fs_unlink(struct pifs_fs *fs, struct pifs_node *p, const char *name)
+{
+	return remove_common(fs, p, name, 0);
+}
+
+int pifs_fs_rmdir(struct pifs_fs *fs, struct pifs_node *p, const char *name)
+{
+	return remove_common(fs, p, name, 1);
+}
+
+/*
+ * Before directory N (already in the delta) moves to Q/NAME: make sure the
+ * golden it merges with stays the same (a redirect to its own golden
+ * path) and that no other golden directory shows through at the new
+ * place (opaque).  Both are harmless where N is now.
+ */
+static int prepare_dir_move(struct pifs_view *v, struct pifs_node *n,
+			    struct pifs_node *q, const char *name)
+{
+	char *natural = NULL;
+	int r = 0, low;
+
+	if (!S_ISDIR(n->type))
+		return 0;
+	if (n->lower_path) {
+		if (q->lower_path && !(natural = join(q->lower_path, name)))
+			return -ENOMEM;
+		if (!natural || strcmp(natural, n->lower_path)) {
+			char *red = pifs_strdupf("/%s", n->lower_path);
+
+			if (!red)
+				r = -ENOMEM;
+			else
+				r = pifs_lsetxattr(n->upper_fd, NULL,
+						   PIFS_XATTR_REDIRECT, red,
+						   strlen(red), 0);
+			free(red);
+		}
+		free(natural);
+		return r;
+	}
+	low = lower_at(v, q, name);
+	if (low <= 0)
+		return low;
+	return pifs_lsetxattr(n->upper_fd, NULL, PIFS_XATTR_OPAQUE, "y", 1, 0);
+}
+
+/* Replace the delta directory of empty merged dir D (at Q/NAME) with an
+ * empty opaque one, atomically, so a rename can go over it. */
+static int clear_empty_dir(struct pifs_view *v, struct pifs_node *q,
+			   const char *name, struct pifs_node *d)
+{
+	struct stat st;
+	char tmp[64];
+	int r;
+
+	if ((r = pifs_fstat(d->upper_fd, &st)) < 0)
+		return r;
+	work_name(tmp, sizeof(tmp));
+	if (mkdirat(v->work_fd, tmp, 0700) < 0)
+		return -errno;
+	if ((r = pifs_lsetxattr(v->work_fd, tmp, PIFS_XATTR_OPAQUE, "y", 1, 0)) < 0 ||
+	    (r = pifs_set_attrs(v->work_fd, tmp, &st)) < 0)
+		goto fail;
+	if (renameat2(v->work_fd, tmp, q->upper_fd, name, RENAME_EXCHANGE) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	return pifs_remove_tree(v->work_fd, tmp);
+fail:
+	pifs_remove_tree(v->work_fd, tmp);
+	return r;
+}
+
+int pifs_fs_rename(struct pifs_fs *fs, struct pifs_node *p, const char *name,
+		   struct pifs_node *q, const char *newname, unsigned flags)
+{
+	struct pifs_view *v = p->view;
+	struct pifs_node *src = NULL, *dst = NULL;
+	struct child c;
+	int r, src_low, wh;
+
+	if (!v || !q->view)
+		return -EPERM;
+	if (q->view != v)
+		return -EXDEV;
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((r = pifs_check_name(newname)) < 0)
+		return r;
+	wrlock(v);
+	if ((r = find_child(v, p, name, &c)) < 0 ||
+	    (r = child_node(v, p, name, &c, &src)) < 0)
+		goto out;
+	r = find_child(v, q, newname, &c);
+	if (r == 0) {
+		if ((r = child_node(v, q, newname, &c, &dst)) < 0)
+			goto out;
+	} else if (r != -ENOENT) {
+		goto out;
+	}
+	r = 0;
+	if (dst && dst == src)
+		goto out; /* same file: nothing to do */
+	if (flags & RENAME_NOREPLACE && dst) {
+		r = -EEXIST;
+		goto out;
+	}
+	if (flags & RENAME_EXCHANGE && !dst) {
+		r = -ENOENT;
+		goto out;
+	}
+	/* Moving a directory into itself is refused by the kernel before
+	 * it reaches us (it knows the whole dentry chain). */
+	if (dst && !(flags & RENAME_EXCHANGE)) {
+		if (S_ISDIR(src->type) && !S_ISDIR(dst->type)) {
+			r = -ENOTDIR;
+			goto out;
+		}
+		if (!S_ISDIR(src->type) && S_ISDIR(dst->type)) {
+			r = -EISDIR;
+			goto out;
+		}
+		if (S_ISDIR(dst->type) && (r = dir_has_entries(v, dst)) != 0) {
+			r = r > 0 ? -ENOTEMPTY : r;
+			goto out;
+		}
+	}
+	if ((r = copy_up(v, p, 1)) < 0 || (r = copy_up(v, q, 1)) < 0 ||
+	    (r = copy_up(v, src, 1)) < 0)
+		goto out;
+	if (flags & RENAME_EXCHANGE) {
+		if ((r = copy_up(v, dst, 1)) < 0 ||
+		    (r = prepare_dir_move(v, src, q, newname)) < 0 ||
+		    (r = prepare_dir_move(v, dst, p, name)) < 0)
+			goto out;
+		if (renameat2(p->upper_fd, name, q->upper_fd, newname,
+			      RENAME_EXCHANGE) < 0) {
+			r = -errno;
+			goto out;
+		}
+		if ((r = pifs_node_move(&fs->nodes, src, q, newname)) == 0)
+			r = pifs_node_move(&fs->nodes, dst, p, name);
+		goto out;
+	}
+	if ((src_low = lower_at(v, p, name)) < 0) {
+		r = src_low;
+		goto out;
+	}
+	if ((r = prepare_dir_move(v, src, q, newname)) < 0)
+		goto out;
+	if (dst && S_ISDIR(dst->type) && dst->upper_fd >= 0 &&
+	    (r = clear_empty_dir(v, q, newname, dst)) < 0)
+		goto out;
+	wh = dst ? 0 : upper_whiteout(q, newname);
+	if (wh < 0) {
+		r = wh;
+		goto out;
+	}
+	if (wh && S_ISDIR(src->type)) {
+		/* A directory cannot replace the whiteout (a char device):
+		 * swap them, then drop the whiteout unless the source
+		 * position needs one. */
+		if (renameat2(p->upper_fd, name, q->upper_fd, newname,
+			      RENAME_EXCHANGE) < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (!src_low && unlinkat(p->upper_fd, name, 0) < 0)
+			pifs_warn("cannot drop whiteout '%s': %s", name,
+				  strerror(errno));
+	} else if (renameat2(p->upper_fd, name, q->upper_fd, newname,
+			     src_low ? RENAME_WHITEOUT : 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (dst)
+		dst->unlinked = 1;
+	r = pifs_node_move(&fs->nodes, src, q, newname);
+out:
+	if (src)
+		pifs_nodes_put(&fs->nodes, src);
+	if (dst)
+		pifs_nodes_put(&fs->nodes, dst);
+	unlock(v);
+	return r;
+}
+
+int pifs_fs_open_file(struct pifs_fs *fs, struct pifs_node *n, int flags,
+		      int *fd_out, int *golden_out)
+{
+	struct pifs_view *v = n->view;
+	int write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	int r, fd;
+
+	*golden_out = 0;
+	if (!v)
+		return -EISDIR;
+	if (!S_ISREG(n->type))
+		return S_ISDIR(n->type) ? -EISDIR : -EINVAL;
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
+	if (write) {
+		wrlock(v);
+		r = copy_up(v, n, !(flags & O_TRUNC));
+	} else {
+		rdlock(v);
+		r = 0;
+	}
+	if (r < 0)
+		goto out;
+	if (n->upper_fd >= 0) {
+		fd = pifs_reopen(n->upper_fd, flags);
+	} else if (n->lower_path) {
+		fd = pifs_openat_beneath(v->lower_root, n->lower_path,
+					 O_RDONLY | (flags & O_DIRECT) | O_NOFOLLOW, 0);
+		*golden_out = 1;
+	} else {
+		fd = -ESTALE;
+	}
+	r = fd < 0 ? fd : 0;
+	if (r == 0)
+		*fd_out = fd;
+out:
+	unlock(v);
+	return r;
+}
+
+int pifs_fs_opendir(struct pifs_fs *fs, struct pifs_node *n,
+		    struct pifs_dir **out)
+{
+	struct pifs_dir *d = calloc(1, sizeof(*d));
+	struct dirbuf b = { .d = d };
+	struct pifs_node *up = n->parent ? n->parent : n;
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	if ((r = dir_add(&b, ".", n->id, DT_DIR)) < 0 ||
+	    (r = dir_add(&b, "..", up->id, DT_DIR)) < 0)
+		goto fail;
+	if (!n->view) {
+		if (n == fs->root) {
+			r = dir_add(&b, "nfsroot", PIFS_NFSROOT_ID, DT_DIR);
+		} else if (n == fs->nfsroot) {
+			pifs_fs_refresh(fs);
+			pthread_mutex_lock(&fs->views_lock);
+			for (size_t i = 0; r == 0 && i < fs->nviews; i++)
+				if (!fs->views[i]->gone)
+					r = dir_add(&b, fs->views[i]->name,
+						    fs->views[i]->root->id, DT_DIR);
+			pthread_mutex_unlock(&fs->views_lock);
+		}
+	} else {
+		rdlock(n->view);
+		r = S_ISDIR(n->type) ? list_merged(n->view, n, &b, 0) : -ENOTDIR;
+		unlock(n->view);
+	}
+	if (r < 0)
+		goto fail;
+	dirbuf_release(&b);
+	*out = d;
+	return 0;
+fail:
+	dirbuf_release(&b);
+	pifs_dir_free(d);
+	return r;
+}
+
+/* An fd to run xattr calls on: the delta entry, or the golden one. */
+static int xattr_fd(struct pifs_view *v, struct pifs_node *n)
+{
+	if (n->upper_fd >= 0) {
+		int fd = fcntl(n->upper_fd, F_DUPFD_CLOEXEC, 0);
+
+		return fd < 0 ? -errno : fd;
+	}
+	if (n->lower_path)
+		return pifs_openat_beneath(v->lower_root, n->lower_path,
+					   O_PATH | O_NOFOLLOW, 0);
+	return -ESTALE;
+}
+
+ssize_t pifs_fs_getxattr(struct pifs_fs *fs, struct pifs_node *n,
+			 const char *name, void *buf, size_t size)
+{
+	ssize_t r;
+	int fd;
+
+	if (!n->view)
+		return -ENODATA;
+	if (pifs_xattr_private(name))
+		return -ENODATA;
+	rdlock(n->view);
+	fd = xattr_fd(n->view, n);
+	unlock(n->view);
+	if (fd < 0)
+		return fd;
+	r = pifs_lgetxattr(fd, NULL, name, buf, size);
+	close(fd);
+	return r;
+}
+
+ssize_t pifs_fs_listxattr(struct pifs_fs *fs, struct pifs_node *n, char *buf,
+			  size_t size)
+{
+	char *raw = NULL;
+	ssize_t len, out = 0;
+	int fd;
+
+	if (!n->view)
+		return 0;
+	rdlock(n->view);
+	fd = xattr_fd(n->view, n);
+	unlock(n->view);
+	if (fd < 0)
+		return fd;
+	for (int tries = 0; tries < 4; tries++) {
+		len = pifs_llistxattr(fd, NULL, NULL, 0);
+		if (len <= 0)
+			break;
+		free(raw);
+		raw = malloc((size_t)len);
+		if (!raw) {
+			len = -ENOMEM;
+			break;
+		}
+		len = pifs_llistxattr(fd, NULL, raw, (size_t)len);
+		if (len != -ERANGE)
+			break;
+	}
+	close(fd);
+	if (len < 0) {
+		free(raw);
+		return len;
+	}
+	for (ssize_t i = 0; i < len;) {
+		size_t l = strlen(raw + i) + 1;
+
+		if (!pifs_xattr_private(raw + i)) {
+			if (size) {
+				if ((size_t)out + l > size) {
+					free(raw);
+					return -ERANGE;
+				}
+				memcpy(buf + out, raw + i, l);
+			}
+			out += (ssize_t)l;
+		}
+		i += (ssize_t)l;
+	}
+	free(raw);
+	return out;
+}
+
+int pifs_fs_setxattr(struct pifs_fs *fs, struct pifs_node *n, const char *name,
+		     const void *val, size_t size, int flags)
+{
+	int r;
+
+	if (!n->view)
+		return -EPERM;
+	if (pifs_xattr_private(name))
+		return -EPERM;
+	wrlock(n->view);
+	r = copy_up(n->view, n, 1);
+	if (r == 0)
+		r = pifs_lsetxattr(n->upper_fd, NULL, name, val, size, flags);
+	unlock(n->view);
+	return r;
+}
+
+int pifs_fs_removexattr(struct pifs_fs *fs, struct pifs_node *n,
+			const char *name)
+{
+	int r;
+
+	if (!n->view)
+		return -EPERM;
+	if (pifs_xattr_private(name))
+		return -EPERM;
+	wrlock(n->view);
+	r = copy_up(n->view, n, 1);
+	if (r == 0)
+		r = pifs_lremovexattr(n->upper_fd, NULL, name);
+	unlock(n->view);
+	return r;
+}
+
+int pifs_fs_statfs(struct pifs_fs *fs, struct pifs_node *n, struct statvfs *sv)
+{
+	char p[40];
+
+	if (statvfs(pifs_fd_path(fs->store.deltas_fd, p, sizeof(p)), sv) < 0)
+		return -errno;
+	return 0;
+}

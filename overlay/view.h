@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * view.h - the merged file system pifsd serves, without FUSE: the static
+ * top (mount root, nfsroot/), one view per registered worker (its delta
+ * over the golden), and every namespace operation on them (lookup, copy-up,
+ * whiteouts, opaque and redirected directories, merged readdir).
+ *
+ * Callers (fs/ops.c) pin a node with pifs_fs_node() and call one function
+ * per request; each returns 0 or -errno and takes the view lock itself:
+ * shared for lookups and reads, exclusive for anything that changes the
+ * namespace or copies up.  Open file descriptors are used without the
+ * lock.  A function that returns a node (out parameter) has counted one
+ * kernel lookup on it.
+ */
+#ifndef PIFS_VIEW_H
+#define PIFS_VIEW_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#include "node.h"
+#include "store.h"
+
+struct pifs_view {
+	uint32_t id;            /* immutable: registry id */
+	char name[PIFS_NAME_MAX + 1];
+	int lower_root;         /* O_PATH of the golden tree; shared, not owned */
+	int work_fd;            /* O_PATH of STORE/work; shared, not owned */
+	pthread_rwlock_t lock;  /* the namespace lock (see above) */
+	struct pifs_fs *fs;
+	struct pifs_node *root; /* pinned for the view's life */
+	int gone;               /* removed from the registry while mounted */
+};
+
+struct pifs_fs {
+	struct pifs_store store;
+	struct pifs_nodes nodes;
+	struct pifs_node *root;    /* static: id 1 */
+	struct pifs_node *nfsroot; /* static: id 2 */
+	pthread_mutex_t views_lock; /* guards views, nviews, reg_* */
+	struct pifs_view **views;
+	size_t nviews;
+	struct timespec reg_mtime;
+	ino_t reg_ino;
+	time_t start_time;
+	/* Golden hard-link groups, built on first need (the golden never
+	 * changes): sorted by inode. */
+	pthread_mutex_t links_lock;
+	int links_built;                /* guarded by links_lock */
+	struct pifs_golden_link *links;
+	size_t nlinks;
+};
+
+struct pifs_golden_link {
+	ino_t ino;
+	char *path;
+};
+
+/* Who asks: new entries are owned by uid and (unless the directory is
+ * setgid) gid. */
+struct pifs_ctx {
+	uid_t uid;
+	gid_t gid;
+};
+
+/* What setattr changes (a subset of these bits). */
+enum {
+	PIFS_SET_MODE = 1 << 0,
+	PIFS_SET_UID = 1 << 1,
+	PIFS_SET_GID = 1 << 2,
+	PIFS_SET_SIZE = 1 << 3,
+	PIFS_SET_ATIME = 1 << 4,
+	PIFS_SET_MTIME = 1 << 5,
+	PIFS_SET_ATIME_NOW = 1 << 6,
+	PIFS_SET_MTIME_NOW = 1 << 7,
+	PIFS_SET_CTIME = 1 << 8,
+};
+
+/* A merged directory listing, taken at opendir (and again at offset 0),
+ * so offsets stay stable for telldir/seekdir. */
+struct pifs_dirent {
+	uint64_t ino;
+	unsigned char type; /* DT_* */
+	char *name;
+};
+struct pifs_dir {
+	struct pifs_dirent *ents; /* "." and ".." first */
+	size_t count;
+};
+
+/* Open the store at path, load the registry and create a view per worker;
+ * cleans the work directory.  errbuf gets a one-line message. */
+int pifs_fs_open(struct pifs_fs *fs, const char *path, char *errbuf,
+		 size_t errlen);
+void pifs_fs_close(struct pifs_fs *fs);
+
+/* The node for an id, pinned, or NULL.  pifs_fs_put unpins. */
+struct pifs_node *pifs_fs_node(struct pifs_fs *fs, uint64_t id);
+void pifs_fs_put(struct pifs_fs *fs, struct pifs_node *n);
+void pifs_fs_forget(struct pifs_fs *fs, uint64_t id, uint64_t nlookup);
+
+int pifs_fs_lookup(struct pifs_fs *fs, struct pifs_node *parent,
+		   const char *name, struct pifs_node **out, struct stat *st);
+/* LOOKUP of "." on an id the table no longer has (an NFS file handle
+ * after a restart): find it in its view.  -ESTALE when it is gone. */
+int pifs_fs_lookup_id(struct pifs_fs *fs, uint64_t id, struct pifs_node **out,
+		      struct stat *st);
+int pifs_fs_getattr(struct pifs_fs *fs, struct pifs_node *n, struct stat *st);
+/* fd: the open file the change came through, or -1. */
+int pifs_fs_setattr(struct pifs_fs *fs, struct pifs_node *n,
+		    const struct stat *attr, unsigned to_set, int fd,
+		    struct stat *st);
+/* Returns the target length (NUL-terminated in buf). */
+ssize_t pifs_fs_readlink(struct pifs_fs *fs, struct pifs_node *n, char *buf,
+			 size_t size);
+
+int pifs_fs_mknod(struct pifs_fs *fs, struct pifs_node *parent,
+		  const char *name, mode_t mode, dev_t rdev,
+		  const struct pifs_ctx *ctx, struct pifs_node **out,
+		  struct stat *st);
+int pifs_fs_mkdir(struct pifs_fs *fs, struct pifs_node *parent,
+		  const char *name, mode_t mode, const struct pifs_ctx *ctx,
+		  struct pifs_node **out, struct stat *st);
+int pifs_fs_symlink(struct pifs_fs *fs, struct pifs_node *parent,
+		    const char *name, const char *target,
+		    const struct pifs_ctx *ctx, struct pifs_node **out,
+		    struct stat *st);
+int pifs_fs_link(struct pifs_fs *fs, struct pifs_node *n,
+		 struct pifs_node *parent, const char *name,
+		 struct pifs_node **out, struct stat *st);
+int pifs_fs_unlink(struct pifs_fs *fs, struct pifs_node *parent,
+		   const char *name);
+int pifs_fs_rmdir(struct pifs_fs *fs, struct pifs_node *parent,
+		  const char *name);
+/* flags: RENAME_NOREPLACE, RENAME_EXCHANGE. */
+int pifs_fs_rename(struct pifs_fs *fs, struct pifs_node *parent,
+		   const char *name, struct pifs_node *newparent,
+		   const char *newname, unsigned flags);
+
+/* Open a regular file; copies up when flags ask for writing.  *fd_out is
+ * a real fd the caller owns; *golden_out is 1 when it is the golden's own
+ * file (read-only, shared by every view). */
+int pifs_fs_open_file(struct pifs_fs *fs, struct pifs_node *n, int flags,
+		      int *fd_out, int *golden_out);
+int pifs_fs_create(struct pifs_fs *fs, struct pifs_node *parent,
+		   const char *name, mode_t mode, int flags,
+		   const struct pifs_ctx *ctx, struct pifs_node **out,
+		   struct stat *st, int *fd_out);
+
+int pifs_fs_opendir(struct pifs_fs *fs, struct pifs_node *n,
+		    struct pifs_dir **out);
+void pifs_dir_free(struct pifs_dir *d);
+
+ssize_t pifs_fs_getxattr(struct pifs_fs *fs, struct pifs_node *n,
+			 const char *name, void *buf, size_t size);
+ssize_t pifs_fs_listxattr(struct pifs_fs *fs, struct pifs_node *n, char *buf,
+			  size_t size);
+int pifs_fs_setxattr(struct pifs_fs *fs, struct pifs_node *n,
+		     const char *name, const void *val, size_t size,
+		     int flags);
+int pifs_fs_removexattr(struct pifs_fs *fs, struct pifs_node *n,
+			const char *name);
+int pifs_fs_statfs(struct pifs_fs *fs, struct pifs_node *n,
+		   struct statvfs *sv);
+
+/* Re-read the registry if it changed: new workers get a view, removed
+ * ones are marked gone. */
+void pifs_fs_refresh(struct pifs_fs *fs);
+
+#endif
