@@ -1,0 +1,695 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ops.c - the FUSE low-level operations of pifsd.  Each handler is thin:
+ * it pins the node, calls one pifs_fs_*() function (overlay/view.c), and
+ * replies exactly once.  Nothing here exits or asserts on input: every
+ * failure is an errno reply and the daemon keeps serving.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "util.h"
+
+struct dirh {
+	struct pifs_dir *dir;
+	int served; /* a read happened: offset 0 again means rewinddir */
+};
+
+static struct pifsd *D(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void reply_entry(fuse_req_t req, struct pifs_node *n,
+			const struct stat *st)
+{
+	struct fuse_entry_param e;
+	double t = D(req)->timeout;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = n->id;
+	e.generation = n->gen;
+	e.attr = *st;
+	e.attr_timeout = n->view ? t : 0;
+	e.entry_timeout = n->view ? t : 0;
+	if (fuse_reply_entry(req, &e) == -ENOENT)
+		pifs_fs_forget(&D(req)->fs, n->id, 1); /* interrupted */
+}
+
+#define GET_NODE(req, ino, n)                                          \
+	do {                                                           \
+		n = pifs_fs_node(&D(req)->fs, ino);                    \
+		if (!n) {                                              \
+			fuse_reply_err(req, ESTALE);                   \
+			return;                                        \
+		}                                                      \
+	} while (0)
+
+static void op_init(void *ud, struct fuse_conn_info *conn)
+{
+	struct pifsd *d = ud;
+
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+	else
+		pifs_warn("kernel lacks FUSE export support: NFS handles will not survive a restart");
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_SPLICE_READ)
+		conn->want |= FUSE_CAP_SPLICE_READ;
+	conn->max_write = 1 << 20;
+	conn->max_readahead = 1 << 20;
+	pifs_info("mounted store '%s' (%zu workers)", d->fs.store.path,
+		  d->fs.nviews);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct pifs_fs *fs = &D(req)->fs;
+	struct pifs_node *p = pifs_fs_node(fs, parent), *n;
+	struct stat st;
+	int r;
+
+	if (!p) {
+		/* An NFS file handle from before a restart asks for "." of
+		 * an id we no longer hold. */
+		if (strcmp(name, "."))
+			r = -ESTALE;
+		else
+			r = pifs_fs_lookup_id(fs, parent, &n, &st);
+	} else {
+		r = pifs_fs_lookup(fs, p, name, &n, &st);
+		pifs_fs_put(fs, p);
+	}
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	reply_entry(req, n, &st);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	pifs_fs_forget(&D(req)->fs, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *f)
+{
+	for (size_t i = 0; i < count; i++)
+		pifs_fs_forget(&D(req)->fs, f[i].ino, f[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct pifs_node *n;
+	struct stat st;
+	int r;
+
+	GET_NODE(req, ino, n);
+	r = pifs_fs_getattr(&D(req)->fs, n, &st);
+	pifs_fs_put(&D(req)->fs, n);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, n->view ? D(req)->timeout : 0);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct pifs_node *n;
+	unsigned s = 0;
+	struct stat st;
+	int r;
+
+	GET_NODE(req, ino, n);
+	if (to_set & FUSE_SET_ATTR_MODE)
+		s |= PIFS_SET_MODE;
+	if (to_set & FUSE_SET_ATTR_UID)
+		s |= PIFS_SET_UID;
+	if (to_set & FUSE_SET_ATTR_GID)
+		s |= PIFS_SET_GID;
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		s |= PIFS_SET_SIZE;
+	if (to_set & FUSE_SET_ATTR_ATIME)
+		s |= PIFS_SET_ATIME;
+	if (to_set & FUSE_SET_ATTR_MTIME)
+		s |= PIFS_SET_MTIME;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		s |= PIFS_SET_ATIME_NOW;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		s |= PIFS_SET_MTIME_NOW;
+	r = pifs_fs_setattr(&D(req)->fs, n, attr, s, fi ? (int)fi->fh : -1, &st);
+	pifs_fs_put(&D(req)->fs, n);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, D(req)->timeout);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX + 1];
+	struct pifs_node *n;
+	ssize_t r;
+
+	GET_NODE(req, ino, n);
+	r = pifs_fs_readlink(&D(req)->fs, n, buf, sizeof(buf));
+	pifs_fs_put(&D(req)->fs, n);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+static struct pifs_ctx req_ctx(fuse_req_t req)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct pifs_ctx x = { .uid = c->uid, .gid = c->gid };
+
+	return x;
+}
+
+static void reply_new(fuse_req_t req, int r, struct pifs_node *n,
+		      const struct stat *st)
+{
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_entry(req, n, st);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct pifs_ctx ctx = req_ctx(req);
+	struct pifs_node *p, *n = NULL;
+	struct stat st;
+	int r;
+
+	GET_NODE(req, parent, p);
+	r = pifs_fs_mknod(&D(req)->fs, p, name, mode, rdev, &ctx, &n, &st);
+	pifs_fs_put(&D(req)->fs, p);
+	reply_new(req, r, n, &st);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct pifs_ctx ctx = req_ctx(req);
+	struct pifs_node *p, *n = NULL;
+	struct stat st;
+	int r;
+
+	GET_NODE(req, parent, p);
+	r = pifs_fs_mkdir(&D(req)->fs, p, name, mode, &ctx, &n, &st);
+	pifs_fs_put(&D(req)->fs, p);
+	reply_new(req, r, n, &st);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct pifs_ctx ctx = req_ctx(req);
+	struct pifs_node *p, *n = NULL;
+	struct stat st;
+	int r;
+
+	GET_NODE(req, parent, p);
+	r = pifs_fs_symlink(&D(req)->fs, p, name, link, &ctx, &n, &st);
+	pifs_fs_put(&D(req)->fs, p);
+	reply_new(req, r, n, &st);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct pifs_node *src, *p, *n = NULL;
+	struct stat st;
+	int r;
+
+	GET_NODE(req, ino, src);
+	p = pifs_fs_node(&D(req)->fs, newparent);
+	if (!p) {
+		pifs_fs_put(&D(req)->fs, src);
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	r = pifs_fs_link(&D(req)->fs, src, p, newname, &n, &st);
+	pifs_fs_put(&D(req)->fs, p);
+	pifs_fs_put(&D(req)->fs, src);
+	reply_new(req, r, n, &st);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct pifs_node *p;
+	int r;
+
+	GET_NODE(req, parent, p);
+	r = pifs_fs_unlink(&D(req)->fs, p, name);
+	pifs_fs_put(&D(req)->fs, p);
+	fuse_reply_err(req, -r);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct pifs_node *p;
+	int r;
+
+	GET_NODE(req, parent, p);
+	r = pifs_fs_rmdir(&D(req)->fs, p, name);
+	pifs_fs_put(&D(req)->fs, p);
+	fuse_reply_err(req, -r);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct pifs_node *p, *q;
+	int r;
+
+	GET_NODE(req, parent, p);
+	q = pifs_fs_node(&D(req)->fs, newparent);
+	if (!q) {
+		pifs_fs_put(&D(req)->fs, p);
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	r = pifs_fs_rename(&D(req)->fs, p, name, q, newname, flags);
+	pifs_fs_put(&D(req)->fs, q);
+	pifs_fs_put(&D(req)->fs, p);
+	fuse_reply_err(req, -r);
+}
+
+static void set_open_flags(struct pifsd *d, struct fuse_file_info *fi,
+			   int golden)
+{
+	if (golden && d->golden_direct) {
+		/* Read through the golden's own page cache, shared by all
+		 * views, instead of one FUSE page cache copy per view. */
+		fi->direct_io = 1;
+	} else {
+		/* pifs is the only writer of a delta, so what the kernel
+		 * cached stays valid (resets invalidate explicitly). */
+		fi->keep_cache = 1;
+	}
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct pifs_node *n;
+	int r, fd = -1, golden = 0;
+
+	GET_NODE(req, ino, n);
+	r = pifs_fs_open_file(&D(req)->fs, n, fi->flags, &fd, &golden);
+	pifs_fs_put(&D(req)->fs, n);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uint64_t)fd;
+	set_open_flags(D(req), fi, golden);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		close(fd);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct pifs_ctx ctx = req_ctx(req);
+	struct pifs_node *p, *n = NULL;
+	struct fuse_entry_param e;
+	struct stat st;
+	int r, fd = -1;
+
+	GET_NODE(req, parent, p);
+	r = pifs_fs_create(&D(req)->fs, p, name, mode, fi->flags, &ctx, &n, &st,
+			   &fd);
+	pifs_fs_put(&D(req)->fs, p);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ino = n->id;
+	e.generation = n->gen;
+	e.attr = st;
+	e.attr_timeout = e.entry_timeout = D(req)->timeout;
+	fi->fh = (uint64_t)fd;
+	set_open_flags(D(req), fi, 0);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		close(fd);
+		pifs_fs_forget(&D(req)->fs, n->id, 1);
+	}
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_bufvec *in, off_t off,
+			 struct fuse_file_info *fi)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	ssize_t r;
+
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = (int)fi->fh;
+	out.buf[0].pos = off;
+	r = fuse_buf_copy(&out, in, 0);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_write(req, (size_t)r);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* close() of a dup releases POSIX locks and reports delayed write
+	 * errors, as a close of the real file would. */
+	int fd = dup((int)fi->fh);
+
+	fuse_reply_err(req, fd < 0 ? errno : (close(fd) < 0 ? errno : 0));
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	close((int)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	int r = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
+
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+			 off_t len, struct fuse_file_info *fi)
+{
+	int r = fallocate((int)fi->fh, mode, off, len);
+
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	off_t r = lseek((int)fi->fh, off, whence);
+
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, r);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct pifs_node *n;
+	struct dirh *h = calloc(1, sizeof(*h));
+	int r;
+
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = pifs_fs_node(&D(req)->fs, ino);
+	if (!n) {
+		free(h);
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	r = pifs_fs_opendir(&D(req)->fs, n, &h->dir);
+	pifs_fs_put(&D(req)->fs, n);
+	if (r < 0) {
+		free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		pifs_dir_free(h->dir);
+		free(h);
+	}
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, int plus)
+{
+	struct pifs_fs *fs = &D(req)->fs;
+	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+	struct pifs_node *dn = NULL;
+	char *buf = NULL;
+	size_t used = 0;
+	int r = 0;
+
+	if (off == 0 && h->served) {
+		struct pifs_dir *nd;
+
+		/* rewinddir(): show what is there now. */
+		dn = pifs_fs_node(fs, ino);
+		if (dn && pifs_fs_opendir(fs, dn, &nd) == 0) {
+			pifs_dir_free(h->dir);
+			h->dir = nd;
+		}
+	}
+	h->served = 1;
+	buf = malloc(size);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (plus && !dn)
+		dn = pifs_fs_node(fs, ino);
+	for (size_t i = (size_t)off; i < h->dir->count; i++) {
+		struct pifs_dirent *e = &h->dir->ents[i];
+		size_t l;
+
+		if (plus) {
+			struct fuse_entry_param ep;
+			struct pifs_node *n = NULL;
+			struct stat st;
+
+			memset(&ep, 0, sizeof(ep));
+			if (i < 2 || !dn ||
+			    pifs_fs_lookup(fs, dn, e->name, &n, &st) < 0) {
+				/* "." and "..", or an entry that just went:
+				 * name only, no lookup counted. */
+				ep.attr.st_ino = e->ino;
+				ep.attr.st_mode = (mode_t)e->type << 12;
+			} else {
+				ep.ino = n->id;
+				ep.generation = n->gen;
+				ep.attr = st;
+				ep.attr_timeout = ep.entry_timeout =
+					n->view ? D(req)->timeout : 0;
+			}
+			l = fuse_add_direntry_plus(req, buf + used, size - used,
+						   e->name, &ep, (off_t)(i + 1));
+			if (l > size - used) {
+				if (n)
+					pifs_fs_forget(fs, n->id, 1);
+				break;
+			}
+		} else {
+			struct stat st = { .st_ino = e->ino,
+					   .st_mode = (mode_t)e->type << 12 };
+
+			l = fuse_add_direntry(req, buf + used, size - used,
+					      e->name, &st, (off_t)(i + 1));
+			if (l > size - used)
+				break;
+		}
+		used += l;
+	}
+out:
+	if (dn)
+		pifs_fs_put(fs, dn);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+
+	pifs_dir_free(h->dir);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	/* Every namespace change pifs makes is already on disk in the
+	 * delta directory; sync the store's file system for the rest. */
+	struct pifs_fs *fs = &D(req)->fs;
+	int fd = openat(fs->store.deltas_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0 || syncfs(fd) < 0)
+		r = errno;
+	if (fd >= 0)
+		close(fd);
+	fuse_reply_err(req, r);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+	int r = pifs_fs_statfs(&D(req)->fs, NULL, &sv);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct pifs_node *n;
+	int r;
+
+	GET_NODE(req, ino, n);
+	r = pifs_fs_setxattr(&D(req)->fs, n, name, value, size, flags);
+	pifs_fs_put(&D(req)->fs, n);
+	fuse_reply_err(req, -r);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	struct pifs_node *n;
+	char *buf = NULL;
+	ssize_t r;
+
+	GET_NODE(req, ino, n);
+	if (size && !(buf = malloc(size))) {
+		pifs_fs_put(&D(req)->fs, n);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = pifs_fs_getxattr(&D(req)->fs, n, name, buf, size);
+	pifs_fs_put(&D(req)->fs, n);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else if (!size)
+		fuse_reply_xattr(req, (size_t)r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct pifs_node *n;
+	char *buf = NULL;
+	ssize_t r;
+
+	GET_NODE(req, ino, n);
+	if (size && !(buf = malloc(size))) {
+		pifs_fs_put(&D(req)->fs, n);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = pifs_fs_listxattr(&D(req)->fs, n, buf, size);
+	pifs_fs_put(&D(req)->fs, n);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else if (!size)
+		fuse_reply_xattr(req, (size_t)r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+	free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct pifs_node *n;
+	int r;
+
+	GET_NODE(req, ino, n);
+	r = pifs_fs_removexattr(&D(req)->fs, n, name);
+	pifs_fs_put(&D(req)->fs, n);
+	fuse_reply_err(req, -r);
+}
+
+const struct fuse_lowlevel_ops pifsd_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.symlink = op_symlink,
+	.link = op_link,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write_buf = op_write_buf,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.fallocate = op_fallocate,
+	.lseek = op_lseek,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+};

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * pifsd.c - the pifs daemon: parses "pifsd STORE MOUNTPOINT [-f] [-d]
+ * [-o OPTIONS]" (the form mount.fuse3 and `pifs mount` use), opens and
+ * locks the store, mounts, daemonizes and serves with the multithreaded
+ * FUSE loop until unmounted or signalled.
+ *
+ * The mount is always nosuid, nodev and default_permissions: the kernel
+ * checks modes, and nothing a worker stores can become a setuid binary
+ * or a device node on the master.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "util.h"
+
+struct cli {
+	char *store;
+	char *mountpoint;
+	int foreground;
+	int debug;
+	int help;
+	int version;
+	char *golden_cache;
+	double timeout;
+	unsigned threads;
+};
+
+#define OPT(t, p) { t, offsetof(struct cli, p), 1 }
+static const struct fuse_opt cli_opts[] = {
+	OPT("-f", foreground),
+	OPT("-d", debug),
+	OPT("debug", debug),
+	OPT("-h", help),
+	OPT("--help", help),
+	OPT("-V", version),
+	OPT("--version", version),
+	{ "golden_cache=%s", offsetof(struct cli, golden_cache), 0 },
+	{ "timeout=%lf", offsetof(struct cli, timeout), 0 },
+	{ "threads=%u", offsetof(struct cli, threads), 0 },
+	/* Never honoured on a pifs mount (see the top comment). */
+	FUSE_OPT_KEY("suid", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("dev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nosuid", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nodev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("rw", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("exec", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noexec", FUSE_OPT_KEY_KEEP),
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_END
+};
+
+static int cli_proc(void *data, const char *arg, int key,
+		    struct fuse_args *out)
+{
+	struct cli *c = data;
+
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (!c->store) {
+		c->store = strdup(arg);
+		return 0;
+	}
+	if (!c->mountpoint) {
+		c->mountpoint = strdup(arg);
+		return 0;
+	}
+	fprintf(stderr, "pifsd: unexpected argument '%s'\n", arg);
+	return -1;
+}
+
+static void usage(void)
+{
+	printf("usage: pifsd STORE MOUNTPOINT [-f] [-d] [-o OPTIONS]\n"
+	       "\n"
+	       "Serve the pifs store STORE at MOUNTPOINT: MOUNTPOINT/nfsroot/<worker>/\n"
+	       "is the golden image with that worker's delta over it.\n"
+	       "\n"
+	       "  -f                     stay in the foreground, log to stderr\n"
+	       "  -d, -o debug           log every request (implies -f)\n"
+	       "  -o allow_other         let other users (dnsmasq, the NFS server) in\n"
+	       "  -o timeout=SEC         kernel entry/attribute cache time (default 1)\n"
+	       "  -o golden_cache=shared|kernel\n"
+	       "                         shared (default): golden files bypass the FUSE\n"
+	       "                         page cache, so N views hold one cached copy;\n"
+	       "                         kernel: cache per view (faster repeat reads,\n"
+	       "                         N copies)\n"
+	       "  -o threads=N           at most N worker threads (default 16)\n"
+	       "Other -o options go to FUSE (see mount.fuse3(8)); suid and dev are\n"
+	       "ignored: a pifs mount is always nosuid,nodev,default_permissions.\n");
+}
+
+/* Is path already a mount point (an entry of /proc/self/mountinfo)? */
+static int is_mountpoint(const char *path)
+{
+	char real[PATH_MAX], line[4096];
+	FILE *f;
+	int found = 0;
+
+	if (!realpath(path, real))
+		return 0;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char mp[PATH_MAX];
+
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+		    !strcmp(mp, real))
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void write_pid(struct pifsd *d)
+{
+	char buf[32];
+	int fd = d->fs.store.daemon_lock_fd;
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (fd >= 0 && ftruncate(fd, 0) == 0)
+		(void)!pwrite(fd, buf, (size_t)n, 0);
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct cli c = { .timeout = 1.0, .threads = 16 };
+	struct fuse_loop_config *lc = NULL;
+	static struct pifsd d;
+	char err[512];
+	struct stat st;
+	int r, ret = 1, mounted = 0, opened = 0;
+
+	if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) < 0)
+		return 2;
+	if (c.help) {
+		usage();
+		return 0;
+	}
+	if (c.version) {
+		printf("pifsd %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
+		return 0;
+	}
+	if (!c.store || !c.mountpoint) {
+		fprintf(stderr, "pifsd: usage: pifsd STORE MOUNTPOINT [-f] [-o OPTIONS]\n");
+		return 2;
+	}
+	if (c.debug)
+		c.foreground = 1;
+	d.timeout = c.timeout;
+	d.golden_direct = 1;
+	if (c.golden_cache) {
+		if (!strcmp(c.golden_cache, "kernel"))
+			d.golden_direct = 0;
+		else if (strcmp(c.golden_cache, "shared")) {
+			fprintf(stderr, "pifsd: bad golden_cache '%s' (shared or kernel)\n",
+				c.golden_cache);
+			return 2;
+		}
+	}
+	pifs_log_init("pifsd", !c.foreground,
+		      c.debug || getenv("PIFS_DEBUG") ? PIFS_LOG_DEBUG : PIFS_LOG_INFO);
+	umask(0);
+	raise_nofile();
+
+	if (stat(c.mountpoint, &st) < 0) {
+		fprintf(stderr, "pifsd: cannot use mountpoint '%s': %s\n",
+			c.mountpoint, strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "pifsd: mountpoint '%s' is not a directory\n",
+			c.mountpoint);
+		goto out;
+	}
+	if (is_mountpoint(c.mountpoint)) {
+		fprintf(stderr, "pifsd: mountpoint '%s' is busy (already mounted)\n",
+			c.mountpoint);
+		goto out;
+	}
+	if ((r = pifs_fs_open(&d.fs, c.store, err, sizeof(err))) < 0) {
+		fprintf(stderr, "pifsd: %s\n", err);
+		goto out;
+	}
+	opened = 1;
+
+	fuse_opt_add_arg(&args, "-odefault_permissions");
+	fuse_opt_add_arg(&args, "-osubtype=pifs");
+	{
+		char *fsname = pifs_strdupf("-ofsname=%s", c.store);
+
+		/* A comma would split the option; the name is cosmetic. */
+		for (char *p = fsname ? fsname + 9 : NULL; p && *p; p++)
+			if (*p == ',')
+				*p = '_';
+		if (fsname)
+			fuse_opt_add_arg(&args, fsname);
+		free(fsname);
+	}
+	if (c.debug)
+		fuse_opt_add_arg(&args, "-odebug");
+	d.se = fuse_session_new(&args, &pifsd_ops, sizeof(pifsd_ops), &d);
+	if (!d.se)
+		goto out;
+	if (fuse_set_signal_handlers(d.se) != 0)
+		goto out;
+	if (fuse_session_mount(d.se, c.mountpoint) != 0) {
+		fprintf(stderr, "pifsd: cannot mount at '%s'\n", c.mountpoint);
+		goto out;
+	}
+	mounted = 1;
+	if (fuse_daemonize(c.foreground) != 0)
+		goto out;
+	write_pid(&d);
+	lc = fuse_loop_cfg_create();
+	if (!lc)
+		goto out;
+	fuse_loop_cfg_set_max_threads(lc, c.threads);
+	fuse_loop_cfg_set_idle_threads(lc, 4);
+	ret = fuse_session_loop_mt(d.se, lc) == 0 ? 0 : 1;
+	pifs_info("unmounted '%s'", c.mountpoint);
+out:
+	if (lc)
+		fuse_loop_cfg_destroy(lc);
+	if (d.se) {
+		if (mounted)
+			fuse_session_unmount(d.se);
+		fuse_remove_signal_handlers(d.se);
+		fuse_session_destroy(d.se);
+	}
+	if (opened)
+		pifs_fs_close(&d.fs);
+	fuse_opt_free_args(&args);
+	free(c.store);
+	free(c.mountpoint);
+	free(c.golden_cache);
+	return ret;
+}
