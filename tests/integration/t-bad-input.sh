@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Bad input: every mistake gets one clear line naming the thing, a
+# non-zero exit, and nothing already stored changes.
+. "$(dirname "$0")/lib.sh"
+setup
+make_store
+S=$T/store
+snap() { (cd "$S" && cat workers pifs.conf; ls -la --time-style=full-iso deltas goldens) | sha256sum; }
+before=$(snap)
+
+# stores
+expect_fail "unknown store" "no store at '/nonexistent-store'" "$PIFS" --store /nonexistent-store worker list
+expect_fail "not a store" "'$T/golden' is not a pifs store" "$PIFS" --store "$T/golden" worker list
+expect_fail "golden dir missing" "golden '$T/nope' does not exist" "$PIFS" init "$T/new" --golden "$T/nope"
+[ -e "$T/new" ] && fail "a failed init left '$T/new' behind" || ok "failed init leaves nothing"
+echo file > "$T/afile"
+expect_fail "golden is a file" "'$T/afile'.*not a directory" "$PIFS" init "$T/new" --golden "$T/afile"
+expect_fail "store exists" "store '$S' exists and is not empty" "$PIFS" init "$S" --golden "$T/golden"
+expect_fail "init without --golden" "golden" "$PIFS" init "$T/new"
+
+# workers
+W="$PIFS --store $S worker"
+expect_fail "bad name (upper case)" "bad worker name 'Worker_1'" $W add Worker_1 --serial 12345678
+expect_fail "bad name (leading dash)" "unknown option '-x'" $W add -x --serial 12345678
+expect_fail "bad serial (not hex)" "bad serial 'xyz1234z'" $W add w9 --serial xyz1234z
+expect_fail "bad serial (9 digits)" "bad serial '123456789'" $W add w9 --serial 123456789
+expect_fail "duplicate name" "worker-3.*already" $W add worker-3 --serial 12345678
+expect_fail "duplicate serial (any case)" "serial 8b07bcc6 is already worker-3's" $W add w9 --serial 8B07BCC6
+expect_fail "duplicate ip" "10.1.1.1 is already" $W add w9 --serial 12345678 --ip 10.1.1.1
+expect_fail "bad ip" "bad ip '10.1.1.300'" $W add w9 --serial 12345678 --ip 10.1.1.300
+expect_fail "bad mac" "bad mac 'zz'" $W add w9 --serial 12345678 --mac zz
+expect_fail "missing serial" "serial" $W add w9
+expect_fail "remove unknown" "no worker 'nope'" $W remove nope
+expect_fail "unknown command" "unknown command 'bogus'" "$PIFS" --store "$S" bogus
+expect_eq "nothing changed by the bad commands" "$before" "$(snap)"
+
+# a full address range
+for i in $(seq 3 20); do $W add "w$i" --serial "$(printf '%08x' $((0x1000 + i)))" >/dev/null || fail "add w$i"; done
+expect_fail "full range" "no free address in 10.1.1.1-10.1.1.20" $W add w21 --serial 0000ffff
+for i in $(seq 3 20); do $W remove "w$i" --force >/dev/null || fail "remove w$i"; done
+before=$(snap)
+
+# mounting
+M=$T/mnt
+expect_fail "mountpoint missing" "mountpoint '$T/nomnt'" "$PIFSD" "$S" "$T/nomnt" -f
+mount_pifs "$S" "$M"
+mkdir -p "$T/mnt2"
+expect_fail "store already mounted by another daemon" "already mounted.*$PIFSD_PID" "$PIFSD" "$S" "$T/mnt2" -f
+expect_fail "store already mounted (pifs mount)" "already mounted" "$PIFS" mount "$S" "$T/mnt2"
+expect_fail "mountpoint busy" "mountpoint '$M' is busy" "$PIFSD" "$T/store" "$M" -f
+expect_fail "remove while mounted" "mounted" $W remove worker-1
+[ -d "$M/nfsroot/worker-1" ] && ok "worker-1 still served" || fail "worker-1 gone after a refused remove"
+expect_eq "nothing changed by the refused mounts" "$before" "$(snap)"
+
+# a forced remove keeps the delta, and says where
+echo precious > "$M/nfsroot/worker-1/root/precious"
+out=$($W remove worker-1 --force 2>&1) || fail "forced remove"
+kept=$(ls -d "$S"/deltas/.removed-worker-1-* 2>/dev/null | head -1)
+[ -n "$kept" ] && [ "$(cat "$kept/root/precious")" = precious ] && ok "forced remove kept the delta ($out)" || fail "forced remove lost the delta: $out"
+for _ in $(seq 1 20); do [ -e "$M/nfsroot/worker-1" ] || break; sleep 0.1; done
+[ -e "$M/nfsroot/worker-1" ] && fail "removed worker still served" || ok "removed worker disappears from the mount"
+$W add worker-5 --serial 5555aaaa >/dev/null && [ -d "$M/nfsroot/worker-5/etc" ] && ok "worker added while mounted is served" || fail "new worker not served"
+umount_pifs "$M"
+finish

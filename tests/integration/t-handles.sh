@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Built for NFS: file handles taken with name_to_handle_at (what nfsd and
+# NFS-Ganesha hand to clients) stay valid across copy-up, rename, unmount
+# and a daemon restart; a deleted file's handle is stale, not another file.
+. "$(dirname "$0")/lib.sh"
+setup
+FH=$PIFS_BUILDDIR/tests/tools/fhandle
+[ -x "$FH" ] || { fail "tests/tools/fhandle not built (make check builds it)"; finish; }
+make_store
+M=$T/mnt
+mount_pifs "$T/store" "$M"
+W3=$M/nfsroot/worker-3
+H=$T/handles
+mkdir -p "$H"
+
+echo "upper file" > "$W3/root/new.txt"
+mkdir -p "$W3/srv/newdir"
+echo gone > "$W3/root/gone.txt"
+for p in etc/passwd etc/motd root/new.txt usr/share/doc usr/share/doc/pkg5/copyright srv/newdir boot/firmware/config.txt root/gone.txt; do
+	"$FH" save "$W3/$p" "$H/$(echo "$p" | tr / _)" || fail "name_to_handle_at $p"
+done
+"$FH" save "$W3" "$H/root" || fail "handle of the view root"
+
+# copy-up under a live handle
+echo "after copy-up" >> "$W3/etc/motd"
+expect_eq "handle follows copy-up" "$(cat "$W3/etc/motd")" "$("$FH" cat "$M" "$H/etc_motd")"
+# rename under a live handle
+mv "$W3/usr/share/doc" "$W3/usr/share/doc-moved"
+expect_eq "handle follows a golden dir rename" "$(stat -c %i "$W3/usr/share/doc-moved")" "$("$FH" ino "$M" "$H/usr_share_doc")"
+rm "$W3/root/gone.txt"
+
+# restart the daemon: a new process, a new kernel superblock, no cache
+umount_pifs "$M"
+mount_pifs "$T/store" "$M"
+expect_eq "golden file after restart" "$(cat "$T/golden/etc/passwd")" "$("$FH" cat "$M" "$H/etc_passwd" 2>&1)"
+expect_eq "copied-up file after restart" "$(cat "$W3/etc/motd")" "$("$FH" cat "$M" "$H/etc_motd" 2>&1)"
+expect_eq "upper-only file after restart" "upper file" "$("$FH" cat "$M" "$H/root_new.txt" 2>&1)"
+expect_eq "file inside a renamed golden dir after restart" "$(cat "$W3/usr/share/doc-moved/pkg5/copyright")" "$("$FH" cat "$M" "$H/usr_share_doc_pkg5_copyright" 2>&1)"
+expect_eq "renamed golden dir after restart" "$(stat -c %i "$W3/usr/share/doc-moved")" "$("$FH" ino "$M" "$H/usr_share_doc" 2>&1)"
+expect_eq "upper-only dir after restart" "$(stat -c %i "$W3/srv/newdir")" "$("$FH" ino "$M" "$H/srv_newdir" 2>&1)"
+expect_eq "view root after restart" "$(stat -c %i "$W3")" "$("$FH" ino "$M" "$H/root" 2>&1)"
+expect_eq "boot file after restart" "$(cat "$T/golden/boot/firmware/config.txt")" "$("$FH" cat "$M" "$H/boot_firmware_config.txt" 2>&1)"
+expect_fail "deleted file's handle is stale" "Stale file handle" "$FH" cat "$M" "$H/root_gone.txt"
+# a new file that may reuse the deleted file's inode number must not answer
+# the old handle
+for i in $(seq 1 20); do echo "reuse $i" > "$W3/root/reuse$i"; done
+expect_fail "old handle never names a new file" "Stale file handle" "$FH" cat "$M" "$H/root_gone.txt"
+umount_pifs "$M"
+finish
