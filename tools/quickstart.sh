@@ -1,0 +1,55 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# quickstart.sh demo|test - the README's two commands on a fresh Debian
+# bookworm machine (as root): install what pifs needs, build it, then
+#   demo: run the demo (tools/pifs-demo.sh): a demo store with worker-1..3,
+#         mounted, a write landing in one worker only;
+#   test: run the whole test suite (unit + real FUSE mounts) with the
+#         sanitizers on, integration skips counted as failures, then
+#         `make distcheck`.
+set -euo pipefail
+mode=${1:-}
+case $mode in demo|test) ;; *) echo "usage: quickstart.sh demo|test" >&2; exit 2 ;; esac
+[ "$(id -u)" = 0 ] || { echo "quickstart.sh: run as root (it installs packages and mounts FUSE)" >&2; exit 1; }
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+# Debian bookworm packages: the toolchain and autotools; libfuse3, libgit2,
+# libxxhash and check (the libraries the user chose); fuse3 for
+# fusermount3/mount.fuse3; attr (setfattr/getfattr), e2fsprogs (chattr),
+# perl, procps and util-linux for the tests.
+pkgs=(build-essential autoconf automake libtool pkg-config
+      libfuse3-dev fuse3 libgit2-dev libxxhash-dev check
+      attr e2fsprogs perl procps util-linux xz-utils)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "== installing: ${missing[*]}"
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+echo "== building"
+autoreconf -fi >/dev/null
+conf=(--enable-werror)
+[ "$mode" = test ] && conf+=(--enable-sanitizers)
+if [ ! -f config.status ] || ! grep -q -- "${conf[*]}" config.status; then
+	./configure -q "${conf[@]}"
+fi
+make -j"$(nproc)" >/dev/null
+
+case $mode in
+demo)
+	exec bash tools/pifs-demo.sh
+	;;
+test)
+	export PIFS_REQUIRE_FUSE=1
+	# halt_on_error: a sanitizer report fails the test that saw it.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	make -j2 check || { cat tests/unit/*.log tests/integration/*.log 2>/dev/null | tail -200; exit 1; }
+	make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+	;;
+esac
