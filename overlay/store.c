@@ -1225,7 +1225,7 @@ int pifs_store_mounted(struct pifs_store *st, pid_t *pid_out)
 
 /* ---- deltas ---- */
 
-int pifs_store_delta_create(struct pifs_store *st, const char *name)
+int pifs_store_delta_init(struct pifs_store *st, int dirfd, const char *name)
 {
 	struct stat gst;
 	uint8_t origin[8];
@@ -1237,30 +1237,75 @@ int pifs_store_delta_create(struct pifs_store *st, const char *name)
 	ret = pifs_fstat(st->golden_fd, &gst);
 	if (ret < 0)
 		return ret;
-	if (mkdirat(st->deltas_fd, name, 0700) < 0)
+	if (mkdirat(dirfd, name, 0700) < 0)
 		return -errno;
-	ret = pifs_set_attrs(st->deltas_fd, name, &gst);
+	ret = pifs_set_attrs(dirfd, name, &gst);
 	if (ret < 0)
 		goto out_remove;
-	ret = pifs_copy_xattrs(st->golden_fd, NULL, st->deltas_fd, name,
+	ret = pifs_copy_xattrs(st->golden_fd, NULL, dirfd, name,
 			       pifs_xattr_private);
 	if (ret < 0)
 		goto out_remove;
 	for (i = 0; i < 8; i++)
 		origin[i] = (uint8_t)((uint64_t)gst.st_ino >> (8 * i));
-	ret = pifs_lsetxattr(st->deltas_fd, name, PIFS_XATTR_ORIGIN, origin,
+	ret = pifs_lsetxattr(dirfd, name, PIFS_XATTR_ORIGIN, origin,
 			     sizeof(origin), 0);
 	if (ret < 0)
 		goto out_remove;
 	/* an ACL among the xattrs may have rewritten the group bits */
-	ret = chmod_entry(st->deltas_fd, name, gst.st_mode);
+	ret = chmod_entry(dirfd, name, gst.st_mode);
 	if (ret < 0)
 		goto out_remove;
-	return pifs_fsync_dir(st->deltas_fd);
+	return 0;
 
 out_remove:
-	pifs_remove_tree(st->deltas_fd, name);
+	pifs_remove_tree(dirfd, name);
 	return ret;
+}
+
+int pifs_store_delta_create(struct pifs_store *st, const char *name)
+{
+	int ret;
+
+	ret = pifs_store_delta_init(st, st->deltas_fd, name);
+	if (ret < 0)
+		return ret;
+	return pifs_fsync_dir(st->deltas_fd);
+}
+
+/* The exchange is the one step that switches a worker's state (and with
+ * it the base recorded on the delta root); a crash after it leaves the
+ * old delta in work/, which is emptied at the next mount. */
+int pifs_store_delta_swap(struct pifs_store *st, const char *worker,
+			  const char *tmpname)
+{
+	struct stat sb;
+	int ret;
+
+	if ((ret = pifs_check_name(worker)) < 0 ||
+	    (ret = pifs_check_name(tmpname)) < 0)
+		return ret;
+	if (fstatat(st->work_fd, tmpname, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISDIR(sb.st_mode))
+		return -ENOTDIR;
+	if (renameat2(st->work_fd, tmpname, st->deltas_fd, worker,
+		      RENAME_EXCHANGE) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		/* no delta to replace: just move the new one in */
+		if (renameat2(st->work_fd, tmpname, st->deltas_fd, worker,
+			      RENAME_NOREPLACE) < 0)
+			return -errno;
+		if ((ret = pifs_fsync_dir(st->deltas_fd)) < 0 ||
+		    (ret = pifs_fsync_dir(st->work_fd)) < 0)
+			return ret;
+		return 0;
+	}
+	if ((ret = pifs_fsync_dir(st->deltas_fd)) < 0 ||
+	    (ret = pifs_fsync_dir(st->work_fd)) < 0)
+		return ret;
+	return pifs_remove_tree(st->work_fd, tmpname);
 }
 
 int pifs_store_delta_retire(struct pifs_store *st, const char *name,

@@ -87,6 +87,16 @@ int pifs_store_mounted(struct pifs_store *st, pid_t *pid_out);
 /* Create deltas/<name> for a new worker with the golden root's attributes
  * and origin; -EEXIST if it exists. */
 int pifs_store_delta_create(struct pifs_store *st, const char *name);
+/* Create dirfd/name as an empty delta root exactly as
+ * pifs_store_delta_create does (no fsync). */
+int pifs_store_delta_init(struct pifs_store *st, int dirfd, const char *name);
+/* Atomically replace deltas/<worker> with work/<tmpname> (a complete
+ * delta built there): renameat2(RENAME_EXCHANGE), fsync of both
+ * directories, then removal of the old delta now at work/<tmpname>.  If
+ * the worker has no delta the new one is just moved in.  Used by the CLI
+ * on an unmounted store and by pifsd for "swap". */
+int pifs_store_delta_swap(struct pifs_store *st, const char *worker,
+			  const char *tmpname);
 /* Move deltas/<name> aside to deltas/.removed-<name>-<time> (never
  * deleted silently); returns the new name in a malloc'd *kept_as. */
 int pifs_store_delta_retire(struct pifs_store *st, const char *name,

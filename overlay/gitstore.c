@@ -1,0 +1,3540 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * gitstore.c - versioned deltas on libgit2 (format in gitstore.h): the
+ * META codec, the delta scan with its stat cache, snapshot (objects staged
+ * in a mempack backend, written as one fsynced pack, then the branch moved
+ * with a compare-and-swap), revisions, log, the view-level diff, restoring
+ * a snapshot as a new delta in work/, and fsck.
+ *
+ * The stat cache (git/pifs-cache/<worker>, text, replaced atomically after
+ * the pack is durable) maps a path to dev, ino, size, mtime, ctime, the
+ * XXH3-64 of the content and the blob id: a file whose stat matches is not
+ * read at all, one whose content hash matches is not SHA-1 hashed again.
+ * An entry whose times are within RACY_NS of the scan is saved with
+ * zeroed times, so a change in the same timestamp tick is never missed.
+ * A cached blob id is used only if the object exists.
+ *
+ * libgit2's git_mempack_dump packs everything reachable from the staged
+ * commits, old objects included; so the objects this module stages are
+ * recorded as they are written and packed with a packbuilder of their own
+ * (its delta search sees only those new objects), which keeps the pack,
+ * and the cost, proportional to the change.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
+#include <xxhash.h>
+
+#include "gitstore.h"
+#include "manifest.h"
+#include "safeio.h"
+#include "util.h"
+
+#define META_HEADER   "# pifs delta metadata v1"
+#define CACHE_HEADER  "# pifs stat cache v1"
+#define CACHE_DIR     "pifs-cache"
+#define REF_PREFIX    "refs/heads/workers/"
+#define NAME_ESC      "~pifs~"
+#define RACY_NS	      ((int64_t)50 * 1000000)
+#define FILE_MAX      ((size_t)1 << 40)
+#define META_MAX      ((size_t)1 << 31)
+#define HOLE_BLOCK    4096
+
+static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errbuf || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Map a libgit2 failure to -errno (errno is looked at for OS errors). */
+static int git_errno(int code, int saved_errno)
+{
+	const git_error *e = git_error_last();
+
+	if (code == GIT_ENOTFOUND)
+		return -ENOENT;
+	if (code == GIT_EEXISTS)
+		return -EEXIST;
+	if (code == GIT_EMODIFIED || code == GIT_ELOCKED)
+		return -EBUSY;
+	if (e && e->klass == GIT_ERROR_NOMEMORY)
+		return -ENOMEM;
+	if (e && e->klass == GIT_ERROR_OS && saved_errno)
+		return -saved_errno;
+	return -EIO;
+}
+
+static int gerr(int code, char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Log a libgit2 failure as "<what>: <libgit2 message>" in errbuf. */
+static int gerr(int code, char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	const git_error *e = git_error_last();
+	int saved = errno;
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	seterr(errbuf, errlen, "%s: %s", what,
+	       e && e->message ? e->message : "unknown libgit2 error");
+	return git_errno(code, saved);
+}
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* ---- growable string ---- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+static void sb_add(struct sbuf *sb, const void *data, size_t len)
+{
+	char *n;
+	size_t cap;
+
+	if (sb->err)
+		return;
+	if (sb->len + len + 1 > sb->cap) {
+		cap = sb->cap ? sb->cap : 4096;
+		while (cap < sb->len + len + 1)
+			cap *= 2;
+		n = realloc(sb->p, cap);
+		if (!n) {
+			sb->err = -ENOMEM;
+			return;
+		}
+		sb->p = n;
+		sb->cap = cap;
+	}
+	memcpy(sb->p + sb->len, data, len);
+	sb->len += len;
+	sb->p[sb->len] = '\0';
+}
+
+static void sb_str(struct sbuf *sb, const char *s)
+{
+	sb_add(sb, s, strlen(s));
+}
+
+static void sb_printf(struct sbuf *sb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sbuf *sb, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		sb->err = -EINVAL;
+		return;
+	}
+	sb_add(sb, buf, (size_t)n);
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* ---- META ---- */
+
+void pifs_meta_init(struct pifs_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+static void entry_release(struct pifs_meta_entry *e)
+{
+	size_t i;
+
+	free(e->path);
+	free(e->link);
+	for (i = 0; i < e->nxattrs; i++) {
+		free(e->xattrs[i].name);
+		free(e->xattrs[i].value);
+	}
+	free(e->xattrs);
+	memset(e, 0, sizeof(*e));
+}
+
+void pifs_meta_release(struct pifs_meta *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->count; i++)
+		entry_release(&m->entries[i]);
+	free(m->entries);
+	pifs_meta_init(m);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pifs_meta_entry *)a)->path,
+		      ((const struct pifs_meta_entry *)b)->path);
+}
+
+void pifs_meta_sort(struct pifs_meta *m)
+{
+	if (m->count > 1)
+		qsort(m->entries, m->count, sizeof(*m->entries), entry_cmp);
+}
+
+const struct pifs_meta_entry *pifs_meta_find(const struct pifs_meta *m,
+					     const char *path)
+{
+	size_t lo = 0, hi = m ? m->count : 0, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(path, m->entries[mid].path);
+		if (!c)
+			return &m->entries[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static int xattr_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pifs_xattr *)a)->name,
+		      ((const struct pifs_xattr *)b)->name);
+}
+
+/* pifs_path_escape plus "," and "=" (separators in the xattr field). */
+static char *escape_xname(const char *name)
+{
+	char *e = pifs_path_escape(name), *out, *o;
+	const char *p;
+
+	if (!e)
+		return NULL;
+	out = malloc(strlen(e) * 4 + 1);
+	if (!out) {
+		free(e);
+		return NULL;
+	}
+	for (o = out, p = e; *p; p++) {
+		if (*p == ',' || *p == '=') {
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hexd[(unsigned char)*p >> 4];
+			*o++ = hexd[*p & 15];
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	free(e);
+	return out;
+}
+
+static void entry_format(struct sbuf *sb, const struct pifs_meta_entry *e)
+{
+	char *path, *link = NULL, *xn;
+	size_t i, j;
+
+	path = pifs_path_escape(e->path);
+	if (e->link)
+		link = pifs_path_escape(e->link);
+	if (!path || (e->link && !link)) {
+		sb->err = -ENOMEM;
+		goto out;
+	}
+	sb_printf(sb, "%c %o %" PRIu32 " %" PRIu32 " %" PRId64 ".%09" PRIu32
+		      " %" PRIu32 ":%" PRIu32 " %s ",
+		  e->type, e->mode & 07777, e->uid, e->gid, e->mtime_sec,
+		  e->mtime_nsec, e->rdev_major, e->rdev_minor,
+		  link ? link : "-");
+	if (!e->nxattrs)
+		sb_str(sb, "-");
+	for (i = 0; i < e->nxattrs; i++) {
+		xn = escape_xname(e->xattrs[i].name);
+		if (!xn) {
+			sb->err = -ENOMEM;
+			goto out;
+		}
+		if (i)
+			sb_str(sb, ",");
+		sb_str(sb, xn);
+		sb_str(sb, "=");
+		free(xn);
+		for (j = 0; j < e->xattrs[i].len; j++) {
+			char h[2] = {hexd[e->xattrs[i].value[j] >> 4],
+				     hexd[e->xattrs[i].value[j] & 15]};
+			sb_add(sb, h, 2);
+		}
+	}
+	sb_str(sb, " ");
+	sb_str(sb, path);
+	sb_str(sb, "\n");
+out:
+	free(path);
+	free(link);
+}
+
+int pifs_meta_format(const struct pifs_meta *m, char **out, size_t *len_out)
+{
+	struct sbuf sb = {0};
+	size_t i;
+
+	*out = NULL;
+	sb_str(&sb, META_HEADER "\n");
+	sb_printf(&sb, "golden %s\n", m->golden);
+	for (i = 0; i < m->count && !sb.err; i++) {
+		if (!strchr("fdlcbps", m->entries[i].type) ||
+		    !m->entries[i].type) {
+			free(sb.p);
+			return -EINVAL;
+		}
+		entry_format(&sb, &m->entries[i]);
+	}
+	if (sb.err) {
+		free(sb.p);
+		return sb.err;
+	}
+	*out = sb.p;
+	if (len_out)
+		*len_out = sb.len;
+	return 0;
+}
+
+static int parse_u64(const char *s, const char *end, int base, uint64_t *out)
+{
+	uint64_t v = 0;
+	int d;
+
+	if (s == end)
+		return -EINVAL;
+	for (; s < end; s++) {
+		d = hexval(*s);
+		if (d < 0 || d >= base || v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
+			return -EINVAL;
+		v = v * (uint64_t)base + (uint64_t)d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_u32(const char *s, const char *end, int base, uint32_t *out)
+{
+	uint64_t v;
+
+	if (parse_u64(s, end, base, &v) < 0 || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static char *unescape_n(const char *s, const char *end)
+{
+	char *tmp = strndup(s, (size_t)(end - s)), *r;
+
+	if (!tmp)
+		return NULL;
+	r = pifs_path_unescape(tmp);
+	free(tmp);
+	return r;
+}
+
+static int parse_xattrs(struct pifs_meta_entry *e, const char *s,
+			const char *end)
+{
+	const char *p, *comma, *eq;
+	struct pifs_xattr *x;
+	size_t n = 1, i, vlen;
+	int hi, lo;
+
+	if (end - s == 1 && *s == '-')
+		return 0;
+	for (p = s; p < end; p++)
+		if (*p == ',')
+			n++;
+	e->xattrs = calloc(n, sizeof(*e->xattrs));
+	if (!e->xattrs)
+		return -ENOMEM;
+	for (p = s; p < end; p = comma + 1) {
+		comma = memchr(p, ',', (size_t)(end - p));
+		if (!comma)
+			comma = end;
+		eq = memchr(p, '=', (size_t)(comma - p));
+		if (!eq || eq == p || (comma - eq - 1) % 2)
+			return -EINVAL;
+		x = &e->xattrs[e->nxattrs];
+		x->name = unescape_n(p, eq);
+		if (!x->name)
+			return -EINVAL;
+		vlen = (size_t)(comma - eq - 1) / 2;
+		x->value = malloc(vlen ? vlen : 1);
+		if (!x->value) {
+			free(x->name);
+			return -ENOMEM;
+		}
+		x->len = vlen;
+		e->nxattrs++;
+		for (i = 0; i < vlen; i++) {
+			hi = hexval(eq[1 + 2 * i]);
+			lo = hexval(eq[2 + 2 * i]);
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			x->value[i] = (unsigned char)(hi << 4 | lo);
+		}
+		if (e->nxattrs > 1 &&
+		    strcmp(e->xattrs[e->nxattrs - 2].name, x->name) >= 0)
+			return -EINVAL;
+		if (comma == end)
+			break;
+	}
+	return 0;
+}
+
+static int parse_entry(struct pifs_meta_entry *e, const char *line,
+		       const char *end)
+{
+	const char *f[9], *fe[9], *p = line, *dot, *colon;
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < 9; i++) {
+		f[i] = p;
+		if (i < 8) {
+			p = memchr(p, ' ', (size_t)(end - p));
+			if (!p)
+				return -EINVAL;
+			fe[i] = p++;
+		} else {
+			fe[i] = end;
+			if (memchr(f[i], ' ', (size_t)(end - f[i])))
+				return -EINVAL;
+		}
+		if (fe[i] == f[i])
+			return -EINVAL;
+	}
+	if (fe[0] - f[0] != 1 || !strchr("fdlcbps", *f[0]))
+		return -EINVAL;
+	e->type = *f[0];
+	if (parse_u64(f[1], fe[1], 8, &v) < 0 || v > 07777)
+		return -EINVAL;
+	e->mode = (unsigned)v;
+	if (parse_u32(f[2], fe[2], 10, &e->uid) < 0 ||
+	    parse_u32(f[3], fe[3], 10, &e->gid) < 0)
+		return -EINVAL;
+	dot = memchr(f[4], '.', (size_t)(fe[4] - f[4]));
+	if (!dot || fe[4] - dot != 10)
+		return -EINVAL;
+	if (*f[4] == '-') {
+		if (parse_u64(f[4] + 1, dot, 10, &v) < 0 || v > INT64_MAX)
+			return -EINVAL;
+		e->mtime_sec = -(int64_t)v;
+	} else {
+		if (parse_u64(f[4], dot, 10, &v) < 0 || v > INT64_MAX)
+			return -EINVAL;
+		e->mtime_sec = (int64_t)v;
+	}
+	if (parse_u32(dot + 1, fe[4], 10, &e->mtime_nsec) < 0 ||
+	    e->mtime_nsec > 999999999)
+		return -EINVAL;
+	colon = memchr(f[5], ':', (size_t)(fe[5] - f[5]));
+	if (!colon || parse_u32(f[5], colon, 10, &e->rdev_major) < 0 ||
+	    parse_u32(colon + 1, fe[5], 10, &e->rdev_minor) < 0)
+		return -EINVAL;
+	if (!(fe[6] - f[6] == 1 && *f[6] == '-')) {
+		e->link = unescape_n(f[6], fe[6]);
+		if (!e->link)
+			return -EINVAL;
+	}
+	if (parse_xattrs(e, f[7], fe[7]) < 0)
+		return -EINVAL;
+	e->path = unescape_n(f[8], fe[8]);
+	if (!e->path || !*e->path)
+		return -EINVAL;
+	e->size = UINT64_MAX;
+	return 0;
+}
+
+int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
+		    char *errbuf, size_t errlen)
+{
+	const char *p = text, *end = text + len, *nl;
+	size_t lineno = 0, cap = 0;
+	struct pifs_meta_entry *n;
+	int ret;
+
+	pifs_meta_init(m);
+	while (p < end) {
+		lineno++;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl) {
+			seterr(errbuf, errlen, "line %zu: no final newline",
+			       lineno);
+			ret = -EINVAL;
+			goto fail;
+		}
+		if (lineno == 1) {
+			if ((size_t)(nl - p) != strlen(META_HEADER) ||
+			    memcmp(p, META_HEADER, (size_t)(nl - p))) {
+				seterr(errbuf, errlen,
+				       "line 1: not a pifs META header");
+				ret = -EINVAL;
+				goto fail;
+			}
+		} else if (lineno == 2) {
+			if (nl - p < 8 || nl - p > 23 || memcmp(p, "golden ", 7)) {
+				seterr(errbuf, errlen,
+				       "line 2: bad golden line");
+				ret = -EINVAL;
+				goto fail;
+			}
+			memcpy(m->golden, p + 7, (size_t)(nl - p - 7));
+			m->golden[nl - p - 7] = '\0';
+		} else {
+			if (m->count == cap) {
+				cap = cap ? cap * 2 : 256;
+				n = realloc(m->entries, cap * sizeof(*n));
+				if (!n) {
+					ret = -ENOMEM;
+					goto fail;
+				}
+				m->entries = n;
+			}
+			memset(&m->entries[m->count], 0, sizeof(*n));
+			ret = parse_entry(&m->entries[m->count++], p, nl);
+			if (ret < 0) {
+				seterr(errbuf, errlen, "line %zu: bad entry",
+				       lineno);
+				goto fail;
+			}
+			if (m->count > 1 &&
+			    strcmp(m->entries[m->count - 2].path,
+				   m->entries[m->count - 1].path) >= 0) {
+				seterr(errbuf, errlen,
+				       "line %zu: entries not sorted", lineno);
+				ret = -EINVAL;
+				goto fail;
+			}
+		}
+		p = nl + 1;
+	}
+	if (lineno < 2) {
+		seterr(errbuf, errlen, "truncated META");
+		ret = -EINVAL;
+		goto fail;
+	}
+	return 0;
+fail:
+	pifs_meta_release(m);
+	return ret;
+}
+
+/* ---- tree names ---- */
+
+/* Names libgit2 refuses in a tree (".git" and its NTFS spellings) and our
+ * own escape prefix are stored hex-encoded. */
+static int name_needs_escape(const char *n)
+{
+	const char *p;
+
+	if (!strncmp(n, NAME_ESC, strlen(NAME_ESC)))
+		return 1;
+	if (!strncasecmp(n, "git~", 4))
+		return 1;
+	if (strncasecmp(n, ".git", 4))
+		return 0;
+	for (p = n + 4; *p; p++)
+		if (*p != ' ' && *p != '.' && *p != ':')
+			return strchr(n, ':') != NULL;
+	return 1;
+}
+
+static char *tree_name(const char *n)
+{
+	size_t len = strlen(n), i;
+	char *out;
+
+	if (!name_needs_escape(n))
+		return strdup(n);
+	out = malloc(strlen(NAME_ESC) + 2 * len + 1);
+	if (!out)
+		return NULL;
+	strcpy(out, NAME_ESC);
+	for (i = 0; i < len; i++) {
+		out[strlen(NAME_ESC) + 2 * i] = hexd[(unsigned char)n[i] >> 4];
+		out[strlen(NAME_ESC) + 2 * i + 1] = hexd[n[i] & 15];
+	}
+	out[strlen(NAME_ESC) + 2 * len] = '\0';
+	return out;
+}
+
+static char *tree_name_decode(const char *n)
+{
+	size_t len, i, pl = strlen(NAME_ESC);
+	int hi, lo;
+	char *out;
+
+	if (strncmp(n, NAME_ESC, pl))
+		return strdup(n);
+	len = strlen(n + pl);
+	if (len % 2)
+		return NULL;
+	out = malloc(len / 2 + 1);
+	if (!out)
+		return NULL;
+	for (i = 0; i < len / 2; i++) {
+		hi = hexval(n[pl + 2 * i]);
+		lo = hexval(n[pl + 2 * i + 1]);
+		if (hi < 0 || lo < 0 || (!hi && !lo)) {
+			free(out);
+			return NULL;
+		}
+		out[i] = (char)(hi << 4 | lo);
+	}
+	out[len / 2] = '\0';
+	return out;
+}
+
+/* ---- stat cache ---- */
+
+struct centry {
+	char *path;
+	uint64_t dev, ino, size;
+	int64_t mtime, ctime; /* ns; 0 = racy, never matches */
+	uint64_t xxh;
+	git_oid oid;
+};
+
+struct cache {
+	struct centry *e;
+	size_t n, cap;
+};
+
+static void cache_release(struct cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->e[i].path);
+	free(c->e);
+	memset(c, 0, sizeof(*c));
+}
+
+static int centry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct centry *)a)->path,
+		      ((const struct centry *)b)->path);
+}
+
+static const struct centry *cache_find(const struct cache *c,
+				       const char *path)
+{
+	struct centry key = {.path = (char *)path};
+
+	if (!c->n)
+		return NULL;
+	return bsearch(&key, c->e, c->n, sizeof(*c->e), centry_cmp);
+}
+
+static int cache_add(struct cache *c, const struct centry *ce)
+{
+	struct centry *n;
+
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 1024;
+		n = realloc(c->e, c->cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		c->e = n;
+	}
+	c->e[c->n] = *ce;
+	c->e[c->n].path = strdup(ce->path);
+	if (!c->e[c->n].path)
+		return -ENOMEM;
+	c->n++;
+	return 0;
+}
+
+/* A missing or unreadable cache is an empty one: it only saves work. */
+static void cache_load(struct cache *c, struct pifs_store *st,
+		       const char *worker)
+{
+	char sub[PIFS_NAME_MAX + 64], *text = NULL, *p, *nl, *path;
+	struct centry ce;
+	char oidhex[41];
+	long long mt, ct;
+	unsigned long long dev, ino, size, xxh;
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(sub, sizeof(sub), PIFS_GIT_DIR "/" CACHE_DIR "/%s", worker);
+	if (pifs_read_file(st->fd, sub, (size_t)1 << 30, &text, NULL) < 0)
+		return;
+	if (strncmp(text, CACHE_HEADER "\n", strlen(CACHE_HEADER) + 1))
+		goto out;
+	for (p = text + strlen(CACHE_HEADER) + 1; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		*nl = '\0';
+		path = NULL;
+		if (sscanf(p, "%llu %llu %llu %lld %lld %llx %40s %n", &dev,
+			   &ino, &size, &mt, &ct, &xxh, oidhex, &n) != 7 ||
+		    git_oid_fromstr(&ce.oid, oidhex) < 0 ||
+		    !(path = pifs_path_unescape(p + n))) {
+			free(path);
+			cache_release(c);
+			goto out;
+		}
+		ce.path = path;
+		ce.dev = dev;
+		ce.ino = ino;
+		ce.size = size;
+		ce.mtime = mt;
+		ce.ctime = ct;
+		ce.xxh = xxh;
+		n = cache_add(c, &ce);
+		free(path);
+		if (n < 0) {
+			cache_release(c);
+			goto out;
+		}
+	}
+	qsort(c->e, c->n, sizeof(*c->e), centry_cmp);
+out:
+	free(text);
+}
+
+static int cache_save(const struct cache *c, struct pifs_store *st,
+		      const char *worker)
+{
+	struct sbuf sb = {0};
+	char oidhex[41], *esc, sub[64];
+	int dfd, ret;
+	size_t i;
+
+	sb_str(&sb, CACHE_HEADER "\n");
+	for (i = 0; i < c->n && !sb.err; i++) {
+		esc = pifs_path_escape(c->e[i].path);
+		if (!esc) {
+			sb.err = -ENOMEM;
+			break;
+		}
+		git_oid_tostr(oidhex, sizeof(oidhex), &c->e[i].oid);
+		sb_printf(&sb, "%llu %llu %llu %lld %lld %016llx %s ",
+			  (unsigned long long)c->e[i].dev,
+			  (unsigned long long)c->e[i].ino,
+			  (unsigned long long)c->e[i].size,
+			  (long long)c->e[i].mtime, (long long)c->e[i].ctime,
+			  (unsigned long long)c->e[i].xxh, oidhex);
+		sb_str(&sb, esc);
+		sb_str(&sb, "\n");
+		free(esc);
+	}
+	if (sb.err) {
+		free(sb.p);
+		return sb.err;
+	}
+	snprintf(sub, sizeof(sub), PIFS_GIT_DIR "/" CACHE_DIR);
+	if (mkdirat(st->fd, sub, 0700) < 0 && errno != EEXIST) {
+		ret = -errno;
+		goto out;
+	}
+	dfd = pifs_openat_beneath(st->fd, sub, O_PATH | O_DIRECTORY, 0);
+	if (dfd < 0) {
+		ret = dfd;
+		goto out;
+	}
+	ret = pifs_write_file_atomic(dfd, worker, sb.p, sb.len, 0600);
+	close(dfd);
+out:
+	free(sb.p);
+	return ret;
+}
+
+/* syncfs of the file system holding the (possibly O_PATH) dirfd. */
+static int sync_fs(int dirfd)
+{
+	int fd, ret = 0;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (syncfs(fd) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* ---- repository ---- */
+
+struct pifs_git {
+	struct pifs_store *st;
+	git_repository *repo;
+	git_odb *odb;
+	git_odb_backend *mempack;
+	/* objects staged in the mempack, in write order */
+	git_oid *staged;
+	size_t nstaged, capstaged;
+	/* a prepared snapshot */
+	int pending;
+	char worker[PIFS_NAME_MAX + 1];
+	char *message;
+	struct pifs_meta meta;
+	struct cache newcache;
+	git_oid tree, parent;
+	int has_parent;
+};
+
+static int git_inited;
+
+static int staged_note(struct pifs_git *g, const git_oid *oid)
+{
+	git_oid *n;
+
+	if (!g->mempack->exists(g->mempack, oid))
+		return 0; /* was already in the repository */
+	if (g->nstaged == g->capstaged) {
+		g->capstaged = g->capstaged ? g->capstaged * 2 : 256;
+		n = realloc(g->staged, g->capstaged * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		g->staged = n;
+	}
+	g->staged[g->nstaged++] = *oid;
+	return 0;
+}
+
+static void staged_drop(struct pifs_git *g)
+{
+	if (g->mempack)
+		git_mempack_reset(g->mempack);
+	g->nstaged = 0;
+}
+
+/* Create STORE/git: initialised in work/ and renamed into place, so a
+ * crash never leaves a half-made repository at STORE/git. */
+static int repo_create(struct pifs_store *st, char *errbuf, size_t errlen)
+{
+	git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	char tmpname[64], *path = NULL;
+	git_repository *repo = NULL;
+	git_config *cfg = NULL;
+	int ret;
+
+	snprintf(tmpname, sizeof(tmpname), "git-init-%ld", (long)getpid());
+	pifs_remove_tree(st->work_fd, tmpname);
+	path = pifs_strdupf("%s/work/%s", st->path, tmpname);
+	if (!path)
+		return -ENOMEM;
+	o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT |
+		  GIT_REPOSITORY_INIT_MKDIR;
+	o.mode = 0700;
+	if ((ret = git_repository_init_ext(&repo, path, &o)) < 0 ||
+	    (ret = git_repository_config(&cfg, repo)) < 0 ||
+	    (ret = git_config_set_bool(cfg, "core.protectNTFS", 0)) < 0 ||
+	    (ret = git_config_set_bool(cfg, "core.protectHFS", 0)) < 0 ||
+	    (ret = git_config_set_bool(cfg, "gc.auto", 0)) < 0) {
+		ret = gerr(ret, errbuf, errlen,
+			   "cannot create repository '%s/" PIFS_GIT_DIR "'",
+			   st->path);
+		goto out;
+	}
+	if (fchmodat(st->work_fd, tmpname, 0700, 0) < 0)
+		ret = -errno;
+	else
+		ret = sync_fs(st->work_fd);
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot create '%s': %s", path,
+		       strerror(-ret));
+		goto out;
+	}
+	if (renameat2(st->work_fd, tmpname, st->fd, PIFS_GIT_DIR,
+		      RENAME_NOREPLACE) < 0) {
+		ret = errno == EEXIST ? 0 : -errno;
+		if (ret < 0)
+			seterr(errbuf, errlen,
+			       "cannot create repository '%s/" PIFS_GIT_DIR
+			       "': %s",
+			       st->path, strerror(-ret));
+		goto out;
+	}
+	ret = pifs_fsync_dir(st->fd);
+out:
+	git_config_free(cfg);
+	git_repository_free(repo);
+	pifs_remove_tree(st->work_fd, tmpname);
+	free(path);
+	return ret;
+}
+
+int pifs_git_open(struct pifs_git **out, struct pifs_store *st, int create,
+		  char *errbuf, size_t errlen)
+{
+	struct pifs_git *g;
+	struct stat sb;
+	char *path = NULL;
+	int ret;
+
+	*out = NULL;
+	if (!git_inited) {
+		if (git_libgit2_init() < 0)
+			return -ENOMEM;
+		git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
+		/* we check existence ourselves before referencing objects */
+		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+		git_inited = 1;
+	}
+	if (fstatat(st->fd, PIFS_GIT_DIR, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		ret = -errno;
+		if (ret != -ENOENT || !create) {
+			seterr(errbuf, errlen,
+			       "no snapshot repository '%s/" PIFS_GIT_DIR "'",
+			       st->path);
+			return ret;
+		}
+		ret = repo_create(st, errbuf, errlen);
+		if (ret < 0)
+			return ret;
+	}
+	g = calloc(1, sizeof(*g));
+	path = pifs_strdupf("%s/" PIFS_GIT_DIR, st->path);
+	if (!g || !path) {
+		free(g);
+		free(path);
+		return -ENOMEM;
+	}
+	g->st = st;
+	if ((ret = git_repository_open_bare(&g->repo, path)) < 0 ||
+	    (ret = git_repository_odb(&g->odb, g->repo)) < 0 ||
+	    (ret = git_mempack_new(&g->mempack)) < 0) {
+		ret = gerr(ret, errbuf, errlen, "cannot open repository '%s'",
+			   path);
+		goto fail;
+	}
+	if ((ret = git_odb_add_backend(g->odb, g->mempack, 999)) < 0) {
+		g->mempack->free(g->mempack);
+		g->mempack = NULL;
+		ret = gerr(ret, errbuf, errlen, "cannot open repository '%s'",
+			   path);
+		goto fail;
+	}
+	free(path);
+	*out = g;
+	return 0;
+fail:
+	free(path);
+	pifs_git_free(g);
+	return ret;
+}
+
+void pifs_git_free(struct pifs_git *g)
+{
+	if (!g)
+		return;
+	pifs_git_snapshot_abort(g);
+	free(g->staged);
+	git_odb_free(g->odb); /* frees the mempack backend too */
+	git_repository_free(g->repo);
+	free(g);
+}
+
+static void ref_name(char *buf, size_t len, const char *worker)
+{
+	snprintf(buf, len, REF_PREFIX "%s", worker);
+}
+
+/* ---- reading a delta ---- */
+
+struct scan {
+	struct pifs_git *g; /* NULL: no cache, hash only */
+	struct pifs_store *st;
+	int write;	    /* stage blobs and trees */
+	struct pifs_meta *m;
+	size_t cap;
+	/* per entry, parallel to m->entries while scanning */
+	struct sx {
+		uint64_t dev, ino;
+		int links;
+	} *x;
+	struct cache old, *newc;
+	int64_t start;
+	char *errbuf;
+	size_t errlen;
+};
+
+static int scan_fail(struct scan *s, const char *what, const char *path,
+		     int err)
+{
+	if (s->errbuf && s->errlen && !s->errbuf[0])
+		seterr(s->errbuf, s->errlen, "cannot %s '%s': %s", what, path,
+		       strerror(-err));
+	return err;
+}
+
+/* All xattrs of dirfd/name (no follow), sorted; skip_base leaves out
+ * trusted.pifs.base, skip_private all names hidden from clients. */
+static int read_xattrs(int dirfd, const char *name, int skip_base,
+		       int skip_private, struct pifs_xattr **out, size_t *nout)
+{
+	char *names = NULL, *p;
+	struct pifs_xattr *x = NULL;
+	ssize_t len, vlen;
+	size_t n = 0, cnt = 0;
+	int ret = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (;;) {
+		len = pifs_llistxattr(dirfd, name, NULL, 0);
+		if (len <= 0) {
+			return len == -ENOTSUP ? 0 : (int)len;
+		}
+		free(names);
+		names = malloc((size_t)len + 1);
+		if (!names)
+			return -ENOMEM;
+		len = pifs_llistxattr(dirfd, name, names, (size_t)len);
+		if (len == -ERANGE)
+			continue;
+		if (len < 0) {
+			free(names);
+			return (int)len;
+		}
+		break;
+	}
+	for (p = names; p < names + len; p += strlen(p) + 1)
+		cnt++;
+	x = calloc(cnt ? cnt : 1, sizeof(*x));
+	if (!x) {
+		free(names);
+		return -ENOMEM;
+	}
+	for (p = names; p < names + len; p += strlen(p) + 1) {
+		if (!*p || (skip_base && !strcmp(p, PIFS_XATTR_BASE)) ||
+		    (skip_private && pifs_xattr_private(p)))
+			continue;
+		for (;;) {
+			vlen = pifs_lgetxattr(dirfd, name, p, NULL, 0);
+			if (vlen < 0)
+				break;
+			x[n].value = malloc((size_t)vlen + 1);
+			if (!x[n].value) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+			vlen = pifs_lgetxattr(dirfd, name, p, x[n].value,
+					      (size_t)vlen);
+			if (vlen == -ERANGE) {
+				free(x[n].value);
+				x[n].value = NULL;
+				continue;
+			}
+			break;
+		}
+		if (vlen == -ENODATA) {
+			free(x[n].value);
+			x[n].value = NULL;
+			continue;
+		}
+		if (vlen < 0) {
+			ret = (int)vlen;
+			goto fail;
+		}
+		x[n].len = (size_t)vlen;
+		x[n].name = strdup(p);
+		if (!x[n].name) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		n++;
+	}
+	free(names);
+	qsort(x, n, sizeof(*x), xattr_cmp);
+	*out = x;
+	*nout = n;
+	return 0;
+fail:
+	for (cnt = 0; cnt <= n && cnt < n + 1; cnt++) {
+		free(x[cnt].name);
+		free(x[cnt].value);
+	}
+	free(x);
+	free(names);
+	return ret;
+}
+
+static char type_char(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFREG:
+		return 'f';
+	case S_IFDIR:
+		return 'd';
+	case S_IFLNK:
+		return 'l';
+	case S_IFCHR:
+		return 'c';
+	case S_IFBLK:
+		return 'b';
+	case S_IFIFO:
+		return 'p';
+	case S_IFSOCK:
+		return 's';
+	}
+	return 0;
+}
+
+static void entry_from_stat(struct pifs_meta_entry *e, const struct stat *sb)
+{
+	e->type = type_char(sb->st_mode);
+	e->mode = sb->st_mode & 07777;
+	e->uid = sb->st_uid;
+	e->gid = sb->st_gid;
+	e->mtime_sec = sb->st_mtim.tv_sec;
+	e->mtime_nsec = (uint32_t)sb->st_mtim.tv_nsec;
+	e->rdev_major = major(sb->st_rdev);
+	e->rdev_minor = minor(sb->st_rdev);
+	e->size = S_ISREG(sb->st_mode) || S_ISLNK(sb->st_mode)
+		      ? (uint64_t)sb->st_size
+		      : 0;
+}
+
+static int scan_add(struct scan *s, const char *path, const struct stat *sb,
+		    struct pifs_meta_entry **out)
+{
+	struct pifs_meta_entry *n;
+	struct sx *nx;
+	size_t i;
+
+	if (s->m->count == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 1024;
+		n = realloc(s->m->entries, s->cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		s->m->entries = n;
+		nx = realloc(s->x, s->cap * sizeof(*nx));
+		if (!nx)
+			return -ENOMEM;
+		s->x = nx;
+	}
+	i = s->m->count;
+	memset(&s->m->entries[i], 0, sizeof(*n));
+	s->m->entries[i].path = strdup(path);
+	if (!s->m->entries[i].path)
+		return -ENOMEM;
+	s->m->count++;
+	entry_from_stat(&s->m->entries[i], sb);
+	s->x[i].dev = sb->st_dev;
+	s->x[i].ino = sb->st_ino;
+	s->x[i].links = !S_ISDIR(sb->st_mode) && sb->st_nlink > 1;
+	*out = &s->m->entries[i];
+	return 0;
+}
+
+/* Read all of fd (at most FILE_MAX) into a malloc'd buffer. */
+static int read_all(int fd, uint64_t hint, char **out, size_t *len_out)
+{
+	size_t cap = hint + 1, len = 0;
+	char *buf, *n;
+	ssize_t r;
+
+	if (hint >= FILE_MAX)
+		return -EFBIG;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= FILE_MAX) {
+				free(buf);
+				return -EFBIG;
+			}
+			n = realloc(buf, cap * 2);
+			if (!n) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = n;
+			cap *= 2;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			free(buf);
+			return (int)r;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	*out = buf;
+	*len_out = len;
+	return 0;
+}
+
+/* Stage (write) or hash a blob. */
+static int blob_oid(struct scan *s, const void *buf, size_t len, git_oid *oid)
+{
+	int ret;
+
+	if (!s->write || !s->g)
+		return git_odb_hash(oid, buf, len, GIT_OBJECT_BLOB) < 0 ? -EIO
+									 : 0;
+	ret = git_odb_write(oid, s->g->odb, buf, len, GIT_OBJECT_BLOB);
+	if (ret < 0)
+		return gerr(ret, s->errbuf, s->errlen, "cannot store a blob");
+	return staged_note(s->g, oid);
+}
+
+static int cached_usable(struct scan *s, const struct centry *ce)
+{
+	if (!s->write)
+		return 1;
+	return git_odb_exists(s->g->odb, &ce->oid);
+}
+
+static int file_oid(struct scan *s, int dirfd, const char *name,
+		    const char *path, const struct stat *sb,
+		    struct pifs_meta_entry *e)
+{
+	const struct centry *ce = s->g ? cache_find(&s->old, path) : NULL;
+	struct centry nc;
+	struct stat fsb;
+	char *buf = NULL;
+	size_t len;
+	git_oid oid;
+	int fd, ret;
+
+	nc.path = (char *)path;
+	nc.dev = sb->st_dev;
+	nc.ino = sb->st_ino;
+	nc.size = (uint64_t)sb->st_size;
+	nc.mtime = ts_ns(&sb->st_mtim);
+	nc.ctime = ts_ns(&sb->st_ctim);
+	if (ce && ce->ctime && ce->dev == nc.dev && ce->ino == nc.ino &&
+	    ce->size == nc.size && ce->mtime == nc.mtime &&
+	    ce->ctime == nc.ctime && cached_usable(s, ce)) {
+		oid = ce->oid;
+		nc.xxh = ce->xxh;
+		goto found;
+	}
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dirfd, name,
+			    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return scan_fail(s, "read", path, -errno);
+	ret = pifs_fstat(fd, &fsb);
+	if (ret == 0 && (fsb.st_ino != sb->st_ino || !S_ISREG(fsb.st_mode)))
+		ret = -ESTALE;
+	if (ret == 0)
+		ret = read_all(fd, (uint64_t)sb->st_size, &buf, &len);
+	close(fd);
+	if (ret < 0)
+		return scan_fail(s, "read", path, ret);
+	nc.xxh = XXH3_64bits(buf, len);
+	nc.size = len;
+	e->size = len;
+	if (ce && ce->xxh == nc.xxh && ce->size == len &&
+	    cached_usable(s, ce)) {
+		oid = ce->oid;
+	} else {
+		ret = blob_oid(s, buf, len, &oid);
+		if (ret < 0) {
+			free(buf);
+			return s->errbuf && s->errbuf[0]
+				   ? ret
+				   : scan_fail(s, "store", path, ret);
+		}
+	}
+	free(buf);
+found:
+	memcpy(e->oid, oid.id, 20);
+	e->has_oid = 1;
+	if (s->newc) {
+		nc.oid = oid;
+		if (nc.mtime >= s->start - RACY_NS ||
+		    nc.ctime >= s->start - RACY_NS)
+			nc.mtime = nc.ctime = 0;
+		ret = cache_add(s->newc, &nc);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int link_oid(struct scan *s, int dirfd, const char *name,
+		    const char *path, const struct stat *sb,
+		    struct pifs_meta_entry *e)
+{
+	size_t cap = (size_t)sb->st_size + 2;
+	git_oid oid;
+	char *t;
+	ssize_t n;
+	int ret;
+
+	t = malloc(cap);
+	if (!t)
+		return -ENOMEM;
+	n = readlinkat(dirfd, name, t, cap);
+	if (n < 0 || (size_t)n >= cap) {
+		ret = n < 0 ? -errno : -ESTALE;
+		free(t);
+		return scan_fail(s, "read", path, ret);
+	}
+	ret = blob_oid(s, t, (size_t)n, &oid);
+	free(t);
+	if (ret < 0)
+		return ret;
+	memcpy(e->oid, oid.id, 20);
+	e->has_oid = 1;
+	e->size = (uint64_t)n;
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Scan the children of the directory fd dfd (path rel); with s->write,
+ * *tree gets the tree of its files and non-empty subdirectories and
+ * *nonempty whether it has any. */
+static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
+		    int *nonempty)
+{
+	git_treebuilder *bld = NULL;
+	struct pifs_meta_entry *e;
+	char **names = NULL, *path = NULL, *tn;
+	size_t n = 0, cap = 0, i;
+	struct dirent *de;
+	struct stat sb;
+	git_oid oid;
+	DIR *dir;
+	int fd, ret = 0, sub_nonempty;
+
+	*nonempty = 0;
+	fd = dup(dfd);
+	if (fd < 0)
+		return scan_fail(s, "read", rel, -errno);
+	dir = fdopendir(fd);
+	if (!dir) {
+		ret = -errno;
+		close(fd);
+		return scan_fail(s, "read", rel, ret);
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			if (errno)
+				ret = scan_fail(s, "read", rel, -errno);
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **nn;
+
+			cap = cap ? cap * 2 : 32;
+			nn = realloc(names, cap * sizeof(*nn));
+			if (!nn) {
+				ret = -ENOMEM;
+				break;
+			}
+			names = nn;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n]) {
+			ret = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(dir);
+	if (ret < 0)
+		goto out;
+	if (n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);
+	if (s->write && (ret = git_treebuilder_new(&bld, s->g->repo, NULL)) < 0) {
+		ret = gerr(ret, s->errbuf, s->errlen, "cannot build a tree");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		free(path);
+		path = strcmp(rel, ".") ? pifs_strdupf("%s/%s", rel, names[i])
+					: strdup(names[i]);
+		if (!path) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (fstatat(dfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = scan_fail(s, "stat", path, -errno);
+			goto out;
+		}
+		if (!type_char(sb.st_mode)) {
+			ret = scan_fail(s, "read", path, -EINVAL);
+			goto out;
+		}
+		ret = scan_add(s, path, &sb, &e);
+		if (ret < 0)
+			goto out;
+		ret = read_xattrs(dfd, names[i], 0, 0, &e->xattrs,
+				  &e->nxattrs);
+		if (ret < 0) {
+			ret = scan_fail(s, "read xattrs of", path, ret);
+			goto out;
+		}
+		sub_nonempty = 0;
+		if (S_ISDIR(sb.st_mode)) {
+			int cfd = openat(dfd, names[i],
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+			if (cfd < 0) {
+				ret = scan_fail(s, "open", path, -errno);
+				goto out;
+			}
+			ret = scan_dir(s, cfd, path, &oid, &sub_nonempty);
+			close(cfd);
+		} else if (S_ISREG(sb.st_mode)) {
+			e = &s->m->entries[s->m->count - 1];
+			ret = file_oid(s, dfd, names[i], path, &sb, e);
+			memcpy(oid.id, e->oid, 20);
+			sub_nonempty = 1;
+		} else if (S_ISLNK(sb.st_mode)) {
+			e = &s->m->entries[s->m->count - 1];
+			ret = link_oid(s, dfd, names[i], path, &sb, e);
+			memcpy(oid.id, e->oid, 20);
+			sub_nonempty = 1;
+		}
+		if (ret < 0)
+			goto out;
+		if (!s->write || !sub_nonempty)
+			continue;
+		tn = tree_name(names[i]);
+		if (!tn) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		ret = git_treebuilder_insert(
+		    NULL, bld, tn, &oid,
+		    S_ISDIR(sb.st_mode)	  ? GIT_FILEMODE_TREE
+		    : S_ISLNK(sb.st_mode) ? GIT_FILEMODE_LINK
+		    : (sb.st_mode & 0111) ? GIT_FILEMODE_BLOB_EXECUTABLE
+					  : GIT_FILEMODE_BLOB);
+		free(tn);
+		if (ret < 0) {
+			ret = gerr(ret, s->errbuf, s->errlen,
+				   "cannot add '%s' to a tree", path);
+			goto out;
+		}
+		*nonempty = 1;
+	}
+	if (s->write) {
+		ret = git_treebuilder_write(tree, bld);
+		if (ret < 0) {
+			ret = gerr(ret, s->errbuf, s->errlen,
+				   "cannot write the tree of '%s'", rel);
+			goto out;
+		}
+		ret = staged_note(s->g, tree);
+	}
+out:
+	git_treebuilder_free(bld);
+	free(path);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
+struct lkey {
+	uint64_t dev, ino;
+	const char *path;
+};
+
+static int lkey_cmp(const void *a, const void *b)
+{
+	const struct lkey *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+static struct pifs_meta_entry *meta_find_mut(struct pifs_meta *m,
+					     const char *path)
+{
+	return (struct pifs_meta_entry *)pifs_meta_find(m, path);
+}
+
+/* Sort the entries and fill in hard-link leaders: the first path (sorted)
+ * of each (dev, ino) group. */
+static int scan_finish(struct scan *s)
+{
+	struct pifs_meta *m = s->m;
+	struct pifs_meta_entry *e;
+	struct lkey *k;
+	size_t i, n = 0, first;
+	int ret = 0;
+
+	k = malloc((m->count ? m->count : 1) * sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	for (i = 0; i < m->count; i++)
+		if (s->x[i].links)
+			k[n++] = (struct lkey){s->x[i].dev, s->x[i].ino,
+					       m->entries[i].path};
+	pifs_meta_sort(m);
+	if (n > 1)
+		qsort(k, n, sizeof(*k), lkey_cmp);
+	for (i = 0, first = 0; i < n; i++) {
+		if (i && (k[i].dev != k[first].dev || k[i].ino != k[first].ino))
+			first = i;
+		if (i == first)
+			continue;
+		e = meta_find_mut(m, k[i].path);
+		if (!e)
+			continue;
+		e->link = strdup(k[first].path);
+		if (!e->link) {
+			ret = -ENOMEM;
+			break;
+		}
+	}
+	free(k);
+	return ret;
+}
+
+static int scan_delta(struct pifs_git *g, struct pifs_store *st,
+		      const char *worker, int write, struct pifs_meta *m,
+		      struct cache *newc, git_oid *tree, char *errbuf,
+		      size_t errlen)
+{
+	struct scan s = {.g = g, .st = st, .write = write, .m = m,
+			 .newc = newc, .errbuf = errbuf, .errlen = errlen};
+	struct pifs_meta_entry *root;
+	struct timespec now;
+	struct stat sb;
+	int fd, ret, nonempty;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	pifs_meta_init(m);
+	memcpy(m->golden, st->conf.golden, sizeof(m->golden));
+	clock_gettime(CLOCK_REALTIME, &now);
+	s.start = ts_ns(&now);
+	if (g)
+		cache_load(&s.old, st, worker);
+	fd = pifs_openat_beneath(st->deltas_fd, worker,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd < 0) {
+		seterr(errbuf, errlen, "cannot open the delta of %s '%s/deltas/%s': %s",
+		       worker, st->path, worker, strerror(-fd));
+		ret = fd;
+		goto out;
+	}
+	ret = pifs_fstat(fd, &sb);
+	if (ret == 0)
+		ret = scan_add(&s, ".", &sb, &root);
+	if (ret == 0)
+		ret = read_xattrs(st->deltas_fd, worker, 1, 0, &root->xattrs,
+				  &root->nxattrs);
+	if (ret < 0) {
+		scan_fail(&s, "read", ".", ret);
+		goto out_fd;
+	}
+	ret = scan_dir(&s, fd, ".", tree, &nonempty);
+	if (ret == 0)
+		ret = scan_finish(&s);
+out_fd:
+	close(fd);
+out:
+	if (ret < 0 && errbuf && errlen && !errbuf[0])
+		seterr(errbuf, errlen, "cannot read the delta of %s: %s",
+		       worker, strerror(-ret));
+	if (ret < 0)
+		pifs_meta_release(m);
+	cache_release(&s.old);
+	free(s.x);
+	return ret;
+}
+
+int pifs_git_scan(struct pifs_git *g, struct pifs_store *st,
+		  const char *worker, struct pifs_meta *m, char *errbuf,
+		  size_t errlen)
+{
+	return scan_delta(g, st, worker, 0, m, NULL, NULL, errbuf, errlen);
+}
+
+/* ---- reading snapshots ---- */
+
+int pifs_git_head(struct pifs_git *g, const char *worker, char id[41])
+{
+	char ref[PIFS_NAME_MAX + 32];
+	git_oid oid;
+	int ret;
+
+	ref_name(ref, sizeof(ref), worker);
+	ret = git_reference_name_to_id(&oid, g->repo, ref);
+	if (ret < 0)
+		return git_errno(ret, errno);
+	git_oid_tostr(id, 41, &oid);
+	return 0;
+}
+
+/* Walk the delta/ tree of a commit: fn(path, oid, filemode, arg) for
+ * every blob, with decoded names. */
+typedef int (*blob_fn)(const char *path, const git_oid *oid,
+		       git_filemode_t mode, void *arg);
+
+static int walk_tree(struct pifs_git *g, const git_tree *tree,
+		     const char *prefix, blob_fn fn, void *arg, char *errbuf,
+		     size_t errlen)
+{
+	const git_tree_entry *te;
+	git_tree *sub;
+	char *name, *path;
+	size_t i, n = git_tree_entrycount(tree);
+	int ret = 0;
+
+	for (i = 0; i < n && ret == 0; i++) {
+		te = git_tree_entry_byindex(tree, i);
+		name = tree_name_decode(git_tree_entry_name(te));
+		if (!name) {
+			seterr(errbuf, errlen, "bad tree entry name '%s'",
+			       git_tree_entry_name(te));
+			return -EINVAL;
+		}
+		path = *prefix ? pifs_strdupf("%s/%s", prefix, name)
+			       : strdup(name);
+		free(name);
+		if (!path)
+			return -ENOMEM;
+		if (git_tree_entry_type(te) == GIT_OBJECT_TREE) {
+			ret = git_tree_lookup(&sub, g->repo,
+					      git_tree_entry_id(te));
+			if (ret < 0) {
+				ret = gerr(ret, errbuf, errlen,
+					   "cannot read tree 'delta/%s'", path);
+			} else {
+				ret = walk_tree(g, sub, path, fn, arg, errbuf,
+						errlen);
+				git_tree_free(sub);
+			}
+		} else {
+			ret = fn(path, git_tree_entry_id(te),
+				 git_tree_entry_filemode(te), arg);
+		}
+		free(path);
+	}
+	return ret;
+}
+
+static int attach_oid(const char *path, const git_oid *oid,
+		      git_filemode_t mode, void *arg)
+{
+	struct pifs_meta_entry *e = meta_find_mut(arg, path);
+
+	if (!e)
+		return -EINVAL;
+	if (!((e->type == 'f' && (mode == GIT_FILEMODE_BLOB ||
+				  mode == GIT_FILEMODE_BLOB_EXECUTABLE)) ||
+	      (e->type == 'l' && mode == GIT_FILEMODE_LINK)))
+		return -EINVAL;
+	memcpy(e->oid, oid->id, 20);
+	e->has_oid = 1;
+	return 0;
+}
+
+/* META and delta/ of a commit's tree into m. */
+static int load_tree(struct pifs_git *g, const git_tree *root,
+		     struct pifs_meta *m, char *errbuf, size_t errlen)
+{
+	const git_tree_entry *te;
+	git_tree *delta = NULL;
+	git_blob *blob = NULL;
+	size_t i;
+	int ret;
+
+	pifs_meta_init(m);
+	te = git_tree_entry_byname(root, "META");
+	if (!te || git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
+		seterr(errbuf, errlen, "snapshot has no META");
+		return -EINVAL;
+	}
+	ret = git_blob_lookup(&blob, g->repo, git_tree_entry_id(te));
+	if (ret < 0)
+		return gerr(ret, errbuf, errlen, "cannot read META");
+	ret = pifs_meta_parse(m, git_blob_rawcontent(blob),
+			      (size_t)git_blob_rawsize(blob), errbuf, errlen);
+	git_blob_free(blob);
+	if (ret < 0)
+		return ret;
+	te = git_tree_entry_byname(root, "delta");
+	if (!te || git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+		seterr(errbuf, errlen, "snapshot has no delta/ tree");
+		ret = -EINVAL;
+		goto fail;
+	}
+	ret = git_tree_lookup(&delta, g->repo, git_tree_entry_id(te));
+	if (ret < 0) {
+		ret = gerr(ret, errbuf, errlen, "cannot read delta/");
+		goto fail;
+	}
+	ret = walk_tree(g, delta, "", attach_oid, m, errbuf, errlen);
+	git_tree_free(delta);
+	if (ret == -EINVAL && errbuf && errlen && !errbuf[0])
+		seterr(errbuf, errlen, "delta/ does not match META");
+	if (ret < 0)
+		goto fail;
+	for (i = 0; i < m->count; i++) {
+		if ((m->entries[i].type == 'f' || m->entries[i].type == 'l') &&
+		    !m->entries[i].has_oid) {
+			seterr(errbuf, errlen, "no blob for '%s' in delta/",
+			       m->entries[i].path);
+			ret = -EINVAL;
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	pifs_meta_release(m);
+	return ret;
+}
+
+int pifs_git_load(struct pifs_git *g, const char *id, struct pifs_meta *m,
+		  char *errbuf, size_t errlen)
+{
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	char err[512] = "";
+	git_oid oid;
+	int ret;
+
+	pifs_meta_init(m);
+	if (git_oid_fromstr(&oid, id) < 0) {
+		seterr(errbuf, errlen, "bad commit id '%s'", id);
+		return -EINVAL;
+	}
+	if ((ret = git_commit_lookup(&c, g->repo, &oid)) < 0 ||
+	    (ret = git_commit_tree(&t, c)) < 0) {
+		ret = gerr(ret, errbuf, errlen, "cannot read snapshot %.7s",
+			   id);
+		goto out;
+	}
+	ret = load_tree(g, t, m, err, sizeof(err));
+	if (ret < 0)
+		seterr(errbuf, errlen, "snapshot %.7s is damaged: %s", id, err);
+out:
+	git_tree_free(t);
+	git_commit_free(c);
+	return ret;
+}
+
+int pifs_git_blob(struct pifs_git *g, const unsigned char oid[20],
+		  char **out, size_t *len_out)
+{
+	git_blob *b;
+	git_oid o;
+	size_t len;
+	int ret;
+
+	memcpy(o.id, oid, 20);
+	ret = git_blob_lookup(&b, g->repo, &o);
+	if (ret < 0)
+		return git_errno(ret, errno);
+	len = (size_t)git_blob_rawsize(b);
+	*out = malloc(len + 1);
+	if (!*out) {
+		git_blob_free(b);
+		return -ENOMEM;
+	}
+	memcpy(*out, git_blob_rawcontent(b), len);
+	(*out)[len] = '\0';
+	*len_out = len;
+	git_blob_free(b);
+	return 0;
+}
+
+static int is_hex(const char *s, size_t min, size_t max)
+{
+	size_t n = strlen(s), i;
+
+	if (n < min || n > max)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (hexval(s[i]) < 0)
+			return 0;
+	return 1;
+}
+
+int pifs_git_resolve(struct pifs_git *g, const char *worker, const char *rev,
+		     char id[41], char *errbuf, size_t errlen)
+{
+	char head[41], hex[41], found[41] = "", lower[41];
+	git_revwalk *walk = NULL;
+	git_commit *c = NULL, *p;
+	unsigned long steps = 0;
+	git_oid oid;
+	size_t i;
+	int ret, matches = 0;
+
+	ret = pifs_git_head(g, worker, head);
+	if (ret == -ENOENT) {
+		seterr(errbuf, errlen,
+		       "'%s' is not a snapshot of %s (it has no snapshots)",
+		       rev, worker);
+		return -ENOENT;
+	}
+	if (ret < 0)
+		return gerr(ret, errbuf, errlen, "cannot read the branch of %s",
+			    worker);
+	if (!strcmp(rev, "HEAD") || !strcmp(rev, "latest")) {
+		memcpy(id, head, 41);
+		return 0;
+	}
+	if (!strncmp(rev, "HEAD~", 5) || !strncmp(rev, "latest~", 7)) {
+		const char *num = strchr(rev, '~') + 1;
+		char *end;
+
+		errno = 0;
+		steps = strtoul(num, &end, 10);
+		if (!*num || *end || errno || *num == '-')
+			goto not_found;
+		git_oid_fromstr(&oid, head);
+		if ((ret = git_commit_lookup(&c, g->repo, &oid)) < 0)
+			return gerr(ret, errbuf, errlen,
+				    "cannot read snapshot %.7s of %s", head,
+				    worker);
+		while (steps--) {
+			if (git_commit_parentcount(c) == 0) {
+				git_commit_free(c);
+				goto not_found;
+			}
+			ret = git_commit_parent(&p, c, 0);
+			git_commit_free(c);
+			if (ret < 0)
+				return gerr(ret, errbuf, errlen,
+					    "cannot read the history of %s",
+					    worker);
+			c = p;
+		}
+		git_oid_tostr(id, 41, git_commit_id(c));
+		git_commit_free(c);
+		return 0;
+	}
+	if (!is_hex(rev, 4, 40))
+		goto not_found;
+	for (i = 0; rev[i]; i++)
+		lower[i] = (char)(rev[i] >= 'A' && rev[i] <= 'F'
+				      ? rev[i] - 'A' + 'a'
+				      : rev[i]);
+	lower[i] = '\0';
+	if ((ret = git_revwalk_new(&walk, g->repo)) < 0 ||
+	    (ret = git_oid_fromstr(&oid, head)) < 0 ||
+	    (ret = git_revwalk_push(walk, &oid)) < 0) {
+		ret = gerr(ret, errbuf, errlen, "cannot read the history of %s",
+			   worker);
+		goto out;
+	}
+	while ((ret = git_revwalk_next(&oid, walk)) == 0) {
+		git_oid_tostr(hex, sizeof(hex), &oid);
+		if (!strncmp(hex, lower, strlen(lower)) &&
+		    strcmp(found, hex)) {
+			memcpy(found, hex, sizeof(found));
+			matches++;
+		}
+	}
+	if (ret != GIT_ITEROVER) {
+		ret = gerr(ret, errbuf, errlen, "cannot read the history of %s",
+			   worker);
+		goto out;
+	}
+	ret = 0;
+	if (matches > 1) {
+		seterr(errbuf, errlen,
+		       "'%s' is ambiguous among the snapshots of %s", rev,
+		       worker);
+		ret = -EINVAL;
+	} else if (!matches) {
+		git_revwalk_free(walk);
+		goto not_found;
+	} else {
+		memcpy(id, found, 41);
+	}
+out:
+	git_revwalk_free(walk);
+	return ret;
+not_found:
+	seterr(errbuf, errlen, "'%s' is not a snapshot of %s", rev, worker);
+	return -ENOENT;
+}
+
+static uint64_t trailer(const char *msg, const char *key)
+{
+	const char *p = msg;
+	size_t kl = strlen(key);
+
+	while ((p = strstr(p, key))) {
+		if ((p == msg || p[-1] == '\n') && p[kl] == ':' &&
+		    p[kl + 1] == ' ')
+			return strtoull(p + kl + 2, NULL, 10);
+		p += kl;
+	}
+	return 0;
+}
+
+int pifs_git_log(struct pifs_git *g, const char *worker,
+		 struct pifs_log_entry **out, size_t *n_out)
+{
+	struct pifs_log_entry *log = NULL, *nl;
+	git_revwalk *walk = NULL;
+	size_t n = 0, cap = 0, sl;
+	git_commit *c;
+	const char *msg, *eol;
+	char head[41];
+	git_oid oid;
+	int ret;
+
+	*out = NULL;
+	*n_out = 0;
+	ret = pifs_git_head(g, worker, head);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret < 0)
+		return ret;
+	git_oid_fromstr(&oid, head);
+	if ((ret = git_revwalk_new(&walk, g->repo)) < 0 ||
+	    (ret = git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL |
+						 GIT_SORT_TIME)) < 0 ||
+	    (ret = git_revwalk_push(walk, &oid)) < 0) {
+		ret = git_errno(ret, errno);
+		goto out;
+	}
+	while ((ret = git_revwalk_next(&oid, walk)) == 0) {
+		if ((ret = git_commit_lookup(&c, g->repo, &oid)) < 0) {
+			ret = git_errno(ret, errno);
+			goto out;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			nl = realloc(log, cap * sizeof(*nl));
+			if (!nl) {
+				git_commit_free(c);
+				ret = -ENOMEM;
+				goto out;
+			}
+			log = nl;
+		}
+		memset(&log[n], 0, sizeof(*log));
+		git_oid_tostr(log[n].id, 41, &oid);
+		log[n].time = git_commit_time(c);
+		log[n].offset = git_commit_time_offset(c);
+		msg = git_commit_message(c);
+		eol = strchr(msg, '\n');
+		sl = eol ? (size_t)(eol - msg) : strlen(msg);
+		log[n].subject = strndup(msg, sl);
+		log[n].files = (unsigned)trailer(msg, "files");
+		log[n].bytes = trailer(msg, "bytes");
+		git_commit_free(c);
+		if (!log[n++].subject) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	ret = ret == GIT_ITEROVER ? 0 : git_errno(ret, errno);
+out:
+	git_revwalk_free(walk);
+	if (ret < 0) {
+		pifs_git_log_free(log, n);
+		return ret;
+	}
+	*out = log;
+	*n_out = n;
+	return 0;
+}
+
+void pifs_git_log_free(struct pifs_log_entry *log, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(log[i].subject);
+	free(log);
+}
+
+int pifs_git_base_get(struct pifs_store *st, const char *worker,
+		      char id[41])
+{
+	ssize_t n;
+
+	n = pifs_lgetxattr(st->deltas_fd, worker, PIFS_XATTR_BASE, id, 40);
+	if (n == -ERANGE)
+		return -EINVAL;
+	if (n < 0)
+		return (int)n;
+	id[n] = '\0';
+	if (!is_hex(id, 40, 40))
+		return -EINVAL;
+	return 0;
+}
+
+static int base_set(struct pifs_store *st, const char *worker,
+		    const char *id)
+{
+	int ret, fd;
+
+	ret = pifs_lsetxattr(st->deltas_fd, worker, PIFS_XATTR_BASE, id, 40,
+			     0);
+	if (ret < 0)
+		return ret;
+	fd = pifs_openat_beneath(st->deltas_fd, worker,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	ret = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* ---- the view-level diff ---- */
+
+/* What a view shows at one path: nothing, a delta entry, or the golden's
+ * entry (metadata read here, content hashed only when needed). */
+struct vent {
+	int present;
+	const struct pifs_meta_entry *e;
+	struct pifs_meta_entry gold;
+	char *gpath;
+};
+
+static void vent_release(struct vent *v)
+{
+	if (v->e == &v->gold)
+		entry_release(&v->gold);
+	free(v->gpath);
+	memset(v, 0, sizeof(*v));
+}
+
+static const struct pifs_xattr *xattr_get(const struct pifs_meta_entry *e,
+					  const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < e->nxattrs; i++)
+		if (!strcmp(e->xattrs[i].name, name))
+			return &e->xattrs[i];
+	return NULL;
+}
+
+static int is_whiteout(const struct pifs_meta_entry *e)
+{
+	return e->type == 'c' && !e->rdev_major && !e->rdev_minor;
+}
+
+static int is_opaque(const struct pifs_meta_entry *e)
+{
+	const struct pifs_xattr *x = xattr_get(e, PIFS_XATTR_OPAQUE);
+
+	return e->type == 'd' && x && x->len == 1 && x->value[0] == 'y';
+}
+
+/* Open the parent directory of rel beneath root; *name points into rel. */
+static int open_parent(int root, const char *rel, char **parent,
+		       const char **name)
+{
+	const char *slash = strrchr(rel, '/');
+	int fd;
+
+	*parent = slash ? strndup(rel, (size_t)(slash - rel)) : strdup(".");
+	if (!*parent)
+		return -ENOMEM;
+	*name = slash ? slash + 1 : rel;
+	fd = pifs_openat_beneath(root, *parent, O_PATH | O_DIRECTORY, 0);
+	if (fd < 0) {
+		free(*parent);
+		*parent = NULL;
+	}
+	return fd;
+}
+
+static int golden_entry(struct pifs_store *st, const char *gpath,
+			struct pifs_meta_entry *e)
+{
+	struct stat sb;
+	const char *name;
+	char *parent;
+	int ret, pfd;
+
+	memset(e, 0, sizeof(*e));
+	ret = pifs_lstat_beneath(st->golden_fd, gpath, &sb);
+	if (ret < 0)
+		return ret;
+	entry_from_stat(e, &sb);
+	if (!strcmp(gpath, ".")) {
+		ret = read_xattrs(st->golden_fd, NULL, 1, 1, &e->xattrs,
+				  &e->nxattrs);
+	} else {
+		pfd = open_parent(st->golden_fd, gpath, &parent, &name);
+		if (pfd < 0)
+			return pfd;
+		ret = read_xattrs(pfd, name, 1, 1, &e->xattrs, &e->nxattrs);
+		close(pfd);
+		free(parent);
+	}
+	if (ret == 0) {
+		e->path = strdup(gpath);
+		if (!e->path)
+			ret = -ENOMEM;
+	}
+	if (ret < 0)
+		entry_release(e);
+	return ret;
+}
+
+static int golden_oid(struct pifs_store *st, const char *gpath, char type,
+		      unsigned char oid[20])
+{
+	char *buf = NULL, target[PATH_MAX + 1];
+	size_t len;
+	git_oid o;
+	ssize_t n;
+	int fd, ret;
+
+	if (type == 'l') {
+		fd = pifs_openat_beneath(st->golden_fd, gpath,
+					 O_PATH | O_NOFOLLOW, 0);
+		if (fd < 0)
+			return fd;
+		n = readlinkat(fd, "", target, sizeof(target));
+		ret = n < 0 ? -errno : 0;
+		close(fd);
+		if (ret < 0)
+			return ret;
+		if (git_odb_hash(&o, target, (size_t)n, GIT_OBJECT_BLOB) < 0)
+			return -EIO;
+	} else {
+		fd = pifs_openat_beneath(st->golden_fd, gpath,
+					 O_RDONLY | O_NOFOLLOW, 0);
+		if (fd < 0)
+			return fd;
+		ret = read_all(fd, 0, &buf, &len);
+		close(fd);
+		if (ret < 0)
+			return ret;
+		ret = git_odb_hash(&o, buf, len, GIT_OBJECT_BLOB) < 0 ? -EIO
+								       : 0;
+		free(buf);
+		if (ret < 0)
+			return ret;
+	}
+	memcpy(oid, o.id, 20);
+	return 0;
+}
+
+static int view_lookup(struct pifs_store *st, const struct pifs_meta *m,
+		       const char *path, struct vent *v)
+{
+	const struct pifs_meta_entry *e, *a;
+	const struct pifs_xattr *rx;
+	char *buf, *slash, *g;
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	if (m && (e = pifs_meta_find(m, path))) {
+		if (!is_whiteout(e)) {
+			v->present = 1;
+			v->e = e;
+		}
+		return 0;
+	}
+	g = strdup(path);
+	buf = strdup(path);
+	if (!g || !buf) {
+		free(g);
+		free(buf);
+		return -ENOMEM;
+	}
+	while (m && strcmp(buf, ".")) {
+		slash = strrchr(buf, '/');
+		if (slash)
+			*slash = '\0';
+		else
+			strcpy(buf, ".");
+		a = pifs_meta_find(m, buf);
+		if (!a)
+			continue;
+		if (a->type != 'd' || is_opaque(a))
+			goto absent;
+		rx = xattr_get(a, PIFS_XATTR_REDIRECT);
+		if (rx && rx->len > 1 && rx->value[0] == '/') {
+			size_t rest = strcmp(buf, ".") ? strlen(buf) : 0;
+
+			free(g);
+			g = pifs_strdupf("%.*s%s", (int)rx->len - 1,
+					 (const char *)rx->value + 1,
+					 path + rest);
+			if (!g) {
+				free(buf);
+				return -ENOMEM;
+			}
+			break;
+		}
+	}
+	free(buf);
+	ret = golden_entry(st, g, &v->gold);
+	if (ret == -ENOENT || ret == -ENOTDIR || ret == -ELOOP ||
+	    ret == -EXDEV) {
+		free(g);
+		return 0;
+	}
+	if (ret < 0) {
+		free(g);
+		return ret;
+	}
+	v->present = 1;
+	v->e = &v->gold;
+	v->gpath = g;
+	return 0;
+absent:
+	free(buf);
+	free(g);
+	return 0;
+}
+
+static int xattrs_equal(const struct pifs_meta_entry *a,
+			const struct pifs_meta_entry *b)
+{
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		while (i < a->nxattrs && pifs_xattr_private(a->xattrs[i].name))
+			i++;
+		while (j < b->nxattrs && pifs_xattr_private(b->xattrs[j].name))
+			j++;
+		if (i == a->nxattrs || j == b->nxattrs)
+			return i == a->nxattrs && j == b->nxattrs;
+		if (strcmp(a->xattrs[i].name, b->xattrs[j].name) ||
+		    a->xattrs[i].len != b->xattrs[j].len ||
+		    memcmp(a->xattrs[i].value, b->xattrs[j].value,
+			   a->xattrs[i].len))
+			return 0;
+		i++;
+		j++;
+	}
+}
+
+static int vent_oid(struct pifs_store *st, struct vent *v)
+{
+	int ret;
+
+	if (v->e->has_oid)
+		return 0;
+	ret = golden_oid(st, v->gpath, v->e->type, v->gold.oid);
+	if (ret == 0)
+		v->gold.has_oid = 1;
+	return ret;
+}
+
+static void what_add(char *what, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void what_add(char *what, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(what);
+	va_list ap;
+
+	if (used && used + 2 < len) {
+		strcat(what, ", ");
+		used += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(what + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+/* Describe how b differs from a into what ("" = same); *content_changed
+ * says whether the data differs. */
+static int vent_compare(struct pifs_store *st, struct vent *a, struct vent *b,
+			char *what, size_t len, int *content_changed,
+			int *only_mtime)
+{
+	const struct pifs_meta_entry *x = a->e, *y = b->e;
+	int ret, n = 0, mt = 0;
+
+	what[0] = '\0';
+	*content_changed = 0;
+	if (x->type != y->type) {
+		what_add(what, len, "type %c->%c", x->type, y->type);
+		*content_changed = y->type == 'f' || y->type == 'l';
+		*only_mtime = 0;
+		return 0;
+	}
+	if (x->type == 'f' || x->type == 'l') {
+		if (x->size != UINT64_MAX && y->size != UINT64_MAX &&
+		    x->size != y->size) {
+			*content_changed = 1;
+		} else {
+			if ((ret = vent_oid(st, a)) < 0 ||
+			    (ret = vent_oid(st, b)) < 0)
+				return ret;
+			*content_changed = memcmp(a->e->oid, b->e->oid, 20) != 0;
+		}
+		if (*content_changed) {
+			what_add(what, len, "content");
+			n++;
+		}
+	}
+	if (x->mode != y->mode) {
+		what_add(what, len, "mode %o->%o", x->mode, y->mode);
+		n++;
+	}
+	if (x->uid != y->uid || x->gid != y->gid) {
+		what_add(what, len,
+			 "owner %" PRIu32 ":%" PRIu32 "->%" PRIu32 ":%" PRIu32,
+			 x->uid, x->gid, y->uid, y->gid);
+		n++;
+	}
+	if ((x->type == 'c' || x->type == 'b') &&
+	    (x->rdev_major != y->rdev_major || x->rdev_minor != y->rdev_minor)) {
+		what_add(what, len, "rdev");
+		n++;
+	}
+	if (x->mtime_sec != y->mtime_sec || x->mtime_nsec != y->mtime_nsec) {
+		what_add(what, len, "mtime");
+		mt = 1;
+	}
+	if (!xattrs_equal(x, y)) {
+		what_add(what, len, "xattrs");
+		n++;
+	}
+	if ((x->type == 'd') && is_opaque(y) != is_opaque(x)) {
+		what_add(what, len, "opaque");
+		n++;
+	}
+	*only_mtime = mt && !n;
+	return 0;
+}
+
+static int path_selected(const char *path, char *const *paths, size_t n)
+{
+	size_t i, l;
+
+	if (!n)
+		return 1;
+	for (i = 0; i < n; i++) {
+		l = strlen(paths[i]);
+		if (!strcmp(paths[i], ".") ||
+		    (!strncmp(path, paths[i], l) &&
+		     (path[l] == '\0' || path[l] == '/')))
+			return 1;
+	}
+	return 0;
+}
+
+struct pathset {
+	char **p;
+	size_t n, cap;
+};
+
+static int pathset_add(struct pathset *ps, const char *path)
+{
+	char **n;
+
+	if (ps->n == ps->cap) {
+		ps->cap = ps->cap ? ps->cap * 2 : 1024;
+		n = realloc(ps->p, ps->cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		ps->p = n;
+	}
+	ps->p[ps->n] = strdup(path);
+	if (!ps->p[ps->n])
+		return -ENOMEM;
+	ps->n++;
+	return 0;
+}
+
+/* Golden children of an opaque directory are hidden: list them. */
+static int add_opaque_children(struct pifs_store *st, const char *path,
+			       struct pathset *ps)
+{
+	struct dirent *de;
+	char *child;
+	DIR *dir;
+	int fd, ret = 0;
+
+	fd = pifs_openat_beneath(st->golden_fd, path,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return 0;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(dir)) && ret == 0) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		child = strcmp(path, ".") ? pifs_strdupf("%s/%s", path,
+							 de->d_name)
+					  : strdup(de->d_name);
+		if (!child)
+			ret = -ENOMEM;
+		else
+			ret = pathset_add(ps, child);
+		free(child);
+	}
+	closedir(dir);
+	return ret;
+}
+
+static int changes_add(struct pifs_change **out, size_t *n, size_t *cap,
+		       char kind, const char *path, const char *what,
+		       uint64_t bytes)
+{
+	struct pifs_change *c;
+
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		c = realloc(*out, *cap * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		*out = c;
+	}
+	c = &(*out)[*n];
+	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	c->path = strdup(path);
+	if (!c->path)
+		return -ENOMEM;
+	snprintf(c->what, sizeof(c->what), "%s", what);
+	c->bytes = bytes;
+	(*n)++;
+	return 0;
+}
+
+int pifs_git_diff(struct pifs_git *g, struct pifs_store *st,
+		  const struct pifs_meta *old, const struct pifs_meta *new,
+		  char *const *paths, size_t npaths, struct pifs_change **out,
+		  size_t *n_out, char *errbuf, size_t errlen)
+{
+	struct pathset ps = {0};
+	const struct pifs_meta *sides[2] = {old, new};
+	struct vent a, b;
+	size_t i, j, n = 0, cap = 0;
+	int ret = 0, cc, om, k;
+	char what[160];
+
+	(void)g;
+	*out = NULL;
+	*n_out = 0;
+	for (k = 0; k < 2 && ret == 0; k++) {
+		const struct pifs_meta *m = sides[k];
+
+		for (i = 0; m && i < m->count && ret == 0; i++) {
+			ret = pathset_add(&ps, m->entries[i].path);
+			if (ret == 0 && is_opaque(&m->entries[i]))
+				ret = add_opaque_children(
+				    st, m->entries[i].path, &ps);
+		}
+	}
+	if (ret < 0)
+		goto out;
+	if (ps.n > 1)
+		qsort(ps.p, ps.n, sizeof(*ps.p), name_cmp);
+	for (i = 0; i < ps.n; i++) {
+		if (i && !strcmp(ps.p[i], ps.p[i - 1]))
+			continue;
+		if (!path_selected(ps.p[i], paths, npaths))
+			continue;
+		if ((ret = view_lookup(st, old, ps.p[i], &a)) < 0)
+			goto out;
+		if ((ret = view_lookup(st, new, ps.p[i], &b)) < 0) {
+			vent_release(&a);
+			goto out;
+		}
+		if (!a.present && b.present) {
+			ret = changes_add(out, &n, &cap, 'A', ps.p[i], "",
+					  b.e->type == 'f' || b.e->type == 'l'
+					      ? b.e->size
+					      : 0);
+		} else if (a.present && !b.present) {
+			ret = changes_add(out, &n, &cap, 'D', ps.p[i], "", 0);
+		} else if (a.present && b.present) {
+			ret = vent_compare(st, &a, &b, what, sizeof(what), &cc,
+					   &om);
+			if (ret == 0 && what[0] && !(om && b.e->type == 'd'))
+				ret = changes_add(
+				    out, &n, &cap, 'M', ps.p[i], what,
+				    cc && b.e->size != UINT64_MAX ? b.e->size
+								   : 0);
+		}
+		vent_release(&a);
+		vent_release(&b);
+		if (ret < 0)
+			goto out;
+	}
+out:
+	for (j = 0; j < ps.n; j++)
+		free(ps.p[j]);
+	free(ps.p);
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot compare: %s", strerror(-ret));
+		pifs_changes_free(*out, n);
+		*out = NULL;
+		return ret;
+	}
+	*n_out = n;
+	return 0;
+}
+
+void pifs_changes_free(struct pifs_change *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; c && i < n; i++)
+		free(c[i].path);
+	free(c);
+}
+
+/* ---- snapshot ---- */
+
+void pifs_git_snapshot_abort(struct pifs_git *g)
+{
+	if (!g)
+		return;
+	staged_drop(g);
+	pifs_meta_release(&g->meta);
+	cache_release(&g->newcache);
+	free(g->message);
+	g->message = NULL;
+	g->pending = 0;
+}
+
+static int write_blob(struct pifs_git *g, const void *buf, size_t len,
+		      git_oid *oid, char *errbuf, size_t errlen)
+{
+	int ret = git_odb_write(oid, g->odb, buf, len, GIT_OBJECT_BLOB);
+
+	if (ret < 0)
+		return gerr(ret, errbuf, errlen, "cannot store a blob");
+	return staged_note(g, oid);
+}
+
+int pifs_git_snapshot_prepare(struct pifs_git *g, const char *worker,
+			      const char *message, int allow_empty,
+			      struct pifs_snapshot *out, char *errbuf,
+			      size_t errlen)
+{
+	git_treebuilder *bld = NULL;
+	git_commit *head = NULL;
+	git_oid delta_tree, meta_oid;
+	char ref[PIFS_NAME_MAX + 32], *text = NULL;
+	size_t len;
+	int ret;
+
+	pifs_git_snapshot_abort(g);
+	memset(out, 0, sizeof(*out));
+	snprintf(g->worker, sizeof(g->worker), "%s", worker);
+	g->message = strdup(message && *message ? message : "snapshot");
+	if (!g->message)
+		return -ENOMEM;
+	ret = scan_delta(g, g->st, worker, 1, &g->meta, &g->newcache,
+			 &delta_tree, errbuf, errlen);
+	if (ret < 0)
+		goto fail;
+	ret = pifs_meta_format(&g->meta, &text, &len);
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot format META of %s: %s", worker,
+		       strerror(-ret));
+		goto fail;
+	}
+	ret = write_blob(g, text, len, &meta_oid, errbuf, errlen);
+	free(text);
+	if (ret < 0)
+		goto fail;
+	if ((ret = git_treebuilder_new(&bld, g->repo, NULL)) < 0 ||
+	    (ret = git_treebuilder_insert(NULL, bld, "META", &meta_oid,
+					  GIT_FILEMODE_BLOB)) < 0 ||
+	    (ret = git_treebuilder_insert(NULL, bld, "delta", &delta_tree,
+					  GIT_FILEMODE_TREE)) < 0 ||
+	    (ret = git_treebuilder_write(&g->tree, bld)) < 0) {
+		ret = gerr(ret, errbuf, errlen, "cannot build the tree of %s",
+			   worker);
+		goto fail;
+	}
+	if ((ret = staged_note(g, &g->tree)) < 0)
+		goto fail;
+	ref_name(ref, sizeof(ref), worker);
+	ret = git_reference_name_to_id(&g->parent, g->repo, ref);
+	if (ret == GIT_ENOTFOUND) {
+		g->has_parent = 0;
+	} else if (ret < 0) {
+		ret = gerr(ret, errbuf, errlen, "cannot read the branch of %s",
+			   worker);
+		goto fail;
+	} else {
+		g->has_parent = 1;
+		ret = git_commit_lookup(&head, g->repo, &g->parent);
+		if (ret < 0) {
+			ret = gerr(ret, errbuf, errlen,
+				   "cannot read the last snapshot of %s",
+				   worker);
+			goto fail;
+		}
+		git_oid_tostr(out->id, sizeof(out->id), &g->parent);
+	}
+	out->created = !(g->has_parent &&
+			 git_oid_equal(git_commit_tree_id(head), &g->tree)) ||
+		       allow_empty;
+	git_commit_free(head);
+	git_treebuilder_free(bld);
+	g->pending = 1;
+	return 0;
+fail:
+	git_treebuilder_free(bld);
+	pifs_git_snapshot_abort(g);
+	return ret;
+}
+
+/* Write the staged objects as one pack through the odb's pack writer
+ * (indexed, fsynced, renamed into objects/pack). */
+static int write_pack(struct pifs_git *g, unsigned *count, char *errbuf,
+		      size_t errlen)
+{
+	git_indexer_progress stats = {0};
+	git_odb_writepack *wp = NULL;
+	git_packbuilder *pb = NULL;
+	git_buf buf = GIT_BUF_INIT;
+	size_t i;
+	int ret;
+
+	*count = 0;
+	if (!g->nstaged)
+		return 0;
+	if ((ret = git_packbuilder_new(&pb, g->repo)) < 0)
+		goto gfail;
+	git_packbuilder_set_threads(pb, 1);
+	for (i = 0; i < g->nstaged; i++)
+		if ((ret = git_packbuilder_insert(pb, &g->staged[i], NULL)) <
+		    0)
+			goto gfail;
+	*count = (unsigned)git_packbuilder_object_count(pb);
+	if ((ret = git_packbuilder_write_buf(&buf, pb)) < 0 ||
+	    (ret = git_odb_write_pack(&wp, g->odb, NULL, NULL)) < 0 ||
+	    (ret = wp->append(wp, buf.ptr, buf.size, &stats)) < 0 ||
+	    (ret = wp->commit(wp, &stats)) < 0)
+		goto gfail;
+	ret = 0;
+	goto out;
+gfail:
+	ret = gerr(ret, errbuf, errlen, "cannot write snapshot objects");
+out:
+	if (wp)
+		wp->free(wp);
+	git_buf_dispose(&buf);
+	git_packbuilder_free(pb);
+	return ret;
+}
+
+int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
+			     char *errbuf, size_t errlen)
+{
+	struct pifs_meta parent;
+	struct pifs_change *ch = NULL;
+	git_signature *sig = NULL;
+	git_reference *refp = NULL;
+	git_commit *pc = NULL;
+	git_tree *tree = NULL;
+	char ref[PIFS_NAME_MAX + 32], host[128], email[200], base[41], *msg;
+	const git_commit *parents[1];
+	size_t nch = 0, i;
+	git_oid cid;
+	int ret;
+
+	if (!g->pending)
+		return -EINVAL;
+	pifs_meta_init(&parent);
+	ref_name(ref, sizeof(ref), g->worker);
+	if (!snap->created) {
+		/* nothing new; make sure the delta records its base */
+		if (pifs_git_base_get(g->st, g->worker, base) < 0 ||
+		    strcmp(base, snap->id))
+			base_set(g->st, g->worker, snap->id);
+		cache_save(&g->newcache, g->st, g->worker);
+		pifs_git_snapshot_abort(g);
+		return 0;
+	}
+	if (g->has_parent) {
+		char pid[41];
+
+		git_oid_tostr(pid, sizeof(pid), &g->parent);
+		ret = pifs_git_load(g, pid, &parent, errbuf, errlen);
+		if (ret < 0)
+			goto out;
+	}
+	ret = pifs_git_diff(g, g->st, g->has_parent ? &parent : NULL,
+			    &g->meta, NULL, 0, &ch, &nch, errbuf, errlen);
+	if (ret < 0)
+		goto out;
+	snap->files = (unsigned)nch;
+	for (i = 0; i < nch; i++)
+		snap->bytes += ch[i].bytes;
+	pifs_changes_free(ch, nch);
+	if (gethostname(host, sizeof(host)) < 0 || !host[0])
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(email, sizeof(email), "pifs@%s", host);
+	msg = pifs_strdupf("%s\n\nworker: %s\ngolden: %s\nfiles: %u\n"
+			   "bytes: %" PRIu64 "\n",
+			   g->message, g->worker, g->meta.golden, snap->files,
+			   snap->bytes);
+	if (!msg) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if ((ret = git_signature_now(&sig, "pifs", email)) < 0 ||
+	    (ret = git_tree_lookup(&tree, g->repo, &g->tree)) < 0 ||
+	    (g->has_parent &&
+	     (ret = git_commit_lookup(&pc, g->repo, &g->parent)) < 0)) {
+		free(msg);
+		ret = gerr(ret, errbuf, errlen, "cannot make the commit");
+		goto out;
+	}
+	parents[0] = pc;
+	ret = git_commit_create(&cid, g->repo, NULL, sig, sig, NULL, msg, tree,
+				g->has_parent ? 1 : 0, parents);
+	free(msg);
+	if (ret < 0 || (ret = staged_note(g, &cid)) < 0) {
+		ret = gerr(ret, errbuf, errlen, "cannot make the commit");
+		goto out;
+	}
+	ret = write_pack(g, &snap->objects, errbuf, errlen);
+	if (ret < 0)
+		goto out;
+	staged_drop(g);
+	if (g->has_parent)
+		ret = git_reference_create_matching(&refp, g->repo, ref, &cid,
+						    1, &g->parent,
+						    "pifs snapshot");
+	else
+		ret = git_reference_create(&refp, g->repo, ref, &cid, 0,
+					   "pifs snapshot");
+	if (ret < 0) {
+		ret = gerr(ret, errbuf, errlen,
+			   "cannot move the branch of %s", g->worker);
+		goto out;
+	}
+	git_oid_tostr(snap->id, sizeof(snap->id), &cid);
+	ret = base_set(g->st, g->worker, snap->id);
+	if (ret < 0) {
+		seterr(errbuf, errlen,
+		       "snapshot %.7s made, but cannot record it on the delta "
+		       "of %s: %s",
+		       snap->id, g->worker, strerror(-ret));
+		goto out;
+	}
+	/* the cache only names objects now durable in the pack */
+	cache_save(&g->newcache, g->st, g->worker);
+out:
+	git_reference_free(refp);
+	git_tree_free(tree);
+	git_commit_free(pc);
+	git_signature_free(sig);
+	pifs_meta_release(&parent);
+	pifs_git_snapshot_abort(g);
+	return ret;
+}
+
+/* ---- restoring a delta ---- */
+
+struct restore {
+	struct pifs_git *g;
+	int root;
+	char *errbuf;
+	size_t errlen;
+};
+
+static int rs_fail(struct restore *r, const char *what, const char *path,
+		   int err)
+{
+	if (r->errbuf && r->errlen && !r->errbuf[0])
+		seterr(r->errbuf, r->errlen, "cannot %s '%s': %s", what, path,
+		       strerror(-err));
+	return err;
+}
+
+/* Write data with holes: 4 KiB blocks of zeros are skipped. */
+static int write_sparse(int fd, const char *buf, size_t len)
+{
+	static const char zero[HOLE_BLOCK];
+	size_t off, n;
+	int ret;
+
+	for (off = 0; off < len; off += n) {
+		n = len - off < HOLE_BLOCK ? len - off : HOLE_BLOCK;
+		if (n == HOLE_BLOCK && !memcmp(buf + off, zero, HOLE_BLOCK))
+			continue;
+		ret = pifs_pwrite_all(fd, buf + off, n, (off_t)off);
+		if (ret < 0)
+			return ret;
+	}
+	return ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
+}
+
+static int set_xattrs(int dirfd, const char *name,
+		      const struct pifs_meta_entry *e)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < e->nxattrs; i++) {
+		ret = pifs_lsetxattr(dirfd, name, e->xattrs[i].name,
+				     e->xattrs[i].value, e->xattrs[i].len, 0);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* chown, chmod (after chown, which clears setuid), xattrs (after chown,
+ * which clears security.capability), chmod again if an ACL changed the
+ * group bits, times last (atime = mtime). */
+static int apply_attrs(int dirfd, const char *name,
+		       const struct pifs_meta_entry *e)
+{
+	struct timespec ts[2];
+	struct stat sb;
+	char p[64];
+	int fd, ret = 0;
+
+	if (fchownat(dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	fd = -1;
+	if (e->type != 'l') {
+		fd = pifs_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
+		if (fd < 0)
+			return fd;
+		if (chmod(pifs_fd_path(fd, p, sizeof(p)), e->mode) < 0) {
+			ret = -errno;
+			goto out;
+		}
+	}
+	ret = set_xattrs(dirfd, name, e);
+	if (ret < 0)
+		goto out;
+	if (fd >= 0) {
+		if (fstat(fd, &sb) < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if ((sb.st_mode & 07777) != e->mode &&
+		    chmod(pifs_fd_path(fd, p, sizeof(p)), e->mode) < 0) {
+			ret = -errno;
+			goto out;
+		}
+	}
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime_sec;
+	ts[0].tv_nsec = ts[1].tv_nsec = (long)e->mtime_nsec;
+	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
+{
+	const char *name;
+	char *parent = NULL, *data = NULL;
+	size_t len;
+	int pfd, fd, ret;
+	dev_t dev = makedev(e->rdev_major, e->rdev_minor);
+
+	pfd = open_parent(r->root, e->path, &parent, &name);
+	if (pfd < 0)
+		return rs_fail(r, "create", e->path, pfd);
+	if (e->link) {
+		int lfd = pifs_openat_beneath(r->root, e->link,
+					      O_PATH | O_NOFOLLOW, 0);
+
+		ret = lfd;
+		if (lfd >= 0) {
+			ret = linkat(lfd, "", pfd, name, AT_EMPTY_PATH) < 0
+				  ? -errno
+				  : 0;
+			close(lfd);
+		}
+		if (ret < 0)
+			rs_fail(r, "link", e->path, ret);
+		goto out;
+	}
+	switch (e->type) {
+	case 'd':
+		ret = mkdirat(pfd, name, 0700) < 0 ? -errno : 0;
+		break;
+	case 'f':
+	case 'l':
+		ret = pifs_git_blob(r->g, e->oid, &data, &len);
+		if (ret < 0)
+			break;
+		if (e->type == 'l') {
+			ret = memchr(data, '\0', len) ? -EINVAL : 0;
+			if (ret == 0 && symlinkat(data, pfd, name) < 0)
+				ret = -errno;
+			break;
+		}
+		fd = openat(pfd, name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = write_sparse(fd, data, len);
+		if (close(fd) < 0 && ret == 0)
+			ret = -errno;
+		break;
+	case 'c':
+		ret = mknodat(pfd, name, S_IFCHR | 0600, dev) < 0 ? -errno : 0;
+		break;
+	case 'b':
+		ret = mknodat(pfd, name, S_IFBLK | 0600, dev) < 0 ? -errno : 0;
+		break;
+	case 'p':
+		ret = mknodat(pfd, name, S_IFIFO | 0600, 0) < 0 ? -errno : 0;
+		break;
+	case 's':
+		ret = mknodat(pfd, name, S_IFSOCK | 0600, 0) < 0 ? -errno : 0;
+		break;
+	default:
+		ret = -EINVAL;
+	}
+	if (ret < 0) {
+		rs_fail(r, "restore", e->path, ret);
+		goto out;
+	}
+	if (e->type != 'd') {
+		ret = apply_attrs(pfd, name, e);
+		if (ret < 0)
+			rs_fail(r, "set attributes of", e->path, ret);
+	}
+out:
+	free(data);
+	free(parent);
+	close(pfd);
+	return ret;
+}
+
+int pifs_git_materialize(struct pifs_git *g, struct pifs_store *st,
+			 const char *id, const char *tmpname, char *errbuf,
+			 size_t errlen)
+{
+	struct restore r = {.g = g, .root = -1, .errbuf = errbuf,
+			    .errlen = errlen};
+	struct pifs_meta m;
+	const char *name;
+	char *parent;
+	size_t i;
+	int ret, pfd;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	pifs_meta_init(&m);
+	if (!id) {
+		ret = pifs_store_delta_init(st, st->work_fd, tmpname);
+		if (ret < 0) {
+			seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
+			       st->path, tmpname, strerror(-ret));
+			return ret;
+		}
+		goto sync;
+	}
+	ret = pifs_git_load(g, id, &m, errbuf, errlen);
+	if (ret < 0)
+		return ret;
+	if (!m.count || strcmp(m.entries[0].path, ".")) {
+		seterr(errbuf, errlen, "snapshot %.7s has no root entry", id);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (mkdirat(st->work_fd, tmpname, 0700) < 0) {
+		ret = -errno;
+		seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
+		       st->path, tmpname, strerror(-ret));
+		goto out;
+	}
+	r.root = pifs_openat_beneath(st->work_fd, tmpname,
+				     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (r.root < 0) {
+		ret = r.root;
+		goto out_remove;
+	}
+	for (i = 1; i < m.count; i++)
+		if ((ret = restore_entry(&r, &m.entries[i])) < 0)
+			goto out_remove;
+	/* directory attributes last, deepest first (reverse path order) */
+	for (i = m.count; i-- > 1;) {
+		if (m.entries[i].type != 'd' || m.entries[i].link)
+			continue;
+		pfd = open_parent(r.root, m.entries[i].path, &parent, &name);
+		if (pfd < 0) {
+			ret = rs_fail(&r, "open", m.entries[i].path, pfd);
+			goto out_remove;
+		}
+		ret = apply_attrs(pfd, name, &m.entries[i]);
+		close(pfd);
+		free(parent);
+		if (ret < 0) {
+			rs_fail(&r, "set attributes of", m.entries[i].path,
+				ret);
+			goto out_remove;
+		}
+	}
+	ret = pifs_lsetxattr(st->work_fd, tmpname, PIFS_XATTR_BASE, id, 40, 0);
+	if (ret == 0)
+		ret = apply_attrs(st->work_fd, tmpname, &m.entries[0]);
+	if (ret < 0) {
+		rs_fail(&r, "set attributes of", ".", ret);
+		goto out_remove;
+	}
+sync:
+	ret = sync_fs(st->work_fd);
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot sync '%s': %s", st->path,
+		       strerror(-ret));
+		goto out_remove;
+	}
+	ret = 0;
+	goto out;
+out_remove:
+	pifs_remove_tree(st->work_fd, tmpname);
+out:
+	if (r.root >= 0)
+		close(r.root);
+	pifs_meta_release(&m);
+	return ret;
+}
+
+/* ---- fsck ---- */
+
+struct oidset {
+	git_oid *v;
+	size_t cap, n; /* cap is a power of two; zero oid = free */
+};
+
+static size_t oid_hash(const git_oid *o)
+{
+	size_t h;
+
+	memcpy(&h, o->id, sizeof(h));
+	return h;
+}
+
+/* 1 if added, 0 if present, -ENOMEM. */
+static int oidset_add(struct oidset *s, const git_oid *o)
+{
+	size_t i, j;
+
+	if (s->n * 2 >= s->cap) {
+		struct oidset n = {.cap = s->cap ? s->cap * 2 : 1024};
+
+		n.v = calloc(n.cap, sizeof(*n.v));
+		if (!n.v)
+			return -ENOMEM;
+		for (i = 0; i < s->cap; i++) {
+			if (git_oid_is_zero(&s->v[i]))
+				continue;
+			for (j = oid_hash(&s->v[i]) & (n.cap - 1);
+			     !git_oid_is_zero(&n.v[j]); j = (j + 1) & (n.cap - 1))
+				;
+			n.v[j] = s->v[i];
+			n.n++;
+		}
+		free(s->v);
+		*s = n;
+	}
+	for (i = oid_hash(o) & (s->cap - 1); !git_oid_is_zero(&s->v[i]);
+	     i = (i + 1) & (s->cap - 1))
+		if (git_oid_equal(&s->v[i], o))
+			return 0;
+	s->v[i] = *o;
+	s->n++;
+	return 1;
+}
+
+struct fsck {
+	struct pifs_git *g;
+	FILE *out;
+	int problems;
+	struct oidset seen;
+	const char *worker;
+	char commit[41];
+};
+
+static void problem(struct fsck *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void problem(struct fsck *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(f->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', f->out);
+	f->problems++;
+}
+
+static const char *gmsg(void)
+{
+	const git_error *e = git_error_last();
+
+	return e && e->message ? e->message : "unknown error";
+}
+
+/* Read (and so hash-verify) an object once. */
+static int fsck_read(struct fsck *f, const git_oid *oid, git_object_t want,
+		     const char *what)
+{
+	git_odb_object *o;
+	char hex[41];
+	int ret;
+
+	ret = oidset_add(&f->seen, oid);
+	if (ret <= 0)
+		return ret;
+	git_oid_tostr(hex, sizeof(hex), oid);
+	ret = git_odb_read(&o, f->g->odb, oid);
+	if (ret < 0) {
+		problem(f, "snapshot %.7s of %s: cannot read %s (object %s): %s",
+			f->commit, f->worker, what, hex, gmsg());
+		return 0;
+	}
+	if (git_odb_object_type(o) != want)
+		problem(f, "snapshot %.7s of %s: %s (object %s) is a %s, not "
+			   "a %s",
+			f->commit, f->worker, what, hex,
+			git_object_type2string(git_odb_object_type(o)),
+			git_object_type2string(want));
+	git_odb_object_free(o);
+	return 0;
+}
+
+struct fsck_walk {
+	struct fsck *f;
+	struct pifs_meta *m;
+	unsigned char *found; /* per META entry */
+};
+
+static int fsck_blob(const char *path, const git_oid *oid,
+		     git_filemode_t mode, void *arg)
+{
+	struct fsck_walk *w = arg;
+	const struct pifs_meta_entry *e = pifs_meta_find(w->m, path);
+	char what[PATH_MAX + 16];
+
+	snprintf(what, sizeof(what), "'delta/%s'", path);
+	if (!e) {
+		problem(w->f, "snapshot %.7s of %s: %s is not in META",
+			w->f->commit, w->f->worker, what);
+	} else if (!((e->type == 'f' && (mode == GIT_FILEMODE_BLOB ||
+					 mode == GIT_FILEMODE_BLOB_EXECUTABLE)) ||
+		     (e->type == 'l' && mode == GIT_FILEMODE_LINK))) {
+		problem(w->f,
+			"snapshot %.7s of %s: %s has git mode %o but META "
+			"type %c",
+			w->f->commit, w->f->worker, what, (unsigned)mode,
+			e->type);
+	} else {
+		w->found[e - w->m->entries] = 1;
+	}
+	return fsck_read(w->f, oid, GIT_OBJECT_BLOB, what);
+}
+
+/* Trees of delta/ must all read back; walk_tree reads them. */
+static int fsck_trees(struct fsck *f, const git_oid *oid, const char *path)
+{
+	git_tree *t;
+	size_t i;
+	int ret;
+
+	ret = fsck_read(f, oid, GIT_OBJECT_TREE, path);
+	if (ret < 0)
+		return ret;
+	if (git_tree_lookup(&t, f->g->repo, oid) < 0)
+		return 1;
+	for (i = 0; i < git_tree_entrycount(t); i++) {
+		const git_tree_entry *te = git_tree_entry_byindex(t, i);
+		char *sub;
+
+		if (git_tree_entry_type(te) != GIT_OBJECT_TREE)
+			continue;
+		sub = pifs_strdupf("%s/%s", path, git_tree_entry_name(te));
+		if (!sub) {
+			git_tree_free(t);
+			return -ENOMEM;
+		}
+		ret = fsck_trees(f, git_tree_entry_id(te), sub);
+		free(sub);
+		if (ret != 0) {
+			git_tree_free(t);
+			return ret;
+		}
+	}
+	git_tree_free(t);
+	return 0;
+}
+
+static int fsck_commit(struct fsck *f, const git_oid *oid)
+{
+	const git_tree_entry *meta_te, *delta_te;
+	struct fsck_walk w = {.f = f};
+	struct pifs_meta m;
+	git_commit *c = NULL;
+	git_tree *root = NULL, *delta = NULL;
+	git_blob *blob = NULL;
+	char err[256];
+	size_t i;
+	int ret;
+
+	git_oid_tostr(f->commit, sizeof(f->commit), oid);
+	pifs_meta_init(&m);
+	if ((ret = fsck_read(f, oid, GIT_OBJECT_COMMIT, "the commit")) < 0)
+		return ret;
+	if (git_commit_lookup(&c, f->g->repo, oid) < 0)
+		return 0; /* reported by fsck_read */
+	if ((ret = fsck_read(f, git_commit_tree_id(c), GIT_OBJECT_TREE,
+			     "the root tree")) < 0)
+		goto out;
+	if (git_tree_lookup(&root, f->g->repo, git_commit_tree_id(c)) < 0)
+		goto out;
+	meta_te = git_tree_entry_byname(root, "META");
+	delta_te = git_tree_entry_byname(root, "delta");
+	if (!meta_te || git_tree_entry_type(meta_te) != GIT_OBJECT_BLOB) {
+		problem(f, "snapshot %.7s of %s: no META", f->commit,
+			f->worker);
+		goto out;
+	}
+	if (!delta_te || git_tree_entry_type(delta_te) != GIT_OBJECT_TREE) {
+		problem(f, "snapshot %.7s of %s: no delta/ tree", f->commit,
+			f->worker);
+		goto out;
+	}
+	/* META is re-read for every commit: its parse is the check */
+	if (git_blob_lookup(&blob, f->g->repo, git_tree_entry_id(meta_te)) <
+	    0) {
+		problem(f, "snapshot %.7s of %s: cannot read META: %s",
+			f->commit, f->worker, gmsg());
+		goto out;
+	}
+	oidset_add(&f->seen, git_tree_entry_id(meta_te));
+	if (pifs_meta_parse(&m, git_blob_rawcontent(blob),
+			    (size_t)git_blob_rawsize(blob), err,
+			    sizeof(err)) < 0) {
+		problem(f, "snapshot %.7s of %s: META does not parse: %s",
+			f->commit, f->worker, err);
+		goto out;
+	}
+	ret = fsck_trees(f, git_tree_entry_id(delta_te), "delta");
+	if (ret < 0)
+		goto out;
+	ret = 0;
+	if (git_tree_lookup(&delta, f->g->repo, git_tree_entry_id(delta_te)) <
+	    0)
+		goto out;
+	w.m = &m;
+	w.found = calloc(m.count ? m.count : 1, 1);
+	if (!w.found) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	err[0] = '\0';
+	if (walk_tree(f->g, delta, "", fsck_blob, &w, err, sizeof(err)) < 0 &&
+	    err[0])
+		problem(f, "snapshot %.7s of %s: %s", f->commit, f->worker,
+			err);
+	for (i = 0; i < m.count; i++)
+		if ((m.entries[i].type == 'f' || m.entries[i].type == 'l') &&
+		    !w.found[i])
+			problem(f,
+				"snapshot %.7s of %s: no blob for '%s' in "
+				"delta/",
+				f->commit, f->worker, m.entries[i].path);
+	free(w.found);
+out:
+	pifs_meta_release(&m);
+	git_blob_free(blob);
+	git_tree_free(delta);
+	git_tree_free(root);
+	git_commit_free(c);
+	return ret;
+}
+
+/* Walk the history of one worker branch; *history gets every commit. */
+static int fsck_branch(struct fsck *f, const char *refname,
+		       struct oidset *history)
+{
+	git_reference *ref = NULL;
+	git_revwalk *walk = NULL;
+	git_oid oid;
+	char hex[41];
+	int ret;
+
+	ret = git_reference_lookup(&ref, f->g->repo, refname);
+	if (ret < 0) {
+		problem(f, "ref '%s' cannot be read: %s", refname, gmsg());
+		return 0;
+	}
+	if (git_reference_type(ref) != GIT_REFERENCE_DIRECT) {
+		problem(f, "ref '%s' is not a direct reference", refname);
+		goto out;
+	}
+	oid = *git_reference_target(ref);
+	git_oid_tostr(hex, sizeof(hex), &oid);
+	if (!git_odb_exists(f->g->odb, &oid)) {
+		problem(f, "ref '%s' points to missing commit %s", refname,
+			hex);
+		goto out;
+	}
+	if ((ret = git_revwalk_new(&walk, f->g->repo)) < 0 ||
+	    (ret = git_revwalk_push(walk, &oid)) < 0) {
+		problem(f, "ref '%s' (%s) is not a readable commit: %s",
+			refname, hex, gmsg());
+		ret = 0;
+		goto out;
+	}
+	while ((ret = git_revwalk_next(&oid, walk)) == 0) {
+		if ((ret = oidset_add(history, &oid)) < 0)
+			goto out;
+		if ((ret = fsck_commit(f, &oid)) < 0)
+			goto out;
+	}
+	if (ret != GIT_ITEROVER)
+		problem(f, "history of '%s' cannot be walked: %s", refname,
+			gmsg());
+	ret = 0;
+out:
+	git_revwalk_free(walk);
+	git_reference_free(ref);
+	return ret;
+}
+
+int pifs_git_fsck(struct pifs_store *st, const struct pifs_registry *reg,
+		  FILE *out)
+{
+	struct fsck f = {.out = out};
+	git_reference_iterator *it = NULL;
+	struct oidset *hist = NULL;
+	const char *refname;
+	char err[512], base[41];
+	struct dirent *de;
+	struct stat sb;
+	size_t i;
+	DIR *dir;
+	int ret, fd;
+
+	ret = pifs_git_open(&f.g, st, 0, err, sizeof(err));
+	if (ret < 0 && ret != -ENOENT) {
+		problem(&f, "%s", err);
+		f.g = NULL;
+	}
+	hist = calloc(reg->count ? reg->count : 1, sizeof(*hist));
+	if (!hist) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (f.g) {
+		ret = git_reference_iterator_glob_new(&it, f.g->repo,
+						      REF_PREFIX "*");
+		if (ret < 0) {
+			problem(&f, "cannot list the branches: %s", gmsg());
+		} else {
+			while (git_reference_next_name(&refname, it) == 0) {
+				const char *w = refname + strlen(REF_PREFIX);
+				struct oidset tmp = {0}, *h = &tmp;
+
+				for (i = 0; i < reg->count; i++)
+					if (!strcmp(reg->workers[i].name, w))
+						h = &hist[i];
+				if (h == &tmp)
+					fprintf(out,
+						"note: branch '%s' belongs to "
+						"no registered worker\n",
+						refname);
+				f.worker = w;
+				ret = fsck_branch(&f, refname, h);
+				free(tmp.v);
+				if (ret < 0)
+					goto out;
+			}
+		}
+	}
+	for (i = 0; i < reg->count; i++) {
+		const char *w = reg->workers[i].name;
+
+		if (fstatat(st->deltas_fd, w, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(sb.st_mode)) {
+			problem(&f, "worker %s has no delta '%s/deltas/%s'", w,
+				st->path, w);
+			continue;
+		}
+		ret = pifs_git_base_get(st, w, base);
+		if (ret == -ENODATA)
+			continue;
+		if (ret < 0) {
+			problem(&f, "worker %s: bad " PIFS_XATTR_BASE
+				    " on its delta: %s",
+				w, strerror(-ret));
+			continue;
+		}
+		{
+			git_oid o;
+
+			git_oid_fromstr(&o, base);
+			if (!hist[i].n || oidset_add(&hist[i], &o) == 1)
+				problem(&f,
+					"worker %s: its delta's base %.7s is "
+					"not a snapshot of %s",
+					w, base, w);
+		}
+	}
+	fd = openat(st->work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (dir) {
+		while ((de = readdir(dir)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				fprintf(out,
+					"note: leftover '%s/work/%s' from an "
+					"interrupted operation (removed at the "
+					"next mount or reset)\n",
+					st->path, de->d_name);
+		closedir(dir);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	ret = f.problems;
+out:
+	git_reference_iterator_free(it);
+	if (hist)
+		for (i = 0; i < reg->count; i++)
+			free(hist[i].v);
+	free(hist);
+	free(f.seen.v);
+	pifs_git_free(f.g);
+	return ret;
+}
+
+int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
+		  const struct pifs_meta *m, const char *path, char **out,
+		  size_t *len_out, int *deleted)
+{
+	const struct pifs_meta_entry *e;
+	struct pifs_meta_entry ge;
+	char target[PATH_MAX + 1];
+	struct vent v;
+	ssize_t n;
+	int ret, fd;
+
+	*out = NULL;
+	*deleted = 0;
+	ret = view_lookup(st, m, path, &v);
+	if (ret < 0)
+		return ret;
+	if (!v.present) {
+		if (golden_entry(st, path, &ge) == 0) {
+			*deleted = 1;
+			entry_release(&ge);
+		}
+		return -ENOENT;
+	}
+	e = v.e;
+	if (e->type == 'd') {
+		ret = -EISDIR;
+	} else if (e->type != 'f' && e->type != 'l') {
+		ret = -EINVAL;
+	} else if (e != &v.gold) {
+		ret = pifs_git_blob(g, e->oid, out, len_out);
+	} else if (e->type == 'l') {
+		fd = pifs_openat_beneath(st->golden_fd, v.gpath,
+					 O_PATH | O_NOFOLLOW, 0);
+		ret = fd;
+		if (fd >= 0) {
+			n = readlinkat(fd, "", target, sizeof(target) - 1);
+			ret = n < 0 ? -errno : 0;
+			close(fd);
+			if (ret == 0) {
+				*out = strndup(target, (size_t)n);
+				*len_out = (size_t)n;
+				ret = *out ? 0 : -ENOMEM;
+			}
+		}
+	} else {
+		fd = pifs_openat_beneath(st->golden_fd, v.gpath,
+					 O_RDONLY | O_NOFOLLOW, 0);
+		ret = fd;
+		if (fd >= 0) {
+			ret = read_all(fd, e->size, out, len_out);
+			close(fd);
+		}
+	}
+	vent_release(&v);
+	return ret;
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * gitstore.h - versioned deltas: snapshots of a worker's delta in one bare
+ * git repository per store (STORE/git, 0700), a branch per worker
+ * (refs/heads/workers/<worker>), and everything built on it: restoring a
+ * snapshot as a new delta, the view-level diff, log, and fsck.  This is
+ * the only module that includes <git2.h>.
+ *
+ * A snapshot commit's tree holds
+ *
+ *   delta/   the delta's regular files (blobs 100644 or 100755), symlinks
+ *            (120000 blobs of the target) and non-empty directories
+ *            (trees); a name git refuses (".git" and its variants, or one
+ *            starting with "~pifs~") is stored as "~pifs~<hex of name>"
+ *   META     every entry's metadata, the text format below
+ *
+ * and its message is "<message>\n\nworker: <w>\ngolden: <id>\nfiles: <N>\n
+ * bytes: <B>\n" (N changed paths and B bytes of changed content against
+ * the parent snapshot, or the golden for the first).
+ *
+ * META, one entry per line, sorted by path bytewise, the root included:
+ *
+ *   # pifs delta metadata v1
+ *   golden <golden-id>
+ *   <type> <mode> <uid> <gid> <mtime-sec>.<nsec> <major>:<minor> <link>
+ *       <xattrs> <path>
+ *
+ * (one line; wrapped here).  type is f d l c b p s (a whiteout is "c" with
+ * rdev 0:0); mode is the octal permission bits including setuid, setgid
+ * and sticky; nsec has 9 digits; link is "-" or the path of the first
+ * (sorted) entry of the same hard-link group; xattrs is "-" or a
+ * comma-separated list "name=hexvalue" sorted by name, of every xattr of
+ * the entry except trusted.pifs.base; paths and xattr names are escaped as
+ * pifs_path_escape does, plus "," and "=" in names as \x2c and \x3d.  The
+ * root is ".".
+ *
+ * The commit a delta corresponds to (its base) is the xattr
+ * trusted.pifs.base (40 hex digits) on the delta root; absent means the
+ * bare golden.
+ *
+ * Writes are crash safe: new objects are collected in memory and written
+ * as one pack (fsynced) before the branch moves (fsynced, atomic), so an
+ * interrupted snapshot leaves nothing referenced half-written.
+ */
+#ifndef PIFS_GITSTORE_H
+#define PIFS_GITSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "registry.h"
+#include "store.h"
+
+#define PIFS_XATTR_BASE "trusted.pifs.base"
+#define PIFS_GIT_DIR	"git"
+
+struct pifs_git; /* an open repository, opaque */
+
+struct pifs_xattr {
+	char *name;
+	unsigned char *value;
+	size_t len;
+};
+
+struct pifs_meta_entry {
+	char *path;		   /* relative, unescaped; "." is the root */
+	char type;		   /* f d l c b p s */
+	unsigned mode;		   /* permission bits, 07777 */
+	uint32_t uid, gid;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	uint32_t rdev_major, rdev_minor;
+	char *link;		   /* hard-link leader, or NULL */
+	struct pifs_xattr *xattrs; /* sorted by name */
+	size_t nxattrs;
+	/* not stored in META: */
+	uint64_t size;		/* f, l: bytes (UINT64_MAX: unknown) */
+	unsigned char oid[20];	/* f, l: blob id */
+	int has_oid;
+};
+
+struct pifs_meta {
+	char golden[17];
+	struct pifs_meta_entry *entries; /* owned, sorted by path */
+	size_t count;
+};
+
+void pifs_meta_init(struct pifs_meta *m);
+void pifs_meta_release(struct pifs_meta *m);
+/* Sort entries by path (bytewise). */
+void pifs_meta_sort(struct pifs_meta *m);
+/* META text into a malloc'd *out; -ENOMEM, -EINVAL for a bad entry. */
+int pifs_meta_format(const struct pifs_meta *m, char **out, size_t *len_out);
+/* Strict parse; -EINVAL with "line N: ..." in errbuf. */
+int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
+		    char *errbuf, size_t errlen);
+const struct pifs_meta_entry *pifs_meta_find(const struct pifs_meta *m,
+					     const char *path);
+
+/* Open STORE/git; with create, make it (atomically) when missing.
+ * -ENOENT when it does not exist and create is 0. */
+int pifs_git_open(struct pifs_git **out, struct pifs_store *st, int create,
+		  char *errbuf, size_t errlen);
+void pifs_git_free(struct pifs_git *g);
+
+/* Read the live delta deltas/<worker> into m: every entry with its
+ * metadata and, for files and symlinks, its blob id and size (from the
+ * stat cache when the file is unchanged).  g may be NULL (no cache). */
+int pifs_git_scan(struct pifs_git *g, struct pifs_store *st,
+		  const char *worker, struct pifs_meta *m, char *errbuf,
+		  size_t errlen);
+
+struct pifs_snapshot {
+	char id[41];	  /* the new commit (or the head if none made) */
+	int created;	  /* 0: nothing to snapshot */
+	unsigned files;	  /* changed paths against the parent */
+	uint64_t bytes;	  /* changed content bytes */
+	unsigned objects; /* objects in the new pack */
+};
+
+/* Snapshot in two steps so a mounted worker is paused only for the
+ * first: prepare reads the delta and builds every object in memory;
+ * finish writes them as one pack, moves the branch (compare-and-swap
+ * against the head prepare saw, -EBUSY if it moved), sets the base on the
+ * delta and saves the stat cache.  abort drops a prepared snapshot.
+ * message may be NULL ("snapshot"). */
+int pifs_git_snapshot_prepare(struct pifs_git *g, const char *worker,
+			      const char *message, int allow_empty,
+			      struct pifs_snapshot *out, char *errbuf,
+			      size_t errlen);
+int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
+			     char *errbuf, size_t errlen);
+void pifs_git_snapshot_abort(struct pifs_git *g);
+
+/* The branch head of worker; -ENOENT when it has no snapshot. */
+int pifs_git_head(struct pifs_git *g, const char *worker, char id[41]);
+/* Resolve REV (full or >= 4 hex digits, HEAD/latest, HEAD~N) to a commit
+ * of worker's history; -ENOENT "'REV' is not a snapshot of W", -EINVAL
+ * "ambiguous" (errbuf has the message). */
+int pifs_git_resolve(struct pifs_git *g, const char *worker, const char *rev,
+		     char id[41], char *errbuf, size_t errlen);
+/* The META of a commit with blob ids attached. */
+int pifs_git_load(struct pifs_git *g, const char *id, struct pifs_meta *m,
+		  char *errbuf, size_t errlen);
+/* A blob's content (malloc'd). */
+int pifs_git_blob(struct pifs_git *g, const unsigned char oid[20],
+		  char **out, size_t *len_out);
+
+struct pifs_log_entry {
+	char id[41];
+	int64_t time; /* committer time, seconds */
+	int offset;   /* minutes east of UTC */
+	char *subject;
+	unsigned files;
+	uint64_t bytes;
+};
+/* worker's snapshots, newest first. */
+int pifs_git_log(struct pifs_git *g, const char *worker,
+		 struct pifs_log_entry **out, size_t *n_out);
+void pifs_git_log_free(struct pifs_log_entry *log, size_t n);
+
+/* The base recorded on deltas/<worker> (0), -ENODATA for none. */
+int pifs_git_base_get(struct pifs_store *st, const char *worker,
+		      char id[41]);
+
+struct pifs_change {
+	char kind;	/* 'A', 'M', 'D' */
+	char *path;
+	char what[160]; /* for M: "content, mode 644->755, ..." */
+	uint64_t bytes; /* new content bytes (A, M with content) */
+};
+
+/* View-level diff of two deltas over the golden: old NULL means the bare
+ * golden.  paths (may be NULL) limits to those paths and their children.
+ * g is needed only when old comes from a commit (may be NULL). */
+int pifs_git_diff(struct pifs_git *g, struct pifs_store *st,
+		  const struct pifs_meta *old, const struct pifs_meta *new,
+		  char *const *paths, size_t npaths, struct pifs_change **out,
+		  size_t *n_out, char *errbuf, size_t errlen);
+void pifs_changes_free(struct pifs_change *c, size_t n);
+
+/* The content of path (a file's data, a symlink's target) as the view of
+ * m (NULL: the bare golden) showed it, malloc'd.  -ENOENT when the view
+ * has nothing there (*deleted = 1 when the golden has it but the delta
+ * deleted it), -EISDIR for a directory, -EINVAL for a special file. */
+int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
+		  const struct pifs_meta *m, const char *path, char **out,
+		  size_t *len_out, int *deleted);
+
+/* Build the delta of commit id (NULL: the empty delta of the bare golden)
+ * as work/<tmpname> with every attribute restored and the base set, and
+ * syncfs it.  The caller swaps it in. */
+int pifs_git_materialize(struct pifs_git *g, struct pifs_store *st,
+			 const char *id, const char *tmpname, char *errbuf,
+			 size_t errlen);
+
+/* Check the repository, the workers' deltas and bases and work/ (not
+ * the golden).  Problems are one line each on out; notes are prefixed
+ * "note: " and not counted.  Returns the number of problems or -errno. */
+int pifs_git_fsck(struct pifs_store *st, const struct pifs_registry *reg,
+		  FILE *out);
+
+#endif
