@@ -19,6 +19,15 @@
 #include "ops.h"
 #include "util.h"
 
+/* An open file: the backing fd and the view whose pause must stop its
+ * writes. */
+struct fh {
+	int fd;
+	struct pifs_view *v;
+};
+
+#define FH(fi) ((struct fh *)(uintptr_t)(fi)->fh)
+
 struct dirh {
 	struct pifs_dir *dir;
 	int served; /* a read happened: offset 0 again means rewinddir */
@@ -39,8 +48,8 @@ static void reply_entry(fuse_req_t req, struct pifs_node *n,
 	e.ino = n->id;
 	e.generation = n->gen;
 	e.attr = *st;
-	e.attr_timeout = n->view ? t : 0;
-	e.entry_timeout = n->view ? t : 0;
+	e.attr_timeout = pifs_node_cacheable(n) ? t : 0;
+	e.entry_timeout = pifs_node_cacheable(n) ? t : 0;
 	if (fuse_reply_entry(req, &e) == -ENOENT)
 		pifs_fs_forget(&D(req)->fs, n->id, 1); /* interrupted */
 }
@@ -123,10 +132,16 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	GET_NODE(req, ino, n);
 	r = pifs_fs_getattr(&D(req)->fs, n, &st);
 	pifs_fs_put(&D(req)->fs, n);
+	if (r == -ESTALE && fi && n->view) {
+		/* The name is gone (a reset swapped the delta) but this file
+		 * is open: it keeps the inode it had. */
+		r = fstat(FH(fi)->fd, &st) < 0 ? -errno : 0;
+		st.st_ino = ino;
+	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, n->view ? D(req)->timeout : 0);
+		fuse_reply_attr(req, &st, pifs_node_cacheable(n) ? D(req)->timeout : 0);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -154,7 +169,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		s |= PIFS_SET_ATIME_NOW;
 	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
 		s |= PIFS_SET_MTIME_NOW;
-	r = pifs_fs_setattr(&D(req)->fs, n, attr, s, fi ? (int)fi->fh : -1, &st);
+	r = pifs_fs_setattr(&D(req)->fs, n, attr, s, fi ? FH(fi)->fd : -1, &st);
 	pifs_fs_put(&D(req)->fs, n);
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -316,18 +331,33 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct pifs_node *n;
 	int r, fd = -1, golden = 0;
+	struct fh *h = malloc(sizeof(*h));
 
-	GET_NODE(req, ino, n);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = pifs_fs_node(&D(req)->fs, ino);
+	if (!n) {
+		free(h);
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	h->v = n->view;
 	r = pifs_fs_open_file(&D(req)->fs, n, fi->flags, &fd, &golden);
 	pifs_fs_put(&D(req)->fs, n);
 	if (r < 0) {
+		free(h);
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fi->fh = (uint64_t)fd;
+	h->fd = fd;
+	fi->fh = (uint64_t)(uintptr_t)h;
 	set_open_flags(D(req), fi, golden);
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	if (fuse_reply_open(req, fi) == -ENOENT) {
 		close(fd);
+		free(h);
+	}
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -339,6 +369,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat st;
 	int r, fd = -1;
 
+	struct fh *h;
+
 	GET_NODE(req, parent, p);
 	r = pifs_fs_create(&D(req)->fs, p, name, mode, fi->flags, &ctx, &n, &st,
 			   &fd);
@@ -347,15 +379,25 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -r);
 		return;
 	}
+	h = malloc(sizeof(*h));
+	if (!h) {
+		close(fd);
+		pifs_fs_forget(&D(req)->fs, n->id, 1);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->fd = fd;
+	h->v = n->view;
 	memset(&e, 0, sizeof(e));
 	e.ino = n->id;
 	e.generation = n->gen;
 	e.attr = st;
 	e.attr_timeout = e.entry_timeout = D(req)->timeout;
-	fi->fh = (uint64_t)fd;
+	fi->fh = (uint64_t)(uintptr_t)h;
 	set_open_flags(D(req), fi, 0);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		close(fd);
+		free(h);
 		pifs_fs_forget(&D(req)->fs, n->id, 1);
 	}
 }
@@ -366,7 +408,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].fd = FH(fi)->fd;
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
@@ -379,9 +421,11 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	ssize_t r;
 
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = (int)fi->fh;
+	out.buf[0].fd = FH(fi)->fd;
 	out.buf[0].pos = off;
+	pifs_view_write_begin(FH(fi)->v);
 	r = fuse_buf_copy(&out, in, 0);
+	pifs_view_write_end(FH(fi)->v);
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
 	else
@@ -392,21 +436,23 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	/* close() of a dup releases POSIX locks and reports delayed write
 	 * errors, as a close of the real file would. */
-	int fd = dup((int)fi->fh);
+	int fd = dup(FH(fi)->fd);
 
 	fuse_reply_err(req, fd < 0 ? errno : (close(fd) < 0 ? errno : 0));
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	close((int)fi->fh);
+	close(FH(fi)->fd);
+	free(FH(fi));
 	fuse_reply_err(req, 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	int r = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
+	int fd = FH(fi)->fd;
+	int r = datasync ? fdatasync(fd) : fsync(fd);
 
 	fuse_reply_err(req, r < 0 ? errno : 0);
 }
@@ -414,15 +460,18 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 			 off_t len, struct fuse_file_info *fi)
 {
-	int r = fallocate((int)fi->fh, mode, off, len);
+	int r;
 
-	fuse_reply_err(req, r < 0 ? errno : 0);
+	pifs_view_write_begin(FH(fi)->v);
+	r = fallocate(FH(fi)->fd, mode, off, len) < 0 ? errno : 0;
+	pifs_view_write_end(FH(fi)->v);
+	fuse_reply_err(req, r);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
-	off_t r = lseek((int)fi->fh, off, whence);
+	off_t r = lseek(FH(fi)->fd, off, whence);
 
 	if (r < 0)
 		fuse_reply_err(req, errno);
@@ -509,7 +558,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				ep.generation = n->gen;
 				ep.attr = st;
 				ep.attr_timeout = ep.entry_timeout =
-					n->view ? D(req)->timeout : 0;
+					pifs_node_cacheable(n) ? D(req)->timeout : 0;
 			}
 			l = fuse_add_direntry_plus(req, buf + used, size - used,
 						   e->name, &ep, (off_t)(i + 1));

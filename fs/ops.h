@@ -7,6 +7,7 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 
 #include "view.h"
 
@@ -16,8 +17,17 @@ struct pifsd {
 	int golden_direct;    /* golden-backed files bypass the FUSE page
 			       * cache so every view shares the golden's */
 	struct fuse_session *se;
+	int ctl_fd;             /* the control socket, or -1 */
+	pthread_t ctl_thread;
+	int ctl_running;
 };
 
 extern const struct fuse_lowlevel_ops pifsd_ops;
+
+/* ctl.c: the control socket (overlay/ctl.h): bound before the mount
+ * (threads do not survive daemonizing), served after. */
+int pifsd_ctl_listen(struct pifsd *d);
+int pifsd_ctl_run(struct pifsd *d);
+void pifsd_ctl_stop(struct pifsd *d);
 
 #endif

@@ -155,7 +155,7 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct cli c = { .timeout = 1.0, .threads = 16 };
 	struct fuse_loop_config *lc = NULL;
-	static struct pifsd d;
+	static struct pifsd d = { .ctl_fd = -1 };
 	char err[512];
 	struct stat st;
 	int r, ret = 1, mounted = 0, opened = 0;
@@ -233,6 +233,12 @@ int main(int argc, char **argv)
 		goto out;
 	if (fuse_set_signal_handlers(d.se) != 0)
 		goto out;
+	/* Snapshots and resets of a mounted store must go through us. */
+	if ((r = pifsd_ctl_listen(&d)) < 0) {
+		fprintf(stderr, "pifsd: cannot create control socket in '%s/lock': %s\n",
+			c.store, strerror(-r));
+		goto out;
+	}
 	if (fuse_session_mount(d.se, c.mountpoint) != 0) {
 		fprintf(stderr, "pifsd: cannot mount at '%s'\n", c.mountpoint);
 		goto out;
@@ -241,6 +247,10 @@ int main(int argc, char **argv)
 	if (fuse_daemonize(c.foreground) != 0)
 		goto out;
 	write_pid(&d);
+	if ((r = pifsd_ctl_run(&d)) < 0) {
+		pifs_err("cannot serve the control socket: %s", strerror(-r));
+		goto out;
+	}
 	lc = fuse_loop_cfg_create();
 	if (!lc)
 		goto out;
@@ -257,6 +267,7 @@ out:
 		fuse_remove_signal_handlers(d.se);
 		fuse_session_destroy(d.se);
 	}
+	pifsd_ctl_stop(&d);
 	if (opened)
 		pifs_fs_close(&d.fs);
 	fuse_opt_free_args(&args);

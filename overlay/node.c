@@ -33,6 +33,7 @@ int pifs_nodes_init(struct pifs_nodes *t)
 
 static void node_free(struct pifs_node *n)
 {
+	/* n->real is unpinned by pifs_nodes_put before this. */
 	if (n->upper_fd >= 0)
 		close(n->upper_fd);
 	free(n->name);
@@ -134,6 +135,8 @@ struct pifs_node *pifs_nodes_insert(struct pifs_nodes *t, struct pifs_node *n)
 		pthread_mutex_unlock(&t->lock);
 		if (n->parent)
 			pifs_nodes_put(t, n->parent);
+		if (n->real)
+			pifs_nodes_put(t, n->real);
 		node_free(n);
 		return old;
 	}
@@ -178,6 +181,8 @@ void pifs_nodes_put(struct pifs_nodes *t, struct pifs_node *n)
 		if (!dead)
 			return;
 		parent = n->parent;
+		if (n->real)
+			pifs_nodes_put(t, n->real);
 		node_free(n);
 		n = parent;
 	}

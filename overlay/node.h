@@ -12,9 +12,12 @@
  *                0 = entry that exists in, or was copied up from, the golden
  *                    (id from the golden inode; copy-up keeps it through the
  *                    trusted.pifs.origin xattr)
- *   bits 46..0   backing inode number
+ *   bit  46      1 = the tftpboot/ alias of the node with this bit clear
+ *   bits 45..0   backing inode number (generated files that the golden
+ *                lacks use the top 16 values, PIFS_GEN_INO_BASE + kind)
  *
- * Static nodes: 1 = mount root, 2 = nfsroot/, 3 = tftpboot/ (reserved).
+ * Static nodes: 1 = mount root, 2 = nfsroot/, 3 = tftpboot/; golden files
+ * at the tftpboot/ root are view 0 with bit 47 set.
  * The generation is 0 for golden-derived ids (the golden never changes,
  * so such an id never names another file) and a hash of the delta inode's
  * birth time for upper-only ids (so a reused inode number is ESTALE).
@@ -30,7 +33,9 @@
 #define PIFS_NFSROOT_ID 2ULL
 #define PIFS_TFTPROOT_ID 3ULL
 #define PIFS_ID_UPPER (1ULL << 47)
-#define PIFS_ID_INO_MASK ((1ULL << 47) - 1)
+#define PIFS_ID_ALIAS (1ULL << 46)
+#define PIFS_ID_INO_MASK ((1ULL << 46) - 1)
+#define PIFS_GEN_INO_BASE (PIFS_ID_INO_MASK - 15)
 #define PIFS_ID_VIEW(id) ((uint32_t)((id) >> 48))
 
 static inline uint64_t pifs_make_id(uint32_t view, int upper, uint64_t ino)
@@ -54,6 +59,10 @@ struct pifs_node {
 	int upper_fd;             /* O_PATH fd of the delta entry, or -1 */
 	mode_t type;              /* S_IFMT of the entry */
 	unsigned unlinked : 1;    /* its last name is gone: never copy up */
+	unsigned gen_kind : 3;    /* a generated file (enum pifs_gen), shown
+				   * until the worker has its own copy */
+	struct pifs_node *real;   /* tftpboot/ alias: the node it shows
+				   * (pinned, immutable); else NULL */
 
 	/* Guarded by the table mutex. */
 	uint64_t nlookup;       /* kernel lookup count */

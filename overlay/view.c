@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -32,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "identity.h"
 #include "safeio.h"
 #include "util.h"
 #include "view.h"
@@ -53,6 +55,7 @@ struct child {
 	struct stat st;   /* attributes as the client sees them */
 	uint64_t id;
 	uint32_t gen;
+	enum pifs_gen kind; /* a generated file, shown from no delta entry */
 };
 
 static void child_release(struct child *c)
@@ -176,6 +179,54 @@ static int lower_exists(struct pifs_view *v, const char *path, struct stat *st)
 	return pifs_lstat_beneath(v->lower_root, path, st ? st : &tmp);
 }
 
+/* ---- generated identity files (identity.h) ----------------------------- */
+
+/* The content of generated file KIND in view V; GOLDEN_PATH is the
+ * golden's own file at that place, or NULL. */
+static int gen_build(struct pifs_view *v, enum pifs_gen kind,
+		     const char *golden_path, char **out, size_t *len)
+{
+	struct pifs_identity id = { .worker = v->name, .serial = v->serial,
+				    .master = v->fs->store.conf.master };
+	char *golden = NULL;
+	size_t glen = 0;
+	int r;
+
+	if (golden_path &&
+	    pifs_read_file(v->lower_root, golden_path, 1 << 20, &golden, &glen) < 0)
+		golden = NULL;
+	r = pifs_gen_content(kind, &id, golden, glen, out, len);
+	free(golden);
+	return r;
+}
+
+/* Attributes of a generated file: the golden file's (owner, mode, times)
+ * where it has one, else root's 0644 (0444 for machine-id); the size is
+ * the generated content's. */
+static int gen_stat(struct pifs_view *v, enum pifs_gen kind,
+		    const char *golden_path, struct stat *st)
+{
+	char *buf;
+	size_t len;
+	int r;
+
+	if (!golden_path || lower_exists(v, golden_path, st) < 0 ||
+	    !S_ISREG(st->st_mode)) {
+		memset(st, 0, sizeof(*st));
+		st->st_mode = S_IFREG | (kind == PIFS_GEN_MACHINE_ID ? 0444 : 0644);
+		st->st_nlink = 1;
+		st->st_blksize = 4096;
+		st->st_ino = PIFS_GEN_INO_BASE + kind;
+		st->st_mtim = st->st_ctim = st->st_atim = v->fs->reg_mtime;
+	}
+	if ((r = gen_build(v, kind, golden_path, &buf, &len)) < 0)
+		return r;
+	free(buf);
+	st->st_size = (off_t)len;
+	st->st_blocks = (blkcnt_t)((len + 511) / 512);
+	return 0;
+}
+
 /*
  * Resolve NAME in directory P (lookup steps in the header comment).
  * Caller holds v->lock (either way).  -ENOENT when nothing is visible.
@@ -240,6 +291,27 @@ static int find_child(struct pifs_view *v, struct pifs_node *p,
 			free(lp);
 		}
 	}
+	if (!has_upper && p->lower_path &&
+	    (c->kind = pifs_gen_kind(p->lower_path, name)) != PIFS_GEN_NONE) {
+		/* A generated identity file (over the golden's, if any). */
+		if (c->lower_path && !S_ISREG(lst.st_mode)) {
+			c->kind = PIFS_GEN_NONE;
+		} else {
+			char *gp = c->lower_path ? c->lower_path : join(p->lower_path, name);
+
+			r = gp ? gen_stat(v, c->kind, c->lower_path ? gp : NULL, &c->st) : -ENOMEM;
+			if (!c->lower_path)
+				free(gp);
+			if (r < 0) {
+				child_release(c);
+				return r;
+			}
+			c->id = pifs_make_id(v->id, 0, c->st.st_ino);
+			c->gen = 0;
+			c->st.st_ino = c->id;
+			return 0;
+		}
+	}
 	if (!has_upper && !c->lower_path)
 		return -ENOENT;
 	if (has_upper) {
@@ -268,13 +340,28 @@ overflow:
 
 /* Turn a lookup result into a pinned node: the cached one if the id is
  * known, else a new one under P. */
-static int child_node(struct pifs_view *v, struct pifs_node *p,
-		      const char *name, struct child *c,
-		      struct pifs_node **out)
+static int child_node_revive(struct pifs_view *v, struct pifs_node *p,
+			     const char *name, struct child *c,
+			     struct pifs_node **out, int revive)
 {
 	struct pifs_fs *fs = v->fs;
 	struct pifs_node *n = pifs_nodes_get(&fs->nodes, c->id);
 
+	if (n && n->unlinked && revive && pifs_node_move(&fs->nodes, n, p, name) == 0) {
+		/* A stale node (its name went away, e.g. in a reset) whose
+		 * entry is back: it is the same file again.  Caller holds
+		 * v->lock for writing. */
+		if (n->upper_fd >= 0)
+			close(n->upper_fd);
+		free(n->lower_path);
+		n->upper_fd = c->upper_fd;
+		n->lower_path = c->lower_path;
+		n->type = c->st.st_mode & S_IFMT;
+		n->gen_kind = c->kind;
+		n->unlinked = 0;
+		c->upper_fd = -1;
+		c->lower_path = NULL;
+	}
 	if (n) {
 		child_release(c);
 		*out = n;
@@ -290,6 +377,7 @@ static int child_node(struct pifs_view *v, struct pifs_node *p,
 	}
 	n->upper_fd = c->upper_fd;
 	n->lower_path = c->lower_path;
+	n->gen_kind = c->kind;
 	c->upper_fd = -1;
 	c->lower_path = NULL;
 	pthread_mutex_lock(&fs->nodes.lock);
@@ -298,6 +386,12 @@ static int child_node(struct pifs_view *v, struct pifs_node *p,
 	n->parent = p;
 	*out = pifs_nodes_insert(&fs->nodes, n);
 	return 0;
+}
+
+static int child_node(struct pifs_view *v, struct pifs_node *p,
+		      const char *name, struct child *c, struct pifs_node **out)
+{
+	return child_node_revive(v, p, name, c, out, 0);
 }
 
 /* Attributes of a view node as the client sees them. */
@@ -309,6 +403,8 @@ static int node_stat(struct pifs_view *v, struct pifs_node *n, struct stat *st)
 		r = upper_stat(n->upper_fd, st, NULL);
 		if (r == 0 && S_ISDIR(st->st_mode) && n->lower_path)
 			st->st_nlink = 1;
+	} else if (n->gen_kind && !n->unlinked) {
+		r = gen_stat(v, n->gen_kind, n->lower_path, st);
 	} else if (n->lower_path) {
 		r = lower_exists(v, n->lower_path, st);
 	} else {
@@ -508,15 +604,21 @@ static int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data)
 
 	if (n->upper_fd >= 0)
 		return 0;
-	if (n->unlinked || !p || !n->lower_path)
+	if (n->unlinked || !p || (!n->lower_path && !n->gen_kind))
 		return -ESTALE;
 	if ((r = copy_up(v, p, 1)) < 0)
 		return r;
-	lfd = pifs_openat_beneath(v->lower_root, n->lower_path,
-				  O_PATH | O_NOFOLLOW, 0);
-	if (lfd < 0)
-		return lfd;
-	if ((r = pifs_fstat(lfd, &st)) < 0)
+	if (n->lower_path) {
+		lfd = pifs_openat_beneath(v->lower_root, n->lower_path,
+					  O_PATH | O_NOFOLLOW, 0);
+		if (lfd < 0)
+			return lfd;
+	}
+	if (n->gen_kind)
+		r = gen_stat(v, n->gen_kind, n->lower_path, &st);
+	else
+		r = pifs_fstat(lfd, &st);
+	if (r < 0)
 		goto out;
 	work_name(tmp, sizeof(tmp));
 	switch (st.st_mode & S_IFMT) {
@@ -533,7 +635,16 @@ static int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data)
 		}
 		made = 1;
 		r = 0;
-		if (with_data) {
+		if (with_data && n->gen_kind) {
+			/* The worker's own copy starts as what it was shown. */
+			char *buf;
+			size_t len;
+
+			if ((r = gen_build(v, n->gen_kind, n->lower_path, &buf, &len)) == 0) {
+				r = pifs_write_all(dfd, buf, len);
+				free(buf);
+			}
+		} else if (with_data) {
 			sfd = pifs_reopen(lfd, O_RDONLY);
 			if (sfd < 0)
 				r = sfd;
@@ -563,8 +674,8 @@ static int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data)
 	if (r < 0)
 		goto out;
 	made = 1;
-	if ((r = pifs_copy_xattrs(lfd, NULL, v->work_fd, tmp,
-				  pifs_xattr_private)) < 0 ||
+	if ((lfd >= 0 && (r = pifs_copy_xattrs(lfd, NULL, v->work_fd, tmp,
+					       pifs_xattr_private)) < 0) ||
 	    (r = set_origin(v->work_fd, tmp, st.st_ino)) < 0 ||
 	    (r = pifs_set_attrs(v->work_fd, tmp, &st)) < 0)
 		goto out;
@@ -592,7 +703,8 @@ out:
 		close(dfd);
 	if (sfd >= 0)
 		close(sfd);
-	close(lfd);
+	if (lfd >= 0)
+		close(lfd);
 	return r;
 }
 
@@ -995,6 +1107,25 @@ static int list_merged(struct pifs_view *v, struct pifs_node *n,
 	if (!de && errno && r == 0)
 		r = -errno;
 	closedir(dp);
+	/* Generated identity files the golden does not have. */
+	for (const char *const *g = pifs_gen_names(n->lower_path); r == 0 && *g; g++) {
+		char *gp;
+		int there;
+
+		if (nameset_has(&b->seen, *g))
+			continue;
+		if (!(gp = join(n->lower_path, *g)))
+			return -ENOMEM;
+		there = lower_exists(v, gp, NULL) == 0;
+		free(gp);
+		if (there)
+			continue;
+		if (stop_at_one)
+			return 1;
+		r = dir_add(b, *g, pifs_make_id(v->id, 0,
+						PIFS_GEN_INO_BASE + pifs_gen_kind(n->lower_path, *g)),
+			    DT_REG);
+	}
 	return r;
 }
 
@@ -1029,7 +1160,7 @@ static int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st)
 	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec =
 		fs->start_time;
 	if (n == fs->root) {
-		st->st_nlink = 3;
+		st->st_nlink = 4;
 	} else {
 		pthread_mutex_lock(&fs->views_lock);
 		for (size_t i = 0; i < fs->nviews; i++)
@@ -1100,6 +1231,7 @@ static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
 	}
 	v->id = w->id;
 	snprintf(v->name, sizeof(v->name), "%s", w->name);
+	snprintf(v->serial, sizeof(v->serial), "%s", w->serial);
 	v->lower_root = fs->store.golden_fd;
 	v->work_fd = fs->store.work_fd;
 	v->fs = fs;
@@ -1195,16 +1327,22 @@ int pifs_fs_open(struct pifs_fs *fs, const char *path, char *errbuf,
 	fs->start_time = time(NULL);
 	pthread_mutex_init(&fs->links_lock, NULL);
 	pthread_mutex_init(&fs->views_lock, NULL);
+	pthread_mutex_init(&fs->unknown_lock, NULL);
 	fs->root = pifs_node_new(PIFS_ROOT_ID, 0, NULL, S_IFDIR);
 	fs->nfsroot = pifs_node_new(PIFS_NFSROOT_ID, 0, NULL, S_IFDIR);
-	if (!fs->root || !fs->nfsroot || !(fs->nfsroot->name = strdup("nfsroot"))) {
+	fs->tftproot = pifs_node_new(PIFS_TFTPROOT_ID, 0, NULL, S_IFDIR);
+	if (!fs->root || !fs->nfsroot || !fs->tftproot ||
+	    !(fs->nfsroot->name = strdup("nfsroot")) ||
+	    !(fs->tftproot->name = strdup("tftpboot"))) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	fs->root = pifs_nodes_insert(&fs->nodes, fs->root);
 	fs->nfsroot->parent = fs->root;
-	fs->root->refs++;
+	fs->tftproot->parent = fs->root;
+	fs->root->refs += 2;
 	fs->nfsroot = pifs_nodes_insert(&fs->nodes, fs->nfsroot);
+	fs->tftproot = pifs_nodes_insert(&fs->nodes, fs->tftproot);
 	pifs_fs_refresh(fs);
 	return 0;
 fail:
@@ -1226,6 +1364,7 @@ void pifs_fs_close(struct pifs_fs *fs)
 	pthread_mutex_destroy(&fs->links_lock);
 	pifs_nodes_release(&fs->nodes);
 	pthread_mutex_destroy(&fs->views_lock);
+	pthread_mutex_destroy(&fs->unknown_lock);
 	pifs_store_close(&fs->store);
 }
 
@@ -1272,8 +1411,190 @@ static void found(struct pifs_fs *fs, struct pifs_node *n, struct pifs_node **ou
 	pifs_nodes_put(&fs->nodes, n); /* the lookup count keeps it alive */
 }
 
-int pifs_fs_lookup(struct pifs_fs *fs, struct pifs_node *p, const char *name,
-		   struct pifs_node **out, struct stat *st)
+static void pin(struct pifs_fs *fs, struct pifs_node *n)
+{
+	pthread_mutex_lock(&fs->nodes.lock);
+	n->refs++;
+	pthread_mutex_unlock(&fs->nodes.lock);
+}
+
+static int lookup_pinned(struct pifs_fs *fs, struct pifs_node *p,
+			 const char *name, struct pifs_node **out,
+			 struct stat *st);
+
+/* ---- tftpboot/ -------------------------------------------------------- */
+
+static struct pifs_view *view_by_serial(struct pifs_fs *fs, const char *serial)
+{
+	struct pifs_view *v = NULL;
+
+	pthread_mutex_lock(&fs->views_lock);
+	for (size_t i = 0; i < fs->nviews; i++)
+		if (!fs->views[i]->gone && !strcmp(fs->views[i]->serial, serial))
+			v = fs->views[i];
+	pthread_mutex_unlock(&fs->views_lock);
+	return v;
+}
+
+static int is_serial(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == 8;
+}
+
+/* Say once per serial that a Pi asked for a directory pifs does not have,
+ * so the user can register it. */
+static void log_unknown(struct pifs_fs *fs, const char *serial)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&fs->unknown_lock);
+	for (i = 0; i < fs->nunknown; i++)
+		if (!strcmp(fs->unknown[i], serial))
+			break;
+	if (i == fs->nunknown && i < sizeof(fs->unknown) / sizeof(*fs->unknown)) {
+		memcpy(fs->unknown[fs->nunknown++], serial, 9);
+		pifs_warn("boot request for unregistered serial %s: register it with "
+			  "'pifs worker add NAME --serial %s'", serial, serial);
+	}
+	pthread_mutex_unlock(&fs->unknown_lock);
+}
+
+/* The tftpboot/ alias of REAL (pinned; the pin passes to the alias). */
+static int alias_node(struct pifs_fs *fs, struct pifs_node *parent,
+		      const char *name, struct pifs_node *real,
+		      struct pifs_node **out, struct stat *st)
+{
+	struct pifs_node *n;
+	int r = pifs_fs_getattr(fs, real, st);
+
+	if (r == 0 && !S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+		r = -ENOENT; /* never a symlink, device or fifo for dnsmasq */
+	if (r < 0) {
+		pifs_nodes_put(&fs->nodes, real);
+		return r;
+	}
+	st->st_ino = real->id | PIFS_ID_ALIAS;
+	n = pifs_nodes_get(&fs->nodes, real->id | PIFS_ID_ALIAS);
+	if (n) {
+		pifs_nodes_put(&fs->nodes, real);
+		*out = n;
+		return 0;
+	}
+	n = pifs_node_new(real->id | PIFS_ID_ALIAS, real->gen, real->view, real->type);
+	if (!n || !(n->name = strdup(name))) {
+		if (n)
+			pifs_nodes_put(&fs->nodes, n);
+		pifs_nodes_put(&fs->nodes, real);
+		return -ENOMEM;
+	}
+	pin(fs, parent);
+	n->parent = parent;
+	n->real = real;
+	*out = pifs_nodes_insert(&fs->nodes, n);
+	return 0;
+}
+
+/* A worker's boot/firmware directory node, pinned. */
+static int firmware_node(struct pifs_fs *fs, struct pifs_view *v,
+			 struct pifs_node **out)
+{
+	struct pifs_node *boot, *fw;
+	struct stat st;
+	int r;
+
+	if ((r = lookup_pinned(fs, v->root, "boot", &boot, &st)) < 0)
+		return r;
+	r = lookup_pinned(fs, boot, "firmware", &fw, &st);
+	pifs_nodes_put(&fs->nodes, boot);
+	if (r < 0)
+		return r;
+	if (!S_ISDIR(fw->type)) {
+		pifs_nodes_put(&fs->nodes, fw);
+		return -ENOENT;
+	}
+	*out = fw;
+	return 0;
+}
+
+/* Files the boot ROM fetches from the TFTP root, before any serial. */
+static int is_root_boot_file(const char *name)
+{
+	return !strcmp(name, "bootcode.bin") || !strcmp(name, "bootsig.bin");
+}
+
+static int tftp_lookup(struct pifs_fs *fs, const char *name,
+		       struct pifs_node **out, struct stat *st)
+{
+	struct pifs_node *n, *fw;
+	struct pifs_view *v;
+	int r;
+
+	if (is_root_boot_file(name)) {
+		char *gp = pifs_strdupf("boot/firmware/%s", name);
+		uint64_t id;
+
+		if (!gp)
+			return -ENOMEM;
+		r = pifs_lstat_beneath(fs->store.golden_fd, gp, st);
+		if (r == 0 && !S_ISREG(st->st_mode))
+			r = -ENOENT;
+		if (r < 0) {
+			free(gp);
+			return r;
+		}
+		id = pifs_make_id(0, 1, st->st_ino);
+		st->st_ino = id;
+		if ((n = pifs_nodes_get(&fs->nodes, id))) {
+			free(gp);
+			*out = n;
+			return 0;
+		}
+		n = pifs_node_new(id, 0, NULL, S_IFREG);
+		if (!n || !(n->name = strdup(name))) {
+			if (n)
+				pifs_nodes_put(&fs->nodes, n);
+			free(gp);
+			return -ENOMEM;
+		}
+		n->lower_path = gp;
+		pin(fs, fs->tftproot);
+		n->parent = fs->tftproot;
+		*out = pifs_nodes_insert(&fs->nodes, n);
+		return 0;
+	}
+	if (!is_serial(name))
+		return -ENOENT;
+	pifs_fs_refresh(fs);
+	if (!(v = view_by_serial(fs, name))) {
+		log_unknown(fs, name);
+		return -ENOENT;
+	}
+	if ((r = firmware_node(fs, v, &fw)) < 0)
+		return r;
+	return alias_node(fs, fs->tftproot, name, fw, out, st);
+}
+
+/* A node reached through tftpboot/: read-only, never cached. */
+static int is_tftp(const struct pifs_node *n)
+{
+	return n->real || (!n->view && n->lower_path);
+}
+
+static int modifiable(struct pifs_fs *fs, const struct pifs_node *n)
+{
+	if (is_tftp(n) || n == fs->tftproot)
+		return -EROFS;
+	return n->view ? 0 : -EPERM;
+}
+
+static int lookup_pinned(struct pifs_fs *fs, struct pifs_node *p,
+			 const char *name, struct pifs_node **out,
+			 struct stat *st)
 {
 	struct pifs_view *v = p->view;
 	struct pifs_node *n;
@@ -1282,29 +1603,41 @@ int pifs_fs_lookup(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 
 	if (!strcmp(name, ".") || !strcmp(name, "..")) {
 		n = !strcmp(name, ".") ? p : (p->parent ? p->parent : p);
-		pthread_mutex_lock(&fs->nodes.lock);
-		n->refs++;
-		pthread_mutex_unlock(&fs->nodes.lock);
+		pin(fs, n);
 		r = pifs_fs_getattr(fs, n, st);
 		if (r < 0) {
 			pifs_nodes_put(&fs->nodes, n);
 			return r;
 		}
-		found(fs, n, out);
+		*out = n;
 		return 0;
+	}
+	if (p->real) {
+		struct pifs_node *rn;
+
+		if (!S_ISDIR(p->type))
+			return -ENOTDIR;
+		if ((r = lookup_pinned(fs, p->real, name, &rn, st)) < 0)
+			return r;
+		return alias_node(fs, p, name, rn, out, st);
 	}
 	if (!v) {
 		if (p == fs->root) {
-			if (strcmp(name, "nfsroot"))
+			if (!strcmp(name, "nfsroot"))
+				n = fs->nfsroot;
+			else if (!strcmp(name, "tftpboot"))
+				n = fs->tftproot;
+			else
 				return -ENOENT;
-			n = fs->nfsroot;
-			pthread_mutex_lock(&fs->nodes.lock);
-			n->refs++;
-			pthread_mutex_unlock(&fs->nodes.lock);
+			pin(fs, n);
 			static_stat(fs, n, st);
-			found(fs, n, out);
+			*out = n;
 			return 0;
 		}
+		if (p == fs->tftproot)
+			return tftp_lookup(fs, name, out, st);
+		if (p != fs->nfsroot)
+			return -ENOTDIR;
 		pifs_fs_refresh(fs);
 		v = view_by_name(fs, name);
 		if (!v)
@@ -1315,10 +1648,8 @@ int pifs_fs_lookup(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 		unlock(v);
 		if (r < 0)
 			return r;
-		pthread_mutex_lock(&fs->nodes.lock);
-		n->refs++;
-		pthread_mutex_unlock(&fs->nodes.lock);
-		found(fs, n, out);
+		pin(fs, n);
+		*out = n;
 		return 0;
 	}
 	rdlock(v);
@@ -1328,10 +1659,32 @@ int pifs_fs_lookup(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 		r = child_node(v, p, name, &c, &n);
 	}
 	unlock(v);
+	if (r == 0 && n->unlinked) {
+		/* The cached node is stale but the entry is live: revive it
+		 * under the write lock. */
+		pifs_nodes_put(&fs->nodes, n);
+		wrlock(v);
+		r = find_child(v, p, name, &c);
+		if (r == 0) {
+			*st = c.st;
+			r = child_node_revive(v, p, name, &c, &n, 1);
+		}
+		unlock(v);
+	}
 	if (r < 0)
 		return r;
-	found(fs, n, out);
+	*out = n;
 	return 0;
+}
+
+int pifs_fs_lookup(struct pifs_fs *fs, struct pifs_node *p, const char *name,
+		   struct pifs_node **out, struct stat *st)
+{
+	int r = lookup_pinned(fs, p, name, out, st);
+
+	if (r == 0)
+		found(fs, *out, out);
+	return r;
 }
 
 /* Depth-first search of view V for the entry with id ID (an NFS handle
@@ -1419,6 +1772,16 @@ int pifs_fs_getattr(struct pifs_fs *fs, struct pifs_node *n, struct stat *st)
 {
 	int r;
 
+	if (n->real) {
+		if ((r = pifs_fs_getattr(fs, n->real, st)) == 0)
+			st->st_ino = n->id;
+		return r;
+	}
+	if (!n->view && n->lower_path) {
+		if ((r = pifs_lstat_beneath(fs->store.golden_fd, n->lower_path, st)) == 0)
+			st->st_ino = n->id;
+		return r;
+	}
 	if (!n->view)
 		return static_stat(fs, n, st);
 	rdlock(n->view);
@@ -1435,8 +1798,8 @@ int pifs_fs_setattr(struct pifs_fs *fs, struct pifs_node *n,
 	char p[40];
 	int r;
 
-	if (!v)
-		return -EPERM;
+	if ((r = modifiable(fs, n)) < 0)
+		return r;
 	wrlock(v);
 	r = copy_up(v, n, !((to_set & PIFS_SET_SIZE) && a->st_size == 0));
 	if (r < 0)
@@ -1553,8 +1916,8 @@ static int create_common(struct pifs_fs *fs, struct pifs_node *p,
 	struct child c;
 	int r, fd;
 
-	if (!v)
-		return -EPERM;
+	if ((r = modifiable(fs, p)) < 0)
+		return r;
 	if ((r = pifs_check_name(name)) < 0)
 		return r;
 	if (S_ISCHR(ne->mode) && ne->rdev == makedev(0, 0)) {
@@ -1648,8 +2011,10 @@ int pifs_fs_link(struct pifs_fs *fs, struct pifs_node *n, struct pifs_node *p,
 	struct child c;
 	int r, fd;
 
-	if (!v || n->view != v)
-		return v ? -EXDEV : -EPERM;
+	if ((r = modifiable(fs, p)) < 0 || (r = modifiable(fs, n)) < 0)
+		return r;
+	if (n->view != v)
+		return -EXDEV;
 	if (S_ISDIR(n->type))
 		return -EPERM;
 	if ((r = pifs_check_name(name)) < 0)
@@ -1752,8 +2117,8 @@ static int remove_common(struct pifs_fs *fs, struct pifs_node *p,
 	struct child c;
 	int r, low;
 
-	if (!v)
-		return -EPERM;
+	if ((r = modifiable(fs, p)) < 0)
+		return r;
 	wrlock(v);
 	if ((r = find_child(v, p, name, &c)) < 0)
 		goto out;
@@ -1766,7 +2131,7 @@ static int remove_common(struct pifs_fs *fs, struct pifs_node *p,
 	int has_upper = c.upper_fd >= 0;
 
 	if (isdir) {
-		if ((r = child_node(v, p, name, &c, &n)) < 0)
+		if ((r = child_node_revive(v, p, name, &c, &n, 1)) < 0)
 			goto out;
 		if ((r = dir_has_entries(v, n)) != 0) {
 			r = r > 0 ? -ENOTEMPTY : r;
@@ -1877,8 +2242,8 @@ int pifs_fs_rename(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 	struct child c;
 	int r, src_low, wh;
 
-	if (!v || !q->view)
-		return -EPERM;
+	if ((r = modifiable(fs, p)) < 0 || (r = modifiable(fs, q)) < 0)
+		return r;
 	if (q->view != v)
 		return -EXDEV;
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -1887,11 +2252,11 @@ int pifs_fs_rename(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 		return r;
 	wrlock(v);
 	if ((r = find_child(v, p, name, &c)) < 0 ||
-	    (r = child_node(v, p, name, &c, &src)) < 0)
+	    (r = child_node_revive(v, p, name, &c, &src, 1)) < 0)
 		goto out;
 	r = find_child(v, q, newname, &c);
 	if (r == 0) {
-		if ((r = child_node(v, q, newname, &c, &dst)) < 0)
+		if ((r = child_node_revive(v, q, newname, &c, &dst, 1)) < 0)
 			goto out;
 	} else if (r != -ENOENT) {
 		goto out;
@@ -1983,6 +2348,27 @@ out:
 	return r;
 }
 
+/* A generated file opened for reading: its content in a sealed memfd. */
+static int gen_open(struct pifs_view *v, struct pifs_node *n)
+{
+	char *buf;
+	size_t len;
+	int fd, r;
+
+	if ((r = gen_build(v, n->gen_kind, n->lower_path, &buf, &len)) < 0)
+		return r;
+	fd = memfd_create("pifs-generated", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		r = -errno;
+	} else if ((r = pifs_write_all(fd, buf, len)) < 0 ||
+		   fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK) < 0) {
+		r = r < 0 ? r : -errno;
+		close(fd);
+	}
+	free(buf);
+	return r < 0 ? r : fd;
+}
+
 int pifs_fs_open_file(struct pifs_fs *fs, struct pifs_node *n, int flags,
 		      int *fd_out, int *golden_out)
 {
@@ -1991,6 +2377,20 @@ int pifs_fs_open_file(struct pifs_fs *fs, struct pifs_node *n, int flags,
 	int r, fd;
 
 	*golden_out = 0;
+	if (is_tftp(n)) {
+		/* tftpboot/ serves; it is never written through. */
+		if (write)
+			return -EROFS;
+		*golden_out = 1;
+		if (n->real)
+			return pifs_fs_open_file(fs, n->real, flags, fd_out, &r);
+		fd = pifs_openat_beneath(fs->store.golden_fd, n->lower_path,
+					 O_RDONLY | O_NOFOLLOW, 0);
+		if (fd < 0)
+			return fd;
+		*fd_out = fd;
+		return 0;
+	}
 	if (!v)
 		return -EISDIR;
 	if (!S_ISREG(n->type))
@@ -2007,6 +2407,9 @@ int pifs_fs_open_file(struct pifs_fs *fs, struct pifs_node *n, int flags,
 		goto out;
 	if (n->upper_fd >= 0) {
 		fd = pifs_reopen(n->upper_fd, flags);
+	} else if (n->gen_kind && !n->unlinked) {
+		fd = gen_open(v, n);
+		*golden_out = 1; /* not cached by the kernel: it may change */
 	} else if (n->lower_path) {
 		fd = pifs_openat_beneath(v->lower_root, n->lower_path,
 					 O_RDONLY | (flags & O_DIRECT) | O_NOFOLLOW, 0);
@@ -2019,6 +2422,66 @@ int pifs_fs_open_file(struct pifs_fs *fs, struct pifs_node *n, int flags,
 		*fd_out = fd;
 out:
 	unlock(v);
+	return r;
+}
+
+/* tftpboot/: the root boot files the golden has, and a directory per
+ * registered serial whose worker has a boot/firmware directory. */
+static int tftp_list(struct pifs_fs *fs, struct dirbuf *b)
+{
+	static const char *const files[] = { "bootcode.bin", "bootsig.bin" };
+	struct pifs_view **vs = NULL;
+	size_t nv = 0;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < 2; i++) {
+		char gp[64];
+		struct stat st;
+
+		snprintf(gp, sizeof(gp), "boot/firmware/%s", files[i]);
+		if (pifs_lstat_beneath(fs->store.golden_fd, gp, &st) == 0 &&
+		    S_ISREG(st.st_mode))
+			r = dir_add(b, files[i], pifs_make_id(0, 1, st.st_ino), DT_REG);
+	}
+	pifs_fs_refresh(fs);
+	pthread_mutex_lock(&fs->views_lock);
+	vs = calloc(fs->nviews ? fs->nviews : 1, sizeof(*vs));
+	for (size_t i = 0; vs && i < fs->nviews; i++)
+		if (!fs->views[i]->gone)
+			vs[nv++] = fs->views[i];
+	pthread_mutex_unlock(&fs->views_lock);
+	if (!vs)
+		return -ENOMEM;
+	for (size_t i = 0; r == 0 && i < nv; i++) {
+		struct pifs_node *fw;
+
+		if (firmware_node(fs, vs[i], &fw) < 0)
+			continue;
+		r = dir_add(b, vs[i]->serial, fw->id | PIFS_ID_ALIAS, DT_DIR);
+		pifs_nodes_put(&fs->nodes, fw);
+	}
+	free(vs);
+	return r;
+}
+
+/* A tftpboot/ alias directory: its real directory's regular files and
+ * subdirectories, nothing else. */
+static int alias_list(struct pifs_fs *fs, struct pifs_node *n, struct dirbuf *b)
+{
+	struct pifs_dir *rd;
+	int r;
+
+	if (!S_ISDIR(n->type))
+		return -ENOTDIR;
+	if ((r = pifs_fs_opendir(fs, n->real, &rd)) < 0)
+		return r;
+	for (size_t i = 2; r == 0 && i < rd->count; i++) {
+		struct pifs_dirent *e = &rd->ents[i];
+
+		if (e->type == DT_REG || e->type == DT_DIR)
+			r = dir_add(b, e->name, e->ino | PIFS_ID_ALIAS, e->type);
+	}
+	pifs_dir_free(rd);
 	return r;
 }
 
@@ -2035,9 +2498,14 @@ int pifs_fs_opendir(struct pifs_fs *fs, struct pifs_node *n,
 	if ((r = dir_add(&b, ".", n->id, DT_DIR)) < 0 ||
 	    (r = dir_add(&b, "..", up->id, DT_DIR)) < 0)
 		goto fail;
-	if (!n->view) {
+	if (n->real) {
+		r = alias_list(fs, n, &b);
+	} else if (!n->view) {
 		if (n == fs->root) {
-			r = dir_add(&b, "nfsroot", PIFS_NFSROOT_ID, DT_DIR);
+			if ((r = dir_add(&b, "nfsroot", PIFS_NFSROOT_ID, DT_DIR)) == 0)
+				r = dir_add(&b, "tftpboot", PIFS_TFTPROOT_ID, DT_DIR);
+		} else if (n == fs->tftproot) {
+			r = tftp_list(fs, &b);
 		} else if (n == fs->nfsroot) {
 			pifs_fs_refresh(fs);
 			pthread_mutex_lock(&fs->views_lock);
@@ -2063,9 +2531,12 @@ fail:
 	return r;
 }
 
-/* An fd to run xattr calls on: the delta entry, or the golden one. */
+/* An fd to run xattr calls on: the delta entry, or the golden one;
+ * -ENODATA for a generated file the golden does not have. */
 static int xattr_fd(struct pifs_view *v, struct pifs_node *n)
 {
+	if (n->upper_fd < 0 && !n->lower_path && n->gen_kind && !n->unlinked)
+		return -ENODATA;
 	if (n->upper_fd >= 0) {
 		int fd = fcntl(n->upper_fd, F_DUPFD_CLOEXEC, 0);
 
@@ -2083,6 +2554,8 @@ ssize_t pifs_fs_getxattr(struct pifs_fs *fs, struct pifs_node *n,
 	ssize_t r;
 	int fd;
 
+	if (n->real)
+		n = n->real;
 	if (!n->view)
 		return -ENODATA;
 	if (pifs_xattr_private(name))
@@ -2104,11 +2577,15 @@ ssize_t pifs_fs_listxattr(struct pifs_fs *fs, struct pifs_node *n, char *buf,
 	ssize_t len, out = 0;
 	int fd;
 
+	if (n->real)
+		n = n->real;
 	if (!n->view)
 		return 0;
 	rdlock(n->view);
 	fd = xattr_fd(n->view, n);
 	unlock(n->view);
+	if (fd == -ENODATA)
+		return 0;
 	if (fd < 0)
 		return fd;
 	for (int tries = 0; tries < 4; tries++) {
@@ -2154,8 +2631,8 @@ int pifs_fs_setxattr(struct pifs_fs *fs, struct pifs_node *n, const char *name,
 {
 	int r;
 
-	if (!n->view)
-		return -EPERM;
+	if ((r = modifiable(fs, n)) < 0)
+		return r;
 	if (pifs_xattr_private(name))
 		return -EPERM;
 	wrlock(n->view);
@@ -2171,8 +2648,8 @@ int pifs_fs_removexattr(struct pifs_fs *fs, struct pifs_node *n,
 {
 	int r;
 
-	if (!n->view)
-		return -EPERM;
+	if ((r = modifiable(fs, n)) < 0)
+		return r;
 	if (pifs_xattr_private(name))
 		return -EPERM;
 	wrlock(n->view);
@@ -2190,4 +2667,162 @@ int pifs_fs_statfs(struct pifs_fs *fs, struct pifs_node *n, struct statvfs *sv)
 	if (statvfs(pifs_fd_path(fs->store.deltas_fd, p, sizeof(p)), sv) < 0)
 		return -errno;
 	return 0;
+}
+
+/* ---- pause and swap (the control socket) ------------------------------ */
+
+struct pifs_view *pifs_fs_view(struct pifs_fs *fs, const char *worker)
+{
+	pifs_fs_refresh(fs);
+	return view_by_name(fs, worker);
+}
+
+void pifs_view_pause(struct pifs_view *v)
+{
+	wrlock(v);
+}
+
+void pifs_view_resume(struct pifs_view *v)
+{
+	unlock(v);
+}
+
+void pifs_view_write_begin(struct pifs_view *v)
+{
+	if (v)
+		rdlock(v);
+}
+
+void pifs_view_write_end(struct pifs_view *v)
+{
+	if (v)
+		unlock(v);
+}
+
+void pifs_inval_free(struct pifs_inval *inv, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(inv[i].name);
+	free(inv);
+}
+
+static size_t node_depth(const struct pifs_node *n)
+{
+	size_t d = 0;
+
+	while ((n = n->parent))
+		d++;
+	return d;
+}
+
+static int depth_cmp(const void *a, const void *b)
+{
+	size_t x = node_depth(*(struct pifs_node *const *)a);
+	size_t y = node_depth(*(struct pifs_node *const *)b);
+
+	return x < y ? -1 : x > y;
+}
+
+/* Bring a cached node in line with the (new) delta; caller holds
+ * v->lock for writing and has refreshed N's parent already. */
+static void refresh_node(struct pifs_view *v, struct pifs_node *n)
+{
+	struct pifs_node *p = n->parent;
+	struct child c;
+
+	if (p && p->view == v && !p->unlinked && S_ISDIR(p->type) &&
+	    find_child(v, p, n->name, &c) == 0) {
+		if (c.id == n->id) {
+			if (n->upper_fd >= 0)
+				close(n->upper_fd);
+			free(n->lower_path);
+			n->upper_fd = c.upper_fd;
+			n->lower_path = c.lower_path;
+			n->type = c.st.st_mode & S_IFMT;
+			n->unlinked = 0;
+			return;
+		}
+		child_release(&c);
+	}
+	/* Its name is gone.  Like an unlinked file that is still open, it
+	 * keeps its old inode (the fd into the old delta, or its golden
+	 * path) for whoever holds it open; it is never copied up again and
+	 * a lookup of the name finds the new entry. */
+	n->unlinked = 1;
+}
+
+int pifs_fs_view_swap(struct pifs_fs *fs, struct pifs_view *v,
+		      const char *tmpname, int locked, struct pifs_inval **inv,
+		      size_t *ninv)
+{
+	struct pifs_node **list = NULL;
+	struct pifs_inval *out = NULL;
+	size_t count = 0, i;
+	int r, rootfd;
+
+	*inv = NULL;
+	*ninv = 0;
+	if ((r = pifs_check_name(tmpname)) < 0)
+		return r;
+	if (!locked)
+		wrlock(v);
+	if ((r = pifs_store_delta_swap(&fs->store, v->name, tmpname)) < 0)
+		goto out;
+	rootfd = openat(fs->store.deltas_fd, v->name,
+			O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rootfd < 0) {
+		r = -errno;
+		pifs_err("cannot open the new delta of '%s': %s", v->name,
+			 strerror(errno));
+		goto out;
+	}
+	/* Pin every node of the view, then refresh parents before children. */
+	pthread_mutex_lock(&fs->nodes.lock);
+	for (i = 0; i < fs->nodes.nbuckets; i++)
+		for (struct pifs_node *n = fs->nodes.buckets[i]; n; n = n->hnext)
+			if (n->view == v)
+				count++;
+	list = calloc(count ? count : 1, sizeof(*list));
+	out = calloc(count ? count : 1, sizeof(*out));
+	if (!list || !out) {
+		pthread_mutex_unlock(&fs->nodes.lock);
+		close(rootfd);
+		r = -ENOMEM;
+		goto out;
+	}
+	count = 0;
+	for (i = 0; i < fs->nodes.nbuckets; i++)
+		for (struct pifs_node *n = fs->nodes.buckets[i]; n; n = n->hnext)
+			if (n->view == v) {
+				n->refs++;
+				list[count++] = n;
+			}
+	pthread_mutex_unlock(&fs->nodes.lock);
+	qsort(list, count, sizeof(*list), depth_cmp);
+	for (i = 0; i < count; i++) {
+		struct pifs_node *n = list[i];
+
+		out[i].id = n->id;
+		out[i].parent = n == v->root ? 0 : (n->parent ? n->parent->id : 0);
+		out[i].name = n->name ? strdup(n->name) : NULL;
+		if (n == v->root) {
+			close(n->upper_fd);
+			n->upper_fd = rootfd;
+			continue;
+		}
+		if (!n->real) /* aliases show their real node */
+			refresh_node(v, n);
+	}
+	*inv = out;
+	*ninv = count;
+	out = NULL;
+	pifs_info("worker '%s' reset: %zu cached nodes re-resolved", v->name, count);
+out:
+	if (!locked)
+		unlock(v);
+	for (i = 0; list && i < count; i++)
+		pifs_nodes_put(&fs->nodes, list[i]);
+	free(list);
+	free(out);
+	return r;
 }

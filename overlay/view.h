@@ -27,6 +27,7 @@
 struct pifs_view {
 	uint32_t id;            /* immutable: registry id */
 	char name[PIFS_NAME_MAX + 1];
+	char serial[9];         /* immutable: the Pi's serial */
 	int lower_root;         /* O_PATH of the golden tree; shared, not owned */
 	int work_fd;            /* O_PATH of STORE/work; shared, not owned */
 	pthread_rwlock_t lock;  /* the namespace lock (see above) */
@@ -40,6 +41,10 @@ struct pifs_fs {
 	struct pifs_nodes nodes;
 	struct pifs_node *root;    /* static: id 1 */
 	struct pifs_node *nfsroot; /* static: id 2 */
+	struct pifs_node *tftproot; /* static: id 3 */
+	pthread_mutex_t unknown_lock; /* guards unknown[] */
+	char unknown[64][9];  /* unregistered serials already logged */
+	unsigned nunknown;
 	pthread_mutex_t views_lock; /* guards views, nviews, reg_* */
 	struct pifs_view **views;
 	size_t nviews;
@@ -96,6 +101,14 @@ struct pifs_dir {
 int pifs_fs_open(struct pifs_fs *fs, const char *path, char *errbuf,
 		 size_t errlen);
 void pifs_fs_close(struct pifs_fs *fs);
+
+/* May the kernel cache this node's entry and attributes?  Not for the
+ * tftpboot/ aliases (the same files change through nfsroot/) nor the
+ * static directories (workers come and go). */
+static inline int pifs_node_cacheable(const struct pifs_node *n)
+{
+	return n->view && !n->real;
+}
 
 /* The node for an id, pinned, or NULL.  pifs_fs_put unpins. */
 struct pifs_node *pifs_fs_node(struct pifs_fs *fs, uint64_t id);
@@ -169,5 +182,40 @@ int pifs_fs_statfs(struct pifs_fs *fs, struct pifs_node *n,
 /* Re-read the registry if it changed: new workers get a view, removed
  * ones are marked gone. */
 void pifs_fs_refresh(struct pifs_fs *fs);
+
+/* The live view of a worker, or NULL. */
+struct pifs_view *pifs_fs_view(struct pifs_fs *fs, const char *worker);
+
+/* Data writes through an open file take the view lock shared, so that a
+ * pause (the lock held exclusively by the control socket for a snapshot)
+ * really freezes the worker. */
+void pifs_view_pause(struct pifs_view *v);
+void pifs_view_resume(struct pifs_view *v);
+void pifs_view_write_begin(struct pifs_view *v);
+void pifs_view_write_end(struct pifs_view *v);
+
+/* What the kernel must forget after a swap: the entry (parent, name) and
+ * the inode id.  parent is 0 for the view root. */
+struct pifs_inval {
+	uint64_t parent;
+	uint64_t id;
+	char *name;
+};
+
+/*
+ * Replace V's delta with work/TMPNAME (built by `pifs reset`) atomically,
+ * then re-resolve every cached node of the view against the new delta:
+ * a node whose path still shows the same id is updated, others lose
+ * their name (as unlinked files do) but keep their old inode for open
+ * files.  *inv gets what the caller must invalidate in the
+ * kernel, after this returns (never while holding the view lock).
+ * locked: the caller already holds V paused (pifs_view_pause).  Open
+ * files keep their old (now unlinked) file: a worker still running sees
+ * its open files as they were, and writes to them are lost.
+ */
+int pifs_fs_view_swap(struct pifs_fs *fs, struct pifs_view *v,
+		      const char *tmpname, int locked, struct pifs_inval **inv,
+		      size_t *ninv);
+void pifs_inval_free(struct pifs_inval *inv, size_t n);
 
 #endif

@@ -17,11 +17,17 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 
+#include "bootconf.h"
+#include "ctl.h"
+#include "gitstore.h"
 #include "manifest.h"
 #include "registry.h"
 #include "safeio.h"
@@ -71,6 +77,24 @@ static const char usage_main[] =
     "  mount [-f] [-o OPTS] [STORE] MOUNTPOINT   start pifsd on MOUNTPOINT\n"
     "  umount MOUNTPOINT                         unmount (fusermount3 -u)\n"
     "  destroy STORE --yes                       remove a store entirely\n"
+    "  snapshot WORKER [-m MSG] [--allow-empty]  record the worker's delta\n"
+    "  log WORKER                                list its snapshots, newest "
+    "first\n"
+    "  diff WORKER [REV] [-- PATH...]            changes against the golden "
+    "or REV\n"
+    "  show WORKER REV:PATH                      a file as it was at REV\n"
+    "  reset WORKER [--to REV | --golden] [--force]\n"
+    "                                            restore a snapshot (default: "
+    "the last)\n"
+    "  status                                    unsnapshotted changes of "
+    "every worker\n"
+    "  fsck                                      check snapshots, deltas and "
+    "the golden\n"
+    "  dnsmasq-conf [--interface IF] [--tftp-root DIR]\n"
+    "                                            print a dnsmasq.conf for the "
+    "workers\n"
+    "  exports [--nfsroot DIR]                   print /etc/exports lines for "
+    "the workers\n"
     "  SOURCE MOUNTPOINT [-o OPTS]               as mount, for mount.fuse3 "
     "(fstab)\n"
     "\n"
@@ -118,6 +142,58 @@ static const char usage_destroy[] =
     "\n"
     "Remove the store STORE and everything in it, deltas included.  Refuses\n"
     "while the store is mounted.\n";
+
+static const char usage_snapshot[] =
+    "usage: pifs [--store DIR] snapshot WORKER [-m MESSAGE] [--allow-empty]\n"
+    "\n"
+    "Record WORKER's delta as a new snapshot (a commit on the branch\n"
+    "workers/WORKER of STORE/git) and print its id.  If nothing changed\n"
+    "since the last snapshot, nothing is recorded unless --allow-empty.\n"
+    "On a mounted store the worker's view is paused while its delta is\n"
+    "read.\n";
+
+static const char usage_log[] =
+    "usage: pifs [--store DIR] log WORKER\n"
+    "\n"
+    "WORKER's snapshots, newest first: id, date, message, files changed and\n"
+    "their size.  The one the delta is based on is marked '*'.\n";
+
+static const char usage_diff[] =
+    "usage: pifs [--store DIR] diff WORKER [REV] [-- PATH...]\n"
+    "\n"
+    "What WORKER's view changed, against the golden (or against snapshot\n"
+    "REV): 'A path', 'D path', 'M path (content, mode 644->755, owner\n"
+    "0:0->1000:1000, mtime, xattrs, type)'.  Directories whose only change\n"
+    "is their mtime are not listed.  PATHs limit the output to those paths\n"
+    "and what is below them.\n"
+    "REV: a snapshot id (at least 4 hex digits), HEAD (or latest), HEAD~N.\n";
+
+static const char usage_show[] =
+    "usage: pifs [--store DIR] show WORKER REV:PATH\n"
+    "\n"
+    "Print the file PATH (or a symlink's target) as WORKER's view showed it\n"
+    "at snapshot REV.\n";
+
+static const char usage_reset[] =
+    "usage: pifs [--store DIR] reset WORKER [--to REV | --golden] [--force]\n"
+    "\n"
+    "Replace WORKER's delta by its last snapshot, by snapshot REV, or by an\n"
+    "empty delta (--golden), atomically.  Refused when the delta has\n"
+    "changes no snapshot holds, unless --force.  The branch is not moved:\n"
+    "every snapshot stays reachable.\n";
+
+static const char usage_status[] =
+    "usage: pifs [--store DIR] status\n"
+    "\n"
+    "For every worker: serial, changes not in a snapshot (count, bytes) and\n"
+    "the last snapshot.\n";
+
+static const char usage_fsck[] =
+    "usage: pifs [--store DIR] fsck\n"
+    "\n"
+    "Check the snapshot repository (refs, every reachable object, META),\n"
+    "the workers' deltas and their bases, leftovers in work/ and the golden\n"
+    "against its manifest.  One line per problem, exit 1 if there is any.\n";
 
 static const char *store_path(void)
 {
@@ -692,6 +768,639 @@ static int cmd_destroy(int argc, char **argv)
 	return 0;
 }
 
+/* ---- snapshots ---- */
+
+#define ERRLEN (PATH_MAX + 512)
+
+/* A registered worker, else exit. */
+static void need_worker(struct pifs_store *st, const char *name)
+{
+	struct pifs_registry reg;
+
+	if (pifs_worker_name_valid(name) < 0)
+		die(EXIT_USAGE, "bad worker name '%s'", name);
+	load_registry(st, &reg);
+	if (!pifs_registry_find(&reg, name))
+		die(1, "no worker '%s' in store '%s'", name, st->path);
+	pifs_registry_release(&reg);
+}
+
+/* The repository, or NULL when it does not exist yet and !create. */
+static struct pifs_git *open_git(struct pifs_store *st, int create)
+{
+	struct pifs_git *g;
+	char err[ERRLEN];
+	int ret;
+
+	ret = pifs_git_open(&g, st, create, err, sizeof(err));
+	if (ret == -ENOENT && !create)
+		return NULL;
+	if (ret < 0)
+		die(1, "%s", err);
+	return g;
+}
+
+/* The control connection of a running pifsd, or -1 when not mounted. */
+static int ctl_connect(struct pifs_store *st)
+{
+	int fd, ret;
+
+	ret = pifs_ctl_connect(st, &fd);
+	if (ret == -ENOTCONN)
+		return -1;
+	if (ret < 0)
+		die(1, "cannot reach the pifsd of '%s': %s", st->path,
+		    strerror(-ret));
+	return fd;
+}
+
+static const char *human(uint64_t b, char buf[32])
+{
+	static const char *unit[] = {"KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	int u = -1;
+
+	if (b < 1024) {
+		snprintf(buf, 32, "%llu B", (unsigned long long)b);
+		return buf;
+	}
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, 32, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[u]);
+	return buf;
+}
+
+/* Strip "/" and "./" in front and "/" behind. */
+static char *norm_path(const char *p)
+{
+	char *r;
+	size_t n;
+
+	while (*p == '/' || (p[0] == '.' && p[1] == '/'))
+		p += *p == '/' ? 1 : 2;
+	r = strdup(*p ? p : ".");
+	if (!r)
+		die(1, "out of memory");
+	n = strlen(r);
+	while (n > 1 && r[n - 1] == '/')
+		r[--n] = '\0';
+	return r;
+}
+
+static void resolve_rev(struct pifs_git *g, const char *worker,
+			const char *rev, char id[41])
+{
+	char err[ERRLEN];
+
+	if (!g)
+		die(1, "'%s' is not a snapshot of %s (it has no snapshots)",
+		    rev, worker);
+	if (pifs_git_resolve(g, worker, rev, id, err, sizeof(err)) < 0)
+		die(1, "%s", err);
+}
+
+static void load_meta(struct pifs_git *g, const char *worker,
+		      const char *id, struct pifs_meta *m)
+{
+	char err[ERRLEN];
+
+	if (pifs_git_load(g, id, m, err, sizeof(err)) < 0)
+		die(1, "%s: %s", worker, err);
+}
+
+/* Changes of the live delta against its base: count and bytes; -ENOENT
+ * when the worker has no delta. */
+static int unsnapshotted(struct pifs_store *st, struct pifs_git *g,
+			 const char *worker, size_t *count, uint64_t *bytes)
+{
+	struct pifs_meta cur, base;
+	struct pifs_change *ch;
+	char err[ERRLEN], id[41];
+	size_t n, i;
+	struct stat sb;
+	int ret, has_base;
+
+	*count = 0;
+	*bytes = 0;
+	if (fstatat(st->deltas_fd, worker, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	pifs_meta_init(&base);
+	ret = pifs_git_base_get(st, worker, id);
+	has_base = ret == 0;
+	if (ret < 0 && ret != -ENODATA)
+		die(1, "%s: bad " PIFS_XATTR_BASE " on its delta: %s", worker,
+		    strerror(-ret));
+	if (has_base && !g)
+		die(1, "%s: its delta's base %.7s is not in the store", worker,
+		    id);
+	if (has_base)
+		load_meta(g, worker, id, &base);
+	if (pifs_git_scan(g, st, worker, &cur, err, sizeof(err)) < 0)
+		die(1, "%s", err);
+	if (pifs_git_diff(g, st, has_base ? &base : NULL, &cur, NULL, 0, &ch,
+			  &n, err, sizeof(err)) < 0)
+		die(1, "%s: %s", worker, err);
+	*count = n;
+	for (i = 0; i < n; i++)
+		*bytes += ch[i].bytes;
+	pifs_changes_free(ch, n);
+	pifs_meta_release(&cur);
+	pifs_meta_release(&base);
+	return 0;
+}
+
+static int cmd_snapshot(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"message", required_argument, NULL, 'm'},
+	    {"allow-empty", no_argument, NULL, 'e'},
+	    {"stats", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *msg = NULL, *worker;
+	struct pifs_snapshot snap;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char err[ERRLEN];
+	int c, allow_empty = 0, stats = 0, ret, cfd;
+
+	while ((c = sub_getopt(argc, argv, ":m:h", opts, usage_snapshot)) !=
+	       -1) {
+		if (c == 'm')
+			msg = optarg;
+		else if (c == 'e')
+			allow_empty = 1;
+		else if (c == 'S')
+			stats = 1;
+	}
+	if (argc - optind != 1)
+		die(EXIT_USAGE, "snapshot needs a WORKER");
+	worker = argv[optind];
+	open_store(&st, store_path());
+	need_worker(&st, worker);
+	lock_store(&st);
+	g = open_git(&st, 1);
+	cfd = ctl_connect(&st);
+	if (cfd >= 0) {
+		ret = pifs_ctl_pause(cfd, worker);
+		if (ret < 0)
+			die(1, "cannot pause %s: %s", worker, strerror(-ret));
+	}
+	ret = pifs_git_snapshot_prepare(g, worker, msg, allow_empty, &snap,
+					err, sizeof(err));
+	if (cfd >= 0) {
+		int r2 = pifs_ctl_resume(cfd, worker);
+
+		pifs_ctl_close(cfd);
+		if (r2 < 0 && ret == 0) {
+			pifs_git_snapshot_abort(g);
+			die(1, "cannot resume %s: %s", worker, strerror(-r2));
+		}
+	}
+	if (ret < 0)
+		die(1, "cannot snapshot %s: %s", worker, err);
+	ret = pifs_git_snapshot_finish(g, &snap, err, sizeof(err));
+	if (ret < 0)
+		die(1, "cannot snapshot %s: %s", worker, err);
+	if (!snap.created) {
+		printf("nothing to snapshot for %s\n", worker);
+	} else {
+		printf("%s\n", snap.id);
+		if (stats)
+			printf("files %u bytes %llu objects %u\n", snap.files,
+			       (unsigned long long)snap.bytes, snap.objects);
+	}
+	pifs_git_free(g);
+	pifs_store_close(&st);
+	return 0;
+}
+
+static int cmd_log(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_log_entry *log = NULL;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char date[64], sz[32], base[41] = "";
+	const char *worker;
+	size_t n = 0, i;
+	struct tm tm;
+	time_t t;
+	int ret;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_log) != -1)
+		;
+	if (argc - optind != 1)
+		die(EXIT_USAGE, "log needs a WORKER");
+	worker = argv[optind];
+	open_store(&st, store_path());
+	need_worker(&st, worker);
+	g = open_git(&st, 0);
+	if (g && (ret = pifs_git_log(g, worker, &log, &n)) < 0)
+		die(1, "cannot read the snapshots of %s: %s", worker,
+		    strerror(-ret));
+	if (!n) {
+		printf("no snapshots of %s\n", worker);
+		goto out;
+	}
+	pifs_git_base_get(&st, worker, base);
+	for (i = 0; i < n; i++) {
+		t = (time_t)(log[i].time + (int64_t)log[i].offset * 60);
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("%c %.7s  %s %c%02d%02d  %s  (%u file%s, %s)\n",
+		       strcmp(base, log[i].id) ? ' ' : '*', log[i].id, date,
+		       log[i].offset < 0 ? '-' : '+', abs(log[i].offset) / 60,
+		       abs(log[i].offset) % 60, log[i].subject, log[i].files,
+		       log[i].files == 1 ? "" : "s", human(log[i].bytes, sz));
+	}
+out:
+	pifs_git_log_free(log, n);
+	pifs_git_free(g);
+	pifs_store_close(&st);
+	return 0;
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_meta cur, old;
+	struct pifs_change *ch = NULL;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char err[ERRLEN], id[41], **paths = NULL;
+	const char *worker, *rev = NULL;
+	size_t n = 0, np = 0, i;
+	int a;
+
+	while (sub_getopt(argc, argv, "+:h", opts, usage_diff) != -1)
+		;
+	if (optind >= argc)
+		die(EXIT_USAGE, "diff needs a WORKER");
+	worker = argv[optind];
+	a = optind + 1;
+	if (a < argc && strcmp(argv[a], "--"))
+		rev = argv[a++];
+	if (a < argc) {
+		if (strcmp(argv[a], "--"))
+			die(EXIT_USAGE, "unexpected argument '%s' (paths go "
+					"after '--')",
+			    argv[a]);
+		a++;
+		paths = calloc((size_t)(argc - a) + 1, sizeof(*paths));
+		if (!paths)
+			die(1, "out of memory");
+		for (; a < argc; a++)
+			paths[np++] = norm_path(argv[a]);
+	}
+	open_store(&st, store_path());
+	need_worker(&st, worker);
+	g = open_git(&st, 0);
+	pifs_meta_init(&old);
+	if (rev) {
+		resolve_rev(g, worker, rev, id);
+		load_meta(g, worker, id, &old);
+	}
+	if (pifs_git_scan(g, &st, worker, &cur, err, sizeof(err)) < 0)
+		die(1, "%s", err);
+	if (pifs_git_diff(g, &st, rev ? &old : NULL, &cur, paths, np, &ch, &n,
+			  err, sizeof(err)) < 0)
+		die(1, "%s: %s", worker, err);
+	for (i = 0; i < n; i++) {
+		char *esc = pifs_path_escape(ch[i].path);
+
+		if (ch[i].kind == 'M')
+			printf("M %s (%s)\n", esc ? esc : ch[i].path,
+			       ch[i].what);
+		else
+			printf("%c %s\n", ch[i].kind, esc ? esc : ch[i].path);
+		free(esc);
+	}
+	pifs_changes_free(ch, n);
+	pifs_meta_release(&cur);
+	pifs_meta_release(&old);
+	for (i = 0; i < np; i++)
+		free(paths[i]);
+	free(paths);
+	pifs_git_free(g);
+	pifs_store_close(&st);
+	return 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_meta m;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char id[41], *rev, *colon, *path, *data = NULL;
+	const char *worker;
+	size_t len = 0;
+	int ret, deleted;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_show) != -1)
+		;
+	if (argc - optind != 2)
+		die(EXIT_USAGE, "show needs WORKER REV:PATH");
+	worker = argv[optind];
+	rev = strdup(argv[optind + 1]);
+	if (!rev)
+		die(1, "out of memory");
+	colon = strchr(rev, ':');
+	if (!colon || colon == rev || !colon[1])
+		die(EXIT_USAGE, "show needs REV:PATH, not '%s'", rev);
+	*colon = '\0';
+	path = norm_path(colon + 1);
+	open_store(&st, store_path());
+	need_worker(&st, worker);
+	g = open_git(&st, 0);
+	resolve_rev(g, worker, rev, id);
+	load_meta(g, worker, id, &m);
+	ret = pifs_git_show(g, &st, &m, path, &data, &len, &deleted);
+	if (ret == -ENOENT && deleted)
+		die(1, "'%s' was deleted in %s at %.7s", path, worker, id);
+	if (ret == -ENOENT)
+		die(1, "'%s' does not exist in %s at %.7s", path, worker, id);
+	if (ret == -EISDIR)
+		die(1, "'%s' is a directory in %s at %.7s", path, worker, id);
+	if (ret == -EINVAL)
+		die(1, "'%s' is a special file in %s at %.7s", path, worker,
+		    id);
+	if (ret < 0)
+		die(1, "cannot read '%s' of %s at %.7s: %s", path, worker, id,
+		    strerror(-ret));
+	if (fwrite(data, 1, len, stdout) != len || fflush(stdout))
+		die(1, "cannot write: %s", strerror(errno));
+	free(data);
+	free(path);
+	free(rev);
+	pifs_meta_release(&m);
+	pifs_git_free(g);
+	pifs_store_close(&st);
+	return 0;
+}
+
+/* Remove work/reset-* directories of resets that died (their pid is
+ * gone); the daemon empties work/ at start anyway. */
+static void clean_stale_resets(struct pifs_store *st)
+{
+	struct dirent *de;
+	DIR *dir;
+	long pid;
+	int fd;
+	char *dash;
+
+	fd = openat(st->work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "reset-", 6))
+			continue;
+		dash = strrchr(de->d_name, '-');
+		pid = dash ? strtol(dash + 1, NULL, 10) : 0;
+		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			pifs_remove_tree(st->work_fd, de->d_name);
+	}
+	closedir(dir);
+}
+
+static int cmd_reset(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"to", required_argument, NULL, 't'},
+	    {"golden", no_argument, NULL, 'g'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *to = NULL, *worker;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char err[ERRLEN], id[41], tmp[PIFS_NAME_MAX + 32], sz[32];
+	int c, golden = 0, force = 0, ret, cfd;
+	uint64_t bytes;
+	size_t count;
+
+	while ((c = sub_getopt(argc, argv, ":fh", opts, usage_reset)) != -1) {
+		if (c == 't')
+			to = optarg;
+		else if (c == 'g')
+			golden = 1;
+		else if (c == 'f')
+			force = 1;
+	}
+	if (argc - optind != 1)
+		die(EXIT_USAGE, "reset needs a WORKER");
+	if (to && golden)
+		die(EXIT_USAGE, "reset takes --to REV or --golden, not both");
+	worker = argv[optind];
+	open_store(&st, store_path());
+	need_worker(&st, worker);
+	lock_store(&st);
+	g = open_git(&st, 0);
+	if (golden) {
+		id[0] = '\0';
+	} else if (to) {
+		resolve_rev(g, worker, to, id);
+	} else {
+		ret = g ? pifs_git_head(g, worker, id) : -ENOENT;
+		if (ret == -ENOENT)
+			die(1, "%s has no snapshot to reset to (use --golden)",
+			    worker);
+		if (ret < 0)
+			die(1, "cannot read the branch of %s: %s", worker,
+			    strerror(-ret));
+	}
+	ret = unsnapshotted(&st, g, worker, &count, &bytes);
+	if (ret < 0 && ret != -ENOENT)
+		die(1, "cannot read the delta of %s: %s", worker,
+		    strerror(-ret));
+	if (count && !force)
+		die(1,
+		    "%s has %zu unsnapshotted change%s (%s); reset would lose "
+		    "them (use --force)",
+		    worker, count, count == 1 ? "" : "s", human(bytes, sz));
+	clean_stale_resets(&st);
+	snprintf(tmp, sizeof(tmp), "reset-%s-%ld", worker, (long)getpid());
+	ret = pifs_git_materialize(g, &st, id[0] ? id : NULL, tmp, err,
+				   sizeof(err));
+	if (ret < 0)
+		die(1, "cannot reset %s to %s: %s", worker,
+		    id[0] ? id : "the golden", err);
+	cfd = ctl_connect(&st);
+	if (cfd >= 0) {
+		/* Mounted: freeze the worker, make sure nothing was written
+		 * since the check above, and swap under that same pause. */
+		if ((ret = pifs_ctl_pause(cfd, worker)) < 0) {
+			pifs_remove_tree(st.work_fd, tmp);
+			die(1, "pifsd could not pause %s: %s", worker, strerror(-ret));
+		}
+		if (!force && unsnapshotted(&st, g, worker, &count, &bytes) == 0 && count) {
+			pifs_ctl_close(cfd);
+			pifs_remove_tree(st.work_fd, tmp);
+			die(1,
+			    "%s has %zu unsnapshotted change%s (%s); reset would lose "
+			    "them (use --force)",
+			    worker, count, count == 1 ? "" : "s", human(bytes, sz));
+		}
+		ret = pifs_ctl_swap(cfd, worker, tmp, err, sizeof(err));
+		if (pifs_ctl_resume(cfd, worker) < 0)
+			pifs_warn("pifsd did not confirm resuming %s", worker);
+		pifs_ctl_close(cfd);
+		if (ret < 0) {
+			pifs_remove_tree(st.work_fd, tmp);
+			die(1, "pifsd could not swap in the new delta of %s: %s",
+			    worker, err[0] ? err : strerror(-ret));
+		}
+	} else {
+		ret = pifs_store_delta_swap(&st, worker, tmp);
+		if (ret < 0) {
+			pifs_remove_tree(st.work_fd, tmp);
+			die(1, "cannot swap in the new delta of %s: %s", worker,
+			    strerror(-ret));
+		}
+	}
+	if (id[0])
+		printf("reset %s to %.7s\n", worker, id);
+	else
+		printf("reset %s to the golden\n", worker);
+	pifs_git_free(g);
+	pifs_store_close(&st);
+	return 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_registry reg;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char **missing, sz[32], last[64], id[41], chg[32];
+	size_t i, nmiss = 0, count;
+	uint64_t bytes;
+	int namew = 6, ret;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_status) != -1)
+		;
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	open_store(&st, store_path());
+	load_registry(&st, &reg);
+	g = open_git(&st, 0);
+	missing = calloc(reg.count + 1, sizeof(*missing));
+	if (!missing)
+		die(1, "out of memory");
+	for (i = 0; i < reg.count; i++)
+		if ((int)strlen(reg.workers[i].name) > namew)
+			namew = (int)strlen(reg.workers[i].name);
+	printf("%-*s  %-8s  %7s  %10s  %s\n", namew, "WORKER", "SERIAL",
+	       "CHANGES", "BYTES", "LAST-SNAPSHOT");
+	for (i = 0; i < reg.count; i++) {
+		const struct pifs_worker *w = &reg.workers[i];
+		struct pifs_log_entry *log = NULL;
+		size_t nlog = 0;
+
+		strcpy(last, "-");
+		if (g && pifs_git_head(g, w->name, id) == 0 &&
+		    pifs_git_log(g, w->name, &log, &nlog) == 0 && nlog) {
+			char date[32];
+			time_t t = (time_t)(log[0].time +
+					    (int64_t)log[0].offset * 60);
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			strftime(date, sizeof(date), "%Y-%m-%d %H:%M", &tm);
+			snprintf(last, sizeof(last), "%.7s %s", id, date);
+		}
+		pifs_git_log_free(log, nlog);
+		ret = unsnapshotted(&st, g, w->name, &count, &bytes);
+		if (ret < 0) {
+			missing[nmiss++] = (char *)w->name;
+			printf("%-*s  %-8s  %7s  %10s  %s\n", namew, w->name,
+			       w->serial, "-", "-", last);
+			continue;
+		}
+		snprintf(chg, sizeof(chg), "%zu", count);
+		printf("%-*s  %-8s  %7s  %10s  %s\n", namew, w->name,
+		       w->serial, chg, human(bytes, sz), last);
+	}
+	for (i = 0; i < nmiss; i++)
+		printf("warning: %s has no delta '%s/deltas/%s'\n", missing[i],
+		       st.path, missing[i]);
+	free(missing);
+	pifs_registry_release(&reg);
+	pifs_git_free(g);
+	pifs_store_close(&st);
+	return 0;
+}
+
+static int cmd_fsck(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_registry reg;
+	struct pifs_store st;
+	char sub[64], *text = NULL;
+	int ret, problems;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_fsck) != -1)
+		;
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	open_store(&st, store_path());
+	load_registry(&st, &reg);
+	problems = pifs_git_fsck(&st, &reg, stdout);
+	if (problems < 0)
+		die(1, "cannot check store '%s': %s", st.path,
+		    strerror(-problems));
+	snprintf(sub, sizeof(sub), "goldens/%s/manifest", st.conf.golden);
+	ret = pifs_read_file(st.fd, sub, MANIFEST_MAX, &text, NULL);
+	if (ret < 0) {
+		printf("cannot read the golden manifest '%s/%s': %s\n",
+		       st.path, sub, strerror(-ret));
+		problems++;
+	} else {
+		ret = pifs_manifest_verify(st.golden_fd, text, stdout);
+		if (ret < 0) {
+			printf("cannot verify golden %s: %s\n", st.conf.golden,
+			       strerror(-ret));
+			problems++;
+		} else {
+			problems += ret;
+		}
+	}
+	free(text);
+	if (problems)
+		die(1, "store '%s' has %d problem%s", st.path, problems,
+		    problems == 1 ? "" : "s");
+	printf("store is consistent\n");
+	pifs_registry_release(&reg);
+	pifs_store_close(&st);
+	return 0;
+}
+
 /* ---- main ---- */
 
 /* Is path a directory holding a pifs.conf (the mount.fuse3 form)? */
@@ -707,6 +1416,16 @@ static int looks_like_store(const char *path)
 	ret = conf && stat(conf, &st) == 0;
 	free(conf);
 	return ret;
+}
+
+static int cmd_dnsmasq_conf(int argc, char **argv)
+{
+	return pifs_bootconf_main("dnsmasq-conf", store_path(), argc, argv);
+}
+
+static int cmd_exports(int argc, char **argv)
+{
+	return pifs_bootconf_main("exports", store_path(), argc, argv);
 }
 
 int main(int argc, char **argv)
@@ -728,6 +1447,15 @@ int main(int argc, char **argv)
 	    {"mount", cmd_mount, usage_mount},
 	    {"umount", cmd_umount, usage_umount},
 	    {"destroy", cmd_destroy, usage_destroy},
+	    {"snapshot", cmd_snapshot, usage_snapshot},
+	    {"log", cmd_log, usage_log},
+	    {"diff", cmd_diff, usage_diff},
+	    {"show", cmd_show, usage_show},
+	    {"reset", cmd_reset, usage_reset},
+	    {"status", cmd_status, usage_status},
+	    {"fsck", cmd_fsck, usage_fsck},
+	    {"dnsmasq-conf", cmd_dnsmasq_conf, NULL},
+	    {"exports", cmd_exports, NULL},
 	};
 	const char *cmd;
 	size_t i;

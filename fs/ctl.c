@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ctl.c - pifsd's side of the control socket (protocol in overlay/ctl.h):
+ * STORE/lock/ctl.sock, 0600 in a 0700 root directory, and only peers with
+ * uid 0 are served.  One thread accepts; each connection gets a thread,
+ * because a pause is the view lock held exclusively, and a lock must be
+ * released by the thread that took it.  A connection that closes (a
+ * killed `pifs snapshot`) releases every pause it held.
+ *
+ * Kernel cache invalidation after a swap is sent from here, never from a
+ * FUSE request handler and never while a view lock is held: the kernel
+ * takes directory locks for it that a blocked request may be holding.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "ops.h"
+#include "safeio.h"
+#include "util.h"
+
+#define MAX_PAUSED 64
+
+struct conn {
+	struct pifsd *d;
+	int fd;
+	struct pifs_view *paused[MAX_PAUSED];
+	struct pifs_inval *pending[MAX_PAUSED]; /* invalidations due at resume */
+	size_t npending[MAX_PAUSED];
+	size_t npaused;
+};
+
+static void reply(struct conn *c, int err, const char *msg)
+{
+	char line[600];
+
+	if (!err)
+		snprintf(line, sizeof(line), "ok\n");
+	else
+		snprintf(line, sizeof(line), "err %d %s\n", -err,
+			 msg && *msg ? msg : strerror(-err));
+	if (pifs_write_all(c->fd, line, strlen(line)) < 0)
+		pifs_debug("control client went away before its reply");
+}
+
+static int find_paused(struct conn *c, struct pifs_view *v)
+{
+	for (size_t i = 0; i < c->npaused; i++)
+		if (c->paused[i] == v)
+			return (int)i;
+	return -1;
+}
+
+static void notify(struct pifsd *d, struct pifs_inval *inv, size_t n)
+{
+	/* Children first, so no dentry is revalidated against a parent the
+	 * kernel still caches. */
+	for (size_t i = n; i-- > 0;) {
+		if (inv[i].parent && inv[i].name)
+			fuse_lowlevel_notify_inval_entry(d->se, inv[i].parent,
+							 inv[i].name,
+							 strlen(inv[i].name));
+		fuse_lowlevel_notify_inval_inode(d->se, inv[i].id, 0, 0);
+	}
+	pifs_inval_free(inv, n);
+}
+
+/* Resume pause number i: unlock, then tell the kernel what a swap made
+ * under that pause changed. */
+static void resume_at(struct conn *c, size_t i)
+{
+	struct pifs_view *v = c->paused[i];
+	struct pifs_inval *inv = c->pending[i];
+	size_t n = c->npending[i];
+
+	c->npaused--;
+	c->paused[i] = c->paused[c->npaused];
+	c->pending[i] = c->pending[c->npaused];
+	c->npending[i] = c->npending[c->npaused];
+	pifs_view_resume(v);
+	if (inv)
+		notify(c->d, inv, n);
+}
+
+/* A swap under this connection's own pause (how `pifs reset` makes its
+ * "no unsnapshotted changes" check and the swap one step) is done under
+ * that lock; the kernel is told at resume. */
+static void do_swap(struct conn *c, struct pifs_view *v, const char *tmp)
+{
+	struct pifs_fs *fs = &c->d->fs;
+	struct pifs_inval *inv;
+	int i = find_paused(c, v);
+	size_t n;
+	char msg[300];
+	int r;
+
+	r = pifs_fs_view_swap(fs, v, tmp, i >= 0, &inv, &n);
+	if (r < 0) {
+		snprintf(msg, sizeof(msg), "cannot swap delta of '%s': %s", v->name,
+			 strerror(-r));
+		reply(c, r, msg);
+		return;
+	}
+	if (i >= 0) {
+		if (c->pending[i]) /* a second swap: everything is invalid anyway */
+			pifs_inval_free(c->pending[i], c->npending[i]);
+		c->pending[i] = inv;
+		c->npending[i] = n;
+	} else {
+		notify(c->d, inv, n);
+	}
+	reply(c, 0, NULL);
+}
+
+static void handle(struct conn *c, char *line)
+{
+	char *save = NULL, *cmd = strtok_r(line, " ", &save);
+	char *a1 = strtok_r(NULL, " ", &save), *a2 = strtok_r(NULL, " ", &save);
+	struct pifs_view *v = NULL;
+	char msg[300];
+	int i;
+
+	if (!cmd) {
+		reply(c, -EINVAL, "empty request");
+		return;
+	}
+	if (!strcmp(cmd, "reload")) {
+		pifs_fs_refresh(&c->d->fs);
+		reply(c, 0, NULL);
+		return;
+	}
+	if (!a1 || pifs_worker_name_valid(a1) < 0 || !(v = pifs_fs_view(&c->d->fs, a1))) {
+		snprintf(msg, sizeof(msg), "no worker '%s' in the mounted store",
+			 a1 ? a1 : "");
+		reply(c, -ENOENT, msg);
+		return;
+	}
+	if (!strcmp(cmd, "pause")) {
+		if (find_paused(c, v) < 0) {
+			if (c->npaused == MAX_PAUSED) {
+				reply(c, -EMFILE, "too many paused workers");
+				return;
+			}
+			pifs_view_pause(v);
+			c->pending[c->npaused] = NULL;
+			c->npending[c->npaused] = 0;
+			c->paused[c->npaused++] = v;
+			pifs_info("worker '%s' paused", v->name);
+		}
+		reply(c, 0, NULL);
+	} else if (!strcmp(cmd, "resume")) {
+		if ((i = find_paused(c, v)) < 0) {
+			reply(c, -EINVAL, "worker is not paused by this connection");
+			return;
+		}
+		resume_at(c, (size_t)i);
+		pifs_info("worker '%s' resumed", v->name);
+		reply(c, 0, NULL);
+	} else if (!strcmp(cmd, "swap") && a2) {
+		do_swap(c, v, a2);
+	} else {
+		reply(c, -EINVAL, "unknown request");
+	}
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	char line[512];
+	size_t len = 0;
+
+	for (;;) {
+		ssize_t n = read(c->fd, line + len, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (line[len] == '\n' || len + 2 >= sizeof(line)) {
+			line[len] = '\0';
+			handle(c, line);
+			len = 0;
+			continue;
+		}
+		len++;
+	}
+	while (c->npaused) {
+		pifs_warn("control client gone: worker '%s' resumed",
+			  c->paused[c->npaused - 1]->name);
+		resume_at(c, c->npaused - 1);
+	}
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+	struct pifsd *d = arg;
+
+	for (;;) {
+		struct ucred cred;
+		socklen_t cl = sizeof(cred);
+		struct conn *c;
+		pthread_t t;
+		int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break; /* shut down */
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+		    cred.uid != 0) {
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->d = d;
+		c->fd = fd;
+		if (pthread_create(&t, NULL, conn_main, c) != 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+int pifsd_ctl_listen(struct pifsd *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int dfd, r;
+
+	d->ctl_fd = -1;
+	dfd = openat(d->fs.store.fd, "lock", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	unlinkat(dfd, "ctl.sock", 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/ctl.sock", dfd);
+	d->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (d->ctl_fd < 0 ||
+	    bind(d->ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    fchmodat(dfd, "ctl.sock", 0600, 0) < 0 || listen(d->ctl_fd, 16) < 0) {
+		r = -errno;
+		if (d->ctl_fd >= 0)
+			close(d->ctl_fd);
+		d->ctl_fd = -1;
+		close(dfd);
+		return r;
+	}
+	close(dfd);
+	return 0;
+}
+
+int pifsd_ctl_run(struct pifsd *d)
+{
+	int r = pthread_create(&d->ctl_thread, NULL, accept_main, d);
+
+	if (r != 0) {
+		close(d->ctl_fd);
+		d->ctl_fd = -1;
+		return -r;
+	}
+	d->ctl_running = 1;
+	return 0;
+}
+
+void pifsd_ctl_stop(struct pifsd *d)
+{
+	if (d->ctl_fd < 0)
+		return;
+	shutdown(d->ctl_fd, SHUT_RDWR);
+	if (d->ctl_running)
+		pthread_join(d->ctl_thread, NULL);
+	close(d->ctl_fd);
+	d->ctl_fd = -1;
+	unlinkat(d->fs.store.fd, "lock/ctl.sock", 0);
+}

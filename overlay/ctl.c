@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ctl.c - the CLI's side of the control socket (protocol in ctl.h).  The
+ * socket is reached through /proc/self/fd/<lock dir fd>/ctl.sock, so a
+ * store path of any length works within sun_path's 108 bytes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "safeio.h"
+
+int pifs_ctl_connect(const struct pifs_store *st, int *fd_out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int dfd, fd, r;
+
+	dfd = openat(st->fd, "lock", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/ctl.sock", dfd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		close(dfd);
+		return r;
+	}
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	close(dfd);
+	if (r < 0) {
+		close(fd);
+		/* No socket, or nobody behind it: not mounted. */
+		return r == -ENOENT || r == -ECONNREFUSED ? -ENOTCONN : r;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int pifs_ctl_call(int fd, const char *request, int timeout_ms, char *msg,
+		  size_t msglen)
+{
+	char line[512];
+	size_t len = 0;
+	int r;
+
+	if (msg && msglen)
+		msg[0] = '\0';
+	snprintf(line, sizeof(line), "%s\n", request);
+	if ((r = pifs_write_all(fd, line, strlen(line))) < 0)
+		return r == -EPIPE ? -EPIPE : r;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		r = poll(&p, 1, timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -ETIMEDOUT;
+		n = read(fd, line + len, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		if (line[len] == '\n' || len + 2 >= sizeof(line))
+			break;
+		len++;
+	}
+	line[len] = '\0';
+	if (!strcmp(line, "ok"))
+		return 0;
+	if (!strncmp(line, "err ", 4)) {
+		char *end;
+		long e = strtol(line + 4, &end, 10);
+
+		if (msg && msglen)
+			snprintf(msg, msglen, "%s", *end == ' ' ? end + 1 : end);
+		return e > 0 ? (int)-e : -EIO;
+	}
+	if (msg && msglen)
+		snprintf(msg, msglen, "bad reply '%s'", line);
+	return -EPROTO;
+}
+
+int pifs_ctl_pause(int fd, const char *worker)
+{
+	char req[128];
+
+	snprintf(req, sizeof(req), "pause %s", worker);
+	return pifs_ctl_call(fd, req, 60000, NULL, 0);
+}
+
+int pifs_ctl_resume(int fd, const char *worker)
+{
+	char req[128];
+
+	snprintf(req, sizeof(req), "resume %s", worker);
+	return pifs_ctl_call(fd, req, 60000, NULL, 0);
+}
+
+int pifs_ctl_swap(int fd, const char *worker, const char *tmpname, char *msg,
+		  size_t msglen)
+{
+	char req[512];
+
+	snprintf(req, sizeof(req), "swap %s %s", worker, tmpname);
+	return pifs_ctl_call(fd, req, 600000, msg, msglen);
+}
+
+void pifs_ctl_close(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
