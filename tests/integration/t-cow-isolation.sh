@@ -14,7 +14,7 @@ D3=$T/store/deltas/worker-3
 D1=$T/store/deltas/worker-1
 
 expect_eq "nfsroot lists the workers" "worker-1 worker-3" "$(ls "$M/nfsroot" | tr '\n' ' ' | sed 's/ $//')"
-expect_eq "mount root lists nfsroot" "nfsroot" "$(ls "$M")"
+expect_eq "mount root lists nfsroot and tftpboot" "nfsroot tftpboot" "$(ls "$M" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "golden motd through worker-1" "$(cat "$T/golden/etc/motd")" "$(cat "$W1/etc/motd")"
 cmp -s "$T/golden/boot/firmware/kernel8.img" "$W3/boot/firmware/kernel8.img" && ok "kernel8.img bytes through worker-3" || fail "kernel8.img differs"
 

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * identity.h - the files pifs generates so a new worker boots with no hand
+ * edits: boot/firmware/cmdline.txt (NFS root on the master), etc/hostname,
+ * etc/hosts, etc/fstab (no SD-card lines) and a unique etc/machine-id.
+ * They are computed from the registry and the master's address whenever
+ * read, appear in the worker's view as ordinary files, and a worker's own
+ * edit of one (a copy in its delta) wins from then on.
+ */
+#ifndef PIFS_IDENTITY_H
+#define PIFS_IDENTITY_H
+
+#include <stddef.h>
+
+enum pifs_gen {
+	PIFS_GEN_NONE = 0,
+	PIFS_GEN_CMDLINE,
+	PIFS_GEN_HOSTNAME,
+	PIFS_GEN_HOSTS,
+	PIFS_GEN_FSTAB,
+	PIFS_GEN_MACHINE_ID,
+};
+
+struct pifs_identity {
+	const char *worker; /* worker name */
+	const char *serial; /* 8 hex digits */
+	const char *master; /* the master's IPv4 address */
+};
+
+/* The generated file at golden directory DIR ("etc", "boot/firmware")
+ * and NAME, or PIFS_GEN_NONE. */
+enum pifs_gen pifs_gen_kind(const char *dir, const char *name);
+/* The names generated in golden directory DIR: a NULL-terminated list
+ * (empty for other directories). */
+const char *const *pifs_gen_names(const char *dir);
+
+/* The content of generated file KIND for ID; golden/glen is the golden's
+ * own file (NULL if it has none), the base for cmdline.txt, hosts and
+ * fstab.  *out is malloc'd (NUL-terminated), *len its length.  0 or
+ * -ENOMEM. */
+int pifs_gen_content(enum pifs_gen kind, const struct pifs_identity *id,
+		     const char *golden, size_t glen, char **out, size_t *len);
+
+#endif
