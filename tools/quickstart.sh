@@ -16,11 +16,14 @@ cd "$top"
 
 # Debian bookworm packages: the toolchain and autotools; libfuse3, libgit2,
 # libxxhash and check (the libraries the user chose); fuse3 for
-# fusermount3/mount.fuse3; attr (setfattr/getfattr), e2fsprogs (chattr),
-# perl, procps and util-linux for the tests.
+# fusermount3/mount.fuse3; for the tests: attr (setfattr/getfattr),
+# e2fsprogs (chattr), perl, procps, util-linux, git (to read the snapshot
+# repository as a person would), iproute2 (network namespaces) and
+# dnsmasq-base (the real DHCP/TFTP server, without the system service the
+# dnsmasq package would start).
 pkgs=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libgit2-dev libxxhash-dev check
-      attr e2fsprogs perl procps util-linux xz-utils)
+      attr e2fsprogs perl procps util-linux xz-utils git iproute2 dnsmasq-base)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * bootconf.c - "pifs dnsmasq-conf" and "pifs exports": print the dnsmasq
+ * and NFS server configuration that serves a store's registered workers
+ * the way the user's hand-made master did (see the pi-network-boot seed):
+ * DHCP with a fixed address per worker and the PXE menu entry the Pi boot
+ * ROM insists on, TFTP from the tftpboot view, and one NFS export per
+ * worker.  It reads pifs.conf and the registry through overlay/ and writes
+ * nothing; the text is built in memory and printed only when complete, so
+ * an error never leaves half a configuration on stdout.  Every value that
+ * reaches the output is validated first: a name with a newline, comma or
+ * quote could otherwise add directives to dnsmasq's configuration.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bootconf.h"
+#include "registry.h"
+#include "store.h"
+
+#define EXIT_USAGE 2
+#define FSID_BASE 1000 /* fsid of a worker's export: FSID_BASE + view id */
+
+static const char usage_dnsmasq[] =
+    "usage: pifs [--store DIR] dnsmasq-conf [--interface IF] [--tftp-root "
+    "DIR]\n"
+    "                                       [--log-facility FILE|-] "
+    "[--no-dhcp]\n"
+    "\n"
+    "Print a dnsmasq configuration that network-boots the store's workers:\n"
+    "no DNS, DHCP and TFTP on IF only (default eth0), the store's address\n"
+    "range, one fixed address per worker (by MAC), the PXE menu entry the\n"
+    "Pi boot ROM needs, and TFTP from DIR (default /tftpboot, a bind mount\n"
+    "of MOUNTPOINT/tftpboot).  --no-dhcp prints the TFTP part only.\n";
+
+static const char usage_exports[] =
+    "usage: pifs [--store DIR] exports [--nfsroot DIR]\n"
+    "\n"
+    "Print /etc/exports lines for the kernel NFS server: each worker's root\n"
+    "DIR/<worker> (default /nfsroot, a bind mount of MOUNTPOINT/nfsroot)\n"
+    "exported read-write to that worker's address only, with a fixed fsid,\n"
+    "and the same exports as a commented NFS-Ganesha configuration.\n";
+
+struct ctx {
+	FILE *err;
+	int status; /* exit status of the first error, 0 if none */
+};
+
+static int fail(struct ctx *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct ctx *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("pifs: ", c->err);
+	va_start(ap, fmt);
+	vfprintf(c->err, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->err);
+	c->status = code;
+	return code;
+}
+
+/* Nonzero if s holds a character that would end or split a configuration
+ * value: control characters (newline!), space, quotes, ',' '#' '=' '\'. */
+static int unsafe_chars(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch <= ' ' || ch == 0x7f || strchr("\"'#,=\\", ch))
+			return 1;
+	}
+	return 0;
+}
+
+static int check_path(struct ctx *c, const char *opt, const char *path)
+{
+	if (path[0] != '/' || unsafe_chars(path) || strlen(path) >= PATH_MAX)
+		return fail(c, EXIT_USAGE,
+			    "%s needs an absolute path without spaces, quotes, "
+			    "',', '#', '=' or '\\', got '%s'",
+			    opt, path);
+	return 0;
+}
+
+static int load(struct ctx *c, const char *store_path, struct pifs_store *st,
+		struct pifs_registry *reg)
+{
+	char err[PATH_MAX + 256];
+
+	if (pifs_store_open(st, store_path, err, sizeof(err)) < 0)
+		return fail(c, 1, "%s", err);
+	pifs_registry_init(reg);
+	if (pifs_registry_load(reg, st->fd, err, sizeof(err)) < 0) {
+		fail(c, 1, "store '%s': %s", store_path, err);
+		pifs_store_close(st);
+		return 1;
+	}
+	return 0;
+}
+
+/* The MAC dnsmasq matches: the registered one, else the Pi 3 rule. */
+static void worker_mac(const struct pifs_worker *w, char out[18])
+{
+	if (w->mac[0])
+		memcpy(out, w->mac, 18);
+	else
+		pifs_mac_from_serial(w->serial, out);
+}
+
+/* ---- dnsmasq-conf ---- */
+
+struct dnsmasq_opts {
+	const char *iface, *tftp_root, *log_facility;
+	int dhcp;
+};
+
+static void print_dnsmasq(FILE *o, const char *store_path,
+			  const struct pifs_store_conf *conf,
+			  const struct pifs_registry *reg,
+			  const struct dnsmasq_opts *op)
+{
+	size_t i;
+
+	fprintf(o, "# dnsmasq configuration for the pifs store '%s',\n",
+		store_path);
+	fputs("# printed by 'pifs dnsmasq-conf': network boot of its "
+	      "Raspberry Pi workers.\n",
+	      o);
+	fputs("# No DNS: dnsmasq only does DHCP and TFTP, on one interface.\n",
+	      o);
+	fputs("port=0\n", o);
+	fprintf(o, "interface=%s\n", op->iface);
+	fputs("bind-interfaces\n", o);
+	if (op->dhcp) {
+		fprintf(o, "dhcp-range=%s,%s,255.255.255.0,12h\n",
+			conf->range_lo, conf->range_hi);
+		fputs("# One fixed address per registered worker, by MAC "
+		      "(on a Pi 3, b8:27:eb: and the\n"
+		      "# serial's last 6 digits).\n",
+		      o);
+		for (i = 0; i < reg->count; i++) {
+			const struct pifs_worker *w = &reg->workers[i];
+			char mac[18];
+
+			worker_mac(w, mac);
+			fprintf(o, "# %s: serial %s\n", w->name, w->serial);
+			if (w->ip[0])
+				fprintf(o, "dhcp-host=%s,%s,%s\n", mac, w->ip,
+					w->name);
+			else
+				fprintf(o, "dhcp-host=%s,%s\n", mac, w->name);
+		}
+		if (reg->count == 0)
+			fputs("# (no workers registered: pifs worker add)\n",
+			      o);
+		fputs("# The Pi boot ROM ignores an offer without this PXE "
+		      "menu entry (option 43).\n",
+		      o);
+		fputs("pxe-service=0,\"Raspberry Pi Boot\"\n", o);
+		fputs("# Works around a race in the Pi boot ROM.\n", o);
+		fputs("dhcp-reply-delay=1\n", o);
+	}
+	fprintf(o, "# The ROM fetches bootcode.bin from the root, then "
+		   "<serial>/... (the worker's\n"
+		   "# boot/firmware as pifs serves it).\n");
+	fputs("enable-tftp\n", o);
+	fprintf(o, "tftp-root=%s\n", op->tftp_root);
+	if (op->dhcp)
+		fputs("log-dhcp\n", o);
+	if (op->log_facility)
+		fprintf(o, "log-facility=%s\n", op->log_facility);
+}
+
+static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
+		       int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"interface", required_argument, NULL, 'i'},
+	    {"tftp-root", required_argument, NULL, 't'},
+	    {"log-facility", required_argument, NULL, 'l'},
+	    {"no-dhcp", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct dnsmasq_opts op = {
+	    .iface = "eth0", .tftp_root = "/tftpboot", .dhcp = 1};
+	struct pifs_registry reg;
+	struct pifs_store st;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, ":i:t:l:nh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'i':
+			op.iface = optarg;
+			break;
+		case 't':
+			op.tftp_root = optarg;
+			break;
+		case 'l':
+			op.log_facility = optarg;
+			break;
+		case 'n':
+			op.dhcp = 0;
+			break;
+		case 'h':
+			fputs(usage_dnsmasq, o);
+			return -1;
+		case ':':
+			return fail(c, EXIT_USAGE, "option '%s' needs an argument",
+				    argv[optind - 1]);
+		default:
+			return fail(c, EXIT_USAGE,
+				    "unknown option '%s' (see --help)",
+				    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail(c, EXIT_USAGE, "unexpected argument '%s'",
+			    argv[optind]);
+	if (!op.iface[0] || strlen(op.iface) >= IFNAMSIZ ||
+	    unsafe_chars(op.iface) || strchr(op.iface, '/'))
+		return fail(c, EXIT_USAGE, "bad interface name '%s'",
+			    op.iface);
+	if (check_path(c, "--tftp-root", op.tftp_root))
+		return c->status;
+	if (op.log_facility && strcmp(op.log_facility, "-") &&
+	    check_path(c, "--log-facility", op.log_facility))
+		return c->status;
+	if (load(c, store_path, &st, &reg))
+		return c->status;
+	print_dnsmasq(o, store_path, &st.conf, &reg, &op);
+	pifs_registry_release(&reg);
+	pifs_store_close(&st);
+	return 0;
+}
+
+/* ---- exports ---- */
+
+static void print_exports(FILE *o, const char *store_path,
+			  const struct pifs_registry *reg, const char *nfsroot)
+{
+	size_t i;
+
+	fprintf(o,
+		"# /etc/exports for the pifs store '%s', printed by 'pifs "
+		"exports'.\n"
+		"#\n"
+		"# One export per worker, open to that worker's address only: "
+		"a worker is root\n"
+		"# on its own root file system (no_root_squash) and must not "
+		"reach another's.\n"
+		"# fsid: the mount is FUSE, which has no stable device number, "
+		"so each export\n"
+		"# gets a fixed one, %d + the worker's view id (ids are never "
+		"reused), and NFS\n"
+		"# file handles stay valid across restarts; keep other exports "
+		"clear of %d-%d.\n"
+		"# sync: a write is in the worker's delta before the reply.  "
+		"no_subtree_check:\n"
+		"# handles stay valid when a file is renamed.  The worker "
+		"mounts with vers=3,tcp\n"
+		"# (its generated cmdline.txt).  Apply with: exportfs -ra\n",
+		store_path, FSID_BASE, FSID_BASE + 1,
+		FSID_BASE + PIFS_VIEW_ID_MAX);
+	for (i = 0; i < reg->count; i++) {
+		const struct pifs_worker *w = &reg->workers[i];
+
+		fprintf(o, "# %s: serial %s\n", w->name, w->serial);
+		if (!w->ip[0]) {
+			fprintf(o,
+				"# not exported: no address registered "
+				"(pifs worker add %s --ip ...)\n",
+				w->name);
+			continue;
+		}
+		fprintf(o,
+			"%s/%s %s(rw,sync,no_subtree_check,no_root_squash,"
+			"fsid=%u)\n",
+			nfsroot, w->name, w->ip, FSID_BASE + w->id);
+	}
+	if (reg->count == 0)
+		fputs("# (no workers registered: pifs worker add)\n", o);
+
+	fputs("#\n"
+	      "# Without a kernel NFS server: the same exports for "
+	      "NFS-Ganesha (FSAL VFS,\n"
+	      "# rpcbind running for NFSv3), to copy into ganesha.conf "
+	      "uncommented:\n",
+	      o);
+	for (i = 0; i < reg->count; i++) {
+		const struct pifs_worker *w = &reg->workers[i];
+
+		if (!w->ip[0])
+			continue;
+		fprintf(o,
+			"# EXPORT {\n"
+			"#     Export_Id = %u; Path = %s/%s; Pseudo = %s/%s;\n"
+			"#     Access_Type = None; Squash = No_Root_Squash; "
+			"Protocols = 3, 4;\n"
+			"#     SecType = sys; Filesystem_id = %u.1;\n"
+			"#     CLIENT { Clients = %s; Access_Type = RW; }\n"
+			"#     FSAL { Name = VFS; }\n"
+			"# }\n",
+			FSID_BASE + w->id, nfsroot, w->name, nfsroot, w->name,
+			FSID_BASE + w->id, w->ip);
+	}
+}
+
+static int cmd_exports(struct ctx *c, FILE *o, const char *store_path,
+		       int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"nfsroot", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *nfsroot = "/nfsroot";
+	struct pifs_registry reg;
+	struct pifs_store st;
+	char root[PATH_MAX];
+	size_t len;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, ":r:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			nfsroot = optarg;
+			break;
+		case 'h':
+			fputs(usage_exports, o);
+			return -1;
+		case ':':
+			return fail(c, EXIT_USAGE, "option '%s' needs an argument",
+				    argv[optind - 1]);
+		default:
+			return fail(c, EXIT_USAGE,
+				    "unknown option '%s' (see --help)",
+				    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail(c, EXIT_USAGE, "unexpected argument '%s'",
+			    argv[optind]);
+	if (check_path(c, "--nfsroot", nfsroot))
+		return c->status;
+	/* "/nfsroot/" and "/nfsroot" name the same directory */
+	len = strlen(nfsroot);
+	while (len > 1 && nfsroot[len - 1] == '/')
+		len--;
+	if (len == 1)
+		len = 0; /* "/" -> "/<worker>" */
+	memcpy(root, nfsroot, len);
+	root[len] = '\0';
+	if (load(c, store_path, &st, &reg))
+		return c->status;
+	print_exports(o, store_path, &reg, root);
+	pifs_registry_release(&reg);
+	pifs_store_close(&st);
+	return 0;
+}
+
+int pifs_bootconf_run(FILE *out, FILE *err, const char *cmd,
+		      const char *store_path, int argc, char **argv)
+{
+	struct ctx c = {.err = err};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *o;
+	int ret;
+
+	optind = 0; /* a fresh getopt scan of argv[1..] */
+	opterr = 0;
+	o = open_memstream(&text, &len);
+	if (!o)
+		return fail(&c, 1, "out of memory");
+	if (!strcmp(cmd, "dnsmasq-conf"))
+		ret = cmd_dnsmasq(&c, o, store_path, argc, argv);
+	else if (!strcmp(cmd, "exports"))
+		ret = cmd_exports(&c, o, store_path, argc, argv);
+	else
+		ret = fail(&c, EXIT_USAGE, "unknown command '%s'", cmd);
+	if (fclose(o) != 0 && ret <= 0)
+		ret = fail(&c, 1, "out of memory");
+	if (ret <= 0) { /* 0: configuration, -1: --help */
+		fwrite(text, 1, len, out);
+		ret = 0;
+		if (fflush(out) != 0 || ferror(out))
+			ret = fail(&c, 1, "cannot write the output: %s",
+				   strerror(errno));
+	}
+	free(text);
+	return ret;
+}
+
+int pifs_bootconf_main(const char *cmd, const char *store_path, int argc,
+		       char **argv)
+{
+	return pifs_bootconf_run(stdout, stderr, cmd, store_path, argc, argv);
+}
