@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # pifs-demo.sh - the main job on a built-in default: a small Pi-shaped
-# golden tree, a store with worker-1..3, mounted, and a write that lands in
-# one worker only.  Leaves the mount up for you to explore and prints how
+# golden tree, a store with worker-1..3, mounted, a write that lands in one
+# worker only, the TFTP boot view with its generated cmdline.txt, and a
+# snapshot / break / reset round.  Leaves the mount up for you to explore and prints how
 # to stop it.  Uses the binaries of the build tree it sits in.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,6 +47,21 @@ done
 say "the write is in worker-3's delta only; the golden is untouched"
 run find "$S/deltas" -mindepth 1 -not -type d
 run "$PIFS" verify
+
+say "the boot view: what dnsmasq serves worker-3 (serial 8b07bcc6) over TFTP"
+run ls "$M/tftpboot" "$M/tftpboot/8b07bcc6"
+run cat "$M/tftpboot/8b07bcc6/cmdline.txt"
+run cat "$M/nfsroot/worker-3/etc/hostname"
+
+say "snapshot worker-3, break it, reset it"
+run "$PIFS" snapshot worker-3 -m "demo: motd"
+printf '$ rm -r %s\n' "$M/nfsroot/worker-3/usr/bin"
+rm -r "$M/nfsroot/worker-3/usr/bin"
+run ls "$M/nfsroot/worker-3/usr"
+run "$PIFS" status
+run "$PIFS" reset worker-3 --force
+run ls "$M/nfsroot/worker-3/usr/bin"
+run "$PIFS" log worker-3
 
 say "done: the demo store stays mounted"
 cat <<MSG
