@@ -853,6 +853,14 @@ int pifs_store_create(const char *path, const char *golden_dir,
 				"warning: golden '%s' has no boot/firmware "
 				"directory\n",
 				golden_dir);
+	} else if (pifs_lstat_beneath(gfd, "boot/firmware/bootcode.bin", &st) < 0 ||
+		   !S_ISREG(st.st_mode)) {
+		/* A Pi 3 boot ROM fetches it first: no network boot without. */
+		if (progress)
+			fprintf(progress,
+				"warning: golden '%s' has no boot/firmware/bootcode.bin: "
+				"Pi 3 workers cannot network-boot from it\n",
+				golden_dir);
 	}
 	if (progress) {
 		fprintf(progress, "copying golden '%s'\n", golden_dir);

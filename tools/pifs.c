@@ -1286,6 +1286,55 @@ static int cmd_reset(int argc, char **argv)
 	return 0;
 }
 
+/* Is there a golden directory at PATH? */
+static int golden_dir(struct pifs_store *st, const char *path)
+{
+	struct stat s;
+
+	return pifs_lstat_beneath(st->golden_fd, path, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+/* Does WORKER's view show boot/firmware/cmdline.txt, which its firmware
+ * needs to boot?  Walks the delta one name at a time (never following a
+ * worker's symlink): a whiteout or a non-directory on the way hides it; an
+ * opaque directory stops the golden (and so the generated file) showing
+ * through; where the delta has nothing, the golden's boot/firmware (with
+ * its generated cmdline.txt) shows. */
+static int shows_cmdline(struct pifs_store *st, const char *worker)
+{
+	static const char *const comps[] = { "boot", "firmware", "cmdline.txt" };
+	int dfd = openat(st->deltas_fd, worker, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int lower = 1, ok = 0;
+	struct stat s;
+	char c;
+
+	for (size_t i = 0; dfd >= 0 && i < 3; i++) {
+		int next;
+
+		if (fstatat(dfd, comps[i], &s, AT_SYMLINK_NOFOLLOW) < 0) {
+			/* Not in the delta: the golden's shows, if anything. */
+			ok = lower && golden_dir(st, "boot/firmware");
+			break;
+		}
+		if (S_ISCHR(s.st_mode) && s.st_rdev == 0)
+			break; /* whiteout */
+		if (i == 2) {
+			ok = S_ISREG(s.st_mode);
+			break;
+		}
+		if (!S_ISDIR(s.st_mode))
+			break;
+		if (pifs_lgetxattr(dfd, comps[i], PIFS_XATTR_OPAQUE, &c, 1) == 1)
+			lower = 0;
+		next = openat(dfd, comps[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(dfd);
+		dfd = next;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	return ok;
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1347,6 +1396,17 @@ static int cmd_status(int argc, char **argv)
 	for (i = 0; i < nmiss; i++)
 		printf("warning: %s has no delta '%s/deltas/%s'\n", missing[i],
 		       st.path, missing[i]);
+	for (i = 0; i < reg.count; i++)
+		if (!shows_cmdline(&st, reg.workers[i].name))
+			printf("warning: %s has no boot/firmware/cmdline.txt: it will "
+			       "not boot\n", reg.workers[i].name);
+	{
+		struct stat bs;
+
+		if (pifs_lstat_beneath(st.golden_fd, "boot/firmware/bootcode.bin", &bs) < 0)
+			printf("warning: the golden has no boot/firmware/bootcode.bin: "
+			       "Pi 3 workers cannot network-boot\n");
+	}
 	free(missing);
 	pifs_registry_release(&reg);
 	pifs_git_free(g);

@@ -67,8 +67,18 @@ mkfifo "$W3/boot/firmware/pipe.txt"
 ls "$TB/8b07bcc6" | grep -q 'shadow.txt\|pipe.txt' && fail "readdir lists hidden entries" || ok "readdir hides them too"
 
 # Deleting cmdline.txt: the view has none (that worker will not boot).
+"$PIFS" --store "$T/store" status | grep -q 'warning' && fail "status warns before anything is wrong" || ok "status: no boot warning while cmdline.txt is there"
 rm "$W3/boot/firmware/cmdline.txt"
 [ -e "$TB/8b07bcc6/cmdline.txt" ] && fail "cmdline.txt still served" || ok "deleted cmdline.txt is gone from tftpboot"
+expect_eq "status warns that worker-3 will not boot" \
+	"warning: worker-3 has no boot/firmware/cmdline.txt: it will not boot" \
+	"$("$PIFS" --store "$T/store" status | grep '^warning')"
+
+# A golden without bootcode.bin: init and status say so.
+cp -a "$T/golden" "$T/golden2" && rm "$T/golden2/boot/firmware/bootcode.bin"
+out=$("$PIFS" init "$T/store2" --golden "$T/golden2" 2>&1) || fail "init of a golden without bootcode.bin"
+printf '%s\n' "$out" | grep -q "warning: golden '$T/golden2' has no boot/firmware/bootcode.bin" && ok "init warns: no bootcode.bin" || fail "init did not warn: $out"
+"$PIFS" --store "$T/store2" status | grep -q "warning: the golden has no boot/firmware/bootcode.bin" && ok "status warns: no bootcode.bin" || fail "status did not warn about bootcode.bin"
 
 # Unregistered serials: absent, logged once with the serial.
 ls "$TB/deadbeef" >/dev/null 2>&1 && fail "unregistered serial exists"
