@@ -135,8 +135,9 @@ static void handle(struct conn *c, char *line)
 		return;
 	}
 	if (!strcmp(cmd, "reload")) {
-		pifs_fs_refresh(&c->d->fs);
-		reply(c, 0, NULL);
+		int r = pifs_fs_reload(&c->d->fs);
+
+		reply(c, r, r < 0 ? "cannot re-read pifs.conf" : NULL);
 		return;
 	}
 	if (!a1 || pifs_worker_name_valid(a1) < 0 || !(v = pifs_fs_view(&c->d->fs, a1))) {

@@ -12,7 +12,8 @@
  *                            CLI built there), removed the old one,
  *                            re-resolved every cached node of the view and
  *                            invalidated the kernel's caches for it
- *   reload                -> "ok" after re-reading the registry
+ *   reload                -> "ok" after re-reading the registry and
+ *                            pifs.conf (a new master address)
  *
  * Errors come back as "err <errno> <message>".  A closed connection ends
  * every pause it held.

@@ -1021,6 +1021,35 @@ void pifs_store_close(struct pifs_store *st)
 	store_reset(st);
 }
 
+int pifs_store_conf_reload(struct pifs_store *st)
+{
+	struct pifs_store_conf conf;
+	char *text = NULL;
+	int ret;
+
+	if ((ret = pifs_read_file(st->fd, CONF_FILE, 65536, &text, NULL)) < 0)
+		return ret;
+	ret = conf_parse(&conf, text);
+	free(text);
+	if (ret == 0)
+		st->conf = conf;
+	return ret;
+}
+
+int pifs_store_conf_save(struct pifs_store *st, const struct pifs_store_conf *conf)
+{
+	char *text = conf_format(conf);
+	int ret;
+
+	if (!text)
+		return -ENOMEM;
+	ret = pifs_write_file_atomic(st->fd, CONF_FILE, text, strlen(text), 0600);
+	free(text);
+	if (ret == 0)
+		st->conf = *conf;
+	return ret;
+}
+
 int pifs_store_open(struct pifs_store *st, const char *path, char *errbuf,
 		    size_t errlen)
 {

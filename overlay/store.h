@@ -75,6 +75,12 @@ int pifs_store_open(struct pifs_store *st, const char *path, char *errbuf,
 		    size_t errlen);
 void pifs_store_close(struct pifs_store *st);
 
+/* Re-read pifs.conf into st->conf (-EINVAL if it does not parse, and
+ * st->conf is kept), or replace it atomically with conf (caller holds the
+ * store lock). */
+int pifs_store_conf_reload(struct pifs_store *st);
+int pifs_store_conf_save(struct pifs_store *st, const struct pifs_store_conf *conf);
+
 /* Exclusive CLI lock (blocking, bounded by timeout_ms; -EAGAIN on
  * timeout) and the daemon lock (non-blocking; -EBUSY if held; *pid_out
  * gets the holder's pid when known). */

@@ -186,11 +186,16 @@ static int lower_exists(struct pifs_view *v, const char *path, struct stat *st)
 static int gen_build(struct pifs_view *v, enum pifs_gen kind,
 		     const char *golden_path, char **out, size_t *len)
 {
+	char master[sizeof(v->fs->store.conf.master)];
 	struct pifs_identity id = { .worker = v->name, .serial = v->serial,
-				    .master = v->fs->store.conf.master };
+				    .master = master };
 	char *golden = NULL;
 	size_t glen = 0;
 	int r;
+
+	pthread_mutex_lock(&v->fs->views_lock); /* pifs master may change it */
+	memcpy(master, v->fs->store.conf.master, sizeof(master));
+	pthread_mutex_unlock(&v->fs->views_lock);
 
 	if (golden_path &&
 	    pifs_read_file(v->lower_root, golden_path, 1 << 20, &golden, &glen) < 0)
@@ -1275,6 +1280,8 @@ void pifs_fs_refresh(struct pifs_fs *fs)
 		pifs_err("cannot reload worker registry: %s", err);
 		goto out;
 	}
+	int first = fs->reg_ino == 0; /* the load at start: nothing to report */
+
 	fs->reg_ino = st.st_ino;
 	fs->reg_mtime = st.st_mtim;
 	for (size_t i = 0; i < fs->nviews; i++) {
@@ -1292,7 +1299,7 @@ void pifs_fs_refresh(struct pifs_fs *fs)
 		for (size_t j = 0; j < fs->nviews; j++)
 			if (fs->views[j]->id == reg.workers[i].id && !fs->views[j]->gone)
 				found = 1;
-		if (!found && view_add(fs, &reg.workers[i]) == 0)
+		if (!found && view_add(fs, &reg.workers[i]) == 0 && !first)
 			pifs_info("worker '%s' added", reg.workers[i].name);
 	}
 	pifs_registry_release(&reg);
@@ -2670,6 +2677,26 @@ int pifs_fs_statfs(struct pifs_fs *fs, struct pifs_node *n, struct statvfs *sv)
 }
 
 /* ---- pause and swap (the control socket) ------------------------------ */
+
+int pifs_fs_reload(struct pifs_fs *fs)
+{
+	struct pifs_store_conf old;
+	int r;
+
+	pifs_fs_refresh(fs);
+	pthread_mutex_lock(&fs->views_lock);
+	old = fs->store.conf;
+	r = pifs_store_conf_reload(&fs->store);
+	if (r == 0 && strcmp(old.master, fs->store.conf.master))
+		pifs_info("master address now %s", fs->store.conf.master);
+	if (r == 0 && strcmp(old.golden, fs->store.conf.golden)) {
+		/* The golden a mounted daemon serves cannot change under it. */
+		fs->store.conf = old;
+		pifs_warn("pifs.conf names another golden: remount to use it");
+	}
+	pthread_mutex_unlock(&fs->views_lock);
+	return r;
+}
 
 struct pifs_view *pifs_fs_view(struct pifs_fs *fs, const char *worker)
 {

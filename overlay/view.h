@@ -183,6 +183,9 @@ int pifs_fs_statfs(struct pifs_fs *fs, struct pifs_node *n,
  * ones are marked gone. */
 void pifs_fs_refresh(struct pifs_fs *fs);
 
+/* Re-read the registry and pifs.conf (the master address changed). */
+int pifs_fs_reload(struct pifs_fs *fs);
+
 /* The live view of a worker, or NULL. */
 struct pifs_view *pifs_fs_view(struct pifs_fs *fs, const char *worker);
 

@@ -90,6 +90,8 @@ static const char usage_main[] =
     "every worker\n"
     "  fsck                                      check snapshots, deltas and "
     "the golden\n"
+    "  master [IPv4]                             show or change the master's "
+    "address\n"
     "  dnsmasq-conf [--interface IF] [--tftp-root DIR]\n"
     "                                            print a dnsmasq.conf for the "
     "workers\n"
@@ -1478,6 +1480,58 @@ static int looks_like_store(const char *path)
 	return ret;
 }
 
+static const char usage_master[] =
+    "usage: pifs [--store DIR] master [IPv4]\n"
+    "\n"
+    "Print the master's address, or change it.  Workers' generated\n"
+    "cmdline.txt (nfsroot=IPv4:/nfsroot/<worker>) and /etc/hosts follow at\n"
+    "once, also on a mounted store.\n";
+
+static int cmd_master(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_store_conf conf;
+	struct pifs_store st;
+	int ret, cfd;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_master) != -1)
+		;
+	if (argc - optind > 1)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
+	if (optind < argc && pifs_ipv4_valid(argv[optind]) < 0)
+		die(EXIT_USAGE, "bad master address '%s' (want a dotted IPv4 address)",
+		    argv[optind]);
+	open_store(&st, store_path());
+	if (optind == argc) {
+		printf("%s\n", st.conf.master);
+		pifs_store_close(&st);
+		return 0;
+	}
+	lock_store(&st);
+	if ((ret = pifs_store_conf_reload(&st)) < 0)
+		die(1, "cannot read '%s/pifs.conf': %s", st.path, strerror(-ret));
+	conf = st.conf;
+	snprintf(conf.master, sizeof(conf.master), "%s", argv[optind]);
+	if ((ret = pifs_store_conf_save(&st, &conf)) < 0)
+		die(1, "cannot write '%s/pifs.conf': %s", st.path, strerror(-ret));
+	cfd = ctl_connect(&st);
+	if (cfd >= 0) {
+		char msg[256];
+
+		ret = pifs_ctl_call(cfd, "reload", 10000, msg, sizeof(msg));
+		pifs_ctl_close(cfd);
+		if (ret < 0)
+			die(1, "master set to %s, but pifsd did not reload: %s",
+			    conf.master, msg[0] ? msg : strerror(-ret));
+	}
+	printf("master %s\n", conf.master);
+	pifs_store_close(&st);
+	return 0;
+}
+
 static int cmd_dnsmasq_conf(int argc, char **argv)
 {
 	return pifs_bootconf_main("dnsmasq-conf", store_path(), argc, argv);
@@ -1514,6 +1568,7 @@ int main(int argc, char **argv)
 	    {"reset", cmd_reset, usage_reset},
 	    {"status", cmd_status, usage_status},
 	    {"fsck", cmd_fsck, usage_fsck},
+	    {"master", cmd_master, usage_master},
 	    {"dnsmasq-conf", cmd_dnsmasq_conf, NULL},
 	    {"exports", cmd_exports, NULL},
 	};

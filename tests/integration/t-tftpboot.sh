@@ -80,6 +80,15 @@ out=$("$PIFS" init "$T/store2" --golden "$T/golden2" 2>&1) || fail "init of a go
 printf '%s\n' "$out" | grep -q "warning: golden '$T/golden2' has no boot/firmware/bootcode.bin" && ok "init warns: no bootcode.bin" || fail "init did not warn: $out"
 "$PIFS" --store "$T/store2" status | grep -q "warning: the golden has no boot/firmware/bootcode.bin" && ok "status warns: no bootcode.bin" || fail "status did not warn about bootcode.bin"
 
+# The master's address is changeable, also while mounted.
+expect_eq "pifs master shows the address" 10.1.1.100 "$("$PIFS" --store "$T/store" master)"
+expect_fail "bad master address refused" "bad master address '10.1.1.999'" "$PIFS" --store "$T/store" master 10.1.1.999
+"$PIFS" --store "$T/store" master 10.1.1.200 >/dev/null || fail "pifs master 10.1.1.200"
+expect_eq "generated cmdline.txt follows the new master at once" \
+	"console=serial0,115200 console=tty1 root=/dev/nfs nfsroot=10.1.1.200:/nfsroot/worker-1,vers=3,tcp rw ip=dhcp rootwait" \
+	"$(cat "$TB/77b655ec/cmdline.txt")"
+expect_eq "hosts names the new master" "10.1.1.200	pifs-master" "$(grep pifs-master "$W1/etc/hosts")"
+
 # Unregistered serials: absent, logged once with the serial.
 ls "$TB/deadbeef" >/dev/null 2>&1 && fail "unregistered serial exists"
 ls "$TB/deadbeef/start.elf" >/dev/null 2>&1
