@@ -339,68 +339,52 @@ static int entry_fill(struct mentry *e, int dirfd, const char *name,
 	return hash_xattrs(dirfd, name, e->xattr);
 }
 
-static int walk_dir(struct mlist *l, int dfd, const char *rel)
+struct walk {
+	struct mlist *l;
+	const char *rel;
+};
+
+static int walk_dir(struct mlist *l, int dfd, const char *rel);
+
+static int walk_one(int dfd, const struct dirent *de, void *arg)
 {
-	struct dirent *de;
+	struct walk *w = arg;
 	struct stat st;
 	struct mentry *e;
-	DIR *dir;
 	char *path;
-	int fd, cfd, ret = 0;
+	int cfd, ret;
 
-	fd = dup(dfd);
-	if (fd < 0)
+	if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		ret = -errno;
-		close(fd);
+	path = strcmp(w->rel, ".") ? pifs_strdupf("%s/%s", w->rel, de->d_name)
+				   : strdup(de->d_name);
+	e = path ? mlist_add(w->l) : NULL;
+	if (!e) {
+		free(path);
+		return -ENOMEM;
+	}
+	e->path = path;
+	ret = entry_fill(e, dfd, de->d_name, &st);
+	if (ret < 0) {
+		pifs_debug("cannot read '%s': %s", path, strerror(-ret));
 		return ret;
 	}
-	for (;;) {
-		errno = 0;
-		de = readdir(dir);
-		if (!de) {
-			ret = errno ? -errno : 0;
-			break;
-		}
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			ret = -errno;
-			break;
-		}
-		path = strcmp(rel, ".") ? pifs_strdupf("%s/%s", rel, de->d_name)
-					: strdup(de->d_name);
-		e = path ? mlist_add(l) : NULL;
-		if (!e) {
-			free(path);
-			ret = -ENOMEM;
-			break;
-		}
-		e->path = path;
-		ret = entry_fill(e, dfd, de->d_name, &st);
-		if (ret < 0) {
-			pifs_debug("cannot read '%s': %s", path,
-				   strerror(-ret));
-			break;
-		}
-		if (!S_ISDIR(st.st_mode))
-			continue;
-		cfd = openat(dfd, de->d_name,
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (cfd < 0) {
-			ret = -errno;
-			break;
-		}
-		/* e may move when l grows: path stays valid (owned by l) */
-		ret = walk_dir(l, cfd, path);
-		close(cfd);
-		if (ret < 0)
-			break;
-	}
-	closedir(dir);
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfd < 0)
+		return -errno;
+	/* e may move when l grows: path stays valid (owned by l) */
+	ret = walk_dir(w->l, cfd, path);
+	close(cfd);
 	return ret;
+}
+
+static int walk_dir(struct mlist *l, int dfd, const char *rel)
+{
+	struct walk w = { .l = l, .rel = rel };
+
+	return pifs_dir_foreach(dfd, walk_one, &w);
 }
 
 static int path_cmp(const void *a, const void *b)

@@ -660,13 +660,15 @@ static int clear_flags(int dirfd, const char *name)
 	return ret;
 }
 
-static int remove_children(int dfd)
+int pifs_dir_foreach(int dirfd,
+		     int (*fn)(int fd, const struct dirent *de, void *arg),
+		     void *arg)
 {
 	struct dirent *de;
 	DIR *dir;
 	int fd, ret = 0;
 
-	fd = dup(dfd);
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	dir = fdopendir(fd);
@@ -685,13 +687,23 @@ static int remove_children(int dfd)
 		}
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		ret = pifs_remove_tree(dfd, de->d_name);
-		if (ret < 0 && ret != -ENOENT)
+		if ((ret = fn(fd, de, arg)) != 0)
 			break;
-		ret = 0;
 	}
 	closedir(dir);
 	return ret;
+}
+
+static int remove_one(int fd, const struct dirent *de, void *arg)
+{
+	int ret = pifs_remove_tree(fd, de->d_name);
+
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static int remove_children(int dfd)
+{
+	return pifs_dir_foreach(dfd, remove_one, NULL);
 }
 
 int pifs_remove_tree(int dirfd, const char *name)

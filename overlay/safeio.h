@@ -66,6 +66,16 @@ int pifs_copy_data(int sfd, int dfd, off_t size);
  * For symlinks the mode is skipped. */
 int pifs_set_attrs(int dirfd, const char *name, const struct stat *st);
 
+/* Call fn(fd, entry, arg) for every entry of the directory dirfd refers
+ * to ("." and ".." left out), in readdir order, until fn returns nonzero;
+ * that value is returned, or -errno when the directory cannot be read.
+ * fd is a real descriptor of the directory, for *at() calls; dirfd (O_PATH
+ * or not) is not consumed. */
+struct dirent;
+int pifs_dir_foreach(int dirfd,
+		     int (*fn)(int fd, const struct dirent *de, void *arg),
+		     void *arg);
+
 /* Remove dirfd/name and, for a directory, everything below it, without
  * following symlinks.  Clears the immutable flag where it finds it. */
 int pifs_remove_tree(int dirfd, const char *name);

@@ -465,52 +465,31 @@ int pifs_tree_copy(int sdir, const char *sname, int ddir, const char *dname,
 
 /* ---- immutable golden ---- */
 
+static int immutable_children(int dfd);
+
+static int immutable_one(int dfd, const struct dirent *de, void *arg)
+{
+	int cfd, ret;
+
+	if (de->d_type == DT_DIR) {
+		cfd = openat(dfd, de->d_name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0)
+			return -errno;
+		ret = immutable_children(cfd);
+		close(cfd);
+		if (ret < 0)
+			return ret;
+	}
+	/* d_type may be DT_UNKNOWN: set_immutable checks itself */
+	return pifs_set_immutable(dfd, de->d_name, 1);
+}
+
 /* Set FS_IMMUTABLE_FL on everything below the real dir fd dfd (not on
  * dfd itself). */
 static int immutable_children(int dfd)
 {
-	struct dirent *de;
-	DIR *dir;
-	int fd, cfd, ret = 0;
-
-	fd = dup(dfd);
-	if (fd < 0)
-		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(dir);
-		if (!de) {
-			ret = errno ? -errno : 0;
-			break;
-		}
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (de->d_type == DT_DIR) {
-			cfd = openat(dfd, de->d_name,
-				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					 O_CLOEXEC);
-			if (cfd < 0) {
-				ret = -errno;
-				break;
-			}
-			ret = immutable_children(cfd);
-			close(cfd);
-			if (ret < 0)
-				break;
-		}
-		/* d_type may be DT_UNKNOWN: set_immutable checks itself */
-		ret = pifs_set_immutable(dfd, de->d_name, 1);
-		if (ret < 0)
-			break;
-	}
-	closedir(dir);
-	return ret;
+	return pifs_dir_foreach(dfd, immutable_one, NULL);
 }
 
 static int set_tree_immutable(int parent, const char *name)
@@ -603,56 +582,34 @@ static char *conf_format(const struct pifs_store_conf *conf)
 
 /* ---- create ---- */
 
+static int empty_one(int dfd, const struct dirent *de, void *arg)
+{
+	int *first_err = arg, r = pifs_remove_tree(dfd, de->d_name);
+
+	if (r < 0 && *first_err == 0)
+		*first_err = r;
+	return 0; /* go on: remove what can be removed */
+}
+
 /* Remove every entry inside the directory fd dfd. */
 static int empty_dir(int dfd)
 {
-	struct dirent *de;
-	DIR *dir;
-	int fd, ret = 0, r;
+	int first_err = 0, r = pifs_dir_foreach(dfd, empty_one, &first_err);
 
-	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	while ((de = readdir(dir))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		r = pifs_remove_tree(dfd, de->d_name);
-		if (r < 0 && ret == 0)
-			ret = r;
-	}
-	closedir(dir);
-	return ret;
+	return r < 0 ? r : first_err;
+}
+
+static int any_entry(int dfd, const struct dirent *de, void *arg)
+{
+	return 1;
 }
 
 /* 1 if the directory fd has no entries, 0 if it has, -errno. */
 static int dir_is_empty(int dfd)
 {
-	struct dirent *de;
-	DIR *dir;
-	int fd, ret = 1;
+	int r = pifs_dir_foreach(dfd, any_entry, NULL);
 
-	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	while ((de = readdir(dir)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			ret = 0;
-			break;
-		}
-	closedir(dir);
-	return ret;
+	return r < 0 ? r : !r;
 }
 
 static int mkdir_private(int dirfd, const char *name)
