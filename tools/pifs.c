@@ -28,6 +28,7 @@
 #include "bootconf.h"
 #include "ctl.h"
 #include "gitstore.h"
+#include "identity.h"
 #include "manifest.h"
 #include "registry.h"
 #include "safeio.h"
@@ -1098,6 +1099,48 @@ static int cmd_diff(int argc, char **argv)
 	return 0;
 }
 
+/* A generated identity file (cmdline.txt, hostname, ...) the snapshot's
+ * delta has no copy of: what the view showed was generated, so show that
+ * (with today's master address).  -ENOENT when PATH is not one. */
+static int show_generated(struct pifs_store *st, const struct pifs_meta *m,
+			  const char *worker, const char *path, char **out,
+			  size_t *len)
+{
+	const char *slash = strrchr(path, '/');
+	const struct pifs_worker *w;
+	struct pifs_registry reg;
+	struct pifs_identity id;
+	enum pifs_gen kind;
+	char dir[64], *golden = NULL;
+	size_t glen = 0;
+	int ret;
+
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return -ENOENT;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	kind = pifs_gen_kind(dir, slash + 1);
+	/* The delta had its own copy, or a whiteout, or replaced the
+	 * directory: then the snapshot's own content decides. */
+	if (kind == PIFS_GEN_NONE || pifs_meta_find(m, path) ||
+	    (pifs_meta_find(m, dir) && pifs_meta_find(m, dir)->type != 'd'))
+		return -ENOENT;
+	load_registry(st, &reg);
+	w = pifs_registry_find(&reg, worker);
+	if (!w) {
+		pifs_registry_release(&reg);
+		return -ENOENT;
+	}
+	id.worker = w->name;
+	id.serial = w->serial;
+	id.master = st->conf.master;
+	if (pifs_read_file(st->golden_fd, path, 1 << 20, &golden, &glen) < 0)
+		golden = NULL;
+	ret = pifs_gen_content(kind, &id, golden, glen, out, len);
+	free(golden);
+	pifs_registry_release(&reg);
+	return ret;
+}
+
 static int cmd_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1130,7 +1173,9 @@ static int cmd_show(int argc, char **argv)
 	g = open_git(&st, 0);
 	resolve_rev(g, worker, rev, id);
 	load_meta(g, worker, id, &m);
-	ret = pifs_git_show(g, &st, &m, path, &data, &len, &deleted);
+	ret = show_generated(&st, &m, worker, path, &data, &len);
+	if (ret == -ENOENT)
+		ret = pifs_git_show(g, &st, &m, path, &data, &len, &deleted);
 	if (ret == -ENOENT && deleted)
 		die(1, "'%s' was deleted in %s at %.7s", path, worker, id);
 	if (ret == -ENOENT)

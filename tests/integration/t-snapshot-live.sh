@@ -98,11 +98,13 @@ expect_eq "no torn file in any snapshot" 0 "$torn"
 echo "same bytes in two workers" > "$W3/root/same"
 echo "same bytes in two workers" > "$M/nfsroot/worker-1/root/same"
 $P snapshot worker-3 -m same >/dev/null && $P snapshot worker-1 -m same >/dev/null || fail "snapshots of both"
+expect_eq "show gives a generated file as the view showed it" worker-1 "$($P show worker-1 HEAD:etc/hostname)"
+expect_eq "show gives the worker's own copy once it has one" my-name "$(echo my-name > "$M/nfsroot/worker-1/etc/hostname"; $P snapshot worker-1 -m name >/dev/null; $P show worker-1 HEAD:etc/hostname)"
 if command -v git >/dev/null; then
 	o3=$(git --git-dir="$T/store/git" rev-parse "workers/worker-3:delta/root/same")
 	o1=$(git --git-dir="$T/store/git" rev-parse "workers/worker-1:delta/root/same")
 	expect_eq "one git object for identical content" "$o3" "$o1"
-	expect_eq "git log reads as a person expects" "same" "$(git --git-dir="$T/store/git" log -1 --format=%s workers/worker-1)"
+	expect_eq "git log reads as a person expects" "name same" "$(git --git-dir="$T/store/git" log -2 --format=%s workers/worker-1 | tr '\n' ' ' | sed 's/ $//')"
 fi
 
 # kill -9 of the daemon in the middle of snapshot and reset: the worker is
