@@ -6,13 +6,18 @@
  * with a compare-and-swap), revisions, log, the view-level diff, restoring
  * a snapshot as a new delta in work/, and fsck.
  *
- * The stat cache (git/pifs-cache/<worker>, text, replaced atomically after
- * the pack is durable) maps a path to dev, ino, size, mtime, ctime, the
- * XXH3-64 of the content and the blob id: a file whose stat matches is not
- * read at all, one whose content hash matches is not SHA-1 hashed again.
- * An entry whose times are within RACY_NS of the scan is saved with
- * zeroed times, so a change in the same timestamp tick is never missed.
- * A cached blob id is used only if the object exists.
+ * The stat cache (git/pifs-cache/<worker>, private binary format,
+ * replaced atomically after the pack is durable) maps every entry's path
+ * to mode, dev, ino, size, mtime, ctime, its xattrs, the XXH3-64 of the
+ * content and the blob id: an entry whose stat matches is neither listed
+ * for xattrs nor read (any change of content, mode, owner, xattrs or type
+ * moves ctime), a file whose content hash matches is not SHA-1 hashed
+ * again.  An entry whose times are within RACY_NS of the scan is saved
+ * with zeroed times, so a change in the same timestamp tick is never
+ * missed.  Cached blob ids are used only if the commit the cache was saved
+ * for exists (else each object is checked).  A snapshot counts its changed
+ * files looking only at the META lines and blobs that differ from the
+ * parent's (fast_count), falling back to the full view-level diff.
  *
  * libgit2's git_mempack_dump packs everything reachable from the staged
  * commits, old objects included; so the objects this module stages are
@@ -279,23 +284,75 @@ static char *escape_xname(const char *name)
 	return out;
 }
 
+/* Digits of v in base (8 or 10), at least min of them, ending at end. */
+static char *fmt_u64(char *end, uint64_t v, unsigned base, int min)
+{
+	char *p = end;
+
+	do {
+		*--p = (char)('0' + v % base);
+		v /= base;
+	} while (v);
+	while (end - p < min)
+		*--p = '0';
+	return p;
+}
+
+/* s as pifs_path_escape writes it. */
+static void sb_path(struct sbuf *sb, const char *s)
+{
+	const unsigned char *p;
+	char *e;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x21 || *p == '\\' || *p >= 0x7f)
+			break;
+	if (!*p && strcmp(s, "-")) {
+		sb_add(sb, s, (size_t)((const char *)p - s));
+		return;
+	}
+	e = pifs_path_escape(s);
+	if (!e) {
+		sb->err = -ENOMEM;
+		return;
+	}
+	sb_str(sb, e);
+	free(e);
+}
+
 static void entry_format(struct sbuf *sb, const struct pifs_meta_entry *e)
 {
-	char *path, *link = NULL, *xn;
+	char num[160], *end = num + sizeof(num), *p = end, *xn;
 	size_t i, j;
 
-	path = pifs_path_escape(e->path);
-	if (e->link)
-		link = pifs_path_escape(e->link);
-	if (!path || (e->link && !link)) {
-		sb->err = -ENOMEM;
-		goto out;
+	/* built backwards: "T MODE UID GID SEC.NSEC MAJ:MIN " */
+	*--p = ' ';
+	p = fmt_u64(p, e->rdev_minor, 10, 1);
+	*--p = ':';
+	p = fmt_u64(p, e->rdev_major, 10, 1);
+	*--p = ' ';
+	p = fmt_u64(p, e->mtime_nsec, 10, 9);
+	*--p = '.';
+	if (e->mtime_sec < 0) {
+		p = fmt_u64(p, (uint64_t)0 - (uint64_t)e->mtime_sec, 10, 1);
+		*--p = '-';
+	} else {
+		p = fmt_u64(p, (uint64_t)e->mtime_sec, 10, 1);
 	}
-	sb_printf(sb, "%c %o %" PRIu32 " %" PRIu32 " %" PRId64 ".%09" PRIu32
-		      " %" PRIu32 ":%" PRIu32 " %s ",
-		  e->type, e->mode & 07777, e->uid, e->gid, e->mtime_sec,
-		  e->mtime_nsec, e->rdev_major, e->rdev_minor,
-		  link ? link : "-");
+	*--p = ' ';
+	p = fmt_u64(p, e->gid, 10, 1);
+	*--p = ' ';
+	p = fmt_u64(p, e->uid, 10, 1);
+	*--p = ' ';
+	p = fmt_u64(p, e->mode & 07777, 8, 1);
+	*--p = ' ';
+	*--p = e->type;
+	sb_add(sb, p, (size_t)(end - p));
+	if (e->link)
+		sb_path(sb, e->link);
+	else
+		sb_str(sb, "-");
+	sb_str(sb, " ");
 	if (!e->nxattrs)
 		sb_str(sb, "-");
 	for (i = 0; i < e->nxattrs; i++) {
@@ -316,11 +373,10 @@ static void entry_format(struct sbuf *sb, const struct pifs_meta_entry *e)
 		}
 	}
 	sb_str(sb, " ");
-	sb_str(sb, path);
+	sb_path(sb, e->path);
 	sb_str(sb, "\n");
 out:
-	free(path);
-	free(link);
+	return;
 }
 
 int pifs_meta_format(const struct pifs_meta *m, char **out, size_t *len_out)
@@ -642,160 +698,323 @@ static char *tree_name_decode(const char *n)
 	return out;
 }
 
-/* ---- stat cache ---- */
+/* ---- stat cache ----
+ *
+ * Private binary format (any other content is ignored and rebuilt):
+ *
+ *   "PIFSSC2\n", XXH3-64 of everything after these 16 bytes (LE),
+ *   the commit the cache was saved for (20 bytes, zero: none), then one
+ *   record per scanned entry in scan order: u32 path length, u32 xattr
+ *   bytes, u32 st_mode, u32 0, u64 dev, ino, size, i64 mtime, ctime (ns),
+ *   u64 XXH3 of the content, 20-byte blob id, the path and a NUL, the
+ *   xattrs (u32 count, then per xattr u32 name length, u32 value length,
+ *   name, value; nothing when the entry has none).  All native endian.
+ */
+
+#define CACHE_MAGIC "PIFSSC2\n"
+#define CACHE_HDR   (8 + 8 + 20)
+#define CREC_FIXED  (4 * 4 + 8 * 6 + 20)
 
 struct centry {
-	char *path;
+	const char *path; /* into the cache buffer, NUL-terminated */
+	uint32_t mode;
 	uint64_t dev, ino, size;
 	int64_t mtime, ctime; /* ns; 0 = racy, never matches */
 	uint64_t xxh;
 	git_oid oid;
+	const unsigned char *xa; /* serialized xattrs */
+	size_t xalen;
 };
 
 struct cache {
-	struct centry *e;
-	size_t n, cap;
+	char *buf;
+	struct centry *e; /* in file (scan) order */
+	size_t n, cursor;
+	struct centry **sorted; /* built on the first out-of-order lookup */
+	int sort_failed;
+	git_oid commit;
+	int has_commit;
+	int trusted; /* every blob id is known to be in the repository */
 };
 
 static void cache_release(struct cache *c)
 {
-	size_t i;
-
-	for (i = 0; i < c->n; i++)
-		free(c->e[i].path);
+	free(c->buf);
 	free(c->e);
+	free(c->sorted);
 	memset(c, 0, sizeof(*c));
 }
 
-static int centry_cmp(const void *a, const void *b)
+static int centry_pcmp(const void *a, const void *b)
 {
-	return strcmp(((const struct centry *)a)->path,
-		      ((const struct centry *)b)->path);
+	return strcmp((*(struct centry *const *)a)->path,
+		      (*(struct centry *const *)b)->path);
 }
 
-static const struct centry *cache_find(const struct cache *c,
-				       const char *path)
+/* Lookups come in scan order, which is the order of the file: try the
+ * next entry first. */
+static const struct centry *cache_find(struct cache *c, const char *path)
 {
-	struct centry key = {.path = (char *)path};
+	struct centry key = {.path = path}, *kp = &key, **found;
+	size_t i;
 
 	if (!c->n)
 		return NULL;
-	return bsearch(&key, c->e, c->n, sizeof(*c->e), centry_cmp);
+	if (c->cursor < c->n && !strcmp(c->e[c->cursor].path, path))
+		return &c->e[c->cursor++];
+	if (!c->sorted) {
+		if (c->sort_failed)
+			return NULL;
+		c->sorted = malloc(c->n * sizeof(*c->sorted));
+		if (!c->sorted) {
+			c->sort_failed = 1;
+			return NULL;
+		}
+		for (i = 0; i < c->n; i++)
+			c->sorted[i] = &c->e[i];
+		qsort(c->sorted, c->n, sizeof(*c->sorted), centry_pcmp);
+	}
+	found = bsearch(&kp, c->sorted, c->n, sizeof(*c->sorted),
+			centry_pcmp);
+	if (!found)
+		return NULL;
+	c->cursor = (size_t)(*found - c->e) + 1;
+	return *found;
 }
 
-static int cache_add(struct cache *c, const struct centry *ce)
+static uint32_t get_u32(const unsigned char *p)
 {
-	struct centry *n;
+	uint32_t v;
 
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 1024;
-		n = realloc(c->e, c->cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		c->e = n;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Check a serialized xattr list; the count, or -1. */
+static long xattrs_check(const unsigned char *p, size_t len)
+{
+	size_t off = 4, i, nl, vl;
+	uint32_t cnt;
+
+	if (!len)
+		return 0;
+	if (len < 4)
+		return -1;
+	cnt = get_u32(p);
+	if (!cnt || cnt > len / 8)
+		return -1;
+	for (i = 0; i < cnt; i++) {
+		if (len - off < 8)
+			return -1;
+		nl = get_u32(p + off);
+		vl = get_u32(p + off + 4);
+		off += 8;
+		if (!nl || nl > len - off || vl > len - off - nl ||
+		    memchr(p + off, '\0', nl))
+			return -1;
+		off += nl + vl;
 	}
-	c->e[c->n] = *ce;
-	c->e[c->n].path = strdup(ce->path);
-	if (!c->e[c->n].path)
+	return off == len ? (long)cnt : -1;
+}
+
+static int xattrs_decode(const unsigned char *p, size_t len,
+			 struct pifs_xattr **out, size_t *nout)
+{
+	struct pifs_xattr *x;
+	size_t off = 4, i, nl, vl, cnt;
+
+	*out = NULL;
+	*nout = 0;
+	if (!len)
+		return 0;
+	cnt = get_u32(p);
+	x = calloc(cnt, sizeof(*x));
+	if (!x)
 		return -ENOMEM;
-	c->n++;
+	for (i = 0; i < cnt; i++) {
+		nl = get_u32(p + off);
+		vl = get_u32(p + off + 4);
+		off += 8;
+		x[i].name = malloc(nl + 1);
+		x[i].value = malloc(vl ? vl : 1);
+		if (!x[i].name || !x[i].value) {
+			free(x[i].name);
+			free(x[i].value);
+			while (i--) {
+				free(x[i].name);
+				free(x[i].value);
+			}
+			free(x);
+			return -ENOMEM;
+		}
+		memcpy(x[i].name, p + off, nl);
+		x[i].name[nl] = '\0';
+		memcpy(x[i].value, p + off + nl, vl);
+		x[i].len = vl;
+		off += nl + vl;
+	}
+	*out = x;
+	*nout = cnt;
 	return 0;
 }
 
-/* A missing or unreadable cache is an empty one: it only saves work. */
+static void put_u32(struct sbuf *sb, uint32_t v)
+{
+	sb_add(sb, &v, sizeof(v));
+}
+
+static void put_u64(struct sbuf *sb, uint64_t v)
+{
+	sb_add(sb, &v, sizeof(v));
+}
+
+/* Append one record to a cache being built. */
+static void cache_put(struct sbuf *sb, const struct centry *ce,
+		      const struct pifs_xattr *x, size_t nx)
+{
+	size_t xalen = 0, i, pl = strlen(ce->path);
+
+	if (nx) {
+		xalen = 4;
+		for (i = 0; i < nx; i++)
+			xalen += 8 + strlen(x[i].name) + x[i].len;
+	}
+	if (pl > UINT32_MAX || xalen > UINT32_MAX) {
+		sb->err = -EFBIG;
+		return;
+	}
+	put_u32(sb, (uint32_t)pl);
+	put_u32(sb, (uint32_t)xalen);
+	put_u32(sb, ce->mode);
+	put_u32(sb, 0);
+	put_u64(sb, ce->dev);
+	put_u64(sb, ce->ino);
+	put_u64(sb, ce->size);
+	put_u64(sb, (uint64_t)ce->mtime);
+	put_u64(sb, (uint64_t)ce->ctime);
+	put_u64(sb, ce->xxh);
+	sb_add(sb, ce->oid.id, 20);
+	sb_add(sb, ce->path, pl + 1);
+	if (!nx)
+		return;
+	put_u32(sb, (uint32_t)nx);
+	for (i = 0; i < nx; i++) {
+		put_u32(sb, (uint32_t)strlen(x[i].name));
+		put_u32(sb, (uint32_t)x[i].len);
+		sb_str(sb, x[i].name);
+		sb_add(sb, x[i].value, x[i].len);
+	}
+}
+
+/* Start a cache being built: room for the header. */
+static void cache_begin(struct sbuf *sb)
+{
+	static const char zero[CACHE_HDR];
+
+	sb->len = 0;
+	sb_add(sb, zero, sizeof(zero));
+}
+
+/* A missing, unreadable, old-format or damaged cache is an empty one: it
+ * only saves work. */
 static void cache_load(struct cache *c, struct pifs_store *st,
 		       const char *worker)
 {
-	char sub[PIFS_NAME_MAX + 64], *text = NULL, *p, *nl, *path;
-	struct centry ce;
-	char oidhex[41];
-	long long mt, ct;
-	unsigned long long dev, ino, size, xxh;
-	int n;
+	char sub[PIFS_NAME_MAX + 64];
+	const unsigned char *p, *end;
+	struct centry *ce;
+	size_t len = 0, cap = 0, pl, xl;
+	static const unsigned char zero[20];
 
 	memset(c, 0, sizeof(*c));
 	snprintf(sub, sizeof(sub), PIFS_GIT_DIR "/" CACHE_DIR "/%s", worker);
-	if (pifs_read_file(st->fd, sub, (size_t)1 << 30, &text, NULL) < 0)
+	if (pifs_read_file(st->fd, sub, (size_t)1 << 31, &c->buf, &len) < 0) {
+		c->buf = NULL;
 		return;
-	if (strncmp(text, CACHE_HEADER "\n", strlen(CACHE_HEADER) + 1))
-		goto out;
-	for (p = text + strlen(CACHE_HEADER) + 1; *p; p = nl + 1) {
-		nl = strchr(p, '\n');
-		if (!nl)
-			break;
-		*nl = '\0';
-		path = NULL;
-		if (sscanf(p, "%llu %llu %llu %lld %lld %llx %40s %n", &dev,
-			   &ino, &size, &mt, &ct, &xxh, oidhex, &n) != 7 ||
-		    git_oid_fromstr(&ce.oid, oidhex) < 0 ||
-		    !(path = pifs_path_unescape(p + n))) {
-			free(path);
-			cache_release(c);
-			goto out;
-		}
-		ce.path = path;
-		ce.dev = dev;
-		ce.ino = ino;
-		ce.size = size;
-		ce.mtime = mt;
-		ce.ctime = ct;
-		ce.xxh = xxh;
-		n = cache_add(c, &ce);
-		free(path);
-		if (n < 0) {
-			cache_release(c);
-			goto out;
-		}
 	}
-	qsort(c->e, c->n, sizeof(*c->e), centry_cmp);
-out:
-	free(text);
+	p = (const unsigned char *)c->buf;
+	end = p + len;
+	if (len < CACHE_HDR || memcmp(p, CACHE_MAGIC, 8) ||
+	    get_u64(p + 8) != XXH3_64bits(p + 16, len - 16))
+		goto bad;
+	if (memcmp(p + 16, zero, 20)) {
+		memcpy(c->commit.id, p + 16, 20);
+		c->has_commit = 1;
+	}
+	for (p += CACHE_HDR; p < end;) {
+		if ((size_t)(end - p) < CREC_FIXED)
+			goto bad;
+		pl = get_u32(p);
+		xl = get_u32(p + 4);
+		if (!pl || pl >= (size_t)(end - p) - CREC_FIXED ||
+		    xl > (size_t)(end - p) - CREC_FIXED - pl - 1)
+			goto bad;
+		if (c->n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			ce = realloc(c->e, cap * sizeof(*ce));
+			if (!ce)
+				goto bad;
+			c->e = ce;
+		}
+		ce = &c->e[c->n];
+		ce->mode = get_u32(p + 8);
+		ce->dev = get_u64(p + 16);
+		ce->ino = get_u64(p + 24);
+		ce->size = get_u64(p + 32);
+		ce->mtime = (int64_t)get_u64(p + 40);
+		ce->ctime = (int64_t)get_u64(p + 48);
+		ce->xxh = get_u64(p + 56);
+		memcpy(ce->oid.id, p + 64, 20);
+		ce->path = (const char *)p + CREC_FIXED;
+		if (ce->path[pl] || strlen(ce->path) != pl)
+			goto bad;
+		ce->xa = p + CREC_FIXED + pl + 1;
+		ce->xalen = xl;
+		if (xattrs_check(ce->xa, xl) < 0)
+			goto bad;
+		c->n++;
+		p += CREC_FIXED + pl + 1 + xl;
+	}
+	return;
+bad:
+	cache_release(c);
 }
 
-static int cache_save(const struct cache *c, struct pifs_store *st,
-		      const char *worker)
+/* Save a cache built with cache_begin/cache_put, for commit (or NULL). */
+static int cache_save(struct sbuf *sb, struct pifs_store *st,
+		      const char *worker, const git_oid *commit)
 {
-	struct sbuf sb = {0};
-	char oidhex[41], *esc, sub[64];
+	char sub[64];
+	uint64_t h;
 	int dfd, ret;
-	size_t i;
 
-	sb_str(&sb, CACHE_HEADER "\n");
-	for (i = 0; i < c->n && !sb.err; i++) {
-		esc = pifs_path_escape(c->e[i].path);
-		if (!esc) {
-			sb.err = -ENOMEM;
-			break;
-		}
-		git_oid_tostr(oidhex, sizeof(oidhex), &c->e[i].oid);
-		sb_printf(&sb, "%llu %llu %llu %lld %lld %016llx %s ",
-			  (unsigned long long)c->e[i].dev,
-			  (unsigned long long)c->e[i].ino,
-			  (unsigned long long)c->e[i].size,
-			  (long long)c->e[i].mtime, (long long)c->e[i].ctime,
-			  (unsigned long long)c->e[i].xxh, oidhex);
-		sb_str(&sb, esc);
-		sb_str(&sb, "\n");
-		free(esc);
-	}
-	if (sb.err) {
-		free(sb.p);
-		return sb.err;
-	}
+	if (sb->err)
+		return sb->err;
+	if (sb->len < CACHE_HDR)
+		return -EINVAL;
+	memcpy(sb->p, CACHE_MAGIC, 8);
+	if (commit)
+		memcpy(sb->p + 16, commit->id, 20);
+	else
+		memset(sb->p + 16, 0, 20);
+	h = XXH3_64bits(sb->p + 16, sb->len - 16);
+	memcpy(sb->p + 8, &h, 8);
 	snprintf(sub, sizeof(sub), PIFS_GIT_DIR "/" CACHE_DIR);
-	if (mkdirat(st->fd, sub, 0700) < 0 && errno != EEXIST) {
-		ret = -errno;
-		goto out;
-	}
+	if (mkdirat(st->fd, sub, 0700) < 0 && errno != EEXIST)
+		return -errno;
 	dfd = pifs_openat_beneath(st->fd, sub, O_PATH | O_DIRECTORY, 0);
-	if (dfd < 0) {
-		ret = dfd;
-		goto out;
-	}
-	ret = pifs_write_file_atomic(dfd, worker, sb.p, sb.len, 0600);
+	if (dfd < 0)
+		return dfd;
+	ret = pifs_write_file_atomic(dfd, worker, sb->p, sb->len, 0600);
 	close(dfd);
-out:
-	free(sb.p);
 	return ret;
 }
 
@@ -828,7 +1047,9 @@ struct pifs_git {
 	char worker[PIFS_NAME_MAX + 1];
 	char *message;
 	struct pifs_meta meta;
-	struct cache newcache;
+	struct sbuf newcache;
+	char *metatext; /* the META of the prepared snapshot */
+	size_t metalen;
 	git_oid tree, parent;
 	int has_parent;
 };
@@ -1005,7 +1226,8 @@ struct scan {
 		uint64_t dev, ino;
 		int links;
 	} *x;
-	struct cache old, *newc;
+	struct cache old;
+	struct sbuf *newc;
 	int64_t start;
 	char *errbuf;
 	size_t errlen;
@@ -1239,34 +1461,42 @@ static int blob_oid(struct scan *s, const void *buf, size_t len, git_oid *oid)
 
 static int cached_usable(struct scan *s, const struct centry *ce)
 {
-	if (!s->write)
+	if (!s->write || s->old.trusted)
 		return 1;
 	return git_odb_exists(s->g->odb, &ce->oid);
 }
 
-static int file_oid(struct scan *s, int dirfd, const char *name,
-		    const char *path, const struct stat *sb,
-		    struct pifs_meta_entry *e)
+/* The cache entry of path (or NULL) and whether it matches the stat:
+ * then the entry's xattrs, content and blob id are those cached (any
+ * change of content, mode, owner, xattrs or type moves ctime). */
+static const struct centry *cache_match(struct scan *s, const char *path,
+					const struct stat *sb, int *hit)
 {
 	const struct centry *ce = s->g ? cache_find(&s->old, path) : NULL;
-	struct centry nc;
+
+	*hit = ce && ce->ctime && ce->mode == (uint32_t)sb->st_mode &&
+	       ce->dev == (uint64_t)sb->st_dev &&
+	       ce->ino == (uint64_t)sb->st_ino &&
+	       ce->size == (uint64_t)sb->st_size &&
+	       ce->mtime == ts_ns(&sb->st_mtim) &&
+	       ce->ctime == ts_ns(&sb->st_ctim);
+	return ce;
+}
+
+static int file_oid(struct scan *s, int dirfd, const char *name,
+		    const char *path, const struct stat *sb,
+		    struct pifs_meta_entry *e, const struct centry *ce,
+		    int hit, struct centry *nc)
+{
 	struct stat fsb;
 	char *buf = NULL;
 	size_t len;
 	git_oid oid;
 	int fd, ret;
 
-	nc.path = (char *)path;
-	nc.dev = sb->st_dev;
-	nc.ino = sb->st_ino;
-	nc.size = (uint64_t)sb->st_size;
-	nc.mtime = ts_ns(&sb->st_mtim);
-	nc.ctime = ts_ns(&sb->st_ctim);
-	if (ce && ce->ctime && ce->dev == nc.dev && ce->ino == nc.ino &&
-	    ce->size == nc.size && ce->mtime == nc.mtime &&
-	    ce->ctime == nc.ctime && cached_usable(s, ce)) {
+	if (hit && cached_usable(s, ce)) {
 		oid = ce->oid;
-		nc.xxh = ce->xxh;
+		nc->xxh = ce->xxh;
 		goto found;
 	}
 	fd = openat(dirfd, name,
@@ -1284,10 +1514,10 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 	close(fd);
 	if (ret < 0)
 		return scan_fail(s, "read", path, ret);
-	nc.xxh = XXH3_64bits(buf, len);
-	nc.size = len;
+	nc->xxh = XXH3_64bits(buf, len);
+	nc->size = len;
 	e->size = len;
-	if (ce && ce->xxh == nc.xxh && ce->size == len &&
+	if (ce && S_ISREG(ce->mode) && ce->xxh == nc->xxh && ce->size == len &&
 	    cached_usable(s, ce)) {
 		oid = ce->oid;
 	} else {
@@ -1303,21 +1533,14 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 found:
 	memcpy(e->oid, oid.id, 20);
 	e->has_oid = 1;
-	if (s->newc) {
-		nc.oid = oid;
-		if (nc.mtime >= s->start - RACY_NS ||
-		    nc.ctime >= s->start - RACY_NS)
-			nc.mtime = nc.ctime = 0;
-		ret = cache_add(s->newc, &nc);
-		if (ret < 0)
-			return ret;
-	}
+	nc->oid = oid;
 	return 0;
 }
 
 static int link_oid(struct scan *s, int dirfd, const char *name,
 		    const char *path, const struct stat *sb,
-		    struct pifs_meta_entry *e)
+		    struct pifs_meta_entry *e, const struct centry *ce,
+		    int hit, struct centry *nc)
 {
 	size_t cap = (size_t)sb->st_size + 2;
 	git_oid oid;
@@ -1325,6 +1548,11 @@ static int link_oid(struct scan *s, int dirfd, const char *name,
 	ssize_t n;
 	int ret;
 
+	if (hit && cached_usable(s, ce)) {
+		oid = ce->oid;
+		n = (ssize_t)sb->st_size;
+		goto found;
+	}
 	t = malloc(cap);
 	if (!t)
 		return -ENOMEM;
@@ -1338,15 +1566,30 @@ static int link_oid(struct scan *s, int dirfd, const char *name,
 	free(t);
 	if (ret < 0)
 		return ret;
+found:
 	memcpy(e->oid, oid.id, 20);
 	e->has_oid = 1;
 	e->size = (uint64_t)n;
+	nc->oid = oid;
+	nc->size = (uint64_t)n;
 	return 0;
 }
 
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Record an entry in the cache being built. */
+static int scan_cache_put(struct scan *s, struct centry *nc,
+			  const struct pifs_meta_entry *e)
+{
+	if (!s->newc)
+		return 0;
+	if (nc->mtime >= s->start - RACY_NS || nc->ctime >= s->start - RACY_NS)
+		nc->mtime = nc->ctime = 0;
+	cache_put(s->newc, nc, e->xattrs, e->nxattrs);
+	return s->newc->err;
 }
 
 /* Scan the children of the directory fd dfd (path rel); with s->write,
@@ -1359,11 +1602,13 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 	struct pifs_meta_entry *e;
 	char **names = NULL, *path = NULL, *tn;
 	size_t n = 0, cap = 0, i;
+	const struct centry *ce;
+	struct centry nc;
 	struct dirent *de;
 	struct stat sb;
 	git_oid oid;
 	DIR *dir;
-	int fd, ret = 0, sub_nonempty;
+	int fd, ret = 0, sub_nonempty, hit;
 
 	*nonempty = 0;
 	fd = dup(dfd);
@@ -1431,15 +1676,34 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 		ret = scan_add(s, path, &sb, &e);
 		if (ret < 0)
 			goto out;
-		ret = read_xattrs(dfd, names[i], 0, 0, &e->xattrs,
-				  &e->nxattrs);
+		ce = cache_match(s, path, &sb, &hit);
+		memset(&nc, 0, sizeof(nc));
+		nc.path = path;
+		nc.mode = (uint32_t)sb.st_mode;
+		nc.dev = (uint64_t)sb.st_dev;
+		nc.ino = (uint64_t)sb.st_ino;
+		nc.size = (uint64_t)sb.st_size;
+		nc.mtime = ts_ns(&sb.st_mtim);
+		nc.ctime = ts_ns(&sb.st_ctim);
+		if (hit)
+			ret = xattrs_decode(ce->xa, ce->xalen, &e->xattrs,
+					    &e->nxattrs);
+		else
+			ret = read_xattrs(dfd, names[i], 0, 0, &e->xattrs,
+					  &e->nxattrs);
 		if (ret < 0) {
 			ret = scan_fail(s, "read xattrs of", path, ret);
 			goto out;
 		}
 		sub_nonempty = 0;
 		if (S_ISDIR(sb.st_mode)) {
-			int cfd = openat(dfd, names[i],
+			int cfd;
+
+			/* in scan order: before the children */
+			ret = scan_cache_put(s, &nc, e);
+			if (ret < 0)
+				goto out;
+			cfd = openat(dfd, names[i],
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					     O_CLOEXEC);
 			if (cfd < 0) {
@@ -1449,16 +1713,18 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 			ret = scan_dir(s, cfd, path, &oid, &sub_nonempty);
 			close(cfd);
 		} else if (S_ISREG(sb.st_mode)) {
-			e = &s->m->entries[s->m->count - 1];
-			ret = file_oid(s, dfd, names[i], path, &sb, e);
+			ret = file_oid(s, dfd, names[i], path, &sb, e, ce, hit,
+				       &nc);
 			memcpy(oid.id, e->oid, 20);
 			sub_nonempty = 1;
 		} else if (S_ISLNK(sb.st_mode)) {
-			e = &s->m->entries[s->m->count - 1];
-			ret = link_oid(s, dfd, names[i], path, &sb, e);
+			ret = link_oid(s, dfd, names[i], path, &sb, e, ce, hit,
+				       &nc);
 			memcpy(oid.id, e->oid, 20);
 			sub_nonempty = 1;
 		}
+		if (ret == 0 && !S_ISDIR(sb.st_mode))
+			ret = scan_cache_put(s, &nc, e);
 		if (ret < 0)
 			goto out;
 		if (!s->write || !sub_nonempty)
@@ -1562,7 +1828,7 @@ static int scan_finish(struct scan *s)
 
 static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 		      const char *worker, int write, struct pifs_meta *m,
-		      struct cache *newc, git_oid *tree, char *errbuf,
+		      struct sbuf *newc, git_oid *tree, char *errbuf,
 		      size_t errlen)
 {
 	struct scan s = {.g = g, .st = st, .write = write, .m = m,
@@ -1578,8 +1844,15 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 	memcpy(m->golden, st->conf.golden, sizeof(m->golden));
 	clock_gettime(CLOCK_REALTIME, &now);
 	s.start = ts_ns(&now);
-	if (g)
+	if (g) {
 		cache_load(&s.old, st, worker);
+		/* the cache is saved once its commit is durable: all the
+		 * blobs it names are in the repository if that commit is */
+		s.old.trusted = write && s.old.has_commit &&
+				git_odb_exists(g->odb, &s.old.commit);
+	}
+	if (newc)
+		cache_begin(newc);
 	fd = pifs_openat_beneath(st->deltas_fd, worker,
 				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fd < 0) {
@@ -2469,6 +2742,67 @@ static int changes_add(struct pifs_change **out, size_t *n, size_t *cap,
 	return 0;
 }
 
+/* The changes at the paths of ps (sorted in place; duplicates allowed). */
+static int diff_paths(struct pifs_store *st, const struct pifs_meta *old,
+		      const struct pifs_meta *new, struct pathset *ps,
+		      char *const *paths, size_t npaths,
+		      struct pifs_change **out, size_t *n_out, size_t *cap_out)
+{
+	struct vent a, b;
+	size_t i, n = *n_out, cap = *cap_out;
+	int ret = 0, cc, om;
+	char what[160];
+
+	if (ps->n > 1)
+		qsort(ps->p, ps->n, sizeof(*ps->p), name_cmp);
+	for (i = 0; i < ps->n; i++) {
+		if (i && !strcmp(ps->p[i], ps->p[i - 1]))
+			continue;
+		if (!path_selected(ps->p[i], paths, npaths))
+			continue;
+		if ((ret = view_lookup(st, old, ps->p[i], &a)) < 0)
+			goto out;
+		if ((ret = view_lookup(st, new, ps->p[i], &b)) < 0) {
+			vent_release(&a);
+			goto out;
+		}
+		if (!a.present && b.present) {
+			ret = changes_add(out, &n, &cap, 'A', ps->p[i], "",
+					  b.e->type == 'f' || b.e->type == 'l'
+					      ? b.e->size
+					      : 0);
+		} else if (a.present && !b.present) {
+			ret = changes_add(out, &n, &cap, 'D', ps->p[i], "", 0);
+		} else if (a.present && b.present) {
+			ret = vent_compare(st, &a, &b, what, sizeof(what), &cc,
+					   &om);
+			if (ret == 0 && what[0] && !(om && b.e->type == 'd'))
+				ret = changes_add(
+				    out, &n, &cap, 'M', ps->p[i], what,
+				    cc && b.e->size != UINT64_MAX ? b.e->size
+								   : 0);
+		}
+		vent_release(&a);
+		vent_release(&b);
+		if (ret < 0)
+			goto out;
+	}
+out:
+	*n_out = n;
+	*cap_out = cap;
+	return ret;
+}
+
+static void pathset_free(struct pathset *ps)
+{
+	size_t j;
+
+	for (j = 0; j < ps->n; j++)
+		free(ps->p[j]);
+	free(ps->p);
+	memset(ps, 0, sizeof(*ps));
+}
+
 int pifs_git_diff(struct pifs_git *g, struct pifs_store *st,
 		  const struct pifs_meta *old, const struct pifs_meta *new,
 		  char *const *paths, size_t npaths, struct pifs_change **out,
@@ -2476,10 +2810,8 @@ int pifs_git_diff(struct pifs_git *g, struct pifs_store *st,
 {
 	struct pathset ps = {0};
 	const struct pifs_meta *sides[2] = {old, new};
-	struct vent a, b;
-	size_t i, j, n = 0, cap = 0;
-	int ret = 0, cc, om, k;
-	char what[160];
+	size_t i, n = 0, cap = 0;
+	int ret = 0, k;
 
 	(void)g;
 	*out = NULL;
@@ -2494,46 +2826,10 @@ int pifs_git_diff(struct pifs_git *g, struct pifs_store *st,
 				    st, m->entries[i].path, &ps);
 		}
 	}
-	if (ret < 0)
-		goto out;
-	if (ps.n > 1)
-		qsort(ps.p, ps.n, sizeof(*ps.p), name_cmp);
-	for (i = 0; i < ps.n; i++) {
-		if (i && !strcmp(ps.p[i], ps.p[i - 1]))
-			continue;
-		if (!path_selected(ps.p[i], paths, npaths))
-			continue;
-		if ((ret = view_lookup(st, old, ps.p[i], &a)) < 0)
-			goto out;
-		if ((ret = view_lookup(st, new, ps.p[i], &b)) < 0) {
-			vent_release(&a);
-			goto out;
-		}
-		if (!a.present && b.present) {
-			ret = changes_add(out, &n, &cap, 'A', ps.p[i], "",
-					  b.e->type == 'f' || b.e->type == 'l'
-					      ? b.e->size
-					      : 0);
-		} else if (a.present && !b.present) {
-			ret = changes_add(out, &n, &cap, 'D', ps.p[i], "", 0);
-		} else if (a.present && b.present) {
-			ret = vent_compare(st, &a, &b, what, sizeof(what), &cc,
-					   &om);
-			if (ret == 0 && what[0] && !(om && b.e->type == 'd'))
-				ret = changes_add(
-				    out, &n, &cap, 'M', ps.p[i], what,
-				    cc && b.e->size != UINT64_MAX ? b.e->size
-								   : 0);
-		}
-		vent_release(&a);
-		vent_release(&b);
-		if (ret < 0)
-			goto out;
-	}
-out:
-	for (j = 0; j < ps.n; j++)
-		free(ps.p[j]);
-	free(ps.p);
+	if (ret == 0)
+		ret = diff_paths(st, old, new, &ps, paths, npaths, out, &n,
+				 &cap);
+	pathset_free(&ps);
 	if (ret < 0) {
 		seterr(errbuf, errlen, "cannot compare: %s", strerror(-ret));
 		pifs_changes_free(*out, n);
@@ -2543,6 +2839,7 @@ out:
 	*n_out = n;
 	return 0;
 }
+
 
 void pifs_changes_free(struct pifs_change *c, size_t n)
 {
@@ -2561,7 +2858,11 @@ void pifs_git_snapshot_abort(struct pifs_git *g)
 		return;
 	staged_drop(g);
 	pifs_meta_release(&g->meta);
-	cache_release(&g->newcache);
+	free(g->newcache.p);
+	memset(&g->newcache, 0, sizeof(g->newcache));
+	free(g->metatext);
+	g->metatext = NULL;
+	g->metalen = 0;
 	free(g->message);
 	g->message = NULL;
 	g->pending = 0;
@@ -2606,7 +2907,8 @@ int pifs_git_snapshot_prepare(struct pifs_git *g, const char *worker,
 		goto fail;
 	}
 	ret = write_blob(g, text, len, &meta_oid, errbuf, errlen);
-	free(text);
+	g->metatext = text;
+	g->metalen = len;
 	if (ret < 0)
 		goto fail;
 	if ((ret = git_treebuilder_new(&bld, g->repo, NULL)) < 0 ||
@@ -2693,6 +2995,350 @@ out:
 	return ret;
 }
 
+/* ---- counting the changes of a snapshot ---- */
+
+struct oline {
+	const char *p;
+	size_t len;
+	uint64_t h;
+};
+
+/* Split META text into entry lines (after the header and golden lines). */
+static int meta_lines(const char *t, size_t len, struct oline **out,
+		      size_t *n_out)
+{
+	const char *p = t, *end = t + len, *nl;
+	struct oline *l = NULL, *nn;
+	size_t n = 0, cap = 0, lineno = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			goto bad;
+		lineno++;
+		if (lineno == 1) {
+			if ((size_t)(nl - p) != strlen(META_HEADER) ||
+			    memcmp(p, META_HEADER, (size_t)(nl - p)))
+				goto bad;
+		} else if (lineno == 2) {
+			if (nl - p < 8 || memcmp(p, "golden ", 7))
+				goto bad;
+		} else {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				nn = realloc(l, cap * sizeof(*nn));
+				if (!nn)
+					goto bad;
+				l = nn;
+			}
+			l[n].p = p;
+			l[n].len = (size_t)(nl - p);
+			l[n].h = XXH3_64bits(p, l[n].len);
+			n++;
+		}
+		p = nl + 1;
+	}
+	if (lineno < 2)
+		goto bad;
+	*out = l;
+	*n_out = n;
+	return 0;
+bad:
+	free(l);
+	return -EAGAIN;
+}
+
+/* Add to ps the paths of m's blobs that differ between the trees a (may
+ * be NULL) and b; identical subtrees are skipped. */
+static int tree_changed(struct pifs_git *g, const git_tree *a,
+			const git_tree *b, const char *prefix,
+			const struct pifs_meta *m, struct pathset *ps)
+{
+	const git_tree_entry *eb, *ea;
+	git_tree *sa = NULL, *sb = NULL;
+	size_t i, n = git_tree_entrycount(b);
+	char *name, *path;
+	int ret = 0;
+
+	for (i = 0; i < n && ret == 0; i++) {
+		eb = git_tree_entry_byindex(b, i);
+		ea = a ? git_tree_entry_byname(a, git_tree_entry_name(eb))
+		       : NULL;
+		if (ea && git_tree_entry_filemode(ea) ==
+			      git_tree_entry_filemode(eb) &&
+		    git_oid_equal(git_tree_entry_id(ea), git_tree_entry_id(eb)))
+			continue;
+		name = tree_name_decode(git_tree_entry_name(eb));
+		if (!name)
+			return -EAGAIN;
+		path = *prefix ? pifs_strdupf("%s/%s", prefix, name)
+			       : strdup(name);
+		free(name);
+		if (!path)
+			return -ENOMEM;
+		if (git_tree_entry_type(eb) == GIT_OBJECT_TREE) {
+			sa = sb = NULL;
+			if (git_tree_lookup(&sb, g->repo,
+					    git_tree_entry_id(eb)) < 0 ||
+			    (ea && git_tree_entry_type(ea) == GIT_OBJECT_TREE &&
+			     git_tree_lookup(&sa, g->repo,
+					     git_tree_entry_id(ea)) < 0))
+				ret = -EAGAIN;
+			else
+				ret = tree_changed(g, sa, sb, path, m, ps);
+			git_tree_free(sa);
+			git_tree_free(sb);
+		} else if (pifs_meta_find(m, path)) {
+			ret = pathset_add(ps, path);
+		}
+		free(path);
+	}
+	return ret;
+}
+
+/* The blob id of path in the delta/ tree t into e (a file or symlink). */
+static int attach_old_oid(const git_tree *t, struct pifs_meta_entry *e)
+{
+	struct sbuf sb = {0};
+	const char *p = e->path, *slash;
+	git_tree_entry *te = NULL;
+	git_filemode_t mode;
+	char *comp, *tn;
+	int ret = 0;
+
+	while (*p && !sb.err) {
+		slash = strchr(p, '/');
+		comp = slash ? strndup(p, (size_t)(slash - p)) : strdup(p);
+		tn = comp ? tree_name(comp) : NULL;
+		free(comp);
+		if (!tn) {
+			free(sb.p);
+			return -ENOMEM;
+		}
+		if (sb.len)
+			sb_str(&sb, "/");
+		sb_str(&sb, tn);
+		free(tn);
+		p = slash ? slash + 1 : p + strlen(p);
+	}
+	if (sb.err || !sb.p) {
+		free(sb.p);
+		return -EAGAIN;
+	}
+	if (git_tree_entry_bypath(&te, t, sb.p) < 0) {
+		free(sb.p);
+		return -EAGAIN;
+	}
+	free(sb.p);
+	mode = git_tree_entry_filemode(te);
+	if ((e->type == 'f' && (mode == GIT_FILEMODE_BLOB ||
+				mode == GIT_FILEMODE_BLOB_EXECUTABLE)) ||
+	    (e->type == 'l' && mode == GIT_FILEMODE_LINK)) {
+		memcpy(e->oid, git_tree_entry_id(te)->id, 20);
+		e->has_oid = 1;
+	} else {
+		ret = -EAGAIN;
+	}
+	git_tree_entry_free(te);
+	return ret;
+}
+
+static int old_add(struct pifs_meta *m, size_t *cap, const struct oline *l)
+{
+	struct pifs_meta_entry *n;
+	int ret;
+
+	if (m->count == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		n = realloc(m->entries, *cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		m->entries = n;
+	}
+	memset(&m->entries[m->count], 0, sizeof(*n));
+	ret = parse_entry(&m->entries[m->count], l->p, l->p + l->len);
+	m->count++; /* released with m, even half-parsed */
+	return ret < 0 ? -EAGAIN : 0;
+}
+
+/* files and bytes of the prepared snapshot against its parent exactly as
+ * pifs_git_diff(parent, new) counts them, looking only at the paths whose
+ * META line or blob differs (an entry with the same line and blob is the
+ * same in both views, whatever its ancestors), their ancestors and the
+ * golden children of changed opaque directories.  Anything unexpected
+ * gives -EAGAIN: the caller then does the full diff. */
+static int fast_count(struct pifs_git *g, unsigned *files, uint64_t *bytes)
+{
+	git_commit *pc = NULL;
+	git_tree *oroot = NULL, *nroot = NULL, *otree = NULL, *ntree = NULL;
+	git_blob *blob = NULL;
+	const git_tree_entry *te;
+	struct oline *ol = NULL, *nl = NULL;
+	size_t nol = 0, nnl = 0, i, j, tsize, slot, ocap = 0, ninit, n = 0,
+	       cap = 0;
+	uint32_t *tab = NULL;
+	long *match = NULL;
+	unsigned char *oused = NULL;
+	struct pathset cand = {0}, need = {0};
+	struct pifs_meta old;
+	struct pifs_change *ch = NULL;
+	const struct pifs_meta_entry *ne;
+	char *q, *slash;
+	int ret;
+
+	pifs_meta_init(&old);
+	if (!g->metatext)
+		return -EAGAIN;
+	ret = -EAGAIN;
+	if (git_commit_lookup(&pc, g->repo, &g->parent) < 0 ||
+	    git_commit_tree(&oroot, pc) < 0 ||
+	    git_tree_lookup(&nroot, g->repo, &g->tree) < 0)
+		goto out;
+	te = git_tree_entry_byname(oroot, "META");
+	if (!te || git_tree_entry_type(te) != GIT_OBJECT_BLOB ||
+	    git_blob_lookup(&blob, g->repo, git_tree_entry_id(te)) < 0)
+		goto out;
+	te = git_tree_entry_byname(oroot, "delta");
+	if (!te || git_tree_entry_type(te) != GIT_OBJECT_TREE ||
+	    git_tree_lookup(&otree, g->repo, git_tree_entry_id(te)) < 0)
+		goto out;
+	te = git_tree_entry_byname(nroot, "delta");
+	if (!te || git_tree_entry_type(te) != GIT_OBJECT_TREE ||
+	    git_tree_lookup(&ntree, g->repo, git_tree_entry_id(te)) < 0)
+		goto out;
+	if (meta_lines(git_blob_rawcontent(blob),
+		       (size_t)git_blob_rawsize(blob), &ol, &nol) < 0 ||
+	    meta_lines(g->metatext, g->metalen, &nl, &nnl) < 0 ||
+	    nnl != g->meta.count || nol >= UINT32_MAX)
+		goto out;
+	/* old lines by hash */
+	for (tsize = 64; tsize < 2 * nol + 2; tsize *= 2)
+		;
+	tab = calloc(tsize, sizeof(*tab));
+	match = malloc((nnl ? nnl : 1) * sizeof(*match));
+	oused = calloc(nol ? nol : 1, 1);
+	if (!tab || !match || !oused)
+		goto out;
+	for (i = 0; i < nol; i++) {
+		for (slot = ol[i].h & (tsize - 1); tab[slot];
+		     slot = (slot + 1) & (tsize - 1))
+			;
+		tab[slot] = (uint32_t)i + 1;
+	}
+	for (i = 0; i < nnl; i++) {
+		match[i] = -1;
+		for (slot = nl[i].h & (tsize - 1); tab[slot];
+		     slot = (slot + 1) & (tsize - 1)) {
+			j = tab[slot] - 1;
+			if (ol[j].h == nl[i].h && ol[j].len == nl[i].len &&
+			    !oused[j] && !memcmp(ol[j].p, nl[i].p, nl[i].len)) {
+				match[i] = (long)j;
+				oused[j] = 1;
+				break;
+			}
+		}
+		if (match[i] < 0 &&
+		    (ret = pathset_add(&cand, g->meta.entries[i].path)) < 0)
+			goto out;
+	}
+	ret = 0;
+	/* entries gone or changed: their old lines */
+	for (i = 0; i < nol && ret == 0; i++) {
+		if (oused[i])
+			continue;
+		ret = old_add(&old, &ocap, &ol[i]);
+		if (ret == 0)
+			ret = pathset_add(&cand,
+					  old.entries[old.count - 1].path);
+	}
+	/* same line, other content */
+	if (ret == 0)
+		ret = tree_changed(g, otree, ntree, "", &g->meta, &cand);
+	ninit = cand.n;
+	for (i = 0; i < ninit && ret == 0; i++) {
+		ne = pifs_meta_find(&g->meta, cand.p[i]);
+		if (ne && is_opaque(ne))
+			ret = add_opaque_children(g->st, cand.p[i], &cand);
+	}
+	for (i = 0; i < old.count && ret == 0; i++)
+		if (is_opaque(&old.entries[i]))
+			ret = add_opaque_children(g->st, old.entries[i].path,
+						  &cand);
+	/* the old entries view_lookup may need: candidates and ancestors
+	 * whose line did not change (the others are parsed above) */
+	for (i = 0; i < cand.n && ret == 0; i++) {
+		q = strdup(cand.p[i]);
+		if (!q) {
+			ret = -ENOMEM;
+			break;
+		}
+		for (;;) {
+			ret = pathset_add(&need, q);
+			if (ret < 0 || !strcmp(q, "."))
+				break;
+			slash = strrchr(q, '/');
+			if (slash)
+				*slash = '\0';
+			else
+				strcpy(q, ".");
+		}
+		free(q);
+	}
+	if (ret < 0)
+		goto out;
+	if (need.n > 1)
+		qsort(need.p, need.n, sizeof(*need.p), name_cmp);
+	for (i = 0; i < need.n && ret == 0; i++) {
+		if (i && !strcmp(need.p[i], need.p[i - 1]))
+			continue;
+		ne = pifs_meta_find(&g->meta, need.p[i]);
+		if (ne && match[ne - g->meta.entries] >= 0)
+			ret = old_add(&old, &ocap,
+				      &ol[match[ne - g->meta.entries]]);
+	}
+	if (ret < 0)
+		goto out;
+	pifs_meta_sort(&old);
+	for (i = 0; i < old.count; i++) {
+		if (i && !strcmp(old.entries[i].path,
+				 old.entries[i - 1].path)) {
+			ret = -EAGAIN;
+			goto out;
+		}
+		if ((old.entries[i].type == 'f' ||
+		     old.entries[i].type == 'l') &&
+		    (ret = attach_old_oid(otree, &old.entries[i])) < 0)
+			goto out;
+	}
+	ret = diff_paths(g->st, &old, &g->meta, &cand, NULL, 0, &ch, &n,
+			 &cap);
+	if (ret == 0) {
+		*files = (unsigned)n;
+		*bytes = 0;
+		for (i = 0; i < n; i++)
+			*bytes += ch[i].bytes;
+	}
+	pifs_changes_free(ch, n);
+out:
+	pathset_free(&cand);
+	pathset_free(&need);
+	pifs_meta_release(&old);
+	free(tab);
+	free(match);
+	free(oused);
+	free(ol);
+	free(nl);
+	git_blob_free(blob);
+	git_tree_free(otree);
+	git_tree_free(ntree);
+	git_tree_free(oroot);
+	git_tree_free(nroot);
+	git_commit_free(pc);
+	return ret;
+}
+
 int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 			     char *errbuf, size_t errlen)
 {
@@ -2717,26 +3363,33 @@ int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 		if (pifs_git_base_get(g->st, g->worker, base) < 0 ||
 		    strcmp(base, snap->id))
 			base_set(g->st, g->worker, snap->id);
-		cache_save(&g->newcache, g->st, g->worker);
+		cache_save(&g->newcache, g->st, g->worker,
+			   g->has_parent ? &g->parent : NULL);
 		pifs_git_snapshot_abort(g);
 		return 0;
 	}
-	if (g->has_parent) {
-		char pid[41];
+	if (!g->has_parent ||
+	    fast_count(g, &snap->files, &snap->bytes) < 0) {
+		snap->files = 0;
+		snap->bytes = 0;
+		if (g->has_parent) {
+			char pid[41];
 
-		git_oid_tostr(pid, sizeof(pid), &g->parent);
-		ret = pifs_git_load(g, pid, &parent, errbuf, errlen);
+			git_oid_tostr(pid, sizeof(pid), &g->parent);
+			ret = pifs_git_load(g, pid, &parent, errbuf, errlen);
+			if (ret < 0)
+				goto out;
+		}
+		ret = pifs_git_diff(g, g->st, g->has_parent ? &parent : NULL,
+				    &g->meta, NULL, 0, &ch, &nch, errbuf,
+				    errlen);
 		if (ret < 0)
 			goto out;
+		snap->files = (unsigned)nch;
+		for (i = 0; i < nch; i++)
+			snap->bytes += ch[i].bytes;
+		pifs_changes_free(ch, nch);
 	}
-	ret = pifs_git_diff(g, g->st, g->has_parent ? &parent : NULL,
-			    &g->meta, NULL, 0, &ch, &nch, errbuf, errlen);
-	if (ret < 0)
-		goto out;
-	snap->files = (unsigned)nch;
-	for (i = 0; i < nch; i++)
-		snap->bytes += ch[i].bytes;
-	pifs_changes_free(ch, nch);
 	if (gethostname(host, sizeof(host)) < 0 || !host[0])
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -2791,7 +3444,7 @@ int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 		goto out;
 	}
 	/* the cache only names objects now durable in the pack */
-	cache_save(&g->newcache, g->st, g->worker);
+	cache_save(&g->newcache, g->st, g->worker, &cid);
 out:
 	git_reference_free(refp);
 	git_tree_free(tree);
