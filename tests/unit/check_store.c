@@ -139,6 +139,7 @@ static void make_golden(const char *path, int with_firmware)
 		ck_assert_int_eq(mkdirat(g, "boot", 0755), 0);
 		ck_assert_int_eq(mkdirat(g, "boot/firmware", 0755), 0);
 		put_file(g, "boot/firmware/config.txt", "arm_64bit=1\n", 0755);
+		put_file(g, "boot/firmware/bootcode.bin", "bootcode\n", 0644);
 	}
 	ck_assert_int_eq(mkdirat(g, "usr", 0755), 0);
 	ck_assert_int_eq(mkdirat(g, "usr/bin", 0755), 0);
