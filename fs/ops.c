@@ -24,6 +24,12 @@
 struct fh {
 	int fd;
 	struct pifs_view *v;
+	/* Opened on golden or generated content: the node, pinned until
+	 * release, so reads follow a later copy-up (fh_fd); the golden fd is
+	 * kept open in old_fd, as a read may still be using it. */
+	struct pifs_node *lower;
+	int old_fd;
+	pthread_mutex_t lock;
 };
 
 #define FH(fi) ((struct fh *)(uintptr_t)(fi)->fh)
@@ -62,6 +68,48 @@ static void reply_entry(fuse_req_t req, struct pifs_node *n,
 			return;                                        \
 		}                                                      \
 	} while (0)
+
+static struct fh *fh_new(struct pifs_view *v, int fd)
+{
+	struct fh *h = calloc(1, sizeof(*h));
+
+	if (h) {
+		h->fd = fd;
+		h->v = v;
+		h->old_fd = -1;
+	}
+	return h;
+}
+
+/* The fd to read: the delta copy once a file opened on the golden has
+ * been copied up (by this worker over NFS, or by the master). */
+static int fh_fd(struct pifsd *d, struct fh *h)
+{
+	int fd, nfd;
+
+	if (!h->lower)
+		return h->fd;
+	pthread_mutex_lock(&h->lock);
+	fd = h->fd;
+	if (h->old_fd < 0 && pifs_fs_reopen_copied(&d->fs, h->lower, &nfd) == 0) {
+		h->old_fd = h->fd;
+		h->fd = fd = nfd;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return fd;
+}
+
+static void fh_free(struct pifsd *d, struct fh *h)
+{
+	close(h->fd);
+	if (h->old_fd >= 0)
+		close(h->old_fd);
+	if (h->lower) {
+		pthread_mutex_destroy(&h->lock);
+		pifs_fs_put(&d->fs, h->lower);
+	}
+	free(h);
+}
 
 static void op_init(void *ud, struct fuse_conn_info *conn)
 {
@@ -135,7 +183,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (r == -ESTALE && fi && n->view) {
 		/* The name is gone (a reset swapped the delta) but this file
 		 * is open: it keeps the inode it had. */
-		r = fstat(FH(fi)->fd, &st) < 0 ? -errno : 0;
+		r = fstat(fh_fd(D(req), FH(fi)), &st) < 0 ? -errno : 0;
 		st.st_ino = ino;
 	}
 	if (r < 0)
@@ -331,33 +379,29 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct pifs_node *n;
 	int r, fd = -1, golden = 0;
-	struct fh *h = malloc(sizeof(*h));
+	struct fh *h;
 
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = pifs_fs_node(&D(req)->fs, ino);
-	if (!n) {
-		free(h);
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	h->v = n->view;
+	GET_NODE(req, ino, n);
 	r = pifs_fs_open_file(&D(req)->fs, n, fi->flags, &fd, &golden);
-	pifs_fs_put(&D(req)->fs, n);
-	if (r < 0) {
-		free(h);
-		fuse_reply_err(req, -r);
+	h = r < 0 ? NULL : fh_new(n->view, fd);
+	if (!h) {
+		pifs_fs_put(&D(req)->fs, n);
+		if (r == 0)
+			close(fd);
+		fuse_reply_err(req, r < 0 ? -r : ENOMEM);
 		return;
 	}
-	h->fd = fd;
+	if (golden) {
+		/* Keep the pin: reads follow a copy-up (fh_fd). */
+		h->lower = n;
+		pthread_mutex_init(&h->lock, NULL);
+	} else {
+		pifs_fs_put(&D(req)->fs, n);
+	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	set_open_flags(D(req), fi, golden);
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		close(fd);
-		free(h);
-	}
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		fh_free(D(req), h);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -379,15 +423,13 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -r);
 		return;
 	}
-	h = malloc(sizeof(*h));
+	h = fh_new(n->view, fd);
 	if (!h) {
 		close(fd);
 		pifs_fs_forget(&D(req)->fs, n->id, 1);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	h->fd = fd;
-	h->v = n->view;
 	memset(&e, 0, sizeof(e));
 	e.ino = n->id;
 	e.generation = n->gen;
@@ -396,8 +438,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->fh = (uint64_t)(uintptr_t)h;
 	set_open_flags(D(req), fi, 0);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		close(fd);
-		free(h);
+		fh_free(D(req), h);
 		pifs_fs_forget(&D(req)->fs, n->id, 1);
 	}
 }
@@ -408,7 +449,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = FH(fi)->fd;
+	buf.buf[0].fd = fh_fd(D(req), FH(fi));
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
@@ -443,8 +484,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	close(FH(fi)->fd);
-	free(FH(fi));
+	fh_free(D(req), FH(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -471,7 +511,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
-	off_t r = lseek(FH(fi)->fd, off, whence);
+	off_t r = lseek(fh_fd(D(req), FH(fi)), off, whence);
 
 	if (r < 0)
 		fuse_reply_err(req, errno);

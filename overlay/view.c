@@ -2432,6 +2432,32 @@ out:
 	return r;
 }
 
+/* A file opened while it showed the golden (or a generated file) and
+ * copied up since: an fd on its delta copy, so whoever holds the old open
+ * (an NFS server keeps one fd per file for all its clients) reads what
+ * every later opener reads, as on any one file system.  -EAGAIN while it
+ * has no delta copy. */
+int pifs_fs_reopen_copied(struct pifs_fs *fs, struct pifs_node *n, int *fd_out)
+{
+	struct pifs_view *v;
+	int fd = -EAGAIN;
+
+	(void)fs;
+	if (n->real)
+		n = n->real;
+	v = n->view;
+	if (!v || __atomic_load_n(&n->upper_fd, __ATOMIC_RELAXED) < 0)
+		return -EAGAIN;
+	rdlock(v);
+	if (n->upper_fd >= 0)
+		fd = pifs_reopen(n->upper_fd, O_RDONLY);
+	unlock(v);
+	if (fd < 0)
+		return fd;
+	*fd_out = fd;
+	return 0;
+}
+
 /* tftpboot/: the root boot files the golden has, and a directory per
  * registered serial whose worker has a boot/firmware directory. */
 static int tftp_list(struct pifs_fs *fs, struct dirbuf *b)

@@ -158,6 +158,9 @@ int pifs_fs_rename(struct pifs_fs *fs, struct pifs_node *parent,
  * file (read-only, shared by every view). */
 int pifs_fs_open_file(struct pifs_fs *fs, struct pifs_node *n, int flags,
 		      int *fd_out, int *golden_out);
+/* For a file opened on its golden (or generated) content: an fd on its
+ * delta copy once it has one (0), else -EAGAIN. */
+int pifs_fs_reopen_copied(struct pifs_fs *fs, struct pifs_node *n, int *fd_out);
 int pifs_fs_create(struct pifs_fs *fs, struct pifs_node *parent,
 		   const char *name, mode_t mode, int flags,
 		   const struct pifs_ctx *ctx, struct pifs_node **out,

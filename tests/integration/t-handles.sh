@@ -22,6 +22,16 @@ for p in etc/passwd etc/motd root/new.txt usr/share/doc usr/share/doc/pkg5/copyr
 done
 "$FH" save "$W3" "$H/root" || fail "handle of the view root"
 
+# An open of a golden file follows its copy-up: an NFS server keeps one
+# fd per file for all its clients, so the next read through that fd must
+# show what was written (the golden fd would show the old bytes forever).
+exec 7< "$W3/usr/share/doc/pkg3/copyright"
+expect_eq "read before copy-up" "Copyright 3" "$(dd bs=11 count=1 status=none <&7)"
+printf 'WRITTEN' | dd of="$W3/usr/share/doc/pkg3/copyright" conv=notrunc status=none
+expect_eq "an fd opened before copy-up reads the copy" "WRITTEN" "$(perl -e 'sysseek(STDIN,0,0); sysread(STDIN,$b,7); print $b' <&7)"
+exec 7<&-
+expect_eq "the golden keeps its bytes" "Copyright 3" "$(head -c 11 "$T/golden/usr/share/doc/pkg3/copyright")"
+
 # copy-up under a live handle
 echo "after copy-up" >> "$W3/etc/motd"
 expect_eq "handle follows copy-up" "$(cat "$W3/etc/motd")" "$("$FH" cat "$M" "$H/etc_motd")"
