@@ -96,6 +96,7 @@ host_uri() {
 		[ -r "$f" ] || continue
 		grep -v '^[[:space:]]*#' "$f" | grep -oE 'https?://[^][ "]+' | sed 's#/*$##' | grep -E "$1\$" | sed -n 1p
 	done | sed -n 1p
+	return 0
 }
 if [ -z "$MIRROR" ]; then
 	MIRROR=$(host_uri /debian)
@@ -250,7 +251,7 @@ MODDIR=lib/modules/$KVER
 # ---- the tree ----
 
 TMP=$(mktemp -d "$DIR.tmp.XXXXXX")
-cleanup_tmp() { [ -n "${TMP:-}" ] && rm -rf "$TMP"; }
+cleanup_tmp() { if [ -n "${TMP:-}" ]; then rm -rf "$TMP"; fi; }
 trap cleanup_tmp EXIT
 trap 'exit 130' INT TERM HUP
 chmod 755 "$TMP"
@@ -404,13 +405,16 @@ cat >"$R/etc/init.d/rcS" <<'EOF'
 # a job).  The network and the NFS root were set up by the initramfs.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
-mountpoint -q /proc || mount -t proc -o nosuid,nodev,noexec proc /proc
-mountpoint -q /sys || mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
-mountpoint -q /dev || mount -t devtmpfs -o nosuid devtmpfs /dev
+# mounted DIR: DIR is a mount point (the initramfs moved /dev, /proc,
+# /sys and /run here already)
+mounted() { [ -r /proc/mounts ] && awk -v d="$1" '$2 == d { f = 1 } END { exit !f }' /proc/mounts; }
+mounted /proc || mount -t proc -o nosuid,nodev,noexec proc /proc
+mounted /sys || mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+mounted /dev || mount -t devtmpfs -o nosuid devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
-mountpoint -q /dev/pts || mount -t devpts -o nosuid,noexec,gid=5,mode=620 devpts /dev/pts
-mountpoint -q /run || mount -t tmpfs -o nosuid,nodev,mode=755 tmpfs /run
-mountpoint -q /tmp || mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
+mounted /dev/pts || mount -t devpts -o nosuid,noexec,gid=5,mode=620 devpts /dev/pts
+mounted /run || mount -t tmpfs -o nosuid,nodev,mode=755 tmpfs /run
+mounted /tmp || mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
 [ -s /etc/hostname ] && hostname -F /etc/hostname
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 echo "pifs-golden: up as $(hostname)"
