@@ -1,0 +1,284 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# lib-boot.sh - real workers for the integration scenarios, sourced after
+# lib.sh: a golden built by tools/golden-build.sh (cached between runs),
+# NFS-Ganesha exporting directories on 127.0.0.1, and QEMU arm64 guests
+# that boot the golden's kernel and initramfs and mount their root from it.
+#
+# Network: ganesha, rpcbind and the guests run in a network namespace made
+# here that has nothing but its loopback.  Each guest has its own QEMU
+# user-mode network 10.1.1.0/24 in which the master is 10.1.1.100; QEMU
+# turns the guest's connections to 10.1.1.100 into connections to the
+# namespace's 127.0.0.1 (ganesha and rpcbind); there is no other address
+# a guest could reach.  IPv6 is off; the golden's initramfs only talks
+# DHCP to QEMU and NFS to 10.1.1.100.
+#
+# Everything started here is stopped by PID from boot_cleanup, the EXIT
+# trap boot_setup installs (guests, then ganesha, then the rpcbind started
+# here, the namespace, then lib.sh's cleanup).  start_nfs holds
+# /run/lock/pifs-nfs.lock until stop_nfs: two scenarios of `make -j2
+# check` take turns (two TCG guests at once on 2 cores only slow each
+# other down).
+#
+# Functions:
+#   boot_setup                 setup (lib.sh) + the EXIT trap above
+#   need_boot_tools            skip (exit 77) naming the missing package
+#   golden_cached DIR          DIR = a copy of the cached minimal golden
+#   start_nfs EXPORTDIR...     ganesha exporting each dir as /nfsroot/<name>
+#                              in a network namespace of its own
+#   stop_nfs
+#   boot_guest NAME KERNEL INITRD CMDLINE_FILE LOG [TIMEOUT]
+#   wait_guest NAME            its exit status; on TIMEOUT kill, tail, fail
+
+: "${PIFS_CACHE:=/var/cache/pifs}"
+NFS_LOCK=${PIFS_NFS_LOCK:-/run/lock/pifs-nfs.lock}
+NFS_LOCK_WAIT=${PIFS_NFS_LOCK_WAIT:-1800}
+NFS_LOCK_FD=
+GANESHA_PID=
+RPCBIND_PID=
+NFS_DIR=
+declare -A GUEST_PID GUEST_LOG GUEST_END
+GUEST_N=0
+
+boot_setup() {
+	setup
+	trap boot_cleanup EXIT
+	trap 'exit 130' INT TERM HUP
+}
+
+boot_cleanup() {
+	local g
+	for g in "${!GUEST_PID[@]}"; do
+		stop_pid "${GUEST_PID[$g]}"
+	done
+	stop_nfs
+	cleanup
+}
+
+# stop_pid PID: TERM, up to 5 s, then KILL; reaps it if it is our child
+stop_pid() {
+	local p=$1
+	[ -n "$p" ] || return 0
+	kill "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
+	for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	return 0
+}
+
+# need_boot_tools: everything below, or skip naming the Debian package
+need_boot_tools() {
+	local t
+	for t in qemu-system-aarch64:qemu-system-arm ganesha.nfsd:nfs-ganesha rpcbind:rpcbind \
+		rpcinfo:rpcbind nfs-ls:libnfs-utils ip:iproute2 cpio:cpio gzip:gzip flock:util-linux \
+		dpkg-deb:dpkg apt-get:apt depmod:kmod timeout:coreutils findmnt:util-linux; do
+		command -v "${t%%:*}" >/dev/null || skip "${t%%:*} missing (apt-get install ${t#*:})"
+	done
+	compgen -G '/usr/lib/*/ganesha/libfsalvfs.so' >/dev/null || compgen -G /usr/lib/ganesha/libfsalvfs.so >/dev/null ||
+		skip "NFS-Ganesha's FSAL VFS missing (apt-get install nfs-ganesha-vfs)"
+	[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] ||
+		skip "Debian's archive keys missing (apt-get install debian-archive-keyring)"
+}
+
+# golden_cached DIR: build the minimal golden once per version of
+# tools/golden-build.sh (kept in $PIFS_CACHE/golden-minimal/<hash>/, the
+# packages in $PIFS_CACHE/golden) and copy it to DIR.  GOLDEN_CACHED is
+# the cached tree (read it, never write it).
+GOLDEN_CACHED=
+golden_cached() {
+	local dst=$1 script=$PIFS_SRCDIR/tools/golden-build.sh base key lock rc
+	base=$PIFS_CACHE/golden-minimal
+	key=$(sha256sum <"$script" | cut -c1-16)
+	mkdir -p "$base"
+	exec {lock}>"$base/lock"
+	flock -w 3600 "$lock" || { fail "golden cache $base: locked for an hour"; exec {lock}>&-; return 1; }
+	if [ ! -d "$base/$key/tree" ]; then
+		rm -rf "${base:?}/$key"
+		mkdir -p "$base/$key"
+		echo "note: building the minimal golden into $base/$key (once per golden-build.sh version)"
+		bash "$script" --minimal --cache "$PIFS_CACHE/golden" "$base/$key/tree" >"$base/$key/build.log" 2>&1
+		rc=$?
+		if [ $rc != 0 ]; then
+			tail -20 "$base/$key/build.log"
+			rm -rf "${base:?}/$key"
+			exec {lock}>&-
+			fail "golden-build.sh --minimal failed (exit $rc)"
+			return 1
+		fi
+		# older versions' trees
+		find "$base" -mindepth 1 -maxdepth 1 -type d ! -name "$key" -exec rm -rf {} +
+	fi
+	GOLDEN_CACHED=$base/$key/tree
+	cp -a --reflink=auto "$GOLDEN_CACHED" "$dst"
+	rc=$?
+	exec {lock}>&-
+	[ $rc = 0 ] || { fail "cannot copy the golden to $dst"; return 1; }
+}
+
+# start_nfs EXPORTDIR...: NFS-Ganesha (NFSv3 and v4, port 2049, mountd
+# 20048) and rpcbind in a network namespace made here (pifsnfs-PID,
+# loopback only) with a private /run (rpcbind's socket and lock: ganesha
+# registers through that socket), so neither meets the machine's own
+# rpcbind or NFS server; the
+# guests run in that namespace too (boot_guest).  One export per
+# directory: Path = the directory, Pseudo = /nfsroot/<basename>, which is
+# also its NFSv3 mount path.  Waits (bounded) until the first export
+# answers.  A FUSE mount must be mounted with -o allow_other: without it
+# ganesha (root, but not the mount's owner) gets EACCES.  Holds
+# /run/lock/pifs-nfs.lock until stop_nfs (bounded wait): one NFS server
+# and its guests at a time on the machine.
+NFS_NS=
+start_nfs() {
+	local d i=0 conf log name fstype opts
+	NFS_DIR=$T/nfs
+	mkdir -p "$NFS_DIR"
+	conf=$NFS_DIR/ganesha.conf
+	log=$NFS_DIR/ganesha.log
+	exec {NFS_LOCK_FD}>"$NFS_LOCK"
+	if ! flock -n "$NFS_LOCK_FD"; then
+		echo "note: waiting for $NFS_LOCK (another test runs an NFS server)"
+		flock -w "$NFS_LOCK_WAIT" "$NFS_LOCK_FD" || { fail "$NFS_LOCK held for $NFS_LOCK_WAIT s"; return 1; }
+	fi
+	cat >"$conf" <<EOF
+NFS_CORE_PARAM {
+	Protocols = 3, 4;
+	Bind_addr = 0.0.0.0;
+	NFS_Port = 2049;
+	MNT_Port = 20048;
+	NLM_Port = 32803;
+	Rquota_Port = 875;
+	Enable_RQUOTA = false;
+	Mount_Path_Pseudo = true;
+}
+NFSV4 { Graceless = true; }
+NFS_KRB5 { Active_krb5 = false; }
+EOF
+	for d in "$@"; do
+		i=$((i + 1))
+		name=$(basename "$d")
+		fstype=$(findmnt -n -o FSTYPE --target "$d")
+		if [[ $fstype == fuse* ]]; then
+			opts=$(findmnt -n -o FS-OPTIONS --target "$d")
+			[[ ,$opts, == *,allow_other,* ]] ||
+				{ fail "$d is on a FUSE mount without -o allow_other: ganesha cannot read it"; return 1; }
+		fi
+		cat >>"$conf" <<EOF
+EXPORT {
+	Export_Id = $i;
+	Path = "$d";
+	Pseudo = "/nfsroot/$name";
+	Access_Type = RW;
+	Squash = No_Root_Squash;
+	Protocols = 3, 4;
+	Transports = TCP;
+	SecType = sys;
+	Filesystem_id = 101.$i;
+	FSAL { Name = VFS; }
+}
+EOF
+	done
+	NFS_NS=pifsnfs-$$
+	ip netns add "$NFS_NS" 2>"$NFS_DIR/netns.err" ||
+		{ cat "$NFS_DIR/netns.err"; NFS_NS=; fail "cannot make a network namespace"; return 1; }
+	# 10.1.1.100 on lo: glibc resolves no IPv4 address (AI_ADDRCONFIG)
+	# where 127.0.0.1 is the only one.  Ganesha binds the wildcard: a
+	# guest asks rpcbind for the ports with 10.1.1.100 as the server's
+	# address, and rpcbind answers only for services bound to that
+	# address or to the wildcard.  The namespace has nothing but lo.
+	ip -n "$NFS_NS" link set lo up
+	ip -n "$NFS_NS" addr add 10.1.1.100/32 dev lo
+	# One shell in the namespace (ip netns exec gives it a mount namespace
+	# of its own) mounts the private /run and starts both daemons, in
+	# their foreground, leaving their PIDs.
+	ip netns exec "$NFS_NS" bash -c '
+		d=$1 conf=$2 log=$3
+		[ -d "$d" ] || exit 1
+		mount -t tmpfs -o mode=755 pifs-run /run || exit 1
+		mkdir -p /run/rpcbind /run/lock
+		rpcbind -f -w >"$d/rpcbind.log" 2>&1 </dev/null &
+		echo $! >"$d/rpcbind.pid"
+		for _ in $(seq 1 50); do rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break; sleep 0.1; done
+		ganesha.nfsd -F -f "$conf" -L "$log" -p "$d/ganesha.pid" -N NIV_EVENT >"$d/ganesha.out" 2>&1 </dev/null &
+		echo $! >"$d/ganesha.pid.sh"
+	' nfs-ns "$NFS_DIR" "$conf" "$log" >"$NFS_DIR/ns.out" 2>&1 ||
+		{ cat "$NFS_DIR/ns.out"; fail "cannot start rpcbind and ganesha in $NFS_NS"; return 1; }
+	RPCBIND_PID=$(cat "$NFS_DIR/rpcbind.pid" 2>/dev/null)
+	GANESHA_PID=$(cat "$NFS_DIR/ganesha.pid.sh" 2>/dev/null)
+	name=$(basename "$1")
+	for _ in $(seq 1 120); do
+		ip netns exec "$NFS_NS" timeout 5 nfs-ls "nfs://127.0.0.1/nfsroot/$name/" >/dev/null 2>&1 && return 0
+		kill -0 "$GANESHA_PID" 2>/dev/null || break
+		sleep 0.5
+	done
+	tail -20 "$log" "$NFS_DIR/ganesha.out" "$NFS_DIR/rpcbind.log" 2>/dev/null
+	fail "ganesha does not serve nfs://127.0.0.1/nfsroot/$name/ in $NFS_NS"
+	return 1
+}
+
+stop_nfs() {
+	if [ -n "$GANESHA_PID" ]; then
+		stop_pid "$GANESHA_PID"
+		GANESHA_PID=
+	fi
+	if [ -n "$RPCBIND_PID" ]; then
+		stop_pid "$RPCBIND_PID"
+		RPCBIND_PID=
+	fi
+	if [ -n "$NFS_NS" ]; then
+		ip netns del "$NFS_NS" 2>/dev/null
+		NFS_NS=
+	fi
+	if [ -n "$NFS_LOCK_FD" ]; then
+		flock -u "$NFS_LOCK_FD"
+		exec {NFS_LOCK_FD}>&-
+		NFS_LOCK_FD=
+	fi
+	return 0
+}
+
+# boot_guest NAME KERNEL INITRD CMDLINE_FILE LOG [TIMEOUT]: start an arm64
+# guest (QEMU virt, Cortex-A53, 512 MiB, TCG) in the background, in the
+# namespace of start_nfs, with the serial console in LOG; the kernel
+# command line is CMDLINE_FILE's plus console=ttyAMA0 panic=-1 (a panic
+# ends the guest: -no-reboot).  Its network: QEMU's user network, DHCP
+# from QEMU (10.1.1.150 up), 10.1.1.100 = the namespace's loopback, where
+# ganesha is and nothing else; a MAC of its own.  wait_guest NAME gives
+# it TIMEOUT s (default 300) from now.
+boot_guest() {
+	local name=$1 kernel=$2 initrd=$3 cmdline=$4 log=$5 timeout=${6:-300} mac
+	[ -n "$NFS_NS" ] || { fail "boot_guest $name: start_nfs first"; return 1; }
+	GUEST_N=$((GUEST_N + 1))
+	mac=$(printf '52:54:00:%02x:%02x:%02x' $(($$ & 255)) $((GUEST_N >> 8 & 255)) $((GUEST_N & 255)))
+	ip netns exec "$NFS_NS" qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512 -smp 1 \
+		-nographic -no-reboot -monitor none -serial "file:$log" -name "$name" \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "$(cat "$cmdline") console=ttyAMA0 panic=-1" \
+		-netdev "user,id=n0,ipv6=off,net=10.1.1.0/24,host=10.1.1.100,dhcpstart=10.1.1.150" \
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
+		</dev/null >"$log.qemu" 2>&1 &
+	GUEST_PID[$name]=$!
+	GUEST_LOG[$name]=$log
+	GUEST_END[$name]=$(($(date +%s) + timeout))
+}
+
+# wait_guest NAME: wait until the guest exits; its exit status (QEMU's:
+# 0 after a poweroff or a panic).  Past its time: kill it, show the
+# console's tail, fail and return 124.
+wait_guest() {
+	local name=$1 pid=${GUEST_PID[$1]} rc
+	while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "${GUEST_END[$name]}" ]; do
+		sleep 1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		stop_pid "$pid"
+		unset "GUEST_PID[$name]"
+		echo "--- $name: console (tail)"
+		tail -25 "${GUEST_LOG[$name]}"
+		fail "$name did not power off within its time"
+		return 124
+	fi
+	wait "$pid"
+	rc=$?
+	unset "GUEST_PID[$name]"
+	[ $rc = 0 ] || { echo "--- $name: QEMU exit $rc"; tail -5 "${GUEST_LOG[$name]}.qemu"; }
+	return $rc
+}
