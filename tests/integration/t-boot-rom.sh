@@ -22,50 +22,12 @@
 # without the view.
 . "$(dirname "$0")/lib.sh"
 
-BOOTROM=$PIFS_BUILDDIR/tests/tools/bootrom
-NSM=pifsm-$$
-NSW=pifsw-$$
-VM=pifsm$$
-VW=pifsw$$
-NETNS=()
-NET_PIDS=()
-
-net_cleanup() {
-	local p ns
-	for p in "${NET_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${NET_PIDS[@]}"; do
-		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	cleanup
-}
+. "$(dirname "$0")/lib-rom.sh"
 
 setup
-trap net_cleanup EXIT
+trap 'rom_cleanup; cleanup' EXIT
 trap 'exit 130' INT TERM HUP
-command -v ip >/dev/null || skip "ip missing (apt-get install iproute2)"
-command -v dnsmasq >/dev/null || skip "dnsmasq missing (apt-get install dnsmasq-base)"
-[ -x "$BOOTROM" ] || skip "build tests/tools/bootrom first (make check)"
-ip netns add "$NSM" 2>"$T/netns.err" || skip "cannot make a network namespace: $(cat "$T/netns.err")"
-NETNS+=("$NSM")
-ip netns add "$NSW" || { fail "ip netns add $NSW"; finish; }
-NETNS+=("$NSW")
-# the veth is made directly inside the namespaces: the host never sees it
-ip link add "$VM" netns "$NSM" type veth peer name "$VW" netns "$NSW" ||
-	skip "cannot make a veth pair between namespaces"
-ip -n "$NSM" addr add 10.1.1.100/24 dev "$VM"
-ip -n "$NSM" link set lo up
-ip -n "$NSM" link set "$VM" up
-ip -n "$NSW" link set lo up
-ip -n "$NSW" link set "$VW" up
-# Several Pis share one namespace: each answers ARP only for its own
-# address, or replies for 10.1.1.1 could land on worker-3's interface.
-for k in all default; do
-	ip netns exec "$NSW" sysctl -qw "net.ipv4.conf.$k.arp_ignore=1" "net.ipv4.conf.$k.arp_announce=2" \
-		"net.ipv4.conf.$k.rp_filter=0" || fail "sysctl in $NSW"
-done
+rom_net_up || finish
 
 # The seed's addresses (make_store would give worker-3 10.1.1.1)
 bash "$PIFS_SRCDIR/tools/mkgolden.sh" "$T/golden" || { fail "mkgolden"; finish; }
@@ -106,53 +68,9 @@ else
 fi
 
 # ---- dnsmasq in the master namespace ----
-"$PIFS" --store "$T/store" dnsmasq-conf --interface "$VM" --tftp-root "$TFTP" \
-	--log-facility "$T/dnsmasq.log" >"$T/dnsmasq.conf" 2>"$T/conf.err" ||
-	{ cat "$T/conf.err"; fail "pifs dnsmasq-conf"; finish; }
-grep -qx "dhcp-host=b8:27:eb:07:bc:c6,10.1.1.2,worker-3" "$T/dnsmasq.conf" &&
-	grep -qx "port=0" "$T/dnsmasq.conf" && grep -qx "interface=$VM" "$T/dnsmasq.conf" &&
-	grep -qx "bind-interfaces" "$T/dnsmasq.conf" ||
-	{ cat "$T/dnsmasq.conf"; fail "dnsmasq-conf output"; finish; }
-ip netns exec "$NSM" dnsmasq --conf-file="$T/dnsmasq.conf" --keep-in-foreground \
-	--pid-file="$T/dnsmasq.pid" --dhcp-leasefile="$T/dnsmasq.leases" >"$T/dnsmasq.out" 2>&1 &
-DNSMASQ_PID=$!
-NET_PIDS+=("$DNSMASQ_PID")
-for _ in $(seq 1 100); do
-	grep -q 'TFTP root is' "$T/dnsmasq.log" 2>/dev/null && break
-	kill -0 "$DNSMASQ_PID" 2>/dev/null || break
-	sleep 0.05
-done
-if ! grep -q 'TFTP root is' "$T/dnsmasq.log" 2>/dev/null; then
-	cat "$T/dnsmasq.out" "$T/dnsmasq.log" 2>/dev/null
-	fail "dnsmasq did not start"
-	finish
-fi
-
-# add_pi SERIAL: a macvlan named pi<SERIAL> with the Pi 3 MAC of SERIAL
-pi_mac() { echo "b8:27:eb:${1:2:2}:${1:4:2}:${1:6:2}"; }
-add_pi() {
-	ip -n "$NSW" link add link "$VW" name "pi$1" type macvlan mode bridge &&
-		ip -n "$NSW" link set "pi$1" address "$(pi_mac "$1")" &&
-		ip -n "$NSW" link set "pi$1" up
-}
-
-# boot_pi SERIAL: run the ROM simulator (in the background; $! is its pid)
-boot_pi() {
-	mkdir -p "$T/out-$1"
-	ip netns exec "$NSW" "$BOOTROM" --iface "pi$1" --mac "$(pi_mac "$1")" --serial "$1" \
-		--out "$T/out-$1" --timeout 120 --interval 3000 --gap 50 --assign-address \
-		>"$T/rom-$1.out" 2>&1 &
-	NET_PIDS+=("$!")
-}
-
-# wait_pi PID: its exit status, bounded (the simulator's own --timeout
-# ends it first)
-wait_pi() {
-	local pid=$1
-	for _ in $(seq 1 1300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-	wait "$pid"
-}
+rom_dnsmasq "$T/store" "$TFTP" || finish
+grep -qx "dhcp-host=b8:27:eb:07:bc:c6,10.1.1.2,worker-3" "$T/dnsmasq.conf" ||
+	{ cat "$T/dnsmasq.conf"; fail "dnsmasq-conf: no dhcp-host line for worker-3"; finish; }
 
 # The seed's syslog of the worker-3 boot (pi-network-boot.md), up to the
 # kernel: the sequence dnsmasq must log again.  The seed logs bootsig.bin
@@ -319,14 +237,14 @@ check_pi() {
 # log_since N OUT: dnsmasq's log after its first N lines, into OUT
 log_since() { tail -n +"$(($1 + 1))" "$T/dnsmasq.log" >"$2"; }
 
-add_pi 8b07bcc6 || { fail "macvlan for 8b07bcc6"; finish; }
-add_pi 77b655ec || { fail "macvlan for 77b655ec"; finish; }
-add_pi 0badc0de || { fail "macvlan for 0badc0de"; finish; }
+rom_add_pi 8b07bcc6 || { fail "macvlan for 8b07bcc6"; finish; }
+rom_add_pi 77b655ec || { fail "macvlan for 77b655ec"; finish; }
+rom_add_pi 0badc0de || { fail "macvlan for 0badc0de"; finish; }
 
 # ---- 1. worker-3 boots, as in the seed ----
 n0=$(wc -l <"$T/dnsmasq.log")
-boot_pi 8b07bcc6
-wait_pi "$!"
+rom_boot 8b07bcc6
+rom_wait "$!"
 rc=$?
 [ $rc = 0 ] || cat "$T/rom-8b07bcc6.out"
 log_since "$n0" "$T/dnsmasq-1.log"
@@ -335,13 +253,13 @@ check_pi 8b07bcc6 worker-3 10.1.1.2 $rc "$T/dnsmasq-1.log"
 # ---- 2. worker-3 and worker-1 at once ----
 n0=$(wc -l <"$T/dnsmasq.log")
 rm -rf "$T/out-8b07bcc6"
-boot_pi 8b07bcc6
+rom_boot 8b07bcc6
 p3=$!
-boot_pi 77b655ec
+rom_boot 77b655ec
 p1=$!
-wait_pi "$p3"
+rom_wait "$p3"
 rc3=$?
-wait_pi "$p1"
+rom_wait "$p1"
 rc1=$?
 log_since "$n0" "$T/dnsmasq-2.log"
 check_pi 8b07bcc6 worker-3 10.1.1.2 $rc3 "$T/dnsmasq-2.log"
@@ -354,8 +272,8 @@ fi
 # ---- 3. an unregistered Pi: bootcode.bin, then nothing under its serial,
 # so the firmware falls back to the TFTP root, where there is no start.elf
 n0=$(wc -l <"$T/dnsmasq.log")
-boot_pi 0badc0de
-wait_pi "$!"
+rom_boot 0badc0de
+rom_wait "$!"
 rc=$?
 log_since "$n0" "$T/dnsmasq-3.log"
 expect_eq "unregistered: bootrom stops for want of start.elf (exit 4)" 4 "$rc"

@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# lib-rom.sh - the seed's boot network on one machine, sourced after
+# lib.sh: a master namespace (10.1.1.100/24 on a veth) running real dnsmasq
+# configured by `pifs dnsmasq-conf`, and a Pis' namespace with one macvlan
+# per Pi (its Pi 3 MAC) where tests/tools/bootrom plays the Pi's boot ROM.
+#
+# Network: only inside the two namespaces made here (pifsm-PID, pifsw-PID);
+# the veth is created directly inside them, the host never sees it;
+# dnsmasq binds only that veth, port=0 (no DNS).  rom_cleanup stops every
+# process started here by PID and deletes the namespaces; a scenario calls
+# it from its EXIT trap (before lib.sh's cleanup, which unmounts).
+#
+#   rom_net_up                  the two namespaces; skips (77) without ip
+#                               netns, dnsmasq or bootrom
+#   rom_dnsmasq STORE TFTPROOT  dnsmasq in the master namespace, its config
+#                               from `pifs dnsmasq-conf`, log $T/dnsmasq.log
+#   rom_add_pi SERIAL           a macvlan pi<SERIAL> with the Pi's MAC
+#   rom_boot SERIAL             the ROM simulator in the background ($! is
+#                               its pid), files to $T/out-SERIAL/
+#   rom_wait PID                its exit status, bounded
+#   pi_mac SERIAL               the Pi 3 MAC of SERIAL (b8:27:eb:...)
+
+BOOTROM=$PIFS_BUILDDIR/tests/tools/bootrom
+NSM=pifsm-$$
+NSW=pifsw-$$
+VM=pifsm$$
+VW=pifsw$$
+NETNS=()
+NET_PIDS=()
+DNSMASQ_PID=
+
+rom_cleanup() {
+	local p ns
+	for p in "${NET_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${NET_PIDS[@]}"; do
+		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	NET_PIDS=()
+	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	NETNS=()
+}
+
+rom_net_up() {
+	command -v ip >/dev/null || skip "ip missing (apt-get install iproute2)"
+	command -v dnsmasq >/dev/null || skip "dnsmasq missing (apt-get install dnsmasq-base)"
+	[ -x "$BOOTROM" ] || skip "build tests/tools/bootrom first (make check)"
+	ip netns add "$NSM" 2>"$T/netns.err" || skip "cannot make a network namespace: $(cat "$T/netns.err")"
+	NETNS+=("$NSM")
+	ip netns add "$NSW" || { fail "ip netns add $NSW"; return 1; }
+	NETNS+=("$NSW")
+	ip link add "$VM" netns "$NSM" type veth peer name "$VW" netns "$NSW" ||
+		skip "cannot make a veth pair between namespaces"
+	ip -n "$NSM" addr add 10.1.1.100/24 dev "$VM"
+	ip -n "$NSM" link set lo up
+	ip -n "$NSM" link set "$VM" up
+	ip -n "$NSW" link set lo up
+	ip -n "$NSW" link set "$VW" up
+	# Several Pis share one namespace: each answers ARP only for its own
+	# address, or replies for 10.1.1.1 could land on worker-3's interface.
+	local k
+	for k in all default; do
+		ip netns exec "$NSW" sysctl -qw "net.ipv4.conf.$k.arp_ignore=1" "net.ipv4.conf.$k.arp_announce=2" \
+			"net.ipv4.conf.$k.rp_filter=0" || { fail "sysctl in $NSW"; return 1; }
+	done
+}
+
+rom_dnsmasq() {
+	local store=$1 tftp=$2
+	"$PIFS" --store "$store" dnsmasq-conf --interface "$VM" --tftp-root "$tftp" \
+		--log-facility "$T/dnsmasq.log" >"$T/dnsmasq.conf" 2>"$T/conf.err" ||
+		{ cat "$T/conf.err"; fail "pifs dnsmasq-conf"; return 1; }
+	grep -qx "port=0" "$T/dnsmasq.conf" && grep -qx "interface=$VM" "$T/dnsmasq.conf" &&
+		grep -qx "bind-interfaces" "$T/dnsmasq.conf" ||
+		{ cat "$T/dnsmasq.conf"; fail "dnsmasq-conf output"; return 1; }
+	ip netns exec "$NSM" dnsmasq --conf-file="$T/dnsmasq.conf" --keep-in-foreground \
+		--pid-file="$T/dnsmasq.pid" --dhcp-leasefile="$T/dnsmasq.leases" >"$T/dnsmasq.out" 2>&1 &
+	DNSMASQ_PID=$!
+	NET_PIDS+=("$DNSMASQ_PID")
+	for _ in $(seq 1 100); do
+		grep -q 'TFTP root is' "$T/dnsmasq.log" 2>/dev/null && return 0
+		kill -0 "$DNSMASQ_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$T/dnsmasq.out" "$T/dnsmasq.log" 2>/dev/null
+	fail "dnsmasq did not start"
+	return 1
+}
+
+pi_mac() { echo "b8:27:eb:${1:2:2}:${1:4:2}:${1:6:2}"; }
+
+rom_add_pi() {
+	ip -n "$NSW" link add link "$VW" name "pi$1" type macvlan mode bridge &&
+		ip -n "$NSW" link set "pi$1" address "$(pi_mac "$1")" &&
+		ip -n "$NSW" link set "pi$1" up
+}
+
+rom_boot() {
+	mkdir -p "$T/out-$1"
+	ip netns exec "$NSW" "$BOOTROM" --iface "pi$1" --mac "$(pi_mac "$1")" --serial "$1" \
+		--out "$T/out-$1" --timeout 120 --interval 3000 --gap 50 --assign-address \
+		>"$T/rom-$1.out" 2>&1 &
+	NET_PIDS+=("$!")
+}
+
+# the simulator's own --timeout ends it first
+rom_wait() {
+	local pid=$1
+	for _ in $(seq 1 1300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+	wait "$pid"
+}
