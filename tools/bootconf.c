@@ -296,7 +296,12 @@ static void print_exports(FILE *o, const char *store_path,
 	      "# Without a kernel NFS server: the same exports for "
 	      "NFS-Ganesha (FSAL VFS,\n"
 	      "# rpcbind running for NFSv3), to copy into ganesha.conf "
-	      "uncommented:\n",
+	      "uncommented.\n"
+	      "# Attr_Expiration_Time = 0: pifs changes views under the "
+	      "server (reset, the\n"
+	      "# master's writes); Ganesha must not answer from a stale "
+	      "cache.\n"
+	      "# NFS_CORE_PARAM { Mount_Path_Pseudo = true; }\n",
 	      o);
 	for (i = 0; i < reg->count; i++) {
 		const struct pifs_worker *w = &reg->workers[i];
@@ -309,6 +314,7 @@ static void print_exports(FILE *o, const char *store_path,
 			"#     Access_Type = None; Squash = No_Root_Squash; "
 			"Protocols = 3, 4;\n"
 			"#     SecType = sys; Filesystem_id = %u.1;\n"
+			"#     Attr_Expiration_Time = 0;\n"
 			"#     CLIENT { Clients = %s; Access_Type = RW; }\n"
 			"#     FSAL { Name = VFS; }\n"
 			"# }\n",

@@ -26,6 +26,7 @@
 #   start_nfs EXPORTDIR...     ganesha exporting each dir as /nfsroot/<name>
 #                              in a network namespace of its own
 #   stop_nfs
+#   restart_nfs [CMD...]       NFS down, CMD, NFS up (same netns)
 #   boot_guest NAME KERNEL INITRD CMDLINE_FILE LOG [TIMEOUT]
 #   wait_guest NAME            its exit status; on TIMEOUT kill, tail, fail
 
@@ -172,6 +173,9 @@ EXPORT {
 	Transports = TCP;
 	SecType = sys;
 	Filesystem_id = 101.$i;
+	# pifs changes a view under ganesha (reset, writes from the master):
+	# no attribute or dirent cache that outlives the next request.
+	Attr_Expiration_Time = 0;
 	FSAL { Name = VFS; }
 }
 EOF
@@ -186,32 +190,57 @@ EOF
 	# address or to the wildcard.  The namespace has nothing but lo.
 	ip -n "$NFS_NS" link set lo up
 	ip -n "$NFS_NS" addr add 10.1.1.100/32 dev lo
-	# One shell in the namespace (ip netns exec gives it a mount namespace
-	# of its own) mounts the private /run and starts both daemons, in
-	# their foreground, leaving their PIDs.
+	NFS_FIRST=$(basename "$1")
+	nfs_daemons_up
+}
+
+# nfs_daemons_up: rpcbind and ganesha in the namespace of start_nfs.  One
+# shell there (ip netns exec gives it a mount namespace of its own) mounts
+# the private /run and starts both daemons, in their foreground, leaving
+# their PIDs; then wait (bounded) until the first export answers.  That
+# mount namespace holds a copy of every mount, the pifs mount included,
+# for as long as a process lives in it: restart_nfs stops both daemons
+# before pifs is unmounted, so the old daemon can exit.
+NFS_FIRST=
+nfs_daemons_up() {
 	ip netns exec "$NFS_NS" bash -c '
-		d=$1 conf=$2 log=$3
+		d=$1
 		[ -d "$d" ] || exit 1
 		mount -t tmpfs -o mode=755 pifs-run /run || exit 1
 		mkdir -p /run/rpcbind /run/lock
-		rpcbind -f -w >"$d/rpcbind.log" 2>&1 </dev/null &
+		rpcbind -f -w >>"$d/rpcbind.log" 2>&1 </dev/null &
 		echo $! >"$d/rpcbind.pid"
 		for _ in $(seq 1 50); do rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break; sleep 0.1; done
-		ganesha.nfsd -F -f "$conf" -L "$log" -p "$d/ganesha.pid" -N NIV_EVENT >"$d/ganesha.out" 2>&1 </dev/null &
+		ganesha.nfsd -F -f "$d/ganesha.conf" -L "$d/ganesha.log" -p "$d/ganesha.pid" -N NIV_EVENT \
+			>>"$d/ganesha.out" 2>&1 </dev/null &
 		echo $! >"$d/ganesha.pid.sh"
-	' nfs-ns "$NFS_DIR" "$conf" "$log" >"$NFS_DIR/ns.out" 2>&1 ||
+	' nfs-ns "$NFS_DIR" >"$NFS_DIR/ns.out" 2>&1 ||
 		{ cat "$NFS_DIR/ns.out"; fail "cannot start rpcbind and ganesha in $NFS_NS"; return 1; }
 	RPCBIND_PID=$(cat "$NFS_DIR/rpcbind.pid" 2>/dev/null)
 	GANESHA_PID=$(cat "$NFS_DIR/ganesha.pid.sh" 2>/dev/null)
-	name=$(basename "$1")
 	for _ in $(seq 1 120); do
-		ip netns exec "$NFS_NS" timeout 5 nfs-ls "nfs://127.0.0.1/nfsroot/$name/" >/dev/null 2>&1 && return 0
+		ip netns exec "$NFS_NS" timeout 5 nfs-ls "nfs://127.0.0.1/nfsroot/$NFS_FIRST/" >/dev/null 2>&1 && return 0
 		kill -0 "$GANESHA_PID" 2>/dev/null || break
 		sleep 0.5
 	done
-	tail -20 "$log" "$NFS_DIR/ganesha.out" "$NFS_DIR/rpcbind.log" 2>/dev/null
-	fail "ganesha does not serve nfs://127.0.0.1/nfsroot/$name/ in $NFS_NS"
+	tail -20 "$NFS_DIR/ganesha.log" "$NFS_DIR/ganesha.out" "$NFS_DIR/rpcbind.log" 2>/dev/null
+	fail "ganesha does not serve nfs://127.0.0.1/nfsroot/$NFS_FIRST/ in $NFS_NS"
 	return 1
+}
+
+# restart_nfs [CMD...]: stop ganesha and rpcbind, run CMD (e.g. a remount
+# of pifs), start both again in the same network namespace with the same
+# config.  A client there (nsenter --net: no mount namespace of its own)
+# keeps its file handles across the restart, as a real NFS client does.
+restart_nfs() {
+	local rc=0
+	[ -n "$NFS_NS" ] || { fail "restart_nfs: start_nfs first"; return 1; }
+	stop_pid "$GANESHA_PID"
+	stop_pid "$RPCBIND_PID"
+	GANESHA_PID= RPCBIND_PID=
+	if [ $# -gt 0 ]; then "$@" || rc=$?; fi
+	nfs_daemons_up || return 1
+	return $rc
 }
 
 stop_nfs() {

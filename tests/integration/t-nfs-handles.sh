@@ -3,13 +3,12 @@
 # NFS-Ganesha exports worker-3's view over NFSv3 on loopback and a real NFS
 # client (libnfs, tests/tools/nfsclient) holds file handles while the
 # master works under it: a copy-up by the master of a file the client has
-# open, a snapshot, and a restart of both servers (unmount and remount of
-# pifs).  The client goes on with its old handles: no ESTALE, no lost
-# write, the same directory listing.
+# open, a snapshot, and a restart of the NFS server.  The client goes on
+# with its old handles: no ESTALE, no lost write, the same listing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-boot.sh"
-setup
-need_nfs_tools
+boot_setup
+need_boot_tools
 NC=$PIFS_BUILDDIR/tests/tools/nfsclient
 [ -x "$NC" ] || skip "tests/tools/nfsclient not built: libnfs-dev missing at configure time"
 make_store
@@ -19,8 +18,9 @@ W3=$M/nfsroot/worker-3
 start_nfs "$W3"
 
 LOG=$T/nfsclient.log
-coproc NFSC { timeout 600 "$NC" 127.0.0.1 "$W3" 2>&1; }
-PIDS+=("$NFSC_PID")
+coproc NFSC { timeout 600 nsenter --net="/run/netns/$NFS_NS" "$NC" 127.0.0.1 /nfsroot/worker-3 2>&1; }
+NC_PID=$NFSC_PID
+PIDS+=("$NC_PID")
 # q CMD: one request, its one-line answer in $A (also in $LOG).
 q() {
 	A=
@@ -52,13 +52,16 @@ expect_eq "the held handle reads the master's copy-up" "ok 11 MASTERght 2" "$A"
 q "write 2 6 +snap"; expect_eq "write after the snapshot" "ok 5" "$A"
 q "fstat 2"; expect_eq "size after the snapshot" "ok size=11" "${A%% mode=*}"
 
-# Restart everything under the client: NFS server down, pifs unmounted
-# and mounted again (a new daemon, a new kernel superblock), NFS up.
+# Restart the NFS server under the client (pifs stays mounted).
+#
+# Not done here: a pifs remount under Ganesha.  Ganesha's VFS handles
+# embed the file system's statfs f_fsid, or its device number when f_fsid
+# is 0, as it is for every FUSE mount; a remount gets a new anonymous
+# device number, so Ganesha itself answers NFS3ERR_STALE before pifs is
+# asked.  The kernel nfsd takes the fsid= of `pifs exports` instead, and
+# t-handles shows that pifs resolves the same handles after a restart.
 q "fstat 3"; INO3=${A##*ino=}; INO3=${INO3%% *}
-stop_nfs
-umount_pifs "$M"
-mount_pifs "$T/store" "$M"
-start_nfs "$W3"
+restart_nfs || fail "restart of ganesha"
 
 q "read 1 0 9"; expect_eq "golden handle after restart" "ok 9 root:x:0:" "$A"
 q "write 2 11 +after"; expect_eq "write through a held handle after restart" "ok 6" "$A"
@@ -70,7 +73,7 @@ q "read 4 0 11"; expect_eq "master's copy-up after restart" "ok 11 MASTERght 2" 
 q "list /etc"; expect_eq "same listing after restart" "$LIST_BEFORE" "$A"
 q "cat /etc/hostname"; expect_eq "generated hostname over NFS" "ok worker-3" "$A"
 q quit
-wait "$NFSC_PID" 2>/dev/null
+wait "$NC_PID" 2>/dev/null
 grep -q ESTALE "$LOG" && fail "ESTALE seen by the client: $(grep ESTALE "$LOG" | head -3)"
 
 # The master sees the client's writes, in worker-3 only.

@@ -267,7 +267,11 @@ END_TEST
 	"# Without a kernel NFS server: the same exports for NFS-Ganesha " \
 	"(FSAL VFS,\n"                                                     \
 	"# rpcbind running for NFSv3), to copy into ganesha.conf "         \
-	"uncommented:\n"
+	"uncommented.\n"                                                    \
+	"# Attr_Expiration_Time = 0: pifs changes views under the server " \
+	"(reset, the\n"                                                     \
+	"# master's writes); Ganesha must not answer from a stale cache.\n" \
+	"# NFS_CORE_PARAM { Mount_Path_Pseudo = true; }\n"
 
 #define GANESHA(id, root, name, ip)                                          \
 	"# EXPORT {\n"                                                       \
@@ -276,6 +280,7 @@ END_TEST
 	"#     Access_Type = None; Squash = No_Root_Squash; Protocols = 3, " \
 	"4;\n"                                                               \
 	"#     SecType = sys; Filesystem_id = " id ".1;\n"                   \
+	"#     Attr_Expiration_Time = 0;\n"                                \
 	"#     CLIENT { Clients = " ip "; Access_Type = RW; }\n"             \
 	"#     FSAL { Name = VFS; }\n"                                       \
 	"# }\n"
