@@ -29,6 +29,7 @@
 #   restart_nfs [CMD...]       NFS down, CMD, NFS up (same netns)
 #   boot_guest NAME KERNEL INITRD CMDLINE_FILE LOG [TIMEOUT]
 #   wait_guest NAME            its exit status; on TIMEOUT kill, tail, fail
+#   guest_destinations NAME    where the guest sent packets
 
 : "${PIFS_CACHE:=/var/cache/pifs}"
 NFS_LOCK=${PIFS_NFS_LOCK:-/run/lock/pifs-nfs.lock}
@@ -37,7 +38,7 @@ NFS_LOCK_FD=
 GANESHA_PID=
 RPCBIND_PID=
 NFS_DIR=
-declare -A GUEST_PID GUEST_LOG GUEST_END
+declare -A GUEST_PID GUEST_LOG GUEST_END GUEST_MAC
 GUEST_N=0
 
 boot_setup() {
@@ -119,17 +120,20 @@ golden_cached() {
 # 20048) and rpcbind in a network namespace made here (pifsnfs-PID,
 # loopback only) with a private /run (rpcbind's socket and lock: ganesha
 # registers through that socket), so neither meets the machine's own
-# rpcbind or NFS server; the
-# guests run in that namespace too (boot_guest).  One export per
-# directory: Path = the directory, Pseudo = /nfsroot/<basename>, which is
-# also its NFSv3 mount path.  Waits (bounded) until the first export
-# answers.  A FUSE mount must be mounted with -o allow_other: without it
-# ganesha (root, but not the mount's owner) gets EACCES.  Holds
-# /run/lock/pifs-nfs.lock until stop_nfs (bounded wait): one NFS server
-# and its guests at a time on the machine.
+# rpcbind or NFS server; the guests run in that namespace too
+# (boot_guest).  One export per directory: Path = the directory, Pseudo =
+# /nfsroot/<basename>, which is also its NFSv3 mount path.  Waits
+# (bounded) until the first export answers; on failure everything it
+# started is stopped again.  A FUSE mount must be mounted with -o
+# allow_other, or it is refused here: without it ganesha still reads
+# everything (as root, the mount's owner) and root's writes work, but a
+# worker's other users cannot create files (ganesha creates with the
+# client's uid: NFS3ERR_ACCES for pi creating a file in its own home; tried
+# on a pifs mount).  Holds /run/lock/pifs-nfs.lock until stop_nfs
+# (bounded wait): one NFS server and its guests at a time on the machine.
 NFS_NS=
 start_nfs() {
-	local d i=0 conf log name fstype opts
+	local d i=0 conf log name fstype opts ns_failed=
 	NFS_DIR=$T/nfs
 	mkdir -p "$NFS_DIR"
 	conf=$NFS_DIR/ganesha.conf
@@ -137,7 +141,7 @@ start_nfs() {
 	exec {NFS_LOCK_FD}>"$NFS_LOCK"
 	if ! flock -n "$NFS_LOCK_FD"; then
 		echo "note: waiting for $NFS_LOCK (another test runs an NFS server)"
-		flock -w "$NFS_LOCK_WAIT" "$NFS_LOCK_FD" || { fail "$NFS_LOCK held for $NFS_LOCK_WAIT s"; return 1; }
+		flock -w "$NFS_LOCK_WAIT" "$NFS_LOCK_FD" || { exec {NFS_LOCK_FD}>&-; NFS_LOCK_FD=; fail "$NFS_LOCK held for $NFS_LOCK_WAIT s"; return 1; }
 	fi
 	cat >"$conf" <<EOF
 NFS_CORE_PARAM {
@@ -160,7 +164,7 @@ EOF
 		if [[ $fstype == fuse* ]]; then
 			opts=$(findmnt -n -o FS-OPTIONS --target "$d")
 			[[ ,$opts, == *,allow_other,* ]] ||
-				{ fail "$d is on a FUSE mount without -o allow_other: ganesha cannot read it"; return 1; }
+				{ stop_nfs; fail "$d is on a FUSE mount without -o allow_other: ganesha cannot read it"; return 1; }
 		fi
 		cat >>"$conf" <<EOF
 EXPORT {
@@ -182,7 +186,7 @@ EOF
 	done
 	NFS_NS=pifsnfs-$$
 	ip netns add "$NFS_NS" 2>"$NFS_DIR/netns.err" ||
-		{ cat "$NFS_DIR/netns.err"; NFS_NS=; fail "cannot make a network namespace"; return 1; }
+		{ cat "$NFS_DIR/netns.err"; NFS_NS=; stop_nfs; fail "cannot make a network namespace"; return 1; }
 	# 10.1.1.100 on lo: glibc resolves no IPv4 address (AI_ADDRCONFIG)
 	# where 127.0.0.1 is the only one.  Ganesha binds the wildcard: a
 	# guest asks rpcbind for the ports with 10.1.1.100 as the server's
@@ -203,6 +207,7 @@ EOF
 # before pifs is unmounted, so the old daemon can exit.
 NFS_FIRST=
 nfs_daemons_up() {
+	# shellcheck disable=SC2016 # expanded by that shell
 	ip netns exec "$NFS_NS" bash -c '
 		d=$1
 		[ -d "$d" ] || exit 1
@@ -215,7 +220,7 @@ nfs_daemons_up() {
 			>>"$d/ganesha.out" 2>&1 </dev/null &
 		echo $! >"$d/ganesha.pid.sh"
 	' nfs-ns "$NFS_DIR" >"$NFS_DIR/ns.out" 2>&1 ||
-		{ cat "$NFS_DIR/ns.out"; fail "cannot start rpcbind and ganesha in $NFS_NS"; return 1; }
+		{ cat "$NFS_DIR/ns.out"; stop_nfs; fail "cannot start rpcbind and ganesha in $NFS_NS"; return 1; }
 	RPCBIND_PID=$(cat "$NFS_DIR/rpcbind.pid" 2>/dev/null)
 	GANESHA_PID=$(cat "$NFS_DIR/ganesha.pid.sh" 2>/dev/null)
 	for _ in $(seq 1 120); do
@@ -225,6 +230,7 @@ nfs_daemons_up() {
 	done
 	tail -20 "$NFS_DIR/ganesha.log" "$NFS_DIR/ganesha.out" "$NFS_DIR/rpcbind.log" 2>/dev/null
 	fail "ganesha does not serve nfs://127.0.0.1/nfsroot/$NFS_FIRST/ in $NFS_NS"
+	stop_nfs
 	return 1
 }
 
@@ -270,8 +276,9 @@ stop_nfs() {
 # command line is CMDLINE_FILE's plus console=ttyAMA0 panic=-1 (a panic
 # ends the guest: -no-reboot).  Its network: QEMU's user network, DHCP
 # from QEMU (10.1.1.150 up), 10.1.1.100 = the namespace's loopback, where
-# ganesha is and nothing else; a MAC of its own.  wait_guest NAME gives
-# it TIMEOUT s (default 300) from now.
+# ganesha is and nothing else; a MAC of its own.  Its network traffic is
+# recorded in LOG.pcap (guest_destinations).  wait_guest NAME gives it
+# TIMEOUT s (default 300) from now.
 boot_guest() {
 	local name=$1 kernel=$2 initrd=$3 cmdline=$4 log=$5 timeout=${6:-300} mac
 	[ -n "$NFS_NS" ] || { fail "boot_guest $name: start_nfs first"; return 1; }
@@ -283,8 +290,10 @@ boot_guest() {
 		-append "$(cat "$cmdline") console=ttyAMA0 panic=-1" \
 		-netdev "user,id=n0,ipv6=off,net=10.1.1.0/24,host=10.1.1.100,dhcpstart=10.1.1.150" \
 		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
+		-object "filter-dump,id=dump0,netdev=n0,file=$log.pcap" \
 		</dev/null >"$log.qemu" 2>&1 &
 	GUEST_PID[$name]=$!
+	GUEST_MAC[$name]=$mac
 	GUEST_LOG[$name]=$log
 	GUEST_END[$name]=$(($(date +%s) + timeout))
 }
@@ -310,4 +319,42 @@ wait_guest() {
 	unset "GUEST_PID[$name]"
 	[ $rc = 0 ] || { echo "--- $name: QEMU exit $rc"; tail -5 "${GUEST_LOG[$name]}.qemu"; }
 	return $rc
+}
+
+# guest_destinations NAME: what the guest sent, from the dump of its
+# network device (QEMU filter-dump): one line per distinct destination,
+# "ipv4 ADDR PROTO[/PORT]", "arp", "ipv6 ADDR" or "other ETHERTYPE".
+guest_destinations() {
+	# shellcheck disable=SC2016 # perl
+	perl -e '
+		use strict; use warnings;
+		my ($file, $mac) = @ARGV;
+		$mac =~ s/://g;
+		open(my $fh, "<:raw", $file) or die "$file: $!\n";
+		read($fh, my $gh, 24) == 24 or exit 0;
+		my $le = unpack("V", $gh) == 0xa1b2c3d4;
+		my %seen;
+		while (read($fh, my $rh, 16) == 16) {
+			my $len = $le ? (unpack("V4", $rh))[2] : (unpack("N4", $rh))[2];
+			read($fh, my $f, $len) == $len or last;
+			next if $len < 14 || unpack("H12", substr($f, 6, 6)) ne $mac;
+			my $type = unpack("n", substr($f, 12, 2));
+			my $what;
+			if ($type == 0x0800 && $len >= 34) {
+				my $ihl = (unpack("C", substr($f, 14, 1)) & 15) * 4;
+				my $proto = unpack("C", substr($f, 23, 1));
+				$what = "ipv4 " . join(".", unpack("C4", substr($f, 30, 4))) . " " .
+					($proto == 6 ? "tcp" : $proto == 17 ? "udp" : $proto == 1 ? "icmp" : "proto$proto");
+				$what .= "/" . unpack("n", substr($f, 16 + $ihl, 2))
+					if ($proto == 6 || $proto == 17) && $len >= 18 + $ihl;
+			} elsif ($type == 0x0806) {
+				$what = "arp";
+			} elsif ($type == 0x86dd && $len >= 54) {
+				$what = "ipv6 " . join(":", unpack("H4" x 8, substr($f, 38, 16)));
+			} else {
+				$what = sprintf("other 0x%04x", $type);
+			}
+			print "$what\n" unless $seen{$what}++;
+		}
+	' "${GUEST_LOG[$1]}.pcap" "${GUEST_MAC[$1]}"
 }

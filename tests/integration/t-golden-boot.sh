@@ -13,10 +13,11 @@
 # second guest is given a path that is not exported: its initramfs must
 # say so and power off by itself, within its bound.
 #
-# Network: each guest's own QEMU user network (10.1.1.0/24, 10.1.1.100 =
-# the host's loopback); ganesha and rpcbind on 127.0.0.1 only.  The
-# guests' traffic is recorded (filter-dump) and must go to 10.1.1.100 and
-# QEMU's DHCP only.
+# Network: ganesha, rpcbind and both guests in a network namespace made
+# by lib-boot.sh (nothing but lo); each guest's own QEMU user network
+# (10.1.1.0/24, 10.1.1.100 = the namespace's loopback).  The guests'
+# traffic is recorded (filter-dump) and must be DHCP to QEMU and NFS to
+# 10.1.1.100 only.
 # Needs: qemu-system-arm, nfs-ganesha, nfs-ganesha-vfs, rpcbind,
 # libnfs-utils, cpio, kmod, debian-archive-keyring, and the Debian
 # archive (first run; the golden is cached in $PIFS_CACHE, default
@@ -117,6 +118,17 @@ console_has "bad path: a clear error" "$B" '^pifs-initramfs: error: cannot mount
 console_has "bad path: powered off" "$B" '^pifs-initramfs: powering off$'
 if grep -q 'pifs-golden: up' "$B"; then fail "bad path: the guest came up"; fi
 [ "$tb" -lt 400 ] && ok "bad path: the guest ended by itself ($tb s)" || fail "bad path: guest needed $tb s"
+
+# The network rules: the guests sent only DHCP (to QEMU), ARP, and NFS
+# (rpcbind, NFS, mountd over TCP) to 10.1.1.100; IPv6 is link-local
+# multicast only (the guest kernel's router and listener solicitations).
+for g in worker-3 bad; do
+	guest_destinations "$g" >"$T/dest-$g" || fail "$g: cannot read its traffic dump"
+	echo "note: $g sent to: $(tr '\n' ',' <"$T/dest-$g")"
+	grep -q '^ipv4 10\.1\.1\.100 tcp/2049$' "$T/dest-$g" || [ "$g" = bad ] || fail "$g: no NFS traffic in its dump"
+	bad=$(grep -vE '^(arp|ipv4 255\.255\.255\.255 udp/67|ipv4 10\.1\.1\.100 (udp/67|tcp/(111|2049|20048))|ipv6 ff02:.*)$' "$T/dest-$g")
+	expect_eq "$g: sent nothing but DHCP, ARP and NFS to 10.1.1.100" "" "$bad"
+done
 
 stop_nfs
 finish
