@@ -1002,38 +1002,25 @@ void pifs_image_digests_free(struct pifs_image_digests *d)
 struct bar {
 	int fd; /* -1: no bar */
 	const char *what;
-	uint64_t total;
+	const char *unit; /* NULL: bytes */
+	uint64_t total, done;
 	struct timespec last;
 	int shown;
 };
 
-static void bar_update(struct bar *b, uint64_t done, const char *unit)
+static void bar_draw(struct bar *b)
 {
 	char line[160], hd[32], ht[32];
-	struct timespec now;
-	int pct, fill, k, n;
+	uint64_t done = b->done > b->total ? b->total : b->done;
+	int pct = (int)(done * 100 / b->total), fill = pct * 30 / 100, k, n;
 
-	if (b->fd < 0 || !b->total)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (b->shown && done < b->total &&
-	    (now.tv_sec - b->last.tv_sec) * 1000 +
-		    (now.tv_nsec - b->last.tv_nsec) / 1000000 <
-		200)
-		return;
-	b->last = now;
-	b->shown = 1;
-	if (done > b->total)
-		done = b->total;
-	pct = (int)(done * 100 / b->total);
-	fill = pct * 30 / 100;
 	n = snprintf(line, sizeof(line), "\r%-18s [", b->what);
 	for (k = 0; k < 30 && n < (int)sizeof(line) - 1; k++)
 		line[n++] = k < fill ? '#' : '.';
-	if (unit)
+	if (b->unit)
 		snprintf(line + n, sizeof(line) - (size_t)n,
 			 "] %3d%%  %" PRIu64 " of %" PRIu64 " %s   ", pct, done,
-			 b->total, unit);
+			 b->total, b->unit);
 	else
 		snprintf(line + n, sizeof(line) - (size_t)n,
 			 "] %3d%%  %s of %s   ", pct,
@@ -1041,13 +1028,36 @@ static void bar_update(struct bar *b, uint64_t done, const char *unit)
 			 pifs_image_human(b->total, ht, sizeof(ht)));
 	if (write(b->fd, line, strlen(line)) < 0)
 		b->fd = -1;
+	b->shown = 1;
 }
 
+/* At most five redraws a second. */
+static void bar_update(struct bar *b, uint64_t done)
+{
+	struct timespec now;
+
+	b->done = done;
+	if (b->fd < 0 || !b->total)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (b->shown && (now.tv_sec - b->last.tv_sec) * 1000 +
+				(now.tv_nsec - b->last.tv_nsec) / 1000000 <
+			    200)
+		return;
+	b->last = now;
+	bar_draw(b);
+}
+
+/* The final state and a newline. */
 static void bar_end(struct bar *b)
 {
-	if (b->fd >= 0 && b->shown && write(b->fd, "\n", 1) < 0)
-		b->fd = -1;
+	if (b->fd >= 0 && b->total && (b->shown || b->done)) {
+		bar_draw(b);
+		if (write(b->fd, "\n", 1) < 0)
+			b->fd = -1;
+	}
 	b->shown = 0;
+	b->total = b->done = 0;
 }
 
 /* ---- the import ---- */
@@ -1140,6 +1150,7 @@ static int stream_pass(struct imp *im)
 		goto out;
 	}
 	im->bar.what = "reading image";
+	im->bar.unit = NULL;
 	im->bar.total = pifs_image_reader_file_size(r);
 	for (i = 0; i < 2; i++) {
 		uint64_t end = regions[i].off + regions[i].size, pos;
@@ -1175,8 +1186,7 @@ static int stream_pass(struct imp *im)
 				       im->path, strerror(-ret));
 				goto out;
 			}
-			bar_update(&im->bar, pifs_image_reader_consumed(r),
-				   NULL);
+			bar_update(&im->bar, pifs_image_reader_consumed(r));
 		}
 	}
 	if (r->fmt != PIFS_IMAGE_RAW) {
@@ -1185,15 +1195,14 @@ static int stream_pass(struct imp *im)
 				ret = -EINTR;
 				goto out;
 			}
-			bar_update(&im->bar, pifs_image_reader_consumed(r),
-				   NULL);
+			bar_update(&im->bar, pifs_image_reader_consumed(r));
 		}
 		if (n < 0) {
 			ret = (int)n;
 			goto out_reader;
 		}
 	}
-	bar_update(&im->bar, im->bar.total, NULL);
+	bar_update(&im->bar, pifs_image_reader_consumed(r));
 	bar_end(&im->bar);
 	/* every offset inside the partitions reads (zeros past the data) */
 	if (ftruncate(im->scratch, (off_t)im->lay.end) < 0) {
@@ -1711,7 +1720,7 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 			return ret;
 	}
 	im->files_done++;
-	bar_update(&im->bar, im->files_done, "files");
+	bar_update(&im->bar, im->files_done);
 	return cancelled(im) ? -EINTR : 0;
 }
 
@@ -1847,8 +1856,11 @@ static int import_ext4(struct imp *im, const char *dname)
 	if (ret < 0)
 		return ret;
 	im->bar.what = "copying root files";
+	im->bar.unit = "files";
 	im->bar.total = im->lay.root_inodes;
 	ret = copy_dir(im, EXT2_ROOT_INO, im->droot, ".");
+	if (ret == 0)
+		im->bar.done = im->bar.total; /* the count includes reserved ones */
 	bar_end(&im->bar);
 	if (ret < 0)
 		return ret;
@@ -2076,7 +2088,6 @@ static int import_fat(struct imp *im)
 	ret = pifs_fstat(fwfd, &st);
 	if (ret < 0)
 		goto out;
-	im->bar.what = "copying boot files";
 	ret = run_mcopy(im, fwfd);
 	if (ret < 0)
 		goto out;
