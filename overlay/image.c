@@ -1745,10 +1745,12 @@ static int dir_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *de,
 	if (!de->inode || entry == DIRENT_DOT_FILE ||
 	    entry == DIRENT_DOT_DOT_FILE)
 		return 0;
+	/* an inline-data directory shows its . and .. as other entries */
+	if ((len == 1 && de->name[0] == '.') ||
+	    (len == 2 && de->name[0] == '.' && de->name[1] == '.'))
+		return 0;
 	if (len <= 0 || memchr(de->name, 0, (size_t)len) ||
-	    memchr(de->name, '/', (size_t)len) ||
-	    (len == 1 && de->name[0] == '.') ||
-	    (len == 2 && de->name[0] == '.' && de->name[1] == '.')) {
+	    memchr(de->name, '/', (size_t)len)) {
 		l->bad = 1;
 		return DIRENT_ABORT;
 	}
@@ -1860,7 +1862,8 @@ static int import_ext4(struct imp *im, const char *dname)
 	im->bar.total = im->lay.root_inodes;
 	ret = copy_dir(im, EXT2_ROOT_INO, im->droot, ".");
 	if (ret == 0)
-		im->bar.done = im->bar.total; /* the count includes reserved ones */
+		im->bar.done =
+		    im->bar.total; /* the count includes reserved ones */
 	bar_end(&im->bar);
 	if (ret < 0)
 		return ret;
@@ -2038,7 +2041,7 @@ static int import_fat(struct imp *im)
 	struct stat st;
 	int bootfd = -1, fwfd = -1, created, ret;
 	char p[32];
-	FILE *w = im->opts ? im->opts->warn : NULL;
+	int w = im->opts && im->opts->warn;
 
 	ret = ensure_dir(im->droot, "boot", &created);
 	if (ret == 0) {
@@ -2059,12 +2062,11 @@ static int import_fat(struct imp *im)
 		goto out;
 	}
 	if (created && w)
-		fprintf(w,
-			"warning: the root partition of image '%s' has no "
-			"boot/firmware directory (not Raspberry Pi OS "
-			"bookworm or later?): the boot partition is put "
-			"there anyway\n",
-			im->path);
+		pifs_warn("the root partition of image '%s' has no "
+			  "boot/firmware directory (not Raspberry Pi OS "
+			  "bookworm or later?): the boot partition is put "
+			  "there anyway",
+			  im->path);
 	fwfd = pifs_openat_beneath(bootfd, "firmware",
 				   O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fwfd < 0) {
@@ -2119,13 +2121,12 @@ static int import_fat(struct imp *im)
 		    !S_ISREG(st.st_mode);
 
 		if (nb || ns)
-			fprintf(w,
-				"warning: image '%s' does not look like "
-				"Raspberry Pi OS: its boot partition has no "
-				"%s%s%s\n",
-				im->path, nb ? "bootcode.bin" : "",
-				nb && ns ? " and no " : "",
-				ns ? "start.elf" : "");
+			pifs_warn("image '%s' does not look like "
+				  "Raspberry Pi OS: its boot partition has no "
+				  "%s%s%s",
+				  im->path, nb ? "bootcode.bin" : "",
+				  nb && ns ? " and no " : "",
+				  ns ? "start.elf" : "");
 	}
 	ret = 0;
 out:
@@ -2221,10 +2222,9 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 	if (ret < 0)
 		goto out;
 	if (im.private_xattrs && opts && opts->warn)
-		fprintf(opts->warn,
-			"warning: image '%s': %lu trusted.overlay.*/"
-			"trusted.pifs.* attributes left out (pifs's own)\n",
-			path, im.private_xattrs);
+		pifs_warn("image '%s': %lu trusted.overlay.*/trusted.pifs.* "
+			  "attributes left out (pifs's own)",
+			  path, im.private_xattrs);
 	*digests = im.digests;
 	im.digests = NULL;
 	ret = 0;

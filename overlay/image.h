@@ -97,7 +97,7 @@ void pifs_image_digests_free(struct pifs_image_digests *d);
 
 struct pifs_image_opts {
 	int bar_fd; /* a terminal for the progress bar, or -1 */
-	FILE *warn; /* warnings ("warning: ..."), or NULL */
+	int warn; /* log warnings (pifs_warn) */
 	volatile sig_atomic_t *cancel; /* set by a signal handler: stop */
 };
 

@@ -77,7 +77,7 @@ struct pifs_store_create_opts {
 	const char *master;		/* NULL: 10.1.1.100 */
 	FILE *progress;			/* lines now and then, or NULL */
 	int bar_fd;			/* a terminal for the import bar, or -1 */
-	FILE *warn;			/* image warnings, or NULL */
+	int warn;			/* log image warnings (pifs_warn) */
 	volatile sig_atomic_t *cancel;	/* set: stop, leave nothing behind */
 };
 int pifs_store_create_opts(const char *path, const char *golden,

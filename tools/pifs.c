@@ -298,7 +298,7 @@ static void create_store(const char *path, const char *golden,
 	struct pifs_store_create_opts o = {.master = master,
 					   .progress = progress,
 					   .bar_fd = isatty(2) ? 2 : -1,
-					   .warn = stderr,
+					   .warn = 1,
 					   .cancel = &interrupted};
 	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
 	char err[PATH_MAX * 2 + 256];
