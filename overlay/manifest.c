@@ -276,10 +276,17 @@ out:
 	return ret;
 }
 
+/* Content digests a caller already has (an importer that hashed the data
+ * while writing it); NULL when every file is read. */
+struct known {
+	pifs_manifest_known_fn fn;
+	void *arg;
+};
+
 /* Fill e from st and the entry (dirfd, name) (name NULL for dirfd itself,
  * which is then a real directory fd). */
 static int entry_fill(struct mentry *e, int dirfd, const char *name,
-		      const struct stat *st)
+		      const struct stat *st, const struct known *k)
 {
 	char *target = NULL;
 	struct stat st2;
@@ -301,7 +308,9 @@ static int entry_fill(struct mentry *e, int dirfd, const char *name,
 	e->ino = st->st_ino;
 	e->nlink = st->st_nlink;
 	strcpy(e->content, ZERO_HASH);
-	if (S_ISREG(st->st_mode)) {
+	if (S_ISREG(st->st_mode) && k && k->fn(st, e->content, k->arg) > 0) {
+		/* digest computed as the file was written */
+	} else if (S_ISREG(st->st_mode)) {
 		/* no atime update where we may avoid it */
 		fd = openat(dirfd, name,
 			    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
@@ -342,9 +351,11 @@ static int entry_fill(struct mentry *e, int dirfd, const char *name,
 struct walk {
 	struct mlist *l;
 	const char *rel;
+	const struct known *k;
 };
 
-static int walk_dir(struct mlist *l, int dfd, const char *rel);
+static int walk_dir(struct mlist *l, int dfd, const char *rel,
+		    const struct known *k);
 
 static int walk_one(int dfd, const struct dirent *de, void *arg)
 {
@@ -364,7 +375,7 @@ static int walk_one(int dfd, const struct dirent *de, void *arg)
 		return -ENOMEM;
 	}
 	e->path = path;
-	ret = entry_fill(e, dfd, de->d_name, &st);
+	ret = entry_fill(e, dfd, de->d_name, &st, w->k);
 	if (ret < 0) {
 		pifs_debug("cannot read '%s': %s", path, strerror(-ret));
 		return ret;
@@ -375,14 +386,15 @@ static int walk_one(int dfd, const struct dirent *de, void *arg)
 	if (cfd < 0)
 		return -errno;
 	/* e may move when l grows: path stays valid (owned by l) */
-	ret = walk_dir(w->l, cfd, path);
+	ret = walk_dir(w->l, cfd, path, w->k);
 	close(cfd);
 	return ret;
 }
 
-static int walk_dir(struct mlist *l, int dfd, const char *rel)
+static int walk_dir(struct mlist *l, int dfd, const char *rel,
+		    const struct known *k)
 {
-	struct walk w = { .l = l, .rel = rel };
+	struct walk w = {.l = l, .rel = rel, .k = k};
 
 	return pifs_dir_foreach(dfd, walk_one, &w);
 }
@@ -438,7 +450,7 @@ static int link_groups(struct mlist *l)
 }
 
 /* Walk the tree at dirfd into l, sorted, links resolved. */
-static int collect(int dirfd, struct mlist *l)
+static int collect(int dirfd, struct mlist *l, const struct known *k)
 {
 	struct stat st;
 	struct mentry *e;
@@ -455,10 +467,10 @@ static int collect(int dirfd, struct mlist *l)
 		ret = -ENOMEM;
 		goto out_close;
 	}
-	ret = entry_fill(e, fd, NULL, &st);
+	ret = entry_fill(e, fd, NULL, &st, k);
 	if (ret < 0)
 		goto out_close;
-	ret = walk_dir(l, fd, ".");
+	ret = walk_dir(l, fd, ".", k);
 	if (ret < 0)
 		goto out_close;
 	ret = link_groups(l);
@@ -553,7 +565,8 @@ out:
 	return ret;
 }
 
-int pifs_manifest_build(int dirfd, char **out, char id_out[17])
+static int manifest_build(int dirfd, const struct known *k, char **out,
+			  char id_out[17])
 {
 	struct mlist l = {0};
 	char *buf = NULL;
@@ -563,7 +576,7 @@ int pifs_manifest_build(int dirfd, char **out, char id_out[17])
 	int ret;
 
 	*out = NULL;
-	ret = collect(dirfd, &l);
+	ret = collect(dirfd, &l, k);
 	if (ret < 0)
 		goto out;
 	f = open_memstream(&buf, &len);
@@ -596,6 +609,75 @@ out:
 	free(buf);
 	mlist_free(&l);
 	return ret;
+}
+
+int pifs_manifest_build(int dirfd, char **out, char id_out[17])
+{
+	return manifest_build(dirfd, NULL, out, id_out);
+}
+
+int pifs_manifest_build_known(int dirfd, pifs_manifest_known_fn known,
+			      void *arg, char **out, char id_out[17])
+{
+	struct known k = {.fn = known, .arg = arg};
+
+	return manifest_build(dirfd, known ? &k : NULL, out, id_out);
+}
+
+/* ---- streaming content digest ---- */
+
+struct pifs_content_digest {
+	XXH3_state_t *state;
+};
+
+int pifs_content_digest_new(struct pifs_content_digest **out)
+{
+	struct pifs_content_digest *d = calloc(1, sizeof(*d));
+
+	*out = NULL;
+	if (!d || !(d->state = XXH3_createState())) {
+		free(d);
+		return -ENOMEM;
+	}
+	XXH3_128bits_reset(d->state);
+	*out = d;
+	return 0;
+}
+
+void pifs_content_digest_reset(struct pifs_content_digest *d)
+{
+	XXH3_128bits_reset(d->state);
+}
+
+void pifs_content_digest_update(struct pifs_content_digest *d,
+				const void *buf, size_t len)
+{
+	XXH3_128bits_update(d->state, buf, len);
+}
+
+void pifs_content_digest_zeros(struct pifs_content_digest *d, uint64_t len)
+{
+	static const char zeros[65536];
+
+	while (len) {
+		size_t k = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+
+		XXH3_128bits_update(d->state, zeros, k);
+		len -= k;
+	}
+}
+
+void pifs_content_digest_final(struct pifs_content_digest *d, char out[33])
+{
+	hash_hex(XXH3_128bits_digest(d->state), out);
+}
+
+void pifs_content_digest_free(struct pifs_content_digest *d)
+{
+	if (!d)
+		return;
+	XXH3_freeState(d->state);
+	free(d);
 }
 
 /* Strict decimal parsers for manifest fields. */
@@ -808,7 +890,7 @@ int pifs_manifest_verify(int dirfd, const char *manifest, FILE *report)
 	}
 	if (ret < 0)
 		goto out;
-	ret = collect(dirfd, &have);
+	ret = collect(dirfd, &have, NULL);
 	if (ret < 0)
 		goto out;
 	while (i < want.n || j < have.n) {

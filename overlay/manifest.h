@@ -25,11 +25,38 @@
 #define PIFS_MANIFEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 /* Build the manifest of the tree at dirfd into a malloc'd string; *id_out
  * (optional, 17 bytes) gets the golden id.  Never follows symlinks. */
 int pifs_manifest_build(int dirfd, char **out, char id_out[17]);
+
+/* Asked for every regular file while building: return 1 and fill digest
+ * (32 hex digits, as the manifest writes them) when the content digest of
+ * the file (st_dev, st_ino) is already known, 0 to have it read. */
+typedef int (*pifs_manifest_known_fn)(const struct stat *st, char digest[33],
+				      void *arg);
+
+/* As pifs_manifest_build, taking the content digests known() has instead
+ * of reading those files again (an importer that hashed the data as it
+ * wrote it).  The result is byte for byte what pifs_manifest_build gives
+ * as long as those digests are right. */
+int pifs_manifest_build_known(int dirfd, pifs_manifest_known_fn known,
+			      void *arg, char **out, char id_out[17]);
+
+/* The content digest the manifest records (XXH3-128 of the data, holes as
+ * zeros), fed as the data goes by.  new: 0 or -ENOMEM. */
+struct pifs_content_digest;
+int pifs_content_digest_new(struct pifs_content_digest **out);
+void pifs_content_digest_reset(struct pifs_content_digest *d);
+void pifs_content_digest_update(struct pifs_content_digest *d,
+				const void *buf, size_t len);
+void pifs_content_digest_zeros(struct pifs_content_digest *d, uint64_t len);
+/* 32 hex digits and a NUL; d can be reset and used again. */
+void pifs_content_digest_final(struct pifs_content_digest *d, char out[33]);
+void pifs_content_digest_free(struct pifs_content_digest *d);
 
 /* Compare the tree at dirfd with manifest text.  Every difference is
  * written to report (one line each: "modified content: 'usr/bin/x'",

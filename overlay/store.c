@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "manifest.h"
 #include "safeio.h"
 #include "store.h"
@@ -654,16 +655,111 @@ static int path_inside(const char *store, const char *golden)
 	return ret;
 }
 
+/* Bytes of regular-file data a manifest lists. */
+static unsigned long long manifest_data_size(const char *manifest,
+					     unsigned long *files)
+{
+	unsigned long long size, total = 0;
+	const char *line;
+
+	*files = 0;
+	for (line = manifest; line && *line;
+	     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (line[0] == 'f' && line[1] == ' ' &&
+		    sscanf(line, "f %*o %*u %*u %llu", &size) == 1) {
+			total += size;
+			(*files)++;
+		}
+	}
+	return total;
+}
+
+/* goldens/<id>/info: where the golden came from, when, and its size (for
+ * `pifs golden list`). */
+static int write_info(int dirfd, const char *source, const char *manifest)
+{
+	unsigned long files;
+	unsigned long long size = manifest_data_size(manifest, &files);
+	char *abs = realpath(source, NULL), *esc, *text;
+	int ret;
+
+	esc = pifs_path_escape(abs ? abs : source);
+	free(abs);
+	if (!esc)
+		return -ENOMEM;
+	text = pifs_strdupf("source %s\ncreated %lld\nsize %llu\nfiles %lu\n",
+			    esc, (long long)time(NULL), size, files);
+	free(esc);
+	if (!text)
+		return -ENOMEM;
+	ret = pifs_write_file_atomic(dirfd, "info", text, strlen(text), 0400);
+	free(text);
+	return ret;
+}
+
+int pifs_store_golden_info(struct pifs_store *st, const char *id,
+			   struct pifs_golden_info *info)
+{
+	char sub[64], *text = NULL, *line, *next, *val;
+	int ret;
+
+	memset(info, 0, sizeof(*info));
+	snprintf(sub, sizeof(sub), "goldens/%s/info", id);
+	ret = pifs_read_file(st->fd, sub, 65536, &text, NULL);
+	if (ret < 0)
+		return ret;
+	for (line = text; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		val = strchr(line, ' ');
+		if (!val)
+			continue;
+		*val++ = '\0';
+		if (!strcmp(line, "source")) {
+			free(info->source);
+			info->source = pifs_path_unescape(val);
+		} else if (!strcmp(line, "created")) {
+			info->created = strtoll(val, NULL, 10);
+		} else if (!strcmp(line, "size")) {
+			info->size = strtoull(val, NULL, 10);
+		} else if (!strcmp(line, "files")) {
+			info->files = strtoul(val, NULL, 10);
+		}
+	}
+	free(text);
+	return 0;
+}
+
+void pifs_golden_info_release(struct pifs_golden_info *info)
+{
+	free(info->source);
+	info->source = NULL;
+}
+
 int pifs_store_create(const char *path, const char *golden_dir,
 		      const char *master, FILE *progress, char *errbuf,
 		      size_t errlen)
 {
+	struct pifs_store_create_opts o = {
+	    .master = master, .progress = progress, .bar_fd = -1};
+
+	return pifs_store_create_opts(path, golden_dir, &o, errbuf, errlen);
+}
+
+int pifs_store_create_opts(const char *path, const char *golden_dir,
+			   const struct pifs_store_create_opts *o,
+			   char *errbuf, size_t errlen)
+{
 	struct pifs_store_conf conf = {.format = 1};
+	struct pifs_image_digests *digests = NULL;
 	struct pifs_registry reg;
 	char tmpname[32], msg[PATH_MAX + 256], *text = NULL, *base = NULL;
 	char *ppath = NULL, *slash, *manifest = NULL;
 	int gfd = -1, sfd = -1, gsfd = -1, tmpfd = -1, treefd = -1, pfd = -1;
-	int created_root = 0, cleanup = 0, ret, i;
+	int created_root = 0, cleanup = 0, is_image = 0, ret, i;
+	const char *master = o->master;
+	FILE *progress = o->progress;
 	struct stat st;
 	uint32_t rnd;
 
@@ -688,13 +784,19 @@ int pifs_store_create(const char *path, const char *golden_dir,
 			       golden_dir, strerror(-ret));
 		return ret;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		seterr(errbuf, errlen, "golden '%s' is not a directory",
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+		is_image = 1; /* a disk image: imported, see image.h */
+	} else if (!S_ISDIR(st.st_mode)) {
+		seterr(errbuf, errlen,
+		       "golden '%s' is not a directory or a disk image",
 		       golden_dir);
 		return -ENOTDIR;
 	}
-	gfd = open(golden_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (gfd < 0) {
+	gfd = is_image ? -2
+		       : open(golden_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (gfd == -2) {
+		gfd = -1;
+	} else if (gfd < 0) {
 		ret = -errno;
 		seterr(errbuf, errlen, "cannot open golden '%s': %s",
 		       golden_dir, strerror(-ret));
@@ -771,7 +873,7 @@ int pifs_store_create(const char *path, const char *golden_dir,
 		       path, strerror(-ret));
 		goto out;
 	}
-	if (path_inside(path, golden_dir)) {
+	if (!is_image && path_inside(path, golden_dir)) {
 		seterr(errbuf, errlen, "store '%s' is inside the golden '%s'",
 		       path, golden_dir);
 		ret = -EINVAL;
@@ -803,7 +905,9 @@ int pifs_store_create(const char *path, const char *golden_dir,
 		goto out;
 	}
 
-	if (pifs_lstat_beneath(gfd, "boot/firmware", &st) < 0 ||
+	if (is_image) {
+		/* the importer warns about the image's shape itself */
+	} else if (pifs_lstat_beneath(gfd, "boot/firmware", &st) < 0 ||
 	    !S_ISDIR(st.st_mode)) {
 		if (progress)
 			fprintf(progress,
@@ -819,12 +923,25 @@ int pifs_store_create(const char *path, const char *golden_dir,
 				"Pi 3 workers cannot network-boot from it\n",
 				golden_dir);
 	}
-	if (progress) {
-		fprintf(progress, "copying golden '%s'\n", golden_dir);
-		fflush(progress);
+	if (is_image) {
+		struct pifs_image_opts io = {.bar_fd = o->bar_fd,
+					     .warn = o->warn,
+					     .cancel = o->cancel};
+
+		if (progress) {
+			fprintf(progress, "importing image '%s'\n", golden_dir);
+			fflush(progress);
+		}
+		ret = pifs_image_import(golden_dir, tmpfd, "tree", &io,
+					&digests, msg, sizeof(msg));
+	} else {
+		if (progress) {
+			fprintf(progress, "copying golden '%s'\n", golden_dir);
+			fflush(progress);
+		}
+		ret = tree_copy(gfd, ".", tmpfd, "tree", progress, golden_dir,
+				msg, sizeof(msg));
 	}
-	ret = tree_copy(gfd, ".", tmpfd, "tree", progress, golden_dir, msg,
-			sizeof(msg));
 	if (ret < 0) {
 		seterr(errbuf, errlen, "%s", msg);
 		goto out;
@@ -836,8 +953,11 @@ int pifs_store_create(const char *path, const char *golden_dir,
 	}
 	treefd = pifs_openat_beneath(tmpfd, "tree",
 				     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	/* digests the importer computed as it wrote the files */
 	ret = treefd < 0 ? treefd
-			 : pifs_manifest_build(treefd, &manifest, conf.golden);
+			 : pifs_manifest_build_known(
+			       treefd, digests ? pifs_image_digest_known : NULL,
+			       digests, &manifest, conf.golden);
 	if (ret < 0) {
 		seterr(errbuf, errlen, "cannot build manifest of the copy: %s",
 		       strerror(-ret));
@@ -845,6 +965,8 @@ int pifs_store_create(const char *path, const char *golden_dir,
 	}
 	ret = pifs_write_file_atomic(tmpfd, "manifest", manifest,
 				     strlen(manifest), 0400);
+	if (ret == 0)
+		ret = write_info(tmpfd, golden_dir, manifest);
 	if (ret < 0) {
 		seterr(errbuf, errlen, "cannot write manifest: %s",
 		       strerror(-ret));
@@ -952,6 +1074,7 @@ out:
 	free(text);
 	free(base);
 	free(ppath);
+	pifs_image_digests_free(digests);
 	pifs_registry_release(&reg);
 	return ret;
 }

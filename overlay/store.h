@@ -9,6 +9,7 @@
  *   STORE/goldens/<id>/tree/   the golden tree, immutable flag set where the
  *                              file system supports it
  *   STORE/goldens/<id>/manifest
+ *   STORE/goldens/<id>/info    source, creation time, size (golden list)
  *   STORE/deltas/<worker>/     a worker's upper layer; its root carries the
  *                              golden root's owner/mode/times
  *   STORE/work/                scratch for atomic copy-up; same file system
@@ -27,6 +28,7 @@
 #ifndef PIFS_STORE_H
 #define PIFS_STORE_H
 
+#include <signal.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -68,6 +70,32 @@ int pifs_xattr_private(const char *name);
 int pifs_store_create(const char *path, const char *golden_dir,
 		      const char *master, FILE *progress, char *errbuf,
 		      size_t errlen);
+
+/* As pifs_store_create, with golden a directory or a disk image file
+ * (.img, .img.xz, .img.gz or a block device: image.h), and options. */
+struct pifs_store_create_opts {
+	const char *master;		/* NULL: 10.1.1.100 */
+	FILE *progress;			/* lines now and then, or NULL */
+	int bar_fd;			/* a terminal for the import bar, or -1 */
+	int warn;			/* log image warnings (pifs_warn) */
+	volatile sig_atomic_t *cancel;	/* set: stop, leave nothing behind */
+};
+int pifs_store_create_opts(const char *path, const char *golden,
+			   const struct pifs_store_create_opts *o,
+			   char *errbuf, size_t errlen);
+
+/* goldens/<id>/info, written when a golden is created: "source <escaped
+ * absolute path>", "created <unix time>", "size <bytes of file data>",
+ * "files <regular files>".  -ENOENT for a golden made before it existed. */
+struct pifs_golden_info {
+	char *source; /* owned */
+	long long created;
+	unsigned long long size;
+	unsigned long files;
+};
+int pifs_store_golden_info(struct pifs_store *st, const char *id,
+			   struct pifs_golden_info *info);
+void pifs_golden_info_release(struct pifs_golden_info *info);
 
 /* Open an existing store; -ENOENT "no store at", -EINVAL "not a pifs
  * store" (errbuf says which). */

@@ -29,6 +29,7 @@
 #include "ctl.h"
 #include "gitstore.h"
 #include "identity.h"
+#include "image.h"
 #include "manifest.h"
 #include "registry.h"
 #include "safeio.h"
@@ -67,8 +68,14 @@ static const char usage_main[] =
     "The store is --store DIR, else $PIFS_STORE, else " DEFAULT_STORE ".\n"
     "\n"
     "commands:\n"
-    "  init STORE --golden DIR [--master IPv4]   create a store from a golden "
-    "tree\n"
+    "  init STORE --golden DIR|IMAGE [--master IPv4]\n"
+    "                                            create a store from a golden "
+    "tree or\n"
+    "                                            a disk image (.img, .img.xz, "
+    ".img.gz)\n"
+    "  golden import IMAGE                       create the store's golden "
+    "from an image\n"
+    "  golden list                               the store's goldens\n"
     "  verify                                    check the golden against its "
     "manifest\n"
     "  worker add NAME --serial HEX8 [--mac MAC] [--ip IPv4]\n"
@@ -105,12 +112,27 @@ static const char usage_main[] =
     "Exit status: 0 ok, 1 error, 2 usage error.\n";
 
 static const char usage_init[] =
-    "usage: pifs init STORE --golden DIR [--master IPv4]\n"
+    "usage: pifs init STORE --golden DIR|IMAGE [--master IPv4]\n"
     "\n"
     "Create a store at STORE (which must not exist or be empty) from the\n"
-    "golden root file system tree DIR: the tree is copied with all its\n"
+    "golden root file system tree DIR, or from a Raspberry Pi OS disk\n"
+    "IMAGE (.img, .img.xz or .img.gz, told by content; its FAT boot\n"
+    "partition becomes boot/firmware/): the tree is copied with all its\n"
     "attributes, a manifest is written and the copy is made immutable.\n"
+    "An image is read as a stream, with no loop device or mount; a progress\n"
+    "bar shows on a terminal.\n"
     "--master sets the master's address (default 10.1.1.100).\n";
+
+static const char usage_golden[] =
+    "usage: pifs [--store DIR] golden import IMAGE [--master IPv4]\n"
+    "       pifs [--store DIR] golden list\n"
+    "\n"
+    "import reads a Raspberry Pi OS disk image (.img, .img.xz, .img.gz) as\n"
+    "the store's golden and prints its id.  The store is created (it must\n"
+    "not exist or be empty): more than one golden per store is not\n"
+    "supported yet.\n"
+    "list shows each golden: id, source, date imported, size of its file\n"
+    "data and the number of workers on it.\n";
 
 static const char usage_verify[] =
     "usage: pifs [--store DIR] verify\n"
@@ -260,6 +282,38 @@ static void load_registry(struct pifs_store *st, struct pifs_registry *reg)
 
 /* ---- init ---- */
 
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = 1;
+}
+
+/* Create a store from a directory or an image: an image import can take
+ * minutes, so SIGINT/SIGTERM stop it cleanly (nothing is left behind)
+ * and a terminal on stderr gets a progress bar. */
+static void create_store(const char *path, const char *golden,
+			 const char *master, FILE *progress)
+{
+	struct pifs_store_create_opts o = {.master = master,
+					   .progress = progress,
+					   .bar_fd = isatty(2) ? 2 : -1,
+					   .warn = 1,
+					   .cancel = &interrupted};
+	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+	char err[PATH_MAX * 2 + 256];
+	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	ret = pifs_store_create_opts(path, golden, &o, err, sizeof(err));
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (ret < 0)
+		die(interrupted ? 130 : 1, "%s", err);
+}
+
 static int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -270,7 +324,6 @@ static int cmd_init(int argc, char **argv)
 	};
 	const char *golden = NULL, *master = NULL, *path;
 	struct pifs_store st;
-	char err[PATH_MAX * 2 + 256];
 	int c;
 
 	while ((c = sub_getopt(argc, argv, ":g:m:h", opts, usage_init)) != -1) {
@@ -288,12 +341,10 @@ static int cmd_init(int argc, char **argv)
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	if (!golden)
-		die(EXIT_USAGE, "init needs --golden DIR");
+		die(EXIT_USAGE, "init needs --golden DIR or --golden IMAGE");
 	if (master && pifs_ipv4_valid(master) < 0)
 		die(EXIT_USAGE, "bad master address '%s'", master);
-	if (pifs_store_create(path, golden, master, stdout, err, sizeof(err)) <
-	    0)
-		die(1, "%s", err);
+	create_store(path, golden, master, stdout);
 	open_store(&st, path);
 	printf("created store '%s' with golden %s\n", path, st.conf.golden);
 	pifs_store_close(&st);
@@ -561,6 +612,99 @@ static int cmd_worker(int argc, char **argv)
 	if (!strcmp(argv[1], "remove"))
 		return worker_remove(argc - 1, argv + 1);
 	die(EXIT_USAGE, "unknown worker command '%s'", argv[1]);
+}
+
+/* ---- golden ---- */
+
+static int golden_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"master", required_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *master = NULL, *image, *path = store_path();
+	struct pifs_store st;
+	char err[PATH_MAX + 128];
+	struct stat sb;
+	int c;
+
+	while ((c = sub_getopt(argc, argv, ":m:h", opts, usage_golden)) != -1)
+		if (c == 'm')
+			master = optarg;
+	if (optind >= argc)
+		die(EXIT_USAGE, "golden import needs an IMAGE file");
+	image = argv[optind++];
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (master && pifs_ipv4_valid(master) < 0)
+		die(EXIT_USAGE, "bad master address '%s'", master);
+	if (stat(image, &sb) == 0 && S_ISDIR(sb.st_mode))
+		die(1, "'%s' is a directory, not a disk image (pifs init "
+		       "--golden DIR takes a tree)",
+		    image);
+	/* A store that exists already has its golden. */
+	if (pifs_store_open(&st, path, err, sizeof(err)) == 0)
+		die(1,
+		    "store '%s' already has golden %s: more than one golden "
+		    "per store is not supported yet",
+		    path, st.conf.golden);
+	create_store(path, image, master, NULL);
+	open_store(&st, path);
+	printf("%s\n", st.conf.golden);
+	pifs_store_close(&st);
+	return 0;
+}
+
+static int golden_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_golden_info info;
+	struct pifs_registry reg;
+	struct pifs_store st;
+	char date[32] = "-", size[32] = "-";
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_golden) != -1)
+		;
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	open_store(&st, store_path());
+	load_registry(&st, &reg);
+	if (pifs_store_golden_info(&st, st.conf.golden, &info) == 0) {
+		time_t t = (time_t)info.created;
+		struct tm tm;
+
+		if (info.created && gmtime_r(&t, &tm))
+			strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%SZ", &tm);
+		pifs_image_human(info.size, size, sizeof(size));
+	}
+	printf("%-16s  %-20s  %-10s  %7s  %s\n", "ID", "DATE", "SIZE",
+	       "WORKERS", "SOURCE");
+	/* one golden per store for now: every worker is on it */
+	printf("%-16s  %-20s  %-10s  %7zu  %s\n", st.conf.golden, date, size,
+	       reg.count, info.source ? info.source : "-");
+	pifs_golden_info_release(&info);
+	pifs_registry_release(&reg);
+	pifs_store_close(&st);
+	return 0;
+}
+
+static int cmd_golden(int argc, char **argv)
+{
+	if (argc < 2)
+		die(EXIT_USAGE, "golden needs import or list");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_golden, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "import"))
+		return golden_import(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return golden_list(argc - 1, argv + 1);
+	die(EXIT_USAGE, "unknown golden command '%s'", argv[1]);
 }
 
 /* ---- mount / umount ---- */
@@ -1603,6 +1747,7 @@ int main(int argc, char **argv)
 	    {"init", cmd_init, usage_init},
 	    {"verify", cmd_verify, usage_verify},
 	    {"worker", cmd_worker, usage_worker},
+	    {"golden", cmd_golden, usage_golden},
 	    {"mount", cmd_mount, usage_mount},
 	    {"umount", cmd_umount, usage_umount},
 	    {"destroy", cmd_destroy, usage_destroy},

@@ -15,7 +15,10 @@ expect_fail "not a store" "'$T/golden' is not a pifs store" "$PIFS" --store "$T/
 expect_fail "golden dir missing" "golden '$T/nope' does not exist" "$PIFS" init "$T/new" --golden "$T/nope"
 [ -e "$T/new" ] && fail "a failed init left '$T/new' behind" || ok "failed init leaves nothing"
 echo file > "$T/afile"
-expect_fail "golden is a file" "'$T/afile'.*not a directory" "$PIFS" init "$T/new" --golden "$T/afile"
+expect_fail "golden is a file but no disk image" "image '$T/afile' has no partition table" "$PIFS" init "$T/new" --golden "$T/afile"
+[ -e "$T/new" ] && fail "a failed image init left '$T/new' behind" || ok "failed image init leaves nothing"
+mkfifo "$T/afifo"
+expect_fail "golden is a fifo" "'$T/afifo' is not a directory or a disk image" "$PIFS" init "$T/new" --golden "$T/afifo"
 expect_fail "store exists" "store '$S' exists and is not empty" "$PIFS" init "$S" --golden "$T/golden"
 expect_fail "init without --golden" "golden" "$PIFS" init "$T/new"
 

@@ -412,14 +412,23 @@ START_TEST(test_create_refusals)
 	ck_assert_str_eq(err, want);
 	ck_assert_int_eq(access(store, F_OK), -1);
 
-	/* golden is not a directory */
+	/* golden is a file but not a disk image (check_image has more) */
 	fd = open(file, O_WRONLY | O_CREAT, 0644);
 	close(fd);
 	ck_assert_int_eq(
 	    pifs_store_create(store, file, NULL, NULL, err, sizeof(err)),
-	    -ENOTDIR);
-	snprintf(want, sizeof(want), "golden '%s' is not a directory", file);
+	    -EINVAL);
+	snprintf(want, sizeof(want), "image '%s' has no partition table",
+		 file);
 	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(access(store, F_OK), -1);
+
+	/* golden is neither a directory nor a file */
+	ck_assert_int_eq(
+	    pifs_store_create(store, "/dev/null", NULL, NULL, err, sizeof(err)),
+	    -ENOTDIR);
+	ck_assert_str_eq(err,
+			 "golden '/dev/null' is not a directory or a disk image");
 	ck_assert_int_eq(access(store, F_OK), -1);
 
 	make_golden(golden, 1);
