@@ -1,72 +1,125 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# pifs-demo.sh - the main job on a built-in default: a small Pi-shaped
-# golden tree, a store with worker-1..3, mounted, a write that lands in one
-# worker only, the TFTP boot view with its generated cmdline.txt, and a
-# snapshot / break / reset round.  Leaves the mount up for you to explore and prints how
-# to stop it.  Uses the binaries of the build tree it sits in.
-set -euo pipefail
+# pifs-demo.sh - the main job on a built-in default, narrated step by step:
+#  1. build the minimal golden from real Debian arm64 packages
+#     (tools/golden-build.sh --minimal, downloads cached in /var/cache/pifs);
+#  2. a store with worker-1..3 (the seed's serials for 1 and 3), mounted;
+#  3. worker-3's boot files fetched the way its boot ROM fetches them, from
+#     real dnsmasq serving the mount's tftpboot/ (network namespaces);
+#  4. NFS-Ganesha exporting the three NFS roots, and worker-3 booting those
+#     very bytes in QEMU (arm64, Cortex-A53), its console shown live: its
+#     root over NFS, its own hostname, a file written;
+#  5. on the master: the file is in worker-3 only; snapshot, reset to the
+#     golden, boot again (the file is gone), reset to the snapshot.
+# Then it stops everything it started (dnsmasq, ganesha, rpcbind, QEMU,
+# the mount); the store stays in $PIFS_DEMO_DIR (default /var/tmp/pifs-demo)
+# to look at.  Uses the binaries of the build tree it sits in and the test
+# suite's helpers for the network parts (tests/integration/lib-*.sh), so
+# the demo runs exactly what `make check` checks.
+set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-PIFS=$top/tools/pifs
-export PIFS_DAEMON=$top/fs/pifsd
+export PIFS_BUILDDIR=$top PIFS_SRCDIR=$top
+# shellcheck source=../tests/integration/lib.sh
+. "$top/tests/integration/lib.sh"
+# shellcheck source=../tests/integration/lib-boot.sh
+. "$top/tests/integration/lib-boot.sh"
+# shellcheck source=../tests/integration/lib-rom.sh
+. "$top/tests/integration/lib-rom.sh"
+SCENARIO=pifs-demo
 D=${PIFS_DEMO_DIR:-/var/tmp/pifs-demo}
 S=$D/store
-M=$D/mnt
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+die() { echo "pifs-demo: $*" >&2; exit 1; }
 
-[ -x "$PIFS" ] && [ -x "$PIFS_DAEMON" ] || { echo "pifs-demo: build pifs first (tools/quickstart.sh demo)" >&2; exit 1; }
-if mountpoint -q "$M" 2>/dev/null; then "$PIFS" umount "$M"; sleep 0.5; fi
-[ -d "$S" ] && "$PIFS" destroy "$S" --yes >/dev/null
-mkdir -p "$D" "$M"
+[ -x "$PIFS" ] && [ -x "$PIFSD" ] || die "build pifs first (tools/quickstart.sh demo)"
+[ -x "$BOOTROM" ] || make -C "$top" tests/tools/bootrom >/dev/null || die "cannot build tests/tools/bootrom"
+boot_setup
+trap 'rom_cleanup; boot_cleanup' EXIT
+need_boot_tools
+rom_net_up || die "cannot set up the boot network namespaces"
+mkdir -p "$D"
+[ -d "$S" ] && { "$PIFS" destroy "$S" --yes >/dev/null || die "cannot remove the old demo store $S"; }
 
-say "a golden OS image (Raspberry Pi OS shaped, generated)"
-[ -d "$D/golden" ] || bash "$top/tools/mkgolden.sh" "$D/golden"
+say "1. a golden OS image from real Raspberry Pi packages (arm64, minimal flavour)"
+if [ ! -f "$D/golden/usr/lib/pifs-golden-applets" ]; then
+	rm -rf "$D/golden"
+	run "$PIFS" golden build --minimal "$D/golden" || die "pifs golden build failed"
+fi
 run ls "$D/golden" "$D/golden/boot/firmware"
 
-say "one store, one read-only golden copy"
-run "$PIFS" init "$S" --golden "$D/golden"
+say "2. one store, one read-only golden, three workers"
+run "$PIFS" init "$S" --golden "$D/golden" || die "pifs init failed"
 export PIFS_STORE=$S
 run "$PIFS" worker add worker-1 --serial 77b655ec
 run "$PIFS" worker add worker-2 --serial 2c0ffee2
 run "$PIFS" worker add worker-3 --serial 8b07bcc6
-run "$PIFS" worker list
-
-say "mount: every worker gets a copy-on-write view"
-run "$PIFS" mount "$M" -o allow_other
-run ls "$M/nfsroot"
-run cat "$M/nfsroot/worker-3/etc/motd"
-
-say "worker-3 writes; the others do not see it"
-printf '$ echo "hello from worker-3" > %s\n' "$M/nfsroot/worker-3/etc/motd"
-echo "hello from worker-3" > "$M/nfsroot/worker-3/etc/motd"
-for w in worker-1 worker-2 worker-3; do
-	printf '%-9s etc/motd: %s\n' "$w" "$(cat "$M/nfsroot/$w/etc/motd")"
-done
-
-say "the write is in worker-3's delta only; the golden is untouched"
-run find "$S/deltas" -mindepth 1 -not -type d
-run "$PIFS" verify
-
-say "the boot view: what dnsmasq serves worker-3 (serial 8b07bcc6) over TFTP"
-run ls "$M/tftpboot" "$M/tftpboot/8b07bcc6"
+M=$T/mnt
+printf '$ pifsd %s %s -o allow_other\n' "$S" "$M"
+mount_pifs "$S" "$M"
+chmod 711 "$T" # dnsmasq drops root and must reach the mount
+run ls "$M/nfsroot" "$M/tftpboot"
 run cat "$M/tftpboot/8b07bcc6/cmdline.txt"
-run cat "$M/nfsroot/worker-3/etc/hostname"
 
-say "snapshot worker-3, break it, reset it"
-run "$PIFS" snapshot worker-3 -m "demo: motd"
-printf '$ rm -r %s\n' "$M/nfsroot/worker-3/usr/bin"
-rm -r "$M/nfsroot/worker-3/usr/bin"
-run ls "$M/nfsroot/worker-3/usr"
+say "3. worker-3's boot ROM: DHCP and TFTP from real dnsmasq (in network namespaces)"
+rom_dnsmasq "$S" "$M/tftpboot" || die "dnsmasq did not start"
+rom_add_pi 8b07bcc6 || die "cannot add worker-3's interface"
+rom_boot 8b07bcc6
+rom_wait "$!" || { cat "$T/rom-8b07bcc6.out"; die "the boot ROM simulation failed"; }
+grep -E '^(offer|sent|boot complete)' "$T/rom-8b07bcc6.out" | sed 's/^/  rom: /'
+O=$T/out-8b07bcc6/8b07bcc6
+rom_cleanup
+
+# boot_and_show ROUND: boot the fetched bytes, show the console live
+boot_and_show() {
+	local log=$T/console-$1.log
+	: >"$log"
+	boot_guest "worker-3-$1" "$O/kernel8.img" "$O/initramfs8" "$O/cmdline.txt" "$log" 400
+	tail -n +1 -f --pid="${GUEST_PID[worker-3-$1]}" "$log" 2>/dev/null | tr -d '\r' |
+		grep --line-buffered -E 'pifs-|demo:|Linux version|Run /init|NFS|nfs' | sed 's/^/  worker-3| /'
+	wait_guest "worker-3-$1" || die "worker-3 did not boot (console: $log)"
+}
+job() {
+	mkdir -p "$M/nfsroot/worker-3/etc/local.d"
+	cat >"$M/nfsroot/worker-3/etc/local.d/demo.start"
+	chmod 755 "$M/nfsroot/worker-3/etc/local.d/demo.start"
+}
+
+say "4. worker-3 boots those bytes in QEMU; its root is /nfsroot/worker-3 over NFS-Ganesha"
+start_nfs "$M/nfsroot/worker-1" "$M/nfsroot/worker-2" "$M/nfsroot/worker-3" || die "NFS-Ganesha did not start"
+job <<'EOF'
+#!/bin/sh
+echo "demo: I am $(hostname), root $(grep ' / ' /proc/mounts | cut -d' ' -f1)"
+echo "demo: hello from $(hostname) $(uname -m)" >/root/hello
+echo "demo: wrote /root/hello: $(cat /root/hello)"
+poweroff -f
+EOF
+boot_and_show 1
+
+say "5. on the master: the file is in worker-3's view and delta only"
+run cat "$M/nfsroot/worker-3/root/hello"
+run ls "$M/nfsroot/worker-1/root"
+run find "$S/deltas/worker-3" -name hello
+run "$PIFS" verify
+run "$PIFS" snapshot worker-3 -m "demo: first boot"
+snap=$("$PIFS" log worker-3 | awk 'NR == 1 { print $1 }')
+run "$PIFS" reset worker-3 --golden --force
+job <<'EOF'
+#!/bin/sh
+echo "demo: after reset --golden: /root/hello $(cat /root/hello 2>/dev/null || echo 'is gone')"
+poweroff -f
+EOF
+boot_and_show 2
+run "$PIFS" reset worker-3 --to "$snap" --force
+run cat "$M/nfsroot/worker-3/root/hello"
 run "$PIFS" status
-run "$PIFS" reset worker-3 --force
-run ls "$M/nfsroot/worker-3/usr/bin"
 run "$PIFS" log worker-3
+stop_nfs
+umount_pifs "$M"
 
-say "done: the demo store stays mounted"
+say "done: everything the demo started is stopped"
 cat <<MSG
-  views:     $M/nfsroot/<worker>/
-  store:     $S
-  explore:   ls $M/nfsroot/worker-1/boot/firmware
-  stop:      $PIFS umount $M
+  the store stays:  $S   (pifs --store $S status)
+  mount it again:   $PIFS --store $S mount /mnt -o allow_other
+  remove it:        $PIFS destroy $S --yes
 MSG

@@ -76,6 +76,9 @@ static const char usage_main[] =
     "  golden import IMAGE                       create the store's golden "
     "from an image\n"
     "  golden list                               the store's goldens\n"
+    "  golden build [--minimal] DIR              build a golden tree from "
+    "Debian's\n"
+    "                                            Pi packages\n"
     "  verify                                    check the golden against its "
     "manifest\n"
     "  worker add NAME --serial HEX8 [--mac MAC] [--ip IPv4]\n"
@@ -124,7 +127,9 @@ static const char usage_init[] =
     "--master sets the master's address (default 10.1.1.100).\n";
 
 static const char usage_golden[] =
-    "usage: pifs [--store DIR] golden import IMAGE [--master IPv4]\n"
+    "usage: pifs golden build [--minimal|--debian] [--cache DIR] [--mirror "
+    "URL] [--force] DIR\n"
+    "       pifs [--store DIR] golden import IMAGE [--master IPv4]\n"
     "       pifs [--store DIR] golden list\n"
     "\n"
     "import reads a Raspberry Pi OS disk image (.img, .img.xz, .img.gz) as\n"
@@ -132,7 +137,12 @@ static const char usage_golden[] =
     "not exist or be empty): more than one golden per store is not\n"
     "supported yet.\n"
     "list shows each golden: id, source, date imported, size of its file\n"
-    "data and the number of workers on it.\n";
+    "data and the number of workers on it.\n"
+    "build makes a Raspberry-Pi-OS-shaped arm64 tree in DIR from Debian\n"
+    "packages (raspi-firmware, linux-image-arm64, busybox-static, libc6,\n"
+    "libcap2-bin), ready for 'pifs init STORE --golden DIR'; downloads are\n"
+    "cached (default /var/cache/pifs/golden).  It runs golden-build.sh:\n"
+    "'pifs golden build --help' for the details.\n";
 
 static const char usage_verify[] =
     "usage: pifs [--store DIR] verify\n"
@@ -692,14 +702,42 @@ static int golden_list(int argc, char **argv)
 	return 0;
 }
 
+/* golden build: run golden-build.sh ($PIFS_GOLDEN_BUILD, else the one
+ * of this build tree, else the installed one) with the arguments. */
+static int golden_build(int argc, char **argv)
+{
+	const char *env = getenv("PIFS_GOLDEN_BUILD");
+	const char *cands[] = { env, PIFS_PKGLIBEXECDIR "/golden-build.sh",
+				PIFS_SRCDIR "/tools/golden-build.sh" };
+	char **args;
+
+	for (size_t i = 0; i < sizeof(cands) / sizeof(*cands); i++) {
+		if (!cands[i] || !*cands[i] || access(cands[i], R_OK) != 0)
+			continue;
+		args = calloc((size_t)argc + 2, sizeof(*args));
+		if (!args)
+			die(1, "out of memory");
+		args[0] = (char *)"bash";
+		args[1] = (char *)cands[i];
+		for (int a = 1; a < argc; a++)
+			args[a + 1] = argv[a];
+		execvp("bash", args);
+		die(1, "cannot run bash %s: %s", cands[i], strerror(errno));
+	}
+	die(1, "golden-build.sh not found (not in %s; set PIFS_GOLDEN_BUILD)",
+	    PIFS_PKGLIBEXECDIR);
+}
+
 static int cmd_golden(int argc, char **argv)
 {
 	if (argc < 2)
-		die(EXIT_USAGE, "golden needs import or list");
+		die(EXIT_USAGE, "golden needs build, import or list");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_golden, stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "build"))
+		return golden_build(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "import"))
 		return golden_import(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))

@@ -15,15 +15,24 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 # Debian bookworm packages: the toolchain and autotools; libfuse3, libgit2,
-# libxxhash and check (the libraries the user chose); fuse3 for
-# fusermount3/mount.fuse3; for the tests: attr (setfattr/getfattr),
-# e2fsprogs (chattr), perl, procps, util-linux, git (to read the snapshot
-# repository as a person would), iproute2 (network namespaces) and
-# dnsmasq-base (the real DHCP/TFTP server, without the system service the
-# dnsmasq package would start).
+# libxxhash and check (the libraries the user chose); for image import
+# libext2fs (ext4), libblkid (partition tables), liblzma and zlib, and
+# mtools (the FAT boot partition); fuse3 for fusermount3/mount.fuse3.
+# For the tests and the demo: attr, acl, e2fsprogs, fdisk, dosfstools,
+# perl, procps, util-linux, git, xz-utils, cpio, bc, time, libcap2-bin;
+# iproute2 (network namespaces) and dnsmasq-base (real DHCP/TFTP without
+# the system service); a real worker: qemu-system-arm (arm64 guests),
+# nfs-ganesha + nfs-ganesha-vfs + rpcbind (the NFS server), libnfs-utils
+# and libnfs-dev (a user-space NFS client), kmod and
+# debian-archive-keyring (the golden builder reads the packages' modules
+# and checks the archive's signatures).
 pkgs=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libgit2-dev libxxhash-dev check
-      attr e2fsprogs perl procps util-linux xz-utils git iproute2 dnsmasq-base)
+      libext2fs-dev comerr-dev libblkid-dev liblzma-dev zlib1g-dev mtools
+      attr acl e2fsprogs fdisk dosfstools perl procps util-linux xz-utils git
+      cpio bc time libcap2-bin iproute2 dnsmasq-base
+      qemu-system-arm nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
+      kmod debian-archive-keyring gzip)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

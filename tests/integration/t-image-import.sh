@@ -41,7 +41,8 @@ cp /bin/true "$R/usr/bin/wall" && chgrp 5 "$R/usr/bin/wall" && chmod 2755 "$R/us
 echo linked > "$R/usr/bin/a" && ln "$R/usr/bin/a" "$R/usr/bin/b" && ln "$R/usr/bin/a" "$R/usr/sbin/c"
 mknod "$R/dev/null" c 1 3 && mknod "$R/dev/sda" b 8 0 && mknod "$R/dev/big" c 300 70000
 mkfifo "$R/dev/initctl"
-python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$R/dev/log" 2>/dev/null || :
+python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$R/dev/log" 2>/dev/null ||
+	perl -MSocket -e 'socket(S, PF_UNIX, SOCK_STREAM, 0); bind(S, pack_sockaddr_un($ARGV[0])) or die' "$R/dev/log"
 truncate -s 64M "$R/var/lib/data/sparse"
 echo middle | dd of="$R/var/lib/data/sparse" bs=1M seek=32 conv=notrunc status=none
 echo start | dd of="$R/var/lib/data/sparse" conv=notrunc status=none

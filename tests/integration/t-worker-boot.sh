@@ -22,8 +22,9 @@
 # File capabilities: the Linux NFS client carries no security.* xattrs
 # (NFSv3 has none; NFSv4.2 only user.*), so `setcap` on any NFS root fails
 # with "Operation not supported", pifs or not.  The test checks that the
-# guest gets exactly that error and that nothing half-written is left; the
-# README says how to give a worker's file a capability from the master.
+# guest gets exactly that error and that nothing half-written is left, then
+# gives the file its capability from the master (the README's way) and
+# checks it survives snapshot and reset.
 #
 # Network: TESTBED.md's rules.  The boot ROM talks to dnsmasq only inside
 # lib-rom.sh's two namespaces; ganesha and the guests run in lib-boot.sh's
@@ -161,6 +162,11 @@ expect_eq "alice's home, owned by alice" "1001:1001 directory" "$(stat -c '%u:%g
 grep -q '^alice:' "$W1/etc/passwd" && fail "alice shows in worker-1's passwd"
 expect_eq "no capability was half-set" "" "$(getfattr -n security.capability --only-values "$W3/usr/local/bin/pinger" 2>/dev/null)"
 "$PIFS" --store "$T/store" verify >"$T/verify.log" 2>&1 || { cat "$T/verify.log"; fail "golden changed by a booted worker"; }
+# What NFS cannot carry, the master can: the capability, set through the
+# mount, lands in worker-3's delta and goes into the snapshot.
+setcap cap_net_raw+ep "$W3/usr/local/bin/pinger" || fail "setcap on the master through the view"
+expect_eq "capability in worker-3's delta" "$T/store/deltas/worker-3/usr/local/bin/pinger cap_net_raw=ep" \
+	"$(getcap "$T/store/deltas/worker-3/usr/local/bin/pinger")"
 
 # snapshot, then both workers boot at once with a job that reports
 job worker-3 <<<"$REPORT"
@@ -206,6 +212,7 @@ wait_guest worker-3; rc=$?
 expect_eq "worker-3 after reset --to powered off" 0 "$rc"
 said worker-3 "after reset --to: marker back" '^pifs-test: marker booted worker-3 from pifs$'
 said worker-3 "after reset --to: user back" '^pifs-test: alice 1$'
+expect_eq "after reset --to: the capability is back" "$W3/usr/local/bin/pinger cap_net_raw=ep" "$(getcap "$W3/usr/local/bin/pinger")"
 clean worker-3
 "$PIFS" --store "$T/store" verify >/dev/null 2>&1 || fail "golden changed after four boots"
 "$PIFS" --store "$T/store" fsck >"$T/fsck.log" 2>&1 || { cat "$T/fsck.log"; fail "pifs fsck after the boots"; }
