@@ -101,17 +101,18 @@ run cat "$M/nfsroot/worker-3/root/hello"
 run ls "$M/nfsroot/worker-1/root"
 run find "$S/deltas/worker-3" -name hello
 run "$PIFS" verify
-run "$PIFS" snapshot worker-3 -m "demo: first boot"
-snap=$("$PIFS" log worker-3 | awk 'NR == 1 { print $1 }')
-run "$PIFS" reset worker-3 --golden --force
+printf '$ %s\n' "$PIFS snapshot worker-3 -m \"demo: first boot\""
+snap=$("$PIFS" snapshot worker-3 -m "demo: first boot") || die "snapshot failed"
+echo "$snap"
+run "$PIFS" reset worker-3 --golden --force || die "reset --golden failed"
 job <<'EOF'
 #!/bin/sh
 echo "demo: after reset --golden: /root/hello $(cat /root/hello 2>/dev/null || echo 'is gone')"
 poweroff -f
 EOF
 boot_and_show 2
-run "$PIFS" reset worker-3 --to "$snap" --force
-run cat "$M/nfsroot/worker-3/root/hello"
+run "$PIFS" reset worker-3 --to "$snap" --force || die "reset --to failed"
+run cat "$M/nfsroot/worker-3/root/hello" || die "the snapshot did not bring /root/hello back"
 run "$PIFS" status
 run "$PIFS" log worker-3
 stop_nfs
