@@ -15,7 +15,8 @@
 #   bench.sh [SECTION...]   sections: read random stat write views tftp
 #                           nfs snapshot (default: all)
 #
-# Environment: PIFS_BENCH_REPS (repetitions, default 5),
+# Environment: PIFS_BENCH_REPS (repetitions, default 5; sections 6 and 8
+# do PIFS_BENCH_SLOW_REPS, default at most 3),
 # PIFS_BENCH_TINY=1 (a small generated tree, small sizes: seconds),
 # PIFS_BENCH_DROP=0 (never drop the page cache: "cold" rows are then not
 # cold; for the smoke test on a busy machine), PIFS_BENCH_OUT (the
@@ -39,6 +40,8 @@ BENCHIO=$PIFS_BUILDDIR/tests/bench/benchio
 BOOTROM=$PIFS_BUILDDIR/tests/tools/bootrom
 export PIFS_DAEMON=$PIFSD
 REPS=${PIFS_BENCH_REPS:-5}
+# The TFTP replay and the snapshot runs take minutes each: at most 3.
+SLOW_REPS=${PIFS_BENCH_SLOW_REPS:-$((REPS < 3 ? REPS : 3))}
 TINY=${PIFS_BENCH_TINY:-0}
 DROP=${PIFS_BENCH_DROP:-1}
 OUT=${PIFS_BENCH_OUT:-$PIFS_BUILDDIR/bench-results.tsv}
@@ -408,7 +411,7 @@ fi
 # ---- section 8: snapshot and reset ----
 if want snapshot; then
 	echo "bench: section 8, snapshot and reset (tests/bench/bench-snapshot.sh)"
-	BENCH_FILES=$SNAP_FILES BENCH_RUNS=$REPS BENCH_TSV=$T/snapshot.tsv \
+	BENCH_FILES=$SNAP_FILES BENCH_RUNS=$SLOW_REPS BENCH_TSV=$T/snapshot.tsv \
 		bash "$here/bench-snapshot.sh" >"$T/snapshot.out" 2>&1 ||
 		{ cat "$T/snapshot.out"; warn "bench-snapshot.sh failed"; }
 	declare_case snapshot-full "8 snapshot" ms "-" "full snapshot of a $SNAP_FILES-file delta (plain column: git add+commit)"

@@ -184,8 +184,9 @@ static int cmd_smallfiles(const char *dir, long n)
 	if (rmdir(dir) < 0)
 		die("cannot rmdir", dir);
 	t3 = now_ms();
-	printf("ms=%.3f files=%ld create_ms=%.3f rename_ms=%.3f unlink_ms=%.3f\n",
-	       t3 - t0, n, t1 - t0, t2 - t1, t3 - t2);
+	printf(
+	    "ms=%.3f files=%ld create_ms=%.3f rename_ms=%.3f unlink_ms=%.3f\n",
+	    t3 - t0, n, t1 - t0, t2 - t1, t3 - t2);
 	return 0;
 }
 

@@ -16,7 +16,7 @@ machine_lines() {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine: $(nproc) cores ($cpu), $(awk '/^MemTotal/ { printf "%d GiB", $2 / 1048576 + 0.5 }' /proc/meminfo), kernel $(uname -r), $fs on $(findmnt -no SOURCE -T "$T" 2>/dev/null)"
 	echo "versions: $("$PIFSD" --version 2>/dev/null | head -1) ($(git -C "$PIFS_SRCDIR" describe --always --dirty 2>/dev/null || echo '?')); $(fuse-overlayfs --version 2>&1 | sed -n "s/^fuse-overlayfs: version /fuse-overlayfs /p"); $(fio --version 2>/dev/null); $(dnsmasq --version 2>/dev/null | head -1 | awk '{ print $1, $3 }')"
-	echo "tree: $NENTRIES entries, $TREE_MIB MiB ($([ "$TINY" = 1 ] && echo "tiny, generated" || echo "Debian bookworm arm64, tests/bench/mktree.sh")); repetitions: $REPS, shuffled; cold = drop_caches$([ "$DROP" = 1 ] || echo ' DISABLED (PIFS_BENCH_DROP=0)')"
+	echo "tree: $NENTRIES entries, $TREE_MIB MiB ($([ "$TINY" = 1 ] && echo "tiny, generated" || echo "Debian bookworm arm64, tests/bench/mktree.sh")); repetitions: $REPS (TFTP, snapshot: $SLOW_REPS), shuffled; cold = drop_caches$([ "$DROP" = 1 ] || echo ' DISABLED (PIFS_BENCH_DROP=0)')"
 }
 
 report() {

@@ -68,7 +68,7 @@ tftp_replay() {
 	# tftp_root PEER
 	tftp_root() { [ "$1" = plain ] && echo "$plain" || echo "$T/pifs/tftpboot"; }
 
-	for r in $(seq 1 "$REPS"); do
+	for r in $(seq 1 "$SLOW_REPS"); do
 		for p in $(printf '%s\n' plain pifs | shuf); do
 			"$PIFS" --store "$T/store" dnsmasq-conf --interface "$vm" --tftp-root "$(tftp_root "$p")" \
 				--log-facility "$T/dnsmasq.log" 2>"$T/conf.err" | grep -v '^dhcp-reply-delay=' >"$T/dnsmasq.conf"
