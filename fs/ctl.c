@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "identity.h"
 #include "ops.h"
 #include "safeio.h"
 #include "util.h"
@@ -73,6 +74,59 @@ static void notify(struct pifsd *d, struct pifs_inval *inv, size_t n)
 		fuse_lowlevel_notify_inval_inode(d->se, inv[i].id, 0, 0);
 	}
 	pifs_inval_free(inv, n);
+}
+
+/* After a reload (`pifs master`): the generated files of every view may
+ * have a new content and size, so the kernel forgets their entries and
+ * inodes (it caches both for the mount's timeout, and pifs is their only
+ * writer).  Their ids are derived: the view, and the golden file's inode
+ * or PIFS_GEN_INO_BASE + kind when the golden has none.  Ids the kernel
+ * does not hold are ignored by it. */
+static void inval_generated(struct pifsd *d)
+{
+	static const char *const dirs[] = {"etc", "boot/firmware"};
+	struct pifs_fs *fs = &d->fs;
+	uint32_t *vids;
+	size_t nv = 0;
+
+	pthread_mutex_lock(&fs->views_lock);
+	vids = calloc(fs->nviews ? fs->nviews : 1, sizeof(*vids));
+	for (size_t i = 0; vids && i < fs->nviews; i++)
+		if (!fs->views[i]->gone)
+			vids[nv++] = fs->views[i]->id;
+	pthread_mutex_unlock(&fs->views_lock);
+	if (!vids) {
+		pifs_warn("out of memory: generated files may show their old "
+			  "size for the cache timeout");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		const char *const *names = pifs_gen_names(dirs[i]);
+		struct stat dst;
+
+		if (pifs_lstat_beneath(fs->store.golden_fd, dirs[i], &dst) < 0)
+			continue;
+		for (; names && *names; names++) {
+			char path[64];
+			struct stat st;
+			uint64_t gino =
+			    PIFS_GEN_INO_BASE + pifs_gen_kind(dirs[i], *names);
+
+			snprintf(path, sizeof(path), "%s/%s", dirs[i], *names);
+			if (pifs_lstat_beneath(fs->store.golden_fd, path,
+					       &st) == 0)
+				gino = st.st_ino;
+			for (size_t v = 0; v < nv; v++) {
+				fuse_lowlevel_notify_inval_entry(
+				    d->se, pifs_make_id(vids[v], 0, dst.st_ino),
+				    *names, strlen(*names));
+				fuse_lowlevel_notify_inval_inode(
+				    d->se, pifs_make_id(vids[v], 0, gino), 0,
+				    0);
+			}
+		}
+	}
+	free(vids);
 }
 
 /* Resume pause number i: unlock, then tell the kernel what a swap made
@@ -137,6 +191,8 @@ static void handle(struct conn *c, char *line)
 	if (!strcmp(cmd, "reload")) {
 		int r = pifs_fs_reload(&c->d->fs);
 
+		if (r == 0)
+			inval_generated(c->d);
 		reply(c, r, r < 0 ? "cannot re-read pifs.conf" : NULL);
 		return;
 	}

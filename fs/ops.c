@@ -30,12 +30,14 @@ struct fh {
 	struct pifs_node *lower;
 	int old_fd;
 	pthread_mutex_t lock;
+	uint64_t ino;
+	enum pifsd_io mode; /* as counted by pifsd_pt_open() */
 };
 
 #define FH(fi) ((struct fh *)(uintptr_t)(fi)->fh)
 
 struct dirh {
-	struct pifs_dir *dir;
+	struct pifs_dir *dir; /* listed at the first read, NULL before */
 	int served; /* a read happened: offset 0 again means rewinddir */
 };
 
@@ -44,18 +46,28 @@ static struct pifsd *D(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* How long the kernel may cache N's entry and attributes.  A view's root
+ * is an entry of the static nfsroot/, which changes with the registry (a
+ * removed worker must go at once), so it is not cached either. */
+static double cache_time(fuse_req_t req, const struct pifs_node *n)
+{
+	if (!pifs_node_cacheable(n) || n == n->view->root)
+		return 0;
+	return D(req)->timeout;
+}
+
 static void reply_entry(fuse_req_t req, struct pifs_node *n,
 			const struct stat *st)
 {
 	struct fuse_entry_param e;
-	double t = D(req)->timeout;
+	double t = cache_time(req, n);
 
 	memset(&e, 0, sizeof(e));
 	e.ino = n->id;
 	e.generation = n->gen;
 	e.attr = *st;
-	e.attr_timeout = pifs_node_cacheable(n) ? t : 0;
-	e.entry_timeout = pifs_node_cacheable(n) ? t : 0;
+	e.attr_timeout = t;
+	e.entry_timeout = t;
 	if (fuse_reply_entry(req, &e) == -ENOENT)
 		pifs_fs_forget(&D(req)->fs, n->id, 1); /* interrupted */
 }
@@ -126,6 +138,11 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want |= FUSE_CAP_SPLICE_READ;
+	/* Read replies of 8 KiB and more go file -> pipe -> /dev/fuse: one
+	 * copy fewer (2x faster for 128 KiB reads of golden files; replies
+	 * bigger than the pipe, 1 MiB, are copied as before). */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	conn->max_write = 1 << 20;
 	conn->max_readahead = 1 << 20;
 	pifs_info("mounted store '%s' (%zu workers)", d->fs.store.path,
@@ -189,7 +206,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, pifs_node_cacheable(n) ? D(req)->timeout : 0);
+		fuse_reply_attr(req, &st, cache_time(req, n));
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -361,27 +378,43 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, -r);
 }
 
-static void set_open_flags(struct pifsd *d, struct fuse_file_info *fi,
-			   int golden)
+/* reply_open: choose the I/O mode of the new open file h and answer
+ * (passthrough.c).  Golden files (golden) are read through the golden's
+ * own page cache, shared by all views, instead of one FUSE page cache
+ * copy per view: tftpboot/ files (alias) by passthrough when the kernel
+ * has it, the rest by direct_io.  pifs is the only writer of a delta, so
+ * what the kernel caches of delta files stays valid (resets invalidate
+ * explicitly).  On failure the file is not open for the kernel, and the
+ * caller cleans up h. */
+static int reply_open(fuse_req_t req, struct fuse_file_info *fi, struct fh *h,
+		      int golden, int alias)
 {
-	if (golden && d->golden_direct) {
-		/* Read through the golden's own page cache, shared by all
-		 * views, instead of one FUSE page cache copy per view. */
-		fi->direct_io = 1;
-	} else {
-		/* pifs is the only writer of a delta, so what the kernel
-		 * cached stays valid (resets invalidate explicitly). */
-		fi->keep_cache = 1;
+	struct pifsd *d = D(req);
+	uint32_t backing_id = 0;
+	int r;
+
+	if ((r = pifsd_pt_open(d, h->ino, h->fd, golden, alias, &h->mode,
+			       &backing_id)) < 0) {
+		fuse_reply_err(req, -r);
+		return r;
 	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	if (pifsd_pt_reply_open(req, fi, h->mode, backing_id) == -ENOENT) {
+		/* interrupted: no release will come */
+		pifsd_pt_release(d, h->ino, h->mode);
+		return -ENOENT;
+	}
+	return 0;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct pifs_node *n;
-	int r, fd = -1, golden = 0;
+	int r, fd = -1, golden = 0, alias;
 	struct fh *h;
 
 	GET_NODE(req, ino, n);
+	alias = n->real || !n->view; /* tftpboot/: read-only */
 	r = pifs_fs_open_file(&D(req)->fs, n, fi->flags, &fd, &golden);
 	h = r < 0 ? NULL : fh_new(n->view, fd);
 	if (!h) {
@@ -391,6 +424,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, r < 0 ? -r : ENOMEM);
 		return;
 	}
+	h->ino = ino;
 	if (golden) {
 		/* Keep the pin: reads follow a copy-up (fh_fd). */
 		h->lower = n;
@@ -398,9 +432,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else {
 		pifs_fs_put(&D(req)->fs, n);
 	}
-	fi->fh = (uint64_t)(uintptr_t)h;
-	set_open_flags(D(req), fi, golden);
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	if (reply_open(req, fi, h, golden, alias) < 0)
 		fh_free(D(req), h);
 }
 
@@ -430,28 +462,111 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	h->ino = n->id;
 	memset(&e, 0, sizeof(e));
 	e.ino = n->id;
 	e.generation = n->gen;
 	e.attr = st;
 	e.attr_timeout = e.entry_timeout = D(req)->timeout;
+	r = pifsd_pt_open(D(req), h->ino, fd, 0, 0, &h->mode, &(uint32_t){0});
+	if (r < 0) {
+		fh_free(D(req), h);
+		pifs_fs_forget(&D(req)->fs, n->id, 1);
+		fuse_reply_err(req, -r);
+		return;
+	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	set_open_flags(D(req), fi, 0);
+	fi->direct_io = h->mode == PIFSD_IO_DIRECT;
+	fi->keep_cache = h->mode == PIFSD_IO_CACHED;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		pifsd_pt_release(D(req), h->ino, h->mode);
 		fh_free(D(req), h);
 		pifs_fs_forget(&D(req)->fs, n->id, 1);
 	}
 }
 
+/* One page-aligned read buffer per thread for big reads, freed when the
+ * thread ends. */
+static pthread_key_t rbuf_key;
+static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
+
+struct rbuf {
+	size_t cap;
+	void *data;
+};
+
+static void rbuf_free(void *p)
+{
+	struct rbuf *b = p;
+
+	free(b->data);
+	free(b);
+}
+
+static void rbuf_key_init(void)
+{
+	if (pthread_key_create(&rbuf_key, rbuf_free) != 0)
+		pifs_warn("no per-thread read buffers: big reads fail");
+}
+
+static void *rbuf_get(size_t size)
+{
+	struct rbuf *b;
+
+	pthread_once(&rbuf_once, rbuf_key_init);
+	b = pthread_getspecific(rbuf_key);
+	if (b && b->cap >= size)
+		return b->data;
+	if (!b) {
+		if (!(b = calloc(1, sizeof(*b))))
+			return NULL;
+		if (pthread_setspecific(rbuf_key, b) != 0) {
+			free(b);
+			return NULL;
+		}
+	}
+	free(b->data);
+	b->cap = 0;
+	if (posix_memalign(&b->data, 4096, size) != 0) {
+		b->data = NULL;
+		return NULL;
+	}
+	b->cap = size;
+	return b->data;
+}
+
+#define SPLICE_READ_MAX (512 << 10)
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	void *mem;
+	ssize_t r;
 
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = fh_fd(D(req), FH(fi));
-	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	int fd = fh_fd(D(req), FH(fi));
+
+	if (size <= SPLICE_READ_MAX) {
+		/* Spliced from the file into the reply by libfuse (no copy
+		 * in pifsd); tiny ones are copied through a small buffer. */
+		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		buf.buf[0].fd = fd;
+		buf.buf[0].pos = off;
+		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+		return;
+	}
+	/* Bigger than a pipe holds, libfuse would malloc and free a buffer
+	 * per read, which glibc keeps in every thread's arena (tens of MiB
+	 * of daemon RSS): one buffer per thread instead. */
+	if (!(mem = rbuf_get(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = pread(fd, mem, size, off);
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, mem, (size_t)r);
 }
 
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
@@ -484,6 +599,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	pifsd_pt_release(D(req), FH(fi)->ino, FH(fi)->mode);
 	fh_free(D(req), FH(fi));
 	fuse_reply_err(req, 0);
 }
@@ -519,11 +635,19 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		fuse_reply_lseek(req, r);
 }
 
+/*
+ * The listing is made at the first read, not here: with the kernel's
+ * readdir cache (below), a directory listed before is opened and read
+ * with no listing made at all.  A view's directories change only through
+ * this mount (the kernel drops its cached listing on every change it
+ * makes) or by a reset, which invalidates every inode of the view
+ * (ctl.c); tftpboot/ and the static directories change under the kernel
+ * (registry, a worker's boot files), so they are never cached.
+ */
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct pifs_node *n;
 	struct dirh *h = calloc(1, sizeof(*h));
-	int r;
 
 	if (!h) {
 		fuse_reply_err(req, ENOMEM);
@@ -535,18 +659,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	r = pifs_fs_opendir(&D(req)->fs, n, &h->dir);
+	fi->cache_readdir = fi->keep_cache = pifs_node_cacheable(n);
 	pifs_fs_put(&D(req)->fs, n);
-	if (r < 0) {
-		free(h);
-		fuse_reply_err(req, -r);
-		return;
-	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		pifs_dir_free(h->dir);
+	if (fuse_reply_open(req, fi) == -ENOENT)
 		free(h);
-	}
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -559,15 +676,20 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t used = 0;
 	int r = 0;
 
-	if (off == 0 && h->served) {
+	if (!h->dir || (off == 0 && h->served)) {
 		struct pifs_dir *nd;
 
-		/* rewinddir(): show what is there now. */
+		/* The first read, or rewinddir(): show what is there now. */
 		dn = pifs_fs_node(fs, ino);
-		if (dn && pifs_fs_opendir(fs, dn, &nd) == 0) {
+		if (!dn)
+			r = -ESTALE;
+		else if ((r = pifs_fs_opendir(fs, dn, &nd)) == 0) {
 			pifs_dir_free(h->dir);
 			h->dir = nd;
 		}
+		if (r < 0 && !h->dir)
+			goto out;
+		r = 0;
 	}
 	h->served = 1;
 	buf = malloc(size);
@@ -598,7 +720,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				ep.generation = n->gen;
 				ep.attr = st;
 				ep.attr_timeout = ep.entry_timeout =
-					pifs_node_cacheable(n) ? D(req)->timeout : 0;
+					cache_time(req, n);
 			}
 			l = fuse_add_direntry_plus(req, buf + used, size - used,
 						   e->name, &ep, (off_t)(i + 1));
@@ -645,7 +767,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
 
-	pifs_dir_free(h->dir);
+	if (h->dir)
+		pifs_dir_free(h->dir);
 	free(h);
 	fuse_reply_err(req, 0);
 }

@@ -11,11 +11,34 @@
 
 #include "view.h"
 
+/* How the kernel does I/O on one open file (passthrough.c). */
+enum pifsd_io {
+	PIFSD_IO_CACHED,      /* FUSE page cache, keep_cache */
+	PIFSD_IO_DIRECT,      /* direct_io: every read is a request */
+	PIFSD_IO_PASSTHROUGH, /* the kernel reads the backing file itself */
+};
+
+struct pt_node;
+
+/* FUSE passthrough state (passthrough.c). */
+struct pifsd_pt {
+	int want;	  /* immutable after start-up */
+	dev_t golden_dev; /* immutable: the store's file system */
+	/* The INIT exchange (the loop's first request, one thread). */
+	uint64_t init_unique;
+	int offered, init_done;
+	int enabled; /* set once, before any open */
+	int warned;
+	pthread_mutex_t lock; /* guards buckets and their entries */
+	struct pt_node **buckets;
+};
+
 struct pifsd {
 	struct pifs_fs fs;
 	double timeout;       /* entry and attribute cache, seconds */
 	int golden_direct;    /* golden-backed files bypass the FUSE page
 			       * cache so every view shares the golden's */
+	struct pifsd_pt pt;
 	struct fuse_session *se;
 	int ctl_fd;             /* the control socket, or -1 */
 	pthread_t ctl_thread;
@@ -29,5 +52,19 @@ extern const struct fuse_lowlevel_ops pifsd_ops;
 int pifsd_ctl_listen(struct pifsd *d);
 int pifsd_ctl_run(struct pifsd *d);
 void pifsd_ctl_stop(struct pifsd *d);
+
+/* passthrough.c: see there.  pt_hook installs the INIT hooks (after
+ * fuse_session_mount, before the loop); pt_open decides the I/O mode of a
+ * new open file of node ino backed by fd (golden: a read-only golden or
+ * generated file; alias: a tftpboot/ node) and counts it: -ENOMEM, or
+ * -EBUSY when the kernel would refuse it; pt_reply_open answers the open
+ * with that mode; pt_release uncounts it when the file is released. */
+int pifsd_pt_hook(struct pifsd *d);
+int pifsd_pt_open(struct pifsd *d, uint64_t ino, int fd, int golden, int alias,
+		  enum pifsd_io *mode, uint32_t *backing_id);
+int pifsd_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
+			enum pifsd_io mode, uint32_t backing_id);
+void pifsd_pt_release(struct pifsd *d, uint64_t ino, enum pifsd_io mode);
+void pifsd_pt_free(struct pifsd *d);
 
 #endif

@@ -96,12 +96,13 @@ static void usage(void)
 	       "  -f                     stay in the foreground, log to stderr\n"
 	       "  -d, -o debug           log every request (implies -f)\n"
 	       "  -o allow_other         let other users (dnsmasq, the NFS server) in\n"
-	       "  -o timeout=SEC         kernel entry/attribute cache time (default 1)\n"
-	       "  -o golden_cache=shared|kernel\n"
+	       "  -o timeout=SEC         kernel entry/attribute cache time (default 3600)\n"
+	       "  -o golden_cache=shared|direct|kernel\n"
 	       "                         shared (default): golden files bypass the FUSE\n"
-	       "                         page cache, so N views hold one cached copy;\n"
-	       "                         kernel: cache per view (faster repeat reads,\n"
-	       "                         N copies)\n"
+	       "                         page cache, so N views hold one cached copy:\n"
+	       "                         direct_io, and tftpboot/ by FUSE passthrough\n"
+	       "                         (kernel 6.9+); direct: direct_io only;\n"
+	       "                         kernel: cache per view (N copies)\n"
 	       "  -o threads=N           at most N worker threads (default 16)\n"
 	       "Other -o options go to FUSE (see mount.fuse3(8)); suid and dev are\n"
 	       "ignored: a pifs mount is always nosuid,nodev,default_permissions.\n");
@@ -153,7 +154,12 @@ static void write_pid(struct pifsd *d)
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct cli c = { .timeout = 1.0, .threads = 16 };
+	/* The kernel may cache entries and attributes for long: pifs is
+	 * the only writer of a view, changes made through the mount keep the
+	 * kernel's caches right, and what changes otherwise (a reset, the
+	 * generated files after `pifs master`) is invalidated explicitly
+	 * (ctl.c).  tftpboot/ and the static directories are never cached. */
+	struct cli c = { .timeout = 3600.0, .threads = 16 };
 	struct fuse_loop_config *lc = NULL;
 	static struct pifsd d = { .ctl_fd = -1 };
 	char err[512];
@@ -178,11 +184,15 @@ int main(int argc, char **argv)
 		c.foreground = 1;
 	d.timeout = c.timeout;
 	d.golden_direct = 1;
+	d.pt.want = 1;
 	if (c.golden_cache) {
-		if (!strcmp(c.golden_cache, "kernel"))
+		if (!strcmp(c.golden_cache, "kernel")) {
 			d.golden_direct = 0;
-		else if (strcmp(c.golden_cache, "shared")) {
-			fprintf(stderr, "pifsd: bad golden_cache '%s' (shared or kernel)\n",
+			d.pt.want = 0;
+		} else if (!strcmp(c.golden_cache, "direct")) {
+			d.pt.want = 0;
+		} else if (strcmp(c.golden_cache, "shared")) {
+			fprintf(stderr, "pifsd: bad golden_cache '%s' (shared, direct or kernel)\n",
 				c.golden_cache);
 			return 2;
 		}
@@ -244,6 +254,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	mounted = 1;
+	if ((r = pifsd_pt_hook(&d)) < 0) {
+		fprintf(stderr, "pifsd: cannot hook the FUSE session: %s\n",
+			strerror(-r));
+		goto out;
+	}
 	if (fuse_daemonize(c.foreground) != 0)
 		goto out;
 	write_pid(&d);
@@ -255,7 +270,9 @@ int main(int argc, char **argv)
 	if (!lc)
 		goto out;
 	fuse_loop_cfg_set_max_threads(lc, c.threads);
-	fuse_loop_cfg_set_idle_threads(lc, 4);
+	/* Threads are kept, not ended when idle and made again at the next
+	 * burst: a walk of a tree made ~90 threads a second otherwise. */
+	fuse_loop_cfg_set_idle_threads(lc, c.threads);
 	ret = fuse_session_loop_mt(d.se, lc) == 0 ? 0 : 1;
 	pifs_info("unmounted '%s'", c.mountpoint);
 out:
@@ -268,6 +285,7 @@ out:
 		fuse_session_destroy(d.se);
 	}
 	pifsd_ctl_stop(&d);
+	pifsd_pt_free(&d);
 	if (opened)
 		pifs_fs_close(&d.fs);
 	fuse_opt_free_args(&args);

@@ -2,8 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # bench-snapshot.sh - pifs snapshot against `git add -A && git commit` on
 # the same tree: a full snapshot of a 10,000-file delta, and an
-# incremental one after changing one file.  Median of 5 runs each, printed
-# as a table with the ratio, and as TSV in $PIFS_BUILDDIR/bench-snapshot.tsv.
+# incremental one after changing one file; then `pifs reset --golden` of
+# that delta and `pifs reset --to` the full snapshot (the 10,000 files
+# back from git).  Median of 5 runs each (BENCH_RUNS), printed as a table
+# with the ratio, and as TSV in $BENCH_TSV (default
+# $PIFS_BUILDDIR/bench-snapshot.tsv), every run in $BENCH_TSV.runs (case,
+# tool, run, ms: what bench.sh's table reads).
 # Goal (reported, never enforced): incremental < 50 ms, full faster than
 # the git CLI.
 set -u
@@ -12,6 +16,7 @@ set -u
 PIFS=$PIFS_BUILDDIR/tools/pifs
 FILES=${BENCH_FILES:-10000}
 RUNS=${BENCH_RUNS:-5}
+TSV=${BENCH_TSV:-$PIFS_BUILDDIR/bench-snapshot.tsv}
 [ "$(id -u)" = 0 ] || { echo "bench-snapshot: needs root"; exit 1; }
 command -v git >/dev/null || { echo "bench-snapshot: needs git (apt-get install git)"; exit 1; }
 [ -x "$PIFS" ] || { echo "bench-snapshot: build pifs first"; exit 1; }
@@ -48,7 +53,7 @@ mkdir -p "$T/golden/etc"
 echo pi > "$T/golden/etc/hostname"
 "$PIFS" init "$T/store" --golden "$T/golden" >/dev/null || exit 1
 S=(--store "$T/store")
-full_p=(); incr_p=(); full_g=(); incr_g=(); objs=
+full_p=(); incr_p=(); full_g=(); incr_g=(); rg=(); rs=(); objs=
 for r in $(seq 1 "$RUNS"); do
 	w=bench-$r
 	"$PIFS" "${S[@]}" worker add "$w" --serial "$(printf '%08x' $((0xbe000000 + r)))" >/dev/null || exit 1
@@ -65,21 +70,42 @@ for r in $(seq 1 "$RUNS"); do
 	incr_g+=("$(time_ms bash -c "cd '$T/git-$r' && git add -A && git commit -qm one")") || exit 1
 	echo "changed again $r" >> "$T/store/deltas/$w/d042/f42"
 	objs=$("$PIFS" "${S[@]}" snapshot "$w" -m two --stats | awk '/objects/ { print $6 }')
+	full_id=$("$PIFS" "${S[@]}" log "$w" | awk '$0 ~ / full( |$)/ { print $1; exit }')
+	[ -n "$full_id" ] || { echo "bench-snapshot: no 'full' snapshot in pifs log $w" >&2; exit 1; }
+	sync
+	rg+=("$(time_ms "$PIFS" "${S[@]}" reset "$w" --golden --force)") || exit 1
+	rs+=("$(time_ms "$PIFS" "${S[@]}" reset "$w" --to "$full_id" --force)") || exit 1
+	[ -f "$T/store/deltas/$w/d042/f42" ] || { echo "bench-snapshot: reset --to $full_id did not restore the files" >&2; exit 1; }
 done
 mf=$(printf '%s\n' "${full_p[@]}" | median); gf=$(printf '%s\n' "${full_g[@]}" | median)
 mi=$(printf '%s\n' "${incr_p[@]}" | median); gi=$(printf '%s\n' "${incr_g[@]}" | median)
+mrg=$(printf '%s\n' "${rg[@]}" | median); mrs=$(printf '%s\n' "${rs[@]}" | median)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 printf '\nsnapshot of a %d-file delta, median of %d runs (ms)\n' "$FILES" "$RUNS"
 printf '%-28s %10s %10s %8s\n' case "pifs" "git CLI" "pifs/git"
 printf '%-28s %10s %10s %8s\n' "full snapshot" "$mf" "$gf" "$(ratio "$mf" "$gf")"
 printf '%-28s %10s %10s %8s\n' "incremental (1 file)" "$mi" "$gi" "$(ratio "$mi" "$gi")"
+printf '%-28s %10s\n' "reset --golden" "$mrg"
+printf '%-28s %10s\n' "reset --to the full snapshot" "$mrs"
 printf 'objects written by an incremental snapshot: %s\n' "$objs"
 printf 'runs: pifs full %s | git full %s | pifs incr %s | git incr %s\n' \
 	"${full_p[*]}" "${full_g[*]}" "${incr_p[*]}" "${incr_g[*]}"
+printf 'runs: reset --golden %s | reset --to %s\n' "${rg[*]}" "${rs[*]}"
 printf 'goal (not enforced): incremental < 50 ms, full faster than git CLI\n'
 {
 	printf 'case\tfiles\truns\tpifs_ms\tgit_ms\tratio\n'
 	printf 'full\t%d\t%d\t%s\t%s\t%s\n' "$FILES" "$RUNS" "$mf" "$gf" "$(ratio "$mf" "$gf")"
 	printf 'incremental\t%d\t%d\t%s\t%s\t%s\n' "$FILES" "$RUNS" "$mi" "$gi" "$(ratio "$mi" "$gi")"
-} > "$PIFS_BUILDDIR/bench-snapshot.tsv"
-echo "TSV: $PIFS_BUILDDIR/bench-snapshot.tsv"
+	printf 'reset-golden\t%d\t%d\t%s\t-\t-\n' "$FILES" "$RUNS" "$mrg"
+	printf 'reset-snapshot\t%d\t%d\t%s\t-\t-\n' "$FILES" "$RUNS" "$mrs"
+} > "$TSV"
+{
+	for i in "${!full_p[@]}"; do
+		r=$((i + 1))
+		printf 'snapshot-full\tpifs\t%d\t%s\nsnapshot-full\tgit\t%d\t%s\n' $r "${full_p[i]}" $r "${full_g[i]}"
+		printf 'snapshot-incremental\tpifs\t%d\t%s\nsnapshot-incremental\tgit\t%d\t%s\n' $r "${incr_p[i]}" $r "${incr_g[i]}"
+		printf 'reset-golden\tpifs\t%d\t%s\nreset-snapshot\tpifs\t%d\t%s\n' $r "${rg[i]}" $r "${rs[i]}"
+	done
+} > "$TSV.runs"
+echo "TSV: $TSV"
+
