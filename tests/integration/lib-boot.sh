@@ -213,18 +213,23 @@ nfs_daemons_up() {
 		[ -d "$d" ] || exit 1
 		mount -t tmpfs -o mode=755 pifs-run /run || exit 1
 		mkdir -p /run/rpcbind /run/lock
+		# This mount namespace copied every mount on the machine; let go
+		# of the FUSE mounts of other tests, or their daemons could not
+		# exit when those tests unmount (ours stay: ganesha exports them).
+		awk -v t="$2/" '\''$3 ~ /^fuse/ && index($2 "/", t) != 1 { print $2 }'\'' /proc/self/mounts |
+			while read -r m; do umount -l "$(printf "%b" "$m")" 2>/dev/null; done
 		rpcbind -f -w >>"$d/rpcbind.log" 2>&1 </dev/null &
 		echo $! >"$d/rpcbind.pid"
 		for _ in $(seq 1 50); do rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break; sleep 0.1; done
 		ganesha.nfsd -F -f "$d/ganesha.conf" -L "$d/ganesha.log" -p "$d/ganesha.pid" -N NIV_EVENT \
 			>>"$d/ganesha.out" 2>&1 </dev/null &
 		echo $! >"$d/ganesha.pid.sh"
-	' nfs-ns "$NFS_DIR" >"$NFS_DIR/ns.out" 2>&1 ||
+	' nfs-ns "$NFS_DIR" "$T" >"$NFS_DIR/ns.out" 2>&1 ||
 		{ cat "$NFS_DIR/ns.out"; stop_nfs; fail "cannot start rpcbind and ganesha in $NFS_NS"; return 1; }
 	RPCBIND_PID=$(cat "$NFS_DIR/rpcbind.pid" 2>/dev/null)
 	GANESHA_PID=$(cat "$NFS_DIR/ganesha.pid.sh" 2>/dev/null)
 	for _ in $(seq 1 120); do
-		ip netns exec "$NFS_NS" timeout 5 nfs-ls "nfs://127.0.0.1/nfsroot/$NFS_FIRST/" >/dev/null 2>&1 && return 0
+		nsenter --net="/run/netns/$NFS_NS" timeout 5 nfs-ls "nfs://127.0.0.1/nfsroot/$NFS_FIRST/" >/dev/null 2>&1 && return 0
 		kill -0 "$GANESHA_PID" 2>/dev/null || break
 		sleep 0.5
 	done
@@ -284,7 +289,7 @@ boot_guest() {
 	[ -n "$NFS_NS" ] || { fail "boot_guest $name: start_nfs first"; return 1; }
 	GUEST_N=$((GUEST_N + 1))
 	mac=$(printf '52:54:00:%02x:%02x:%02x' $(($$ & 255)) $((GUEST_N >> 8 & 255)) $((GUEST_N & 255)))
-	ip netns exec "$NFS_NS" qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512 -smp 1 \
+	nsenter --net="/run/netns/$NFS_NS" qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512 -smp 1 \
 		-nographic -no-reboot -monitor none -serial "file:$log" -name "$name" \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "$(cat "$cmdline") console=ttyAMA0 panic=-1" \

@@ -9,6 +9,10 @@
 # dnsmasq binds only that veth, port=0 (no DNS).  rom_cleanup stops every
 # process started here by PID and deletes the namespaces; a scenario calls
 # it from its EXIT trap (before lib.sh's cleanup, which unmounts).
+# Processes enter a namespace with nsenter --net, not `ip netns exec`:
+# that one also gives them a mount namespace holding a copy of every mount
+# on the machine, and a copy of another test's FUSE mount keeps its daemon
+# alive after that test unmounts it.
 #
 #   rom_net_up                  the two namespaces; skips (77) without ip
 #                               netns, dnsmasq or bootrom
@@ -61,7 +65,7 @@ rom_net_up() {
 	# address, or replies for 10.1.1.1 could land on worker-3's interface.
 	local k
 	for k in all default; do
-		ip netns exec "$NSW" sysctl -qw "net.ipv4.conf.$k.arp_ignore=1" "net.ipv4.conf.$k.arp_announce=2" \
+		nsenter --net="/run/netns/$NSW" sysctl -qw "net.ipv4.conf.$k.arp_ignore=1" "net.ipv4.conf.$k.arp_announce=2" \
 			"net.ipv4.conf.$k.rp_filter=0" || { fail "sysctl in $NSW"; return 1; }
 	done
 }
@@ -74,7 +78,7 @@ rom_dnsmasq() {
 	grep -qx "port=0" "$T/dnsmasq.conf" && grep -qx "interface=$VM" "$T/dnsmasq.conf" &&
 		grep -qx "bind-interfaces" "$T/dnsmasq.conf" ||
 		{ cat "$T/dnsmasq.conf"; fail "dnsmasq-conf output"; return 1; }
-	ip netns exec "$NSM" dnsmasq --conf-file="$T/dnsmasq.conf" --keep-in-foreground \
+	nsenter --net="/run/netns/$NSM" dnsmasq --conf-file="$T/dnsmasq.conf" --keep-in-foreground \
 		--pid-file="$T/dnsmasq.pid" --dhcp-leasefile="$T/dnsmasq.leases" >"$T/dnsmasq.out" 2>&1 &
 	DNSMASQ_PID=$!
 	NET_PIDS+=("$DNSMASQ_PID")
@@ -98,7 +102,7 @@ rom_add_pi() {
 
 rom_boot() {
 	mkdir -p "$T/out-$1"
-	ip netns exec "$NSW" "$BOOTROM" --iface "pi$1" --mac "$(pi_mac "$1")" --serial "$1" \
+	nsenter --net="/run/netns/$NSW" "$BOOTROM" --iface "pi$1" --mac "$(pi_mac "$1")" --serial "$1" \
 		--out "$T/out-$1" --timeout 120 --interval 3000 --gap 50 --assign-address \
 		>"$T/rom-$1.out" 2>&1 &
 	NET_PIDS+=("$!")

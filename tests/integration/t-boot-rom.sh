@@ -312,6 +312,6 @@ file /tftpboot/start.elf not found for $ip" \
 
 # dnsmasq served only inside the master namespace, and is still up
 kill -0 "$DNSMASQ_PID" 2>/dev/null && ok "dnsmasq still running" || fail "dnsmasq died"
-ip netns exec "$NSM" ss -H -lunp 2>/dev/null | grep -q ':69 ' && ok "TFTP listens in $NSM" ||
+nsenter --net="/run/netns/$NSM" ss -H -lunp 2>/dev/null | grep -q ':69 ' && ok "TFTP listens in $NSM" ||
 	fail "no TFTP socket in $NSM"
 finish
