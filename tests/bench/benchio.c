@@ -98,6 +98,13 @@ static size_t parse_size(const char *s)
 }
 
 /* The lines of a list file; a NULL-terminated array. */
+static void free_list(char **v)
+{
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
 static char **read_list(const char *path, size_t *count)
 {
 	FILE *f = fopen(path, "re");
@@ -221,6 +228,7 @@ int main(int argc, char **argv)
 			n += read_file(v[i]);
 		printf("ms=%.3f files=%zu bytes=%lld\n", now_ms() - t0, count,
 		       n);
+		free_list(v);
 	} else if (!strcmp(cmd, "walk") && argc == 3) {
 		t0 = now_ms();
 		if (nftw(argv[2], walk_one, 64, FTW_PHYS) != 0)
@@ -261,6 +269,7 @@ int main(int argc, char **argv)
 				die("cannot close", v[i]);
 		}
 		printf("ms=%.3f files=%zu\n", now_ms() - t0, count);
+		free_list(v);
 	} else {
 		usage();
 	}
