@@ -19,6 +19,10 @@
 # stalls every transfer while it delays a reply, which would make the
 # concurrent boots measure DHCP timing, not TFTP serving.
 # Every server is stopped by PID, the namespaces are removed on exit.
+# Processes enter the namespaces with `nsenter --net`, not `ip netns
+# exec`: that one also makes a private mount namespace holding a copy of
+# every mount of the moment, so a FUSE mount of a test running alongside
+# would live on (and its daemon never end) until dnsmasq exits.
 
 tftp_replay() {
 	local nsm=pifsbench-m-$$ nsw=pifsbench-w-$$ vm=pbm$$ vw=pbw$$ nmax=0 n k s r p dp
@@ -39,7 +43,7 @@ tftp_replay() {
 	ip -n "$nsw" link set lo up
 	ip -n "$nsw" link set "$vw" up
 	for k in all default; do
-		ip netns exec "$nsw" sysctl -qw "net.ipv4.conf.$k.arp_ignore=1" "net.ipv4.conf.$k.arp_announce=2" \
+		nsenter --net="/run/netns/$nsw" sysctl -qw "net.ipv4.conf.$k.arp_ignore=1" "net.ipv4.conf.$k.arp_announce=2" \
 			"net.ipv4.conf.$k.rp_filter=0" >/dev/null
 	done
 	serial() { printf 'b0%06x' "$1"; }
@@ -75,7 +79,7 @@ tftp_replay() {
 			[ -s "$T/dnsmasq.conf" ] || { cat "$T/conf.err"; warn "pifs dnsmasq-conf"; return; }
 			: >"$T/dnsmasq.log"
 			rm -f "$T/dnsmasq.leases"
-			ip netns exec "$nsm" dnsmasq --conf-file="$T/dnsmasq.conf" --keep-in-foreground \
+			nsenter --net="/run/netns/$nsm" dnsmasq --conf-file="$T/dnsmasq.conf" --keep-in-foreground \
 				--pid-file="$T/dnsmasq.pid" --dhcp-leasefile="$T/dnsmasq.leases" >"$T/dnsmasq.out" 2>&1 &
 			dp=$!
 			PIDS+=("$dp")
@@ -92,7 +96,7 @@ tftp_replay() {
 					s=$(serial "$k")
 					rm -rf "$T/rom/$s"
 					mkdir -p "$T/rom/$s"
-					(ip netns exec "$nsw" "$BOOTROM" --iface "pi$s" --mac "$(pi_mac "$s")" --serial "$s" \
+					(nsenter --net="/run/netns/$nsw" "$BOOTROM" --iface "pi$s" --mac "$(pi_mac "$s")" --serial "$s" \
 						--out "$T/rom/$s" --timeout 120 --interval 1500 --tries 5 --gap 0 --assign-address |
 						perl -MTime::HiRes=time -ne '$| = 1; printf "%.6f %s", time, $_' >"$T/rom/$s.out") &
 					pids+=("$!")
