@@ -26,12 +26,21 @@ SUITE=bookworm
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # The NFS-root modules the initramfs loads (their dependencies come from
 # modules.dep): virtio for QEMU, the Pi 3B+ USB host and NIC (lan78xx, and
-# smsc95xx of the Pi 3B), the Pi's NIC PHY.  The golden has these too.
+# smsc95xx of the Pi 3B), the Pi's NIC PHY, and a virtio disk with ext4
+# (the --debian build's second stage; also root=/dev/... in general).  The golden has these too.
+# --debian: debootstrap's minbase and these.
+DEBIAN_INCLUDE=systemd-sysv,udev,kmod,libcap2-bin,iproute2,procps
+SECOND_STAGE_TIMEOUT=${PIFS_SECOND_STAGE_TIMEOUT:-5400}
 INITRD_MODULES_REQUIRED=(virtio_pci virtio_net nfsv3)
-INITRD_MODULES_OPTIONAL=(dwc2 lan78xx smsc95xx microchip)
+INITRD_MODULES_OPTIONAL=(dwc2 lan78xx smsc95xx microchip virtio_blk ext4 crc32c_generic)
 GOLDEN_MODULES_EXTRA=(nfsv4 overlay)
 
 say() { echo "$PROG: $*"; }
+STEP=0
+step() {
+	STEP=$((STEP + 1))
+	say "[$STEP/$NSTEPS] $*"
+}
 die() {
 	echo "$PROG: error: $*" >&2
 	exit 1
@@ -66,14 +75,10 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$DIR" ] || usage
 [ -n "$CACHE" ] || usage
+NSTEPS=6
+[ "$FLAVOUR" = debian ] && NSTEPS=7
 DIR=${DIR%/}
 
-if [ "$FLAVOUR" = debian ]; then
-	# A full Debian root needs debootstrap's second stage, which runs the
-	# arm64 maintainer scripts: that has to happen inside the QEMU guest.
-	echo "$PROG: --debian is not yet implemented (use --minimal)" >&2
-	exit 2
-fi
 
 [ "$(id -u)" = 0 ] || die "must run as root (the tree's files are owned by root)"
 for t in apt-get apt-cache dpkg-deb depmod cpio gzip tar flock sha256sum; do
@@ -144,9 +149,9 @@ apt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
 
 have_lists() { ls "$A/state/lists/"*"_${SUITE}_main_binary-arm64_Packages"* >/dev/null 2>&1; }
 if [ -e "$A/updated" ] && [ -n "$(find "$A/updated" -mmin -1440)" ] && have_lists; then
-	say "[1/7] package lists: cached ($SUITE arm64, from $MIRROR, $(stat -c %y "$A/updated" | cut -d. -f1))"
+	step "package lists: cached ($SUITE arm64, from $MIRROR, $(stat -c %y "$A/updated" | cut -d. -f1))"
 else
-	say "[1/7] package lists: fetching $SUITE arm64 main non-free-firmware from $MIRROR"
+	step "package lists: fetching $SUITE arm64 main non-free-firmware from $MIRROR"
 	if timeout 600 apt-get -q "${APT_OPTS[@]}" update >"$A/update.log" 2>&1 &&
 		! grep -Eq '^(E:|Err:)' "$A/update.log" && have_lists; then
 		touch "$A/updated"
@@ -211,12 +216,13 @@ declare -A DEB
 n_get=0
 for p in "${PACKAGES[@]}"; do
 	f=${FILE[$p]:-}
-	[ -n "$f" ] && [ -f "$CACHE/debs/${f##*/}" ] || n_get=$((n_get + 1))
+	[ -n "$f" ] || die "package '$p' is not available for arm64 in $SUITE ($MIRROR)"
+	[ -f "$CACHE/debs/${f##*/}" ] || n_get=$((n_get + 1))
 done
 if [ $n_get = 0 ]; then
-	say "[2/7] packages: cached (${PACKAGES[*]})"
+	step "packages: cached (${PACKAGES[*]})"
 else
-	say "[2/7] packages: downloading $n_get of ${#PACKAGES[@]} (${PACKAGES[*]})"
+	step "packages: downloading $n_get of ${#PACKAGES[@]} (${PACKAGES[*]})"
 fi
 for p in "${PACKAGES[@]}"; do
 	DEB[$p]=$(fetch "$p")
@@ -240,12 +246,15 @@ unpacked() {
 	echo "$x"
 }
 
-say "[3/7] unpacking"
+step "unpacking"
 declare -A X
 for p in "${PACKAGES[@]}"; do
 	X[$p]=$(unpacked "$p")
 done
 KX=${X[$KPKG]}
+# The cache is only added to from here on (and debootstrap's below takes
+# the lock again): other builds may use it while this one goes on.
+flock -u "$LOCK"
 MODDIR=lib/modules/$KVER
 
 # ---- the tree ----
@@ -259,45 +268,11 @@ R=$TMP/root
 IRD=$TMP/initramfs
 mkdir -m 755 "$R" "$IRD"
 
-say "[4/7] root tree: merged /usr, packages, busybox, /etc"
-# Raspberry Pi OS bookworm is merged-/usr: /bin, /sbin and /lib are links
-# into /usr, and packages that ship files in /lib land in /usr/lib.
-(
-	cd "$R"
-	mkdir -p usr/bin usr/sbin usr/lib boot/firmware etc/init.d etc/local.d \
-		dev proc sys run tmp var/tmp var/log var/cache var/lib mnt media \
-		opt srv home root
-	ln -s usr/bin bin
-	ln -s usr/sbin sbin
-	ln -s usr/lib lib
-	ln -s ../run var/run
-	chmod 1777 tmp var/tmp
-	chmod 700 root
-)
-
-# merge SRC [tar exclude options]: copy an unpacked package into the tree,
-# keeping the tree's /bin, /sbin and /lib links.
-merge() {
-	local src=$1
-	shift
-	tar -C "$src" "$@" -cf - . | tar -C "$R" --keep-directory-symlink --same-owner -xpf -
-}
-for p in "${PACKAGES[@]}"; do
-	[ "$p" = "$KPKG" ] && continue
-	merge "${X[$p]}"
-done
-# The kernel package without its modules (the chosen ones come below) and
-# without the copy of the Image (it is boot/firmware/kernel8.img).
-merge "$KX" --exclude="./$MODDIR" --exclude="./usr/lib/linux-image-$KVER" \
-	--exclude="./boot/vmlinuz-$KVER"
-mkdir -p "$R/usr/lib/linux-image-$KVER"
-cp -a "$KX/usr/lib/linux-image-$KVER/broadcom" "$R/usr/lib/linux-image-$KVER/"
-
 # The busybox applets.  `busybox --list` cannot run here (arm64), so the
 # names come from the binary's own table: the sorted, NUL-separated applet
 # names that start "[", "[[".  The test boot compares the links with what
 # the guest's busybox --list says.
-BB=$R/usr/bin/busybox
+BB=${X[busybox-static]}/bin/busybox
 [ -x "$BB" ] || die "package 'busybox-static' has no /bin/busybox"
 off=$(grep -obUaP '\x00\[\x00\[\[\x00' "$BB" | sed -n 1p | cut -d: -f1)
 [ -n "$off" ] || die "cannot find the applet table in $BB"
@@ -310,36 +285,74 @@ done
 for a in sh mount switch_root udhcpc poweroff insmod init getty ip hostname; do
 	[ -n "${IS_APPLET[$a]:-}" ] || die "busybox has no '$a' applet (applet table misread?)"
 done
-# Where busybox installs them (its applets' BB_DIR_*SBIN); the rest go to
-# /usr/bin.  A file a package ships (setcap, getcap, ...) is kept.
-SBIN_APPLETS=" acpid adjtimex arp blkdiscard blockdev brctl chroot crond depmod devmem fdisk findfs
- freeramdisk fsfreeze fstrim getty halt hwclock i2cdetect i2cdump i2cget i2cset i2ctransfer ifconfig
- ifdown ifup init insmod klogd loadkmap logread losetup lsmod mdev mkdosfs mke2fs mkswap modinfo
- modprobe nameif partprobe pivot_root poweroff rdate reboot rmmod route run-init setkeycodes
- start-stop-daemon sulogin swapoff swapon switch_root sysctl syslogd telnetd tunctl ubirename
- udhcpc udhcpd vconfig watchdog"
-SBIN_APPLETS=" ${SBIN_APPLETS//$'\n'/ } "
-for a in "${APPLETS[@]}"; do
-	case $a in busybox | linuxrc) continue ;; esac
-	if [[ $SBIN_APPLETS == *" $a "* ]]; then
-		[ -e "$R/usr/sbin/$a" ] || [ -L "$R/usr/sbin/$a" ] || ln -s ../bin/busybox "$R/usr/sbin/$a"
-	else
-		[ -e "$R/usr/bin/$a" ] || [ -L "$R/usr/bin/$a" ] || ln -s busybox "$R/usr/bin/$a"
-	fi
-done
-printf '%s\n' "${APPLETS[@]}" >"$R/usr/lib/pifs-golden-applets"
+# merge SRC [tar exclude options]: copy an unpacked package into the tree,
+# keeping the tree's /bin, /sbin and /lib links.
+merge() {
+	local src=$1
+	shift
+	tar -C "$src" "$@" -cf - . | tar -C "$R" --keep-directory-symlink --same-owner -xpf -
+}
 
-cat >"$R/etc/hostname" <<'EOF'
+# minimal_root: the busybox root: merged /usr, the packages, the applet
+# links, /etc (users, inittab, rcS running /etc/local.d/*.start).
+minimal_root() {
+	# Raspberry Pi OS bookworm is merged-/usr: /bin, /sbin and /lib are links
+	# into /usr, and packages that ship files in /lib land in /usr/lib.
+	(
+		cd "$R"
+		mkdir -p usr/bin usr/sbin usr/lib boot/firmware etc/init.d etc/local.d \
+			dev proc sys run tmp var/tmp var/log var/cache var/lib mnt media \
+			opt srv home root
+		ln -s usr/bin bin
+		ln -s usr/sbin sbin
+		ln -s usr/lib lib
+		ln -s ../run var/run
+		chmod 1777 tmp var/tmp
+		chmod 700 root
+	)
+
+	for p in "${PACKAGES[@]}"; do
+		[ "$p" = "$KPKG" ] && continue
+		merge "${X[$p]}"
+	done
+	# The kernel package without its modules (the chosen ones come below) and
+	# without the copy of the Image (it is boot/firmware/kernel8.img).
+	merge "$KX" --exclude="./$MODDIR" --exclude="./usr/lib/linux-image-$KVER" \
+		--exclude="./boot/vmlinuz-$KVER"
+	mkdir -p "$R/usr/lib/linux-image-$KVER"
+	cp -a "$KX/usr/lib/linux-image-$KVER/broadcom" "$R/usr/lib/linux-image-$KVER/"
+
+	# Where busybox installs them (its applets' BB_DIR_*SBIN); the rest go to
+	# /usr/bin.  A file a package ships (setcap, getcap, ...) is kept.
+	SBIN_APPLETS=" acpid adjtimex arp blkdiscard blockdev brctl chroot crond depmod devmem fdisk findfs
+	 freeramdisk fsfreeze fstrim getty halt hwclock i2cdetect i2cdump i2cget i2cset i2ctransfer ifconfig
+	 ifdown ifup init insmod klogd loadkmap logread losetup lsmod mdev mkdosfs mke2fs mkswap modinfo
+	 modprobe nameif partprobe pivot_root poweroff rdate reboot rmmod route run-init setkeycodes
+	 start-stop-daemon sulogin swapoff swapon switch_root sysctl syslogd telnetd tunctl ubirename
+	 udhcpc udhcpd vconfig watchdog"
+	SBIN_APPLETS=" ${SBIN_APPLETS//$'\n'/ } "
+	BB=$R/usr/bin/busybox
+	for a in "${APPLETS[@]}"; do
+		case $a in busybox | linuxrc) continue ;; esac
+		if [[ $SBIN_APPLETS == *" $a "* ]]; then
+			[ -e "$R/usr/sbin/$a" ] || [ -L "$R/usr/sbin/$a" ] || ln -s ../bin/busybox "$R/usr/sbin/$a"
+		else
+			[ -e "$R/usr/bin/$a" ] || [ -L "$R/usr/bin/$a" ] || ln -s busybox "$R/usr/bin/$a"
+		fi
+	done
+	printf '%s\n' "${APPLETS[@]}" >"$R/usr/lib/pifs-golden-applets"
+
+	cat >"$R/etc/hostname" <<'EOF'
 raspberrypi
 EOF
-printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\traspberrypi\n' >"$R/etc/hosts"
-cat >"$R/etc/passwd" <<'EOF'
+	printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\traspberrypi\n' >"$R/etc/hosts"
+	cat >"$R/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
 pi:x:1000:1000:,,,:/home/pi:/bin/sh
 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
 EOF
-cat >"$R/etc/group" <<'EOF'
+	cat >"$R/etc/group" <<'EOF'
 root:x:0:
 daemon:x:1:
 adm:x:4:pi
@@ -352,23 +365,23 @@ users:x:100:pi
 pi:x:1000:
 nogroup:x:65534:
 EOF
-# Locked passwords, as Raspberry Pi OS ships (set one with passwd).
-cat >"$R/etc/shadow" <<'EOF'
+	# Locked passwords, as Raspberry Pi OS ships (set one with passwd).
+	cat >"$R/etc/shadow" <<'EOF'
 root:*:19000:0:99999:7:::
 daemon:*:19000:0:99999:7:::
 pi:*:19000:0:99999:7:::
 nobody:*:19000:0:99999:7:::
 EOF
-chown 0:42 "$R/etc/shadow"
-chmod 640 "$R/etc/shadow"
-mkdir -m 755 "$R/home/pi"
-chown 1000:1000 "$R/home/pi"
-cat >"$R/etc/fstab" <<'EOF'
+	chown 0:42 "$R/etc/shadow"
+	chmod 640 "$R/etc/shadow"
+	mkdir -m 755 "$R/home/pi"
+	chown 1000:1000 "$R/home/pi"
+	cat >"$R/etc/fstab" <<'EOF'
 # The root is the worker's NFS root (mounted by the initramfs) and
 # /boot/firmware is part of it: no SD-card partitions here.
 proc            /proc           proc    defaults          0       0
 EOF
-cat >"$R/usr/lib/os-release" <<EOF
+	cat >"$R/usr/lib/os-release" <<EOF
 PRETTY_NAME="pifs minimal golden (Debian 12 bookworm arm64 packages, busybox userland)"
 NAME="pifs golden"
 VARIANT="minimal"
@@ -378,17 +391,17 @@ ID_LIKE=debian
 VERSION_CODENAME=$SUITE
 BUILD_ID="kernel $KVER, $(printf '%s ' "${PACKAGES[@]}" | sed 's/ $//')"
 EOF
-ln -s ../usr/lib/os-release "$R/etc/os-release"
-{
-	echo "# package version sha256: the Debian $SUITE arm64 packages this golden was built from"
-	for p in "${PACKAGES[@]}"; do
-		echo "$p $(dpkg-deb -f "${DEB[$p]}" Version) ${SUM[$p]}"
-	done
-} >"$R/usr/lib/pifs-golden-packages"
-printf 'Welcome to the pifs minimal golden: a busybox userland on the Debian %s kernel %s.\n' "$SUITE" "$KVER" >"$R/etc/motd"
-echo /bin/sh >"$R/etc/shells"
+	ln -s ../usr/lib/os-release "$R/etc/os-release"
+	{
+		echo "# package version sha256: the Debian $SUITE arm64 packages this golden was built from"
+		for p in "${PACKAGES[@]}"; do
+			echo "$p $(dpkg-deb -f "${DEB[$p]}" Version) ${SUM[$p]}"
+		done
+	} >"$R/usr/lib/pifs-golden-packages"
+	printf 'Welcome to the pifs minimal golden: a busybox userland on the Debian %s kernel %s.\n' "$SUITE" "$KVER" >"$R/etc/motd"
+	echo /bin/sh >"$R/etc/shells"
 
-cat >"$R/etc/inittab" <<'EOF'
+	cat >"$R/etc/inittab" <<'EOF'
 # busybox init: bring the system up, then a shell on the console
 ::sysinit:/etc/init.d/rcS
 console::askfirst:-/bin/sh
@@ -397,7 +410,7 @@ console::askfirst:-/bin/sh
 ::shutdown:/bin/umount -a -r
 ::restart:/sbin/init
 EOF
-cat >"$R/etc/init.d/rcS" <<'EOF'
+	cat >"$R/etc/init.d/rcS" <<'EOF'
 #!/bin/sh
 # /etc/init.d/rcS of the pifs golden (busybox init's sysinit): the kernel
 # file systems, the hostname, loopback, then every executable
@@ -424,13 +437,164 @@ for f in /etc/local.d/*.start; do
 	"$f" || echo "pifs-golden: $f exited with status $?"
 done
 EOF
-chmod 755 "$R/etc/init.d/rcS"
-cat >"$R/etc/local.d/README" <<'EOF'
+	chmod 755 "$R/etc/init.d/rcS"
+	cat >"$R/etc/local.d/README" <<'EOF'
 Every executable *.start file here is run in order, as root, at the end of
 boot by /etc/init.d/rcS (its output goes to the console).
 EOF
+}
 
-say "[5/7] kernel $KVER: modules"
+# debian_root: debootstrap's first stage (downloads and unpacks, runs
+# nothing).  second_stage completes it; the firmware and the kernel
+# package are unpacked over it after that (debian_finish).
+debian_root() {
+	rmdir "$R"
+	mkdir -p "$CACHE/debootstrap"
+	flock -w 3600 "$LOCK" || die "$CACHE is locked by another build for an hour"
+	if ! timeout 3600 debootstrap --foreign --arch=arm64 --variant=minbase --merged-usr \
+		--keyring="$KEYRING" --cache-dir="$CACHE/debootstrap" \
+		--components=main,non-free-firmware --include="$DEBIAN_INCLUDE" \
+		"$SUITE" "$R" "$MIRROR" >"$TMP/debootstrap.log" 2>&1; then
+		tail -5 "$TMP/debootstrap.log" >&2
+		cp "$TMP/debootstrap.log" "$CACHE/debootstrap.log"
+		die "debootstrap --foreign failed (see $CACHE/debootstrap.log)"
+	fi
+	flock -u "$LOCK"
+	# the first stage leaves proc -> /proc (for a chroot): the second
+	# stage boots with /proc mounted there
+	if [ -L "$R/proc" ]; then
+		rm "$R/proc"
+		mkdir -m 555 "$R/proc"
+	fi
+}
+
+# second_stage: debootstrap --second-stage inside an arm64 QEMU guest
+# (TCG, no network) booting the golden's kernel and initramfs with the
+# tree as its root on a virtio disk: an ext4 image made from the tree by
+# mke2fs -d (owners, modes, xattrs, links), copied back from a read-only
+# loop mount afterwards.  (A virtio 9p root was tried first: dpkg over 9p
+# under TCG managed two packages a minute.)  Then the pi user.
+second_stage() {
+	local log=$TMP/second-stage.log img=$TMP/root.img mnt=$TMP/mnt pid t0 rc n
+	cat >"$R/pifs-second-stage" <<'EOF'
+#!/bin/sh
+# run once by golden-build.sh --debian under QEMU, then removed
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+# /dev is the kernel's devtmpfs here (moved in by the initramfs): let
+# debootstrap skip making its own device nodes, as in a container.
+container=lxc
+export container
+echo "pifs-second-stage: debootstrap --second-stage"
+if /debootstrap/debootstrap --second-stage; then
+	useradd -m -u 1000 -U -s /bin/bash -c ,,, pi &&
+		passwd -l pi >/dev/null && passwd -l root >/dev/null &&
+		echo "pifs-second-stage: ok"
+else
+	echo "pifs-second-stage: failed"
+	tail -40 /debootstrap/debootstrap.log
+fi
+sync
+# no poweroff without systemd running: the kernel's own
+echo o >/proc/sysrq-trigger
+sleep 10
+exit 1
+EOF
+	chmod 755 "$R/pifs-second-stage"
+	# dpkg writes fewer, larger files than it unpacks: 3 GiB is room enough
+	mke2fs -q -t ext4 -d "$R" -L pifsroot -E root_owner=0:0 "$img" 3G >/dev/null ||
+		die "mke2fs -d $R failed"
+	t0=$(date +%s)
+	qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 1024 -nographic -no-reboot \
+		-monitor none -serial "file:$log" -nic none \
+		-kernel "$KX/boot/vmlinuz-$KVER" -initrd "$TMP/initramfs8" \
+		-append "root=/dev/vda rootfstype=ext4 rw init=/pifs-second-stage console=ttyAMA0 panic=-1" \
+		-drive "file=$img,format=raw,if=virtio,cache=unsafe" \
+		</dev/null >"$log.qemu" 2>&1 &
+	pid=$!
+	n=0
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ $(($(date +%s) - t0)) -ge "$SECOND_STAGE_TIMEOUT" ]; then
+			kill "$pid"
+			wait "$pid"
+			cp "$log" "$CACHE/second-stage.log"
+			die "the second stage did not finish in $SECOND_STAGE_TIMEOUT s (console: $CACHE/second-stage.log)"
+		fi
+		sleep 5
+		n=$((n + 1))
+		if [ $((n % 24)) = 0 ]; then
+			say "  second stage: $((($(date +%s) - t0) / 60)) min, $(tr -d '\r' <"$log" | grep -c '^I: ') debootstrap steps"
+		fi
+	done
+	rc=0
+	wait "$pid" || rc=$?
+	cp "$log" "$CACHE/second-stage.log"
+	if [ $rc != 0 ] || ! tr -d '\r' <"$log" | grep -qx 'pifs-second-stage: ok'; then
+		tr -d '\r' <"$log" | grep -vE '^\[ *[0-9]' | tail -15 >&2
+		die "the second stage failed (QEMU exit $rc; console: $CACHE/second-stage.log)"
+	fi
+	say "  second stage: done in $(($(date +%s) - t0)) s; copying the tree back"
+	# the guest cannot unmount its root: replay the journal here
+	rc=0
+	e2fsck -fy "$img" >"$TMP/e2fsck.log" 2>&1 || rc=$?
+	[ $rc -lt 4 ] || { cat "$TMP/e2fsck.log" >&2; die "the second stage's disk is damaged (e2fsck exit $rc)"; }
+	mkdir "$mnt"
+	mount -o loop,ro "$img" "$mnt" || die "cannot loop-mount $img"
+	rm -rf "$R"
+	mkdir -m 755 "$R"
+	rc=0
+	cp -a "$mnt/." "$R/" || rc=$?
+	umount "$mnt"
+	rm -f "$img"
+	[ $rc = 0 ] || die "cannot copy the tree back from the second stage's disk"
+	rm -rf "$R/lost+found"
+	[ ! -e "$R/debootstrap" ] || die "the second stage left /debootstrap behind"
+	rm -f "$R/pifs-second-stage"
+}
+
+# debian_finish: the firmware and the whole kernel package unpacked over
+# the Debian root (dpkg does not know them), and the golden's settings.
+debian_finish() {
+	merge "${X[raspi-firmware]}"
+	merge "$KX"
+	mkdir -p "$R/boot/firmware" "$R/etc/local.d"
+
+	# The golden's settings, as the minimal one's: its name, no SD card in
+	# fstab, and /etc/local.d/*.start run at boot by a unit.
+	echo raspberrypi >"$R/etc/hostname"
+	printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\traspberrypi\n' >"$R/etc/hosts"
+	cat >"$R/etc/fstab" <<'EOF'
+# The root is the worker's NFS root (mounted by the initramfs) and
+# /boot/firmware is part of it: no SD-card partitions here.
+proc            /proc           proc    defaults          0       0
+EOF
+	cat >"$R/etc/systemd/system/pifs-local.service" <<'EOF'
+[Unit]
+Description=pifs: run /etc/local.d/*.start (a worker's job)
+After=multi-user.target
+
+[Service]
+Type=oneshot
+StandardOutput=journal+console
+ExecStart=/bin/sh -c 'echo "pifs-golden: up as $$(hostname)"; for f in /etc/local.d/*.start; do [ -f "$$f" ] && [ -x "$$f" ] || continue; echo "pifs-golden: running $$f"; "$$f" || echo "pifs-golden: $$f exited with status $$?"; done'
+
+[Install]
+WantedBy=multi-user.target
+EOF
+	mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
+	ln -sf ../pifs-local.service "$R/etc/systemd/system/multi-user.target.wants/pifs-local.service"
+	cat >"$R/etc/local.d/README" <<'EOF'
+Every executable *.start file here is run in order, as root, at the end of
+boot by pifs-local.service (its output goes to the console).
+EOF
+	{
+		echo "# package version sha256: the Debian $SUITE arm64 packages unpacked over debootstrap's root"
+		for p in raspi-firmware "$KPKG"; do
+			echo "$p $(dpkg-deb -f "${DEB[$p]}" Version) ${SUM[$p]}"
+		done
+	} >"$R/usr/lib/pifs-golden-packages"
+}
+# The kernel's modules: the initramfs's, and the minimal golden's.
 # Module names as modules.dep spells them (path), for one name with - or _.
 declare -A MODPATH MODDEPS
 while IFS= read -r line; do
@@ -489,36 +653,7 @@ copy_modules() {
 	done
 	depmod -b "$root" "$KVER" || die "depmod failed in $root"
 }
-copy_modules "$R" "${GOLDEN_MODS[@]}"
-
-say "[6/7] boot/firmware: firmware, kernel8.img, device trees, config.txt, cmdline.txt"
-FW=$R/boot/firmware
-RPF=$R/usr/lib/raspi-firmware
-for f in bootcode.bin start.elf fixup.dat; do
-	[ -f "$RPF/$f" ] || die "package 'raspi-firmware' has no $f"
-done
-cp -a "$RPF"/*.bin "$RPF"/*.elf "$RPF"/*.dat "$FW/"
-cp -a "$KX/boot/vmlinuz-$KVER" "$FW/kernel8.img"
-DTB=$KX/usr/lib/linux-image-$KVER/broadcom
-[ -f "$DTB/bcm2837-rpi-3-b-plus.dtb" ] || die "package '$KPKG' has no broadcom/bcm2837-rpi-3-b-plus.dtb"
-cp -a "$DTB"/bcm27*-rpi-*.dtb "$DTB"/bcm2837-rpi-*.dtb "$FW/"
-# The Pi firmware asks for the downstream names (the seed's TFTP log:
-# bcm2710-rpi-3-b-plus.dtb); Debian ships the upstream ones.
-cp -a "$DTB/bcm2837-rpi-3-b-plus.dtb" "$FW/bcm2710-rpi-3-b-plus.dtb"
-cp -a "$DTB/bcm2837-rpi-3-b.dtb" "$FW/bcm2710-rpi-3-b.dtb"
-cat >"$FW/config.txt" <<'EOF'
-# pifs golden: Raspberry Pi 3B/3B+/4 in 64-bit mode, network boot.
-# The kernel is Debian's arm64 kernel; the initramfs mounts the NFS root
-# named in cmdline.txt.
-arm_64bit=1
-kernel=kernel8.img
-initramfs initramfs8 followkernel
-enable_uart=1
-EOF
-echo 'console=serial0,115200 console=tty1 root=/dev/nfs nfsroot=10.1.1.100:/nfsroot/pi,vers=3,tcp rw ip=dhcp rootwait' \
-	>"$FW/cmdline.txt"
-
-say "[7/7] initramfs8: busybox, ${#INITRD_ORDER[@]} modules, /init"
+step "initramfs8: busybox, ${#INITRD_ORDER[@]} modules, /init"
 (
 	cd "$IRD"
 	mkdir -p bin dev etc proc sys run tmp newroot lib
@@ -564,8 +699,9 @@ cat >"$IRD/init" <<'EOF'
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # /init of the pifs golden's initramfs8: mount the NFS root named on the
-# kernel command line and switch to it.
+# kernel command line and switch to it (or a local root=/dev/...).
 #   root=/dev/nfs nfsroot=[SERVER:]PATH[,OPTIONS] ip=dhcp|CLIENT:SERVER:GW:MASK:HOST:DEV:off
+#   (or root=/dev/...|UUID=...|LABEL=... [rootfstype=ext4])
 #   [rw|ro] [init=/sbin/init] [pifs.onerror=poweroff|reboot|shell]
 # One line per step, "pifs-initramfs: ...".  On any failure it says why
 # and powers the machine off (a test guest exits instead of hanging).
@@ -589,7 +725,7 @@ mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || die "cannot mount /sys"
 mount -t devtmpfs -o nosuid devtmpfs /dev || die "cannot mount /dev"
 mount -t tmpfs -o nosuid,nodev,mode=755 tmpfs /run
 
-root= nfsroot= ipconf=dhcp init=/sbin/init mode=ro
+root='' nfsroot='' ipconf=dhcp init=/sbin/init mode=ro rootfstype='' blk=''
 read -r cmdline </proc/cmdline
 set -f
 for arg in $cmdline; do
@@ -598,6 +734,7 @@ for arg in $cmdline; do
 	nfsroot=*) nfsroot=${arg#nfsroot=} ;;
 	ip=*) ipconf=${arg#ip=} ;;
 	init=*) init=${arg#init=} ;;
+	rootfstype=*) rootfstype=${arg#rootfstype=} ;;
 	rw) mode=rw ;;
 	ro) mode=ro ;;
 	pifs.onerror=*) onerror=${arg#pifs.onerror=} ;;
@@ -605,17 +742,11 @@ for arg in $cmdline; do
 done
 set +f
 say "kernel $(uname -r), command line: $cmdline"
-[ "$root" = /dev/nfs ] || die "root=$root: this initramfs mounts only root=/dev/nfs"
-[ -n "$nfsroot" ] || die "root=/dev/nfs without nfsroot=SERVER:PATH"
-
-# nfsroot=[SERVER:]PATH[,OPTIONS]
-spec=${nfsroot%%,*}
-nfsopts=
-[ "$spec" = "$nfsroot" ] || nfsopts=${nfsroot#*,}
-server=
-path=$spec
-case $spec in *:*) server=${spec%%:*} path=${spec#*:} ;; esac
-case $path in /*) ;; *) die "nfsroot=$nfsroot: the path must be absolute" ;; esac
+case $root in
+/dev/nfs) [ -n "$nfsroot" ] || die "root=/dev/nfs without nfsroot=SERVER:PATH" ;;
+/dev/?* | UUID=?* | LABEL=?*) ;;
+*) die "root=$root: this initramfs mounts root=/dev/nfs (or a local root=/dev/..., UUID=, LABEL=)" ;;
+esac
 
 kver=$(uname -r)
 [ -d "/lib/modules/$kver" ] || die "no modules for kernel $kver in this initramfs (it was built for $(ls /lib/modules))"
@@ -627,94 +758,144 @@ while read -r m; do
 done </etc/modules.load
 say "loaded modules:$mods"
 
-# ip=dhcp (or on/any/both/bootp) or the kernel's static form
-# CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF
-dev= client= gw= netmask= dhcp=1
-case $ipconf in
-"" | dhcp | on | any | both | bootp) ;;
-off | none) die "ip=$ipconf: an NFS root needs the network" ;;
-*:*)
-	IFS=: read -r client ipserver gw netmask _host dev auto <<IPCONF
+# nfs_root: the network (ip=), then server:path (nfsroot=) on /newroot
+nfs_root() {
+	# nfsroot=[SERVER:]PATH[,OPTIONS]
+	spec=${nfsroot%%,*}
+	nfsopts=
+	[ "$spec" = "$nfsroot" ] || nfsopts=${nfsroot#*,}
+	server=
+	path=$spec
+	case $spec in *:*) server=${spec%%:*} path=${spec#*:} ;; esac
+	case $path in /*) ;; *) die "nfsroot=$nfsroot: the path must be absolute" ;; esac
+
+	# ip=dhcp (or on/any/both/bootp) or the kernel's static form
+	# CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF
+	dev='' client='' gw='' netmask='' dhcp=1
+	case $ipconf in
+	"" | dhcp | on | any | both | bootp) ;;
+	off | none) die "ip=$ipconf: an NFS root needs the network" ;;
+	*:*)
+		IFS=: read -r client ipserver gw netmask _host dev auto <<IPCONF
 $ipconf
 IPCONF
-	case ${auto:-off} in
-	off | none | static) [ -n "$client" ] || die "ip=$ipconf: no client address"; dhcp= ;;
-	*) ;;
+		case ${auto:-off} in
+		off | none | static) [ -n "$client" ] || die "ip=$ipconf: no client address"; dhcp= ;;
+		*) ;;
+		esac
+		[ -z "$server" ] && server=$ipserver
+		;;
+	*) die "ip=$ipconf: not understood (ip=dhcp or CLIENT:SERVER:GW:MASK:HOST:DEV:off)" ;;
 	esac
-	[ -z "$server" ] && server=$ipserver
-	;;
-*) die "ip=$ipconf: not understood (ip=dhcp or CLIENT:SERVER:GW:MASK:HOST:DEV:off)" ;;
-esac
 
-# the first ethernet interface (a USB NIC may take a few seconds to appear)
-first_ether() {
-	local n
-	for n in /sys/class/net/eth* /sys/class/net/en* /sys/class/net/*; do
-		[ -e "$n/type" ] || continue
-		[ "${n##*/}" = lo ] && continue
-		[ "$(cat "$n/type")" = 1 ] && { echo "${n##*/}"; return 0; }
+	# the first ethernet interface (a USB NIC may take a few seconds to appear)
+	first_ether() {
+		local n
+		for n in /sys/class/net/eth* /sys/class/net/en* /sys/class/net/*; do
+			[ -e "$n/type" ] || continue
+			[ "${n##*/}" = lo ] && continue
+			[ "$(cat "$n/type")" = 1 ] && { echo "${n##*/}"; return 0; }
+		done
+		return 1
+	}
+	i=0
+	while :; do
+		if [ -n "$dev" ]; then
+			[ -e "/sys/class/net/$dev" ] && break
+		elif dev=$(first_ether); then
+			break
+		fi
+		i=$((i + 1))
+		[ $i -ge 30 ] && die "no ethernet interface${dev:+ $dev} after 30 s"
+		sleep 1
+	done
+	ip link set lo up
+	ip link set "$dev" up || die "cannot bring $dev up"
+	if [ -n "$dhcp" ]; then
+		say "$dev: DHCP"
+		udhcpc -i "$dev" -f -q -n -t 10 -T 3 -s /etc/udhcpc.script >/run/udhcpc.log 2>&1 ||
+			{ cat /run/udhcpc.log; die "$dev: no DHCP lease after 10 tries"; }
+		read -r addr </run/dhcp/ip
+		read -r mask </run/dhcp/mask
+		read -r router </run/dhcp/router
+		read -r siaddr </run/dhcp/siaddr
+		read -r serverid </run/dhcp/serverid
+		say "$dev: $addr/$mask, gateway ${router:-none}, DHCP server $serverid"
+		if [ -z "$server" ]; then
+			server=$siaddr
+			[ -n "$server" ] && [ "$server" != 0.0.0.0 ] || server=$serverid
+		fi
+	else
+		ip addr add "$client/${netmask:-255.255.255.0}" dev "$dev" || die "ip=$ipconf: cannot set $client on $dev"
+		[ -n "$gw" ] && { ip route add default via "$gw" dev "$dev" || die "ip=$ipconf: cannot route via $gw"; }
+		addr=$client
+		say "$dev: $client (static)"
+	fi
+	# An address, never a name: there is no DNS here.
+	case $server in
+	"" | *[!0-9.]*) die "nfsroot=$nfsroot: the server must be an IPv4 address (got '$server')" ;;
+	esac
+	path=$(echo "$path" | sed "s/%s/$addr/g")
+
+	opts="vers=3,nolock,tcp${nfsopts:+,$nfsopts},$mode"
+	tries=10
+	n=1
+	say "mounting $server:$path"
+	until err=$(mount -t nfs -o "$opts" "$server:$path" /newroot 2>&1); do
+		say "mount $server:$path ($opts) failed, try $n of $tries: $err"
+		[ $n -ge $tries ] && die "cannot mount $server:$path: $err"
+		n=$((n + 1))
+		sleep 3
+	done
+	say "mounted $server:$path ($mode)"
+}
+
+case $root in
+/dev/nfs) nfs_root ;;
+*)
+	# a local root (/dev/..., UUID=, LABEL=): a disk, or the --debian
+	# build's second stage on QEMU's virtio disk
+	i=0
+	while :; do
+		case $root in
+		/dev/*) blk=$root ;;
+		*) blk=$(findfs "$root" 2>/dev/null) ;;
+		esac
+		[ -n "$blk" ] && [ -b "$blk" ] && break
+		i=$((i + 1))
+		[ $i -ge 30 ] && die "root=$root: no such block device after 30 s"
+		sleep 1
+	done
+	say "mounting $blk (${rootfstype:-ext4})"
+	mount -t "${rootfstype:-ext4}" -o "$mode" "$blk" /newroot || die "cannot mount $blk"
+	server=$blk path=
+	;;
+esac
+# in_root PATH: PATH exists and is executable in /newroot, its symlinks
+# followed there (Debian's /sbin/init -> /lib/systemd/systemd is absolute)
+in_root() {
+	p=$1 n=0
+	while [ $n -lt 20 ]; do
+		if [ -L "/newroot$p" ]; then
+			l=$(readlink "/newroot$p")
+			case $l in /*) p=$l ;; *) p=${p%/*}/$l ;; esac
+			n=$((n + 1))
+		else
+			[ -f "/newroot$p" ] && [ -x "/newroot$p" ]
+			return
+		fi
 	done
 	return 1
 }
-i=0
-while :; do
-	if [ -n "$dev" ]; then
-		[ -e "/sys/class/net/$dev" ] && break
-	elif dev=$(first_ether); then
-		break
-	fi
-	i=$((i + 1))
-	[ $i -ge 30 ] && die "no ethernet interface${dev:+ $dev} after 30 s"
-	sleep 1
-done
-ip link set lo up
-ip link set "$dev" up || die "cannot bring $dev up"
-if [ -n "$dhcp" ]; then
-	say "$dev: DHCP"
-	udhcpc -i "$dev" -f -q -n -t 10 -T 3 -s /etc/udhcpc.script >/run/udhcpc.log 2>&1 ||
-		{ cat /run/udhcpc.log; die "$dev: no DHCP lease after 10 tries"; }
-	read -r addr </run/dhcp/ip
-	read -r mask </run/dhcp/mask
-	read -r router </run/dhcp/router
-	read -r siaddr </run/dhcp/siaddr
-	read -r serverid </run/dhcp/serverid
-	say "$dev: $addr/$mask, gateway ${router:-none}, DHCP server $serverid"
-	if [ -z "$server" ]; then
-		server=$siaddr
-		[ -n "$server" ] && [ "$server" != 0.0.0.0 ] || server=$serverid
-	fi
-else
-	ip addr add "$client/${netmask:-255.255.255.0}" dev "$dev" || die "ip=$ipconf: cannot set $client on $dev"
-	[ -n "$gw" ] && { ip route add default via "$gw" dev "$dev" || die "ip=$ipconf: cannot route via $gw"; }
-	addr=$client
-	say "$dev: $client (static)"
-fi
-# An address, never a name: there is no DNS here.
-case $server in
-"" | *[!0-9.]*) die "nfsroot=$nfsroot: the server must be an IPv4 address (got '$server')" ;;
-esac
-path=$(echo "$path" | sed "s/%s/$addr/g")
-
-opts="vers=3,nolock,tcp${nfsopts:+,$nfsopts},$mode"
-tries=10
-n=1
-say "mounting $server:$path"
-until err=$(mount -t nfs -o "$opts" "$server:$path" /newroot 2>&1); do
-	say "mount $server:$path ($opts) failed, try $n of $tries: $err"
-	[ $n -ge $tries ] && die "cannot mount $server:$path: $err"
-	n=$((n + 1))
-	sleep 3
-done
-say "mounted $server:$path ($mode)"
-[ -x "/newroot$init" ] || die "$init is missing or not executable on $server:$path"
+in_root "$init" || die "$init is missing or not executable on $server:$path"
 for m in dev proc sys run; do
-	if [ -d "/newroot/$m" ]; then
+	if [ -d "/newroot/$m" ] && [ ! -L "/newroot/$m" ]; then
 		mount -o move "/$m" "/newroot/$m" || die "cannot move /$m to the new root"
 	else
 		umount "/$m"
 	fi
 done
-say "switching to the NFS root, running $init"
+say "switching to the ${nfsroot:+NFS }root, running $init"
 exec switch_root /newroot "$init"
 die "switch_root to $server:$path failed"
 EOF
@@ -723,8 +904,56 @@ chmod 755 "$IRD/init"
 epoch=$(stat -c %Y "$KX/boot/vmlinuz-$KVER")
 find "$IRD" -exec touch -h -d "@$epoch" {} +
 (cd "$IRD" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
-	cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -6n >"$FW/initramfs8"
+	cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -6n >"$TMP/initramfs8"
 rm -rf "$IRD"
+
+case $FLAVOUR in
+minimal)
+	step "root tree: merged /usr, packages, busybox, /etc"
+	minimal_root
+	;;
+debian)
+	command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap)"
+	command -v qemu-system-aarch64 >/dev/null || die "qemu-system-aarch64 missing (apt-get install qemu-system-arm)"
+	step "root tree: debootstrap --foreign $SUITE arm64 minbase + $DEBIAN_INCLUDE"
+	debian_root
+	step "second stage: debootstrap --second-stage in an arm64 QEMU guest (TCG, up to $((SECOND_STAGE_TIMEOUT / 60)) min)"
+	second_stage
+	debian_finish
+	;;
+esac
+
+if [ "$FLAVOUR" = minimal ]; then
+	copy_modules "$R" "${GOLDEN_MODS[@]}"
+fi # debian: all of them, with the kernel package
+
+step "boot/firmware: firmware, kernel8.img, device trees, config.txt, cmdline.txt"
+FW=$R/boot/firmware
+RPF=$R/usr/lib/raspi-firmware
+for f in bootcode.bin start.elf fixup.dat; do
+	[ -f "$RPF/$f" ] || die "package 'raspi-firmware' has no $f"
+done
+cp -a "$RPF"/*.bin "$RPF"/*.elf "$RPF"/*.dat "$FW/"
+cp -a "$KX/boot/vmlinuz-$KVER" "$FW/kernel8.img"
+DTB=$KX/usr/lib/linux-image-$KVER/broadcom
+[ -f "$DTB/bcm2837-rpi-3-b-plus.dtb" ] || die "package '$KPKG' has no broadcom/bcm2837-rpi-3-b-plus.dtb"
+cp -a "$DTB"/bcm27*-rpi-*.dtb "$DTB"/bcm2837-rpi-*.dtb "$FW/"
+# The Pi firmware asks for the downstream names (the seed's TFTP log:
+# bcm2710-rpi-3-b-plus.dtb); Debian ships the upstream ones.
+cp -a "$DTB/bcm2837-rpi-3-b-plus.dtb" "$FW/bcm2710-rpi-3-b-plus.dtb"
+cp -a "$DTB/bcm2837-rpi-3-b.dtb" "$FW/bcm2710-rpi-3-b.dtb"
+cp "$TMP/initramfs8" "$FW/initramfs8"
+cat >"$FW/config.txt" <<'EOF'
+# pifs golden: Raspberry Pi 3B/3B+/4 in 64-bit mode, network boot.
+# The kernel is Debian's arm64 kernel; the initramfs mounts the NFS root
+# named in cmdline.txt.
+arm_64bit=1
+kernel=kernel8.img
+initramfs initramfs8 followkernel
+enable_uart=1
+EOF
+echo 'console=serial0,115200 console=tty1 root=/dev/nfs nfsroot=10.1.1.100:/nfsroot/pi,vers=3,tcp rw ip=dhcp rootwait' \
+	>"$FW/cmdline.txt"
 
 chown 0:0 "$R"
 chmod 755 "$R"

@@ -33,8 +33,10 @@ golden_cached "$T/worker-3" || finish
 echo "note: golden ready in $(($(date +%s) - t0)) s"
 G=$GOLDEN_CACHED
 W=$T/worker-3
-[ -f "$G/boot/firmware/kernel8.img" ] && [ -f "$G/boot/firmware/initramfs8" ] ||
-	{ fail "the golden has no boot/firmware/kernel8.img or initramfs8"; finish; }
+if [ ! -f "$G/boot/firmware/kernel8.img" ] || [ ! -f "$G/boot/firmware/initramfs8" ]; then
+	fail "the golden has no boot/firmware/kernel8.img or initramfs8"
+	finish
+fi
 
 # The worker: its name, and a job that shows the userland works, writes
 # files as root and as pi, and powers off.
@@ -104,10 +106,12 @@ expect_eq "pi's file: owner, mode" "1000:1000 640" "$(stat -c '%u:%g %a' "$W/hom
 # what the guest's busybox says (less busybox and linuxrc, not linked)
 expect_eq "busybox links = the guest's busybox --list" \
 	"$(grep -vxE 'busybox|linuxrc' "$W/root/applets" 2>/dev/null | LC_ALL=C sort)" \
-	"$(cd "$W" && for a in $(cat usr/lib/pifs-golden-applets); do
-		{ [ -L "usr/bin/$a" ] && [ "$(readlink "usr/bin/$a")" = busybox ]; } ||
-			{ [ -L "usr/sbin/$a" ] && [ "$(readlink "usr/sbin/$a")" = ../bin/busybox ]; } && echo "$a"
-	done | LC_ALL=C sort)"
+	"$(cd "$W" && while read -r a; do
+		if { [ -L "usr/bin/$a" ] && [ "$(readlink "usr/bin/$a")" = busybox ]; } ||
+			{ [ -L "usr/sbin/$a" ] && [ "$(readlink "usr/sbin/$a")" = ../bin/busybox ]; }; then
+			echo "$a"
+		fi
+	done <usr/lib/pifs-golden-applets | LC_ALL=C sort)"
 
 # The guest given a path that is not exported
 B=$T/console-bad.log
@@ -117,7 +121,7 @@ console_has "bad path: mount attempted" "$B" '^pifs-initramfs: mounting 10\.1\.1
 console_has "bad path: a clear error" "$B" '^pifs-initramfs: error: cannot mount 10\.1\.1\.100:/nfsroot/nope: '
 console_has "bad path: powered off" "$B" '^pifs-initramfs: powering off$'
 if grep -q 'pifs-golden: up' "$B"; then fail "bad path: the guest came up"; fi
-[ "$tb" -lt 400 ] && ok "bad path: the guest ended by itself ($tb s)" || fail "bad path: guest needed $tb s"
+if [ "$tb" -lt 400 ]; then ok "bad path: the guest ended by itself ($tb s)"; else fail "bad path: guest needed $tb s"; fi
 
 # The network rules: the guests sent only DHCP (to QEMU), ARP, and NFS
 # (rpcbind, NFS, mountd over TCP) to 10.1.1.100; IPv6 is link-local
