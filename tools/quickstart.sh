@@ -25,14 +25,16 @@ cd "$top"
 # nfs-ganesha + nfs-ganesha-vfs + rpcbind (the NFS server), libnfs-utils
 # and libnfs-dev (a user-space NFS client), kmod and
 # debian-archive-keyring (the golden builder reads the packages' modules
-# and checks the archive's signatures).
+# and checks the archive's signatures); the bench peers and tools (its
+# smoke test is part of make check): fio, fuse-overlayfs, debootstrap.
 pkgs=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libgit2-dev libxxhash-dev check
       libext2fs-dev comerr-dev libblkid-dev liblzma-dev zlib1g-dev mtools
       attr acl e2fsprogs fdisk dosfstools perl procps util-linux xz-utils git
       cpio bc time libcap2-bin iproute2 dnsmasq-base
       qemu-system-arm nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
-      kmod debian-archive-keyring gzip)
+      kmod debian-archive-keyring gzip
+      fio fuse-overlayfs debootstrap)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
