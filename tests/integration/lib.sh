@@ -121,8 +121,10 @@ umount_pifs() {
 	local mnt=$1
 	fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt"
 	if [ -n "$PIFSD_PID" ]; then
-		for _ in $(seq 1 100); do kill -0 "$PIFSD_PID" 2>/dev/null || break; sleep 0.05; done
-		kill -0 "$PIFSD_PID" 2>/dev/null && fail "pifsd did not exit after unmount"
+		# Bounded, but generous: with the sanitizers, the exit (the leak
+		# scan) of a daemon on a loaded 2-core machine takes seconds.
+		for _ in $(seq 1 600); do kill -0 "$PIFSD_PID" 2>/dev/null || break; sleep 0.05; done
+		kill -0 "$PIFSD_PID" 2>/dev/null && fail "pifsd did not exit within 30 s after unmount"
 		wait "$PIFSD_PID" 2>/dev/null
 	fi
 }
