@@ -129,6 +129,13 @@ static char **read_list(const char *path, size_t *count)
 	return v;
 }
 
+static void free_list(char **v)
+{
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
 static long long walk_count;
 
 static int walk_one(const char *path, const struct stat *st, int flag,
@@ -221,6 +228,7 @@ int main(int argc, char **argv)
 			n += read_file(v[i]);
 		printf("ms=%.3f files=%zu bytes=%lld\n", now_ms() - t0, count,
 		       n);
+		free_list(v);
 	} else if (!strcmp(cmd, "walk") && argc == 3) {
 		t0 = now_ms();
 		if (nftw(argv[2], walk_one, 64, FTW_PHYS) != 0)
@@ -261,8 +269,10 @@ int main(int argc, char **argv)
 				die("cannot close", v[i]);
 		}
 		printf("ms=%.3f files=%zu\n", now_ms() - t0, count);
+		free_list(v);
 	} else {
 		usage();
 	}
+	free(buf);
 	return 0;
 }
