@@ -425,6 +425,14 @@ if want snapshot; then
 	done <"$T/snapshot.tsv.runs"
 fi
 
+# pifsd ends here, so that a sanitizer build's exit report (leaks) is in
+# its log: a report is a failure of the run, as in the tests.
+mountpoint -q "$T/pifs" && umount_pifs
+if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/pifsd.log" 2>/dev/null; then
+	grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/pifsd.log" | head -60 >&2
+	warn "sanitizer report in pifsd's log"
+fi
+
 # ---- the table ----
 . "$here/report.sh"
 report

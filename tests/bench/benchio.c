@@ -136,6 +136,13 @@ static char **read_list(const char *path, size_t *count)
 	return v;
 }
 
+static void free_list(char **v)
+{
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
 static long long walk_count;
 
 static int walk_one(const char *path, const struct stat *st, int flag,
@@ -273,5 +280,6 @@ int main(int argc, char **argv)
 	} else {
 		usage();
 	}
+	free(buf);
 	return 0;
 }
