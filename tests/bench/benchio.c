@@ -98,13 +98,6 @@ static size_t parse_size(const char *s)
 }
 
 /* The lines of a list file; a NULL-terminated array. */
-static void free_list(char **v)
-{
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 static char **read_list(const char *path, size_t *count)
 {
 	FILE *f = fopen(path, "re");
