@@ -896,92 +896,14 @@ void pifs_image_space_needed(const struct pifs_image_layout *lay, int can_punch,
 	*inodes = lay->root_inodes + 4096;
 }
 
-/* ---- small maps keyed by two 64-bit numbers ---- */
-
-struct kv {
-	uint64_t a, b;
-	char *val; /* NULL: free slot */
-};
-
-struct kvmap {
-	struct kv *slots;
-	size_t cap, n;
-};
-
-static size_t kv_hash(uint64_t a, uint64_t b)
-{
-	uint64_t h = a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull);
-
-	return (size_t)(h ^ (h >> 31));
-}
-
-static const char *kv_find(const struct kvmap *m, uint64_t a, uint64_t b)
-{
-	size_t i;
-
-	if (!m->cap)
-		return NULL;
-	for (i = kv_hash(a, b) & (m->cap - 1); m->slots[i].val;
-	     i = (i + 1) & (m->cap - 1))
-		if (m->slots[i].a == a && m->slots[i].b == b)
-			return m->slots[i].val;
-	return NULL;
-}
-
-static int kv_add(struct kvmap *m, uint64_t a, uint64_t b, const char *val)
-{
-	size_t i, j;
-
-	if ((m->n + 1) * 2 > m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 256;
-		struct kv *ns = calloc(cap, sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		for (j = 0; j < m->cap; j++) {
-			if (!m->slots[j].val)
-				continue;
-			for (i = kv_hash(m->slots[j].a, m->slots[j].b) &
-				 (cap - 1);
-			     ns[i].val; i = (i + 1) & (cap - 1))
-				;
-			ns[i] = m->slots[j];
-		}
-		free(m->slots);
-		m->slots = ns;
-		m->cap = cap;
-	}
-	for (i = kv_hash(a, b) & (m->cap - 1); m->slots[i].val;
-	     i = (i + 1) & (m->cap - 1))
-		;
-	m->slots[i].val = strdup(val);
-	if (!m->slots[i].val)
-		return -ENOMEM;
-	m->slots[i].a = a;
-	m->slots[i].b = b;
-	m->n++;
-	return 0;
-}
-
-static void kv_free(struct kvmap *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->cap; i++)
-		free(m->slots[i].val);
-	free(m->slots);
-	m->slots = NULL;
-	m->cap = m->n = 0;
-}
-
 struct pifs_image_digests {
-	struct kvmap map; /* (st_dev, st_ino) -> 32 hex digits */
+	struct pifs_kvmap map; /* (st_dev, st_ino) -> 32 hex digits */
 };
 
 int pifs_image_digest_known(const struct stat *st, char digest[33], void *arg)
 {
 	struct pifs_image_digests *d = arg;
-	const char *v = d ? kv_find(&d->map, st->st_dev, st->st_ino) : NULL;
+	const char *v = d ? pifs_kv_find(&d->map, st->st_dev, st->st_ino) : NULL;
 
 	if (!v)
 		return 0;
@@ -993,7 +915,7 @@ void pifs_image_digests_free(struct pifs_image_digests *d)
 {
 	if (!d)
 		return;
-	kv_free(&d->map);
+	pifs_kv_free(&d->map);
 	free(d);
 }
 
@@ -1072,8 +994,8 @@ struct imp {
 	int droot; /* the tree root, O_PATH */
 	ext2_filsys fs;
 	char *buf;	    /* CHUNK bytes */
-	struct kvmap links; /* ext4 inode -> first path (nlink > 1) */
-	struct kvmap dirs;  /* ext4 directory inodes on the walk */
+	struct pifs_kvmap links; /* ext4 inode -> first path (nlink > 1) */
+	struct pifs_kvmap dirs;  /* ext4 directory inodes on the walk */
 	struct pifs_image_digests *digests;
 	struct pifs_content_digest *cd;
 	int made_tree; /* ddir/dname is ours to remove on failure */
@@ -1576,7 +1498,7 @@ static int copy_regular(struct imp *im, int ddir, const char *name,
 		goto out;
 	}
 	pifs_content_digest_final(im->cd, digest);
-	ret = kv_add(&im->digests->map, st.st_dev, st.st_ino, digest);
+	ret = pifs_kv_add(&im->digests->map, st.st_dev, st.st_ino, digest);
 out:
 	if (close(fc.dfd) < 0 && ret == 0)
 		ret = write_fail(im, "write", rel, -errno);
@@ -1657,14 +1579,14 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 	if (in.i_flags & EXT4_ENCRYPT_FL)
 		return corrupt(im, rel, "encrypted files are not supported");
 	if (!LINUX_S_ISDIR(in.i_mode) && in.i_links_count > 1 &&
-	    (first = kv_find(&im->links, ino, 0))) {
+	    (first = pifs_kv_find(&im->links, ino, 0))) {
 		if (linkat(im->droot, first, ddir, name, 0) < 0)
 			return write_fail(im, "link", rel, -errno);
 		return 0;
 	}
 	switch (in.i_mode & LINUX_S_IFMT) {
 	case LINUX_S_IFDIR:
-		if (kv_find(&im->dirs, ino, 0))
+		if (pifs_kv_find(&im->dirs, ino, 0))
 			return corrupt(im, rel, "directory loop");
 		if (mkdirat(ddir, name, 0700) < 0)
 			return write_fail(im, "create", rel, -errno);
@@ -1672,7 +1594,7 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 					 O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 		if (fd < 0)
 			return write_fail(im, "open", rel, fd);
-		ret = kv_add(&im->dirs, ino, 0, "d");
+		ret = pifs_kv_add(&im->dirs, ino, 0, "d");
 		if (ret == 0)
 			ret = copy_dir(im, ino, fd, rel);
 		close(fd);
@@ -1715,7 +1637,7 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 	if (ret < 0)
 		return ret;
 	if (!LINUX_S_ISDIR(in.i_mode) && in.i_links_count > 1) {
-		ret = kv_add(&im->links, ino, 0, rel);
+		ret = pifs_kv_add(&im->links, ino, 0, rel);
 		if (ret < 0)
 			return ret;
 	}
@@ -1854,7 +1776,7 @@ static int import_ext4(struct imp *im, const char *dname)
 					O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (im->droot < 0)
 		return write_fail(im, "open", "/", im->droot);
-	ret = kv_add(&im->dirs, EXT2_ROOT_INO, 0, "d");
+	ret = pifs_kv_add(&im->dirs, EXT2_ROOT_INO, 0, "d");
 	if (ret < 0)
 		return ret;
 	im->bar.what = "copying root files";
@@ -2245,8 +2167,8 @@ out:
 	}
 	if (ret < 0 && im.made_tree)
 		pifs_remove_tree(ddir, dname);
-	kv_free(&im.links);
-	kv_free(&im.dirs);
+	pifs_kv_free(&im.links);
+	pifs_kv_free(&im.dirs);
 	pifs_image_digests_free(im.digests);
 	pifs_content_digest_free(im.cd);
 	free(im.buf);

@@ -66,91 +66,11 @@ int pifs_xattr_private(const char *name)
 	       !strncmp(name, "trusted.pifs.", 13);
 }
 
-/* ---- hard-link map: (dev, ino) -> first destination path ---- */
-
-struct link_slot {
-	dev_t dev;
-	ino_t ino;
-	char *path; /* NULL: free slot */
-};
-
-struct link_map {
-	struct link_slot *slots;
-	size_t cap, n; /* cap is a power of two */
-};
-
-static size_t link_hash(dev_t dev, ino_t ino)
-{
-	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
-
-	return (size_t)(h ^ (h >> 29));
-}
-
-static const char *link_find(const struct link_map *m, dev_t dev, ino_t ino)
-{
-	size_t i;
-
-	if (!m->cap)
-		return NULL;
-	for (i = link_hash(dev, ino) & (m->cap - 1); m->slots[i].path;
-	     i = (i + 1) & (m->cap - 1))
-		if (m->slots[i].dev == dev && m->slots[i].ino == ino)
-			return m->slots[i].path;
-	return NULL;
-}
-
-static int link_add(struct link_map *m, dev_t dev, ino_t ino, const char *path)
-{
-	struct link_slot *old = m->slots;
-	size_t oldcap = m->cap, i, j;
-
-	if ((m->n + 1) * 2 > m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 64;
-
-		m->slots = calloc(cap, sizeof(*m->slots));
-		if (!m->slots) {
-			m->slots = old;
-			return -ENOMEM;
-		}
-		m->cap = cap;
-		for (j = 0; j < oldcap; j++) {
-			if (!old[j].path)
-				continue;
-			for (i = link_hash(old[j].dev, old[j].ino) & (cap - 1);
-			     m->slots[i].path; i = (i + 1) & (cap - 1))
-				;
-			m->slots[i] = old[j];
-		}
-		free(old);
-	}
-	for (i = link_hash(dev, ino) & (m->cap - 1); m->slots[i].path;
-	     i = (i + 1) & (m->cap - 1))
-		;
-	m->slots[i].path = strdup(path);
-	if (!m->slots[i].path)
-		return -ENOMEM;
-	m->slots[i].dev = dev;
-	m->slots[i].ino = ino;
-	m->n++;
-	return 0;
-}
-
-static void link_map_free(struct link_map *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->cap; i++)
-		free(m->slots[i].path);
-	free(m->slots);
-	m->slots = NULL;
-	m->cap = m->n = 0;
-}
-
 /* ---- tree copy ---- */
 
 struct copy_ctx {
 	int droot; /* destination root dir (for hard links) */
-	struct link_map links;
+	struct pifs_kvmap links; /* (dev, ino) -> first destination path */
 	FILE *progress;
 	unsigned long count;
 	const char *prefix; /* source path for messages, may be NULL */
@@ -285,7 +205,7 @@ static int copy_entry(struct copy_ctx *c, int sdir, const char *name, int ddir,
 	int sfd, dfd, ret;
 
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 &&
-	    (first = link_find(&c->links, st->st_dev, st->st_ino))) {
+	    (first = pifs_kv_find(&c->links, st->st_dev, st->st_ino))) {
 		if (linkat(c->droot, first, ddir, name, 0) < 0)
 			return copy_fail(c, "link", rel, -errno);
 		c->count++;
@@ -339,7 +259,7 @@ static int copy_entry(struct copy_ctx *c, int sdir, const char *name, int ddir,
 	if (ret < 0)
 		return copy_fail(c, "set attributes of", rel, ret);
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
-		ret = link_add(&c->links, st->st_dev, st->st_ino, rel);
+		ret = pifs_kv_add(&c->links, st->st_dev, st->st_ino, rel);
 		if (ret < 0)
 			return copy_fail(c, "copy", rel, ret);
 	}
@@ -447,7 +367,7 @@ static int tree_copy(int sdir, const char *sname, int ddir, const char *dname,
 	close(c.droot);
 out_sfd:
 	close(sfd);
-	link_map_free(&c.links);
+	pifs_kv_free(&c.links);
 	return ret;
 }
 

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -85,4 +86,73 @@ int pifs_check_name(const char *name)
 	if (len > NAME_MAX)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+/* ---- maps keyed by two 64-bit numbers (open addressing) ---- */
+
+
+static size_t kv_hash(uint64_t a, uint64_t b)
+{
+	uint64_t h = a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull);
+
+	return (size_t)(h ^ (h >> 31));
+}
+
+const char *pifs_kv_find(const struct pifs_kvmap *m, uint64_t a, uint64_t b)
+{
+	size_t i;
+
+	if (!m->cap)
+		return NULL;
+	for (i = kv_hash(a, b) & (m->cap - 1); m->slots[i].val;
+	     i = (i + 1) & (m->cap - 1))
+		if (m->slots[i].a == a && m->slots[i].b == b)
+			return m->slots[i].val;
+	return NULL;
+}
+
+int pifs_kv_add(struct pifs_kvmap *m, uint64_t a, uint64_t b, const char *val)
+{
+	size_t i, j;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 256;
+		struct pifs_kv *ns = calloc(cap, sizeof(*ns));
+
+		if (!ns)
+			return -ENOMEM;
+		for (j = 0; j < m->cap; j++) {
+			if (!m->slots[j].val)
+				continue;
+			for (i = kv_hash(m->slots[j].a, m->slots[j].b) &
+				 (cap - 1);
+			     ns[i].val; i = (i + 1) & (cap - 1))
+				;
+			ns[i] = m->slots[j];
+		}
+		free(m->slots);
+		m->slots = ns;
+		m->cap = cap;
+	}
+	for (i = kv_hash(a, b) & (m->cap - 1); m->slots[i].val;
+	     i = (i + 1) & (m->cap - 1))
+		;
+	m->slots[i].val = strdup(val);
+	if (!m->slots[i].val)
+		return -ENOMEM;
+	m->slots[i].a = a;
+	m->slots[i].b = b;
+	m->n++;
+	return 0;
+}
+
+void pifs_kv_free(struct pifs_kvmap *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cap; i++)
+		free(m->slots[i].val);
+	free(m->slots);
+	m->slots = NULL;
+	m->cap = m->n = 0;
 }

@@ -30,4 +30,21 @@ char *pifs_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * at most NAME_MAX bytes.  Returns 0 or -EINVAL / -ENAMETOOLONG. */
 int pifs_check_name(const char *name);
 
+/* A map from two 64-bit numbers (an inode and its device, say) to a
+ * string, for the tree walks: hard-link groups, visited directories,
+ * digests.  Zero-initialise; values are copied. */
+struct pifs_kv {
+	uint64_t a, b;
+	char *val; /* NULL: free slot */
+};
+
+struct pifs_kvmap {
+	struct pifs_kv *slots;
+	size_t cap, n; /* cap is a power of two */
+};
+
+const char *pifs_kv_find(const struct pifs_kvmap *m, uint64_t a, uint64_t b);
+int pifs_kv_add(struct pifs_kvmap *m, uint64_t a, uint64_t b, const char *val);
+void pifs_kv_free(struct pifs_kvmap *m);
+
 #endif
