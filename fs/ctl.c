@@ -86,47 +86,51 @@ static void inval_generated(struct pifsd *d)
 {
 	static const char *const dirs[] = {"etc", "boot/firmware"};
 	struct pifs_fs *fs = &d->fs;
-	uint32_t *vids;
+	struct { uint32_t id; int lower; } *vs;
 	size_t nv = 0;
 
+	/* the lower fd stays valid: goldens are kept open until close */
 	pthread_mutex_lock(&fs->views_lock);
-	vids = calloc(fs->nviews ? fs->nviews : 1, sizeof(*vids));
-	for (size_t i = 0; vids && i < fs->nviews; i++)
-		if (!fs->views[i]->gone)
-			vids[nv++] = fs->views[i]->id;
+	vs = calloc(fs->nviews ? fs->nviews : 1, sizeof(*vs));
+	for (size_t i = 0; vs && i < fs->nviews; i++)
+		if (!fs->views[i]->gone) {
+			vs[nv].id = fs->views[i]->id;
+			vs[nv++].lower = fs->views[i]->lower_root;
+		}
 	pthread_mutex_unlock(&fs->views_lock);
-	if (!vids) {
+	if (!vs) {
 		pifs_warn("out of memory: generated files may show their old "
 			  "size for the cache timeout");
 		return;
 	}
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		const char *const *names = pifs_gen_names(dirs[i]);
-		struct stat dst;
+	for (size_t v = 0; v < nv; v++) {
+		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+			const char *const *names = pifs_gen_names(dirs[i]);
+			struct stat dst;
 
-		if (pifs_lstat_beneath(fs->store.golden_fd, dirs[i], &dst) < 0)
-			continue;
-		for (; names && *names; names++) {
-			char path[64];
-			struct stat st;
-			uint64_t gino =
-			    PIFS_GEN_INO_BASE + pifs_gen_kind(dirs[i], *names);
+			if (pifs_lstat_beneath(vs[v].lower, dirs[i], &dst) < 0)
+				continue;
+			for (; names && *names; names++) {
+				char path[64];
+				struct stat st;
+				uint64_t gino = PIFS_GEN_INO_BASE +
+						pifs_gen_kind(dirs[i], *names);
 
-			snprintf(path, sizeof(path), "%s/%s", dirs[i], *names);
-			if (pifs_lstat_beneath(fs->store.golden_fd, path,
-					       &st) == 0)
-				gino = st.st_ino;
-			for (size_t v = 0; v < nv; v++) {
+				snprintf(path, sizeof(path), "%s/%s", dirs[i],
+					 *names);
+				if (pifs_lstat_beneath(vs[v].lower, path,
+						       &st) == 0)
+					gino = st.st_ino;
 				fuse_lowlevel_notify_inval_entry(
-				    d->se, pifs_make_id(vids[v], 0, dst.st_ino),
+				    d->se, pifs_make_id(vs[v].id, 0, dst.st_ino),
 				    *names, strlen(*names));
 				fuse_lowlevel_notify_inval_inode(
-				    d->se, pifs_make_id(vids[v], 0, gino), 0,
+				    d->se, pifs_make_id(vs[v].id, 0, gino), 0,
 				    0);
 			}
 		}
 	}
-	free(vids);
+	free(vs);
 }
 
 /* Resume pause number i: unlock, then tell the kernel what a swap made

@@ -209,6 +209,11 @@ static void entry_release(struct pifs_meta_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
+void pifs_meta_entry_release(struct pifs_meta_entry *e)
+{
+	entry_release(e);
+}
+
 void pifs_meta_release(struct pifs_meta *m)
 {
 	size_t i;
@@ -1281,7 +1286,9 @@ static int read_xattrs(int dirfd, const char *name, int skip_base,
 		return -ENOMEM;
 	}
 	for (p = names; p < names + len; p += strlen(p) + 1) {
-		if (!*p || (skip_base && !strcmp(p, PIFS_XATTR_BASE)) ||
+		if (!*p ||
+		    (skip_base && (!strcmp(p, PIFS_XATTR_BASE) ||
+				   !strcmp(p, PIFS_XATTR_GOLDEN))) ||
 		    (skip_private && pifs_xattr_private(p)))
 			continue;
 		for (;;) {
@@ -1841,7 +1848,12 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
 	pifs_meta_init(m);
-	memcpy(m->golden, st->conf.golden, sizeof(m->golden));
+	ret = pifs_store_worker_golden(st, worker, m->golden);
+	if (ret < 0) {
+		seterr(errbuf, errlen, "bad %s on the delta of %s: %s",
+		       PIFS_XATTR_GOLDEN, worker, strerror(-ret));
+		return ret;
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	s.start = ts_ns(&now);
 	if (g) {
@@ -2212,6 +2224,73 @@ static uint64_t trailer(const char *msg, const char *key)
 	return 0;
 }
 
+/* The golden a snapshot's message names (the last "golden: " trailer,
+ * which pifs writes after the user's message). */
+static void trailer_golden(const char *msg, char out[17])
+{
+	const char *p = msg, *hit = NULL;
+
+	out[0] = '\0';
+	while ((p = strstr(p, "golden: "))) {
+		if (p == msg || p[-1] == '\n')
+			hit = p + 8;
+		p += 8;
+	}
+	if (hit && strlen(hit) >= 16) {
+		memcpy(out, hit, 16);
+		out[16] = '\0';
+		if (pifs_golden_id_valid(out) < 0)
+			out[0] = '\0';
+	}
+}
+
+static int push_branch(const char *name, void *arg)
+{
+	git_revwalk *walk = arg;
+
+	return git_revwalk_push_ref(walk, name) < 0 ? -1 : 0;
+}
+
+int pifs_git_golden_users(struct pifs_git *g, const char *golden,
+			  char worker[PIFS_NAME_MAX + 1], char id[41])
+{
+	git_revwalk *walk = NULL;
+	git_commit *c;
+	git_oid oid;
+	char gid[17];
+	int ret, n = 0;
+
+	worker[0] = id[0] = '\0';
+	if ((ret = git_revwalk_new(&walk, g->repo)) < 0 ||
+	    (ret = git_reference_foreach_glob(g->repo, "refs/heads/workers/*",
+					      push_branch, walk)) < 0) {
+		ret = git_errno(ret, errno);
+		goto out;
+	}
+	while ((ret = git_revwalk_next(&oid, walk)) == 0) {
+		if ((ret = git_commit_lookup(&c, g->repo, &oid)) < 0) {
+			ret = git_errno(ret, errno);
+			goto out;
+		}
+		trailer_golden(git_commit_message(c), gid);
+		if (!strcmp(gid, golden)) {
+			if (!n++) {
+				const char *w = strstr(git_commit_message(c),
+						       "\nworker: ");
+
+				git_oid_tostr(id, 41, &oid);
+				if (w)
+					sscanf(w + 9, "%63s", worker);
+			}
+		}
+		git_commit_free(c);
+	}
+	ret = ret == GIT_ITEROVER ? n : git_errno(ret, errno);
+out:
+	git_revwalk_free(walk);
+	return ret;
+}
+
 int pifs_git_log(struct pifs_git *g, const char *worker,
 		 struct pifs_log_entry **out, size_t *n_out)
 {
@@ -2263,6 +2342,7 @@ int pifs_git_log(struct pifs_git *g, const char *worker,
 		sl = eol ? (size_t)(eol - msg) : strlen(msg);
 		log[n].subject = strndup(msg, sl);
 		log[n].files = (unsigned)trailer(msg, "files");
+		trailer_golden(msg, log[n].golden);
 		log[n].bytes = trailer(msg, "bytes");
 		git_commit_free(c);
 		if (!log[n++].subject) {
@@ -2330,6 +2410,7 @@ static int base_set(struct pifs_store *st, const char *worker,
 /* What a view shows at one path: nothing, a delta entry, or the golden's
  * entry (metadata read here, content hashed only when needed). */
 struct vent {
+	int gfd; /* the golden it was looked up in */
 	int present;
 	const struct pifs_meta_entry *e;
 	struct pifs_meta_entry gold;
@@ -2386,8 +2467,8 @@ static int open_parent(int root, const char *rel, char **parent,
 	return fd;
 }
 
-static int golden_entry(struct pifs_store *st, const char *gpath,
-			struct pifs_meta_entry *e)
+int pifs_git_golden_entry(int gfd, const char *gpath,
+			  struct pifs_meta_entry *e)
 {
 	struct stat sb;
 	const char *name;
@@ -2395,15 +2476,14 @@ static int golden_entry(struct pifs_store *st, const char *gpath,
 	int ret, pfd;
 
 	memset(e, 0, sizeof(*e));
-	ret = pifs_lstat_beneath(st->golden_fd, gpath, &sb);
+	ret = pifs_lstat_beneath(gfd, gpath, &sb);
 	if (ret < 0)
 		return ret;
 	entry_from_stat(e, &sb);
 	if (!strcmp(gpath, ".")) {
-		ret = read_xattrs(st->golden_fd, NULL, 1, 1, &e->xattrs,
-				  &e->nxattrs);
+		ret = read_xattrs(gfd, NULL, 1, 1, &e->xattrs, &e->nxattrs);
 	} else {
-		pfd = open_parent(st->golden_fd, gpath, &parent, &name);
+		pfd = open_parent(gfd, gpath, &parent, &name);
 		if (pfd < 0)
 			return pfd;
 		ret = read_xattrs(pfd, name, 1, 1, &e->xattrs, &e->nxattrs);
@@ -2420,7 +2500,7 @@ static int golden_entry(struct pifs_store *st, const char *gpath,
 	return ret;
 }
 
-static int golden_oid(struct pifs_store *st, const char *gpath, char type,
+static int golden_oid(int gfd, const char *gpath, char type,
 		      unsigned char oid[20])
 {
 	char *buf = NULL, target[PATH_MAX + 1];
@@ -2430,8 +2510,7 @@ static int golden_oid(struct pifs_store *st, const char *gpath, char type,
 	int fd, ret;
 
 	if (type == 'l') {
-		fd = pifs_openat_beneath(st->golden_fd, gpath,
-					 O_PATH | O_NOFOLLOW, 0);
+		fd = pifs_openat_beneath(gfd, gpath, O_PATH | O_NOFOLLOW, 0);
 		if (fd < 0)
 			return fd;
 		n = readlinkat(fd, "", target, sizeof(target));
@@ -2442,8 +2521,7 @@ static int golden_oid(struct pifs_store *st, const char *gpath, char type,
 		if (git_odb_hash(&o, target, (size_t)n, GIT_OBJECT_BLOB) < 0)
 			return -EIO;
 	} else {
-		fd = pifs_openat_beneath(st->golden_fd, gpath,
-					 O_RDONLY | O_NOFOLLOW, 0);
+		fd = pifs_openat_beneath(gfd, gpath, O_RDONLY | O_NOFOLLOW, 0);
 		if (fd < 0)
 			return fd;
 		ret = read_all(fd, 0, &buf, &len);
@@ -2460,7 +2538,7 @@ static int golden_oid(struct pifs_store *st, const char *gpath, char type,
 	return 0;
 }
 
-static int view_lookup(struct pifs_store *st, const struct pifs_meta *m,
+static int view_lookup(int gfd, const struct pifs_meta *m,
 		       const char *path, struct vent *v)
 {
 	const struct pifs_meta_entry *e, *a;
@@ -2469,6 +2547,7 @@ static int view_lookup(struct pifs_store *st, const struct pifs_meta *m,
 	int ret;
 
 	memset(v, 0, sizeof(*v));
+	v->gfd = gfd;
 	if (m && (e = pifs_meta_find(m, path))) {
 		if (!is_whiteout(e)) {
 			v->present = 1;
@@ -2510,7 +2589,7 @@ static int view_lookup(struct pifs_store *st, const struct pifs_meta *m,
 		}
 	}
 	free(buf);
-	ret = golden_entry(st, g, &v->gold);
+	ret = pifs_git_golden_entry(gfd, g, &v->gold);
 	if (ret == -ENOENT || ret == -ENOTDIR || ret == -ELOOP ||
 	    ret == -EXDEV) {
 		free(g);
@@ -2552,13 +2631,13 @@ static int xattrs_equal(const struct pifs_meta_entry *a,
 	}
 }
 
-static int vent_oid(struct pifs_store *st, struct vent *v)
+static int vent_oid(struct vent *v)
 {
 	int ret;
 
 	if (v->e->has_oid)
 		return 0;
-	ret = golden_oid(st, v->gpath, v->e->type, v->gold.oid);
+	ret = golden_oid(v->gfd, v->gpath, v->e->type, v->gold.oid);
 	if (ret == 0)
 		v->gold.has_oid = 1;
 	return ret;
@@ -2583,7 +2662,7 @@ static void what_add(char *what, size_t len, const char *fmt, ...)
 
 /* Describe how b differs from a into what ("" = same); *content_changed
  * says whether the data differs. */
-static int vent_compare(struct pifs_store *st, struct vent *a, struct vent *b,
+static int vent_compare(struct vent *a, struct vent *b,
 			char *what, size_t len, int *content_changed,
 			int *only_mtime)
 {
@@ -2603,8 +2682,8 @@ static int vent_compare(struct pifs_store *st, struct vent *a, struct vent *b,
 		    x->size != y->size) {
 			*content_changed = 1;
 		} else {
-			if ((ret = vent_oid(st, a)) < 0 ||
-			    (ret = vent_oid(st, b)) < 0)
+			if ((ret = vent_oid(a)) < 0 ||
+			    (ret = vent_oid(b)) < 0)
 				return ret;
 			*content_changed = memcmp(a->e->oid, b->e->oid, 20) != 0;
 		}
@@ -2684,7 +2763,7 @@ static int pathset_add(struct pathset *ps, const char *path)
 }
 
 /* Golden children of an opaque directory are hidden: list them. */
-static int add_opaque_children(struct pifs_store *st, const char *path,
+static int add_opaque_children(int gfd, const char *path,
 			       struct pathset *ps)
 {
 	struct dirent *de;
@@ -2692,7 +2771,7 @@ static int add_opaque_children(struct pifs_store *st, const char *path,
 	DIR *dir;
 	int fd, ret = 0;
 
-	fd = pifs_openat_beneath(st->golden_fd, path,
+	fd = pifs_openat_beneath(gfd, path,
 				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return 0;
@@ -2742,6 +2821,70 @@ static int changes_add(struct pifs_change **out, size_t *n, size_t *cap,
 	return 0;
 }
 
+/* The golden id of a side of a diff: a meta's own, or for the bare golden
+ * (NULL) the other side's. */
+static const char *side_golden(struct pifs_store *st,
+			       const struct pifs_meta *m,
+			       const struct pifs_meta *other)
+{
+	if (m && m->golden[0])
+		return m->golden;
+	if (other && other->golden[0])
+		return other->golden;
+	return st->conf.golden;
+}
+
+/* Open the goldens of both sides of a diff (the caller closes both). */
+static int meta_goldens(struct pifs_store *st, const struct pifs_meta *old,
+			const struct pifs_meta *new, int *gold, int *gnew)
+{
+	*gold = pifs_store_golden_open(st, side_golden(st, old, new));
+	if (*gold < 0)
+		return *gold;
+	*gnew = pifs_store_golden_open(st, side_golden(st, new, old));
+	if (*gnew < 0) {
+		close(*gold);
+		return *gnew;
+	}
+	return 0;
+}
+
+/* Two sides on different goldens: every path where the goldens differ
+ * (by their manifests) may show as a change too. */
+static int add_golden_changes(struct pifs_store *st, const char *ida,
+			      const char *idb, struct pathset *ps)
+{
+	struct pifs_manifest a, b;
+	size_t i = 0, j = 0;
+	int ret, c;
+
+	if (!strcmp(ida, idb))
+		return 0;
+	if ((ret = pifs_store_golden_manifest(st, ida, &a)) < 0)
+		return ret;
+	if ((ret = pifs_store_golden_manifest(st, idb, &b)) < 0) {
+		pifs_manifest_release(&a);
+		return ret;
+	}
+	while (ret == 0 && (i < a.n || j < b.n)) {
+		c = i == a.n ? 1 : j == b.n ? -1 : strcmp(a.e[i].path, b.e[j].path);
+		if (c < 0)
+			ret = pathset_add(ps, a.e[i++].path);
+		else if (c > 0)
+			ret = pathset_add(ps, b.e[j++].path);
+		else {
+			if (pifs_manifest_entry_differs(&a.e[i], &b.e[j]) ||
+			    a.e[i].sec != b.e[j].sec || a.e[i].nsec != b.e[j].nsec)
+				ret = pathset_add(ps, a.e[i].path);
+			i++;
+			j++;
+		}
+	}
+	pifs_manifest_release(&a);
+	pifs_manifest_release(&b);
+	return ret;
+}
+
 /* The changes at the paths of ps (sorted in place; duplicates allowed). */
 static int diff_paths(struct pifs_store *st, const struct pifs_meta *old,
 		      const struct pifs_meta *new, struct pathset *ps,
@@ -2750,9 +2893,11 @@ static int diff_paths(struct pifs_store *st, const struct pifs_meta *old,
 {
 	struct vent a, b;
 	size_t i, n = *n_out, cap = *cap_out;
-	int ret = 0, cc, om;
+	int ret = 0, cc, om, gold = -1, gnew = -1;
 	char what[160];
 
+	if ((ret = meta_goldens(st, old, new, &gold, &gnew)) < 0)
+		return ret;
 	if (ps->n > 1)
 		qsort(ps->p, ps->n, sizeof(*ps->p), name_cmp);
 	for (i = 0; i < ps->n; i++) {
@@ -2760,9 +2905,9 @@ static int diff_paths(struct pifs_store *st, const struct pifs_meta *old,
 			continue;
 		if (!path_selected(ps->p[i], paths, npaths))
 			continue;
-		if ((ret = view_lookup(st, old, ps->p[i], &a)) < 0)
+		if ((ret = view_lookup(gold, old, ps->p[i], &a)) < 0)
 			goto out;
-		if ((ret = view_lookup(st, new, ps->p[i], &b)) < 0) {
+		if ((ret = view_lookup(gnew, new, ps->p[i], &b)) < 0) {
 			vent_release(&a);
 			goto out;
 		}
@@ -2774,7 +2919,7 @@ static int diff_paths(struct pifs_store *st, const struct pifs_meta *old,
 		} else if (a.present && !b.present) {
 			ret = changes_add(out, &n, &cap, 'D', ps->p[i], "", 0);
 		} else if (a.present && b.present) {
-			ret = vent_compare(st, &a, &b, what, sizeof(what), &cc,
+			ret = vent_compare(&a, &b, what, sizeof(what), &cc,
 					   &om);
 			if (ret == 0 && what[0] && !(om && b.e->type == 'd'))
 				ret = changes_add(
@@ -2788,6 +2933,8 @@ static int diff_paths(struct pifs_store *st, const struct pifs_meta *old,
 			goto out;
 	}
 out:
+	close(gold);
+	close(gnew);
 	*n_out = n;
 	*cap_out = cap;
 	return ret;
@@ -2818,14 +2965,24 @@ int pifs_git_diff(struct pifs_git *g, struct pifs_store *st,
 	*n_out = 0;
 	for (k = 0; k < 2 && ret == 0; k++) {
 		const struct pifs_meta *m = sides[k];
+		int gfd = pifs_store_golden_open(
+		    st, side_golden(st, m, sides[1 - k]));
 
+		if (gfd < 0) {
+			ret = gfd;
+			break;
+		}
 		for (i = 0; m && i < m->count && ret == 0; i++) {
 			ret = pathset_add(&ps, m->entries[i].path);
 			if (ret == 0 && is_opaque(&m->entries[i]))
 				ret = add_opaque_children(
-				    st, m->entries[i].path, &ps);
+				    gfd, m->entries[i].path, &ps);
 		}
+		close(gfd);
 	}
+	if (ret == 0)
+		ret = add_golden_changes(st, side_golden(st, old, new),
+					 side_golden(st, new, old), &ps);
 	if (ret == 0)
 		ret = diff_paths(st, old, new, &ps, paths, npaths, out, &n,
 				 &cap);
@@ -3169,6 +3326,14 @@ static int old_add(struct pifs_meta *m, size_t *cap, const struct oline *l)
  * same in both views, whatever its ancestors), their ancestors and the
  * golden children of changed opaque directories.  Anything unexpected
  * gives -EAGAIN: the caller then does the full diff. */
+/* Does META text name golden id? */
+static int meta_same_golden(const void *text, size_t len, const char *id)
+{
+	const char *t = text, *p = memmem(t, len, "\ngolden ", 8);
+
+	return p && (size_t)(p - t) + 8 + 16 <= len && !memcmp(p + 8, id, 16);
+}
+
 static int fast_count(struct pifs_git *g, unsigned *files, uint64_t *bytes)
 {
 	git_commit *pc = NULL;
@@ -3186,7 +3351,7 @@ static int fast_count(struct pifs_git *g, unsigned *files, uint64_t *bytes)
 	struct pifs_change *ch = NULL;
 	const struct pifs_meta_entry *ne;
 	char *q, *slash;
-	int ret;
+	int ret, gfd;
 
 	pifs_meta_init(&old);
 	if (!g->metatext)
@@ -3207,6 +3372,10 @@ static int fast_count(struct pifs_git *g, unsigned *files, uint64_t *bytes)
 	te = git_tree_entry_byname(nroot, "delta");
 	if (!te || git_tree_entry_type(te) != GIT_OBJECT_TREE ||
 	    git_tree_lookup(&ntree, g->repo, git_tree_entry_id(te)) < 0)
+		goto out;
+	/* a parent on another golden (a rebase): the full diff */
+	if (!meta_same_golden(git_blob_rawcontent(blob),
+			      (size_t)git_blob_rawsize(blob), g->meta.golden))
 		goto out;
 	if (meta_lines(git_blob_rawcontent(blob),
 		       (size_t)git_blob_rawsize(blob), &ol, &nol) < 0 ||
@@ -3257,15 +3426,21 @@ static int fast_count(struct pifs_git *g, unsigned *files, uint64_t *bytes)
 	if (ret == 0)
 		ret = tree_changed(g, otree, ntree, "", &g->meta, &cand);
 	ninit = cand.n;
+	gfd = pifs_store_golden_open(g->st, g->meta.golden);
+	if (gfd < 0) {
+		ret = gfd;
+		goto out;
+	}
 	for (i = 0; i < ninit && ret == 0; i++) {
 		ne = pifs_meta_find(&g->meta, cand.p[i]);
 		if (ne && is_opaque(ne))
-			ret = add_opaque_children(g->st, cand.p[i], &cand);
+			ret = add_opaque_children(gfd, cand.p[i], &cand);
 	}
 	for (i = 0; i < old.count && ret == 0; i++)
 		if (is_opaque(&old.entries[i]))
-			ret = add_opaque_children(g->st, old.entries[i].path,
+			ret = add_opaque_children(gfd, old.entries[i].path,
 						  &cand);
+	close(gfd);
 	/* the old entries view_lookup may need: candidates and ancestors
 	 * whose line did not change (the others are parsed above) */
 	for (i = 0; i < cand.n && ret == 0; i++) {
@@ -3636,13 +3811,13 @@ out:
 	return ret;
 }
 
-int pifs_git_materialize(struct pifs_git *g, struct pifs_store *st,
-			 const char *id, const char *tmpname, char *errbuf,
-			 size_t errlen)
+int pifs_git_materialize_meta(struct pifs_git *g, struct pifs_store *st,
+			      const struct pifs_meta *mp, const char *base,
+			      const char *tmpname, char *errbuf, size_t errlen)
 {
 	struct restore r = {.g = g, .root = -1, .errbuf = errbuf,
 			    .errlen = errlen};
-	struct pifs_meta m;
+	const struct pifs_meta m = *mp;
 	const char *name;
 	char *parent;
 	size_t i;
@@ -3650,29 +3825,29 @@ int pifs_git_materialize(struct pifs_git *g, struct pifs_store *st,
 
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
-	pifs_meta_init(&m);
-	if (!id) {
-		ret = pifs_store_delta_init(st, st->work_fd, tmpname);
-		if (ret < 0) {
-			seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
-			       st->path, tmpname, strerror(-ret));
-			return ret;
-		}
-		goto sync;
-	}
-	ret = pifs_git_load(g, id, &m, errbuf, errlen);
-	if (ret < 0)
-		return ret;
 	if (!m.count || strcmp(m.entries[0].path, ".")) {
-		seterr(errbuf, errlen, "snapshot %.7s has no root entry", id);
-		ret = -EINVAL;
-		goto out;
+		seterr(errbuf, errlen, "snapshot %.7s has no root entry",
+		       base ? base : "-");
+		return -EINVAL;
 	}
+	if (pifs_golden_id_valid(m.golden) < 0) {
+		seterr(errbuf, errlen, "snapshot %.7s names no valid golden",
+		       base ? base : "-");
+		return -EINVAL;
+	}
+	if ((ret = pifs_store_golden_open(st, m.golden)) < 0) {
+		seterr(errbuf, errlen,
+		       "snapshot %.7s is on golden %s, which the store does "
+		       "not have",
+		       base ? base : "-", m.golden);
+		return ret == -ENOENT ? -ENOENT : ret;
+	}
+	close(ret);
 	if (mkdirat(st->work_fd, tmpname, 0700) < 0) {
 		ret = -errno;
 		seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
 		       st->path, tmpname, strerror(-ret));
-		goto out;
+		return ret;
 	}
 	r.root = pifs_openat_beneath(st->work_fd, tmpname,
 				     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
@@ -3701,27 +3876,62 @@ int pifs_git_materialize(struct pifs_git *g, struct pifs_store *st,
 			goto out_remove;
 		}
 	}
-	ret = pifs_lsetxattr(st->work_fd, tmpname, PIFS_XATTR_BASE, id, 40, 0);
+	ret = base ? pifs_lsetxattr(st->work_fd, tmpname, PIFS_XATTR_BASE,
+				    base, 40, 0)
+		   : 0;
+	if (ret == 0)
+		ret = pifs_lsetxattr(st->work_fd, tmpname, PIFS_XATTR_GOLDEN,
+				     m.golden, 16, 0);
 	if (ret == 0)
 		ret = apply_attrs(st->work_fd, tmpname, &m.entries[0]);
 	if (ret < 0) {
 		rs_fail(&r, "set attributes of", ".", ret);
 		goto out_remove;
 	}
-sync:
 	ret = sync_fs(st->work_fd);
 	if (ret < 0) {
 		seterr(errbuf, errlen, "cannot sync '%s': %s", st->path,
 		       strerror(-ret));
 		goto out_remove;
 	}
-	ret = 0;
-	goto out;
+	close(r.root);
+	return 0;
 out_remove:
-	pifs_remove_tree(st->work_fd, tmpname);
-out:
 	if (r.root >= 0)
 		close(r.root);
+	pifs_remove_tree(st->work_fd, tmpname);
+	return ret;
+}
+
+int pifs_git_materialize(struct pifs_git *g, struct pifs_store *st,
+			 const char *id, const char *golden,
+			 const char *tmpname, char *errbuf, size_t errlen)
+{
+	struct pifs_meta m;
+	int ret;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (!id) {
+		ret = pifs_store_delta_init_on(st, st->work_fd, tmpname, golden);
+		if (ret < 0) {
+			seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
+			       st->path, tmpname, strerror(-ret));
+			return ret;
+		}
+		ret = sync_fs(st->work_fd);
+		if (ret < 0) {
+			seterr(errbuf, errlen, "cannot sync '%s': %s", st->path,
+			       strerror(-ret));
+			pifs_remove_tree(st->work_fd, tmpname);
+		}
+		return ret;
+	}
+	pifs_meta_init(&m);
+	ret = pifs_git_load(g, id, &m, errbuf, errlen);
+	if (ret == 0)
+		ret = pifs_git_materialize_meta(g, st, &m, id, tmpname, errbuf,
+						errlen);
 	pifs_meta_release(&m);
 	return ret;
 }
@@ -3946,6 +4156,17 @@ static int fsck_commit(struct fsck *f, const git_oid *oid)
 			f->commit, f->worker, err);
 		goto out;
 	}
+	{
+		/* reset --to it needs its golden */
+		int gfd = pifs_store_golden_open(f->g->st, m.golden);
+
+		if (gfd < 0)
+			problem(f, "snapshot %.7s of %s: it is on golden %s, "
+				   "which the store does not have",
+				f->commit, f->worker, m.golden);
+		else
+			close(gfd);
+	}
 	ret = fsck_trees(f, git_tree_entry_id(delta_te), "delta");
 	if (ret < 0)
 		goto out;
@@ -4144,18 +4365,24 @@ int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
 	char target[PATH_MAX + 1];
 	struct vent v;
 	ssize_t n;
-	int ret, fd;
+	int ret, fd, gfd;
 
 	*out = NULL;
 	*deleted = 0;
-	ret = view_lookup(st, m, path, &v);
-	if (ret < 0)
+	gfd = pifs_store_golden_open(st, side_golden(st, m, NULL));
+	if (gfd < 0)
+		return gfd;
+	ret = view_lookup(gfd, m, path, &v);
+	if (ret < 0) {
+		close(gfd);
 		return ret;
+	}
 	if (!v.present) {
-		if (golden_entry(st, path, &ge) == 0) {
+		if (pifs_git_golden_entry(gfd, path, &ge) == 0) {
 			*deleted = 1;
 			entry_release(&ge);
 		}
+		close(gfd);
 		return -ENOENT;
 	}
 	e = v.e;
@@ -4166,8 +4393,7 @@ int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
 	} else if (e != &v.gold) {
 		ret = pifs_git_blob(g, e->oid, out, len_out);
 	} else if (e->type == 'l') {
-		fd = pifs_openat_beneath(st->golden_fd, v.gpath,
-					 O_PATH | O_NOFOLLOW, 0);
+		fd = pifs_openat_beneath(gfd, v.gpath, O_PATH | O_NOFOLLOW, 0);
 		ret = fd;
 		if (fd >= 0) {
 			n = readlinkat(fd, "", target, sizeof(target) - 1);
@@ -4180,8 +4406,7 @@ int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
 			}
 		}
 	} else {
-		fd = pifs_openat_beneath(st->golden_fd, v.gpath,
-					 O_RDONLY | O_NOFOLLOW, 0);
+		fd = pifs_openat_beneath(gfd, v.gpath, O_RDONLY | O_NOFOLLOW, 0);
 		ret = fd;
 		if (fd >= 0) {
 			ret = read_all(fd, e->size, out, len_out);
@@ -4189,5 +4414,6 @@ int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
 		}
 	}
 	vent_release(&v);
+	close(gfd);
 	return ret;
 }

@@ -133,6 +133,19 @@ int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 			     char *errbuf, size_t errlen);
 void pifs_git_snapshot_abort(struct pifs_git *g);
 
+/* The entry of a golden tree (gfd) at path as META would record it: type,
+ * mode, owner, mtime, rdev and its xattrs (private ones left out); no
+ * blob id. */
+int pifs_git_golden_entry(int gfd, const char *path,
+			  struct pifs_meta_entry *e);
+/* Free what an entry holds (not the entry itself). */
+void pifs_meta_entry_release(struct pifs_meta_entry *e);
+
+/* How many snapshots (of any worker, removed ones included) are on
+ * golden; the first found is named in worker and id.  -errno. */
+int pifs_git_golden_users(struct pifs_git *g, const char *golden,
+			  char worker[PIFS_NAME_MAX + 1], char id[41]);
+
 /* The branch head of worker; -ENOENT when it has no snapshot. */
 int pifs_git_head(struct pifs_git *g, const char *worker, char id[41]);
 /* Resolve REV (full or >= 4 hex digits, HEAD/latest, HEAD~N) to a commit
@@ -154,6 +167,7 @@ struct pifs_log_entry {
 	char *subject;
 	unsigned files;
 	uint64_t bytes;
+	char golden[17]; /* the golden it is on ("" if unknown) */
 };
 /* worker's snapshots, newest first. */
 int pifs_git_log(struct pifs_git *g, const char *worker,
@@ -188,12 +202,19 @@ int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
 		  const struct pifs_meta *m, const char *path, char **out,
 		  size_t *len_out, int *deleted);
 
-/* Build the delta of commit id (NULL: the empty delta of the bare golden)
- * as work/<tmpname> with every attribute restored and the base set, and
- * syncfs it.  The caller swaps it in. */
+/* Build the delta of commit id (NULL: the empty delta of the bare golden
+ * golden, NULL meaning the store's default) as work/<tmpname> with every
+ * attribute restored, its golden and base set, and syncfs it.  The
+ * caller swaps it in. */
 int pifs_git_materialize(struct pifs_git *g, struct pifs_store *st,
-			 const char *id, const char *tmpname, char *errbuf,
-			 size_t errlen);
+			 const char *id, const char *golden,
+			 const char *tmpname, char *errbuf, size_t errlen);
+/* The same from a META already in memory (blob ids attached, all in the
+ * repository); base (40 hex digits or NULL) is recorded as the delta's
+ * base. */
+int pifs_git_materialize_meta(struct pifs_git *g, struct pifs_store *st,
+			      const struct pifs_meta *m, const char *base,
+			      const char *tmpname, char *errbuf, size_t errlen);
 
 /* Check the repository, the workers' deltas and bases and work/ (not
  * the golden).  Problems are one line each on out; notes are prefixed

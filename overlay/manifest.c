@@ -36,30 +36,7 @@
 #define MANIFEST_HEADER "# pifs manifest v1\n"
 #define ZERO_HASH	"00000000000000000000000000000000"
 
-struct mentry {
-	char *path; /* raw (unescaped), "." for the root; owned */
-	char *link; /* raw path of the group's first entry or NULL; owned */
-	char type;
-	unsigned mode;
-	unsigned long uid, gid;
-	unsigned long long size;
-	long long sec;
-	long nsec;
-	unsigned maj, min;
-	char content[33];
-	char xattr[33];
-	/* only while building: */
-	dev_t dev;
-	ino_t ino;
-	nlink_t nlink;
-};
-
-struct mlist {
-	struct mentry *e;
-	size_t n, cap;
-};
-
-static void mlist_free(struct mlist *l)
+void pifs_manifest_release(struct pifs_manifest *l)
 {
 	size_t i;
 
@@ -72,9 +49,9 @@ static void mlist_free(struct mlist *l)
 	l->n = l->cap = 0;
 }
 
-static struct mentry *mlist_add(struct mlist *l)
+static struct pifs_manifest_entry *mlist_add(struct pifs_manifest *l)
 {
-	struct mentry *ne;
+	struct pifs_manifest_entry *ne;
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 256;
@@ -285,7 +262,7 @@ struct known {
 
 /* Fill e from st and the entry (dirfd, name) (name NULL for dirfd itself,
  * which is then a real directory fd). */
-static int entry_fill(struct mentry *e, int dirfd, const char *name,
+static int entry_fill(struct pifs_manifest_entry *e, int dirfd, const char *name,
 		      const struct stat *st, const struct known *k)
 {
 	char *target = NULL;
@@ -349,19 +326,19 @@ static int entry_fill(struct mentry *e, int dirfd, const char *name,
 }
 
 struct walk {
-	struct mlist *l;
+	struct pifs_manifest *l;
 	const char *rel;
 	const struct known *k;
 };
 
-static int walk_dir(struct mlist *l, int dfd, const char *rel,
+static int walk_dir(struct pifs_manifest *l, int dfd, const char *rel,
 		    const struct known *k);
 
 static int walk_one(int dfd, const struct dirent *de, void *arg)
 {
 	struct walk *w = arg;
 	struct stat st;
-	struct mentry *e;
+	struct pifs_manifest_entry *e;
 	char *path;
 	int cfd, ret;
 
@@ -391,7 +368,7 @@ static int walk_one(int dfd, const struct dirent *de, void *arg)
 	return ret;
 }
 
-static int walk_dir(struct mlist *l, int dfd, const char *rel,
+static int walk_dir(struct pifs_manifest *l, int dfd, const char *rel,
 		    const struct known *k)
 {
 	struct walk w = {.l = l, .rel = rel, .k = k};
@@ -401,15 +378,15 @@ static int walk_dir(struct mlist *l, int dfd, const char *rel,
 
 static int path_cmp(const void *a, const void *b)
 {
-	const struct mentry *ea = a, *eb = b;
+	const struct pifs_manifest_entry *ea = a, *eb = b;
 
 	return strcmp(ea->path, eb->path);
 }
 
 static int inode_cmp(const void *a, const void *b)
 {
-	const struct mentry *ea = *(struct mentry *const *)a;
-	const struct mentry *eb = *(struct mentry *const *)b;
+	const struct pifs_manifest_entry *ea = *(struct pifs_manifest_entry *const *)a;
+	const struct pifs_manifest_entry *eb = *(struct pifs_manifest_entry *const *)b;
 
 	if (ea->dev != eb->dev)
 		return ea->dev < eb->dev ? -1 : 1;
@@ -420,9 +397,9 @@ static int inode_cmp(const void *a, const void *b)
 
 /* Sort by path and point every later member of a hard-link group at the
  * first one. */
-static int link_groups(struct mlist *l)
+static int link_groups(struct pifs_manifest *l)
 {
-	struct mentry **idx;
+	struct pifs_manifest_entry **idx;
 	size_t i, n = 0;
 
 	qsort(l->e, l->n, sizeof(*l->e), path_cmp);
@@ -434,7 +411,7 @@ static int link_groups(struct mlist *l)
 			idx[n++] = &l->e[i];
 	qsort(idx, n, sizeof(*idx), inode_cmp);
 	for (i = 1; i < n; i++) {
-		struct mentry *first = idx[i - 1];
+		struct pifs_manifest_entry *first = idx[i - 1];
 
 		if (idx[i]->dev != first->dev || idx[i]->ino != first->ino)
 			continue;
@@ -450,10 +427,10 @@ static int link_groups(struct mlist *l)
 }
 
 /* Walk the tree at dirfd into l, sorted, links resolved. */
-static int collect(int dirfd, struct mlist *l, const struct known *k)
+static int collect(int dirfd, struct pifs_manifest *l, const struct known *k)
 {
 	struct stat st;
-	struct mentry *e;
+	struct pifs_manifest_entry *e;
 	int fd, ret;
 
 	fd = pifs_openat_beneath(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
@@ -542,7 +519,7 @@ char *pifs_path_unescape(const char *esc)
 	return out;
 }
 
-static int entry_print(FILE *f, const struct mentry *e)
+static int entry_print(FILE *f, const struct pifs_manifest_entry *e)
 {
 	char *path, *link = NULL;
 	int ret = 0;
@@ -568,7 +545,7 @@ out:
 static int manifest_build(int dirfd, const struct known *k, char **out,
 			  char id_out[17])
 {
-	struct mlist l = {0};
+	struct pifs_manifest l = {0};
 	char *buf = NULL;
 	size_t len = 0, i;
 	FILE *f = NULL;
@@ -607,7 +584,7 @@ out:
 	if (f)
 		fclose(f);
 	free(buf);
-	mlist_free(&l);
+	pifs_manifest_release(&l);
 	return ret;
 }
 
@@ -703,7 +680,7 @@ static int is_hash(const char *s)
 }
 
 /* Parse one entry line (modified in place). */
-static int parse_line(char *line, struct mentry *e)
+static int parse_line(char *line, struct pifs_manifest_entry *e)
 {
 	char *f[12], *save = NULL, *t, *dot, *colon, *end;
 	unsigned long long v, w;
@@ -761,13 +738,13 @@ static int parse_line(char *line, struct mentry *e)
 
 /* Parse manifest text into l; -EINVAL when truncated, tampered with or
  * malformed. */
-static int parse_manifest(const char *text, struct mlist *l)
+static int parse_manifest(const char *text, struct pifs_manifest *l)
 {
 	const char *endline;
 	char *copy = NULL, *line, *next;
 	unsigned long long digest;
 	size_t len = strlen(text), hlen = strlen(MANIFEST_HEADER);
-	struct mentry *e;
+	struct pifs_manifest_entry *e;
 	char want[32];
 	int ret = -EINVAL;
 
@@ -825,7 +802,7 @@ static void report_line(FILE *report, const char *what, const char *path,
 }
 
 /* Compare one entry present on both sides; returns differences found. */
-static int compare_entry(const struct mentry *m, const struct mentry *c,
+static int compare_entry(const struct pifs_manifest_entry *m, const struct pifs_manifest_entry *c,
 			 FILE *report)
 {
 	char buf[128];
@@ -877,7 +854,7 @@ static int compare_entry(const struct mentry *m, const struct mentry *c,
 
 int pifs_manifest_verify(int dirfd, const char *manifest, FILE *report)
 {
-	struct mlist want = {0}, have = {0};
+	struct pifs_manifest want = {0}, have = {0};
 	size_t i = 0, j = 0;
 	int ret, diffs = 0, cmp;
 
@@ -913,7 +890,60 @@ int pifs_manifest_verify(int dirfd, const char *manifest, FILE *report)
 	}
 	ret = diffs;
 out:
-	mlist_free(&want);
-	mlist_free(&have);
+	pifs_manifest_release(&want);
+	pifs_manifest_release(&have);
 	return ret;
+}
+
+int pifs_manifest_parse(const char *text, struct pifs_manifest *m)
+{
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	ret = parse_manifest(text, m);
+	if (ret < 0)
+		pifs_manifest_release(m);
+	return ret;
+}
+
+static int mentry_key_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct pifs_manifest_entry *)elem)->path);
+}
+
+const struct pifs_manifest_entry *
+pifs_manifest_find(const struct pifs_manifest *m, const char *path)
+{
+	return m->n ? bsearch(path, m->e, m->n, sizeof(*m->e), mentry_key_cmp)
+		    : NULL;
+}
+
+size_t pifs_manifest_lower_bound(const struct pifs_manifest *m,
+				 const char *path)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(m->e[mid].path, path) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int pifs_manifest_entry_differs(const struct pifs_manifest_entry *a,
+				const struct pifs_manifest_entry *b)
+{
+	if (!a || !b)
+		return a != b;
+	if (a->type != b->type || a->mode != b->mode || a->uid != b->uid ||
+	    a->gid != b->gid || a->maj != b->maj || a->min != b->min ||
+	    strcmp(a->xattr, b->xattr))
+		return 1;
+	if (a->type == 'd')
+		return 0;
+	return a->size != b->size || strcmp(a->content, b->content);
 }

@@ -65,6 +65,47 @@ void pifs_content_digest_free(struct pifs_content_digest *d);
  * differences (0 = clean) or -errno. */
 int pifs_manifest_verify(int dirfd, const char *manifest, FILE *report);
 
+/* A parsed manifest: entries sorted by path (bytewise), the root "."
+ * first. */
+struct pifs_manifest_entry {
+	char *path; /* raw (unescaped), "." for the root; owned */
+	char *link; /* raw path of the group's first entry or NULL; owned */
+	char type;
+	unsigned mode;
+	unsigned long uid, gid;
+	unsigned long long size;
+	long long sec;
+	long nsec;
+	unsigned maj, min;
+	char content[33];
+	char xattr[33];
+	/* only while building: */
+	dev_t dev;
+	ino_t ino;
+	nlink_t nlink;
+};
+
+struct pifs_manifest {
+	struct pifs_manifest_entry *e;
+	size_t n, cap;
+};
+
+/* Strict parse (the end digest is checked); -EINVAL when truncated or
+ * malformed, -ENOMEM. */
+int pifs_manifest_parse(const char *text, struct pifs_manifest *m);
+void pifs_manifest_release(struct pifs_manifest *m);
+/* The entry at path, or NULL. */
+const struct pifs_manifest_entry *
+pifs_manifest_find(const struct pifs_manifest *m, const char *path);
+/* Index of the first entry whose path is >= path (bytewise). */
+size_t pifs_manifest_lower_bound(const struct pifs_manifest *m,
+				 const char *path);
+/* 1 when two entries (either may be NULL: absent) differ in what a
+ * golden update changes: type, mode, owner, device, xattrs and, for
+ * non-directories, content; mtimes are not compared. */
+int pifs_manifest_entry_differs(const struct pifs_manifest_entry *a,
+				const struct pifs_manifest_entry *b);
+
 /* Escape a path for a manifest line: bytes < 0x21, '\\', and >= 0x7f as
  * \xHH.  Returns malloc'd string or NULL. */
 char *pifs_path_escape(const char *path);

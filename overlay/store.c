@@ -667,21 +667,213 @@ int pifs_store_create(const char *path, const char *golden_dir,
 	return pifs_store_create_opts(path, golden_dir, &o, errbuf, errlen);
 }
 
+/* What a golden source is: a directory (*gfd_out an open fd on it) or a
+ * disk image (*is_image, *gfd_out -1). */
+static int golden_source(const char *src, int *gfd_out, int *is_image,
+			 char *errbuf, size_t errlen)
+{
+	struct stat st;
+	int ret;
+
+	*gfd_out = -1;
+	*is_image = 0;
+	if (stat(src, &st) < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			seterr(errbuf, errlen, "golden '%s' does not exist",
+			       src);
+		else
+			seterr(errbuf, errlen, "cannot access golden '%s': %s",
+			       src, strerror(-ret));
+		return ret;
+	}
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+		*is_image = 1; /* a disk image: imported, see image.h */
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		seterr(errbuf, errlen,
+		       "golden '%s' is not a directory or a disk image", src);
+		return -ENOTDIR;
+	}
+	*gfd_out = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*gfd_out < 0) {
+		ret = -errno;
+		seterr(errbuf, errlen, "cannot open golden '%s': %s", src,
+		       strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/*
+ * Put a new golden into STORE/goldens (sfd): copy or import it into
+ * goldens/.tmp-XXXXXXXX with its manifest and info, then rename that to
+ * goldens/<id> and make it immutable.  -EEXIST (id filled) when the store
+ * has that golden already; the copy is dropped.  On any failure nothing
+ * is left in goldens/.
+ */
+static int golden_install(int sfd, const char *src, int gfd, int is_image,
+			  const struct pifs_store_create_opts *o,
+			  char id[17], char *errbuf, size_t errlen)
+{
+	struct pifs_image_digests *digests = NULL;
+	char tmpname[32], msg[PATH_MAX + 256], *manifest = NULL;
+	int gsfd = -1, tmpfd = -1, treefd = -1, ret, i, made = 0;
+	FILE *progress = o->progress;
+	struct stat st;
+	uint32_t rnd;
+
+	ret = mkdir_private(sfd, "goldens");
+	if (ret == 0 || ret == -EEXIST) {
+		gsfd = pifs_openat_beneath(
+		    sfd, "goldens", O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+		ret = gsfd < 0 ? gsfd : 0;
+	}
+	for (i = 0; ret == 0 && i < 100; i++) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (uint32_t)getpid() + (uint32_t)i;
+		snprintf(tmpname, sizeof(tmpname), ".tmp-%08x", rnd);
+		ret = mkdir_private(gsfd, tmpname);
+		if (ret != -EEXIST)
+			break;
+	}
+	if (ret == 0) {
+		made = 1;
+		tmpfd = pifs_openat_beneath(
+		    gsfd, tmpname, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+		ret = tmpfd < 0 ? tmpfd : 0;
+	}
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot create goldens directory: %s",
+		       strerror(-ret));
+		goto out;
+	}
+
+	if (is_image) {
+		/* the importer warns about the image's shape itself */
+	} else if (pifs_lstat_beneath(gfd, "boot/firmware", &st) < 0 ||
+	    !S_ISDIR(st.st_mode)) {
+		if (progress)
+			fprintf(progress,
+				"warning: golden '%s' has no boot/firmware "
+				"directory\n",
+				src);
+	} else if (pifs_lstat_beneath(gfd, "boot/firmware/bootcode.bin", &st) < 0 ||
+		   !S_ISREG(st.st_mode)) {
+		/* A Pi 3 boot ROM fetches it first: no network boot without. */
+		if (progress)
+			fprintf(progress,
+				"warning: golden '%s' has no boot/firmware/bootcode.bin: "
+				"Pi 3 workers cannot network-boot from it\n",
+				src);
+	}
+	if (is_image) {
+		struct pifs_image_opts io = {.bar_fd = o->bar_fd,
+					     .warn = o->warn,
+					     .cancel = o->cancel};
+
+		if (progress) {
+			fprintf(progress, "importing image '%s'\n", src);
+			fflush(progress);
+		}
+		ret = pifs_image_import(src, tmpfd, "tree", &io, &digests, msg,
+					sizeof(msg));
+	} else {
+		if (progress) {
+			fprintf(progress, "copying golden '%s'\n", src);
+			fflush(progress);
+		}
+		ret = tree_copy(gfd, ".", tmpfd, "tree", progress, src, msg,
+				sizeof(msg));
+	}
+	if (ret < 0) {
+		seterr(errbuf, errlen, "%s", msg);
+		goto out;
+	}
+
+	if (progress) {
+		fprintf(progress, "building manifest\n");
+		fflush(progress);
+	}
+	treefd = pifs_openat_beneath(tmpfd, "tree",
+				     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	/* digests the importer computed as it wrote the files */
+	ret = treefd < 0 ? treefd
+			 : pifs_manifest_build_known(
+			       treefd, digests ? pifs_image_digest_known : NULL,
+			       digests, &manifest, id);
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot build manifest of the copy: %s",
+		       strerror(-ret));
+		goto out;
+	}
+	ret = pifs_write_file_atomic(tmpfd, "manifest", manifest,
+				     strlen(manifest), 0400);
+	if (ret == 0)
+		ret = write_info(tmpfd, src, manifest);
+	if (ret == 0 && syncfs(sfd) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		seterr(errbuf, errlen, "cannot write manifest: %s",
+		       strerror(-ret));
+		goto out;
+	}
+	if (renameat2(gsfd, tmpname, gsfd, id, RENAME_NOREPLACE) < 0) {
+		ret = -errno;
+		if (ret != -EEXIST)
+			seterr(errbuf, errlen,
+			       "cannot rename golden to '%s': %s", id,
+			       strerror(-ret));
+		else
+			seterr(errbuf, errlen, "the store has golden %s already",
+			       id);
+		goto out;
+	}
+	made = 0;
+	pifs_fsync_dir(gsfd);
+	if (progress)
+		fprintf(progress, "golden id %s\n", id);
+
+	/* Best effort: many file systems (tmpfs, overlayfs) lack the flag,
+	 * and a container may lack CAP_LINUX_IMMUTABLE. */
+	close(treefd);
+	treefd = pifs_openat_beneath(gsfd, id,
+				     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	ret = treefd < 0 ? treefd : set_tree_immutable(treefd, "tree");
+	if (ret == 0)
+		ret = pifs_set_immutable(treefd, "manifest", 1);
+	if (ret < 0 && progress)
+		fprintf(progress,
+			"warning: cannot make the golden immutable: %s\n",
+			strerror(-ret));
+	ret = 0;
+out:
+	if (made)
+		pifs_remove_tree(gsfd, tmpname);
+	if (treefd >= 0)
+		close(treefd);
+	if (tmpfd >= 0)
+		close(tmpfd);
+	if (gsfd >= 0)
+		close(gsfd);
+	free(manifest);
+	pifs_image_digests_free(digests);
+	return ret;
+}
+
 int pifs_store_create_opts(const char *path, const char *golden_dir,
 			   const struct pifs_store_create_opts *o,
 			   char *errbuf, size_t errlen)
 {
 	struct pifs_store_conf conf = {.format = 1};
-	struct pifs_image_digests *digests = NULL;
 	struct pifs_registry reg;
-	char tmpname[32], msg[PATH_MAX + 256], *text = NULL, *base = NULL;
-	char *ppath = NULL, *slash, *manifest = NULL;
-	int gfd = -1, sfd = -1, gsfd = -1, tmpfd = -1, treefd = -1, pfd = -1;
+	char *text = NULL, *base = NULL;
+	char *ppath = NULL, *slash;
+	int gfd = -1, sfd = -1, pfd = -1;
 	int created_root = 0, cleanup = 0, is_image = 0, ret, i;
 	const char *master = o->master;
-	FILE *progress = o->progress;
 	struct stat st;
-	uint32_t rnd;
 
 	pifs_registry_init(&reg);
 	if (!master)
@@ -694,35 +886,9 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 	strcpy(conf.range_lo, DEFAULT_RANGE_LO);
 	strcpy(conf.range_hi, DEFAULT_RANGE_HI);
 
-	if (stat(golden_dir, &st) < 0) {
-		ret = -errno;
-		if (ret == -ENOENT)
-			seterr(errbuf, errlen, "golden '%s' does not exist",
-			       golden_dir);
-		else
-			seterr(errbuf, errlen, "cannot access golden '%s': %s",
-			       golden_dir, strerror(-ret));
+	ret = golden_source(golden_dir, &gfd, &is_image, errbuf, errlen);
+	if (ret < 0)
 		return ret;
-	}
-	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
-		is_image = 1; /* a disk image: imported, see image.h */
-	} else if (!S_ISDIR(st.st_mode)) {
-		seterr(errbuf, errlen,
-		       "golden '%s' is not a directory or a disk image",
-		       golden_dir);
-		return -ENOTDIR;
-	}
-	gfd = is_image ? -2
-		       : open(golden_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (gfd == -2) {
-		gfd = -1;
-	} else if (gfd < 0) {
-		ret = -errno;
-		seterr(errbuf, errlen, "cannot open golden '%s': %s",
-		       golden_dir, strerror(-ret));
-		return ret;
-	}
-
 	/* The store directory: new, or existing and empty. */
 	ppath = strdup(path);
 	if (!ppath) {
@@ -800,106 +966,10 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 		goto out;
 	}
 
-	ret = mkdir_private(sfd, "goldens");
-	if (ret == 0) {
-		gsfd = pifs_openat_beneath(
-		    sfd, "goldens", O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
-		ret = gsfd < 0 ? gsfd : 0;
-	}
-	for (i = 0; ret == 0 && i < 100; i++) {
-		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-			rnd = (uint32_t)getpid() + (uint32_t)i;
-		snprintf(tmpname, sizeof(tmpname), ".tmp-%08x", rnd);
-		ret = mkdir_private(gsfd, tmpname);
-		if (ret != -EEXIST)
-			break;
-	}
-	if (ret == 0) {
-		tmpfd = pifs_openat_beneath(
-		    gsfd, tmpname, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
-		ret = tmpfd < 0 ? tmpfd : 0;
-	}
-	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot create '%s/goldens': %s", path,
-		       strerror(-ret));
+	ret = golden_install(sfd, golden_dir, gfd, is_image, o, conf.golden,
+			     errbuf, errlen);
+	if (ret < 0)
 		goto out;
-	}
-
-	if (is_image) {
-		/* the importer warns about the image's shape itself */
-	} else if (pifs_lstat_beneath(gfd, "boot/firmware", &st) < 0 ||
-	    !S_ISDIR(st.st_mode)) {
-		if (progress)
-			fprintf(progress,
-				"warning: golden '%s' has no boot/firmware "
-				"directory\n",
-				golden_dir);
-	} else if (pifs_lstat_beneath(gfd, "boot/firmware/bootcode.bin", &st) < 0 ||
-		   !S_ISREG(st.st_mode)) {
-		/* A Pi 3 boot ROM fetches it first: no network boot without. */
-		if (progress)
-			fprintf(progress,
-				"warning: golden '%s' has no boot/firmware/bootcode.bin: "
-				"Pi 3 workers cannot network-boot from it\n",
-				golden_dir);
-	}
-	if (is_image) {
-		struct pifs_image_opts io = {.bar_fd = o->bar_fd,
-					     .warn = o->warn,
-					     .cancel = o->cancel};
-
-		if (progress) {
-			fprintf(progress, "importing image '%s'\n", golden_dir);
-			fflush(progress);
-		}
-		ret = pifs_image_import(golden_dir, tmpfd, "tree", &io,
-					&digests, msg, sizeof(msg));
-	} else {
-		if (progress) {
-			fprintf(progress, "copying golden '%s'\n", golden_dir);
-			fflush(progress);
-		}
-		ret = tree_copy(gfd, ".", tmpfd, "tree", progress, golden_dir,
-				msg, sizeof(msg));
-	}
-	if (ret < 0) {
-		seterr(errbuf, errlen, "%s", msg);
-		goto out;
-	}
-
-	if (progress) {
-		fprintf(progress, "building manifest\n");
-		fflush(progress);
-	}
-	treefd = pifs_openat_beneath(tmpfd, "tree",
-				     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
-	/* digests the importer computed as it wrote the files */
-	ret = treefd < 0 ? treefd
-			 : pifs_manifest_build_known(
-			       treefd, digests ? pifs_image_digest_known : NULL,
-			       digests, &manifest, conf.golden);
-	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot build manifest of the copy: %s",
-		       strerror(-ret));
-		goto out;
-	}
-	ret = pifs_write_file_atomic(tmpfd, "manifest", manifest,
-				     strlen(manifest), 0400);
-	if (ret == 0)
-		ret = write_info(tmpfd, golden_dir, manifest);
-	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot write manifest: %s",
-		       strerror(-ret));
-		goto out;
-	}
-	if (renameat(gsfd, tmpname, gsfd, conf.golden) < 0) {
-		ret = -errno;
-		seterr(errbuf, errlen, "cannot rename golden to '%s': %s",
-		       conf.golden, strerror(-ret));
-		goto out;
-	}
-	if (progress)
-		fprintf(progress, "golden id %s\n", conf.golden);
 
 	ret = mkdir_private(sfd, "deltas");
 	if (ret == 0)
@@ -924,27 +994,6 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 	if (ret < 0) {
 		seterr(errbuf, errlen, "cannot create store layout in '%s': %s",
 		       path, strerror(-ret));
-		goto out;
-	}
-
-	/* Best effort: many file systems (tmpfs, overlayfs) lack the flag,
-	 * and a container may lack CAP_LINUX_IMMUTABLE. */
-	close(treefd);
-	treefd = pifs_openat_beneath(gsfd, conf.golden,
-				     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
-	ret = treefd < 0 ? treefd : set_tree_immutable(treefd, "tree");
-	if (ret == 0)
-		ret = pifs_set_immutable(treefd, "manifest", 1);
-	if (ret == -ENOTTY || ret == -EOPNOTSUPP || ret == -EPERM) {
-		if (progress)
-			fprintf(
-			    progress,
-			    "warning: cannot make the golden immutable: %s\n",
-			    strerror(-ret));
-		ret = 0;
-	} else if (ret < 0) {
-		seterr(errbuf, errlen, "cannot make the golden immutable: %s",
-		       strerror(-ret));
 		goto out;
 	}
 
@@ -978,28 +1027,18 @@ out:
 			empty_dir(sfd);
 		}
 	}
-	if (treefd >= 0)
-		close(treefd);
-	if (tmpfd >= 0)
-		close(tmpfd);
-	if (gsfd >= 0)
-		close(gsfd);
 	if (sfd >= 0)
 		close(sfd);
 	if (pfd >= 0)
 		close(pfd);
 	if (gfd >= 0)
 		close(gfd);
-	free(manifest);
 	free(text);
 	free(base);
 	free(ppath);
-	pifs_image_digests_free(digests);
 	pifs_registry_release(&reg);
 	return ret;
 }
-
-/* ---- open ---- */
 
 static void store_reset(struct pifs_store *st)
 {
@@ -1264,39 +1303,57 @@ int pifs_store_mounted(struct pifs_store *st, pid_t *pid_out)
 
 int pifs_store_delta_init(struct pifs_store *st, int dirfd, const char *name)
 {
+	return pifs_store_delta_init_on(st, dirfd, name, NULL);
+}
+
+int pifs_store_delta_init_on(struct pifs_store *st, int dirfd,
+			     const char *name, const char *golden)
+{
 	struct stat gst;
 	uint8_t origin[8];
-	int ret, i;
+	int ret, i, gfd;
 
 	ret = pifs_check_name(name);
 	if (ret < 0)
 		return ret;
-	ret = pifs_fstat(st->golden_fd, &gst);
+	if (!golden)
+		golden = st->conf.golden;
+	gfd = pifs_store_golden_open(st, golden);
+	if (gfd < 0)
+		return gfd;
+	ret = pifs_fstat(gfd, &gst);
 	if (ret < 0)
-		return ret;
-	if (mkdirat(dirfd, name, 0700) < 0)
-		return -errno;
+		goto out_gfd;
+	if (mkdirat(dirfd, name, 0700) < 0) {
+		ret = -errno;
+		goto out_gfd;
+	}
 	ret = pifs_set_attrs(dirfd, name, &gst);
 	if (ret < 0)
 		goto out_remove;
-	ret = pifs_copy_xattrs(st->golden_fd, NULL, dirfd, name,
-			       pifs_xattr_private);
+	ret = pifs_copy_xattrs(gfd, NULL, dirfd, name, pifs_xattr_private);
 	if (ret < 0)
 		goto out_remove;
 	for (i = 0; i < 8; i++)
 		origin[i] = (uint8_t)((uint64_t)gst.st_ino >> (8 * i));
 	ret = pifs_lsetxattr(dirfd, name, PIFS_XATTR_ORIGIN, origin,
 			     sizeof(origin), 0);
+	if (ret == 0)
+		ret = pifs_lsetxattr(dirfd, name, PIFS_XATTR_GOLDEN, golden, 16,
+				     0);
 	if (ret < 0)
 		goto out_remove;
 	/* an ACL among the xattrs may have rewritten the group bits */
 	ret = chmod_entry(dirfd, name, gst.st_mode);
 	if (ret < 0)
 		goto out_remove;
+	close(gfd);
 	return 0;
 
 out_remove:
 	pifs_remove_tree(dirfd, name);
+out_gfd:
+	close(gfd);
 	return ret;
 }
 
@@ -1382,4 +1439,192 @@ int pifs_store_delta_retire(struct pifs_store *st, const char *name,
 int pifs_store_clean_work(struct pifs_store *st)
 {
 	return empty_dir(st->work_fd);
+}
+
+/* ---- several goldens ---- */
+
+int pifs_golden_id_valid(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < 16; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		      (id[i] >= 'a' && id[i] <= 'f')))
+			return -EINVAL;
+	return id[16] == '\0' ? 0 : -EINVAL;
+}
+
+int pifs_store_golden_open(struct pifs_store *st, const char *id)
+{
+	char sub[64];
+
+	if (pifs_golden_id_valid(id) < 0)
+		return -EINVAL;
+	snprintf(sub, sizeof(sub), "goldens/%s/tree", id);
+	return pifs_openat_beneath(st->fd, sub,
+				   O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+}
+
+int pifs_store_golden_manifest(struct pifs_store *st, const char *id,
+			       struct pifs_manifest *m)
+{
+	char sub[64], *text = NULL;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	if (pifs_golden_id_valid(id) < 0)
+		return -EINVAL;
+	snprintf(sub, sizeof(sub), "goldens/%s/manifest", id);
+	ret = pifs_read_file(st->fd, sub, 1L << 30, &text, NULL);
+	if (ret < 0)
+		return ret;
+	ret = pifs_manifest_parse(text, m);
+	free(text);
+	return ret;
+}
+
+int pifs_store_delta_golden(struct pifs_store *st, int dirfd,
+			    const char *name, char id[17])
+{
+	ssize_t n;
+
+	n = pifs_lgetxattr(dirfd, name, PIFS_XATTR_GOLDEN, id, 16);
+	if (n == -ENODATA) {
+		/* a delta made before stores had several goldens */
+		memcpy(id, st->conf.golden, 17);
+		return 0;
+	}
+	if (n < 0)
+		return (int)n;
+	id[n < 16 ? n : 16] = '\0';
+	return n == 16 && pifs_golden_id_valid(id) == 0 ? 0 : -EINVAL;
+}
+
+int pifs_store_worker_golden(struct pifs_store *st, const char *worker,
+			     char id[17])
+{
+	int ret = pifs_check_name(worker);
+
+	return ret < 0 ? ret
+		       : pifs_store_delta_golden(st, st->deltas_fd, worker, id);
+}
+
+struct golden_ids {
+	char (*ids)[17];
+	size_t n, cap;
+};
+
+static int golden_id_one(int fd, const struct dirent *de, void *arg)
+{
+	struct golden_ids *g = arg;
+
+	(void)fd;
+	if (pifs_golden_id_valid(de->d_name) < 0)
+		return 0; /* .tmp-*, .removing-* */
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 8;
+		char(*n)[17] = realloc(g->ids, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		g->ids = n;
+		g->cap = cap;
+	}
+	memcpy(g->ids[g->n++], de->d_name, 17);
+	return 0;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int pifs_store_goldens(struct pifs_store *st, char (**ids)[17], size_t *n)
+{
+	struct golden_ids g = {0};
+	int fd, ret;
+
+	*ids = NULL;
+	*n = 0;
+	fd = pifs_openat_beneath(st->fd, "goldens",
+				 O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	ret = pifs_dir_foreach(fd, golden_id_one, &g);
+	close(fd);
+	if (ret < 0) {
+		free(g.ids);
+		return ret;
+	}
+	if (g.n > 1)
+		qsort(g.ids, g.n, sizeof(*g.ids), id_cmp);
+	*ids = g.ids;
+	*n = g.n;
+	return 0;
+}
+
+int pifs_store_golden_add(struct pifs_store *st, const char *src,
+			  const struct pifs_store_create_opts *o, char id[17],
+			  char *errbuf, size_t errlen)
+{
+	int gfd, is_image, ret, sfd;
+
+	id[0] = '\0';
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	ret = golden_source(src, &gfd, &is_image, errbuf, errlen);
+	if (ret < 0)
+		return ret;
+	if (!is_image && path_inside(st->path, src)) {
+		seterr(errbuf, errlen, "store '%s' is inside the golden '%s'",
+		       st->path, src);
+		close(gfd);
+		return -EINVAL;
+	}
+	sfd = openat(st->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0) {
+		ret = -errno;
+		seterr(errbuf, errlen, "cannot open store '%s': %s", st->path,
+		       strerror(-ret));
+	} else {
+		ret = golden_install(sfd, src, gfd, is_image, o, id, errbuf,
+				     errlen);
+		close(sfd);
+	}
+	if (gfd >= 0)
+		close(gfd);
+	return ret;
+}
+
+/*
+ * The golden is first renamed to goldens/.removing-<id> (one atomic step:
+ * from then on it is not a golden of the store), then deleted; a crash in
+ * between leaves only that name, which the next removal or `pifs fsck`
+ * names.  The caller checked nothing uses it.
+ */
+int pifs_store_golden_remove(struct pifs_store *st, const char *id)
+{
+	char name[32];
+	int gsfd, ret;
+
+	if (pifs_golden_id_valid(id) < 0)
+		return -EINVAL;
+	if (!strcmp(id, st->conf.golden))
+		return -EBUSY;
+	gsfd = pifs_openat_beneath(st->fd, "goldens",
+				   O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (gsfd < 0)
+		return gsfd;
+	snprintf(name, sizeof(name), ".removing-%s", id);
+	pifs_remove_tree(gsfd, name); /* an earlier removal's leftover */
+	if (renameat2(gsfd, id, gsfd, name, RENAME_NOREPLACE) < 0) {
+		ret = -errno;
+		close(gsfd);
+		return ret;
+	}
+	ret = pifs_fsync_dir(gsfd);
+	if (ret == 0)
+		ret = pifs_remove_tree(gsfd, name);
+	close(gsfd);
+	return ret;
 }

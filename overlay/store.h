@@ -32,11 +32,13 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "manifest.h"
 #include "registry.h"
 
 #define PIFS_XATTR_OPAQUE "trusted.overlay.opaque"
 #define PIFS_XATTR_REDIRECT "trusted.overlay.redirect"
 #define PIFS_XATTR_ORIGIN "trusted.pifs.origin"
+#define PIFS_XATTR_GOLDEN "trusted.pifs.golden"
 
 struct pifs_store_conf {
 	unsigned format;
@@ -122,8 +124,41 @@ int pifs_store_mounted(struct pifs_store *st, pid_t *pid_out);
  * and origin; -EEXIST if it exists. */
 int pifs_store_delta_create(struct pifs_store *st, const char *name);
 /* Create dirfd/name as an empty delta root exactly as
- * pifs_store_delta_create does (no fsync). */
+ * pifs_store_delta_create does (no fsync): on the default golden, or on
+ * golden (an id) with the _on form. */
 int pifs_store_delta_init(struct pifs_store *st, int dirfd, const char *name);
+int pifs_store_delta_init_on(struct pifs_store *st, int dirfd,
+			     const char *name, const char *golden);
+
+/* ---- several goldens ----
+ * A store holds any number of goldens (goldens/<id>); pifs.conf's
+ * "golden" is the default one, which new workers start on.  Every delta
+ * root records the golden it lies over in trusted.pifs.golden (16 hex
+ * digits); a delta without it (made by an older pifs) is on the
+ * default.  Snapshots record theirs in META. */
+/* 0 for 16 lower-case hex digits, else -EINVAL. */
+int pifs_golden_id_valid(const char *id);
+/* A new O_PATH fd on goldens/<id>/tree (the caller closes it). */
+int pifs_store_golden_open(struct pifs_store *st, const char *id);
+/* Read and parse goldens/<id>/manifest. */
+int pifs_store_golden_manifest(struct pifs_store *st, const char *id,
+			       struct pifs_manifest *m);
+/* The golden of the delta dirfd/name, or of a worker's live delta. */
+int pifs_store_delta_golden(struct pifs_store *st, int dirfd,
+			    const char *name, char id[17]);
+int pifs_store_worker_golden(struct pifs_store *st, const char *worker,
+			     char id[17]);
+/* Every golden id of the store, sorted (malloc'd array). */
+int pifs_store_goldens(struct pifs_store *st, char (**ids)[17], size_t *n);
+/* Import a directory or image as one more golden of an open store (the
+ * caller holds the store lock); id gets its id.  -EEXIST (id filled)
+ * when the store has it already.  Nothing is left behind on failure. */
+int pifs_store_golden_add(struct pifs_store *st, const char *src,
+			  const struct pifs_store_create_opts *o, char id[17],
+			  char *errbuf, size_t errlen);
+/* Delete a golden nobody uses (the caller checks): -EBUSY for the
+ * default, -ENOENT when there is none. */
+int pifs_store_golden_remove(struct pifs_store *st, const char *id);
 /* Atomically replace deltas/<worker> with work/<tmpname> (a complete
  * delta built there): renameat2(RENAME_EXCHANGE), fsync of both
  * directories, then removal of the old delta now at work/<tmpname>.  If

@@ -453,8 +453,8 @@ static int links_cmp(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
-static void links_walk(struct pifs_fs *fs, int dirfd, const char *prefix,
-		       size_t *cap, unsigned depth)
+static void links_walk(struct pifs_golden_ref *g, int dirfd,
+		       const char *prefix, size_t *cap, unsigned depth)
 {
 	struct dirent *de;
 	DIR *dp;
@@ -481,7 +481,7 @@ static void links_walk(struct pifs_fs *fs, int dirfd, const char *prefix,
 					 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sub >= 0) {
-				links_walk(fs, sub, path, cap, depth + 1);
+				links_walk(g, sub, path, cap, depth + 1);
 				close(sub);
 			}
 			free(path);
@@ -491,32 +491,32 @@ static void links_walk(struct pifs_fs *fs, int dirfd, const char *prefix,
 			free(path);
 			continue;
 		}
-		if (fs->nlinks == *cap) {
+		if (g->nlinks == *cap) {
 			size_t nc = *cap ? *cap * 2 : 64;
 			struct pifs_golden_link *nl =
-				realloc(fs->links, nc * sizeof(*nl));
+				realloc(g->links, nc * sizeof(*nl));
 
 			if (!nl) {
 				free(path);
 				break;
 			}
-			fs->links = nl;
+			g->links = nl;
 			*cap = nc;
 		}
-		fs->links[fs->nlinks].ino = st.st_ino;
-		fs->links[fs->nlinks].path = path;
-		fs->nlinks++;
+		g->links[g->nlinks].ino = st.st_ino;
+		g->links[g->nlinks].path = path;
+		g->nlinks++;
 	}
 	closedir(dp);
 }
 
-static void links_build(struct pifs_fs *fs)
+static void links_build(struct pifs_golden_ref *g)
 {
 	size_t cap = 0;
 
-	links_walk(fs, fs->store.golden_fd, "", &cap, 0);
-	qsort(fs->links, fs->nlinks, sizeof(*fs->links), links_cmp);
-	pifs_debug("golden has %zu hard-linked names", fs->nlinks);
+	links_walk(g, g->fd, "", &cap, 0);
+	qsort(g->links, g->nlinks, sizeof(*g->links), links_cmp);
+	pifs_debug("golden %s has %zu hard-linked names", g->id, g->nlinks);
 }
 
 static int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data);
@@ -531,20 +531,21 @@ static int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data);
 static void link_siblings(struct pifs_view *v, struct pifs_node *n, ino_t ino)
 {
 	struct pifs_fs *fs = v->fs;
+	struct pifs_golden_ref *g = v->golden;
 	struct pifs_golden_link key = { .ino = ino }, *hit;
 
 	pthread_mutex_lock(&fs->links_lock);
-	if (!fs->links_built) {
-		links_build(fs);
-		fs->links_built = 1;
+	if (!g->links_built) {
+		links_build(g);
+		g->links_built = 1;
 	}
 	pthread_mutex_unlock(&fs->links_lock);
-	hit = bsearch(&key, fs->links, fs->nlinks, sizeof(*fs->links), links_cmp);
+	hit = bsearch(&key, g->links, g->nlinks, sizeof(*g->links), links_cmp);
 	if (!hit)
 		return;
-	while (hit > fs->links && hit[-1].ino == ino)
+	while (hit > g->links && hit[-1].ino == ino)
 		hit--;
-	for (; hit < fs->links + fs->nlinks && hit->ino == ino; hit++) {
+	for (; hit < g->links + g->nlinks && hit->ino == ino; hit++) {
 		struct pifs_node *dir = v->root, *next;
 		char *buf, *save = NULL, *comp, *last = NULL;
 		struct child c;
@@ -1201,9 +1202,62 @@ static struct pifs_view *view_by_id(struct pifs_fs *fs, uint32_t id)
 	return v;
 }
 
+/*
+ * The golden a delta (its root fd) lies over, opened once per daemon and
+ * kept: goldens are immutable and `pifs golden remove` refuses one a
+ * worker is on.  A golden removed and imported again is a new directory,
+ * so an entry is checked against goldens/<id>/tree before it is reused.
+ */
+static int golden_of(struct pifs_fs *fs, int deltafd, const char *worker,
+		     struct pifs_golden_ref **out)
+{
+	struct pifs_golden_ref *g = NULL, **ng;
+	struct stat a, b;
+	char id[17];
+	int r, fd;
+
+	if ((r = pifs_store_delta_golden(&fs->store, deltafd, NULL, id)) < 0) {
+		pifs_err("bad %s on the delta of worker '%s': %s",
+			 PIFS_XATTR_GOLDEN, worker, strerror(-r));
+		return r;
+	}
+	fd = pifs_store_golden_open(&fs->store, id);
+	if (fd < 0) {
+		pifs_err("worker '%s' is on golden %s, which the store does "
+			 "not have: %s", worker, id, strerror(-fd));
+		return fd;
+	}
+	pthread_mutex_lock(&fs->links_lock);
+	for (size_t i = 0; i < fs->ngoldens; i++)
+		if (!strcmp(fs->goldens[i]->id, id) &&
+		    fstat(fs->goldens[i]->fd, &a) == 0 && fstat(fd, &b) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			g = fs->goldens[i];
+	if (!g) {
+		ng = realloc(fs->goldens, (fs->ngoldens + 1) * sizeof(*ng));
+		if (ng)
+			fs->goldens = ng;
+		g = ng ? calloc(1, sizeof(*g)) : NULL;
+		if (g) {
+			memcpy(g->id, id, sizeof(g->id));
+			g->fd = fd;
+			fd = -1;
+			fs->goldens[fs->ngoldens++] = g;
+		}
+	}
+	pthread_mutex_unlock(&fs->links_lock);
+	if (fd >= 0)
+		close(fd);
+	if (!g)
+		return -ENOMEM;
+	*out = g;
+	return 0;
+}
+
 /* Make a view for worker w (views_lock held). */
 static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
 {
+	struct pifs_golden_ref *g;
 	struct pifs_view *v, **nv;
 	struct pifs_node *root;
 	struct stat st;
@@ -1219,7 +1273,8 @@ static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
 			 strerror(errno));
 		return r;
 	}
-	if ((r = upper_stat(fd, &st, &gen)) < 0) {
+	if ((r = upper_stat(fd, &st, &gen)) < 0 ||
+	    (r = golden_of(fs, fd, w->name, &g)) < 0) {
 		close(fd);
 		return r;
 	}
@@ -1237,7 +1292,8 @@ static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
 	v->id = w->id;
 	snprintf(v->name, sizeof(v->name), "%s", w->name);
 	snprintf(v->serial, sizeof(v->serial), "%s", w->serial);
-	v->lower_root = fs->store.golden_fd;
+	v->golden = g;
+	v->lower_root = g->fd;
 	v->work_fd = fs->store.work_fd;
 	v->fs = fs;
 	pthread_rwlock_init(&v->lock, NULL);
@@ -1365,9 +1421,16 @@ void pifs_fs_close(struct pifs_fs *fs)
 		free(fs->views[i]);
 	}
 	free(fs->views);
-	for (size_t i = 0; i < fs->nlinks; i++)
-		free(fs->links[i].path);
-	free(fs->links);
+	for (size_t i = 0; i < fs->ngoldens; i++) {
+		struct pifs_golden_ref *g = fs->goldens[i];
+
+		for (size_t j = 0; j < g->nlinks; j++)
+			free(g->links[j].path);
+		free(g->links);
+		close(g->fd);
+		free(g);
+	}
+	free(fs->goldens);
 	pthread_mutex_destroy(&fs->links_lock);
 	pifs_nodes_release(&fs->nodes);
 	pthread_mutex_destroy(&fs->views_lock);
@@ -2716,9 +2779,12 @@ int pifs_fs_reload(struct pifs_fs *fs)
 	if (r == 0 && strcmp(old.master, fs->store.conf.master))
 		pifs_info("master address now %s", fs->store.conf.master);
 	if (r == 0 && strcmp(old.golden, fs->store.conf.golden)) {
-		/* The golden a mounted daemon serves cannot change under it. */
-		fs->store.conf = old;
-		pifs_warn("pifs.conf names another golden: remount to use it");
+		/* Views follow their deltas' goldens; only the files served
+		 * at the tftpboot/ root (bootcode.bin for Pis not registered
+		 * yet) come from the default, opened at mount. */
+		pifs_info("default golden now %s; the tftpboot/ root files "
+			  "follow at the next mount", fs->store.conf.golden);
+		memcpy(fs->store.conf.golden, old.golden, sizeof(old.golden));
 	}
 	pthread_mutex_unlock(&fs->views_lock);
 	return r;
@@ -2828,6 +2894,18 @@ int pifs_fs_view_swap(struct pifs_fs *fs, struct pifs_view *v,
 		pifs_err("cannot open the new delta of '%s': %s", v->name,
 			 strerror(errno));
 		goto out;
+	}
+	/* A snapshot on another golden, or a rebase: the view's lower layer
+	 * changes with the delta (under the view lock, like everything the
+	 * nodes are re-resolved against below). */
+	{
+		struct pifs_golden_ref *g;
+
+		if (golden_of(fs, rootfd, v->name, &g) == 0 && g != v->golden) {
+			pifs_info("worker '%s' now on golden %s", v->name, g->id);
+			v->golden = g;
+			v->lower_root = g->fd;
+		}
 	}
 	/* Pin every node of the view, then refresh parents before children. */
 	pthread_mutex_lock(&fs->nodes.lock);

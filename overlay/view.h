@@ -24,11 +24,23 @@
 #include "node.h"
 #include "store.h"
 
+/* A golden a view lies over (STORE/goldens/<id>/tree), shared by the
+ * views on it; its hard-link groups are built on first need. */
+struct pifs_golden_link;
+struct pifs_golden_ref {
+	char id[17];
+	int fd;                         /* O_PATH of its tree */
+	int links_built;                /* guarded by pifs_fs.links_lock */
+	struct pifs_golden_link *links; /* sorted by inode */
+	size_t nlinks;
+};
+
 struct pifs_view {
 	uint32_t id;            /* immutable: registry id */
 	char name[PIFS_NAME_MAX + 1];
 	char serial[9];         /* immutable: the Pi's serial */
-	int lower_root;         /* O_PATH of the golden tree; shared, not owned */
+	struct pifs_golden_ref *golden; /* changed by a swap (view lock) */
+	int lower_root;         /* golden->fd; shared, not owned */
 	int work_fd;            /* O_PATH of STORE/work; shared, not owned */
 	pthread_rwlock_t lock;  /* the namespace lock (see above) */
 	struct pifs_fs *fs;
@@ -51,12 +63,11 @@ struct pifs_fs {
 	struct timespec reg_mtime;
 	ino_t reg_ino;
 	time_t start_time;
-	/* Golden hard-link groups, built on first need (the golden never
-	 * changes): sorted by inode. */
+	/* The goldens views are on, opened as needed, kept until close;
+	 * links_lock guards the array and their link groups. */
 	pthread_mutex_t links_lock;
-	int links_built;                /* guarded by links_lock */
-	struct pifs_golden_link *links;
-	size_t nlinks;
+	struct pifs_golden_ref **goldens;
+	size_t ngoldens;
 };
 
 struct pifs_golden_link {

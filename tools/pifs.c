@@ -31,6 +31,7 @@
 #include "identity.h"
 #include "image.h"
 #include "manifest.h"
+#include "rebase.h"
 #include "registry.h"
 #include "safeio.h"
 #include "store.h"
@@ -73,15 +74,22 @@ static const char usage_main[] =
     "tree or\n"
     "                                            a disk image (.img, .img.xz, "
     ".img.gz)\n"
-    "  golden import IMAGE                       create the store's golden "
-    "from an image\n"
+    "  golden import IMAGE|DIR [--default]       add a golden from an image "
+    "or a\n"
+    "                                            tree (or create the store "
+    "with it)\n"
     "  golden list                               the store's goldens\n"
+    "  golden default [ID]                       show or set the golden new "
+    "workers\n"
+    "                                            start on\n"
+    "  golden remove ID                          delete a golden nothing uses\n"
     "  golden build [--minimal] DIR              build a golden tree from "
     "Debian's\n"
     "                                            Pi packages\n"
-    "  verify                                    check the golden against its "
-    "manifest\n"
-    "  worker add NAME --serial HEX8 [--mac MAC] [--ip IPv4]\n"
+    "  verify [ID]                               check the goldens against "
+    "their\n"
+    "                                            manifests\n"
+    "  worker add NAME --serial HEX8 [--mac MAC] [--ip IPv4] [--golden ID]\n"
     "  worker list                               list the registered workers\n"
     "  worker remove NAME [--force]              unregister a worker, keeping "
     "its delta\n"
@@ -97,6 +105,8 @@ static const char usage_main[] =
     "  reset WORKER [--to REV | --golden] [--force]\n"
     "                                            restore a snapshot (default: "
     "the last)\n"
+    "  rebase WORKER --golden ID [--theirs]      move a worker onto another "
+    "golden\n"
     "  status                                    unsnapshotted changes of "
     "every worker\n"
     "  fsck                                      check snapshots, deltas and "
@@ -129,15 +139,26 @@ static const char usage_init[] =
 static const char usage_golden[] =
     "usage: pifs golden build [--minimal|--debian] [--cache DIR] [--mirror "
     "URL] [--force] DIR\n"
-    "       pifs [--store DIR] golden import IMAGE [--master IPv4]\n"
+    "       pifs [--store DIR] golden import IMAGE|TREE [--default] "
+    "[--master IPv4]\n"
     "       pifs [--store DIR] golden list\n"
+    "       pifs [--store DIR] golden default [ID]\n"
+    "       pifs [--store DIR] golden remove ID\n"
     "\n"
-    "import reads a Raspberry Pi OS disk image (.img, .img.xz, .img.gz) as\n"
-    "the store's golden and prints its id.  The store is created (it must\n"
-    "not exist or be empty): more than one golden per store is not\n"
-    "supported yet.\n"
-    "list shows each golden: id, source, date imported, size of its file\n"
-    "data and the number of workers on it.\n"
+    "A store keeps any number of goldens, each named by its content hash;\n"
+    "every worker and every snapshot records the one it is on.\n"
+    "import reads a Raspberry Pi OS disk image (.img, .img.xz, .img.gz) or\n"
+    "copies a root tree (as 'pifs golden build' makes) into the store as\n"
+    "one more golden and prints its id (the same content twice is one\n"
+    "golden).  Without a store it creates one (--master then\n"
+    "sets its address).  --default makes it the golden new workers start\n"
+    "on; workers already there move with 'pifs rebase'.\n"
+    "list shows each golden: id ('*' the default), date imported, size of\n"
+    "its file data, the workers and snapshots on it, and its source.\n"
+    "default shows or sets the golden new workers start on.\n"
+    "remove deletes a golden; refused while it is the default or any\n"
+    "worker, kept delta or snapshot uses it.\n"
+    "ID: the id or a unique prefix of at least 4 digits.\n"
     "build makes a Raspberry-Pi-OS-shaped arm64 tree in DIR from Debian\n"
     "packages (raspi-firmware, linux-image-arm64, busybox-static, libc6,\n"
     "libcap2-bin), ready for 'pifs init STORE --golden DIR'; downloads are\n"
@@ -145,20 +166,23 @@ static const char usage_golden[] =
     "'pifs golden build --help' for the details.\n";
 
 static const char usage_verify[] =
-    "usage: pifs [--store DIR] verify\n"
+    "usage: pifs [--store DIR] verify [ID]\n"
     "\n"
-    "Re-check the golden tree against its manifest; every difference is\n"
-    "listed on stdout and the exit status is 1 if there is any.\n";
+    "Re-check every golden tree (or golden ID) against its manifest; every\n"
+    "difference is listed on stdout and the exit status is 1 if there is\n"
+    "any.\n";
 
 static const char usage_worker[] =
     "usage: pifs [--store DIR] worker add NAME --serial HEX8 [--mac MAC] [--ip "
     "IPv4]\n"
+    "                                     [--golden ID]\n"
     "       pifs [--store DIR] worker list\n"
     "       pifs [--store DIR] worker remove NAME [--force]\n"
     "\n"
     "NAME is [a-z0-9][a-z0-9-]*, at most 63 characters; HEX8 the Pi's\n"
     "8-digit serial.  The MAC defaults to b8:27:eb: and the serial's last 6\n"
-    "digits; the address to the lowest free one in the store's range.\n"
+    "digits; the address to the lowest free one in the store's range; the\n"
+    "golden to the store's default (pifs golden default).\n"
     "remove refuses while the store is mounted unless --force is given; the\n"
     "worker's delta is kept as deltas/.removed-NAME-<time>.\n";
 
@@ -216,6 +240,18 @@ static const char usage_reset[] =
     "empty delta (--golden), atomically.  Refused when the delta has\n"
     "changes no snapshot holds, unless --force.  The branch is not moved:\n"
     "every snapshot stays reachable.\n";
+
+static const char usage_rebase[] =
+    "usage: pifs [--store DIR] rebase WORKER --golden ID [--theirs]\n"
+    "       pifs [--store DIR] rebase WORKER --resolved\n"
+    "\n"
+    "Move WORKER onto golden ID keeping its own changes.  A snapshot is\n"
+    "taken first (pifs reset WORKER --to it undoes the rebase) and the\n"
+    "rebased state is snapshotted after.  Where the new golden changed a\n"
+    "path the worker changed too, the worker's version is kept (--theirs:\n"
+    "the golden's) and the path is listed as a conflict, also by\n"
+    "'pifs status', until the next reset or rebase, or --resolved.\n"
+    "ID: a golden id or a unique prefix (pifs golden list).\n";
 
 static const char usage_status[] =
     "usage: pifs [--store DIR] status\n"
@@ -363,35 +399,77 @@ static int cmd_init(int argc, char **argv)
 
 /* ---- verify ---- */
 
+static void need_golden(struct pifs_store *st, const char *arg, char out[17]);
+
+/* Check golden id against its manifest: differences (listed on stdout),
+ * or -1 after saying why it could not be checked. */
+static int verify_golden(struct pifs_store *st, const char *id)
+{
+	char sub[64], *text = NULL;
+	int ret, fd;
+
+	snprintf(sub, sizeof(sub), "goldens/%s/manifest", id);
+	ret = pifs_read_file(st->fd, sub, MANIFEST_MAX, &text, NULL);
+	if (ret < 0) {
+		printf("cannot read the golden manifest '%s/%s': %s\n", st->path,
+		       sub, strerror(-ret));
+		return -1;
+	}
+	fd = pifs_store_golden_open(st, id);
+	ret = fd < 0 ? fd : pifs_manifest_verify(fd, text, stdout);
+	free(text);
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0) {
+		printf("cannot verify golden %s: %s\n", id, strerror(-ret));
+		return -1;
+	}
+	return ret;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	char (*ids)[17] = NULL, one[17];
 	struct pifs_store st;
-	char sub[64], *text = NULL;
+	size_t n = 0, bad = 0;
 	int ret;
 
 	while (sub_getopt(argc, argv, ":h", opts, usage_verify) != -1)
 		;
-	if (optind < argc)
-		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	open_store(&st, store_path());
-	snprintf(sub, sizeof(sub), "goldens/%s/manifest", st.conf.golden);
-	ret = pifs_read_file(st.fd, sub, MANIFEST_MAX, &text, NULL);
-	if (ret < 0)
-		die(1, "cannot read '%s/%s': %s", st.path, sub, strerror(-ret));
-	ret = pifs_manifest_verify(st.golden_fd, text, stdout);
-	free(text);
-	if (ret < 0)
-		die(1, "cannot verify golden %s: %s", st.conf.golden,
-		    strerror(-ret));
-	if (ret > 0)
-		die(1, "golden %s differs from its manifest (%d difference%s)",
-		    st.conf.golden, ret, ret == 1 ? "" : "s");
-	printf("golden %s matches its manifest\n", st.conf.golden);
+	if (optind < argc) {
+		need_golden(&st, argv[optind++], one);
+		if (optind < argc)
+			die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+		ids = malloc(sizeof(*ids));
+		if (!ids)
+			die(1, "out of memory");
+		memcpy(ids[0], one, sizeof(one));
+		n = 1;
+	} else if ((ret = pifs_store_goldens(&st, &ids, &n)) < 0) {
+		die(1, "cannot list '%s/goldens': %s", st.path, strerror(-ret));
+	}
+	for (size_t i = 0; i < n; i++) {
+		ret = verify_golden(&st, ids[i]);
+		if (ret == 0) {
+			printf("golden %s matches its manifest\n", ids[i]);
+			continue;
+		}
+		bad++;
+		if (ret > 0)
+			printf("golden %s differs from its manifest (%d "
+			       "difference%s)\n", ids[i], ret,
+			       ret == 1 ? "" : "s");
+	}
+	free(ids);
 	pifs_store_close(&st);
+	if (bad)
+		die(1, "%zu of %zu golden%s failed verification", bad, n,
+		    n == 1 ? "" : "s");
 	return 0;
 }
 
@@ -439,10 +517,12 @@ static int worker_add(int argc, char **argv)
 	    {"serial", required_argument, NULL, 's'},
 	    {"mac", required_argument, NULL, 'm'},
 	    {"ip", required_argument, NULL, 'i'},
+	    {"golden", required_argument, NULL, 'g'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *serial = NULL, *mac = NULL, *ip = NULL, *name;
+	const char *serial = NULL, *mac = NULL, *ip = NULL, *name, *garg = NULL;
+	char gold[17];
 	struct pifs_registry reg;
 	struct pifs_worker w;
 	struct pifs_store st;
@@ -457,6 +537,8 @@ static int worker_add(int argc, char **argv)
 			mac = optarg;
 		else if (c == 'i')
 			ip = optarg;
+		else if (c == 'g')
+			garg = optarg;
 	}
 	if (optind >= argc)
 		die(EXIT_USAGE, "worker add needs a NAME");
@@ -485,6 +567,10 @@ static int worker_add(int argc, char **argv)
 		strcpy(w.ip, ip);
 
 	open_store(&st, store_path());
+	if (garg)
+		need_golden(&st, garg, gold);
+	else
+		memcpy(gold, st.conf.golden, sizeof(gold));
 	lock_store(&st);
 	load_registry(&st, &reg);
 	if (!ip && free_ip(&st, &reg, w.ip) < 0)
@@ -492,7 +578,9 @@ static int worker_add(int argc, char **argv)
 		    st.conf.range_hi);
 	if (pifs_registry_add(&reg, &w, err, sizeof(err)) < 0)
 		die(1, "%s", err);
-	ret = pifs_store_delta_create(&st, w.name);
+	ret = pifs_store_delta_init_on(&st, st.deltas_fd, w.name, gold);
+	if (ret == 0)
+		ret = pifs_fsync_dir(st.deltas_fd);
 	if (ret == -EEXIST)
 		die(1, "delta '%s/deltas/%s' already exists", st.path, w.name);
 	if (ret < 0)
@@ -626,44 +714,93 @@ static int cmd_worker(int argc, char **argv)
 
 /* ---- golden ---- */
 
+static struct pifs_git *open_git(struct pifs_store *st, int create);
+
 static int golden_import(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"master", required_argument, NULL, 'm'},
+	    {"default", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *master = NULL, *image, *path = store_path();
+	struct pifs_store_create_opts o = {.bar_fd = isatty(2) ? 2 : -1,
+					   .warn = 1,
+					   .cancel = &interrupted};
+	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+	struct pifs_store_conf conf;
 	struct pifs_store st;
-	char err[PATH_MAX + 128];
-	struct stat sb;
-	int c;
+	char err[PATH_MAX * 2 + 256], id[17];
+	int c, ret, make_default = 0;
 
 	while ((c = sub_getopt(argc, argv, ":m:h", opts, usage_golden)) != -1)
 		if (c == 'm')
 			master = optarg;
+		else if (c == 'd')
+			make_default = 1;
 	if (optind >= argc)
-		die(EXIT_USAGE, "golden import needs an IMAGE file");
+		die(EXIT_USAGE, "golden import needs an IMAGE file or a DIR");
 	image = argv[optind++];
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	if (master && pifs_ipv4_valid(master) < 0)
 		die(EXIT_USAGE, "bad master address '%s'", master);
-	if (stat(image, &sb) == 0 && S_ISDIR(sb.st_mode))
-		die(1, "'%s' is a directory, not a disk image (pifs init "
-		       "--golden DIR takes a tree)",
-		    image);
-	/* A store that exists already has its golden. */
-	if (pifs_store_open(&st, path, err, sizeof(err)) == 0)
-		die(1,
-		    "store '%s' already has golden %s: more than one golden "
-		    "per store is not supported yet",
-		    path, st.conf.golden);
-	create_store(path, image, master, NULL);
-	open_store(&st, path);
-	printf("%s\n", st.conf.golden);
+	if (pifs_store_open(&st, path, err, sizeof(err)) < 0) {
+		/* no store yet: this golden makes one */
+		create_store(path, image, master, NULL);
+		open_store(&st, path);
+		printf("%s\n", st.conf.golden);
+		pifs_store_close(&st);
+		return 0;
+	}
+	if (master)
+		die(EXIT_USAGE, "--master is for a new store; '%s' has one "
+				"(pifs master IPv4 changes it)", path);
+	lock_store(&st);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	ret = pifs_store_golden_add(&st, image, &o, id, err, sizeof(err));
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (ret == -EEXIST)
+		fprintf(stderr, "pifs: store '%s' has golden %s already\n",
+			path, id);
+	else if (ret < 0)
+		die(interrupted ? 130 : 1, "%s", err);
+	if (make_default && strcmp(st.conf.golden, id)) {
+		conf = st.conf;
+		memcpy(conf.golden, id, sizeof(conf.golden));
+		if ((ret = pifs_store_conf_save(&st, &conf)) < 0)
+			die(1, "cannot save '%s/pifs.conf': %s", path,
+			    strerror(-ret));
+	}
+	printf("%s\n", id);
 	pifs_store_close(&st);
 	return 0;
+}
+
+/* Registered workers on golden id (a delta that cannot be read counts
+ * for the default, as the daemon would use it). */
+static size_t workers_on(struct pifs_store *st, const struct pifs_registry *reg,
+			 const char *id, const char **first)
+{
+	size_t n = 0;
+	char g[17];
+
+	if (first)
+		*first = NULL;
+	for (size_t i = 0; i < reg->count; i++) {
+		if (pifs_store_worker_golden(st, reg->workers[i].name, g) < 0)
+			continue;
+		if (!strcmp(g, id)) {
+			if (first && !n)
+				*first = reg->workers[i].name;
+			n++;
+		}
+	}
+	return n;
 }
 
 static int golden_list(int argc, char **argv)
@@ -672,10 +809,12 @@ static int golden_list(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct pifs_golden_info info;
 	struct pifs_registry reg;
 	struct pifs_store st;
-	char date[32] = "-", size[32] = "-";
+	struct pifs_git *g;
+	char (*ids)[17] = NULL, w[PIFS_NAME_MAX + 1], cid[41];
+	size_t n = 0;
+	int ret;
 
 	while (sub_getopt(argc, argv, ":h", opts, usage_golden) != -1)
 		;
@@ -683,20 +822,172 @@ static int golden_list(int argc, char **argv)
 		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	open_store(&st, store_path());
 	load_registry(&st, &reg);
-	if (pifs_store_golden_info(&st, st.conf.golden, &info) == 0) {
-		time_t t = (time_t)info.created;
-		struct tm tm;
+	if ((ret = pifs_store_goldens(&st, &ids, &n)) < 0)
+		die(1, "cannot list '%s/goldens': %s", st.path, strerror(-ret));
+	g = open_git(&st, 0);
+	printf("%-16s    %-20s  %-10s  %7s  %9s  %s\n", "ID", "DATE", "SIZE",
+	       "WORKERS", "SNAPSHOTS", "SOURCE");
+	for (size_t i = 0; i < n; i++) {
+		struct pifs_golden_info info;
+		char date[32] = "-", size[32] = "-", snaps[16] = "0";
 
-		if (info.created && gmtime_r(&t, &tm))
-			strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%SZ", &tm);
-		pifs_image_human(info.size, size, sizeof(size));
+		if (pifs_store_golden_info(&st, ids[i], &info) == 0) {
+			time_t t = (time_t)info.created;
+			struct tm tm;
+
+			if (info.created && gmtime_r(&t, &tm))
+				strftime(date, sizeof(date),
+					 "%Y-%m-%d %H:%M:%SZ", &tm);
+			pifs_image_human(info.size, size, sizeof(size));
+		}
+		if (g) {
+			ret = pifs_git_golden_users(g, ids[i], w, cid);
+			if (ret >= 0)
+				snprintf(snaps, sizeof(snaps), "%d", ret);
+			else
+				snprintf(snaps, sizeof(snaps), "?");
+		}
+		printf("%-16s %c  %-20s  %-10s  %7zu  %9s  %s\n", ids[i],
+		       strcmp(ids[i], st.conf.golden) ? ' ' : '*', date, size,
+		       workers_on(&st, &reg, ids[i], NULL), snaps,
+		       info.source ? info.source : "-");
+		pifs_golden_info_release(&info);
 	}
-	printf("%-16s  %-20s  %-10s  %7s  %s\n", "ID", "DATE", "SIZE",
-	       "WORKERS", "SOURCE");
-	/* one golden per store for now: every worker is on it */
-	printf("%-16s  %-20s  %-10s  %7zu  %s\n", st.conf.golden, date, size,
-	       reg.count, info.source ? info.source : "-");
-	pifs_golden_info_release(&info);
+	if (n > 1)
+		printf("* the default: new workers start on it\n");
+	free(ids);
+	pifs_git_free(g);
+	pifs_registry_release(&reg);
+	pifs_store_close(&st);
+	return 0;
+}
+
+/* golden default [ID]: show or set the golden new workers start on. */
+static int golden_default(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_store_conf conf;
+	struct pifs_registry reg;
+	struct pifs_store st;
+	char g[17], id[17];
+	const char *arg;
+	int ret;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_golden) != -1)
+		;
+	open_store(&st, store_path());
+	if (optind >= argc) {
+		printf("%s\n", st.conf.golden);
+		pifs_store_close(&st);
+		return 0;
+	}
+	arg = argv[optind++];
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	need_golden(&st, arg, id);
+	lock_store(&st);
+	load_registry(&st, &reg);
+	/* deltas made before a store had several goldens say nothing and
+	 * mean the default: write down which one before it changes */
+	for (size_t i = 0; i < reg.count; i++) {
+		const char *name = reg.workers[i].name;
+
+		if (pifs_lgetxattr(st.deltas_fd, name, PIFS_XATTR_GOLDEN, g,
+				   16) != -ENODATA)
+			continue;
+		ret = pifs_lsetxattr(st.deltas_fd, name, PIFS_XATTR_GOLDEN,
+				     st.conf.golden, 16, 0);
+		if (ret < 0)
+			die(1, "cannot record the golden of %s: %s", name,
+			    strerror(-ret));
+	}
+	{
+		int sfd = openat(st.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (sfd < 0 || syncfs(sfd) < 0)
+			die(1, "cannot sync '%s': %s", st.path, strerror(errno));
+		close(sfd);
+	}
+	conf = st.conf;
+	snprintf(conf.golden, sizeof(conf.golden), "%s", id);
+	if ((ret = pifs_store_conf_save(&st, &conf)) < 0)
+		die(1, "cannot save '%s/pifs.conf': %s", st.path,
+		    strerror(-ret));
+	printf("new workers now start on golden %s\n", id);
+	pifs_registry_release(&reg);
+	pifs_store_close(&st);
+	return 0;
+}
+
+static int golden_remove(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char w[PIFS_NAME_MAX + 1], cid[41], g[17], id[17];
+	struct pifs_registry reg;
+	struct pifs_store st;
+	struct pifs_git *git;
+	const char *arg, *first;
+	struct dirent *de;
+	size_t n;
+	DIR *dir;
+	int ret, fd;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_golden) != -1)
+		;
+	if (optind >= argc)
+		die(EXIT_USAGE, "golden remove needs a golden ID");
+	arg = argv[optind++];
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	open_store(&st, store_path());
+	need_golden(&st, arg, id);
+	lock_store(&st);
+	if (!strcmp(id, st.conf.golden))
+		die(1, "golden %s is the store's default (new workers start "
+		       "on it); make another the default first (pifs golden "
+		       "default ID)", id);
+	load_registry(&st, &reg);
+	n = workers_on(&st, &reg, id, &first);
+	if (n)
+		die(1, "golden %s is in use by %zu worker%s (%s); rebase or "
+		       "remove them first", id, n, n == 1 ? "" : "s", first);
+	/* the kept deltas of removed workers count too */
+	fd = openat(st.deltas_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir = fd < 0 ? NULL : fdopendir(fd);
+	while (dir && (de = readdir(dir))) {
+		if (strncmp(de->d_name, ".removed-", 9))
+			continue;
+		if (pifs_store_delta_golden(&st, st.deltas_fd, de->d_name, g) == 0 &&
+		    !strcmp(g, id))
+			die(1, "golden %s is in use by the kept delta '%s/deltas/%s' "
+			       "of a removed worker", id, st.path, de->d_name);
+	}
+	if (dir)
+		closedir(dir);
+	else if (fd >= 0)
+		close(fd);
+	git = open_git(&st, 0);
+	if (git) {
+		ret = pifs_git_golden_users(git, id, w, cid);
+		pifs_git_free(git);
+		if (ret < 0)
+			die(1, "cannot read the snapshots of '%s': %s", st.path,
+			    strerror(-ret));
+		if (ret > 0)
+			die(1, "golden %s is in use by %d snapshot%s (%s's %.7s); "
+			       "pifs reset --to would need it",
+			    id, ret, ret == 1 ? "" : "s", w[0] ? w : "?", cid);
+	}
+	ret = pifs_store_golden_remove(&st, id);
+	if (ret < 0)
+		die(1, "cannot remove golden %s: %s", id, strerror(-ret));
+	printf("removed golden %s\n", id);
 	pifs_registry_release(&reg);
 	pifs_store_close(&st);
 	return 0;
@@ -731,7 +1022,8 @@ static int golden_build(int argc, char **argv)
 static int cmd_golden(int argc, char **argv)
 {
 	if (argc < 2)
-		die(EXIT_USAGE, "golden needs build, import or list");
+		die(EXIT_USAGE,
+		    "golden needs build, import, list, default or remove");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_golden, stdout);
 		return 0;
@@ -742,6 +1034,10 @@ static int cmd_golden(int argc, char **argv)
 		return golden_import(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return golden_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "default"))
+		return golden_default(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "remove"))
+		return golden_remove(argc - 1, argv + 1);
 	die(EXIT_USAGE, "unknown golden command '%s'", argv[1]);
 }
 
@@ -968,6 +1264,32 @@ static void need_worker(struct pifs_store *st, const char *name)
 	if (!pifs_registry_find(&reg, name))
 		die(1, "no worker '%s' in store '%s'", name, st->path);
 	pifs_registry_release(&reg);
+}
+
+/* A golden named by its id or a unique prefix of at least 4 hex digits,
+ * into out. */
+static void need_golden(struct pifs_store *st, const char *arg, char out[17])
+{
+	char (*ids)[17] = NULL;
+	size_t n = 0, len = strlen(arg), hits = 0;
+	int ret;
+
+	if (len < 4 || len > 16 || strspn(arg, "0123456789abcdef") != len)
+		die(EXIT_USAGE, "bad golden id '%s' (want 4 to 16 hex digits, "
+				"as pifs golden list shows)", arg);
+	if ((ret = pifs_store_goldens(st, &ids, &n)) < 0)
+		die(1, "cannot list '%s/goldens': %s", st->path, strerror(-ret));
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(ids[i], arg, len)) {
+			memcpy(out, ids[i], 17);
+			hits++;
+		}
+	free(ids);
+	if (!hits)
+		die(1, "no golden %s in store '%s'", arg, st->path);
+	if (hits > 1)
+		die(1, "golden id '%s' is ambiguous in store '%s'", arg,
+		    st->path);
 }
 
 /* The repository, or NULL when it does not exist yet and !create. */
@@ -1422,7 +1744,7 @@ static int cmd_reset(int argc, char **argv)
 	const char *to = NULL, *worker;
 	struct pifs_store st;
 	struct pifs_git *g;
-	char err[ERRLEN], id[41], tmp[PIFS_NAME_MAX + 32], sz[32];
+	char err[ERRLEN], id[41], tmp[PIFS_NAME_MAX + 32], sz[32], gold[17];
 	int c, golden = 0, force = 0, ret, cfd;
 	uint64_t bytes;
 	size_t count;
@@ -1468,7 +1790,13 @@ static int cmd_reset(int argc, char **argv)
 		    worker, count, count == 1 ? "" : "s", human(bytes, sz));
 	clean_stale_resets(&st);
 	snprintf(tmp, sizeof(tmp), "reset-%s-%ld", worker, (long)getpid());
-	ret = pifs_git_materialize(g, &st, id[0] ? id : NULL, tmp, err,
+	ret = pifs_store_worker_golden(&st, worker, gold);
+	if (ret == -ENOENT) /* no delta: a new one on the default */
+		ret = snprintf(gold, sizeof(gold), "%s", st.conf.golden) < 0;
+	if (ret < 0 && !id[0])
+		die(1, "cannot tell the golden of %s: %s", worker,
+		    strerror(-ret));
+	ret = pifs_git_materialize(g, &st, id[0] ? id : NULL, gold, tmp, err,
 				   sizeof(err));
 	if (ret < 0)
 		die(1, "cannot reset %s to %s: %s", worker,
@@ -1506,10 +1834,191 @@ static int cmd_reset(int argc, char **argv)
 			    strerror(-ret));
 		}
 	}
+	if ((ret = pifs_conflicts_save(&st, worker, NULL, 0)) < 0)
+		pifs_warn("cannot clear the rebase conflicts of %s: %s", worker,
+			  strerror(-ret));
 	if (id[0])
 		printf("reset %s to %.7s\n", worker, id);
 	else
-		printf("reset %s to the golden\n", worker);
+		printf("reset %s to the golden %s\n", worker, gold);
+	pifs_git_free(g);
+	pifs_store_close(&st);
+	return 0;
+}
+
+/* Snapshot worker, pausing it through cfd (a pifsd connection, or -1)
+ * unless the caller holds the pause (held); dies on error.  Returns 1
+ * when a snapshot was made (its id in snap->id). */
+static int snapshot_now(struct pifs_git *g, const char *worker, int cfd,
+			int held, const char *msg, int allow_empty,
+			struct pifs_snapshot *snap)
+{
+	char err[ERRLEN];
+	int ret;
+
+	if (cfd >= 0 && !held && (ret = pifs_ctl_pause(cfd, worker)) < 0)
+		die(1, "cannot pause %s: %s", worker, strerror(-ret));
+	ret = pifs_git_snapshot_prepare(g, worker, msg, allow_empty, snap, err,
+					sizeof(err));
+	if (cfd >= 0 && !held && pifs_ctl_resume(cfd, worker) < 0 && ret == 0) {
+		pifs_git_snapshot_abort(g);
+		die(1, "cannot resume %s", worker);
+	}
+	if (ret == 0)
+		ret = pifs_git_snapshot_finish(g, snap, err, sizeof(err));
+	if (ret < 0) {
+		if (cfd >= 0 && held)
+			pifs_ctl_resume(cfd, worker);
+		die(1, "cannot snapshot %s: %s", worker, err);
+	}
+	return snap->created;
+}
+
+static int cmd_rebase(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"golden", required_argument, NULL, 'g'},
+	    {"theirs", no_argument, NULL, 't'},
+	    {"resolved", no_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *worker, *garg = NULL;
+	char err[ERRLEN], newid[17], oldid[17], head[41], before[41];
+	char tmp[PIFS_NAME_MAX + 32], *msg;
+	struct pifs_conflict *conf = NULL;
+	struct pifs_snapshot snap;
+	struct pifs_meta m, out;
+	struct pifs_store st;
+	struct pifs_git *g;
+	int c, theirs = 0, resolved = 0, ret, cfd, has_head;
+	size_t nconf = 0;
+
+	while ((c = sub_getopt(argc, argv, ":h", opts, usage_rebase)) != -1) {
+		if (c == 'g')
+			garg = optarg;
+		else if (c == 't')
+			theirs = 1;
+		else if (c == 'r')
+			resolved = 1;
+	}
+	if (argc - optind != 1)
+		die(EXIT_USAGE, "rebase needs a WORKER");
+	worker = argv[optind];
+	if (resolved && (garg || theirs))
+		die(EXIT_USAGE, "rebase --resolved takes no other option");
+	if (!resolved && !garg)
+		die(EXIT_USAGE, "rebase needs --golden ID");
+	open_store(&st, store_path());
+	need_worker(&st, worker);
+	if (resolved) {
+		lock_store(&st);
+		if ((ret = pifs_conflicts_save(&st, worker, NULL, 0)) < 0)
+			die(1, "cannot clear the conflicts of %s: %s", worker,
+			    strerror(-ret));
+		printf("%s: rebase conflicts cleared\n", worker);
+		pifs_store_close(&st);
+		return 0;
+	}
+	need_golden(&st, garg, newid);
+	lock_store(&st);
+	if ((ret = pifs_store_worker_golden(&st, worker, oldid)) < 0)
+		die(1, "cannot tell the golden of %s: %s", worker,
+		    strerror(-ret));
+	if (!strcmp(oldid, newid)) {
+		printf("%s is on golden %s already\n", worker, newid);
+		pifs_store_close(&st);
+		return 0;
+	}
+	g = open_git(&st, 1);
+	has_head = pifs_git_head(g, worker, head) == 0;
+	cfd = ctl_connect(&st);
+	if (cfd >= 0 && (ret = pifs_ctl_pause(cfd, worker)) < 0)
+		die(1, "cannot pause %s: %s", worker, strerror(-ret));
+	/* 1. the state to rebase, and the way back: a snapshot (the last
+	 * one when nothing changed since) */
+	msg = pifs_strdupf("before rebase onto golden %s", newid);
+	if (!msg)
+		die(1, "out of memory");
+	if (snapshot_now(g, worker, cfd, 1, msg, !has_head, &snap))
+		memcpy(before, snap.id, sizeof(before));
+	else
+		memcpy(before, head, sizeof(before));
+	free(msg);
+	/* 2. its META onto the new golden, 3. built in work/ */
+	pifs_meta_init(&m);
+	if (pifs_git_load(g, before, &m, err, sizeof(err)) < 0 ||
+	    pifs_rebase_meta(&st, &m, newid, theirs, &out, &conf, &nconf, err,
+			     sizeof(err)) < 0) {
+		if (cfd >= 0)
+			pifs_ctl_resume(cfd, worker);
+		die(1, "cannot rebase %s onto golden %s: %s", worker, newid,
+		    err);
+	}
+	pifs_meta_release(&m);
+	clean_stale_resets(&st);
+	snprintf(tmp, sizeof(tmp), "reset-%s-%ld", worker, (long)getpid());
+	if (pifs_git_materialize_meta(g, &st, &out, NULL, tmp, err,
+				      sizeof(err)) < 0) {
+		if (cfd >= 0)
+			pifs_ctl_resume(cfd, worker);
+		die(1, "cannot rebase %s onto golden %s: %s", worker, newid,
+		    err);
+	}
+	pifs_meta_release(&out);
+	/* 4. one atomic swap, as a reset does */
+	if (cfd >= 0) {
+		ret = pifs_ctl_swap(cfd, worker, tmp, err, sizeof(err));
+		if (pifs_ctl_resume(cfd, worker) < 0)
+			pifs_warn("pifsd did not confirm resuming %s", worker);
+	} else {
+		ret = pifs_store_delta_swap(&st, worker, tmp);
+		if (ret < 0)
+			snprintf(err, sizeof(err), "%s", strerror(-ret));
+	}
+	if (ret < 0) {
+		pifs_remove_tree(st.work_fd, tmp);
+		die(1, "cannot swap in the rebased delta of %s (it is still on "
+		       "golden %s): %s", worker, oldid, err);
+	}
+	if ((ret = pifs_conflicts_save(&st, worker, conf, nconf)) < 0)
+		pifs_warn("cannot record the conflicts of %s: %s", worker,
+			  strerror(-ret));
+	/* 5. the rebased state as a snapshot, its base */
+	msg = pifs_strdupf("rebase onto golden %s (from %s): %zu conflict%s",
+			   newid, oldid, nconf, nconf == 1 ? "" : "s");
+	for (size_t i = 0; msg && i < nconf; i++) {
+		char *esc = pifs_path_escape(conf[i].path), *t;
+
+		t = esc ? pifs_strdupf("%s%s  C %s (%s)", msg, i ? "\n" : "\n\n",
+				       esc, conf[i].what)
+			: NULL;
+		free(esc);
+		free(msg);
+		msg = t;
+	}
+	if (!msg)
+		die(1, "out of memory");
+	snapshot_now(g, worker, cfd, 0, msg, 1, &snap);
+	free(msg);
+	if (cfd >= 0)
+		pifs_ctl_close(cfd);
+	printf("rebased %s onto golden %s (was %s)\n", worker, newid, oldid);
+	printf("snapshot before: %.7s (pifs reset %s --to %.7s undoes the "
+	       "rebase)\n", before, worker, before);
+	printf("snapshot after:  %.7s\n", snap.id);
+	for (size_t i = 0; i < nconf; i++) {
+		char *esc = pifs_path_escape(conf[i].path);
+
+		printf("C %s (%s)\n", esc ? esc : "?", conf[i].what);
+		free(esc);
+	}
+	if (nconf)
+		printf("%zu conflict%s: %s\n", nconf, nconf == 1 ? "" : "s",
+		       theirs ? "the new golden's version was taken"
+			      : "the worker's version was kept (--theirs "
+				"takes the golden's)");
+	pifs_conflicts_free(conf, nconf);
 	pifs_git_free(g);
 	pifs_store_close(&st);
 	return 0;
@@ -1573,7 +2082,7 @@ static int cmd_status(int argc, char **argv)
 	struct pifs_registry reg;
 	struct pifs_store st;
 	struct pifs_git *g;
-	char **missing, sz[32], last[64], id[41], chg[32];
+	char **missing, sz[32], last[64], id[41], chg[32], gold[17];
 	size_t i, nmiss = 0, count;
 	uint64_t bytes;
 	int namew = 6, ret;
@@ -1591,8 +2100,8 @@ static int cmd_status(int argc, char **argv)
 	for (i = 0; i < reg.count; i++)
 		if ((int)strlen(reg.workers[i].name) > namew)
 			namew = (int)strlen(reg.workers[i].name);
-	printf("%-*s  %-8s  %7s  %10s  %s\n", namew, "WORKER", "SERIAL",
-	       "CHANGES", "BYTES", "LAST-SNAPSHOT");
+	printf("%-*s  %-8s  %7s  %10s  %-16s  %s\n", namew, "WORKER", "SERIAL",
+	       "CHANGES", "BYTES", "GOLDEN", "LAST-SNAPSHOT");
 	for (i = 0; i < reg.count; i++) {
 		const struct pifs_worker *w = &reg.workers[i];
 		struct pifs_log_entry *log = NULL;
@@ -1611,16 +2120,36 @@ static int cmd_status(int argc, char **argv)
 			snprintf(last, sizeof(last), "%.7s %s", id, date);
 		}
 		pifs_git_log_free(log, nlog);
+		if (pifs_store_worker_golden(&st, w->name, gold) < 0)
+			strcpy(gold, "-");
 		ret = unsnapshotted(&st, g, w->name, &count, &bytes);
 		if (ret < 0) {
 			missing[nmiss++] = (char *)w->name;
-			printf("%-*s  %-8s  %7s  %10s  %s\n", namew, w->name,
-			       w->serial, "-", "-", last);
+			printf("%-*s  %-8s  %7s  %10s  %-16s  %s\n", namew,
+			       w->name, w->serial, "-", "-", gold, last);
 			continue;
 		}
 		snprintf(chg, sizeof(chg), "%zu", count);
-		printf("%-*s  %-8s  %7s  %10s  %s\n", namew, w->name,
-		       w->serial, chg, human(bytes, sz), last);
+		printf("%-*s  %-8s  %7s  %10s  %-16s  %s\n", namew, w->name,
+		       w->serial, chg, human(bytes, sz), gold, last);
+	}
+	for (i = 0; i < reg.count; i++) {
+		struct pifs_conflict *cf = NULL;
+		size_t ncf = 0;
+
+		if (pifs_conflicts_load(&st, reg.workers[i].name, &cf, &ncf) < 0 ||
+		    !ncf)
+			continue;
+		printf("%s: %zu rebase conflict%s (pifs rebase %s --resolved "
+		       "clears the list):\n", reg.workers[i].name, ncf,
+		       ncf == 1 ? "" : "s", reg.workers[i].name);
+		for (size_t j = 0; j < ncf; j++) {
+			char *esc = pifs_path_escape(cf[j].path);
+
+			printf("  C %s (%s)\n", esc ? esc : "?", cf[j].what);
+			free(esc);
+		}
+		pifs_conflicts_free(cf, ncf);
 	}
 	for (i = 0; i < nmiss; i++)
 		printf("warning: %s has no delta '%s/deltas/%s'\n", missing[i],
@@ -1651,7 +2180,8 @@ static int cmd_fsck(int argc, char **argv)
 	};
 	struct pifs_registry reg;
 	struct pifs_store st;
-	char sub[64], *text = NULL;
+	char (*ids)[17] = NULL;
+	size_t n = 0;
 	int ret, problems;
 
 	while (sub_getopt(argc, argv, ":h", opts, usage_fsck) != -1)
@@ -1664,23 +2194,39 @@ static int cmd_fsck(int argc, char **argv)
 	if (problems < 0)
 		die(1, "cannot check store '%s': %s", st.path,
 		    strerror(-problems));
-	snprintf(sub, sizeof(sub), "goldens/%s/manifest", st.conf.golden);
-	ret = pifs_read_file(st.fd, sub, MANIFEST_MAX, &text, NULL);
-	if (ret < 0) {
-		printf("cannot read the golden manifest '%s/%s': %s\n",
-		       st.path, sub, strerror(-ret));
+	if ((ret = pifs_store_goldens(&st, &ids, &n)) < 0) {
+		printf("cannot list '%s/goldens': %s\n", st.path, strerror(-ret));
 		problems++;
-	} else {
-		ret = pifs_manifest_verify(st.golden_fd, text, stdout);
+	}
+	for (size_t i = 0; i < n; i++) {
+		ret = verify_golden(&st, ids[i]);
+		problems += ret < 0 ? 1 : ret;
+	}
+	free(ids);
+	/* every worker's golden is there */
+	for (size_t i = 0; i < reg.count; i++) {
+		char g[17];
+		int fd;
+
+		ret = pifs_store_worker_golden(&st, reg.workers[i].name, g);
+		if (ret == -ENOENT)
+			continue; /* a missing delta: the repository check says so */
 		if (ret < 0) {
-			printf("cannot verify golden %s: %s\n", st.conf.golden,
+			printf("worker %s: bad %s on its delta: %s\n",
+			       reg.workers[i].name, PIFS_XATTR_GOLDEN,
 			       strerror(-ret));
 			problems++;
+			continue;
+		}
+		fd = pifs_store_golden_open(&st, g);
+		if (fd < 0) {
+			printf("worker %s: it is on golden %s, which the store "
+			       "does not have\n", reg.workers[i].name, g);
+			problems++;
 		} else {
-			problems += ret;
+			close(fd);
 		}
 	}
-	free(text);
 	if (problems)
 		die(1, "store '%s' has %d problem%s", st.path, problems,
 		    problems == 1 ? "" : "s");
@@ -1795,6 +2341,7 @@ int main(int argc, char **argv)
 	    {"show", cmd_show, usage_show},
 	    {"reset", cmd_reset, usage_reset},
 	    {"status", cmd_status, usage_status},
+	    {"rebase", cmd_rebase, usage_rebase},
 	    {"fsck", cmd_fsck, usage_fsck},
 	    {"master", cmd_master, usage_master},
 	    {"dnsmasq-conf", cmd_dnsmasq_conf, NULL},

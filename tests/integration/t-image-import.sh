@@ -165,15 +165,18 @@ debugfs -R "stat /etc/hostname" "$T/old.ext4" 2>/dev/null | grep -q 'Flags: 0x10
 S=$T/s-xz
 
 # golden import / list
-expect_rc "golden import into a store that has one" 1 \
-	"store '$S' already has golden $first: more than one golden per store is not supported yet" \
-	"$PIFS" --store "$S" golden import "$T/pi.img"
+# the same image again: the same golden, not a second copy
+out=$("$PIFS" --store "$S" golden import "$T/pi.img" 2>"$T/again.err"); rc=$?
+expect_eq "golden import of an image the store has: exit" 0 "$rc"
+expect_eq "golden import of an image the store has: id" "$first" "$out"
+expect_eq "golden import of an image the store has: says so" "pifs: store '$S' has golden $first already" "$(cat "$T/again.err")"
+expect_eq "golden import of an image the store has: one golden" 1 "$(find "$S/goldens" -mindepth 1 -maxdepth 1 | wc -l)"
 out=$("$PIFS" --store "$T/s-new" golden import "$T/pi.img.gz" 2>&1) && [ "$out" = "$first" ] &&
 	ok "golden import prints the id ($out)" || fail "golden import: '$out'"
 "$PIFS" --store "$S" worker add worker-3 --serial 8b07bcc6 >/dev/null || fail "worker add"
 out=$("$PIFS" --store "$S" golden list)
-echo "$out" | grep -Eq "^$first  [0-9-]+ [0-9:]+Z  +[0-9.]+ MiB +1  $T/pi.img.xz\$" &&
-	ok "golden list: id, date, size, workers, source" || fail "golden list: $out"
+echo "$out" | grep -Eq "^$first \\*  [0-9-]+ [0-9:]+Z  +[0-9.]+ MiB +1 +0  $T/pi.img.xz\$" &&
+	ok "golden list: id (default), date, size, workers, snapshots, source" || fail "golden list: $out"
 
 # ---- through a mounted view ----
 M=$T/mnt
@@ -254,6 +257,6 @@ $MKIMAGE "$R" "$T/boot2" "$T/nopi.img" || fail "mkimage nopi"
 out=$("$PIFS" init "$T/s-nopi" --golden "$T/nopi.img" 2>&1 >/dev/null); rc=$?
 expect_eq "not Pi-shaped: imported" 0 "$rc"
 expect_eq "not Pi-shaped: warning" "pifs: warning: image '$T/nopi.img' does not look like Raspberry Pi OS: its boot partition has no bootcode.bin and no start.elf" "$out"
-expect_rc "golden import of a directory" 1 "'$R' is a directory, not a disk image" "$PIFS" --store "$T/bad" golden import "$R"
+expect_rc "golden import of a missing file" 1 "golden '$T/no-such.img' does not exist" "$PIFS" --store "$T/bad" golden import "$T/no-such.img"
 nothing_left "$T/bad"
 finish

@@ -240,7 +240,7 @@ START_TEST(test_round_trip_exact)
 	   "echo changed > etc/motd && setfattr -x user.bin etc/motd && "
 	   "mkdir new && echo n > new/f && chmod 600 sparse && rm fifo",
 	   storepath);
-	ck_assert_int_eq(pifs_git_materialize(g, &st, s.id, "restore", err,
+	ck_assert_int_eq(pifs_git_materialize(g, &st, s.id, NULL, "restore", err,
 					      sizeof(err)),
 			 0);
 	ck_assert_int_eq(pifs_store_delta_swap(&st, "worker-3", "restore"), 0);
@@ -262,7 +262,7 @@ START_TEST(test_round_trip_exact)
 	}
 	/* the empty golden delta is what delta_create makes */
 	tmp = delta_manifest("deltas/worker-1");
-	ck_assert_int_eq(pifs_git_materialize(g, &st, NULL, "gold", err,
+	ck_assert_int_eq(pifs_git_materialize(g, &st, NULL, NULL, "gold", err,
 					      sizeof(err)),
 			 0);
 	free(after);
