@@ -10,6 +10,8 @@
 # BENCH_IMPORT_MB (default 1600): MiB of files in the root tree, copied
 # from this machine's /usr (real binaries and text: compresses like an
 # OS).  BENCH_DIR (default /var/tmp) holds the work directory.
+# BENCH_TSV (optional): "case<TAB>way<TAB>value" lines for bench.sh's
+# table: import-xz-s / import-xz-rss for pifs and the loop way (plain).
 # Measurements only: it fails only when it cannot run.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -65,8 +67,11 @@ run() {
 
 echo
 printf '%-34s %10s  %s\n' "way" "time" "memory"
+tsv() { [ -n "${BENCH_TSV:-}" ] && printf '%s\t%s\t%s\n' "$@" >>"$BENCH_TSV"; return 0; }
 run "pifs init --golden pi.img.xz" "$PIFS" init "$W/s-xz" --golden "$W/pi.img.xz"
 xz_s=$LAST_S
+tsv import-xz-s pifs "$LAST_S"
+tsv import-xz-rss pifs "$LAST_K"
 run "pifs init --golden pi.img" "$PIFS" init "$W/s-raw" --golden "$W/pi.img"
 chattr -R -i "$W/s-raw" 2>/dev/null; rm -rf "$W/s-raw"
 echo "  (pifs needs no decompressed .img on disk: peak disk use is about the"
@@ -102,6 +107,8 @@ if LOOP=$(losetup -f 2>/dev/null) && [ -n "$LOOP" ] &&
 		total=$(echo "$d_s + $c1_s + $c2_s" | bc)
 		peak=$(printf '%s\n' "$d_k" "$c1_k" "$c2_k" | sort -n | tail -1)
 		printf '%-34s %8.1f s  %8d KiB peak RSS\n' "loop way, total (xz -d + cp -a)" "$total" "$peak"
+		tsv import-xz-s plain "$total"
+		tsv import-xz-rss plain "$peak"
 		echo "  (the loop way also needs the full $img_mb MiB .img on disk, and"
 		echo "   losetup/mount: root outside containers)"
 		g=$(ls -d "$W"/s-xz/goldens/*/tree)

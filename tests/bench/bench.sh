@@ -13,7 +13,7 @@
 # peer time: below 1 pifs is faster).
 #
 #   bench.sh [SECTION...]   sections: read random stat write views tftp
-#                           nfs snapshot (default: all)
+#                           nfs snapshot import (default: all)
 #
 # Environment: PIFS_BENCH_REPS (repetitions, default 5; sections 6 and 8
 # do PIFS_BENCH_SLOW_REPS, default at most 3),
@@ -53,7 +53,7 @@ else
 	SMALL_FILES=10000 COPYUP_FILES=2000 VIEWS="1 4 16 64" TFTP_PIS="1 20" NWORKERS=200
 	RAND_WARM=64M RAND_COLD=16M SNAP_FILES=10000
 fi
-SECTIONS=${*:-read random stat write views tftp nfs snapshot}
+SECTIONS=${*:-read random stat write views tftp nfs snapshot import}
 VMAX=0
 for n in $VIEWS; do [ "$n" -gt "$VMAX" ] && VMAX=$n; done
 VBASE=$((20 + REPS)) # views use workers VBASE+1..VBASE+VMAX
@@ -423,6 +423,21 @@ if want snapshot; then
 		[ "$tool" = git ] && tool=plain
 		record "$c" "$tool" "$r" "$v"
 	done <"$T/snapshot.tsv.runs"
+fi
+
+# ---- section 9: image import ----
+if want import; then
+	echo "bench: section 9, image import (tests/bench/bench-import.sh)"
+	imb=${BENCH_IMPORT_MB:-1600}
+	[ "$TINY" = 1 ] && imb=${BENCH_IMPORT_MB:-24}
+	BENCH_IMPORT_MB=$imb BENCH_TSV=$T/import.tsv bash "$here/bench-import.sh" >"$T/import.out" 2>&1 ||
+		{ cat "$T/import.out"; warn "bench-import.sh failed"; }
+	sed -n '/^way /,$p' "$T/import.out"
+	declare_case import-xz-s "9 import" s "<1x plain" "import a ~$((imb + 600)) MiB .img.xz (plain: xz -d + losetup + cp -a)"
+	declare_case import-xz-rss "9 import" KiB "-" "peak RSS of that import (plain: the largest of its steps)"
+	[ -f "$T/import.tsv" ] && while IFS=$'\t' read -r c way v; do
+		record "$c" "$way" 1 "$v"
+	done <"$T/import.tsv"
 fi
 
 # pifsd ends here, so that a sanitizer build's exit report (leaks) is in

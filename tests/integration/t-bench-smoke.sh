@@ -55,6 +55,8 @@ has snapshot-full plain pifs
 has snapshot-incremental plain pifs
 has reset-golden pifs
 has reset-snapshot pifs
+has import-xz-s pifs
+has import-xz-rss pifs
 expect_eq "NFS replay marked not measured" "not-measured" \
 	"$(awk -F'\t' '$2 == "nfs-replay" { print $7 }' "$OUT")"
 grep -q '^# machine: ' "$OUT" && ok "machine line" || fail "no machine line in $OUT"
