@@ -280,6 +280,12 @@ struct rebase {
 	int gold, gnew;
 	int theirs;
 	unsigned char *drop; /* per entry of m */
+	unsigned char *gone; /* per entry: a directory the new golden lacks
+			      * (1: removed, 2: replaced), 4: with the
+			      * worker's own attributes */
+	char **moved;	     /* golden paths renamed in the view (redirect
+			      * targets), sorted */
+	size_t nmoved;
 	char **dropped_dirs; /* in path order */
 	size_t ndropped;
 	struct pifs_conflict *c;
@@ -386,6 +392,11 @@ static int decide(struct rebase *r, size_t i, struct pifs_meta_entry *e)
 		  ? subtree_changed(&r->a, &r->b, lp)
 		  : 0;
 	if (is_whiteout(src)) {
+		char *key = lp;
+
+		if (r->nmoved && bsearch(&key, r->moved, r->nmoved,
+					 sizeof(char *), str_cmp))
+			goto out; /* renamed away: it lives on (redirect) */
 		if (!gb)
 			ret = drop_entry(r, i); /* the golden deleted it too */
 		else if (pifs_manifest_entry_differs(ga, gb) || sub)
@@ -416,12 +427,14 @@ static int decide(struct rebase *r, size_t i, struct pifs_meta_entry *e)
 			goto out;
 		}
 		if (!gb || gb->type != 'd') {
-			ret = at_conflict(r, i, gb ? "the new golden replaced "
-						     "this directory"
-						   : "the new golden removed "
-						     "this directory");
-			if (ret == 0 && !r->drop[i])
-				ret = set_origin(e, 0);
+			/* decided once its children are (settle_gone) */
+			r->gone[i] = gb ? 2 : 1;
+			if ((ret = pifs_git_golden_entry(r->gold, lp, &oa)) < 0)
+				goto out;
+			if (!attrs_equal(src, &oa))
+				r->gone[i] |= 4;
+			pifs_meta_entry_release(&oa);
+			ret = set_origin(e, 0);
 			goto out;
 		}
 		if ((ret = pifs_git_golden_entry(r->gold, lp, &oa)) < 0)
@@ -467,6 +480,53 @@ static int decide(struct rebase *r, size_t i, struct pifs_meta_entry *e)
 	}
 out:
 	free(lp);
+	return ret;
+}
+
+static int below(const char *path, const char *dir)
+{
+	size_t l = strlen(dir);
+
+	return !strncmp(path, dir, l) && path[l] == '/';
+}
+
+/*
+ * Directories the new golden removed (or replaced by a non-directory),
+ * deepest first: one the worker holds only as the way to something that
+ * is gone now (no entry left below it, its attributes the old golden's)
+ * goes quietly, as the golden wants; one with the worker's files or
+ * attributes is a conflict (theirs: it goes, with everything below).
+ */
+static int settle_gone(struct rebase *r)
+{
+	const struct pifs_meta *m = r->m;
+	int ret = 0;
+
+	for (size_t i = m->count; i-- > 1 && ret == 0;) {
+		int kept = 0;
+
+		if (!r->gone[i] || r->drop[i])
+			continue;
+		for (size_t j = i + 1; j < m->count && !kept; j++)
+			kept = !r->drop[j] && below(m->entries[j].path,
+						    m->entries[i].path);
+		if (!kept && !(r->gone[i] & 4)) {
+			r->drop[i] = 1;
+			continue;
+		}
+		ret = conflict(r, m->entries[i].path,
+			       r->gone[i] & 2 ? "the new golden replaced this "
+						"directory"
+					      : "the new golden removed this "
+						"directory");
+		if (ret == 0 && r->theirs) {
+			r->drop[i] = 1;
+			for (size_t j = i + 1; j < m->count; j++)
+				if (below(m->entries[j].path,
+					  m->entries[i].path))
+					r->drop[j] = 1;
+		}
+	}
 	return ret;
 }
 
@@ -531,6 +591,7 @@ int pifs_rebase_meta(struct pifs_store *st, const struct pifs_meta *m,
 	r.gold = pifs_store_golden_open(st, m->golden);
 	r.gnew = pifs_store_golden_open(st, new_id);
 	r.drop = calloc(m->count, 1);
+	r.gone = calloc(m->count, 1);
 	res = calloc(m->count, sizeof(*res));
 	if (r.gold < 0 || r.gnew < 0) {
 		ret = r.gold < 0 ? r.gold : r.gnew;
@@ -538,10 +599,32 @@ int pifs_rebase_meta(struct pifs_store *st, const struct pifs_meta *m,
 		       r.gold < 0 ? m->golden : new_id, strerror(-ret));
 		goto out;
 	}
-	if (!r.drop || !res) {
+	if (!r.drop || !r.gone || !res) {
 		ret = -ENOMEM;
 		goto out;
 	}
+	r.moved = calloc(m->count, sizeof(*r.moved));
+	if (!r.moved) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < m->count; i++) {
+		const struct pifs_xattr *rx =
+		    m->entries[i].type == 'd'
+			? xget(&m->entries[i], PIFS_XATTR_REDIRECT)
+			: NULL;
+
+		if (rx && rx->len > 1 && rx->value[0] == '/') {
+			r.moved[r.nmoved] = strndup((const char *)rx->value + 1,
+						    rx->len - 1);
+			if (!r.moved[r.nmoved++]) {
+				ret = -ENOMEM;
+				goto out;
+			}
+		}
+	}
+	if (r.nmoved > 1)
+		qsort(r.moved, r.nmoved, sizeof(*r.moved), str_cmp);
 	for (i = 0; i < m->count; i++) {
 		if (i && under_dropped(&r, m->entries[i].path)) {
 			r.drop[i] = 1;
@@ -584,6 +667,8 @@ int pifs_rebase_meta(struct pifs_store *st, const struct pifs_meta *m,
 		if (ret < 0)
 			goto out;
 	}
+	if ((ret = settle_gone(&r)) < 0)
+		goto out;
 	if (theirs)
 		drop_link_groups(&r);
 	out->entries = calloc(m->count, sizeof(*out->entries));
@@ -620,7 +705,11 @@ out:
 	for (i = 0; i < r.ndropped; i++)
 		free(r.dropped_dirs[i]);
 	free(r.dropped_dirs);
+	for (i = 0; r.moved && i < r.nmoved; i++)
+		free(r.moved[i]);
+	free(r.moved);
 	free(r.drop);
+	free(r.gone);
 	if (r.gold >= 0)
 		close(r.gold);
 	if (r.gnew >= 0)

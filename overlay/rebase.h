@@ -16,11 +16,15 @@
  * The cases, for a delta entry at path P over golden path L (L follows a
  * renamed parent's redirect; nothing under an opaque directory has an L):
  *   whiteout      L gone from the new golden: dropped (both deleted it);
+ *                 L renamed in the view (a redirect names it): kept, no
+ *                 conflict (its contents live on there);
  *                 L or anything below it changed: conflict.
  *   opaque dir    L or anything below it changed: conflict.
  *   directory     L a directory in both: attributes as above (conflict if
  *                 the worker and the golden both changed them); L removed
- *                 or no longer a directory in the new golden: conflict.
+ *                 or no longer a directory in the new golden: dropped
+ *                 quietly when nothing of the worker's is left below it
+ *                 and its attributes are the old golden's, else conflict.
  *   anything else L changed (or removed) by the golden, or added by the
  *                 golden where the worker added P: conflict.
  * theirs drops the worker's entry at a conflict (and everything below it,
