@@ -80,6 +80,7 @@ NETNS=()
 NFAIL=0
 cleanup() {
 	local i p ns
+	declare -F stop_nfs >/dev/null && stop_nfs # section 7
 	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
 		mountpoint -q "${MOUNTS[i]}" 2>/dev/null &&
 			{ umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}" 2>/dev/null; }
@@ -405,7 +406,8 @@ fi
 
 # ---- section 7: NFS boot replay ----
 if want nfs; then
-	declare_case nfs-replay "7 nfs" ms "<=1.3x plain" "NFS boot replay (NFS-Ganesha): NOT MEASURED YET"
+	. "$here/nfs.sh"
+	nfs_replay
 fi
 
 # ---- section 8: snapshot and reset ----

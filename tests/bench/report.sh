@@ -70,7 +70,6 @@ for my $k (@order) {
 	my $t = $c->{t} eq "-" ? "" : $c->{t}; my $vd = verdict($k);
 	push @row, $t . ($vd ne "" ? " $vd" : "");
 	if ($c->{s} ne $sec) { $sec = $c->{s}; }
-	if ($k eq "nfs-replay") { @row[2 .. 8] = ("n/m") x 7 }
 	print "| ", join(" | ", map { s/\|/\\|/gr } @row), " |\n";
 	for my $p (@peers) {
 		my @x = @{$v{$k}{$p} // []};
@@ -82,10 +81,9 @@ for my $k (@order) {
 		my $x = ratio($k, $p); next unless defined $x;
 		print $o join("\t", $c->{s}, $k, $c->{l}, "ratio", "pifs/$p", 1, sprintf("%.4f", $x), "", "", ""), "\n";
 	}
-	print $o join("\t", $c->{s}, $k, $c->{l}, $c->{u}, "-", 0, "not-measured", "", "", ""), "\n" if $k eq "nfs-replay";
 }
 close $o;
-print "\nn/m: not measured yet.  Times are medians; pifs/X = pifs time / X time (below 1: pifs faster).\n";
+print "\nTimes are medians; pifs/X = pifs time / X time (below 1: pifs faster).\n";
 ' "$CASES" "$RAW" "$T/machine" "$OUT" "$(awk -v b="$BOOTSET_BYTES" 'BEGIN { print b / 1048576 }')" "$VMAX"
 	echo "TSV: $OUT"
 }

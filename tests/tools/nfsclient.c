@@ -18,6 +18,13 @@
  *   list PATH                 READDIRPLUS: "ok name,name,..." sorted as
  *                             the server returned them, . and .. left out
  *   cat PATH                  whole small file by path: "ok <text>"
+ *   replay LISTFILE           for each path in LISTFILE (a local file, one
+ *                             path per line, relative to the export): stat
+ *                             it, open it, read it to the end in 1 MiB
+ *                             requests, close it (what a booting worker
+ *                             does to its files); "ok files=N bytes=B
+ *                             ms=T" with T measured here, around the
+ *                             whole list only
  *   quit
  *
  * Every request is bounded (nfs_set_timeout); after a server restart the
@@ -33,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <nfsc/libnfs.h>
 
@@ -225,6 +233,56 @@ static void cmd_cat(char *path)
 	printf("ok %s\n", buf);
 }
 
+static void cmd_replay(char *listfile)
+{
+	static char buf[1 << 20];
+	char path[4096 + 2];
+	struct nfs_stat_64 st;
+	struct timespec t0, t1;
+	uint64_t bytes = 0, off;
+	unsigned long files = 0;
+	struct nfsfh *fh;
+	FILE *list;
+	int ret;
+
+	list = fopen(listfile, "r");
+	if (!list) {
+		printf("err ENOENT cannot open '%s'\n", listfile);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	path[0] = '/';
+	while (fgets(path + 1, sizeof(path) - 1, list)) {
+		path[strcspn(path, "\n")] = 0;
+		if (!path[1])
+			continue;
+		if ((ret = nfs_stat64(nfs, path, &st)) < 0 ||
+		    (ret = nfs_open(nfs, path, O_RDONLY, &fh)) < 0) {
+			fclose(list);
+			fail(ret);
+			return;
+		}
+		for (off = 0;; off += (uint64_t)ret) {
+			ret = nfs_pread(nfs, fh, off, sizeof(buf), buf);
+			if (ret <= 0)
+				break;
+		}
+		nfs_close(nfs, fh);
+		if (ret < 0) {
+			fclose(list);
+			fail(ret);
+			return;
+		}
+		bytes += off;
+		files++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fclose(list);
+	printf("ok files=%lu bytes=%" PRIu64 " ms=%.3f\n", files, bytes,
+	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		   (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+}
+
 int main(int argc, char **argv)
 {
 	char line[8192], *cmd, *args;
@@ -282,6 +340,8 @@ int main(int argc, char **argv)
 			cmd_list(args);
 		else if (!strcmp(cmd, "cat"))
 			cmd_cat(args);
+		else if (!strcmp(cmd, "replay"))
+			cmd_replay(args);
 		else
 			printf("err EINVAL unknown command '%s'\n", cmd);
 	}
