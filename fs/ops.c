@@ -56,6 +56,15 @@ static double cache_time(fuse_req_t req, const struct pifs_node *n)
 	return D(req)->timeout;
 }
 
+/* How long its attributes may be cached: the view root's too (only its
+ * name in nfsroot/ must not be): pifs is the only writer, a swap
+ * invalidates the root, and an NFS server asks for the export root's
+ * attributes on nearly every request. */
+static double attr_time(fuse_req_t req, const struct pifs_node *n)
+{
+	return pifs_node_cacheable(n) ? D(req)->timeout : 0;
+}
+
 static void reply_entry(fuse_req_t req, struct pifs_node *n,
 			const struct stat *st)
 {
@@ -66,7 +75,7 @@ static void reply_entry(fuse_req_t req, struct pifs_node *n,
 	e.ino = n->id;
 	e.generation = n->gen;
 	e.attr = *st;
-	e.attr_timeout = t;
+	e.attr_timeout = attr_time(req, n);
 	e.entry_timeout = t;
 	if (fuse_reply_entry(req, &e) == -ENOENT)
 		pifs_fs_forget(&D(req)->fs, n->id, 1); /* interrupted */
@@ -206,7 +215,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, cache_time(req, n));
+		fuse_reply_attr(req, &st, attr_time(req, n));
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
