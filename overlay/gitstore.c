@@ -2425,8 +2425,8 @@ static void vent_release(struct vent *v)
 	memset(v, 0, sizeof(*v));
 }
 
-static const struct pifs_xattr *xattr_get(const struct pifs_meta_entry *e,
-					  const char *name)
+const struct pifs_xattr *pifs_meta_xattr(const struct pifs_meta_entry *e,
+				        const char *name)
 {
 	size_t i;
 
@@ -2436,14 +2436,14 @@ static const struct pifs_xattr *xattr_get(const struct pifs_meta_entry *e,
 	return NULL;
 }
 
-static int is_whiteout(const struct pifs_meta_entry *e)
+int pifs_meta_is_whiteout(const struct pifs_meta_entry *e)
 {
 	return e->type == 'c' && !e->rdev_major && !e->rdev_minor;
 }
 
-static int is_opaque(const struct pifs_meta_entry *e)
+int pifs_meta_is_opaque(const struct pifs_meta_entry *e)
 {
-	const struct pifs_xattr *x = xattr_get(e, PIFS_XATTR_OPAQUE);
+	const struct pifs_xattr *x = pifs_meta_xattr(e, PIFS_XATTR_OPAQUE);
 
 	return e->type == 'd' && x && x->len == 1 && x->value[0] == 'y';
 }
@@ -2549,7 +2549,7 @@ static int view_lookup(int gfd, const struct pifs_meta *m,
 	memset(v, 0, sizeof(*v));
 	v->gfd = gfd;
 	if (m && (e = pifs_meta_find(m, path))) {
-		if (!is_whiteout(e)) {
+		if (!pifs_meta_is_whiteout(e)) {
 			v->present = 1;
 			v->e = e;
 		}
@@ -2571,9 +2571,9 @@ static int view_lookup(int gfd, const struct pifs_meta *m,
 		a = pifs_meta_find(m, buf);
 		if (!a)
 			continue;
-		if (a->type != 'd' || is_opaque(a))
+		if (a->type != 'd' || pifs_meta_is_opaque(a))
 			goto absent;
-		rx = xattr_get(a, PIFS_XATTR_REDIRECT);
+		rx = pifs_meta_xattr(a, PIFS_XATTR_REDIRECT);
 		if (rx && rx->len > 1 && rx->value[0] == '/') {
 			size_t rest = strcmp(buf, ".") ? strlen(buf) : 0;
 
@@ -2715,7 +2715,7 @@ static int vent_compare(struct vent *a, struct vent *b,
 		what_add(what, len, "xattrs");
 		n++;
 	}
-	if ((x->type == 'd') && is_opaque(y) != is_opaque(x)) {
+	if ((x->type == 'd') && pifs_meta_is_opaque(y) != pifs_meta_is_opaque(x)) {
 		what_add(what, len, "opaque");
 		n++;
 	}
@@ -2974,7 +2974,7 @@ int pifs_git_diff(struct pifs_git *g, struct pifs_store *st,
 		}
 		for (i = 0; m && i < m->count && ret == 0; i++) {
 			ret = pathset_add(&ps, m->entries[i].path);
-			if (ret == 0 && is_opaque(&m->entries[i]))
+			if (ret == 0 && pifs_meta_is_opaque(&m->entries[i]))
 				ret = add_opaque_children(
 				    gfd, m->entries[i].path, &ps);
 		}
@@ -3433,11 +3433,11 @@ static int fast_count(struct pifs_git *g, unsigned *files, uint64_t *bytes)
 	}
 	for (i = 0; i < ninit && ret == 0; i++) {
 		ne = pifs_meta_find(&g->meta, cand.p[i]);
-		if (ne && is_opaque(ne))
+		if (ne && pifs_meta_is_opaque(ne))
 			ret = add_opaque_children(gfd, cand.p[i], &cand);
 	}
 	for (i = 0; i < old.count && ret == 0; i++)
-		if (is_opaque(&old.entries[i]))
+		if (pifs_meta_is_opaque(&old.entries[i]))
 			ret = add_opaque_children(gfd, old.entries[i].path,
 						  &cand);
 	close(gfd);

@@ -90,6 +90,12 @@ void pifs_meta_init(struct pifs_meta *m);
 void pifs_meta_release(struct pifs_meta *m);
 /* Sort entries by path (bytewise). */
 void pifs_meta_sort(struct pifs_meta *m);
+/* An entry's xattr by name, or NULL; a whiteout (char device 0:0); an
+ * opaque directory (trusted.overlay.opaque "y"). */
+const struct pifs_xattr *pifs_meta_xattr(const struct pifs_meta_entry *e,
+				        const char *name);
+int pifs_meta_is_whiteout(const struct pifs_meta_entry *e);
+int pifs_meta_is_opaque(const struct pifs_meta_entry *e);
 /* META text into a malloc'd *out; -ENOMEM, -EINVAL for a bad entry. */
 int pifs_meta_format(const struct pifs_meta *m, char **out, size_t *len_out);
 /* Strict parse; -EINVAL with "line N: ..." in errbuf. */

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,41 +24,6 @@
 #include "util.h"
 
 #define CONFLICTS_DIR "conflicts"
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errbuf || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static const struct pifs_xattr *xget(const struct pifs_meta_entry *e,
-				     const char *name)
-{
-	for (size_t i = 0; i < e->nxattrs; i++)
-		if (!strcmp(e->xattrs[i].name, name))
-			return &e->xattrs[i];
-	return NULL;
-}
-
-static int is_whiteout(const struct pifs_meta_entry *e)
-{
-	return e->type == 'c' && !e->rdev_major && !e->rdev_minor;
-}
-
-static int is_opaque(const struct pifs_meta_entry *e)
-{
-	const struct pifs_xattr *x = xget(e, PIFS_XATTR_OPAQUE);
-
-	return e->type == 'd' && x && x->len == 1 && x->value[0] == 'y';
-}
 
 /* The parent of path ("." for a top-level name) into buf. */
 static void parent_of(const char *path, char *buf, size_t len)
@@ -84,7 +48,7 @@ static int lower_path(const struct pifs_meta *m, const char *path, char **lp)
 	*lp = NULL;
 	if (!strcmp(path, "."))
 		return (*lp = strdup(".")) ? 0 : -ENOMEM;
-	rx = e && e->type == 'd' ? xget(e, PIFS_XATTR_REDIRECT) : NULL;
+	rx = e && e->type == 'd' ? pifs_meta_xattr(e, PIFS_XATTR_REDIRECT) : NULL;
 	if (rx && rx->len > 1 && rx->value[0] == '/') {
 		*lp = strndup((const char *)rx->value + 1, rx->len - 1);
 		return *lp ? 0 : -ENOMEM;
@@ -98,9 +62,9 @@ static int lower_path(const struct pifs_meta *m, const char *path, char **lp)
 		a = pifs_meta_find(m, buf);
 		if (!a)
 			continue;
-		if (a->type != 'd' || is_opaque(a))
+		if (a->type != 'd' || pifs_meta_is_opaque(a))
 			return 0;
-		rx = xget(a, PIFS_XATTR_REDIRECT);
+		rx = pifs_meta_xattr(a, PIFS_XATTR_REDIRECT);
 		if (rx && rx->len > 1 && rx->value[0] == '/') {
 			size_t rest = strcmp(buf, ".") ? strlen(buf) : 0;
 
@@ -246,7 +210,8 @@ static int take_attrs(struct pifs_meta_entry *e,
 /* Point e's copy-up origin at inode ino (0: remove it). */
 static int set_origin(struct pifs_meta_entry *e, uint64_t ino)
 {
-	struct pifs_xattr *x = (struct pifs_xattr *)xget(e, PIFS_XATTR_ORIGIN);
+	struct pifs_xattr *x =
+	    (struct pifs_xattr *)pifs_meta_xattr(e, PIFS_XATTR_ORIGIN);
 	size_t i;
 
 	if (!x)
@@ -391,7 +356,7 @@ static int decide(struct rebase *r, size_t i, struct pifs_meta_entry *e)
 	sub = (ga && ga->type == 'd') || (gb && gb->type == 'd')
 		  ? subtree_changed(&r->a, &r->b, lp)
 		  : 0;
-	if (is_whiteout(src)) {
+	if (pifs_meta_is_whiteout(src)) {
 		char *key = lp;
 
 		if (r->nmoved && bsearch(&key, r->moved, r->nmoved,
@@ -406,7 +371,7 @@ static int decide(struct rebase *r, size_t i, struct pifs_meta_entry *e)
 						     "the new golden");
 		goto out;
 	}
-	if (src->type == 'd' && is_opaque(src)) {
+	if (src->type == 'd' && pifs_meta_is_opaque(src)) {
 		if ((ga || gb) && (pifs_manifest_entry_differs(ga, gb) || sub))
 			ret = at_conflict(r, i, "replaced here, changed in the "
 						"new golden");
@@ -575,16 +540,16 @@ int pifs_rebase_meta(struct pifs_store *st, const struct pifs_meta *m,
 	*conflicts = NULL;
 	*nconflicts = 0;
 	if (!m->count || strcmp(m->entries[0].path, ".")) {
-		seterr(errbuf, errlen, "the snapshot has no root entry");
+		pifs_seterr(errbuf, errlen, "the snapshot has no root entry");
 		return -EINVAL;
 	}
 	if ((ret = pifs_store_golden_manifest(st, m->golden, &r.a)) < 0) {
-		seterr(errbuf, errlen, "cannot read the manifest of golden %s: %s",
+		pifs_seterr(errbuf, errlen, "cannot read the manifest of golden %s: %s",
 		       m->golden, strerror(-ret));
 		return ret;
 	}
 	if ((ret = pifs_store_golden_manifest(st, new_id, &r.b)) < 0) {
-		seterr(errbuf, errlen, "cannot read the manifest of golden %s: %s",
+		pifs_seterr(errbuf, errlen, "cannot read the manifest of golden %s: %s",
 		       new_id, strerror(-ret));
 		goto out;
 	}
@@ -595,7 +560,7 @@ int pifs_rebase_meta(struct pifs_store *st, const struct pifs_meta *m,
 	res = calloc(m->count, sizeof(*res));
 	if (r.gold < 0 || r.gnew < 0) {
 		ret = r.gold < 0 ? r.gold : r.gnew;
-		seterr(errbuf, errlen, "cannot open golden %s: %s",
+		pifs_seterr(errbuf, errlen, "cannot open golden %s: %s",
 		       r.gold < 0 ? m->golden : new_id, strerror(-ret));
 		goto out;
 	}
@@ -611,7 +576,7 @@ int pifs_rebase_meta(struct pifs_store *st, const struct pifs_meta *m,
 	for (i = 0; i < m->count; i++) {
 		const struct pifs_xattr *rx =
 		    m->entries[i].type == 'd'
-			? xget(&m->entries[i], PIFS_XATTR_REDIRECT)
+			? pifs_meta_xattr(&m->entries[i], PIFS_XATTR_REDIRECT)
 			: NULL;
 
 		if (rx && rx->len > 1 && rx->value[0] == '/') {
@@ -637,7 +602,7 @@ int pifs_rebase_meta(struct pifs_store *st, const struct pifs_meta *m,
 			goto out;
 		ret = i ? decide(&r, i, &res[i]) : 0;
 		if (ret < 0) {
-			seterr(errbuf, errlen, "cannot rebase '%s': %s",
+			pifs_seterr(errbuf, errlen, "cannot rebase '%s': %s",
 			       m->entries[i].path, strerror(-ret));
 			goto out;
 		}
@@ -695,7 +660,7 @@ int pifs_rebase_meta(struct pifs_store *st, const struct pifs_meta *m,
 	ret = 0;
 out:
 	if (ret == -ENOMEM && errbuf && errlen && !errbuf[0])
-		seterr(errbuf, errlen, "out of memory");
+		pifs_seterr(errbuf, errlen, "out of memory");
 	for (i = 0; res && i < m->count; i++)
 		pifs_meta_entry_release(&res[i]);
 	free(res);

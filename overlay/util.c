@@ -156,3 +156,14 @@ void pifs_kv_free(struct pifs_kvmap *m)
 	m->slots = NULL;
 	m->cap = m->n = 0;
 }
+
+void pifs_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errbuf || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}

@@ -23,6 +23,11 @@ void pifs_log(enum pifs_log_level lvl, const char *fmt, ...)
 #define pifs_debug(...) pifs_log(PIFS_LOG_DEBUG, __VA_ARGS__)
 int pifs_log_enabled(enum pifs_log_level lvl);
 
+/* Format a one-line message into errbuf (nothing when errbuf is NULL or
+ * errlen 0). */
+void pifs_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Returns a malloc'd printf result, or NULL on ENOMEM. */
 char *pifs_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

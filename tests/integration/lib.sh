@@ -163,6 +163,18 @@ tree_manifest() {
 	done)
 }
 
+# tree_fp DIR [XATTR]: a fingerprint of everything a restore must keep:
+# type, mode, owner, size (not of directories), mtime (ns), links, symlink
+# target, content and every xattr (but XATTR), the root included.
+tree_fp() {
+	(cd "$1" && {
+		find . -printf '%P|%y|%m|%U:%G|%s|%T@|%n|%l\n' | awk -F'|' -v OFS='|' '$2 == "d" { $5 = "-" } 1' | LC_ALL=C sort
+		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+		getfattr -R -h -d -m - -e hex . 2>/dev/null | awk -v skip="${2:-}" '/^# file: / { f = substr($0, 9); next }
+			NF && (skip == "" || index($0, skip "=") != 1) { print f "|" $0 }' | LC_ALL=C sort
+	} | sha256sum | cut -c1-32)
+}
+
 finish() {
 	check_daemon_log
 	if [ "$NFAIL" -gt 0 ]; then

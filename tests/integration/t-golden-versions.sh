@@ -156,13 +156,7 @@ out=$(P fsck 2>&1) && ok "fsck clean after all of it" || fail "fsck: $out"
 
 # ---- kill -9 of pifs rebase: the worker is exactly old or new
 # fpd DELTA: the delta's fingerprint without its base (a snapshot moves it)
-fpd() {
-	(cd "$1" && {
-		find . -printf '%P|%y|%m|%U:%G|%s|%T@|%n|%l\n' | awk -F'|' -v OFS='|' '$2 == "d" { $5 = "-" } 1' | LC_ALL=C sort
-		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
-		getfattr -R -h -d -m - -e hex . 2>/dev/null | awk '/^# file: / { f = substr($0, 9); next } NF && !/^trusted.pifs.base=/ { print f "|" $0 }' | LC_ALL=C sort
-	} | sha256sum | cut -c1-32)
-}
+fpd() { tree_fp "$1" trusted.pifs.base; }
 rand_delay() { awk -v r="$RANDOM" -v m="$1" 'BEGIN { printf "%.3f", (r % m) / 1000 }'; }
 D3=$T/store/deltas/worker-3
 P reset worker-3 --to "$before" >/dev/null || fail "reset worker-3 to A"

@@ -16,16 +16,7 @@ P() { "$PIFS" --store "$T/store" "$@"; }
 G=$T/golden
 D=$T/store/deltas/worker-3
 
-# fp DIR: a fingerprint of everything restore must keep: type, mode,
-# owner, size (not of directories), mtime (ns), links, symlink target,
-# content and every xattr, the root included.
-fp() {
-	(cd "$1" && {
-		find . -printf '%P|%y|%m|%U:%G|%s|%T@|%n|%l\n' | awk -F'|' -v OFS='|' '$2 == "d" { $5 = "-" } 1' | LC_ALL=C sort
-		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
-		getfattr -R -h -d -m - -e hex . 2>/dev/null | awk '/^# file: / { f = substr($0, 9); next } NF { print f "|" $0 }' | LC_ALL=C sort
-	} | sha256sum | cut -c1-32)
-}
+fp() { tree_fp "$1"; }
 
 # ---- before any snapshot
 expect_eq "log with no snapshots" "no snapshots of worker-3" "$(P log worker-3)"
