@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1215,6 +1216,137 @@ static void ref_name(char *buf, size_t len, const char *worker)
 
 /* ---- reading a delta ---- */
 
+/* Stating every name is most of an incremental scan (a path walk and a
+ * getattr in the kernel per entry).  A helper thread shares the stats of
+ * each large directory with the scanning thread: both claim chunks of the
+ * sorted names until none is left.  Each name's result (the stat or the
+ * errno) lands in its own slot, so the scan sees what one fstatat per
+ * name would give and reports the first failure in name order; the
+ * helper touches nothing else. */
+#define STAT_BATCH 64 /* smaller directories are stated inline */
+#define STAT_CHUNK 16
+
+struct statjob {
+	int dfd;
+	char *const *names;
+	struct stat *sb;
+	int *err; /* per name: 0 or an errno */
+	size_t n;
+	size_t next; /* the next name to claim (atomic) */
+};
+
+struct statpool {
+	pthread_t thr;
+	int running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct statjob *job; /* mu: posted, not yet taken */
+	int busy;	     /* mu: the helper is working on a job */
+	int quit;	     /* mu */
+};
+
+static void stat_run(struct statjob *j)
+{
+	size_t i, end;
+
+	for (;;) {
+		i = __atomic_fetch_add(&j->next, STAT_CHUNK, __ATOMIC_RELAXED);
+		if (i >= j->n)
+			return;
+		end = i + STAT_CHUNK < j->n ? i + STAT_CHUNK : j->n;
+		for (; i < end; i++)
+			j->err[i] = fstatat(j->dfd, j->names[i], &j->sb[i],
+					    AT_SYMLINK_NOFOLLOW) < 0
+					? errno
+					: 0;
+	}
+}
+
+static void *stat_helper(void *arg)
+{
+	struct statpool *p = arg;
+	struct statjob *j;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->job && !p->quit)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->quit)
+			break;
+		j = p->job;
+		p->job = NULL;
+		p->busy = 1;
+		pthread_mutex_unlock(&p->mu);
+		stat_run(j);
+		pthread_mutex_lock(&p->mu);
+		p->busy = 0;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Start the helper when there is a second CPU; without one (or when it
+ * cannot start) every stat is made inline. */
+static void statpool_start(struct statpool *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	if (pthread_mutex_init(&p->mu, NULL))
+		return;
+	if (pthread_cond_init(&p->cv, NULL)) {
+		pthread_mutex_destroy(&p->mu);
+		return;
+	}
+	if (pthread_create(&p->thr, NULL, stat_helper, p)) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+		return;
+	}
+	p->running = 1;
+}
+
+static void statpool_stop(struct statpool *p)
+{
+	if (!p->running)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thr, NULL);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	p->running = 0;
+}
+
+/* fstatat(dfd, names[i], AT_SYMLINK_NOFOLLOW) for every i < n into sb[i]
+ * and err[i]; returns once all are done, the helper included. */
+static void stat_names(struct statpool *p, int dfd, char *const *names,
+		       size_t n, struct stat *sb, int *err)
+{
+	struct statjob j = {.dfd = dfd, .names = names, .sb = sb,
+			    .err = err, .n = n};
+	int posted = p && p->running && n >= STAT_BATCH;
+
+	if (posted) {
+		pthread_mutex_lock(&p->mu);
+		p->job = &j;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	stat_run(&j);
+	if (!posted)
+		return;
+	pthread_mutex_lock(&p->mu);
+	if (p->job == &j) /* never taken: withdraw it */
+		p->job = NULL;
+	while (p->busy)
+		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
 struct scan {
 	struct pifs_git *g; /* NULL: no cache, hash only */
 	struct pifs_store *st;
@@ -1228,6 +1360,7 @@ struct scan {
 	} *x;
 	struct cache old;
 	struct sbuf *newc;
+	struct statpool *pool; /* NULL: stat inline */
 	int64_t start;
 	char *errbuf;
 	size_t errlen;
@@ -1370,29 +1503,31 @@ static void entry_from_stat(struct pifs_meta_entry *e, const struct stat *sb)
 		      : 0;
 }
 
-static int scan_add(struct scan *s, const char *path, const struct stat *sb,
-		    struct pifs_meta_entry **out)
+/* Add an entry for path (malloc'd; owned by the entry from here on, freed
+ * on failure). */
+static int scan_add_take(struct scan *s, char *path, const struct stat *sb,
+			 struct pifs_meta_entry **out)
 {
 	struct pifs_meta_entry *n;
 	struct sx *nx;
 	size_t i;
 
+	if (!path)
+		return -ENOMEM;
 	if (s->m->count == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 1024;
 		n = realloc(s->m->entries, s->cap * sizeof(*n));
 		if (!n)
-			return -ENOMEM;
+			goto nomem;
 		s->m->entries = n;
 		nx = realloc(s->x, s->cap * sizeof(*nx));
 		if (!nx)
-			return -ENOMEM;
+			goto nomem;
 		s->x = nx;
 	}
 	i = s->m->count;
 	memset(&s->m->entries[i], 0, sizeof(*n));
-	s->m->entries[i].path = strdup(path);
-	if (!s->m->entries[i].path)
-		return -ENOMEM;
+	s->m->entries[i].path = path;
 	s->m->count++;
 	entry_from_stat(&s->m->entries[i], sb);
 	s->x[i].dev = sb->st_dev;
@@ -1400,6 +1535,31 @@ static int scan_add(struct scan *s, const char *path, const struct stat *sb,
 	s->x[i].links = !S_ISDIR(sb->st_mode) && sb->st_nlink > 1;
 	*out = &s->m->entries[i];
 	return 0;
+nomem:
+	free(path);
+	return -ENOMEM;
+}
+
+static int scan_add(struct scan *s, const char *path, const struct stat *sb,
+		    struct pifs_meta_entry **out)
+{
+	return scan_add_take(s, strdup(path), sb, out);
+}
+
+/* rel/name, or name for the root ("."), malloc'd. */
+static char *child_path(const char *rel, const char *name)
+{
+	size_t rl = strcmp(rel, ".") ? strlen(rel) : 0, nl = strlen(name);
+	char *p = malloc(rl + 1 + nl + 1);
+
+	if (!p)
+		return NULL;
+	if (rl) {
+		memcpy(p, rel, rl);
+		p[rl++] = '/';
+	}
+	memcpy(p + rl, name, nl + 1);
+	return p;
 }
 
 /* Read all of fd (at most FILE_MAX) into a malloc'd buffer. */
@@ -1600,12 +1760,14 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 {
 	git_treebuilder *bld = NULL;
 	struct pifs_meta_entry *e;
-	char **names = NULL, *path = NULL, *tn;
+	char **names = NULL, *tn;
+	const char *path;
 	size_t n = 0, cap = 0, i;
 	const struct centry *ce;
 	struct centry nc;
 	struct dirent *de;
-	struct stat sb;
+	struct stat *sbs = NULL, sb;
+	int *errs = NULL;
 	git_oid oid;
 	DIR *dir;
 	int fd, ret = 0, sub_nonempty, hit;
@@ -1653,29 +1815,34 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 		goto out;
 	if (n > 1)
 		qsort(names, n, sizeof(*names), name_cmp);
+	sbs = malloc((n ? n : 1) * sizeof(*sbs));
+	errs = malloc((n ? n : 1) * sizeof(*errs));
+	if (!sbs || !errs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	stat_names(s->pool, dfd, names, n, sbs, errs);
 	if (s->write && (ret = git_treebuilder_new(&bld, s->g->repo, NULL)) < 0) {
 		ret = gerr(ret, s->errbuf, s->errlen, "cannot build a tree");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		free(path);
-		path = strcmp(rel, ".") ? pifs_strdupf("%s/%s", rel, names[i])
-					: strdup(names[i]);
-		if (!path) {
-			ret = -ENOMEM;
+		if (errs[i]) {
+			char *p = child_path(rel, names[i]);
+
+			ret = scan_fail(s, "stat", p ? p : names[i], -errs[i]);
+			free(p);
 			goto out;
 		}
-		if (fstatat(dfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-			ret = scan_fail(s, "stat", path, -errno);
+		sb = sbs[i];
+		ret = scan_add_take(s, child_path(rel, names[i]), &sb, &e);
+		if (ret < 0)
 			goto out;
-		}
+		path = e->path; /* stays put when entries move */
 		if (!type_char(sb.st_mode)) {
 			ret = scan_fail(s, "read", path, -EINVAL);
 			goto out;
 		}
-		ret = scan_add(s, path, &sb, &e);
-		if (ret < 0)
-			goto out;
 		ce = cache_match(s, path, &sb, &hit);
 		memset(&nc, 0, sizeof(nc));
 		nc.path = path;
@@ -1729,7 +1896,8 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 			goto out;
 		if (!s->write || !sub_nonempty)
 			continue;
-		tn = tree_name(names[i]);
+		tn = name_needs_escape(names[i]) ? tree_name(names[i])
+						 : names[i];
 		if (!tn) {
 			ret = -ENOMEM;
 			goto out;
@@ -1740,7 +1908,8 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 		    : S_ISLNK(sb.st_mode) ? GIT_FILEMODE_LINK
 		    : (sb.st_mode & 0111) ? GIT_FILEMODE_BLOB_EXECUTABLE
 					  : GIT_FILEMODE_BLOB);
-		free(tn);
+		if (tn != names[i])
+			free(tn);
 		if (ret < 0) {
 			ret = gerr(ret, s->errbuf, s->errlen,
 				   "cannot add '%s' to a tree", path);
@@ -1759,7 +1928,8 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 	}
 out:
 	git_treebuilder_free(bld);
-	free(path);
+	free(sbs);
+	free(errs);
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -1834,6 +2004,7 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 	struct scan s = {.g = g, .st = st, .write = write, .m = m,
 			 .newc = newc, .errbuf = errbuf, .errlen = errlen};
 	struct pifs_meta_entry *root;
+	struct statpool pool;
 	struct timespec now;
 	struct stat sb;
 	int fd, ret, nonempty;
@@ -1871,7 +2042,10 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 		scan_fail(&s, "read", ".", ret);
 		goto out_fd;
 	}
+	statpool_start(&pool);
+	s.pool = &pool;
 	ret = scan_dir(&s, fd, ".", tree, &nonempty);
+	statpool_stop(&pool);
 	if (ret == 0)
 		ret = scan_finish(&s);
 out_fd:
