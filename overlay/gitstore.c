@@ -989,13 +989,18 @@ bad:
 	cache_release(c);
 }
 
-/* Save a cache built with cache_begin/cache_put, for commit (or NULL). */
+/* Save a cache built with cache_begin/cache_put, for commit (or NULL).
+ * Not fsynced: after a crash the file is a complete cache (this one or an
+ * older one, both exact: an entry is used only when its stat matches) or
+ * fails its checksum and is rebuilt.  It names only objects of commits
+ * already durable, so even an older cache never names a lost object.
+ * The store lock makes this process the only writer of the temporary. */
 static int cache_save(struct sbuf *sb, struct pifs_store *st,
 		      const char *worker, const git_oid *commit)
 {
-	char sub[64];
+	char sub[64], tmp[PIFS_NAME_MAX + 16];
 	uint64_t h;
-	int dfd, ret;
+	int dfd, fd, ret;
 
 	if (sb->err)
 		return sb->err;
@@ -1014,7 +1019,21 @@ static int cache_save(struct sbuf *sb, struct pifs_store *st,
 	dfd = pifs_openat_beneath(st->fd, sub, O_PATH | O_DIRECTORY, 0);
 	if (dfd < 0)
 		return dfd;
-	ret = pifs_write_file_atomic(dfd, worker, sb->p, sb->len, 0600);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", worker);
+	fd = pifs_openat_beneath(dfd, tmp,
+				 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
+				 0600);
+	if (fd < 0) {
+		close(dfd);
+		return fd;
+	}
+	ret = pifs_write_all(fd, sb->p, sb->len);
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && renameat(dfd, tmp, dfd, worker) < 0)
+		ret = -errno;
+	if (ret < 0)
+		unlinkat(dfd, tmp, 0);
 	close(dfd);
 	return ret;
 }
@@ -1975,7 +1994,12 @@ static int scan_finish(struct scan *s)
 		if (s->x[i].links)
 			k[n++] = (struct lkey){s->x[i].dev, s->x[i].ino,
 					       m->entries[i].path};
-	pifs_meta_sort(m);
+	/* scan order is sorted unless a name has a byte below '/' */
+	for (i = 1; i < m->count; i++)
+		if (strcmp(m->entries[i - 1].path, m->entries[i].path) >= 0)
+			break;
+	if (i < m->count)
+		pifs_meta_sort(m);
 	if (n > 1)
 		qsort(k, n, sizeof(*k), lkey_cmp);
 	for (i = 0, first = 0; i < n; i++) {
