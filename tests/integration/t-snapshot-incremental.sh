@@ -86,5 +86,14 @@ expect_eq "the view shows the unmounted change" "FILE 50" "$(cat "$W3/srv/big/f5
 tree_manifest "$W3" > "$T/m4"
 round_trip "a change on the unmounted delta" "$id4" "$T/m4"
 out=$($P fsck 2>&1) && ok "fsck clean" || { echo "$out"; fail "fsck"; }
+if command -v git >/dev/null; then
+	# the packs and indexes the snapshots wrote themselves
+	bad=0
+	for idx in "$T"/store/git/objects/pack/*.idx; do
+		git verify-pack "$idx" >/dev/null 2>&1 || { bad=$((bad + 1)); git verify-pack "$idx" 2>&1 | head -3; }
+	done
+	expect_eq "git verify-pack accepts every pack" 0 "$bad"
+	git --git-dir="$T/store/git" fsck --full --no-dangling >/dev/null 2>"$T/gitfsck" && ok "git fsck --full" || { head "$T/gitfsck"; fail "git fsck --full"; }
+fi
 umount_pifs "$M"
 finish
