@@ -12,7 +12,8 @@
  * content and the blob id: an entry whose stat matches is neither listed
  * for xattrs nor read (any change of content, mode, owner, xattrs or type
  * moves ctime), a file whose content hash matches is not SHA-1 hashed
- * again.  An entry whose times are within RACY_NS of the scan is saved
+ * again, and a directory whose cached subtree is looked up entry for
+ * entry with every stat matching keeps its cached tree (scan_dir).  An entry whose times are within RACY_NS of the scan is saved
  * with zeroed times, so a change in the same timestamp tick is never
  * missed.  Cached blob ids are used only if the commit the cache was saved
  * for exists (else each object is checked).  A snapshot counts its changed
@@ -705,22 +706,25 @@ static char *tree_name_decode(const char *n)
  *
  * Private binary format (any other content is ignored and rebuilt):
  *
- *   "PIFSSC2\n", XXH3-64 of everything after these 16 bytes (LE),
+ *   "PIFSSC3\n", XXH3-64 of everything after these 16 bytes (LE),
  *   the commit the cache was saved for (20 bytes, zero: none), then one
  *   record per scanned entry in scan order: u32 path length, u32 xattr
- *   bytes, u32 st_mode, u32 0, u64 dev, ino, size, i64 mtime, ctime (ns),
- *   u64 XXH3 of the content, 20-byte blob id, the path and a NUL, the
+ *   bytes, u32 st_mode, u32 records below (a directory: how many of the
+ *   following records are its subtree), u64 dev, ino, size, i64 mtime,
+ *   ctime (ns), u64 XXH3 of the content, 20-byte blob id (a directory:
+ *   its tree, zero when it has no file below), the path and a NUL, the
  *   xattrs (u32 count, then per xattr u32 name length, u32 value length,
  *   name, value; nothing when the entry has none).  All native endian.
  */
 
-#define CACHE_MAGIC "PIFSSC2\n"
+#define CACHE_MAGIC "PIFSSC3\n"
 #define CACHE_HDR   (8 + 8 + 20)
 #define CREC_FIXED  (4 * 4 + 8 * 6 + 20)
 
 struct centry {
 	const char *path; /* into the cache buffer, NUL-terminated */
 	uint32_t mode;
+	uint32_t sub; /* directory: records of its subtree */
 	uint64_t dev, ino, size;
 	int64_t mtime, ctime; /* ns; 0 = racy, never matches */
 	uint64_t xxh;
@@ -733,6 +737,7 @@ struct cache {
 	char *buf;
 	struct centry *e; /* in file (scan) order */
 	size_t n, cursor;
+	size_t jumps; /* lookups not at the cursor (misses included) */
 	struct centry **sorted; /* built on the first out-of-order lookup */
 	int sort_failed;
 	git_oid commit;
@@ -765,6 +770,7 @@ static const struct centry *cache_find(struct cache *c, const char *path)
 		return NULL;
 	if (c->cursor < c->n && !strcmp(c->e[c->cursor].path, path))
 		return &c->e[c->cursor++];
+	c->jumps++;
 	if (!c->sorted) {
 		if (c->sort_failed)
 			return NULL;
@@ -897,7 +903,7 @@ static void cache_put(struct sbuf *sb, const struct centry *ce,
 	put_u32(sb, (uint32_t)pl);
 	put_u32(sb, (uint32_t)xalen);
 	put_u32(sb, ce->mode);
-	put_u32(sb, 0);
+	put_u32(sb, ce->sub);
 	put_u64(sb, ce->dev);
 	put_u64(sb, ce->ino);
 	put_u64(sb, ce->size);
@@ -969,6 +975,7 @@ static void cache_load(struct cache *c, struct pifs_store *st,
 		}
 		ce = &c->e[c->n];
 		ce->mode = get_u32(p + 8);
+		ce->sub = get_u32(p + 12);
 		ce->dev = get_u64(p + 16);
 		ce->ino = get_u64(p + 24);
 		ce->size = get_u64(p + 32);
@@ -1381,6 +1388,7 @@ struct scan {
 	} *x;
 	struct cache old;
 	struct sbuf *newc;
+	size_t nput; /* records put in newc */
 	struct statpool *pool; /* NULL: stat inline */
 	int64_t start;
 	char *errbuf;
@@ -1770,20 +1778,52 @@ static int scan_cache_put(struct scan *s, struct centry *nc,
 	if (nc->mtime >= s->start - RACY_NS || nc->ctime >= s->start - RACY_NS)
 		nc->mtime = nc->ctime = 0;
 	cache_put(s->newc, nc, e->xattrs, e->nxattrs);
+	s->nput++;
 	return s->newc->err;
 }
 
+/* Fill in a directory's record, put at offset off before its subtree:
+ * the number of records below it and its tree (zero: none). */
+static void scan_cache_dir(struct scan *s, size_t off, size_t nput0,
+			   const git_oid *tree, int nonempty)
+{
+	uint32_t sub = (uint32_t)(s->nput - nput0);
+	static const git_oid zero;
+
+	if (!s->newc || s->newc->err || off + CREC_FIXED > s->newc->len)
+		return;
+	memcpy(s->newc->p + off + 12, &sub, 4);
+	memcpy(s->newc->p + off + 64, (nonempty ? tree : &zero)->id, 20);
+}
+
+struct tent {
+	char *name; /* the tree name: owned when it differs from the entry's */
+	int owned;
+	git_oid oid;
+	git_filemode_t mode;
+};
+
 /* Scan the children of the directory fd dfd (path rel); with s->write,
  * *tree gets the tree of its files and non-empty subdirectories and
- * *nonempty whether it has any. */
+ * *nonempty whether it has any.
+ *
+ * dce is the directory's cache record (NULL: none, or the root).  Its
+ * tree is reused, not rebuilt and hashed, when the cache is trusted and
+ * this scan looked up exactly the records of its cached subtree, in
+ * order (so the same paths), every child's stat matched (so the same
+ * mode and content: the argument of the whole cache) and every
+ * subdirectory came out with its cached tree. */
 static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
-		    int *nonempty)
+		    int *nonempty, const struct centry *dce)
 {
 	git_treebuilder *bld = NULL;
 	struct pifs_meta_entry *e;
 	char **names = NULL, *tn;
 	const char *path;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, cap = 0, i, nt = 0, jumps0 = s->old.jumps, start = 0,
+	       coff, nput0;
+	struct tent *te = NULL;
+	int reuse;
 	const struct centry *ce;
 	struct centry nc;
 	struct dirent *de;
@@ -1843,9 +1883,15 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 		goto out;
 	}
 	stat_names(s->pool, dfd, names, n, sbs, errs);
-	if (s->write && (ret = git_treebuilder_new(&bld, s->g->repo, NULL)) < 0) {
-		ret = gerr(ret, s->errbuf, s->errlen, "cannot build a tree");
+	te = s->write ? calloc(n ? n : 1, sizeof(*te)) : NULL;
+	if (s->write && !te) {
+		ret = -ENOMEM;
 		goto out;
+	}
+	reuse = s->write && dce && s->old.trusted;
+	if (reuse) {
+		start = (size_t)(dce - s->old.e) + 1;
+		reuse = s->old.cursor == start;
 	}
 	for (i = 0; i < n; i++) {
 		if (errs[i]) {
@@ -1865,6 +1911,8 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 			goto out;
 		}
 		ce = cache_match(s, path, &sb, &hit);
+		if (!hit)
+			reuse = 0;
 		memset(&nc, 0, sizeof(nc));
 		nc.path = path;
 		nc.mode = (uint32_t)sb.st_mode;
@@ -1888,9 +1936,11 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 			int cfd;
 
 			/* in scan order: before the children */
+			coff = s->newc ? s->newc->len : 0;
 			ret = scan_cache_put(s, &nc, e);
 			if (ret < 0)
 				goto out;
+			nput0 = s->nput;
 			cfd = openat(dfd, names[i],
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					     O_CLOEXEC);
@@ -1898,8 +1948,17 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 				ret = scan_fail(s, "open", path, -errno);
 				goto out;
 			}
-			ret = scan_dir(s, cfd, path, &oid, &sub_nonempty);
+			ret = scan_dir(s, cfd, path, &oid, &sub_nonempty,
+				       hit ? ce : NULL);
 			close(cfd);
+			if (ret == 0 && s->write) {
+				scan_cache_dir(s, coff, nput0, &oid,
+					       sub_nonempty);
+				if (!hit || (sub_nonempty
+						 ? !git_oid_equal(&oid, &ce->oid)
+						 : !git_oid_is_zero(&ce->oid)))
+					reuse = 0;
+			}
 		} else if (S_ISREG(sb.st_mode)) {
 			ret = file_oid(s, dfd, names[i], path, &sb, e, ce, hit,
 				       &nc);
@@ -1923,22 +1982,41 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 			ret = -ENOMEM;
 			goto out;
 		}
-		ret = git_treebuilder_insert(
-		    NULL, bld, tn, &oid,
-		    S_ISDIR(sb.st_mode)	  ? GIT_FILEMODE_TREE
-		    : S_ISLNK(sb.st_mode) ? GIT_FILEMODE_LINK
-		    : (sb.st_mode & 0111) ? GIT_FILEMODE_BLOB_EXECUTABLE
-					  : GIT_FILEMODE_BLOB);
-		if (tn != names[i])
-			free(tn);
-		if (ret < 0) {
-			ret = gerr(ret, s->errbuf, s->errlen,
-				   "cannot add '%s' to a tree", path);
-			goto out;
-		}
+		te[nt].name = tn;
+		te[nt].owned = tn != names[i];
+		te[nt].oid = oid;
+		te[nt].mode = S_ISDIR(sb.st_mode)    ? GIT_FILEMODE_TREE
+			      : S_ISLNK(sb.st_mode)  ? GIT_FILEMODE_LINK
+			      : (sb.st_mode & 0111) ? GIT_FILEMODE_BLOB_EXECUTABLE
+						     : GIT_FILEMODE_BLOB;
+		nt++;
 		*nonempty = 1;
 	}
+	if (reuse && s->old.jumps == jumps0 &&
+	    s->old.cursor == start + dce->sub &&
+	    *nonempty == !git_oid_is_zero(&dce->oid)) {
+		/* the cached tree is in the repository: the cache is
+		 * trusted */
+		*tree = dce->oid;
+		goto out;
+	}
 	if (s->write) {
+		if ((ret = git_treebuilder_new(&bld, s->g->repo, NULL)) < 0) {
+			ret = gerr(ret, s->errbuf, s->errlen,
+				   "cannot build a tree");
+			goto out;
+		}
+		for (i = 0; i < nt; i++) {
+			ret = git_treebuilder_insert(NULL, bld, te[i].name,
+						     &te[i].oid, te[i].mode);
+			if (ret < 0) {
+				ret = gerr(ret, s->errbuf, s->errlen,
+					   "cannot add '%s' to the tree of "
+					   "'%s'",
+					   te[i].name, rel);
+				goto out;
+			}
+		}
 		ret = git_treebuilder_write(tree, bld);
 		if (ret < 0) {
 			ret = gerr(ret, s->errbuf, s->errlen,
@@ -1949,6 +2027,10 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 	}
 out:
 	git_treebuilder_free(bld);
+	for (i = 0; i < nt; i++)
+		if (te[i].owned)
+			free(te[i].name);
+	free(te);
 	free(sbs);
 	free(errs);
 	for (i = 0; i < n; i++)
@@ -2070,7 +2152,7 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 	}
 	statpool_start(&pool);
 	s.pool = &pool;
-	ret = scan_dir(&s, fd, ".", tree, &nonempty);
+	ret = scan_dir(&s, fd, ".", tree, &nonempty, NULL);
 	statpool_stop(&pool);
 	if (ret == 0)
 		ret = scan_finish(&s);
