@@ -3253,6 +3253,8 @@ fail:
 struct packw {
 	int fd;
 	int err;
+	z_stream z; /* reset for each object */
+	int zinit;
 	struct pifs_sha1 sha;
 	uint64_t off;
 	size_t len;
@@ -3301,8 +3303,8 @@ static int pw_object(struct packw *w, git_object_t type, const void *data,
 {
 	unsigned char hdr[16], out[16384];
 	size_t n = 0, size = len;
+	z_stream *z = &w->z;
 	unsigned c;
-	z_stream z;
 	int zr;
 
 	c = (unsigned)type << 4 | (unsigned)(size & 15);
@@ -3315,27 +3317,32 @@ static int pw_object(struct packw *w, git_object_t type, const void *data,
 	hdr[n++] = (unsigned char)c;
 	pw_add(w, hdr, n);
 	*crc = (uint32_t)crc32(0, hdr, (uInt)n);
-	memset(&z, 0, sizeof(z));
-	if (deflateInit(&z, Z_BEST_SPEED) != Z_OK)
-		return -ENOMEM;
-	z.next_in = (Bytef *)(uintptr_t)data;
+	if (!w->zinit) {
+		memset(z, 0, sizeof(*z));
+		if (deflateInit(z, Z_BEST_SPEED) != Z_OK)
+			return -ENOMEM;
+		w->zinit = 1;
+	} else if (deflateReset(z) != Z_OK) {
+		return -EIO;
+	}
+	z->next_in = (Bytef *)(uintptr_t)data;
+	z->avail_in = 0;
 	do {
 		/* avail_in is 32 bits: feed at most 1 GiB at a time */
-		if (!z.avail_in && len) {
-			z.avail_in = len > ((size_t)1 << 30) ? 1u << 30
-							     : (uInt)len;
-			len -= z.avail_in;
+		if (!z->avail_in && len) {
+			z->avail_in = len > ((size_t)1 << 30) ? 1u << 30
+							      : (uInt)len;
+			len -= z->avail_in;
 		}
-		z.next_out = out;
-		z.avail_out = sizeof(out);
-		zr = deflate(&z, len || z.avail_in ? Z_NO_FLUSH : Z_FINISH);
+		z->next_out = out;
+		z->avail_out = sizeof(out);
+		zr = deflate(z, len || z->avail_in ? Z_NO_FLUSH : Z_FINISH);
 		if (zr == Z_STREAM_ERROR)
 			break;
-		n = sizeof(out) - z.avail_out;
+		n = sizeof(out) - z->avail_out;
 		pw_add(w, out, n);
 		*crc = (uint32_t)crc32(*crc, out, (uInt)n);
 	} while (zr != Z_STREAM_END);
-	deflateEnd(&z);
 	if (zr != Z_STREAM_END)
 		return -EIO;
 	return w->err;
@@ -3510,6 +3517,8 @@ fail:
 		seterr(errbuf, errlen, "cannot write snapshot objects: %s",
 		       strerror(-ret));
 out:
+	if (w->zinit)
+		deflateEnd(&w->z);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (ifd >= 0)
