@@ -12,7 +12,8 @@
  * content and the blob id: an entry whose stat matches is neither listed
  * for xattrs nor read (any change of content, mode, owner, xattrs or type
  * moves ctime), a file whose content hash matches is not SHA-1 hashed
- * again.  An entry whose times are within RACY_NS of the scan is saved
+ * again, and a directory whose cached subtree is looked up entry for
+ * entry with every stat matching keeps its cached tree (scan_dir).  An entry whose times are within RACY_NS of the scan is saved
  * with zeroed times, so a change in the same timestamp tick is never
  * missed.  Cached blob ids are used only if the commit the cache was saved
  * for exists (else each object is checked).  A snapshot counts its changed
@@ -21,9 +22,9 @@
  *
  * libgit2's git_mempack_dump packs everything reachable from the staged
  * commits, old objects included; so the objects this module stages are
- * recorded as they are written and packed with a packbuilder of their own
- * (its delta search sees only those new objects), which keeps the pack,
- * and the cost, proportional to the change.
+ * recorded as they are written and packed by write_pack, which writes
+ * only those new objects (no deltas) and their index itself, keeping the
+ * pack, and the cost, proportional to the change.
  */
 #include "config.h"
 
@@ -32,6 +33,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,10 +49,12 @@
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
 #include <xxhash.h>
+#include <zlib.h>
 
 #include "gitstore.h"
 #include "manifest.h"
 #include "safeio.h"
+#include "sha1.h"
 #include "util.h"
 
 #define META_HEADER   "# pifs delta metadata v1"
@@ -707,22 +711,25 @@ static char *tree_name_decode(const char *n)
  *
  * Private binary format (any other content is ignored and rebuilt):
  *
- *   "PIFSSC2\n", XXH3-64 of everything after these 16 bytes (LE),
+ *   "PIFSSC3\n", XXH3-64 of everything after these 16 bytes (LE),
  *   the commit the cache was saved for (20 bytes, zero: none), then one
  *   record per scanned entry in scan order: u32 path length, u32 xattr
- *   bytes, u32 st_mode, u32 0, u64 dev, ino, size, i64 mtime, ctime (ns),
- *   u64 XXH3 of the content, 20-byte blob id, the path and a NUL, the
+ *   bytes, u32 st_mode, u32 records below (a directory: how many of the
+ *   following records are its subtree), u64 dev, ino, size, i64 mtime,
+ *   ctime (ns), u64 XXH3 of the content, 20-byte blob id (a directory:
+ *   its tree, zero when it has no file below), the path and a NUL, the
  *   xattrs (u32 count, then per xattr u32 name length, u32 value length,
  *   name, value; nothing when the entry has none).  All native endian.
  */
 
-#define CACHE_MAGIC "PIFSSC2\n"
+#define CACHE_MAGIC "PIFSSC3\n"
 #define CACHE_HDR   (8 + 8 + 20)
 #define CREC_FIXED  (4 * 4 + 8 * 6 + 20)
 
 struct centry {
 	const char *path; /* into the cache buffer, NUL-terminated */
 	uint32_t mode;
+	uint32_t sub; /* directory: records of its subtree */
 	uint64_t dev, ino, size;
 	int64_t mtime, ctime; /* ns; 0 = racy, never matches */
 	uint64_t xxh;
@@ -735,6 +742,7 @@ struct cache {
 	char *buf;
 	struct centry *e; /* in file (scan) order */
 	size_t n, cursor;
+	size_t jumps; /* lookups not at the cursor (misses included) */
 	struct centry **sorted; /* built on the first out-of-order lookup */
 	int sort_failed;
 	git_oid commit;
@@ -767,6 +775,7 @@ static const struct centry *cache_find(struct cache *c, const char *path)
 		return NULL;
 	if (c->cursor < c->n && !strcmp(c->e[c->cursor].path, path))
 		return &c->e[c->cursor++];
+	c->jumps++;
 	if (!c->sorted) {
 		if (c->sort_failed)
 			return NULL;
@@ -899,7 +908,7 @@ static void cache_put(struct sbuf *sb, const struct centry *ce,
 	put_u32(sb, (uint32_t)pl);
 	put_u32(sb, (uint32_t)xalen);
 	put_u32(sb, ce->mode);
-	put_u32(sb, 0);
+	put_u32(sb, ce->sub);
 	put_u64(sb, ce->dev);
 	put_u64(sb, ce->ino);
 	put_u64(sb, ce->size);
@@ -971,6 +980,7 @@ static void cache_load(struct cache *c, struct pifs_store *st,
 		}
 		ce = &c->e[c->n];
 		ce->mode = get_u32(p + 8);
+		ce->sub = get_u32(p + 12);
 		ce->dev = get_u64(p + 16);
 		ce->ino = get_u64(p + 24);
 		ce->size = get_u64(p + 32);
@@ -993,13 +1003,18 @@ bad:
 	cache_release(c);
 }
 
-/* Save a cache built with cache_begin/cache_put, for commit (or NULL). */
+/* Save a cache built with cache_begin/cache_put, for commit (or NULL).
+ * Not fsynced: after a crash the file is a complete cache (this one or an
+ * older one, both exact: an entry is used only when its stat matches) or
+ * fails its checksum and is rebuilt.  It names only objects of commits
+ * already durable, so even an older cache never names a lost object.
+ * The store lock makes this process the only writer of the temporary. */
 static int cache_save(struct sbuf *sb, struct pifs_store *st,
 		      const char *worker, const git_oid *commit)
 {
-	char sub[64];
+	char sub[64], tmp[PIFS_NAME_MAX + 16];
 	uint64_t h;
-	int dfd, ret;
+	int dfd, fd, ret;
 
 	if (sb->err)
 		return sb->err;
@@ -1018,7 +1033,21 @@ static int cache_save(struct sbuf *sb, struct pifs_store *st,
 	dfd = pifs_openat_beneath(st->fd, sub, O_PATH | O_DIRECTORY, 0);
 	if (dfd < 0)
 		return dfd;
-	ret = pifs_write_file_atomic(dfd, worker, sb->p, sb->len, 0600);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", worker);
+	fd = pifs_openat_beneath(dfd, tmp,
+				 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
+				 0600);
+	if (fd < 0) {
+		close(dfd);
+		return fd;
+	}
+	ret = pifs_write_all(fd, sb->p, sb->len);
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && renameat(dfd, tmp, dfd, worker) < 0)
+		ret = -errno;
+	if (ret < 0)
+		unlinkat(dfd, tmp, 0);
 	close(dfd);
 	return ret;
 }
@@ -1220,6 +1249,137 @@ static void ref_name(char *buf, size_t len, const char *worker)
 
 /* ---- reading a delta ---- */
 
+/* Stating every name is most of an incremental scan (a path walk and a
+ * getattr in the kernel per entry).  A helper thread shares the stats of
+ * each large directory with the scanning thread: both claim chunks of the
+ * sorted names until none is left.  Each name's result (the stat or the
+ * errno) lands in its own slot, so the scan sees what one fstatat per
+ * name would give and reports the first failure in name order; the
+ * helper touches nothing else. */
+#define STAT_BATCH 64 /* smaller directories are stated inline */
+#define STAT_CHUNK 16
+
+struct statjob {
+	int dfd;
+	char *const *names;
+	struct stat *sb;
+	int *err; /* per name: 0 or an errno */
+	size_t n;
+	size_t next; /* the next name to claim (atomic) */
+};
+
+struct statpool {
+	pthread_t thr;
+	int running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct statjob *job; /* mu: posted, not yet taken */
+	int busy;	     /* mu: the helper is working on a job */
+	int quit;	     /* mu */
+};
+
+static void stat_run(struct statjob *j)
+{
+	size_t i, end;
+
+	for (;;) {
+		i = __atomic_fetch_add(&j->next, STAT_CHUNK, __ATOMIC_RELAXED);
+		if (i >= j->n)
+			return;
+		end = i + STAT_CHUNK < j->n ? i + STAT_CHUNK : j->n;
+		for (; i < end; i++)
+			j->err[i] = fstatat(j->dfd, j->names[i], &j->sb[i],
+					    AT_SYMLINK_NOFOLLOW) < 0
+					? errno
+					: 0;
+	}
+}
+
+static void *stat_helper(void *arg)
+{
+	struct statpool *p = arg;
+	struct statjob *j;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->job && !p->quit)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->quit)
+			break;
+		j = p->job;
+		p->job = NULL;
+		p->busy = 1;
+		pthread_mutex_unlock(&p->mu);
+		stat_run(j);
+		pthread_mutex_lock(&p->mu);
+		p->busy = 0;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Start the helper when there is a second CPU; without one (or when it
+ * cannot start) every stat is made inline. */
+static void statpool_start(struct statpool *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	if (pthread_mutex_init(&p->mu, NULL))
+		return;
+	if (pthread_cond_init(&p->cv, NULL)) {
+		pthread_mutex_destroy(&p->mu);
+		return;
+	}
+	if (pthread_create(&p->thr, NULL, stat_helper, p)) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+		return;
+	}
+	p->running = 1;
+}
+
+static void statpool_stop(struct statpool *p)
+{
+	if (!p->running)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thr, NULL);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	p->running = 0;
+}
+
+/* fstatat(dfd, names[i], AT_SYMLINK_NOFOLLOW) for every i < n into sb[i]
+ * and err[i]; returns once all are done, the helper included. */
+static void stat_names(struct statpool *p, int dfd, char *const *names,
+		       size_t n, struct stat *sb, int *err)
+{
+	struct statjob j = {.dfd = dfd, .names = names, .sb = sb,
+			    .err = err, .n = n};
+	int posted = p && p->running && n >= STAT_BATCH;
+
+	if (posted) {
+		pthread_mutex_lock(&p->mu);
+		p->job = &j;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	stat_run(&j);
+	if (!posted)
+		return;
+	pthread_mutex_lock(&p->mu);
+	if (p->job == &j) /* never taken: withdraw it */
+		p->job = NULL;
+	while (p->busy)
+		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
 struct scan {
 	struct pifs_git *g; /* NULL: no cache, hash only */
 	struct pifs_store *st;
@@ -1233,6 +1393,8 @@ struct scan {
 	} *x;
 	struct cache old;
 	struct sbuf *newc;
+	size_t nput; /* records put in newc */
+	struct statpool *pool; /* NULL: stat inline */
 	int64_t start;
 	char *errbuf;
 	size_t errlen;
@@ -1377,29 +1539,31 @@ static void entry_from_stat(struct pifs_meta_entry *e, const struct stat *sb)
 		      : 0;
 }
 
-static int scan_add(struct scan *s, const char *path, const struct stat *sb,
-		    struct pifs_meta_entry **out)
+/* Add an entry for path (malloc'd; owned by the entry from here on, freed
+ * on failure). */
+static int scan_add_take(struct scan *s, char *path, const struct stat *sb,
+			 struct pifs_meta_entry **out)
 {
 	struct pifs_meta_entry *n;
 	struct sx *nx;
 	size_t i;
 
+	if (!path)
+		return -ENOMEM;
 	if (s->m->count == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 1024;
 		n = realloc(s->m->entries, s->cap * sizeof(*n));
 		if (!n)
-			return -ENOMEM;
+			goto nomem;
 		s->m->entries = n;
 		nx = realloc(s->x, s->cap * sizeof(*nx));
 		if (!nx)
-			return -ENOMEM;
+			goto nomem;
 		s->x = nx;
 	}
 	i = s->m->count;
 	memset(&s->m->entries[i], 0, sizeof(*n));
-	s->m->entries[i].path = strdup(path);
-	if (!s->m->entries[i].path)
-		return -ENOMEM;
+	s->m->entries[i].path = path;
 	s->m->count++;
 	entry_from_stat(&s->m->entries[i], sb);
 	s->x[i].dev = sb->st_dev;
@@ -1407,6 +1571,31 @@ static int scan_add(struct scan *s, const char *path, const struct stat *sb,
 	s->x[i].links = !S_ISDIR(sb->st_mode) && sb->st_nlink > 1;
 	*out = &s->m->entries[i];
 	return 0;
+nomem:
+	free(path);
+	return -ENOMEM;
+}
+
+static int scan_add(struct scan *s, const char *path, const struct stat *sb,
+		    struct pifs_meta_entry **out)
+{
+	return scan_add_take(s, strdup(path), sb, out);
+}
+
+/* rel/name, or name for the root ("."), malloc'd. */
+static char *child_path(const char *rel, const char *name)
+{
+	size_t rl = strcmp(rel, ".") ? strlen(rel) : 0, nl = strlen(name);
+	char *p = malloc(rl + 1 + nl + 1);
+
+	if (!p)
+		return NULL;
+	if (rl) {
+		memcpy(p, rel, rl);
+		p[rl++] = '/';
+	}
+	memcpy(p + rl, name, nl + 1);
+	return p;
 }
 
 /* Read all of fd (at most FILE_MAX) into a malloc'd buffer. */
@@ -1596,23 +1785,57 @@ static int scan_cache_put(struct scan *s, struct centry *nc,
 	if (nc->mtime >= s->start - RACY_NS || nc->ctime >= s->start - RACY_NS)
 		nc->mtime = nc->ctime = 0;
 	cache_put(s->newc, nc, e->xattrs, e->nxattrs);
+	s->nput++;
 	return s->newc->err;
 }
 
+/* Fill in a directory's record, put at offset off before its subtree:
+ * the number of records below it and its tree (zero: none). */
+static void scan_cache_dir(struct scan *s, size_t off, size_t nput0,
+			   const git_oid *tree, int nonempty)
+{
+	uint32_t sub = (uint32_t)(s->nput - nput0);
+	static const git_oid zero;
+
+	if (!s->newc || s->newc->err || off + CREC_FIXED > s->newc->len)
+		return;
+	memcpy(s->newc->p + off + 12, &sub, 4);
+	memcpy(s->newc->p + off + 64, (nonempty ? tree : &zero)->id, 20);
+}
+
+struct tent {
+	char *name; /* the tree name: owned when it differs from the entry's */
+	int owned;
+	git_oid oid;
+	git_filemode_t mode;
+};
+
 /* Scan the children of the directory fd dfd (path rel); with s->write,
  * *tree gets the tree of its files and non-empty subdirectories and
- * *nonempty whether it has any. */
+ * *nonempty whether it has any.
+ *
+ * dce is the directory's cache record (NULL: none, or the root).  Its
+ * tree is reused, not rebuilt and hashed, when the cache is trusted and
+ * this scan looked up exactly the records of its cached subtree, in
+ * order (so the same paths), every child's stat matched (so the same
+ * mode and content: the argument of the whole cache) and every
+ * subdirectory came out with its cached tree. */
 static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
-		    int *nonempty)
+		    int *nonempty, const struct centry *dce)
 {
 	git_treebuilder *bld = NULL;
 	struct pifs_meta_entry *e;
-	char **names = NULL, *path = NULL, *tn;
-	size_t n = 0, cap = 0, i;
+	char **names = NULL, *tn;
+	const char *path;
+	size_t n = 0, cap = 0, i, nt = 0, jumps0 = s->old.jumps, start = 0,
+	       coff, nput0;
+	struct tent *te = NULL;
+	int reuse;
 	const struct centry *ce;
 	struct centry nc;
 	struct dirent *de;
-	struct stat sb;
+	struct stat *sbs = NULL, sb;
+	int *errs = NULL;
 	git_oid oid;
 	DIR *dir;
 	int fd, ret = 0, sub_nonempty, hit;
@@ -1660,30 +1883,43 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 		goto out;
 	if (n > 1)
 		qsort(names, n, sizeof(*names), name_cmp);
-	if (s->write && (ret = git_treebuilder_new(&bld, s->g->repo, NULL)) < 0) {
-		ret = gerr(ret, s->errbuf, s->errlen, "cannot build a tree");
+	sbs = malloc((n ? n : 1) * sizeof(*sbs));
+	errs = malloc((n ? n : 1) * sizeof(*errs));
+	if (!sbs || !errs) {
+		ret = -ENOMEM;
 		goto out;
 	}
+	stat_names(s->pool, dfd, names, n, sbs, errs);
+	te = s->write ? calloc(n ? n : 1, sizeof(*te)) : NULL;
+	if (s->write && !te) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	reuse = s->write && dce && s->old.trusted;
+	if (reuse) {
+		start = (size_t)(dce - s->old.e) + 1;
+		reuse = s->old.cursor == start;
+	}
 	for (i = 0; i < n; i++) {
-		free(path);
-		path = strcmp(rel, ".") ? pifs_strdupf("%s/%s", rel, names[i])
-					: strdup(names[i]);
-		if (!path) {
-			ret = -ENOMEM;
+		if (errs[i]) {
+			char *p = child_path(rel, names[i]);
+
+			ret = scan_fail(s, "stat", p ? p : names[i], -errs[i]);
+			free(p);
 			goto out;
 		}
-		if (fstatat(dfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-			ret = scan_fail(s, "stat", path, -errno);
+		sb = sbs[i];
+		ret = scan_add_take(s, child_path(rel, names[i]), &sb, &e);
+		if (ret < 0)
 			goto out;
-		}
+		path = e->path; /* stays put when entries move */
 		if (!type_char(sb.st_mode)) {
 			ret = scan_fail(s, "read", path, -EINVAL);
 			goto out;
 		}
-		ret = scan_add(s, path, &sb, &e);
-		if (ret < 0)
-			goto out;
 		ce = cache_match(s, path, &sb, &hit);
+		if (!hit)
+			reuse = 0;
 		memset(&nc, 0, sizeof(nc));
 		nc.path = path;
 		nc.mode = (uint32_t)sb.st_mode;
@@ -1707,9 +1943,11 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 			int cfd;
 
 			/* in scan order: before the children */
+			coff = s->newc ? s->newc->len : 0;
 			ret = scan_cache_put(s, &nc, e);
 			if (ret < 0)
 				goto out;
+			nput0 = s->nput;
 			cfd = openat(dfd, names[i],
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					     O_CLOEXEC);
@@ -1717,8 +1955,17 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 				ret = scan_fail(s, "open", path, -errno);
 				goto out;
 			}
-			ret = scan_dir(s, cfd, path, &oid, &sub_nonempty);
+			ret = scan_dir(s, cfd, path, &oid, &sub_nonempty,
+				       hit ? ce : NULL);
 			close(cfd);
+			if (ret == 0 && s->write) {
+				scan_cache_dir(s, coff, nput0, &oid,
+					       sub_nonempty);
+				if (!hit || (sub_nonempty
+						 ? !git_oid_equal(&oid, &ce->oid)
+						 : !git_oid_is_zero(&ce->oid)))
+					reuse = 0;
+			}
 		} else if (S_ISREG(sb.st_mode)) {
 			ret = file_oid(s, dfd, names[i], path, &sb, e, ce, hit,
 				       &nc);
@@ -1736,26 +1983,47 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 			goto out;
 		if (!s->write || !sub_nonempty)
 			continue;
-		tn = tree_name(names[i]);
+		tn = name_needs_escape(names[i]) ? tree_name(names[i])
+						 : names[i];
 		if (!tn) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		ret = git_treebuilder_insert(
-		    NULL, bld, tn, &oid,
-		    S_ISDIR(sb.st_mode)	  ? GIT_FILEMODE_TREE
-		    : S_ISLNK(sb.st_mode) ? GIT_FILEMODE_LINK
-		    : (sb.st_mode & 0111) ? GIT_FILEMODE_BLOB_EXECUTABLE
-					  : GIT_FILEMODE_BLOB);
-		free(tn);
-		if (ret < 0) {
-			ret = gerr(ret, s->errbuf, s->errlen,
-				   "cannot add '%s' to a tree", path);
-			goto out;
-		}
+		te[nt].name = tn;
+		te[nt].owned = tn != names[i];
+		te[nt].oid = oid;
+		te[nt].mode = S_ISDIR(sb.st_mode)    ? GIT_FILEMODE_TREE
+			      : S_ISLNK(sb.st_mode)  ? GIT_FILEMODE_LINK
+			      : (sb.st_mode & 0111) ? GIT_FILEMODE_BLOB_EXECUTABLE
+						     : GIT_FILEMODE_BLOB;
+		nt++;
 		*nonempty = 1;
 	}
+	if (reuse && s->old.jumps == jumps0 &&
+	    s->old.cursor == start + dce->sub &&
+	    *nonempty == !git_oid_is_zero(&dce->oid)) {
+		/* the cached tree is in the repository: the cache is
+		 * trusted */
+		*tree = dce->oid;
+		goto out;
+	}
 	if (s->write) {
+		if ((ret = git_treebuilder_new(&bld, s->g->repo, NULL)) < 0) {
+			ret = gerr(ret, s->errbuf, s->errlen,
+				   "cannot build a tree");
+			goto out;
+		}
+		for (i = 0; i < nt; i++) {
+			ret = git_treebuilder_insert(NULL, bld, te[i].name,
+						     &te[i].oid, te[i].mode);
+			if (ret < 0) {
+				ret = gerr(ret, s->errbuf, s->errlen,
+					   "cannot add '%s' to the tree of "
+					   "'%s'",
+					   te[i].name, rel);
+				goto out;
+			}
+		}
 		ret = git_treebuilder_write(tree, bld);
 		if (ret < 0) {
 			ret = gerr(ret, s->errbuf, s->errlen,
@@ -1766,7 +2034,12 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 	}
 out:
 	git_treebuilder_free(bld);
-	free(path);
+	for (i = 0; i < nt; i++)
+		if (te[i].owned)
+			free(te[i].name);
+	free(te);
+	free(sbs);
+	free(errs);
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -1812,7 +2085,12 @@ static int scan_finish(struct scan *s)
 		if (s->x[i].links)
 			k[n++] = (struct lkey){s->x[i].dev, s->x[i].ino,
 					       m->entries[i].path};
-	pifs_meta_sort(m);
+	/* scan order is sorted unless a name has a byte below '/' */
+	for (i = 1; i < m->count; i++)
+		if (strcmp(m->entries[i - 1].path, m->entries[i].path) >= 0)
+			break;
+	if (i < m->count)
+		pifs_meta_sort(m);
 	if (n > 1)
 		qsort(k, n, sizeof(*k), lkey_cmp);
 	for (i = 0, first = 0; i < n; i++) {
@@ -1841,6 +2119,7 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 	struct scan s = {.g = g, .st = st, .write = write, .m = m,
 			 .newc = newc, .errbuf = errbuf, .errlen = errlen};
 	struct pifs_meta_entry *root;
+	struct statpool pool;
 	struct timespec now;
 	struct stat sb;
 	int fd, ret, nonempty;
@@ -1883,7 +2162,10 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 		scan_fail(&s, "read", ".", ret);
 		goto out_fd;
 	}
-	ret = scan_dir(&s, fd, ".", tree, &nonempty);
+	statpool_start(&pool);
+	s.pool = &pool;
+	ret = scan_dir(&s, fd, ".", tree, &nonempty, NULL);
+	statpool_stop(&pool);
 	if (ret == 0)
 		ret = scan_finish(&s);
 out_fd:
@@ -3112,43 +3394,296 @@ fail:
 	return ret;
 }
 
-/* Write the staged objects as one pack through the odb's pack writer
- * (indexed, fsynced, renamed into objects/pack). */
+/* Write the staged objects as one pack and its index, here rather than
+ * through a packbuilder and libgit2's indexer: those deflate at the
+ * default level, then inflate and hash every object again to index what
+ * we already know, which for a big delta's META (~50 bytes an entry)
+ * was most of an incremental snapshot's pack time.  Objects are deflated
+ * at the fastest level, without deltas; the pack and index (v2) are
+ * written to temporaries in objects/pack, fsynced, renamed to
+ * pack-<checksum> (the index last: readers find a pack by its index) and
+ * the directory fsynced before the branch may move. */
+#define PACK_DIR PIFS_GIT_DIR "/objects/pack"
+#define PACK_TMP "tmp_pifs_pack"
+#define IDX_TMP	 "tmp_pifs_idx"
+
+struct packw {
+	int fd;
+	int err;
+	z_stream z; /* reset for each object */
+	int zinit;
+	struct pifs_sha1 sha;
+	uint64_t off;
+	size_t len;
+	unsigned char buf[65536]; /* last: not cleared */
+};
+
+static void pw_flush(struct packw *w)
+{
+	if (!w->err && w->len)
+		w->err = pifs_write_all(w->fd, w->buf, w->len);
+	w->len = 0;
+}
+
+/* Append to the pack (and its checksum). */
+static void pw_add(struct packw *w, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t n;
+
+	pifs_sha1_update(&w->sha, p, len);
+	w->off += len;
+	while (len && !w->err) {
+		if (w->len == sizeof(w->buf))
+			pw_flush(w);
+		n = sizeof(w->buf) - w->len < len ? sizeof(w->buf) - w->len
+						  : len;
+		memcpy(w->buf + w->len, p, n);
+		w->len += n;
+		p += n;
+		len -= n;
+	}
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/* One object: the type-and-size header and the zlib stream; *crc gets
+ * the CRC-32 of both (what the index records). */
+static int pw_object(struct packw *w, git_object_t type, const void *data,
+		     size_t len, uint32_t *crc)
+{
+	unsigned char hdr[16], out[16384];
+	size_t n = 0, size = len;
+	z_stream *z = &w->z;
+	unsigned c;
+	int zr;
+
+	c = (unsigned)type << 4 | (unsigned)(size & 15);
+	size >>= 4;
+	while (size) {
+		hdr[n++] = (unsigned char)(c | 0x80);
+		c = (unsigned)(size & 0x7f);
+		size >>= 7;
+	}
+	hdr[n++] = (unsigned char)c;
+	pw_add(w, hdr, n);
+	*crc = (uint32_t)crc32(0, hdr, (uInt)n);
+	if (!w->zinit) {
+		memset(z, 0, sizeof(*z));
+		if (deflateInit(z, Z_BEST_SPEED) != Z_OK)
+			return -ENOMEM;
+		w->zinit = 1;
+	} else if (deflateReset(z) != Z_OK) {
+		return -EIO;
+	}
+	z->next_in = (Bytef *)(uintptr_t)data;
+	z->avail_in = 0;
+	do {
+		/* avail_in is 32 bits: feed at most 1 GiB at a time */
+		if (!z->avail_in && len) {
+			z->avail_in = len > ((size_t)1 << 30) ? 1u << 30
+							      : (uInt)len;
+			len -= z->avail_in;
+		}
+		z->next_out = out;
+		z->avail_out = sizeof(out);
+		zr = deflate(z, len || z->avail_in ? Z_NO_FLUSH : Z_FINISH);
+		if (zr == Z_STREAM_ERROR)
+			break;
+		n = sizeof(out) - z->avail_out;
+		pw_add(w, out, n);
+		*crc = (uint32_t)crc32(*crc, out, (uInt)n);
+	} while (zr != Z_STREAM_END);
+	if (zr != Z_STREAM_END)
+		return -EIO;
+	return w->err;
+}
+
+struct pobj {
+	git_oid oid;
+	uint64_t off;
+	uint32_t crc;
+};
+
+static int pobj_cmp(const void *a, const void *b)
+{
+	return git_oid_cmp(&((const struct pobj *)a)->oid,
+			   &((const struct pobj *)b)->oid);
+}
+
+/* The v2 index of the sorted objects o[0..n) of the pack with checksum
+ * packsum, its own checksum at the end. */
+static int idx_build(const struct pobj *o, size_t n,
+		     const unsigned char packsum[20], struct sbuf *sb)
+{
+	static const unsigned char magic[8] = {0xff, 't', 'O', 'c', 0, 0, 0, 2};
+	unsigned char b[8], sum[20];
+	struct pifs_sha1 sha;
+	size_t i, j, nlarge = 0;
+
+	sb_add(sb, magic, sizeof(magic));
+	for (i = 0, j = 0; i < 256; i++) {
+		while (j < n && o[j].oid.id[0] <= i)
+			j++;
+		put_be32(b, (uint32_t)j);
+		sb_add(sb, b, 4);
+	}
+	for (i = 0; i < n; i++)
+		sb_add(sb, o[i].oid.id, 20);
+	for (i = 0; i < n; i++) {
+		put_be32(b, o[i].crc);
+		sb_add(sb, b, 4);
+	}
+	for (i = 0; i < n; i++) {
+		if (o[i].off < 0x80000000u)
+			put_be32(b, (uint32_t)o[i].off);
+		else
+			put_be32(b, 0x80000000u | (uint32_t)nlarge++);
+		sb_add(sb, b, 4);
+	}
+	for (i = 0; i < n; i++) {
+		if (o[i].off < 0x80000000u)
+			continue;
+		put_be32(b, (uint32_t)(o[i].off >> 32));
+		put_be32(b + 4, (uint32_t)o[i].off);
+		sb_add(sb, b, 8);
+	}
+	sb_add(sb, packsum, 20);
+	if (sb->err)
+		return sb->err;
+	pifs_sha1_init(&sha);
+	pifs_sha1_update(&sha, sb->p, sb->len);
+	pifs_sha1_final(&sha, sum);
+	sb_add(sb, sum, 20);
+	return sb->err;
+}
+
 static int write_pack(struct pifs_git *g, unsigned *count, char *errbuf,
 		      size_t errlen)
 {
-	git_indexer_progress stats = {0};
-	git_odb_writepack *wp = NULL;
-	git_packbuilder *pb = NULL;
-	git_buf buf = GIT_BUF_INIT;
-	size_t i;
-	int ret;
+	struct packw *w = NULL;
+	struct pobj *o = NULL;
+	struct sbuf idx = {0};
+	unsigned char hdr[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2}, sum[20];
+	char name[64], hex[41];
+	git_object_t type;
+	size_t i, n = 0, len;
+	void *data;
+	int dfd, ifd = -1, ret;
 
 	*count = 0;
 	if (!g->nstaged)
 		return 0;
-	if ((ret = git_packbuilder_new(&pb, g->repo)) < 0)
-		goto gfail;
-	git_packbuilder_set_threads(pb, 1);
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	o = malloc(g->nstaged * sizeof(*o));
+	w = malloc(sizeof(*w));
+	if (!o || !w) {
+		free(o);
+		free(w);
+		return -ENOMEM;
+	}
+	/* one entry per object (the same content may be staged twice) */
 	for (i = 0; i < g->nstaged; i++)
-		if ((ret = git_packbuilder_insert(pb, &g->staged[i], NULL)) <
-		    0)
-			goto gfail;
-	*count = (unsigned)git_packbuilder_object_count(pb);
-	if ((ret = git_packbuilder_write_buf(&buf, pb)) < 0 ||
-	    (ret = git_odb_write_pack(&wp, g->odb, NULL, NULL)) < 0 ||
-	    (ret = wp->append(wp, buf.ptr, buf.size, &stats)) < 0 ||
-	    (ret = wp->commit(wp, &stats)) < 0)
-		goto gfail;
-	ret = 0;
+		o[i].oid = g->staged[i];
+	qsort(o, g->nstaged, sizeof(*o), pobj_cmp);
+	for (i = 0; i < g->nstaged; i++)
+		if (!n || !git_oid_equal(&o[i].oid, &o[n - 1].oid))
+			o[n++] = o[i];
+	dfd = pifs_openat_beneath(g->st->fd, PACK_DIR, O_PATH | O_DIRECTORY,
+				  0);
+	if (dfd < 0) {
+		free(o);
+		free(w);
+		seterr(errbuf, errlen, "cannot open '%s/" PACK_DIR "': %s",
+		       g->st->path, strerror(-dfd));
+		return dfd;
+	}
+	unlinkat(dfd, PACK_TMP, 0);
+	unlinkat(dfd, IDX_TMP, 0);
+	memset(w, 0, offsetof(struct packw, buf));
+	pifs_sha1_init(&w->sha);
+	w->fd = pifs_openat_beneath(dfd, PACK_TMP,
+				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+				    0444);
+	if (w->fd < 0) {
+		ret = w->fd;
+		w->fd = -1;
+		goto fail;
+	}
+	put_be32(hdr + 8, (uint32_t)n);
+	pw_add(w, hdr, sizeof(hdr));
+	for (i = 0, ret = 0; i < n && ret == 0; i++) {
+		o[i].off = w->off;
+		ret = g->mempack->read(&data, &len, &type, g->mempack,
+				       &o[i].oid);
+		if (ret < 0) {
+			ret = gerr(ret, errbuf, errlen,
+				   "cannot read a staged object");
+			goto fail;
+		}
+		ret = pw_object(w, type, data, len, &o[i].crc);
+		git_odb_backend_data_free(g->mempack, data);
+	}
+	pifs_sha1_final(&w->sha, sum);
+	if (ret == 0) {
+		pw_flush(w);
+		ret = w->err ? w->err : pifs_write_all(w->fd, sum, 20);
+	}
+	if (ret == 0 && fsync(w->fd) < 0)
+		ret = -errno;
+	if (ret == 0)
+		ret = idx_build(o, n, sum, &idx);
+	if (ret == 0) {
+		ifd = pifs_openat_beneath(
+		    dfd, IDX_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+		    0444);
+		ret = ifd < 0 ? ifd : pifs_write_all(ifd, idx.p, idx.len);
+	}
+	if (ret == 0 && fsync(ifd) < 0)
+		ret = -errno;
+	if (ret < 0)
+		goto fail;
+	git_oid_tostr(hex, sizeof(hex), (const git_oid *)(const void *)sum);
+	snprintf(name, sizeof(name), "pack-%s.pack", hex);
+	if (renameat(dfd, PACK_TMP, dfd, name) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	snprintf(name, sizeof(name), "pack-%s.idx", hex);
+	if (renameat(dfd, IDX_TMP, dfd, name) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = pifs_fsync_dir(dfd);
+	if (ret < 0)
+		goto fail;
+	*count = (unsigned)n;
+	git_odb_refresh(g->odb);
 	goto out;
-gfail:
-	ret = gerr(ret, errbuf, errlen, "cannot write snapshot objects");
+fail:
+	unlinkat(dfd, PACK_TMP, 0);
+	unlinkat(dfd, IDX_TMP, 0);
+	if (errbuf && errlen && !errbuf[0])
+		seterr(errbuf, errlen, "cannot write snapshot objects: %s",
+		       strerror(-ret));
 out:
-	if (wp)
-		wp->free(wp);
-	git_buf_dispose(&buf);
-	git_packbuilder_free(pb);
+	if (w->zinit)
+		deflateEnd(&w->z);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (ifd >= 0)
+		close(ifd);
+	close(dfd);
+	free(idx.p);
+	free(o);
+	free(w);
 	return ret;
 }
 
