@@ -6,6 +6,8 @@
 #         mounted, a write landing in one worker only;
 #   test: run the whole test suite (unit + real FUSE mounts) with the
 #         sanitizers on, integration skips counted as failures, then
+#         `make check-boot` (the Debian golden boots with systemd; ~26 min
+#         with an empty cache, PIFS_CHECK_BOOT=0 leaves it out), then
 #         `make distcheck`.
 set -euo pipefail
 mode=${1:-}
@@ -64,6 +66,11 @@ test)
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	make -j2 check || { cat tests/unit/*.log tests/integration/*.log 2>/dev/null | tail -200; exit 1; }
+	# The systemd worker: builds the Debian golden once (~20 min, cached in
+	# /var/cache/pifs/golden-debian) and boots it three times (~6 min).
+	if [ "${PIFS_CHECK_BOOT:-1}" != 0 ]; then
+		make check-boot || { tail -200 tests/integration/t-debian-boot.log 2>/dev/null; exit 1; }
+	fi
 	make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 	;;
 esac
