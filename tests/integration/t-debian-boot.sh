@@ -83,10 +83,11 @@ rom_cleanup # worker-3 has its files; dnsmasq is not needed any more
 
 # console: this round's console without CRs; the job's lines (journald
 # forwards them to the console as "[  88.78] sh[249]: pifs-test: ...")
-# without the prefix
+# without that prefix, or what came before it on the line (the serial
+# getty's "worker-3 login: " prompt has no newline)
 console() {
 	tr -d '\r' <"$T/console-$ROUND.log" |
-		sed -E 's/^\[ *[0-9]+\.[0-9]+\] [A-Za-z0-9_.@-]+\[[0-9]+\]: (pifs-(golden|test): )/\1/'
+		sed -E 's/^.*\[ *[0-9]+\.[0-9]+\] [A-Za-z0-9_.@-]+\[[0-9]+\]: (pifs-(golden|test): )/\1/'
 }
 # said WHAT PATTERN: the console has a line matching PATTERN
 said() {
