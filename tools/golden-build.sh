@@ -495,9 +495,14 @@ else
 	tail -40 /debootstrap/debootstrap.log
 fi
 sync
-# no poweroff without systemd running: the kernel's own
+mount -o remount,ro / 2>/dev/null
+# No poweroff without systemd running: the kernel's own, through /proc.
+# debootstrap unmounts /proc on its way out: mount it again, or the
+# echo makes a file in the tree and the exit below panics the guest.
+[ -r /proc/self/stat ] || mount -t proc proc /proc
 echo o >/proc/sysrq-trigger
 sleep 10
+echo "pifs-second-stage: no power-off"
 exit 1
 EOF
 	chmod 755 "$R/pifs-second-stage"
@@ -529,7 +534,9 @@ EOF
 	rc=0
 	wait "$pid" || rc=$?
 	cp "$log" "$CACHE/second-stage.log"
-	if [ $rc != 0 ] || ! tr -d '\r' <"$log" | grep -qx 'pifs-second-stage: ok'; then
+	# A panic is a failure too: QEMU exits 0 after one (-no-reboot).
+	if [ $rc != 0 ] || ! tr -d '\r' <"$log" | grep -qx 'pifs-second-stage: ok' ||
+		tr -d '\r' <"$log" | grep -q 'Kernel panic'; then
 		tr -d '\r' <"$log" | grep -vE '^\[ *[0-9]' | tail -15 >&2
 		die "the second stage failed (QEMU exit $rc; console: $CACHE/second-stage.log)"
 	fi
@@ -549,6 +556,7 @@ EOF
 	[ $rc = 0 ] || die "cannot copy the tree back from the second stage's disk"
 	rm -rf "$R/lost+found"
 	[ ! -e "$R/debootstrap" ] || die "the second stage left /debootstrap behind"
+	[ -z "$(ls -A "$R/proc")" ] || die "the second stage left files in /proc: $(ls -A "$R/proc" | head -3 | tr '\n' ' ')"
 	rm -f "$R/pifs-second-stage"
 }
 

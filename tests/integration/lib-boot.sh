@@ -23,6 +23,7 @@
 #   boot_setup                 setup (lib.sh) + the EXIT trap above
 #   need_boot_tools            skip (exit 77) naming the missing package
 #   golden_cached DIR          DIR = a copy of the cached minimal golden
+#   golden_debian_cached       GOLDEN_CACHED = the cached Debian golden
 #   start_nfs EXPORTDIR...     ganesha exporting each dir as /nfsroot/<name>
 #                              in a network namespace of its own
 #   stop_nfs
@@ -87,33 +88,54 @@ need_boot_tools() {
 # the cached tree (read it, never write it).
 GOLDEN_CACHED=
 golden_cached() {
-	local dst=$1 script=$PIFS_SRCDIR/tools/golden-build.sh base key lock rc
-	base=$PIFS_CACHE/golden-minimal
+	local dst=$1 rc
+	golden_build_cached minimal 3600 || return 1
+	cp -a --reflink=auto "$GOLDEN_CACHED" "$dst"
+	rc=$?
+	exec {GOLDEN_LOCK}>&-
+	[ $rc = 0 ] || { fail "cannot copy the golden to $dst"; return 1; }
+}
+
+# golden_debian_cached: the same for the Debian flavour (--debian, about
+# 20 min to build and 735 MB: $PIFS_CACHE/golden-debian/<hash>/), with no
+# copy: GOLDEN_CACHED is the cached tree, read it (pifs init copies it
+# into the store), never write it.  The build's log is build.log next to
+# the tree.
+golden_debian_cached() {
+	golden_build_cached debian 7200 || return 1
+	exec {GOLDEN_LOCK}>&-
+	return 0
+}
+
+# golden_build_cached FLAVOUR WAIT: $PIFS_CACHE/golden-FLAVOUR/<hash>/tree
+# built if missing (older versions' trees removed), GOLDEN_CACHED set,
+# the cache's lock (waited for up to WAIT s) left held in GOLDEN_LOCK.
+GOLDEN_LOCK=
+golden_build_cached() {
+	local flavour=$1 wait=$2 script=$PIFS_SRCDIR/tools/golden-build.sh base key rc
+	base=$PIFS_CACHE/golden-$flavour
 	key=$(sha256sum <"$script" | cut -c1-16)
 	mkdir -p "$base"
-	exec {lock}>"$base/lock"
-	flock -w 3600 "$lock" || { fail "golden cache $base: locked for an hour"; exec {lock}>&-; return 1; }
+	exec {GOLDEN_LOCK}>"$base/lock"
+	flock -w "$wait" "$GOLDEN_LOCK" ||
+		{ fail "golden cache $base: locked for $wait s"; exec {GOLDEN_LOCK}>&-; return 1; }
 	if [ ! -d "$base/$key/tree" ]; then
 		rm -rf "${base:?}/$key"
 		mkdir -p "$base/$key"
-		echo "note: building the minimal golden into $base/$key (once per golden-build.sh version)"
-		bash "$script" --minimal --cache "$PIFS_CACHE/golden" "$base/$key/tree" >"$base/$key/build.log" 2>&1
+		echo "note: building the $flavour golden into $base/$key (once per golden-build.sh version)"
+		bash "$script" "--$flavour" --cache "$PIFS_CACHE/golden" "$base/$key/tree" >"$base/$key/build.log" 2>&1
 		rc=$?
 		if [ $rc != 0 ]; then
 			tail -20 "$base/$key/build.log"
-			rm -rf "${base:?}/$key"
-			exec {lock}>&-
-			fail "golden-build.sh --minimal failed (exit $rc)"
+			rm -rf "${base:?}/$key/tree"
+			exec {GOLDEN_LOCK}>&-
+			fail "golden-build.sh --$flavour failed (exit $rc; log: $base/$key/build.log)"
 			return 1
 		fi
 		# older versions' trees
 		find "$base" -mindepth 1 -maxdepth 1 -type d ! -name "$key" -exec rm -rf {} +
 	fi
 	GOLDEN_CACHED=$base/$key/tree
-	cp -a --reflink=auto "$GOLDEN_CACHED" "$dst"
-	rc=$?
-	exec {lock}>&-
-	[ $rc = 0 ] || { fail "cannot copy the golden to $dst"; return 1; }
 }
 
 # start_nfs EXPORTDIR...: NFS-Ganesha (NFSv3 and v4, port 2049, mountd
