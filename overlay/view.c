@@ -1832,8 +1832,11 @@ int pifs_fs_lookup_id(struct pifs_fs *fs, uint64_t id, struct pifs_node **out,
 			pifs_nodes_put(&fs->nodes, n);
 		return r;
 	}
-	pifs_info("resolved handle %#llx in view '%s' after restart",
-		  (unsigned long long)id, v->name);
+	/* a node this daemon no longer holds: the kernel forgot it, or it
+	 * is from before a restart; a debug line, as an NFS server with
+	 * many handles makes this common */
+	pifs_debug("resolved handle %#llx in view '%s' by a search",
+		   (unsigned long long)id, v->name);
 	found(fs, n, out);
 	return 0;
 }
