@@ -67,20 +67,6 @@
 #define META_MAX      ((size_t)1 << 31)
 #define HOLE_BLOCK    4096
 
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errbuf || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Map a libgit2 failure to -errno (errno is looked at for OS errors). */
 static int git_errno(int code, int saved_errno)
 {
@@ -113,7 +99,7 @@ static int gerr(int code, char *errbuf, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	seterr(errbuf, errlen, "%s: %s", what,
+	pifs_seterr(errbuf, errlen, "%s: %s", what,
 	       e && e->message ? e->message : "unknown libgit2 error");
 	return git_errno(code, saved);
 }
@@ -580,7 +566,7 @@ int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
 		lineno++;
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl) {
-			seterr(errbuf, errlen, "line %zu: no final newline",
+			pifs_seterr(errbuf, errlen, "line %zu: no final newline",
 			       lineno);
 			ret = -EINVAL;
 			goto fail;
@@ -588,14 +574,14 @@ int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
 		if (lineno == 1) {
 			if ((size_t)(nl - p) != strlen(META_HEADER) ||
 			    memcmp(p, META_HEADER, (size_t)(nl - p))) {
-				seterr(errbuf, errlen,
+				pifs_seterr(errbuf, errlen,
 				       "line 1: not a pifs META header");
 				ret = -EINVAL;
 				goto fail;
 			}
 		} else if (lineno == 2) {
 			if (nl - p < 8 || nl - p > 23 || memcmp(p, "golden ", 7)) {
-				seterr(errbuf, errlen,
+				pifs_seterr(errbuf, errlen,
 				       "line 2: bad golden line");
 				ret = -EINVAL;
 				goto fail;
@@ -615,14 +601,14 @@ int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
 			memset(&m->entries[m->count], 0, sizeof(*n));
 			ret = parse_entry(&m->entries[m->count++], p, nl);
 			if (ret < 0) {
-				seterr(errbuf, errlen, "line %zu: bad entry",
+				pifs_seterr(errbuf, errlen, "line %zu: bad entry",
 				       lineno);
 				goto fail;
 			}
 			if (m->count > 1 &&
 			    strcmp(m->entries[m->count - 2].path,
 				   m->entries[m->count - 1].path) >= 0) {
-				seterr(errbuf, errlen,
+				pifs_seterr(errbuf, errlen,
 				       "line %zu: entries not sorted", lineno);
 				ret = -EINVAL;
 				goto fail;
@@ -631,7 +617,7 @@ int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
 		p = nl + 1;
 	}
 	if (lineno < 2) {
-		seterr(errbuf, errlen, "truncated META");
+		pifs_seterr(errbuf, errlen, "truncated META");
 		ret = -EINVAL;
 		goto fail;
 	}
@@ -1147,7 +1133,7 @@ static int repo_create(struct pifs_store *st, char *errbuf, size_t errlen)
 	else
 		ret = sync_fs(st->work_fd);
 	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot create '%s': %s", path,
+		pifs_seterr(errbuf, errlen, "cannot create '%s': %s", path,
 		       strerror(-ret));
 		goto out;
 	}
@@ -1155,7 +1141,7 @@ static int repo_create(struct pifs_store *st, char *errbuf, size_t errlen)
 		      RENAME_NOREPLACE) < 0) {
 		ret = errno == EEXIST ? 0 : -errno;
 		if (ret < 0)
-			seterr(errbuf, errlen,
+			pifs_seterr(errbuf, errlen,
 			       "cannot create repository '%s/" PIFS_GIT_DIR
 			       "': %s",
 			       st->path, strerror(-ret));
@@ -1191,7 +1177,7 @@ int pifs_git_open(struct pifs_git **out, struct pifs_store *st, int create,
 	if (fstatat(st->fd, PIFS_GIT_DIR, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
 		ret = -errno;
 		if (ret != -ENOENT || !create) {
-			seterr(errbuf, errlen,
+			pifs_seterr(errbuf, errlen,
 			       "no snapshot repository '%s/" PIFS_GIT_DIR "'",
 			       st->path);
 			return ret;
@@ -1404,7 +1390,7 @@ static int scan_fail(struct scan *s, const char *what, const char *path,
 		     int err)
 {
 	if (s->errbuf && s->errlen && !s->errbuf[0])
-		seterr(s->errbuf, s->errlen, "cannot %s '%s': %s", what, path,
+		pifs_seterr(s->errbuf, s->errlen, "cannot %s '%s': %s", what, path,
 		       strerror(-err));
 	return err;
 }
@@ -2129,7 +2115,7 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 	pifs_meta_init(m);
 	ret = pifs_store_worker_golden(st, worker, m->golden);
 	if (ret < 0) {
-		seterr(errbuf, errlen, "bad %s on the delta of %s: %s",
+		pifs_seterr(errbuf, errlen, "bad %s on the delta of %s: %s",
 		       PIFS_XATTR_GOLDEN, worker, strerror(-ret));
 		return ret;
 	}
@@ -2147,7 +2133,7 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 	fd = pifs_openat_beneath(st->deltas_fd, worker,
 				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fd < 0) {
-		seterr(errbuf, errlen, "cannot open the delta of %s '%s/deltas/%s': %s",
+		pifs_seterr(errbuf, errlen, "cannot open the delta of %s '%s/deltas/%s': %s",
 		       worker, st->path, worker, strerror(-fd));
 		ret = fd;
 		goto out;
@@ -2172,7 +2158,7 @@ out_fd:
 	close(fd);
 out:
 	if (ret < 0 && errbuf && errlen && !errbuf[0])
-		seterr(errbuf, errlen, "cannot read the delta of %s: %s",
+		pifs_seterr(errbuf, errlen, "cannot read the delta of %s: %s",
 		       worker, strerror(-ret));
 	if (ret < 0)
 		pifs_meta_release(m);
@@ -2223,7 +2209,7 @@ static int walk_tree(struct pifs_git *g, const git_tree *tree,
 		te = git_tree_entry_byindex(tree, i);
 		name = tree_name_decode(git_tree_entry_name(te));
 		if (!name) {
-			seterr(errbuf, errlen, "bad tree entry name '%s'",
+			pifs_seterr(errbuf, errlen, "bad tree entry name '%s'",
 			       git_tree_entry_name(te));
 			return -EINVAL;
 		}
@@ -2281,7 +2267,7 @@ static int load_tree(struct pifs_git *g, const git_tree *root,
 	pifs_meta_init(m);
 	te = git_tree_entry_byname(root, "META");
 	if (!te || git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
-		seterr(errbuf, errlen, "snapshot has no META");
+		pifs_seterr(errbuf, errlen, "snapshot has no META");
 		return -EINVAL;
 	}
 	ret = git_blob_lookup(&blob, g->repo, git_tree_entry_id(te));
@@ -2294,7 +2280,7 @@ static int load_tree(struct pifs_git *g, const git_tree *root,
 		return ret;
 	te = git_tree_entry_byname(root, "delta");
 	if (!te || git_tree_entry_type(te) != GIT_OBJECT_TREE) {
-		seterr(errbuf, errlen, "snapshot has no delta/ tree");
+		pifs_seterr(errbuf, errlen, "snapshot has no delta/ tree");
 		ret = -EINVAL;
 		goto fail;
 	}
@@ -2306,13 +2292,13 @@ static int load_tree(struct pifs_git *g, const git_tree *root,
 	ret = walk_tree(g, delta, "", attach_oid, m, errbuf, errlen);
 	git_tree_free(delta);
 	if (ret == -EINVAL && errbuf && errlen && !errbuf[0])
-		seterr(errbuf, errlen, "delta/ does not match META");
+		pifs_seterr(errbuf, errlen, "delta/ does not match META");
 	if (ret < 0)
 		goto fail;
 	for (i = 0; i < m->count; i++) {
 		if ((m->entries[i].type == 'f' || m->entries[i].type == 'l') &&
 		    !m->entries[i].has_oid) {
-			seterr(errbuf, errlen, "no blob for '%s' in delta/",
+			pifs_seterr(errbuf, errlen, "no blob for '%s' in delta/",
 			       m->entries[i].path);
 			ret = -EINVAL;
 			goto fail;
@@ -2335,7 +2321,7 @@ int pifs_git_load(struct pifs_git *g, const char *id, struct pifs_meta *m,
 
 	pifs_meta_init(m);
 	if (git_oid_fromstr(&oid, id) < 0) {
-		seterr(errbuf, errlen, "bad commit id '%s'", id);
+		pifs_seterr(errbuf, errlen, "bad commit id '%s'", id);
 		return -EINVAL;
 	}
 	if ((ret = git_commit_lookup(&c, g->repo, &oid)) < 0 ||
@@ -2346,7 +2332,7 @@ int pifs_git_load(struct pifs_git *g, const char *id, struct pifs_meta *m,
 	}
 	ret = load_tree(g, t, m, err, sizeof(err));
 	if (ret < 0)
-		seterr(errbuf, errlen, "snapshot %.7s is damaged: %s", id, err);
+		pifs_seterr(errbuf, errlen, "snapshot %.7s is damaged: %s", id, err);
 out:
 	git_tree_free(t);
 	git_commit_free(c);
@@ -2403,7 +2389,7 @@ int pifs_git_resolve(struct pifs_git *g, const char *worker, const char *rev,
 
 	ret = pifs_git_head(g, worker, head);
 	if (ret == -ENOENT) {
-		seterr(errbuf, errlen,
+		pifs_seterr(errbuf, errlen,
 		       "'%s' is not a snapshot of %s (it has no snapshots)",
 		       rev, worker);
 		return -ENOENT;
@@ -2474,7 +2460,7 @@ int pifs_git_resolve(struct pifs_git *g, const char *worker, const char *rev,
 	}
 	ret = 0;
 	if (matches > 1) {
-		seterr(errbuf, errlen,
+		pifs_seterr(errbuf, errlen,
 		       "'%s' is ambiguous among the snapshots of %s", rev,
 		       worker);
 		ret = -EINVAL;
@@ -2488,7 +2474,7 @@ out:
 	git_revwalk_free(walk);
 	return ret;
 not_found:
-	seterr(errbuf, errlen, "'%s' is not a snapshot of %s", rev, worker);
+	pifs_seterr(errbuf, errlen, "'%s' is not a snapshot of %s", rev, worker);
 	return -ENOENT;
 }
 
@@ -3270,7 +3256,7 @@ int pifs_git_diff(struct pifs_git *g, struct pifs_store *st,
 				 &cap);
 	pathset_free(&ps);
 	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot compare: %s", strerror(-ret));
+		pifs_seterr(errbuf, errlen, "cannot compare: %s", strerror(-ret));
 		pifs_changes_free(*out, n);
 		*out = NULL;
 		return ret;
@@ -3341,7 +3327,7 @@ int pifs_git_snapshot_prepare(struct pifs_git *g, const char *worker,
 		goto fail;
 	ret = pifs_meta_format(&g->meta, &text, &len);
 	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot format META of %s: %s", worker,
+		pifs_seterr(errbuf, errlen, "cannot format META of %s: %s", worker,
 		       strerror(-ret));
 		goto fail;
 	}
@@ -3601,7 +3587,7 @@ static int write_pack(struct pifs_git *g, unsigned *count, char *errbuf,
 	if (dfd < 0) {
 		free(o);
 		free(w);
-		seterr(errbuf, errlen, "cannot open '%s/" PACK_DIR "': %s",
+		pifs_seterr(errbuf, errlen, "cannot open '%s/" PACK_DIR "': %s",
 		       g->st->path, strerror(-dfd));
 		return dfd;
 	}
@@ -3671,7 +3657,7 @@ fail:
 	unlinkat(dfd, PACK_TMP, 0);
 	unlinkat(dfd, IDX_TMP, 0);
 	if (errbuf && errlen && !errbuf[0])
-		seterr(errbuf, errlen, "cannot write snapshot objects: %s",
+		pifs_seterr(errbuf, errlen, "cannot write snapshot objects: %s",
 		       strerror(-ret));
 out:
 	if (w->zinit)
@@ -4147,7 +4133,7 @@ int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 	git_oid_tostr(snap->id, sizeof(snap->id), &cid);
 	ret = base_set(g->st, g->worker, snap->id);
 	if (ret < 0) {
-		seterr(errbuf, errlen,
+		pifs_seterr(errbuf, errlen,
 		       "snapshot %.7s made, but cannot record it on the delta "
 		       "of %s: %s",
 		       snap->id, g->worker, strerror(-ret));
@@ -4178,7 +4164,7 @@ static int rs_fail(struct restore *r, const char *what, const char *path,
 		   int err)
 {
 	if (r->errbuf && r->errlen && !r->errbuf[0])
-		seterr(r->errbuf, r->errlen, "cannot %s '%s': %s", what, path,
+		pifs_seterr(r->errbuf, r->errlen, "cannot %s '%s': %s", what, path,
 		       strerror(-err));
 	return err;
 }
@@ -4361,17 +4347,17 @@ int pifs_git_materialize_meta(struct pifs_git *g, struct pifs_store *st,
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
 	if (!m.count || strcmp(m.entries[0].path, ".")) {
-		seterr(errbuf, errlen, "snapshot %.7s has no root entry",
+		pifs_seterr(errbuf, errlen, "snapshot %.7s has no root entry",
 		       base ? base : "-");
 		return -EINVAL;
 	}
 	if (pifs_golden_id_valid(m.golden) < 0) {
-		seterr(errbuf, errlen, "snapshot %.7s names no valid golden",
+		pifs_seterr(errbuf, errlen, "snapshot %.7s names no valid golden",
 		       base ? base : "-");
 		return -EINVAL;
 	}
 	if ((ret = pifs_store_golden_open(st, m.golden)) < 0) {
-		seterr(errbuf, errlen,
+		pifs_seterr(errbuf, errlen,
 		       "snapshot %.7s is on golden %s, which the store does "
 		       "not have",
 		       base ? base : "-", m.golden);
@@ -4380,7 +4366,7 @@ int pifs_git_materialize_meta(struct pifs_git *g, struct pifs_store *st,
 	close(ret);
 	if (mkdirat(st->work_fd, tmpname, 0700) < 0) {
 		ret = -errno;
-		seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
+		pifs_seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
 		       st->path, tmpname, strerror(-ret));
 		return ret;
 	}
@@ -4425,7 +4411,7 @@ int pifs_git_materialize_meta(struct pifs_git *g, struct pifs_store *st,
 	}
 	ret = sync_fs(st->work_fd);
 	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot sync '%s': %s", st->path,
+		pifs_seterr(errbuf, errlen, "cannot sync '%s': %s", st->path,
 		       strerror(-ret));
 		goto out_remove;
 	}
@@ -4450,13 +4436,13 @@ int pifs_git_materialize(struct pifs_git *g, struct pifs_store *st,
 	if (!id) {
 		ret = pifs_store_delta_init_on(st, st->work_fd, tmpname, golden);
 		if (ret < 0) {
-			seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
+			pifs_seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
 			       st->path, tmpname, strerror(-ret));
 			return ret;
 		}
 		ret = sync_fs(st->work_fd);
 		if (ret < 0) {
-			seterr(errbuf, errlen, "cannot sync '%s': %s", st->path,
+			pifs_seterr(errbuf, errlen, "cannot sync '%s': %s", st->path,
 			       strerror(-ret));
 			pifs_remove_tree(st->work_fd, tmpname);
 		}

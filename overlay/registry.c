@@ -10,7 +10,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,20 +21,6 @@
 #define REGISTRY_FILE	"workers"
 #define REGISTRY_HEADER "# pifs worker registry v1"
 #define REGISTRY_MAX	(16 << 20)
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errbuf || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int pifs_worker_name_valid(const char *name)
 {
@@ -190,7 +175,7 @@ static int worker_check(struct pifs_worker *w, char *errbuf, size_t errlen)
 
 	if (memchr(w->name, '\0', sizeof(w->name)) == NULL ||
 	    pifs_worker_name_valid(w->name) < 0) {
-		seterr(errbuf, errlen,
+		pifs_seterr(errbuf, errlen,
 		       "bad worker name '%.*s' (want [a-z0-9][a-z0-9-]*, at "
 		       "most %d characters)",
 		       PIFS_NAME_MAX + 1, w->name, PIFS_NAME_MAX);
@@ -198,14 +183,14 @@ static int worker_check(struct pifs_worker *w, char *errbuf, size_t errlen)
 	}
 	if (memchr(w->serial, '\0', sizeof(w->serial)) == NULL ||
 	    pifs_serial_norm(w->serial, buf) < 0) {
-		seterr(errbuf, errlen, "bad serial '%.*s' (want 8 hex digits)",
+		pifs_seterr(errbuf, errlen, "bad serial '%.*s' (want 8 hex digits)",
 		       (int)sizeof(w->serial), w->serial);
 		return -EINVAL;
 	}
 	memcpy(w->serial, buf, sizeof(w->serial));
 	if (memchr(w->mac, '\0', sizeof(w->mac)) == NULL ||
 	    (w->mac[0] && pifs_mac_norm(w->mac, buf) < 0)) {
-		seterr(errbuf, errlen,
+		pifs_seterr(errbuf, errlen,
 		       "bad mac '%.*s' (want aa:bb:cc:dd:ee:ff)",
 		       (int)sizeof(w->mac), w->mac);
 		return -EINVAL;
@@ -214,7 +199,7 @@ static int worker_check(struct pifs_worker *w, char *errbuf, size_t errlen)
 		memcpy(w->mac, buf, sizeof(w->mac));
 	if (memchr(w->ip, '\0', sizeof(w->ip)) == NULL ||
 	    (w->ip[0] && pifs_ipv4_valid(w->ip) < 0)) {
-		seterr(errbuf, errlen,
+		pifs_seterr(errbuf, errlen,
 		       "bad ip '%.*s' (want a dotted IPv4 address)",
 		       (int)sizeof(w->ip), w->ip);
 		return -EINVAL;
@@ -230,21 +215,21 @@ static int worker_clash(const struct pifs_registry *reg,
 	const struct pifs_worker *o;
 
 	if (pifs_registry_find(reg, w->name)) {
-		seterr(errbuf, errlen, "worker %s already exists", w->name);
+		pifs_seterr(errbuf, errlen, "worker %s already exists", w->name);
 		return -EEXIST;
 	}
 	if ((o = pifs_registry_find_serial(reg, w->serial))) {
-		seterr(errbuf, errlen, "serial %s is already %s's", w->serial,
+		pifs_seterr(errbuf, errlen, "serial %s is already %s's", w->serial,
 		       o->name);
 		return -EEXIST;
 	}
 	if ((o = find_mac(reg, w->mac))) {
-		seterr(errbuf, errlen, "mac %s is already %s's", w->mac,
+		pifs_seterr(errbuf, errlen, "mac %s is already %s's", w->mac,
 		       o->name);
 		return -EEXIST;
 	}
 	if ((o = find_ip(reg, w->ip))) {
-		seterr(errbuf, errlen, "ip %s is already %s's", w->ip, o->name);
+		pifs_seterr(errbuf, errlen, "ip %s is already %s's", w->ip, o->name);
 		return -EEXIST;
 	}
 	return 0;
@@ -304,42 +289,42 @@ static int parse_worker(struct pifs_registry *reg, char *line, unsigned lineno,
 		f[n++] = t;
 	}
 	if (n != 5) {
-		seterr(errbuf, errlen, "line %u: want 5 fields, got %s", lineno,
+		pifs_seterr(errbuf, errlen, "line %u: want 5 fields, got %s", lineno,
 		       n > 5 ? "more" : "fewer");
 		return -EINVAL;
 	}
 	if (field_copy(w.name, sizeof(w.name), f[0]) < 0 ||
 	    pifs_worker_name_valid(w.name) < 0) {
-		seterr(errbuf, errlen, "line %u: bad name '%s'", lineno, f[0]);
+		pifs_seterr(errbuf, errlen, "line %u: bad name '%s'", lineno, f[0]);
 		return -EINVAL;
 	}
 	if (pifs_serial_norm(f[1], w.serial) < 0 || strcmp(w.serial, f[1])) {
-		seterr(errbuf, errlen, "line %u: bad serial '%s'", lineno,
+		pifs_seterr(errbuf, errlen, "line %u: bad serial '%s'", lineno,
 		       f[1]);
 		return -EINVAL;
 	}
 	if (strcmp(f[2], "-") &&
 	    (pifs_mac_norm(f[2], w.mac) < 0 || strcmp(w.mac, f[2]))) {
-		seterr(errbuf, errlen, "line %u: bad mac '%s'", lineno, f[2]);
+		pifs_seterr(errbuf, errlen, "line %u: bad mac '%s'", lineno, f[2]);
 		return -EINVAL;
 	}
 	if (strcmp(f[3], "-") && (pifs_ipv4_valid(f[3]) < 0 ||
 				  field_copy(w.ip, sizeof(w.ip), f[3]) < 0)) {
-		seterr(errbuf, errlen, "line %u: bad ip '%s'", lineno, f[3]);
+		pifs_seterr(errbuf, errlen, "line %u: bad ip '%s'", lineno, f[3]);
 		return -EINVAL;
 	}
 	if (parse_u32(f[4], PIFS_VIEW_ID_MAX, &w.id) < 0 || w.id == 0) {
-		seterr(errbuf, errlen, "line %u: bad id '%s'", lineno, f[4]);
+		pifs_seterr(errbuf, errlen, "line %u: bad id '%s'", lineno, f[4]);
 		return -EINVAL;
 	}
 	if (pifs_registry_find_id(reg, w.id)) {
-		seterr(errbuf, errlen, "line %u: id %u is already %s's", lineno,
+		pifs_seterr(errbuf, errlen, "line %u: id %u is already %s's", lineno,
 		       w.id, pifs_registry_find_id(reg, w.id)->name);
 		return -EINVAL;
 	}
 	ret = worker_clash(reg, &w, msg, sizeof(msg));
 	if (ret < 0) {
-		seterr(errbuf, errlen, "line %u: %s", lineno, msg);
+		pifs_seterr(errbuf, errlen, "line %u: %s", lineno, msg);
 		return -EINVAL;
 	}
 	return insert(reg, &w);
@@ -365,7 +350,7 @@ int pifs_registry_parse(struct pifs_registry *reg, const char *text,
 		lineno++;
 		if (lineno == 1) {
 			if (strcmp(line, REGISTRY_HEADER)) {
-				seterr(errbuf, errlen,
+				pifs_seterr(errbuf, errlen,
 				       "line 1: not a pifs worker registry v1");
 				ret = -EINVAL;
 				goto out;
@@ -379,7 +364,7 @@ int pifs_registry_parse(struct pifs_registry *reg, const char *text,
 			    parse_u32(line + 8, PIFS_VIEW_ID_MAX + 1,
 				      &tmp.next_id) < 0 ||
 			    tmp.next_id == 0) {
-				seterr(errbuf, errlen,
+				pifs_seterr(errbuf, errlen,
 				       "line %u: bad next-id '%s'", lineno,
 				       line + 8);
 				ret = -EINVAL;
@@ -393,13 +378,13 @@ int pifs_registry_parse(struct pifs_registry *reg, const char *text,
 			goto out;
 	}
 	if (lineno > 0 && !have_next) {
-		seterr(errbuf, errlen, "missing next-id line");
+		pifs_seterr(errbuf, errlen, "missing next-id line");
 		ret = -EINVAL;
 		goto out;
 	}
 	for (i = 0; i < tmp.count; i++) {
 		if (tmp.workers[i].id >= tmp.next_id) {
-			seterr(errbuf, errlen,
+			pifs_seterr(errbuf, errlen,
 			       "id %u of %s is not below next-id %u",
 			       tmp.workers[i].id, tmp.workers[i].name,
 			       tmp.next_id);
@@ -454,13 +439,13 @@ int pifs_registry_load(struct pifs_registry *reg, int storefd, char *errbuf,
 		return 0;
 	}
 	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot read '%s': %s", REGISTRY_FILE,
+		pifs_seterr(errbuf, errlen, "cannot read '%s': %s", REGISTRY_FILE,
 		       strerror(-ret));
 		return ret;
 	}
 	ret = pifs_registry_parse(reg, text, msg, sizeof(msg));
 	if (ret < 0)
-		seterr(errbuf, errlen, "bad registry '%s': %s", REGISTRY_FILE,
+		pifs_seterr(errbuf, errlen, "bad registry '%s': %s", REGISTRY_FILE,
 		       msg);
 	free(text);
 	return ret;
@@ -492,14 +477,14 @@ int pifs_registry_add(struct pifs_registry *reg, struct pifs_worker *w,
 	if (ret < 0)
 		return ret;
 	if (reg->next_id > PIFS_VIEW_ID_MAX) {
-		seterr(errbuf, errlen, "no view id left (all %d used)",
+		pifs_seterr(errbuf, errlen, "no view id left (all %d used)",
 		       PIFS_VIEW_ID_MAX);
 		return -ENOSPC;
 	}
 	w->id = reg->next_id;
 	ret = insert(reg, w);
 	if (ret < 0) {
-		seterr(errbuf, errlen, "out of memory");
+		pifs_seterr(errbuf, errlen, "out of memory");
 		return ret;
 	}
 	reg->next_id++;

@@ -22,7 +22,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,20 +44,6 @@
 #define DEFAULT_RANGE_LO "10.1.1.1"
 #define DEFAULT_RANGE_HI "10.1.1.20"
 #define PROGRESS_EVERY	 10000
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errbuf || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int pifs_xattr_private(const char *name)
 {
@@ -84,10 +69,10 @@ static int copy_fail(struct copy_ctx *c, const char *what, const char *rel,
 {
 	if (c->errbuf && c->errlen && !c->errbuf[0]) {
 		if (!strcmp(rel, "."))
-			seterr(c->errbuf, c->errlen, "cannot %s '%s': %s", what,
+			pifs_seterr(c->errbuf, c->errlen, "cannot %s '%s': %s", what,
 			       c->prefix ? c->prefix : ".", strerror(-err));
 		else
-			seterr(c->errbuf, c->errlen, "cannot %s '%s%s%s': %s",
+			pifs_seterr(c->errbuf, c->errlen, "cannot %s '%s%s%s': %s",
 			       what, c->prefix ? c->prefix : "",
 			       c->prefix ? "/" : "", rel, strerror(-err));
 	}
@@ -332,7 +317,7 @@ static int tree_copy(int sdir, const char *sname, int ddir, const char *dname,
 		errbuf[0] = '\0';
 	ret = pifs_check_name(dname);
 	if (ret < 0) {
-		seterr(errbuf, errlen, "bad destination name '%s'", dname);
+		pifs_seterr(errbuf, errlen, "bad destination name '%s'", dname);
 		return ret;
 	}
 	sfd = pifs_openat_beneath(sdir, sname,
@@ -680,10 +665,10 @@ static int golden_source(const char *src, int *gfd_out, int *is_image,
 	if (stat(src, &st) < 0) {
 		ret = -errno;
 		if (ret == -ENOENT)
-			seterr(errbuf, errlen, "golden '%s' does not exist",
+			pifs_seterr(errbuf, errlen, "golden '%s' does not exist",
 			       src);
 		else
-			seterr(errbuf, errlen, "cannot access golden '%s': %s",
+			pifs_seterr(errbuf, errlen, "cannot access golden '%s': %s",
 			       src, strerror(-ret));
 		return ret;
 	}
@@ -692,14 +677,14 @@ static int golden_source(const char *src, int *gfd_out, int *is_image,
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		seterr(errbuf, errlen,
+		pifs_seterr(errbuf, errlen,
 		       "golden '%s' is not a directory or a disk image", src);
 		return -ENOTDIR;
 	}
 	*gfd_out = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*gfd_out < 0) {
 		ret = -errno;
-		seterr(errbuf, errlen, "cannot open golden '%s': %s", src,
+		pifs_seterr(errbuf, errlen, "cannot open golden '%s': %s", src,
 		       strerror(-ret));
 		return ret;
 	}
@@ -745,7 +730,7 @@ static int golden_install(int sfd, const char *src, int gfd, int is_image,
 		ret = tmpfd < 0 ? tmpfd : 0;
 	}
 	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot create goldens directory: %s",
+		pifs_seterr(errbuf, errlen, "cannot create goldens directory: %s",
 		       strerror(-ret));
 		goto out;
 	}
@@ -788,7 +773,7 @@ static int golden_install(int sfd, const char *src, int gfd, int is_image,
 				sizeof(msg));
 	}
 	if (ret < 0) {
-		seterr(errbuf, errlen, "%s", msg);
+		pifs_seterr(errbuf, errlen, "%s", msg);
 		goto out;
 	}
 
@@ -804,7 +789,7 @@ static int golden_install(int sfd, const char *src, int gfd, int is_image,
 			       treefd, digests ? pifs_image_digest_known : NULL,
 			       digests, &manifest, id);
 	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot build manifest of the copy: %s",
+		pifs_seterr(errbuf, errlen, "cannot build manifest of the copy: %s",
 		       strerror(-ret));
 		goto out;
 	}
@@ -815,18 +800,18 @@ static int golden_install(int sfd, const char *src, int gfd, int is_image,
 	if (ret == 0 && syncfs(sfd) < 0)
 		ret = -errno;
 	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot write manifest: %s",
+		pifs_seterr(errbuf, errlen, "cannot write manifest: %s",
 		       strerror(-ret));
 		goto out;
 	}
 	if (renameat2(gsfd, tmpname, gsfd, id, RENAME_NOREPLACE) < 0) {
 		ret = -errno;
 		if (ret != -EEXIST)
-			seterr(errbuf, errlen,
+			pifs_seterr(errbuf, errlen,
 			       "cannot rename golden to '%s': %s", id,
 			       strerror(-ret));
 		else
-			seterr(errbuf, errlen, "the store has golden %s already",
+			pifs_seterr(errbuf, errlen, "the store has golden %s already",
 			       id);
 		goto out;
 	}
@@ -879,7 +864,7 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 	if (!master)
 		master = DEFAULT_MASTER;
 	if (pifs_ipv4_valid(master) < 0) {
-		seterr(errbuf, errlen, "bad master address '%s'", master);
+		pifs_seterr(errbuf, errlen, "bad master address '%s'", master);
 		return -EINVAL;
 	}
 	strcpy(conf.master, master);
@@ -899,7 +884,7 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 		ppath[i] = '\0';
 	if (stat(ppath, &st) == 0) {
 		if (!S_ISDIR(st.st_mode)) {
-			seterr(errbuf, errlen,
+			pifs_seterr(errbuf, errlen,
 			       "store '%s' exists and is not a directory",
 			       path);
 			ret = -EEXIST;
@@ -908,14 +893,14 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 		sfd = open(ppath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (sfd < 0) {
 			ret = -errno;
-			seterr(errbuf, errlen, "cannot open store '%s': %s",
+			pifs_seterr(errbuf, errlen, "cannot open store '%s': %s",
 			       path, strerror(-ret));
 			goto out;
 		}
 		ret = dir_is_empty(sfd);
 		if (ret <= 0) {
 			ret = ret < 0 ? ret : -ENOTEMPTY;
-			seterr(errbuf, errlen,
+			pifs_seterr(errbuf, errlen,
 			       "store '%s' exists and is not empty", path);
 			goto out;
 		}
@@ -934,7 +919,7 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 		    open(slash ? ppath : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (pfd < 0 || mkdirat(pfd, base, 0700) < 0) {
 			ret = -errno;
-			seterr(errbuf, errlen, "cannot create store '%s': %s",
+			pifs_seterr(errbuf, errlen, "cannot create store '%s': %s",
 			       path, strerror(-ret));
 			goto out;
 		}
@@ -943,24 +928,24 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 		    pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 		if (sfd < 0) {
 			ret = sfd;
-			seterr(errbuf, errlen, "cannot open store '%s': %s",
+			pifs_seterr(errbuf, errlen, "cannot open store '%s': %s",
 			       path, strerror(-ret));
 			goto out;
 		}
 	} else {
 		ret = -errno;
-		seterr(errbuf, errlen, "cannot access store '%s': %s", path,
+		pifs_seterr(errbuf, errlen, "cannot access store '%s': %s", path,
 		       strerror(-ret));
 		goto out;
 	}
 	if (fchown(sfd, 0, 0) < 0 || fchmod(sfd, 0700) < 0) {
 		ret = -errno;
-		seterr(errbuf, errlen, "cannot set owner of store '%s': %s",
+		pifs_seterr(errbuf, errlen, "cannot set owner of store '%s': %s",
 		       path, strerror(-ret));
 		goto out;
 	}
 	if (!is_image && path_inside(path, golden_dir)) {
-		seterr(errbuf, errlen, "store '%s' is inside the golden '%s'",
+		pifs_seterr(errbuf, errlen, "store '%s' is inside the golden '%s'",
 		       path, golden_dir);
 		ret = -EINVAL;
 		goto out;
@@ -992,7 +977,7 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 		ret = pifs_write_file_atomic(sfd, "workers", text, strlen(text),
 					     0600);
 	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot create store layout in '%s': %s",
+		pifs_seterr(errbuf, errlen, "cannot create store layout in '%s': %s",
 		       path, strerror(-ret));
 		goto out;
 	}
@@ -1000,7 +985,7 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 	/* pifs.conf last: it is what makes the directory a store. */
 	if (syncfs(sfd) < 0) {
 		ret = -errno;
-		seterr(errbuf, errlen, "cannot sync store '%s': %s", path,
+		pifs_seterr(errbuf, errlen, "cannot sync store '%s': %s", path,
 		       strerror(-ret));
 		goto out;
 	}
@@ -1010,14 +995,14 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 					    0600)
 		   : -ENOMEM;
 	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot write '%s/%s': %s", path,
+		pifs_seterr(errbuf, errlen, "cannot write '%s/%s': %s", path,
 		       CONF_FILE, strerror(-ret));
 		goto out;
 	}
 	ret = 0;
 out:
 	if (ret < 0 && ret == -ENOMEM && errbuf && !errbuf[0])
-		seterr(errbuf, errlen, "out of memory");
+		pifs_seterr(errbuf, errlen, "out of memory");
 	if (ret < 0 && cleanup) {
 		if (created_root) {
 			close(sfd);
@@ -1098,19 +1083,19 @@ int pifs_store_open(struct pifs_store *st, const char *path, char *errbuf,
 	store_reset(st);
 	st->path = strdup(path);
 	if (!st->path) {
-		seterr(errbuf, errlen, "out of memory");
+		pifs_seterr(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	st->fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (st->fd < 0) {
 		ret = -errno;
 		if (ret == -ENOENT)
-			seterr(errbuf, errlen, "no store at '%s'", path);
+			pifs_seterr(errbuf, errlen, "no store at '%s'", path);
 		else if (ret == -ENOTDIR)
-			seterr(errbuf, errlen, "'%s' is not a pifs store",
+			pifs_seterr(errbuf, errlen, "'%s' is not a pifs store",
 			       path);
 		else
-			seterr(errbuf, errlen, "cannot open store '%s': %s",
+			pifs_seterr(errbuf, errlen, "cannot open store '%s': %s",
 			       path, strerror(-ret));
 		if (ret == -ENOTDIR)
 			ret = -EINVAL;
@@ -1119,12 +1104,12 @@ int pifs_store_open(struct pifs_store *st, const char *path, char *errbuf,
 	ret = pifs_read_file(st->fd, CONF_FILE, CONF_MAX, &text, NULL);
 	if (ret == -ENOENT || ret == -EFBIG || ret == -EISDIR ||
 	    ret == -EINVAL || ret == -ELOOP) {
-		seterr(errbuf, errlen, "'%s' is not a pifs store", path);
+		pifs_seterr(errbuf, errlen, "'%s' is not a pifs store", path);
 		ret = -EINVAL;
 		goto fail;
 	}
 	if (ret < 0) {
-		seterr(errbuf, errlen, "cannot read '%s/%s': %s", path,
+		pifs_seterr(errbuf, errlen, "cannot read '%s/%s': %s", path,
 		       CONF_FILE, strerror(-ret));
 		goto fail;
 	}
@@ -1132,7 +1117,7 @@ int pifs_store_open(struct pifs_store *st, const char *path, char *errbuf,
 	free(text);
 	if (ret < 0) {
 		if (ret == -EINVAL)
-			seterr(errbuf, errlen, "'%s' is not a pifs store",
+			pifs_seterr(errbuf, errlen, "'%s' is not a pifs store",
 			       path);
 		goto fail;
 	}
@@ -1160,7 +1145,7 @@ int pifs_store_open(struct pifs_store *st, const char *path, char *errbuf,
 	return 0;
 
 damaged:
-	seterr(errbuf, errlen, "store '%s' is damaged: cannot open '%s': %s",
+	pifs_seterr(errbuf, errlen, "store '%s' is damaged: cannot open '%s': %s",
 	       path, sub, strerror(-ret));
 fail:
 	pifs_store_close(st);
@@ -1576,7 +1561,7 @@ int pifs_store_golden_add(struct pifs_store *st, const char *src,
 	if (ret < 0)
 		return ret;
 	if (!is_image && path_inside(st->path, src)) {
-		seterr(errbuf, errlen, "store '%s' is inside the golden '%s'",
+		pifs_seterr(errbuf, errlen, "store '%s' is inside the golden '%s'",
 		       st->path, src);
 		close(gfd);
 		return -EINVAL;
@@ -1584,7 +1569,7 @@ int pifs_store_golden_add(struct pifs_store *st, const char *src,
 	sfd = openat(st->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0) {
 		ret = -errno;
-		seterr(errbuf, errlen, "cannot open store '%s': %s", st->path,
+		pifs_seterr(errbuf, errlen, "cannot open store '%s': %s", st->path,
 		       strerror(-ret));
 	} else {
 		ret = golden_install(sfd, src, gfd, is_image, o, id, errbuf,
