@@ -91,6 +91,20 @@
 
 extern char **environ;
 
+static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errbuf || !errlen || errbuf[0])
+		return; /* the first (innermost) message wins */
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
 const char *pifs_image_human(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
@@ -473,12 +487,12 @@ static int reader_error(struct pifs_image_reader *r, const char *path, int err,
 			char *errbuf, size_t errlen)
 {
 	if (err == -ENODATA)
-		pifs_seterr(errbuf, errlen, "image '%s' is truncated", path);
+		seterr(errbuf, errlen, "image '%s' is truncated", path);
 	else if (err == -EIO)
-		pifs_seterr(errbuf, errlen, "image '%s' is corrupt: %s", path,
+		seterr(errbuf, errlen, "image '%s' is corrupt: %s", path,
 		       pifs_image_reader_error(r));
 	else
-		pifs_seterr(errbuf, errlen, "cannot read image '%s': %s", path,
+		seterr(errbuf, errlen, "cannot read image '%s': %s", path,
 		       strerror(-err));
 	return err;
 }
@@ -593,7 +607,7 @@ static int probe_ext4(int fd, const char *path, struct pifs_image_layout *lay,
 	err = ext2fs_open2(dev, opts, EXT2_FLAG_64BITS | EXT2_FLAG_SUPER_ONLY,
 			   0, 0, unix_io_manager, &fs);
 	if (err) {
-		pifs_seterr(errbuf, errlen,
+		seterr(errbuf, errlen,
 		       "cannot read the ext4 file system in partition %d of "
 		       "image '%s': %s",
 		       lay->root.partno, path, error_message(err));
@@ -601,7 +615,7 @@ static int probe_ext4(int fd, const char *path, struct pifs_image_layout *lay,
 	}
 	sb = fs->super;
 	if (ext2fs_has_feature_journal_needs_recovery(sb)) {
-		pifs_seterr(errbuf, errlen,
+		seterr(errbuf, errlen,
 		       "the ext4 file system in partition %d of image '%s' "
 		       "was not cleanly unmounted (its journal needs "
 		       "recovery)",
@@ -684,7 +698,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 	tab = ls ? blkid_partlist_get_table(ls) : NULL;
 	n = ls ? blkid_partlist_numof_partitions(ls) : 0;
 	if (!tab || n <= 0) {
-		pifs_seterr(errbuf, errlen, "image '%s' has no partition table",
+		seterr(errbuf, errlen, "image '%s' has no partition table",
 		       path);
 		ret = -EINVAL;
 		goto out;
@@ -697,7 +711,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		if (!p || blkid_partition_is_extended(p))
 			continue;
 		if (nparts == (int)(sizeof(parts) / sizeof(parts[0]))) {
-			pifs_seterr(errbuf, errlen,
+			seterr(errbuf, errlen,
 			       "image '%s' has too many partitions", path);
 			ret = -EINVAL;
 			goto out;
@@ -713,7 +727,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		nparts++;
 	}
 	if (!nparts) {
-		pifs_seterr(errbuf, errlen, "image '%s' has no partition table",
+		seterr(errbuf, errlen, "image '%s' has no partition table",
 		       path);
 		ret = -EINVAL;
 		goto out;
@@ -723,7 +737,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		uint64_t end = parts[i].off + parts[i].size;
 
 		if (i && parts[i].off < parts[i - 1].off + parts[i - 1].size) {
-			pifs_seterr(errbuf, errlen,
+			seterr(errbuf, errlen,
 			       "image '%s' is corrupt: partitions %d and %d "
 			       "overlap",
 			       path, parts[i - 1].partno, parts[i].partno);
@@ -734,7 +748,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 			lay->end = end;
 	}
 	if (r->fmt == PIFS_IMAGE_RAW && lay->end > r->file_size) {
-		pifs_seterr(errbuf, errlen,
+		seterr(errbuf, errlen,
 		       "image '%s' is truncated: its partitions end at byte "
 		       "%" PRIu64 ", the file at byte %" PRIu64,
 		       path, lay->end, r->file_size);
@@ -773,7 +787,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 			goto out;
 		if (!strcmp(parts[i].fstype, "vfat")) {
 			if (lay->boot.partno) {
-				pifs_seterr(errbuf, errlen,
+				seterr(errbuf, errlen,
 				       "image '%s' has more than one FAT "
 				       "partition (%d and %d)",
 				       path, lay->boot.partno, parts[i].partno);
@@ -783,7 +797,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 			lay->boot = parts[i];
 		} else if (is_ext(parts[i].fstype)) {
 			if (lay->root.partno) {
-				pifs_seterr(errbuf, errlen,
+				seterr(errbuf, errlen,
 				       "image '%s' has more than one ext4 "
 				       "partition (%d and %d)",
 				       path, lay->root.partno, parts[i].partno);
@@ -792,14 +806,14 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 			}
 			lay->root = parts[i];
 		} else if (parts[i].fstype[0]) {
-			pifs_seterr(errbuf, errlen,
+			seterr(errbuf, errlen,
 			       "partition %d of image '%s' is %s, not FAT or "
 			       "ext4",
 			       parts[i].partno, path, parts[i].fstype);
 			ret = -EINVAL;
 			goto out;
 		} else {
-			pifs_seterr(errbuf, errlen,
+			seterr(errbuf, errlen,
 			       "partition %d of image '%s' has no file system "
 			       "pifs can read (not FAT or ext4)",
 			       parts[i].partno, path);
@@ -808,13 +822,13 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		}
 	}
 	if (!lay->root.partno) {
-		pifs_seterr(errbuf, errlen, "image '%s' has no ext4 root partition",
+		seterr(errbuf, errlen, "image '%s' has no ext4 root partition",
 		       path);
 		ret = -EINVAL;
 		goto out;
 	}
 	if (!lay->boot.partno) {
-		pifs_seterr(errbuf, errlen, "image '%s' has no FAT boot partition",
+		seterr(errbuf, errlen, "image '%s' has no FAT boot partition",
 		       path);
 		ret = -EINVAL;
 		goto out;
@@ -842,10 +856,10 @@ int pifs_image_probe(const char *path, struct pifs_image_layout *lay,
 	ret = pifs_image_reader_open(&r, path);
 	if (ret < 0) {
 		if (r && r->err[0])
-			pifs_seterr(errbuf, errlen, "cannot open image '%s': %s",
+			seterr(errbuf, errlen, "cannot open image '%s': %s",
 			       path, r->err);
 		else
-			pifs_seterr(errbuf, errlen, "cannot open image '%s': %s",
+			seterr(errbuf, errlen, "cannot open image '%s': %s",
 			       path, strerror(-ret));
 		pifs_image_reader_free(r);
 		return ret;
@@ -853,12 +867,12 @@ int pifs_image_probe(const char *path, struct pifs_image_layout *lay,
 	mfd = memfd_create("pifs-probe", MFD_CLOEXEC);
 	if (mfd < 0) {
 		ret = -errno;
-		pifs_seterr(errbuf, errlen, "cannot probe image '%s': %s", path,
+		seterr(errbuf, errlen, "cannot probe image '%s': %s", path,
 		       strerror(-ret));
 	} else {
 		ret = probe(r, mfd, path, lay, errbuf, errlen);
 		if (ret < 0 && errbuf && errlen && !errbuf[0])
-			pifs_seterr(errbuf, errlen, "cannot probe image '%s': %s",
+			seterr(errbuf, errlen, "cannot probe image '%s': %s",
 			       path, strerror(-ret));
 		close(mfd);
 	}
@@ -995,7 +1009,7 @@ struct imp {
 static int cancelled(struct imp *im)
 {
 	if (im->opts && im->opts->cancel && *im->opts->cancel) {
-		pifs_seterr(im->errbuf, im->errlen,
+		seterr(im->errbuf, im->errlen,
 		       "import of image '%s' interrupted", im->path);
 		return 1;
 	}
@@ -1053,7 +1067,7 @@ static int stream_pass(struct imp *im)
 	qsort(regions, 2, sizeof(regions[0]), part_cmp);
 	ret = pifs_image_reader_open(&r, im->path);
 	if (ret < 0) {
-		pifs_seterr(im->errbuf, im->errlen, "cannot open image '%s': %s",
+		seterr(im->errbuf, im->errlen, "cannot open image '%s': %s",
 		       im->path, r && r->err[0] ? r->err : strerror(-ret));
 		goto out;
 	}
@@ -1088,7 +1102,7 @@ static int stream_pass(struct imp *im)
 			}
 			ret = write_nonzero(im, im->buf, (size_t)n, pos);
 			if (ret < 0) {
-				pifs_seterr(im->errbuf, im->errlen,
+				seterr(im->errbuf, im->errlen,
 				       "cannot write the scratch copy of image "
 				       "'%s': %s",
 				       im->path, strerror(-ret));
@@ -1115,7 +1129,7 @@ static int stream_pass(struct imp *im)
 	/* every offset inside the partitions reads (zeros past the data) */
 	if (ftruncate(im->scratch, (off_t)im->lay.end) < 0) {
 		ret = -errno;
-		pifs_seterr(im->errbuf, im->errlen,
+		seterr(im->errbuf, im->errlen,
 		       "cannot write the scratch copy of image '%s': %s",
 		       im->path, strerror(-ret));
 	}
@@ -1133,7 +1147,7 @@ out:
 
 static int ext_fail(struct imp *im, const char *rel, errcode_t err)
 {
-	pifs_seterr(im->errbuf, im->errlen,
+	seterr(im->errbuf, im->errlen,
 	       "the ext4 file system in image '%s' is corrupt at '%s': %s",
 	       im->path, rel, error_message(err));
 	return -EIO;
@@ -1141,7 +1155,7 @@ static int ext_fail(struct imp *im, const char *rel, errcode_t err)
 
 static int corrupt(struct imp *im, const char *rel, const char *what)
 {
-	pifs_seterr(im->errbuf, im->errlen,
+	seterr(im->errbuf, im->errlen,
 	       "the ext4 file system in image '%s' is corrupt at '%s': %s",
 	       im->path, rel, what);
 	return -EIO;
@@ -1150,7 +1164,7 @@ static int corrupt(struct imp *im, const char *rel, const char *what)
 static int write_fail(struct imp *im, const char *what, const char *rel,
 		      int err)
 {
-	pifs_seterr(im->errbuf, im->errlen, "cannot %s '%s' from image '%s': %s",
+	seterr(im->errbuf, im->errlen, "cannot %s '%s' from image '%s': %s",
 	       what, rel, im->path, strerror(-err));
 	return err;
 }
@@ -1739,7 +1753,7 @@ static int import_ext4(struct imp *im, const char *dname)
 	err = ext2fs_open2(dev, opts, EXT2_FLAG_64BITS, 0, 0, unix_io_manager,
 			   &im->fs);
 	if (err) {
-		pifs_seterr(im->errbuf, im->errlen,
+		seterr(im->errbuf, im->errlen,
 		       "cannot read the ext4 file system in partition %d of "
 		       "image '%s': %s",
 		       im->lay.root.partno, im->path, error_message(err));
@@ -1829,7 +1843,7 @@ static int run_mcopy(struct imp *im, int dfd)
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	if (ret) {
-		pifs_seterr(im->errbuf, im->errlen,
+		seterr(im->errbuf, im->errlen,
 		       "cannot run mcopy for the boot partition of image "
 		       "'%s': %s (install mtools)",
 		       im->path, strerror(ret));
@@ -1859,7 +1873,7 @@ static int run_mcopy(struct imp *im, int dfd)
 		last = last ? last + 1 : errtext;
 		if ((nl = strchr(last, '\n')))
 			*nl = '\0';
-		pifs_seterr(im->errbuf, im->errlen,
+		seterr(im->errbuf, im->errlen,
 		       "cannot copy the FAT boot partition of image '%s': "
 		       "mcopy %s%s%s",
 		       im->path, WIFEXITED(status) ? "failed" : "was killed",
@@ -1961,7 +1975,7 @@ static int import_fat(struct imp *im)
 		ret = ensure_dir(bootfd, "firmware", &created);
 	if (ret < 0) {
 		if (ret == -ENOTDIR)
-			pifs_seterr(im->errbuf, im->errlen,
+			seterr(im->errbuf, im->errlen,
 			       "'boot/firmware' in the root partition of image "
 			       "'%s' is not a directory",
 			       im->path);
@@ -1984,7 +1998,7 @@ static int import_fat(struct imp *im)
 	ret = pifs_dir_foreach(fwfd, any_entry, NULL);
 	if (ret != 0) {
 		if (ret > 0) {
-			pifs_seterr(im->errbuf, im->errlen,
+			seterr(im->errbuf, im->errlen,
 			       "'boot/firmware' in the root partition of image "
 			       "'%s' is not empty: the boot partition is "
 			       "mounted there",
@@ -2083,7 +2097,7 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 		   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (im.scratch < 0) {
 		ret = -errno;
-		pifs_seterr(errbuf, errlen,
+		seterr(errbuf, errlen,
 		       "cannot create a scratch file for image "
 		       "'%s': %s",
 		       path, strerror(-ret));
@@ -2097,13 +2111,13 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 	pifs_image_space_needed(&im.lay, im.can_punch, &need, &need_inodes);
 	if (fstatvfs(im.scratch, &vfs) < 0) {
 		ret = -errno;
-		pifs_seterr(errbuf, errlen, "cannot check free space: %s",
+		seterr(errbuf, errlen, "cannot check free space: %s",
 		       strerror(-ret));
 		goto out;
 	}
 	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (avail < need) {
-		pifs_seterr(errbuf, errlen,
+		seterr(errbuf, errlen,
 		       "not enough space to import image '%s': it needs %s, "
 		       "%s is free",
 		       path, pifs_image_human(need, h1, sizeof(h1)),
@@ -2112,7 +2126,7 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 		goto out;
 	}
 	if (vfs.f_files && vfs.f_favail < need_inodes) {
-		pifs_seterr(errbuf, errlen,
+		seterr(errbuf, errlen,
 		       "not enough inodes to import image '%s': it needs "
 		       "%" PRIu64 ", %llu are free",
 		       path, need_inodes, (unsigned long long)vfs.f_favail);
@@ -2138,10 +2152,10 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 	ret = 0;
 out:
 	if (ret == -ENOMEM)
-		pifs_seterr(errbuf, errlen, "out of memory importing image '%s'",
+		seterr(errbuf, errlen, "out of memory importing image '%s'",
 		       path);
 	else if (ret < 0)
-		pifs_seterr(errbuf, errlen, "cannot import image '%s': %s", path,
+		seterr(errbuf, errlen, "cannot import image '%s': %s", path,
 		       strerror(-ret));
 	if (im.fs)
 		ext2fs_close_free(&im.fs);
