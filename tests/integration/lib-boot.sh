@@ -202,7 +202,9 @@ EXPORT {
 	# pifs changes a view under ganesha (reset, writes from the master):
 	# no attribute or dirent cache that outlives the next request.
 	Attr_Expiration_Time = 0;
-	FSAL { Name = VFS; }
+	# Handles carry the device's major number only (0 for FUSE), so they
+	# survive a pifs remount, which changes the minor (t-nfs-handles).
+	FSAL { Name = VFS; fsid_type = Major64; }
 }
 EOF
 	done

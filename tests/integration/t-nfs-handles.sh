@@ -3,8 +3,9 @@
 # NFS-Ganesha exports worker-3's view over NFSv3 on loopback and a real NFS
 # client (libnfs, tests/tools/nfsclient) holds file handles while the
 # master works under it: a copy-up by the master of a file the client has
-# open, a snapshot, and a restart of the NFS server.  The client goes on
-# with its old handles: no ESTALE, no lost write, the same listing.
+# open, a snapshot, a restart of the NFS server, and a restart of pifs
+# itself (unmount, mount) under a stopped ganesha.  The client goes on with
+# its old handles: no ESTALE, no lost write, the same listing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-boot.sh"
 boot_setup
@@ -53,16 +54,24 @@ q "write 2 6 +snap"; expect_eq "write after the snapshot" "ok 5" "$A"
 q "fstat 2"; expect_eq "size after the snapshot" "ok size=11" "${A%% mode=*}"
 
 # Restart the NFS server under the client (pifs stays mounted).
-#
-# Not done here: a pifs remount under Ganesha.  Ganesha's VFS handles
-# embed the file system's statfs f_fsid, or its device number when f_fsid
-# is 0, as it is for every FUSE mount; a remount gets a new anonymous
-# device number, so Ganesha itself answers NFS3ERR_STALE before pifs is
-# asked.  The kernel nfsd takes the fsid= of `pifs exports` instead, and
-# t-handles shows that pifs resolves the same handles after a restart.
 q "fstat 3"; INO3=${A##*ino=}; INO3=${INO3%% *}
 restart_nfs || fail "restart of ganesha"
 
+q "read 1 0 9"; expect_eq "golden handle after NFS restart" "ok 9 root:x:0:" "$A"
+# A pifs restart under ganesha: ganesha stops (it holds the mount busy),
+# pifs unmounts and mounts again, ganesha starts.  A tmpfs mounted in
+# between takes the anonymous device number pifs had, so the new mount
+# surely gets another one, as it may on any master.
+DEV_BEFORE=$(stat -c %d "$W3")
+remount() {
+	umount_pifs "$M" || return 1
+	mkdir -p "$T/devhold" && mount -t tmpfs -o size=64k pifs-devhold "$T/devhold" && MOUNTS+=("$T/devhold")
+	mount_pifs "$T/store" "$M"
+}
+restart_nfs remount || fail "remount of pifs under ganesha"
+DEV_AFTER=$(stat -c %d "$W3")
+[ "$DEV_BEFORE" != "$DEV_AFTER" ] || fail "the remount kept device number $DEV_BEFORE: the test proves nothing"
+echo "pifs device number: $DEV_BEFORE before the remount, $DEV_AFTER after"
 q "read 1 0 9"; expect_eq "golden handle after restart" "ok 9 root:x:0:" "$A"
 q "write 2 11 +after"; expect_eq "write through a held handle after restart" "ok 6" "$A"
 q "fsync 2"; expect_eq "fsync after restart" ok "$A"

@@ -271,6 +271,12 @@ END_TEST
 	"# Attr_Expiration_Time = 0: pifs changes views under the server " \
 	"(reset, the\n"                                                     \
 	"# master's writes); Ganesha must not answer from a stale cache.\n" \
+	"# fsid_type = Major64: Ganesha's file handles then carry the "     \
+	"device's major\n"                                                  \
+	"# number only (0 for FUSE), not the minor a remount of pifs "      \
+	"changes, and\n"                                                    \
+	"# clients keep their handles across a pifs restart (stop Ganesha " \
+	"first).\n"                                                         \
 	"# NFS_CORE_PARAM { Mount_Path_Pseudo = true; }\n"
 
 #define GANESHA(id, root, name, ip)                                          \
@@ -282,7 +288,7 @@ END_TEST
 	"#     SecType = sys; Filesystem_id = " id ".1;\n"                   \
 	"#     Attr_Expiration_Time = 0;\n"                                \
 	"#     CLIENT { Clients = " ip "; Access_Type = RW; }\n"             \
-	"#     FSAL { Name = VFS; }\n"                                       \
+	"#     FSAL { Name = VFS; fsid_type = Major64; }\n"                  \
 	"# }\n"
 
 START_TEST(test_exports)
