@@ -180,6 +180,34 @@ static void do_swap(struct conn *c, struct pifs_view *v, const char *tmp)
 	reply(c, 0, NULL);
 }
 
+/* "journal WORKER" under this connection's pause of it: "ok VALID TOKEN
+ * NEWTOKEN LEN" (tokens in hex) and LEN bytes of records (ctl.h). */
+static void do_journal(struct conn *c, struct pifs_view *v)
+{
+	uint64_t token, newtoken;
+	char head[128], *buf = NULL;
+	size_t len = 0;
+	int valid, r;
+
+	if (find_paused(c, v) < 0) {
+		reply(c, -EINVAL, "worker is not paused by this connection");
+		return;
+	}
+	r = pifs_view_journal_take(v, &valid, &token, &newtoken, &buf, &len);
+	if (r < 0) {
+		reply(c, r, "cannot hand over the journal");
+		return;
+	}
+	snprintf(head, sizeof(head), "ok %d %016llx %016llx %zu\n", valid,
+		 (unsigned long long)token, (unsigned long long)newtoken, len);
+	if (pifs_write_all(c->fd, head, strlen(head)) < 0 ||
+	    pifs_write_all(c->fd, buf, len) < 0)
+		pifs_debug("control client went away before its journal");
+	pifs_debug("journal of '%s' handed over: %s, %zu bytes", v->name,
+		   valid ? "valid" : "not valid", len);
+	free(buf);
+}
+
 static void handle(struct conn *c, char *line)
 {
 	char *save = NULL, *cmd = strtok_r(line, " ", &save);
@@ -227,6 +255,8 @@ static void handle(struct conn *c, char *line)
 		resume_at(c, (size_t)i);
 		pifs_info("worker '%s' resumed", v->name);
 		reply(c, 0, NULL);
+	} else if (!strcmp(cmd, "journal")) {
+		do_journal(c, v);
 	} else if (!strcmp(cmd, "swap") && a2) {
 		do_swap(c, v, a2);
 	} else {

@@ -32,6 +32,7 @@ struct fh {
 	pthread_mutex_t lock;
 	uint64_t ino;
 	enum pifsd_io mode; /* as counted by pifsd_pt_open() */
+	uint64_t jepoch;    /* journal epoch of its last recorded write */
 };
 
 #define FH(fi) ((struct fh *)(uintptr_t)(fi)->fh)
@@ -578,6 +579,27 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, mem, (size_t)r);
 }
 
+/* Record a write through f in its view's journal: once per open file
+ * and journal epoch (each snapshot starts one), not per write.  The
+ * caller holds pifs_view_write_begin. */
+static void fh_journal(struct pifsd *d, struct fh *f, fuse_ino_t ino)
+{
+	uint64_t e;
+	struct pifs_node *n;
+
+	if (!f->v)
+		return;
+	e = pifs_view_journal_epoch(f->v);
+	if (__atomic_load_n(&f->jepoch, __ATOMIC_RELAXED) == e)
+		return;
+	n = pifs_fs_node(&d->fs, ino);
+	if (n) {
+		pifs_view_journal_node(f->v, n);
+		pifs_fs_put(&d->fs, n);
+	}
+	__atomic_store_n(&f->jepoch, e, __ATOMIC_RELAXED);
+}
+
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_bufvec *in, off_t off,
 			 struct fuse_file_info *fi)
@@ -589,6 +611,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	out.buf[0].fd = FH(fi)->fd;
 	out.buf[0].pos = off;
 	pifs_view_write_begin(FH(fi)->v);
+	fh_journal(D(req), FH(fi), ino);
 	r = fuse_buf_copy(&out, in, 0);
 	pifs_view_write_end(FH(fi)->v);
 	if (r < 0)
@@ -628,6 +651,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	int r;
 
 	pifs_view_write_begin(FH(fi)->v);
+	fh_journal(D(req), FH(fi), ino);
 	r = fallocate(FH(fi)->fd, mode, off, len) < 0 ? errno : 0;
 	pifs_view_write_end(FH(fi)->v);
 	fuse_reply_err(req, r);

@@ -45,16 +45,41 @@ int pifs_ctl_connect(const struct pifs_store *st, int *fd_out)
 	return 0;
 }
 
-int pifs_ctl_call(int fd, const char *request, int timeout_ms, char *msg,
-		  size_t msglen)
+/* Read n bytes (timeout_ms for each wait). */
+static int read_n(int fd, char *buf, size_t n, int timeout_ms)
 {
-	char line[512];
+	size_t got = 0;
+
+	while (got < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r = poll(&p, 1, timeout_ms);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -ETIMEDOUT;
+		r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EPIPE;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Send request, read the one-line reply into line (NUL-terminated). */
+static int call_line(int fd, const char *request, int timeout_ms,
+		     char *line, size_t size)
+{
 	size_t len = 0;
 	int r;
 
-	if (msg && msglen)
-		msg[0] = '\0';
-	snprintf(line, sizeof(line), "%s\n", request);
+	snprintf(line, size, "%s\n", request);
 	if ((r = pifs_write_all(fd, line, strlen(line))) < 0)
 		return r == -EPIPE ? -EPIPE : r;
 	for (;;) {
@@ -75,13 +100,17 @@ int pifs_ctl_call(int fd, const char *request, int timeout_ms, char *msg,
 			return -errno;
 		if (n == 0)
 			return -EPIPE;
-		if (line[len] == '\n' || len + 2 >= sizeof(line))
+		if (line[len] == '\n' || len + 2 >= size)
 			break;
 		len++;
 	}
 	line[len] = '\0';
-	if (!strcmp(line, "ok"))
-		return 0;
+	return 0;
+}
+
+/* "err ERRNO TEXT" as -ERRNO (msg gets TEXT), else -EPROTO. */
+static int reply_err(const char *line, char *msg, size_t msglen)
+{
 	if (!strncmp(line, "err ", 4)) {
 		char *end;
 		long e = strtol(line + 4, &end, 10);
@@ -93,6 +122,56 @@ int pifs_ctl_call(int fd, const char *request, int timeout_ms, char *msg,
 	if (msg && msglen)
 		snprintf(msg, msglen, "bad reply '%s'", line);
 	return -EPROTO;
+}
+
+int pifs_ctl_call(int fd, const char *request, int timeout_ms, char *msg,
+		  size_t msglen)
+{
+	char line[512];
+	int r;
+
+	if (msg && msglen)
+		msg[0] = '\0';
+	r = call_line(fd, request, timeout_ms, line, sizeof(line));
+	if (r < 0)
+		return r;
+	if (!strcmp(line, "ok"))
+		return 0;
+	return reply_err(line, msg, msglen);
+}
+
+int pifs_ctl_journal(int fd, const char *worker, struct pifs_journal *j)
+{
+	char req[128], line[512];
+	unsigned long long t, nt;
+	size_t len;
+	int valid, r, used = 0;
+
+	memset(j, 0, sizeof(*j));
+	snprintf(req, sizeof(req), "journal %s", worker);
+	r = call_line(fd, req, 60000, line, sizeof(line));
+	if (r < 0)
+		return r;
+	if (strncmp(line, "ok ", 3))
+		return reply_err(line, NULL, 0);
+	if (sscanf(line + 3, "%d %llx %llx %zu%n", &valid, &t, &nt, &len,
+		   &used) != 4 ||
+	    line[3 + used] || len > ((size_t)64 << 20))
+		return -EPROTO;
+	j->buf = malloc(len ? len : 1);
+	if (!j->buf)
+		return -ENOMEM;
+	r = read_n(fd, j->buf, len, 60000);
+	if (r < 0) {
+		free(j->buf);
+		j->buf = NULL;
+		return r;
+	}
+	j->valid = valid == 1;
+	j->token = t;
+	j->newtoken = nt;
+	j->len = len;
+	return 0;
 }
 
 int pifs_ctl_pause(int fd, const char *worker)

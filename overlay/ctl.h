@@ -14,6 +14,11 @@
  *                            invalidated the kernel's caches for it
  *   reload                -> "ok" after re-reading the registry and
  *                            pifs.conf (a new master address)
+ *   journal WORKER        -> under this connection's pause of WORKER:
+ *                            "ok VALID TOKEN NEWTOKEN LEN" and LEN bytes,
+ *                            what pifsd saw change in its delta
+ *                            (gitstore.h, struct pifs_journal); pifsd
+ *                            starts a new journal under NEWTOKEN
  *
  * Errors come back as "err <errno> <message>".  A closed connection ends
  * every pause it held.
@@ -21,6 +26,7 @@
 #ifndef PIFS_CTL_H
 #define PIFS_CTL_H
 
+#include "gitstore.h"
 #include "store.h"
 
 #define PIFS_CTL_SOCK "lock/ctl.sock"
@@ -37,6 +43,9 @@ int pifs_ctl_pause(int fd, const char *worker);
 int pifs_ctl_resume(int fd, const char *worker);
 int pifs_ctl_swap(int fd, const char *worker, const char *tmpname,
 		  char *msg, size_t msglen);
+/* "journal WORKER" (the caller holds its pause): *j filled, j->buf
+ * malloc'd.  -EINVAL from a daemon that does not know the request. */
+int pifs_ctl_journal(int fd, const char *worker, struct pifs_journal *j);
 void pifs_ctl_close(int fd);
 
 #endif

@@ -697,26 +697,33 @@ static char *tree_name_decode(const char *n)
  *
  * Private binary format (any other content is ignored and rebuilt):
  *
- *   "PIFSSC3\n", XXH3-64 of everything after these 16 bytes (LE),
- *   the commit the cache was saved for (20 bytes, zero: none), then one
- *   record per scanned entry in scan order: u32 path length, u32 xattr
- *   bytes, u32 st_mode, u32 records below (a directory: how many of the
- *   following records are its subtree), u64 dev, ino, size, i64 mtime,
- *   ctime (ns), u64 XXH3 of the content, 20-byte blob id (a directory:
- *   its tree, zero when it has no file below), the path and a NUL, the
- *   xattrs (u32 count, then per xattr u32 name length, u32 value length,
- *   name, value; nothing when the entry has none).  All native endian.
+ *   "PIFSSC4\n", XXH3-64 of everything after these 16 bytes (LE),
+ *   the commit the cache was saved for (20 bytes, zero: none), the
+ *   journal token of pifsd at the moment of the scan (u64, 0: none; see
+ *   "the journal" below), then one record per scanned entry in scan
+ *   order: u32 path length, u32 xattr bytes, u32 st_mode, u32 records
+ *   below (a directory: how many of the following records are its
+ *   subtree), u32 uid, gid, flags (CE_LINKS: st_nlink > 1), u32 0, u64
+ *   dev, ino, size, i64 mtime, ctime (ns), u64 XXH3 of the content, u64
+ *   rdev, 20-byte blob id (a directory: its tree, zero when it has no
+ *   file below), the path and a NUL, the xattrs (u32 count, then per
+ *   xattr u32 name length, u32 value length, name, value; nothing when
+ *   the entry has none).  All native endian.
  */
 
-#define CACHE_MAGIC "PIFSSC3\n"
-#define CACHE_HDR   (8 + 8 + 20)
-#define CREC_FIXED  (4 * 4 + 8 * 6 + 20)
+#define CACHE_MAGIC "PIFSSC4\n"
+#define CACHE_HDR   (8 + 8 + 20 + 8)
+#define CREC_SUB    12 /* offset of the subtree count in a record */
+#define CREC_OID    (8 * 4 + 8 * 7)
+#define CREC_FIXED  (CREC_OID + 20)
+#define CE_LINKS    1u
 
 struct centry {
 	const char *path; /* into the cache buffer, NUL-terminated */
 	uint32_t mode;
 	uint32_t sub; /* directory: records of its subtree */
-	uint64_t dev, ino, size;
+	uint32_t uid, gid, flags;
+	uint64_t dev, ino, size, rdev;
 	int64_t mtime, ctime; /* ns; 0 = racy, never matches */
 	uint64_t xxh;
 	git_oid oid;
@@ -733,6 +740,7 @@ struct cache {
 	int sort_failed;
 	git_oid commit;
 	int has_commit;
+	uint64_t token; /* pifsd's journal token it was saved with, or 0 */
 	int trusted; /* every blob id is known to be in the repository */
 };
 
@@ -895,12 +903,17 @@ static void cache_put(struct sbuf *sb, const struct centry *ce,
 	put_u32(sb, (uint32_t)xalen);
 	put_u32(sb, ce->mode);
 	put_u32(sb, ce->sub);
+	put_u32(sb, ce->uid);
+	put_u32(sb, ce->gid);
+	put_u32(sb, ce->flags);
+	put_u32(sb, 0);
 	put_u64(sb, ce->dev);
 	put_u64(sb, ce->ino);
 	put_u64(sb, ce->size);
 	put_u64(sb, (uint64_t)ce->mtime);
 	put_u64(sb, (uint64_t)ce->ctime);
 	put_u64(sb, ce->xxh);
+	put_u64(sb, ce->rdev);
 	sb_add(sb, ce->oid.id, 20);
 	sb_add(sb, ce->path, pl + 1);
 	if (!nx)
@@ -949,6 +962,7 @@ static void cache_load(struct cache *c, struct pifs_store *st,
 		memcpy(c->commit.id, p + 16, 20);
 		c->has_commit = 1;
 	}
+	c->token = get_u64(p + 36);
 	for (p += CACHE_HDR; p < end;) {
 		if ((size_t)(end - p) < CREC_FIXED)
 			goto bad;
@@ -966,14 +980,18 @@ static void cache_load(struct cache *c, struct pifs_store *st,
 		}
 		ce = &c->e[c->n];
 		ce->mode = get_u32(p + 8);
-		ce->sub = get_u32(p + 12);
-		ce->dev = get_u64(p + 16);
-		ce->ino = get_u64(p + 24);
-		ce->size = get_u64(p + 32);
-		ce->mtime = (int64_t)get_u64(p + 40);
-		ce->ctime = (int64_t)get_u64(p + 48);
-		ce->xxh = get_u64(p + 56);
-		memcpy(ce->oid.id, p + 64, 20);
+		ce->sub = get_u32(p + CREC_SUB);
+		ce->uid = get_u32(p + 16);
+		ce->gid = get_u32(p + 20);
+		ce->flags = get_u32(p + 24);
+		ce->dev = get_u64(p + 32);
+		ce->ino = get_u64(p + 40);
+		ce->size = get_u64(p + 48);
+		ce->mtime = (int64_t)get_u64(p + 56);
+		ce->ctime = (int64_t)get_u64(p + 64);
+		ce->xxh = get_u64(p + 72);
+		ce->rdev = get_u64(p + 80);
+		memcpy(ce->oid.id, p + CREC_OID, 20);
 		ce->path = (const char *)p + CREC_FIXED;
 		if (ce->path[pl] || strlen(ce->path) != pl)
 			goto bad;
@@ -996,7 +1014,8 @@ bad:
  * already durable, so even an older cache never names a lost object.
  * The store lock makes this process the only writer of the temporary. */
 static int cache_save(struct sbuf *sb, struct pifs_store *st,
-		      const char *worker, const git_oid *commit)
+		      const char *worker, const git_oid *commit,
+		      uint64_t token)
 {
 	char sub[64], tmp[PIFS_NAME_MAX + 16];
 	uint64_t h;
@@ -1011,6 +1030,7 @@ static int cache_save(struct sbuf *sb, struct pifs_store *st,
 		memcpy(sb->p + 16, commit->id, 20);
 	else
 		memset(sb->p + 16, 0, 20);
+	memcpy(sb->p + 36, &token, 8);
 	h = XXH3_64bits(sb->p + 16, sb->len - 16);
 	memcpy(sb->p + 8, &h, 8);
 	snprintf(sub, sizeof(sub), PIFS_GIT_DIR "/" CACHE_DIR);
@@ -1072,6 +1092,11 @@ struct pifs_git {
 	size_t metalen;
 	git_oid tree, parent;
 	int has_parent;
+	/* pifsd's journal for the next snapshot (pifs_git_set_journal) */
+	struct pifs_journal jn;
+	int has_jn;
+	int used_jn;	/* the last scan followed it */
+	size_t nstat;	/* names the last scan stated */
 };
 
 static int git_inited;
@@ -1222,6 +1247,7 @@ void pifs_git_free(struct pifs_git *g)
 	if (!g)
 		return;
 	pifs_git_snapshot_abort(g);
+	free(g->jn.buf);
 	free(g->staged);
 	git_odb_free(g->odb); /* frees the mempack backend too */
 	git_repository_free(g->repo);
@@ -1381,6 +1407,8 @@ struct scan {
 	struct sbuf *newc;
 	size_t nput; /* records put in newc */
 	struct statpool *pool; /* NULL: stat inline */
+	struct jset *j;	       /* the journal (scan_dir_j) */
+	size_t nstat;	       /* names stated */
 	int64_t start;
 	char *errbuf;
 	size_t errlen;
@@ -1648,20 +1676,26 @@ static int cached_usable(struct scan *s, const struct centry *ce)
 	return git_odb_exists(s->g->odb, &ce->oid);
 }
 
-/* The cache entry of path (or NULL) and whether it matches the stat:
- * then the entry's xattrs, content and blob id are those cached (any
- * change of content, mode, owner, xattrs or type moves ctime). */
-static const struct centry *cache_match(struct scan *s, const char *path,
-					const struct stat *sb, int *hit)
+/* Does cache record ce match the stat?  Then the entry's xattrs, content
+ * and blob id are those cached (any change of content, mode, owner,
+ * xattrs or type moves ctime). */
+static int ce_hit(const struct centry *ce, const struct stat *sb)
 {
-	const struct centry *ce = s->g ? cache_find(&s->old, path) : NULL;
-
-	*hit = ce && ce->ctime && ce->mode == (uint32_t)sb->st_mode &&
+	return ce && ce->ctime && ce->mode == (uint32_t)sb->st_mode &&
 	       ce->dev == (uint64_t)sb->st_dev &&
 	       ce->ino == (uint64_t)sb->st_ino &&
 	       ce->size == (uint64_t)sb->st_size &&
 	       ce->mtime == ts_ns(&sb->st_mtim) &&
 	       ce->ctime == ts_ns(&sb->st_ctim);
+}
+
+/* The cache entry of path (or NULL) and whether it matches the stat. */
+static const struct centry *cache_match(struct scan *s, const char *path,
+					const struct stat *sb, int *hit)
+{
+	const struct centry *ce = s->g ? cache_find(&s->old, path) : NULL;
+
+	*hit = ce_hit(ce, sb);
 	return ce;
 }
 
@@ -1785,8 +1819,8 @@ static void scan_cache_dir(struct scan *s, size_t off, size_t nput0,
 
 	if (!s->newc || s->newc->err || off + CREC_FIXED > s->newc->len)
 		return;
-	memcpy(s->newc->p + off + 12, &sub, 4);
-	memcpy(s->newc->p + off + 64, (nonempty ? tree : &zero)->id, 20);
+	memcpy(s->newc->p + off + CREC_SUB, &sub, 4);
+	memcpy(s->newc->p + off + CREC_OID, (nonempty ? tree : &zero)->id, 20);
 }
 
 struct tent {
@@ -1796,37 +1830,82 @@ struct tent {
 	git_filemode_t mode;
 };
 
-/* Scan the children of the directory fd dfd (path rel); with s->write,
- * *tree gets the tree of its files and non-empty subdirectories and
- * *nonempty whether it has any.
- *
- * dce is the directory's cache record (NULL: none, or the root).  Its
- * tree is reused, not rebuilt and hashed, when the cache is trusted and
- * this scan looked up exactly the records of its cached subtree, in
- * order (so the same paths), every child's stat matched (so the same
- * mode and content: the argument of the whole cache) and every
- * subdirectory came out with its cached tree. */
-static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
-		    int *nonempty, const struct centry *dce)
+static git_filemode_t tree_mode(mode_t m)
+{
+	return S_ISDIR(m)    ? GIT_FILEMODE_TREE
+	       : S_ISLNK(m)  ? GIT_FILEMODE_LINK
+	       : (m & 0111) ? GIT_FILEMODE_BLOB_EXECUTABLE
+			     : GIT_FILEMODE_BLOB;
+}
+
+/* Append name's tree entry to te[*nt]. */
+static int tent_add(struct tent *te, size_t *nt, char *name,
+		    const git_oid *oid, mode_t mode)
+{
+	char *tn = name_needs_escape(name) ? tree_name(name) : name;
+
+	if (!tn)
+		return -ENOMEM;
+	te[*nt].name = tn;
+	te[*nt].owned = tn != name;
+	te[*nt].oid = *oid;
+	te[*nt].mode = tree_mode(mode);
+	(*nt)++;
+	return 0;
+}
+
+/* Write the tree of te[0..nt) (names in order) into *tree. */
+static int tent_write(struct scan *s, const struct tent *te, size_t nt,
+		      const char *rel, git_oid *tree)
 {
 	git_treebuilder *bld = NULL;
-	struct pifs_meta_entry *e;
-	char **names = NULL, *tn;
-	const char *path;
-	size_t n = 0, cap = 0, i, nt = 0, jumps0 = s->old.jumps, start = 0,
-	       coff, nput0;
-	struct tent *te = NULL;
-	int reuse;
-	const struct centry *ce;
-	struct centry nc;
-	struct dirent *de;
-	struct stat *sbs = NULL, sb;
-	int *errs = NULL;
-	git_oid oid;
-	DIR *dir;
-	int fd, ret = 0, sub_nonempty, hit;
+	size_t i;
+	int ret;
 
-	*nonempty = 0;
+	if ((ret = git_treebuilder_new(&bld, s->g->repo, NULL)) < 0)
+		return gerr(ret, s->errbuf, s->errlen, "cannot build a tree");
+	for (i = 0; i < nt; i++) {
+		ret = git_treebuilder_insert(NULL, bld, te[i].name, &te[i].oid,
+					     te[i].mode);
+		if (ret < 0) {
+			ret = gerr(ret, s->errbuf, s->errlen,
+				   "cannot add '%s' to the tree of '%s'",
+				   te[i].name, rel);
+			goto out;
+		}
+	}
+	ret = git_treebuilder_write(tree, bld);
+	if (ret < 0) {
+		ret = gerr(ret, s->errbuf, s->errlen,
+			   "cannot write the tree of '%s'", rel);
+		goto out;
+	}
+	ret = staged_note(s->g, tree);
+out:
+	git_treebuilder_free(bld);
+	return ret;
+}
+
+static void tent_free(struct tent *te, size_t nt)
+{
+	for (size_t i = 0; i < nt; i++)
+		if (te[i].owned)
+			free(te[i].name);
+	free(te);
+}
+
+/* The names in directory fd dfd (path rel), sorted, malloc'd. */
+static int read_names(struct scan *s, int dfd, const char *rel,
+		      char ***out, size_t *nout)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *dir;
+	int fd, ret = 0;
+
+	*out = NULL;
+	*nout = 0;
 	fd = dup(dfd);
 	if (fd < 0)
 		return scan_fail(s, "read", rel, -errno);
@@ -1865,10 +1944,141 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 		n++;
 	}
 	closedir(dir);
-	if (ret < 0)
-		goto out;
+	if (ret < 0) {
+		while (n)
+			free(names[--n]);
+		free(names);
+		return ret;
+	}
 	if (n > 1)
 		qsort(names, n, sizeof(*names), name_cmp);
+	*out = names;
+	*nout = n;
+	return 0;
+}
+
+static void names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
+		    int *nonempty, const struct centry *dce);
+static int scan_dir_j(struct scan *s, int dfd, const char *rel,
+		      git_oid *tree, int *nonempty);
+
+/*
+ * One child of directory dfd (path rel) that was stated: name, its path
+ * (taken over by its entry, freed on failure), its stat sb, its cache
+ * record ce (or NULL) and whether that matches (hit).  A subdirectory is
+ * scanned in journal mode with jmode.  *oid and *sub_nonempty give its
+ * part of the tree; *same says that a subdirectory came out with its
+ * cached tree.
+ */
+static int scan_entry(struct scan *s, int dfd, const char *name, char *path,
+		      const struct stat *sb, const struct centry *ce, int hit,
+		      int jmode, git_oid *oid, int *sub_nonempty, int *same)
+{
+	struct pifs_meta_entry *e;
+	struct centry nc;
+	size_t coff, nput0;
+	int ret;
+
+	*sub_nonempty = 0;
+	*same = 0;
+	ret = scan_add_take(s, path, sb, &e);
+	if (ret < 0)
+		return ret;
+	path = e->path; /* stays put when entries move */
+	if (!type_char(sb->st_mode))
+		return scan_fail(s, "read", path, -EINVAL);
+	memset(&nc, 0, sizeof(nc));
+	nc.path = path;
+	nc.mode = (uint32_t)sb->st_mode;
+	nc.uid = (uint32_t)sb->st_uid;
+	nc.gid = (uint32_t)sb->st_gid;
+	nc.flags = !S_ISDIR(sb->st_mode) && sb->st_nlink > 1 ? CE_LINKS : 0;
+	nc.dev = (uint64_t)sb->st_dev;
+	nc.ino = (uint64_t)sb->st_ino;
+	nc.size = (uint64_t)sb->st_size;
+	nc.rdev = (uint64_t)sb->st_rdev;
+	nc.mtime = ts_ns(&sb->st_mtim);
+	nc.ctime = ts_ns(&sb->st_ctim);
+	if (hit)
+		ret = xattrs_decode(ce->xa, ce->xalen, &e->xattrs,
+				    &e->nxattrs);
+	else
+		ret = read_xattrs(dfd, name, 0, 0, &e->xattrs, &e->nxattrs);
+	if (ret < 0)
+		return scan_fail(s, "read xattrs of", path, ret);
+	if (S_ISDIR(sb->st_mode)) {
+		int cfd;
+
+		/* in scan order: before the children */
+		coff = s->newc ? s->newc->len : 0;
+		ret = scan_cache_put(s, &nc, e);
+		if (ret < 0)
+			return ret;
+		nput0 = s->nput;
+		cfd = openat(dfd, name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0)
+			return scan_fail(s, "open", path, -errno);
+		ret = jmode ? scan_dir_j(s, cfd, path, oid, sub_nonempty)
+			    : scan_dir(s, cfd, path, oid, sub_nonempty,
+				       hit ? ce : NULL);
+		close(cfd);
+		if (ret == 0 && s->write) {
+			scan_cache_dir(s, coff, nput0, oid, *sub_nonempty);
+			*same = hit && (*sub_nonempty
+						? git_oid_equal(oid, &ce->oid)
+						: git_oid_is_zero(&ce->oid));
+		}
+		return ret;
+	}
+	if (S_ISREG(sb->st_mode)) {
+		ret = file_oid(s, dfd, name, path, sb, e, ce, hit, &nc);
+		memcpy(oid->id, e->oid, 20);
+		*sub_nonempty = 1;
+	} else if (S_ISLNK(sb->st_mode)) {
+		ret = link_oid(s, dfd, name, path, sb, e, ce, hit, &nc);
+		memcpy(oid->id, e->oid, 20);
+		*sub_nonempty = 1;
+	}
+	if (ret == 0)
+		ret = scan_cache_put(s, &nc, e);
+	return ret;
+}
+
+/* Scan the children of the directory fd dfd (path rel); with s->write,
+ * *tree gets the tree of its files and non-empty subdirectories and
+ * *nonempty whether it has any.
+ *
+ * dce is the directory's cache record (NULL: none, or the root).  Its
+ * tree is reused, not rebuilt and hashed, when the cache is trusted and
+ * this scan looked up exactly the records of its cached subtree, in
+ * order (so the same paths), every child's stat matched (so the same
+ * mode and content: the argument of the whole cache) and every
+ * subdirectory came out with its cached tree. */
+static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
+		    int *nonempty, const struct centry *dce)
+{
+	char **names = NULL;
+	size_t n = 0, i, nt = 0, jumps0 = s->old.jumps, start = 0;
+	struct tent *te = NULL;
+	int reuse, same;
+	const struct centry *ce;
+	struct stat *sbs = NULL;
+	int *errs = NULL;
+	git_oid oid;
+	int ret, sub_nonempty, hit;
+
+	*nonempty = 0;
+	ret = read_names(s, dfd, rel, &names, &n);
+	if (ret < 0)
+		return ret;
 	sbs = malloc((n ? n : 1) * sizeof(*sbs));
 	errs = malloc((n ? n : 1) * sizeof(*errs));
 	if (!sbs || !errs) {
@@ -1876,6 +2086,7 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 		goto out;
 	}
 	stat_names(s->pool, dfd, names, n, sbs, errs);
+	s->nstat += n;
 	te = s->write ? calloc(n ? n : 1, sizeof(*te)) : NULL;
 	if (s->write && !te) {
 		ret = -ENOMEM;
@@ -1887,102 +2098,31 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 		reuse = s->old.cursor == start;
 	}
 	for (i = 0; i < n; i++) {
-		if (errs[i]) {
-			char *p = child_path(rel, names[i]);
+		char *path = child_path(rel, names[i]);
 
-			ret = scan_fail(s, "stat", p ? p : names[i], -errs[i]);
-			free(p);
-			goto out;
-		}
-		sb = sbs[i];
-		ret = scan_add_take(s, child_path(rel, names[i]), &sb, &e);
-		if (ret < 0)
-			goto out;
-		path = e->path; /* stays put when entries move */
-		if (!type_char(sb.st_mode)) {
-			ret = scan_fail(s, "read", path, -EINVAL);
-			goto out;
-		}
-		ce = cache_match(s, path, &sb, &hit);
-		if (!hit)
-			reuse = 0;
-		memset(&nc, 0, sizeof(nc));
-		nc.path = path;
-		nc.mode = (uint32_t)sb.st_mode;
-		nc.dev = (uint64_t)sb.st_dev;
-		nc.ino = (uint64_t)sb.st_ino;
-		nc.size = (uint64_t)sb.st_size;
-		nc.mtime = ts_ns(&sb.st_mtim);
-		nc.ctime = ts_ns(&sb.st_ctim);
-		if (hit)
-			ret = xattrs_decode(ce->xa, ce->xalen, &e->xattrs,
-					    &e->nxattrs);
-		else
-			ret = read_xattrs(dfd, names[i], 0, 0, &e->xattrs,
-					  &e->nxattrs);
-		if (ret < 0) {
-			ret = scan_fail(s, "read xattrs of", path, ret);
-			goto out;
-		}
-		sub_nonempty = 0;
-		if (S_ISDIR(sb.st_mode)) {
-			int cfd;
-
-			/* in scan order: before the children */
-			coff = s->newc ? s->newc->len : 0;
-			ret = scan_cache_put(s, &nc, e);
-			if (ret < 0)
-				goto out;
-			nput0 = s->nput;
-			cfd = openat(dfd, names[i],
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					     O_CLOEXEC);
-			if (cfd < 0) {
-				ret = scan_fail(s, "open", path, -errno);
-				goto out;
-			}
-			ret = scan_dir(s, cfd, path, &oid, &sub_nonempty,
-				       hit ? ce : NULL);
-			close(cfd);
-			if (ret == 0 && s->write) {
-				scan_cache_dir(s, coff, nput0, &oid,
-					       sub_nonempty);
-				if (!hit || (sub_nonempty
-						 ? !git_oid_equal(&oid, &ce->oid)
-						 : !git_oid_is_zero(&ce->oid)))
-					reuse = 0;
-			}
-		} else if (S_ISREG(sb.st_mode)) {
-			ret = file_oid(s, dfd, names[i], path, &sb, e, ce, hit,
-				       &nc);
-			memcpy(oid.id, e->oid, 20);
-			sub_nonempty = 1;
-		} else if (S_ISLNK(sb.st_mode)) {
-			ret = link_oid(s, dfd, names[i], path, &sb, e, ce, hit,
-				       &nc);
-			memcpy(oid.id, e->oid, 20);
-			sub_nonempty = 1;
-		}
-		if (ret == 0 && !S_ISDIR(sb.st_mode))
-			ret = scan_cache_put(s, &nc, e);
-		if (ret < 0)
-			goto out;
-		if (!s->write || !sub_nonempty)
-			continue;
-		tn = name_needs_escape(names[i]) ? tree_name(names[i])
-						 : names[i];
-		if (!tn) {
+		if (!path) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		te[nt].name = tn;
-		te[nt].owned = tn != names[i];
-		te[nt].oid = oid;
-		te[nt].mode = S_ISDIR(sb.st_mode)    ? GIT_FILEMODE_TREE
-			      : S_ISLNK(sb.st_mode)  ? GIT_FILEMODE_LINK
-			      : (sb.st_mode & 0111) ? GIT_FILEMODE_BLOB_EXECUTABLE
-						     : GIT_FILEMODE_BLOB;
-		nt++;
+		if (errs[i]) {
+			ret = scan_fail(s, "stat", path, -errs[i]);
+			free(path);
+			goto out;
+		}
+		ce = cache_match(s, path, &sbs[i], &hit);
+		if (!hit)
+			reuse = 0;
+		ret = scan_entry(s, dfd, names[i], path, &sbs[i], ce, hit, 0,
+				 &oid, &sub_nonempty, &same);
+		if (ret < 0)
+			goto out;
+		if (S_ISDIR(sbs[i].st_mode) && !same)
+			reuse = 0;
+		if (!s->write || !sub_nonempty)
+			continue;
+		ret = tent_add(te, &nt, names[i], &oid, sbs[i].st_mode);
+		if (ret < 0)
+			goto out;
 		*nonempty = 1;
 	}
 	if (reuse && s->old.jumps == jumps0 &&
@@ -1993,42 +2133,295 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 		*tree = dce->oid;
 		goto out;
 	}
-	if (s->write) {
-		if ((ret = git_treebuilder_new(&bld, s->g->repo, NULL)) < 0) {
-			ret = gerr(ret, s->errbuf, s->errlen,
-				   "cannot build a tree");
-			goto out;
-		}
-		for (i = 0; i < nt; i++) {
-			ret = git_treebuilder_insert(NULL, bld, te[i].name,
-						     &te[i].oid, te[i].mode);
-			if (ret < 0) {
-				ret = gerr(ret, s->errbuf, s->errlen,
-					   "cannot add '%s' to the tree of "
-					   "'%s'",
-					   te[i].name, rel);
-				goto out;
-			}
-		}
-		ret = git_treebuilder_write(tree, bld);
-		if (ret < 0) {
-			ret = gerr(ret, s->errbuf, s->errlen,
-				   "cannot write the tree of '%s'", rel);
-			goto out;
-		}
-		ret = staged_note(s->g, tree);
-	}
+	if (s->write)
+		ret = tent_write(s, te, nt, rel, tree);
 out:
-	git_treebuilder_free(bld);
-	for (i = 0; i < nt; i++)
-		if (te[i].owned)
-			free(te[i].name);
-	free(te);
+	tent_free(te, nt);
 	free(sbs);
 	free(errs);
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	names_free(names, n);
+	return ret;
+}
+
+/* ---- the journal ----
+ *
+ * pifsd records the delta path of everything a worker changes through
+ * the mount (ctl "journal", handed over under the snapshot's pause):
+ * 'd' a path whose entry was created, changed or removed, 'f' a
+ * directory that arrived by a rename (every path below it is new).
+ * When the journal covers all changes since the stat cache was saved
+ * (the cache carries pifsd's token of that moment), the scan stats only
+ * those paths, the directories above them and any entry the cache cannot
+ * vouch for (racy times, hard links); every other entry, and whole
+ * untouched subtrees with their trees, come from the cache as they were.
+ * Without a valid journal (no daemon, a daemon restart, a reset, an
+ * overflow) the scan stats everything.
+ */
+#define JN_DIRTY 1u
+#define JN_FULL	 2u
+#define JN_ANC	 4u
+
+struct jent {
+	char *path; /* owned */
+	unsigned flags;
+};
+
+struct jset {
+	struct jent *t;
+	size_t cap, n; /* cap: a power of two */
+};
+
+static size_t jslot(const struct jset *j, const char *p, size_t len)
+{
+	size_t i = (size_t)XXH3_64bits(p, len) & (j->cap - 1);
+
+	while (j->t[i].path &&
+	       (strncmp(j->t[i].path, p, len) || j->t[i].path[len]))
+		i = (i + 1) & (j->cap - 1);
+	return i;
+}
+
+static unsigned jset_get(const struct jset *j, const char *p)
+{
+	size_t i;
+
+	if (!j || !j->n)
+		return 0;
+	i = jslot(j, p, strlen(p));
+	return j->t[i].path ? j->t[i].flags : 0;
+}
+
+static void jset_free(struct jset *j)
+{
+	for (size_t i = 0; i < j->cap; i++)
+		free(j->t[i].path);
+	free(j->t);
+	memset(j, 0, sizeof(*j));
+}
+
+static int jset_add(struct jset *j, const char *p, size_t len, unsigned f)
+{
+	size_t i;
+
+	if (2 * (j->n + 1) > j->cap) {
+		struct jset g = {.cap = j->cap ? j->cap * 2 : 256};
+
+		g.t = calloc(g.cap, sizeof(*g.t));
+		if (!g.t)
+			return -ENOMEM;
+		for (i = 0; i < j->cap; i++)
+			if (j->t[i].path)
+				g.t[jslot(&g, j->t[i].path,
+					  strlen(j->t[i].path))] = j->t[i];
+		g.n = j->n;
+		free(j->t);
+		*j = g;
+	}
+	i = jslot(j, p, len);
+	if (!j->t[i].path) {
+		j->t[i].path = strndup(p, len);
+		if (!j->t[i].path)
+			return -ENOMEM;
+		j->n++;
+	}
+	j->t[i].flags |= f;
+	return 0;
+}
+
+/* A journal path: relative, no empty, "." or ".." component. */
+static int jpath_ok(const char *p, size_t len)
+{
+	const char *c = p, *end = p + len, *slash;
+
+	if (len == 1 && *p == '.')
+		return 1;
+	while (c < end) {
+		slash = memchr(c, '/', (size_t)(end - c));
+		if (!slash)
+			slash = end;
+		if (slash == c || (slash - c == 1 && c[0] == '.') ||
+		    (slash - c == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		c = slash + 1;
+		if (slash + 1 == end)
+			return 0; /* trailing slash */
+	}
+	return len > 0;
+}
+
+/* Parse the records and mark every ancestor; -EINVAL on a bad record. */
+static int jset_build(struct jset *j, const struct pifs_journal *jn)
+{
+	const char *p = jn->buf, *end = jn->buf + jn->len, *z;
+	size_t len, k;
+	unsigned f;
+	int ret;
+
+	memset(j, 0, sizeof(*j));
+	while (p < end) {
+		z = memchr(p, '\0', (size_t)(end - p));
+		if (!z || z - p < 2)
+			return -EINVAL;
+		f = p[0] == 'd' ? JN_DIRTY : p[0] == 'f' ? JN_FULL : 0;
+		len = (size_t)(z - p - 1);
+		if (!f || !jpath_ok(p + 1, len))
+			return -EINVAL;
+		if ((ret = jset_add(j, p + 1, len, f)) < 0)
+			return ret;
+		for (k = len; k-- > 0;)
+			if (p[1 + k] == '/' &&
+			    (ret = jset_add(j, p + 1, k, JN_ANC)) < 0)
+				return ret;
+		if ((ret = jset_add(j, ".", 1, JN_ANC)) < 0)
+			return ret;
+		p = z + 1;
+	}
+	return 0;
+}
+
+/* Can the cached subtree at record k (the record and, for a directory,
+ * its subtree) be taken as it is?  Not when a time was racy or a file has
+ * other names (a change through one of them reaches all). */
+static int cached_subtree_ok(const struct cache *c, size_t k)
+{
+	size_t end, i;
+
+	if (k >= c->n || c->e[k].sub > c->n - k - 1)
+		return 0;
+	end = k + 1 + (S_ISDIR(c->e[k].mode) ? c->e[k].sub : 0);
+	for (i = k; i < end; i++)
+		if (!c->e[i].ctime || (c->e[i].flags & CE_LINKS) ||
+		    !type_char(c->e[i].mode) ||
+		    (!S_ISDIR(c->e[i].mode) && c->e[i].sub))
+			return 0;
+	return 1;
+}
+
+/* Take record k and its subtree from the cache, as the last scan saw
+ * them: entries, xattrs, blob ids and the directory's tree. */
+static int take_cached(struct scan *s, size_t k)
+{
+	size_t end = k + 1 + (S_ISDIR(s->old.e[k].mode) ? s->old.e[k].sub : 0);
+	struct pifs_meta_entry *e;
+	struct centry nc;
+	struct stat sb;
+	int ret;
+
+	for (; k < end; k++) {
+		const struct centry *ce = &s->old.e[k];
+
+		memset(&sb, 0, sizeof(sb));
+		sb.st_mode = ce->mode;
+		sb.st_uid = ce->uid;
+		sb.st_gid = ce->gid;
+		sb.st_dev = ce->dev;
+		sb.st_ino = ce->ino;
+		sb.st_nlink = 1;
+		sb.st_size = (off_t)ce->size;
+		sb.st_rdev = (dev_t)ce->rdev;
+		sb.st_mtim.tv_sec = (time_t)(ce->mtime / 1000000000);
+		sb.st_mtim.tv_nsec = (long)(ce->mtime % 1000000000);
+		if (sb.st_mtim.tv_nsec < 0) {
+			sb.st_mtim.tv_sec--;
+			sb.st_mtim.tv_nsec += 1000000000;
+		}
+		ret = scan_add(s, ce->path, &sb, &e);
+		if (ret < 0)
+			return ret;
+		ret = xattrs_decode(ce->xa, ce->xalen, &e->xattrs,
+				    &e->nxattrs);
+		if (ret < 0)
+			return ret;
+		if (S_ISREG(ce->mode) || S_ISLNK(ce->mode)) {
+			memcpy(e->oid, ce->oid.id, 20);
+			e->has_oid = 1;
+		}
+		nc = *ce;
+		nc.path = e->path;
+		if ((ret = scan_cache_put(s, &nc, e)) < 0)
+			return ret;
+	}
+	s->old.cursor = end;
+	return 0;
+}
+
+/* scan_dir guided by the journal: rel is the root, a journaled directory
+ * or an ancestor of a journaled path (so stated by the caller). */
+static int scan_dir_j(struct scan *s, int dfd, const char *rel,
+		      git_oid *tree, int *nonempty)
+{
+	char **names = NULL;
+	size_t n = 0, i, nt = 0;
+	struct tent *te = NULL;
+	const struct centry *ce;
+	struct stat sb;
+	git_oid oid;
+	unsigned f;
+	int ret, sub_nonempty, hit, same;
+
+	*nonempty = 0;
+	ret = read_names(s, dfd, rel, &names, &n);
+	if (ret < 0)
+		return ret;
+	te = calloc(n ? n : 1, sizeof(*te));
+	if (!te) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		char *path = child_path(rel, names[i]);
+
+		if (!path) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		f = jset_get(s->j, path);
+		ce = cache_find(&s->old, path);
+		if (!f && ce && cached_subtree_ok(&s->old,
+						  (size_t)(ce - s->old.e))) {
+			ret = take_cached(s, (size_t)(ce - s->old.e));
+			free(path);
+			if (ret < 0)
+				goto out;
+			if (S_ISDIR(ce->mode)) {
+				oid = ce->oid;
+				sub_nonempty = !git_oid_is_zero(&ce->oid);
+			} else {
+				oid = ce->oid;
+				sub_nonempty = S_ISREG(ce->mode) ||
+					       S_ISLNK(ce->mode);
+			}
+			if (sub_nonempty) {
+				ret = tent_add(te, &nt, names[i], &oid,
+					       ce->mode);
+				if (ret < 0)
+					goto out;
+				*nonempty = 1;
+			}
+			continue;
+		}
+		s->nstat++;
+		if (fstatat(dfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = scan_fail(s, "stat", path, -errno);
+			free(path);
+			goto out;
+		}
+		hit = ce_hit(ce, &sb);
+		ret = scan_entry(s, dfd, names[i], path, &sb, ce, hit,
+				 !(f & JN_FULL), &oid, &sub_nonempty, &same);
+		if (ret < 0)
+			goto out;
+		if (!sub_nonempty)
+			continue;
+		ret = tent_add(te, &nt, names[i], &oid, sb.st_mode);
+		if (ret < 0)
+			goto out;
+		*nonempty = 1;
+	}
+	ret = tent_write(s, te, nt, rel, tree);
+out:
+	tent_free(te, nt);
+	names_free(names, n);
 	return ret;
 }
 
@@ -2106,6 +2499,7 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 			 .newc = newc, .errbuf = errbuf, .errlen = errlen};
 	struct pifs_meta_entry *root;
 	struct statpool pool;
+	struct jset jset = {0};
 	struct timespec now;
 	struct stat sb;
 	int fd, ret, nonempty;
@@ -2148,10 +2542,28 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 		scan_fail(&s, "read", ".", ret);
 		goto out_fd;
 	}
-	statpool_start(&pool);
-	s.pool = &pool;
-	ret = scan_dir(&s, fd, ".", tree, &nonempty, NULL);
-	statpool_stop(&pool);
+	if (g && write && g->has_jn && g->jn.valid && g->jn.token &&
+	    s.old.trusted && s.old.token == g->jn.token) {
+		ret = jset_build(&jset, &g->jn);
+		if (ret == 0)
+			s.j = &jset;
+		else if (ret == -EINVAL)
+			pifs_debug("bad journal from pifsd: stating everything");
+		else
+			goto out_fd;
+	}
+	if (s.j) {
+		ret = scan_dir_j(&s, fd, ".", tree, &nonempty);
+	} else {
+		statpool_start(&pool);
+		s.pool = &pool;
+		ret = scan_dir(&s, fd, ".", tree, &nonempty, NULL);
+		statpool_stop(&pool);
+	}
+	if (g) {
+		g->used_jn = s.j != NULL;
+		g->nstat = s.nstat;
+	}
 	if (ret == 0)
 		ret = scan_finish(&s);
 out_fd:
@@ -2163,8 +2575,30 @@ out:
 	if (ret < 0)
 		pifs_meta_release(m);
 	cache_release(&s.old);
+	jset_free(&jset);
 	free(s.x);
 	return ret;
+}
+
+void pifs_git_set_journal(struct pifs_git *g, const struct pifs_journal *j)
+{
+	free(g->jn.buf);
+	memset(&g->jn, 0, sizeof(g->jn));
+	g->has_jn = 0;
+	if (!j)
+		return;
+	g->jn = *j;
+	g->jn.buf = NULL;
+	if (j->len) {
+		g->jn.buf = malloc(j->len);
+		if (!g->jn.buf) {
+			g->jn.valid = 0; /* stat everything */
+			g->jn.len = 0;
+		} else {
+			memcpy(g->jn.buf, j->buf, j->len);
+		}
+	}
+	g->has_jn = 1;
 }
 
 int pifs_git_scan(struct pifs_git *g, struct pifs_store *st,
@@ -3367,6 +3801,8 @@ int pifs_git_snapshot_prepare(struct pifs_git *g, const char *worker,
 		}
 		git_oid_tostr(out->id, sizeof(out->id), &g->parent);
 	}
+	out->journal = g->used_jn;
+	out->stated = (unsigned)g->nstat;
 	out->created = !(g->has_parent &&
 			 git_oid_equal(git_commit_tree_id(head), &g->tree)) ||
 		       allow_empty;
@@ -4060,7 +4496,8 @@ int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 		    strcmp(base, snap->id))
 			base_set(g->st, g->worker, snap->id);
 		cache_save(&g->newcache, g->st, g->worker,
-			   g->has_parent ? &g->parent : NULL);
+			   g->has_parent ? &g->parent : NULL,
+			   g->has_jn ? g->jn.newtoken : 0);
 		pifs_git_snapshot_abort(g);
 		return 0;
 	}
@@ -4140,7 +4577,8 @@ int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 		goto out;
 	}
 	/* the cache only names objects now durable in the pack */
-	cache_save(&g->newcache, g->st, g->worker, &cid);
+	cache_save(&g->newcache, g->st, g->worker, &cid,
+		   g->has_jn ? g->jn.newtoken : 0);
 out:
 	git_reference_free(refp);
 	git_tree_free(tree);

@@ -123,7 +123,27 @@ struct pifs_snapshot {
 	unsigned files;	  /* changed paths against the parent */
 	uint64_t bytes;	  /* changed content bytes */
 	unsigned objects; /* objects in the new pack */
+	int journal;	  /* the scan followed pifsd's journal */
+	unsigned stated;  /* names the scan stated */
 };
+
+/* What pifsd saw change in a mounted worker's delta (ctl "journal",
+ * asked under the snapshot's pause).  valid: buf lists every change since
+ * pifsd set token; a stat cache saved with that token then needs only
+ * those paths stated.  newtoken: pifsd's token from this pause on, saved
+ * with the new cache.  buf: records of a flag byte ('d' a changed path,
+ * 'f' a directory that arrived by a rename), the path relative to the
+ * delta ("." the root) and a NUL. */
+struct pifs_journal {
+	int valid;
+	uint64_t token, newtoken;
+	char *buf;
+	size_t len;
+};
+
+/* Use j (copied; NULL: none) for the next snapshot_prepare of g.  Without
+ * one the scan stats everything and the cache is saved with token 0. */
+void pifs_git_set_journal(struct pifs_git *g, const struct pifs_journal *j);
 
 /* Snapshot in two steps so a mounted worker is paused only for the
  * first: prepare reads the delta and builds every object in memory;

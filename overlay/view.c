@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -89,6 +90,214 @@ static char *work_name(char *buf, size_t len)
 }
 
 /* statx of an O_PATH fd; the generation hashes the birth time. */
+/* ---- the journal (view.h) ---- */
+
+#define JOURNAL_MAX_PATHS 200000
+#define JOURNAL_MAX_BYTES ((size_t)32 << 20)
+#define JF_DIRTY 1u
+#define JF_FULL	 2u
+
+struct pifs_jent {
+	char *path;
+	unsigned flags;
+};
+
+static size_t jhash(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	while (len--)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+static void journal_clear(struct pifs_view *v)
+{
+	for (size_t i = 0; i < v->jcap; i++)
+		free(v->jt[i].path);
+	free(v->jt);
+	v->jt = NULL;
+	v->jcap = v->jn = v->jbytes = 0;
+}
+
+/* Give up on the set: the next snapshot stats everything. */
+static void journal_drop(struct pifs_view *v)
+{
+	journal_clear(v);
+	v->jvalid = 0;
+}
+
+static size_t journal_slot(const struct pifs_jent *t, size_t cap,
+			   const char *p, size_t len)
+{
+	size_t i = jhash(p, len) & (cap - 1);
+
+	while (t[i].path && (strncmp(t[i].path, p, len) || t[i].path[len]))
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+/* Record path (len bytes) with flags; caller holds jlock. */
+static void journal_put(struct pifs_view *v, const char *p, size_t len,
+			unsigned flags)
+{
+	size_t i;
+
+	if (!v->jvalid)
+		return;
+	if (v->jn >= JOURNAL_MAX_PATHS || v->jbytes >= JOURNAL_MAX_BYTES) {
+		pifs_info("journal of worker '%s' full: its next snapshot "
+			  "reads the whole delta", v->name);
+		journal_drop(v);
+		return;
+	}
+	if (2 * (v->jn + 1) > v->jcap) {
+		size_t cap = v->jcap ? v->jcap * 2 : 64;
+		struct pifs_jent *t = calloc(cap, sizeof(*t));
+
+		if (!t) {
+			journal_drop(v);
+			return;
+		}
+		for (i = 0; i < v->jcap; i++)
+			if (v->jt[i].path)
+				t[journal_slot(t, cap, v->jt[i].path,
+					       strlen(v->jt[i].path))] =
+				    v->jt[i];
+		free(v->jt);
+		v->jt = t;
+		v->jcap = cap;
+	}
+	i = journal_slot(v->jt, v->jcap, p, len);
+	if (!v->jt[i].path) {
+		v->jt[i].path = strndup(p, len);
+		if (!v->jt[i].path) {
+			journal_drop(v);
+			return;
+		}
+		v->jn++;
+		v->jbytes += len + 2;
+	}
+	v->jt[i].flags |= flags;
+}
+
+/* Record n's delta path (plus "/name" when name is set); the caller
+ * holds the view lock, so the names above n stay put. */
+static void jn_node(struct pifs_view *v, const struct pifs_node *n,
+		    const char *name, unsigned flags)
+{
+	const struct pifs_node *q;
+	size_t len = 0, l;
+	char *buf, *end;
+
+	if (n->real)
+		n = n->real;
+	if (n->view != v || n->unlinked)
+		return;
+	for (q = n; q && q != v->root; q = q->parent) {
+		if (!q->name || q->unlinked)
+			return;
+		len += strlen(q->name) + 1;
+	}
+	if (!q)
+		return;
+	if (name)
+		len += strlen(name) + 1;
+	if (!len) {
+		pthread_mutex_lock(&v->jlock);
+		journal_put(v, ".", 1, flags);
+		pthread_mutex_unlock(&v->jlock);
+		return;
+	}
+	buf = malloc(len);
+	if (!buf) {
+		pthread_mutex_lock(&v->jlock);
+		journal_drop(v);
+		pthread_mutex_unlock(&v->jlock);
+		return;
+	}
+	end = buf + len - 1; /* the last byte: the separator not needed */
+	if (name) {
+		l = strlen(name);
+		end -= l;
+		memcpy(end + 1, name, l);
+		*end-- = '/';
+	}
+	for (q = n; q != v->root; q = q->parent) {
+		l = strlen(q->name);
+		end -= l;
+		memcpy(end + 1, q->name, l);
+		*end-- = '/';
+	}
+	pthread_mutex_lock(&v->jlock);
+	journal_put(v, buf + 1, len - 1, flags);
+	pthread_mutex_unlock(&v->jlock);
+	free(buf);
+}
+
+void pifs_view_journal_node(struct pifs_view *v, struct pifs_node *n)
+{
+	jn_node(v, n, NULL, JF_DIRTY);
+}
+
+uint64_t pifs_view_journal_epoch(struct pifs_view *v)
+{
+	uint64_t e;
+
+	pthread_mutex_lock(&v->jlock);
+	e = v->jepoch;
+	pthread_mutex_unlock(&v->jlock);
+	return e;
+}
+
+int pifs_view_journal_take(struct pifs_view *v, int *valid, uint64_t *token,
+			   uint64_t *newtoken, char **buf, size_t *len)
+{
+	size_t need = 0, off = 0, i, l;
+	uint64_t t = 0;
+	char *b;
+
+	while (!t)
+		if (getrandom(&t, sizeof(t), 0) != sizeof(t))
+			return -errno;
+	pthread_mutex_lock(&v->jlock);
+	for (i = 0; i < v->jcap; i++)
+		if (v->jt[i].path)
+			need += (strlen(v->jt[i].path) + 2) *
+				(v->jt[i].flags == (JF_DIRTY | JF_FULL) ? 2 : 1);
+	b = malloc(need ? need : 1);
+	if (!b) {
+		pthread_mutex_unlock(&v->jlock);
+		return -ENOMEM;
+	}
+	for (i = 0; i < v->jcap; i++) {
+		if (!v->jt[i].path)
+			continue;
+		l = strlen(v->jt[i].path) + 1;
+		if (v->jt[i].flags & JF_DIRTY) {
+			b[off++] = 'd';
+			memcpy(b + off, v->jt[i].path, l);
+			off += l;
+		}
+		if (v->jt[i].flags & JF_FULL) {
+			b[off++] = 'f';
+			memcpy(b + off, v->jt[i].path, l);
+			off += l;
+		}
+	}
+	*valid = v->jvalid;
+	*token = v->jtoken;
+	*newtoken = t;
+	journal_clear(v);
+	v->jtoken = t;
+	v->jvalid = 1;
+	v->jepoch++;
+	pthread_mutex_unlock(&v->jlock);
+	*buf = b;
+	*len = off;
+	return 0;
+}
+
 static int upper_stat(int fd, struct stat *st, uint32_t *gen)
 {
 	struct statx sx;
@@ -580,6 +789,7 @@ static void link_siblings(struct pifs_view *v, struct pifs_node *n, ino_t ino)
 				struct saved_times pt;
 
 				times_save(dir->upper_fd, &pt);
+				jn_node(v, dir, last, JF_DIRTY);
 				if (linkat(n->upper_fd, "", dir->upper_fd, last,
 					   AT_EMPTY_PATH) < 0)
 					pifs_warn("cannot keep hard link '%s' in view '%s': %s",
@@ -691,6 +901,7 @@ static int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data)
 		goto out;
 	}
 	made = 0;
+	jn_node(v, n, NULL, JF_DIRTY);
 	times_restore(p->upper_fd, &pt);
 	if ((r = pifs_fsync_dir(p->upper_fd)) < 0)
 		pifs_warn("cannot fsync delta dir of '%s': %s", n->name,
@@ -1297,6 +1508,8 @@ static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
 	v->work_fd = fs->store.work_fd;
 	v->fs = fs;
 	pthread_rwlock_init(&v->lock, NULL);
+	pthread_mutex_init(&v->jlock, NULL);
+	v->jepoch = 1;
 	if (get_origin(fd, &origin))
 		root = pifs_node_new(pifs_make_id(v->id, 0, origin), 0, v, S_IFDIR);
 	else
@@ -1417,6 +1630,8 @@ fail:
 void pifs_fs_close(struct pifs_fs *fs)
 {
 	for (size_t i = 0; i < fs->nviews; i++) {
+		journal_clear(fs->views[i]);
+		pthread_mutex_destroy(&fs->views[i]->jlock);
 		pthread_rwlock_destroy(&fs->views[i]->lock);
 		free(fs->views[i]);
 	}
@@ -1928,6 +2143,7 @@ int pifs_fs_setattr(struct pifs_fs *fs, struct pifs_node *n,
 	}
 	r = node_stat(v, n, st);
 out:
+	jn_node(v, n, NULL, JF_DIRTY);
 	unlock(v);
 	return r;
 }
@@ -2021,6 +2237,7 @@ static int create_common(struct pifs_fs *fs, struct pifs_node *p,
 		ne->fd = -1;
 	}
 out:
+	jn_node(v, p, name, JF_DIRTY);
 	unlock(v);
 	return r;
 }
@@ -2118,6 +2335,8 @@ int pifs_fs_link(struct pifs_fs *fs, struct pifs_node *n, struct pifs_node *p,
 		found(fs, n, out);
 	}
 out:
+	jn_node(v, n, NULL, JF_DIRTY);
+	jn_node(v, p, name, JF_DIRTY);
 	unlock(v);
 	return r;
 }
@@ -2227,6 +2446,7 @@ static int remove_common(struct pifs_fs *fs, struct pifs_node *p,
 	if (r == 0)
 		mark_unlinked(fs, id, p, name);
 out:
+	jn_node(v, p, name, JF_DIRTY);
 	if (n)
 		pifs_nodes_put(&fs->nodes, n);
 	unlock(v);
@@ -2413,6 +2633,15 @@ int pifs_fs_rename(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 		dst->unlinked = 1;
 	r = pifs_node_move(&fs->nodes, src, q, newname);
 out:
+	/* A directory that arrived by a rename brings paths the journal
+	 * never saw: all of it is read again (JF_FULL). */
+	jn_node(v, p, name,
+		JF_DIRTY | ((flags & RENAME_EXCHANGE) && dst &&
+				    S_ISDIR(dst->type)
+				? JF_FULL
+				: 0));
+	jn_node(v, q, newname,
+		JF_DIRTY | (src && S_ISDIR(src->type) ? JF_FULL : 0));
 	if (src)
 		pifs_nodes_put(&fs->nodes, src);
 	if (dst)
@@ -2494,6 +2723,8 @@ int pifs_fs_open_file(struct pifs_fs *fs, struct pifs_node *n, int flags,
 	if (r == 0)
 		*fd_out = fd;
 out:
+	if (write)
+		jn_node(v, n, NULL, JF_DIRTY); /* O_TRUNC, a copy-up */
 	unlock(v);
 	return r;
 }
@@ -2738,6 +2969,7 @@ int pifs_fs_setxattr(struct pifs_fs *fs, struct pifs_node *n, const char *name,
 	r = copy_up(n->view, n, 1);
 	if (r == 0)
 		r = pifs_lsetxattr(n->upper_fd, NULL, name, val, size, flags);
+	jn_node(n->view, n, NULL, JF_DIRTY);
 	unlock(n->view);
 	return r;
 }
@@ -2755,6 +2987,7 @@ int pifs_fs_removexattr(struct pifs_fs *fs, struct pifs_node *n,
 	r = copy_up(n->view, n, 1);
 	if (r == 0)
 		r = pifs_lremovexattr(n->upper_fd, NULL, name);
+	jn_node(n->view, n, NULL, JF_DIRTY);
 	unlock(n->view);
 	return r;
 }
@@ -2888,6 +3121,11 @@ int pifs_fs_view_swap(struct pifs_fs *fs, struct pifs_view *v,
 		return r;
 	if (!locked)
 		wrlock(v);
+	/* Whatever happens below, the delta is not what the journal
+	 * describes any more. */
+	pthread_mutex_lock(&v->jlock);
+	journal_drop(v);
+	pthread_mutex_unlock(&v->jlock);
 	if ((r = pifs_store_delta_swap(&fs->store, v->name, tmpname)) < 0)
 		goto out;
 	rootfd = openat(fs->store.deltas_fd, v->name,

@@ -46,6 +46,17 @@ struct pifs_view {
 	struct pifs_fs *fs;
 	struct pifs_node *root; /* pinned for the view's life */
 	int gone;               /* removed from the registry while mounted */
+	/* The journal: the delta paths changed through the mount since
+	 * jtoken was set (handed to `pifs snapshot`, see
+	 * pifs_view_journal_take).  Guarded by jlock; a writer records under
+	 * the view lock (shared or exclusive), the hand-over happens under
+	 * the pause, so nothing is recorded between it and the scan. */
+	pthread_mutex_t jlock;
+	int jvalid;             /* the set lists every change since jtoken */
+	uint64_t jtoken;        /* 0: never handed over */
+	uint64_t jepoch;        /* bumped at each hand-over (from 1) */
+	struct pifs_jent *jt;   /* open-addressing set of paths */
+	size_t jcap, jn, jbytes;
 };
 
 struct pifs_fs {
@@ -210,6 +221,18 @@ void pifs_view_pause(struct pifs_view *v);
 void pifs_view_resume(struct pifs_view *v);
 void pifs_view_write_begin(struct pifs_view *v);
 void pifs_view_write_end(struct pifs_view *v);
+
+/* Record a data write to n's delta file in the journal; the caller holds
+ * pifs_view_write_begin.  An open file records once per epoch
+ * (pifs_view_journal_epoch), not per write. */
+void pifs_view_journal_node(struct pifs_view *v, struct pifs_node *n);
+uint64_t pifs_view_journal_epoch(struct pifs_view *v);
+/* Hand the journal over (the caller holds the pause): *valid, the token
+ * it was kept since, a new token from now on, and the records ('d' or
+ * 'f', the delta-relative path, NUL; malloc'd).  The set starts empty
+ * and valid under the new token. */
+int pifs_view_journal_take(struct pifs_view *v, int *valid, uint64_t *token,
+			   uint64_t *newtoken, char **buf, size_t *len);
 
 /* What the kernel must forget after a swap: the entry (parent, name) and
  * the inode id.  parent is 0 for the view root. */

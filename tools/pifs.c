@@ -1452,9 +1452,21 @@ static int cmd_snapshot(int argc, char **argv)
 	g = open_git(&st, 1);
 	cfd = ctl_connect(&st);
 	if (cfd >= 0) {
+		struct pifs_journal jn;
+
 		ret = pifs_ctl_pause(cfd, worker);
 		if (ret < 0)
 			die(1, "cannot pause %s: %s", worker, strerror(-ret));
+		/* What pifsd saw change: the scan stats only that.  Without
+		 * it (an older pifsd) the scan stats everything. */
+		ret = pifs_ctl_journal(cfd, worker, &jn);
+		if (ret == 0) {
+			pifs_git_set_journal(g, &jn);
+			free(jn.buf);
+		} else if (ret != -EINVAL) {
+			die(1, "cannot read the journal of %s: %s", worker,
+			    strerror(-ret));
+		}
 	}
 	ret = pifs_git_snapshot_prepare(g, worker, msg, allow_empty, &snap,
 					err, sizeof(err));
@@ -1477,8 +1489,11 @@ static int cmd_snapshot(int argc, char **argv)
 	} else {
 		printf("%s\n", snap.id);
 		if (stats)
-			printf("files %u bytes %llu objects %u\n", snap.files,
-			       (unsigned long long)snap.bytes, snap.objects);
+			printf("files %u bytes %llu objects %u scan %s "
+			       "stated %u\n",
+			       snap.files, (unsigned long long)snap.bytes,
+			       snap.objects, snap.journal ? "journal" : "full",
+			       snap.stated);
 	}
 	pifs_git_free(g);
 	pifs_store_close(&st);
