@@ -417,7 +417,8 @@ if want snapshot; then
 		bash "$here/bench-snapshot.sh" >"$T/snapshot.out" 2>&1 ||
 		{ cat "$T/snapshot.out"; warn "bench-snapshot.sh failed"; }
 	declare_case snapshot-full "8 snapshot" ms "-" "full snapshot of a $SNAP_FILES-file delta (plain column: git add+commit)"
-	declare_case snapshot-incremental "8 snapshot" ms "<50 ms" "incremental snapshot, 1 file changed (plain: git)"
+	declare_case snapshot-incremental "8 snapshot" ms "<50 ms" "incremental snapshot, 1 file changed in the unmounted delta (plain: git)"
+	declare_case snapshot-incr-mounted "8 snapshot" ms "<50 ms" "incremental snapshot, 1 file changed through the mount (plain: git)"
 	declare_case reset-golden "8 snapshot" ms "-" "reset --golden of a $SNAP_FILES-file delta"
 	declare_case reset-snapshot "8 snapshot" ms "-" "reset --to the full snapshot ($SNAP_FILES files back)"
 	# runs.tsv of bench-snapshot.sh: case tool run ms

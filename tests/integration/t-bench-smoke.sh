@@ -54,6 +54,7 @@ has tftp-1 plain pifs
 has tftp-2 plain pifs
 has snapshot-full plain pifs
 has snapshot-incremental plain pifs
+has snapshot-incr-mounted plain pifs
 has reset-golden pifs
 has reset-snapshot pifs
 has import-xz-s pifs
