@@ -1101,6 +1101,30 @@ struct pifs_git {
 
 static int git_inited;
 
+/* libgit2's start-up (Debian's parses the whole system CA bundle: ~7 ms
+ * here) on a thread of its own, while the caller does what needs no git:
+ * pifs_git_init_async, then pifs_git_open joins it. */
+static pthread_t init_thread;
+static int init_started, init_result;
+
+static void *init_main(void *arg)
+{
+	(void)arg;
+	init_result = git_libgit2_init();
+	return NULL;
+}
+
+void pifs_git_init_async(void)
+{
+	if (!git_inited && !init_started &&
+	    pthread_create(&init_thread, NULL, init_main, NULL) == 0)
+		init_started = 1;
+}
+
+/* A stat cache read ahead (pifs_git_cache_prefetch) for one worker. */
+static struct cache prefetched;
+static char prefetched_worker[PIFS_NAME_MAX + 1];
+
 static int staged_note(struct pifs_git *g, const git_oid *oid)
 {
 	git_oid *n;
@@ -1190,6 +1214,16 @@ int pifs_git_open(struct pifs_git **out, struct pifs_store *st, int create,
 	int ret;
 
 	*out = NULL;
+	if (init_started) {
+		pthread_join(init_thread, NULL);
+		init_started = 0;
+		if (init_result < 0)
+			return -ENOMEM;
+		git_inited = 1; /* that init counts; it is never shut down */
+		git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
+		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+	}
 	if (!git_inited) {
 		if (git_libgit2_init() < 0)
 			return -ENOMEM;
@@ -2516,7 +2550,13 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 	clock_gettime(CLOCK_REALTIME, &now);
 	s.start = ts_ns(&now);
 	if (g) {
-		cache_load(&s.old, st, worker);
+		if (prefetched_worker[0] && !strcmp(prefetched_worker, worker)) {
+			s.old = prefetched;
+			memset(&prefetched, 0, sizeof(prefetched));
+			prefetched_worker[0] = '\0';
+		} else {
+			cache_load(&s.old, st, worker);
+		}
 		/* the cache is saved once its commit is durable: all the
 		 * blobs it names are in the repository if that commit is */
 		s.old.trusted = write && s.old.has_commit &&
@@ -2578,6 +2618,13 @@ out:
 	jset_free(&jset);
 	free(s.x);
 	return ret;
+}
+
+void pifs_git_cache_prefetch(struct pifs_store *st, const char *worker)
+{
+	cache_release(&prefetched);
+	cache_load(&prefetched, st, worker);
+	snprintf(prefetched_worker, sizeof(prefetched_worker), "%s", worker);
 }
 
 void pifs_git_set_journal(struct pifs_git *g, const struct pifs_journal *j)

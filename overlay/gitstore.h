@@ -141,6 +141,13 @@ struct pifs_journal {
 	size_t len;
 };
 
+/* Start libgit2 on a thread while the caller does other work;
+ * pifs_git_open waits for it.  Optional. */
+void pifs_git_init_async(void);
+/* Read worker's stat cache ahead, for the next scan of that worker (the
+ * caller holds the store lock from before this until that scan). */
+void pifs_git_cache_prefetch(struct pifs_store *st, const char *worker);
+
 /* Use j (copied; NULL: none) for the next snapshot_prepare of g.  Without
  * one the scan stats everything and the cache is saved with token 0. */
 void pifs_git_set_journal(struct pifs_git *g, const struct pifs_journal *j);

@@ -1446,11 +1446,13 @@ static int cmd_snapshot(int argc, char **argv)
 	if (argc - optind != 1)
 		die(EXIT_USAGE, "snapshot needs a WORKER");
 	worker = argv[optind];
+	pifs_git_init_async(); /* meanwhile: the store, its lock, the cache */
 	open_store(&st, store_path());
 	need_worker(&st, worker);
 	lock_store(&st);
-	g = open_git(&st, 1);
+	pifs_git_cache_prefetch(&st, worker);
 	cfd = ctl_connect(&st);
+	g = open_git(&st, 1);
 	if (cfd >= 0) {
 		struct pifs_journal jn;
 
