@@ -1114,6 +1114,16 @@ static void *init_main(void *arg)
 	return NULL;
 }
 
+void pifs_git_init_wait(void)
+{
+	if (!init_started)
+		return;
+	pthread_join(init_thread, NULL);
+	init_started = 0;
+	if (init_result >= 0)
+		git_inited = 1; /* that init counts; it is never shut down */
+}
+
 void pifs_git_init_async(void)
 {
 	if (!git_inited && !init_started &&
@@ -1215,11 +1225,9 @@ int pifs_git_open(struct pifs_git **out, struct pifs_store *st, int create,
 
 	*out = NULL;
 	if (init_started) {
-		pthread_join(init_thread, NULL);
-		init_started = 0;
+		pifs_git_init_wait();
 		if (init_result < 0)
 			return -ENOMEM;
-		git_inited = 1; /* that init counts; it is never shut down */
 		git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
 		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);

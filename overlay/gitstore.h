@@ -144,6 +144,8 @@ struct pifs_journal {
 /* Start libgit2 on a thread while the caller does other work;
  * pifs_git_open waits for it.  Optional. */
 void pifs_git_init_async(void);
+/* Wait for that start-up, if one runs (before exit()). */
+void pifs_git_init_wait(void);
 /* Read worker's stat cache ahead, for the next scan of that worker (the
  * caller holds the store lock from before this until that scan). */
 void pifs_git_cache_prefetch(struct pifs_store *st, const char *worker);

@@ -60,6 +60,7 @@ static void die(int code, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	pifs_git_init_wait(); /* never exit under libgit2's start-up */
 	exit(code);
 }
 
@@ -1446,10 +1447,10 @@ static int cmd_snapshot(int argc, char **argv)
 	if (argc - optind != 1)
 		die(EXIT_USAGE, "snapshot needs a WORKER");
 	worker = argv[optind];
-	pifs_git_init_async(); /* meanwhile: the store, its lock, the cache */
 	open_store(&st, store_path());
 	need_worker(&st, worker);
 	lock_store(&st);
+	pifs_git_init_async(); /* meanwhile: the cache, pifsd */
 	pifs_git_cache_prefetch(&st, worker);
 	cfd = ctl_connect(&st);
 	g = open_git(&st, 1);
