@@ -60,6 +60,7 @@
 #define META_HEADER   "# pifs delta metadata v1"
 #define CACHE_HEADER  "# pifs stat cache v1"
 #define CACHE_DIR     "pifs-cache"
+#define METACOPY_DIR  "pifs-meta"
 #define REF_PREFIX    "refs/heads/workers/"
 #define NAME_ESC      "~pifs~"
 #define RACY_NS	      ((int64_t)50 * 1000000)
@@ -1013,13 +1014,14 @@ bad:
  * fails its checksum and is rebuilt.  It names only objects of commits
  * already durable, so even an older cache never names a lost object.
  * The store lock makes this process the only writer of the temporary. */
+static int save_nosync(struct pifs_store *st, const char *dir,
+		       const char *worker, const void *buf, size_t len);
+
 static int cache_save(struct sbuf *sb, struct pifs_store *st,
 		      const char *worker, const git_oid *commit,
 		      uint64_t token)
 {
-	char sub[64], tmp[PIFS_NAME_MAX + 16];
 	uint64_t h;
-	int dfd, fd, ret;
 
 	if (sb->err)
 		return sb->err;
@@ -1033,7 +1035,18 @@ static int cache_save(struct sbuf *sb, struct pifs_store *st,
 	memcpy(sb->p + 36, &token, 8);
 	h = XXH3_64bits(sb->p + 16, sb->len - 16);
 	memcpy(sb->p + 8, &h, 8);
-	snprintf(sub, sizeof(sub), PIFS_GIT_DIR "/" CACHE_DIR);
+	return save_nosync(st, CACHE_DIR, worker, sb->p, sb->len);
+}
+
+/* Replace git/DIR/worker with buf: a temporary beside it, renamed; no
+ * fsync (see the callers for why that is enough). */
+static int save_nosync(struct pifs_store *st, const char *dir,
+		       const char *worker, const void *buf, size_t len)
+{
+	char sub[64], tmp[PIFS_NAME_MAX + 16];
+	int dfd, fd, ret;
+
+	snprintf(sub, sizeof(sub), PIFS_GIT_DIR "/%s", dir);
 	if (mkdirat(st->fd, sub, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	dfd = pifs_openat_beneath(st->fd, sub, O_PATH | O_DIRECTORY, 0);
@@ -1047,7 +1060,7 @@ static int cache_save(struct sbuf *sb, struct pifs_store *st,
 		close(dfd);
 		return fd;
 	}
-	ret = pifs_write_all(fd, sb->p, sb->len);
+	ret = pifs_write_all(fd, buf, len);
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
 	if (ret == 0 && renameat(dfd, tmp, dfd, worker) < 0)
@@ -3766,6 +3779,45 @@ void pifs_changes_free(struct pifs_change *c, size_t n)
 
 /* ---- snapshot ---- */
 
+/* A copy of the META of a worker's last snapshot (git/pifs-meta/<worker>),
+ * so the next snapshot counts its changes without reading that blob back
+ * from the pack (inflate and hash check: ~3 ms for a 10,000-entry delta).
+ * Not fsynced: it is used only when its content hashes to the blob id the
+ * commit names. */
+static void metacopy_save(struct pifs_store *st, const char *worker,
+			  const char *text, size_t len)
+{
+	if (save_nosync(st, METACOPY_DIR, worker, text, len) < 0)
+		pifs_debug("cannot keep a copy of the META of %s", worker);
+}
+
+/* The META copy of worker if it is blob id, malloc'd; else NULL. */
+static char *metacopy_load(struct pifs_store *st, const char *worker,
+			   const git_oid *id, size_t *len_out)
+{
+	char sub[PIFS_NAME_MAX + 64], hdr[40];
+	unsigned char md[20];
+	struct pifs_sha1 c;
+	char *buf = NULL;
+	size_t len = 0;
+	int hl;
+
+	snprintf(sub, sizeof(sub), PIFS_GIT_DIR "/" METACOPY_DIR "/%s", worker);
+	if (pifs_read_file(st->fd, sub, META_MAX, &buf, &len) < 0)
+		return NULL;
+	hl = snprintf(hdr, sizeof(hdr), "blob %zu", len);
+	pifs_sha1_init(&c);
+	pifs_sha1_update(&c, hdr, (size_t)hl + 1);
+	pifs_sha1_update(&c, buf, len);
+	pifs_sha1_final(&c, md);
+	if (memcmp(md, id->id, 20)) {
+		free(buf);
+		return NULL;
+	}
+	*len_out = len;
+	return buf;
+}
+
 void pifs_git_snapshot_abort(struct pifs_git *g)
 {
 	if (!g)
@@ -4352,6 +4404,9 @@ static int fast_count(struct pifs_git *g, unsigned *files, uint64_t *bytes)
 	git_tree *oroot = NULL, *nroot = NULL, *otree = NULL, *ntree = NULL;
 	git_blob *blob = NULL;
 	const git_tree_entry *te;
+	const char *otext;
+	char *ocopy = NULL;
+	size_t olen;
 	struct oline *ol = NULL, *nl = NULL;
 	size_t nol = 0, nnl = 0, i, j, tsize, slot, ocap = 0, ninit, n = 0,
 	       cap = 0;
@@ -4374,9 +4429,17 @@ static int fast_count(struct pifs_git *g, unsigned *files, uint64_t *bytes)
 	    git_tree_lookup(&nroot, g->repo, &g->tree) < 0)
 		goto out;
 	te = git_tree_entry_byname(oroot, "META");
-	if (!te || git_tree_entry_type(te) != GIT_OBJECT_BLOB ||
-	    git_blob_lookup(&blob, g->repo, git_tree_entry_id(te)) < 0)
+	if (!te || git_tree_entry_type(te) != GIT_OBJECT_BLOB)
 		goto out;
+	ocopy = metacopy_load(g->st, g->worker, git_tree_entry_id(te), &olen);
+	if (ocopy) {
+		otext = ocopy;
+	} else {
+		if (git_blob_lookup(&blob, g->repo, git_tree_entry_id(te)) < 0)
+			goto out;
+		otext = git_blob_rawcontent(blob);
+		olen = (size_t)git_blob_rawsize(blob);
+	}
 	te = git_tree_entry_byname(oroot, "delta");
 	if (!te || git_tree_entry_type(te) != GIT_OBJECT_TREE ||
 	    git_tree_lookup(&otree, g->repo, git_tree_entry_id(te)) < 0)
@@ -4386,11 +4449,9 @@ static int fast_count(struct pifs_git *g, unsigned *files, uint64_t *bytes)
 	    git_tree_lookup(&ntree, g->repo, git_tree_entry_id(te)) < 0)
 		goto out;
 	/* a parent on another golden (a rebase): the full diff */
-	if (!meta_same_golden(git_blob_rawcontent(blob),
-			      (size_t)git_blob_rawsize(blob), g->meta.golden))
+	if (!meta_same_golden(otext, olen, g->meta.golden))
 		goto out;
-	if (meta_lines(git_blob_rawcontent(blob),
-		       (size_t)git_blob_rawsize(blob), &ol, &nol) < 0 ||
+	if (meta_lines(otext, olen, &ol, &nol) < 0 ||
 	    meta_lines(g->metatext, g->metalen, &nl, &nnl) < 0 ||
 	    nnl != g->meta.count || nol >= UINT32_MAX)
 		goto out;
@@ -4517,6 +4578,7 @@ out:
 	free(oused);
 	free(ol);
 	free(nl);
+	free(ocopy);
 	git_blob_free(blob);
 	git_tree_free(otree);
 	git_tree_free(ntree);
@@ -4634,6 +4696,7 @@ int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 	/* the cache only names objects now durable in the pack */
 	cache_save(&g->newcache, g->st, g->worker, &cid,
 		   g->has_jn ? g->jn.newtoken : 0);
+	metacopy_save(g->st, g->worker, g->metatext, g->metalen);
 out:
 	git_reference_free(refp);
 	git_tree_free(tree);
