@@ -205,12 +205,15 @@ static const char usage_destroy[] =
 
 static const char usage_snapshot[] =
     "usage: pifs [--store DIR] snapshot WORKER [-m MESSAGE] [--allow-empty]\n"
+    "                                  [--stats]\n"
     "\n"
     "Record WORKER's delta as a new snapshot (a commit on the branch\n"
     "workers/WORKER of STORE/git) and print its id.  If nothing changed\n"
     "since the last snapshot, nothing is recorded unless --allow-empty.\n"
     "On a mounted store the worker's view is paused while its delta is\n"
-    "read.\n";
+    "read, and only what pifsd saw change is looked at.  --stats adds a\n"
+    "line: files and bytes changed, objects written, and whether the scan\n"
+    "followed pifsd's journal or looked at every entry.\n";
 
 static const char usage_log[] =
     "usage: pifs [--store DIR] log WORKER\n"
