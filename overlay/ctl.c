@@ -83,23 +83,9 @@ static int call_line(int fd, const char *request, int timeout_ms,
 	if ((r = pifs_write_all(fd, line, strlen(line))) < 0)
 		return r == -EPIPE ? -EPIPE : r;
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		r = poll(&p, 1, timeout_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
+		r = read_n(fd, line + len, 1, timeout_ms);
 		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -ETIMEDOUT;
-		n = read(fd, line + len, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EPIPE;
+			return r;
 		if (line[len] == '\n' || len + 2 >= size)
 			break;
 		len++;

@@ -1462,7 +1462,7 @@ struct scan {
 	struct sbuf *newc;
 	size_t nput; /* records put in newc */
 	struct statpool *pool; /* NULL: stat inline */
-	struct jset *j;	       /* the journal (scan_dir_j) */
+	struct pifs_pathmap *j; /* the journal (scan_dir_j) */
 	size_t nstat;	       /* names stated */
 	int64_t start;
 	char *errbuf;
@@ -2216,73 +2216,6 @@ out:
 #define JN_FULL	 2u
 #define JN_ANC	 4u
 
-struct jent {
-	char *path; /* owned */
-	unsigned flags;
-};
-
-struct jset {
-	struct jent *t;
-	size_t cap, n; /* cap: a power of two */
-};
-
-static size_t jslot(const struct jset *j, const char *p, size_t len)
-{
-	size_t i = (size_t)XXH3_64bits(p, len) & (j->cap - 1);
-
-	while (j->t[i].path &&
-	       (strncmp(j->t[i].path, p, len) || j->t[i].path[len]))
-		i = (i + 1) & (j->cap - 1);
-	return i;
-}
-
-static unsigned jset_get(const struct jset *j, const char *p)
-{
-	size_t i;
-
-	if (!j || !j->n)
-		return 0;
-	i = jslot(j, p, strlen(p));
-	return j->t[i].path ? j->t[i].flags : 0;
-}
-
-static void jset_free(struct jset *j)
-{
-	for (size_t i = 0; i < j->cap; i++)
-		free(j->t[i].path);
-	free(j->t);
-	memset(j, 0, sizeof(*j));
-}
-
-static int jset_add(struct jset *j, const char *p, size_t len, unsigned f)
-{
-	size_t i;
-
-	if (2 * (j->n + 1) > j->cap) {
-		struct jset g = {.cap = j->cap ? j->cap * 2 : 256};
-
-		g.t = calloc(g.cap, sizeof(*g.t));
-		if (!g.t)
-			return -ENOMEM;
-		for (i = 0; i < j->cap; i++)
-			if (j->t[i].path)
-				g.t[jslot(&g, j->t[i].path,
-					  strlen(j->t[i].path))] = j->t[i];
-		g.n = j->n;
-		free(j->t);
-		*j = g;
-	}
-	i = jslot(j, p, len);
-	if (!j->t[i].path) {
-		j->t[i].path = strndup(p, len);
-		if (!j->t[i].path)
-			return -ENOMEM;
-		j->n++;
-	}
-	j->t[i].flags |= f;
-	return 0;
-}
-
 /* A journal path: relative, no empty, "." or ".." component. */
 static int jpath_ok(const char *p, size_t len)
 {
@@ -2305,14 +2238,13 @@ static int jpath_ok(const char *p, size_t len)
 }
 
 /* Parse the records and mark every ancestor; -EINVAL on a bad record. */
-static int jset_build(struct jset *j, const struct pifs_journal *jn)
+static int jset_build(struct pifs_pathmap *j, const struct pifs_journal *jn)
 {
 	const char *p = jn->buf, *end = jn->buf + jn->len, *z;
 	size_t len, k;
 	unsigned f;
 	int ret;
 
-	memset(j, 0, sizeof(*j));
 	while (p < end) {
 		z = memchr(p, '\0', (size_t)(end - p));
 		if (!z || z - p < 2)
@@ -2321,13 +2253,13 @@ static int jset_build(struct jset *j, const struct pifs_journal *jn)
 		len = (size_t)(z - p - 1);
 		if (!f || !jpath_ok(p + 1, len))
 			return -EINVAL;
-		if ((ret = jset_add(j, p + 1, len, f)) < 0)
+		if ((ret = pifs_pathmap_add(j, p + 1, len, f)) < 0)
 			return ret;
 		for (k = len; k-- > 0;)
 			if (p[1 + k] == '/' &&
-			    (ret = jset_add(j, p + 1, k, JN_ANC)) < 0)
+			    (ret = pifs_pathmap_add(j, p + 1, k, JN_ANC)) < 0)
 				return ret;
-		if ((ret = jset_add(j, ".", 1, JN_ANC)) < 0)
+		if ((ret = pifs_pathmap_add(j, ".", 1, JN_ANC)) < 0)
 			return ret;
 		p = z + 1;
 	}
@@ -2430,7 +2362,7 @@ static int scan_dir_j(struct scan *s, int dfd, const char *rel,
 			ret = -ENOMEM;
 			goto out;
 		}
-		f = jset_get(s->j, path);
+		f = pifs_pathmap_get(s->j, path);
 		ce = cache_find(&s->old, path);
 		if (!f && ce && cached_subtree_ok(&s->old,
 						  (size_t)(ce - s->old.e))) {
@@ -2554,7 +2486,7 @@ static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 			 .newc = newc, .errbuf = errbuf, .errlen = errlen};
 	struct pifs_meta_entry *root;
 	struct statpool pool;
-	struct jset jset = {0};
+	struct pifs_pathmap jset = {0};
 	struct timespec now;
 	struct stat sb;
 	int fd, ret, nonempty;
@@ -2636,7 +2568,7 @@ out:
 	if (ret < 0)
 		pifs_meta_release(m);
 	cache_release(&s.old);
-	jset_free(&jset);
+	pifs_pathmap_free(&jset);
 	free(s.x);
 	return ret;
 }

@@ -157,6 +157,74 @@ void pifs_kv_free(struct pifs_kvmap *m)
 	m->cap = m->n = 0;
 }
 
+static size_t path_hash(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	while (len--)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+static size_t path_slot(const struct pifs_pathmap_ent *t, size_t cap,
+			const char *p, size_t len)
+{
+	size_t i = path_hash(p, len) & (cap - 1);
+
+	while (t[i].path && (strncmp(t[i].path, p, len) || t[i].path[len]))
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+int pifs_pathmap_add(struct pifs_pathmap *m, const char *p, size_t len,
+		     unsigned flags)
+{
+	size_t i;
+
+	if (2 * (m->n + 1) > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		struct pifs_pathmap_ent *t = calloc(cap, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		for (i = 0; i < m->cap; i++)
+			if (m->t[i].path)
+				t[path_slot(t, cap, m->t[i].path,
+					    strlen(m->t[i].path))] = m->t[i];
+		free(m->t);
+		m->t = t;
+		m->cap = cap;
+	}
+	i = path_slot(m->t, m->cap, p, len);
+	if (!m->t[i].path) {
+		m->t[i].path = strndup(p, len);
+		if (!m->t[i].path)
+			return -ENOMEM;
+		m->n++;
+	}
+	m->t[i].flags |= flags;
+	return 0;
+}
+
+unsigned pifs_pathmap_get(const struct pifs_pathmap *m, const char *p)
+{
+	size_t len = strlen(p), i;
+
+	if (!m || !m->n)
+		return 0;
+	i = path_slot(m->t, m->cap, p, len);
+	return m->t[i].path ? m->t[i].flags : 0;
+}
+
+void pifs_pathmap_free(struct pifs_pathmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->t[i].path);
+	free(m->t);
+	m->t = NULL;
+	m->cap = m->n = 0;
+}
+
 void pifs_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;

@@ -52,4 +52,23 @@ const char *pifs_kv_find(const struct pifs_kvmap *m, uint64_t a, uint64_t b);
 int pifs_kv_add(struct pifs_kvmap *m, uint64_t a, uint64_t b, const char *val);
 void pifs_kv_free(struct pifs_kvmap *m);
 
+/* A set of paths, each with flag bits (pifsd's journal, the snapshot scan
+ * that reads it).  Zero-initialise. */
+struct pifs_pathmap_ent {
+	char *path; /* NULL: free slot */
+	unsigned flags;
+};
+
+struct pifs_pathmap {
+	struct pifs_pathmap_ent *t;
+	size_t cap, n; /* cap is a power of two */
+};
+
+/* OR flags into those of the path p[0..len); -ENOMEM. */
+int pifs_pathmap_add(struct pifs_pathmap *m, const char *p, size_t len,
+		     unsigned flags);
+/* The flags of path p, 0 when absent. */
+unsigned pifs_pathmap_get(const struct pifs_pathmap *m, const char *p);
+void pifs_pathmap_free(struct pifs_pathmap *m);
+
 #endif

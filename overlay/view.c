@@ -97,27 +97,10 @@ static char *work_name(char *buf, size_t len)
 #define JF_DIRTY 1u
 #define JF_FULL	 2u
 
-struct pifs_jent {
-	char *path;
-	unsigned flags;
-};
-
-static size_t jhash(const char *p, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	while (len--)
-		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
-	return (size_t)h;
-}
-
 static void journal_clear(struct pifs_view *v)
 {
-	for (size_t i = 0; i < v->jcap; i++)
-		free(v->jt[i].path);
-	free(v->jt);
-	v->jt = NULL;
-	v->jcap = v->jn = v->jbytes = 0;
+	pifs_pathmap_free(&v->journal);
+	v->jbytes = 0;
 }
 
 /* Give up on the set: the next snapshot stats everything. */
@@ -127,58 +110,23 @@ static void journal_drop(struct pifs_view *v)
 	v->jvalid = 0;
 }
 
-static size_t journal_slot(const struct pifs_jent *t, size_t cap,
-			   const char *p, size_t len)
-{
-	size_t i = jhash(p, len) & (cap - 1);
-
-	while (t[i].path && (strncmp(t[i].path, p, len) || t[i].path[len]))
-		i = (i + 1) & (cap - 1);
-	return i;
-}
-
 /* Record path (len bytes) with flags; caller holds jlock. */
 static void journal_put(struct pifs_view *v, const char *p, size_t len,
 			unsigned flags)
 {
-	size_t i;
-
 	if (!v->jvalid)
 		return;
-	if (v->jn >= JOURNAL_MAX_PATHS || v->jbytes >= JOURNAL_MAX_BYTES) {
+	if (v->journal.n >= JOURNAL_MAX_PATHS ||
+	    v->jbytes >= JOURNAL_MAX_BYTES) {
 		pifs_info("journal of worker '%s' full: its next snapshot "
 			  "reads the whole delta", v->name);
 		journal_drop(v);
 		return;
 	}
-	if (2 * (v->jn + 1) > v->jcap) {
-		size_t cap = v->jcap ? v->jcap * 2 : 64;
-		struct pifs_jent *t = calloc(cap, sizeof(*t));
-
-		if (!t) {
-			journal_drop(v);
-			return;
-		}
-		for (i = 0; i < v->jcap; i++)
-			if (v->jt[i].path)
-				t[journal_slot(t, cap, v->jt[i].path,
-					       strlen(v->jt[i].path))] =
-				    v->jt[i];
-		free(v->jt);
-		v->jt = t;
-		v->jcap = cap;
-	}
-	i = journal_slot(v->jt, v->jcap, p, len);
-	if (!v->jt[i].path) {
-		v->jt[i].path = strndup(p, len);
-		if (!v->jt[i].path) {
-			journal_drop(v);
-			return;
-		}
-		v->jn++;
+	if (pifs_pathmap_add(&v->journal, p, len, flags) < 0)
+		journal_drop(v);
+	else
 		v->jbytes += len + 2;
-	}
-	v->jt[i].flags |= flags;
 }
 
 /* Record n's delta path (plus "/name" when name is set); the caller
@@ -261,27 +209,31 @@ int pifs_view_journal_take(struct pifs_view *v, int *valid, uint64_t *token,
 		if (getrandom(&t, sizeof(t), 0) != sizeof(t))
 			return -errno;
 	pthread_mutex_lock(&v->jlock);
-	for (i = 0; i < v->jcap; i++)
-		if (v->jt[i].path)
-			need += (strlen(v->jt[i].path) + 2) *
-				(v->jt[i].flags == (JF_DIRTY | JF_FULL) ? 2 : 1);
+	for (i = 0; i < v->journal.cap; i++)
+		if (v->journal.t[i].path)
+			need += (strlen(v->journal.t[i].path) + 2) *
+				(v->journal.t[i].flags == (JF_DIRTY | JF_FULL)
+					 ? 2
+					 : 1);
 	b = malloc(need ? need : 1);
 	if (!b) {
 		pthread_mutex_unlock(&v->jlock);
 		return -ENOMEM;
 	}
-	for (i = 0; i < v->jcap; i++) {
-		if (!v->jt[i].path)
+	for (i = 0; i < v->journal.cap; i++) {
+		const struct pifs_pathmap_ent *e = &v->journal.t[i];
+
+		if (!e->path)
 			continue;
-		l = strlen(v->jt[i].path) + 1;
-		if (v->jt[i].flags & JF_DIRTY) {
+		l = strlen(e->path) + 1;
+		if (e->flags & JF_DIRTY) {
 			b[off++] = 'd';
-			memcpy(b + off, v->jt[i].path, l);
+			memcpy(b + off, e->path, l);
 			off += l;
 		}
-		if (v->jt[i].flags & JF_FULL) {
+		if (e->flags & JF_FULL) {
 			b[off++] = 'f';
-			memcpy(b + off, v->jt[i].path, l);
+			memcpy(b + off, e->path, l);
 			off += l;
 		}
 	}

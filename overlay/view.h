@@ -23,6 +23,7 @@
 
 #include "node.h"
 #include "store.h"
+#include "util.h"
 
 /* A golden a view lies over (STORE/goldens/<id>/tree), shared by the
  * views on it; its hard-link groups are built on first need. */
@@ -55,8 +56,8 @@ struct pifs_view {
 	int jvalid;             /* the set lists every change since jtoken */
 	uint64_t jtoken;        /* 0: never handed over */
 	uint64_t jepoch;        /* bumped at each hand-over (from 1) */
-	struct pifs_jent *jt;   /* open-addressing set of paths */
-	size_t jcap, jn, jbytes;
+	struct pifs_pathmap journal; /* path -> JF_* flags (view.c) */
+	size_t jbytes;
 };
 
 struct pifs_fs {

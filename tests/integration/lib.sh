@@ -163,6 +163,20 @@ tree_manifest() {
 	done)
 }
 
+# round_trip NAME ID MANIFEST: reset worker-3 of $T/store to the golden
+# and back to snapshot ID; its view $W3 must then equal MANIFEST exactly.
+round_trip() {
+	"$PIFS" --store "$T/store" reset worker-3 --golden --force >/dev/null || { fail "$1: reset --golden"; return; }
+	"$PIFS" --store "$T/store" reset worker-3 --to "$2" --force >/dev/null || { fail "$1: reset --to $2"; return; }
+	tree_manifest "$W3" > "$T/rt"
+	if diff -u "$3" "$T/rt" > "$T/rt.diff"; then
+		ok "$1: reset --to $2 gives the view as it was ($(wc -l < "$3") entries)"
+	else
+		head -20 "$T/rt.diff"
+		fail "$1: snapshot $2 missed a change"
+	fi
+}
+
 # tree_fp DIR [XATTR]: a fingerprint of everything a restore must keep:
 # type, mode, owner, size (not of directories), mtime (ns), links, symlink
 # target, content and every xattr (but XATTR), the root included.

@@ -18,20 +18,6 @@ W3=$M/nfsroot/worker-3
 D=$T/store/deltas/worker-3
 P="$PIFS --store $T/store"
 
-# round_trip NAME ID MANIFEST: reset to the golden and back to ID; the
-# view must equal MANIFEST exactly
-round_trip() {
-	$P reset worker-3 --golden --force >/dev/null || { fail "$1: reset --golden"; return; }
-	$P reset worker-3 --to "$2" --force >/dev/null || { fail "$1: reset --to $2"; return; }
-	tree_manifest "$W3" > "$T/rt"
-	if diff -u "$3" "$T/rt" > "$T/rt.diff"; then
-		ok "$1: reset --to $2 gives the view as it was ($(wc -l < "$3") entries)"
-	else
-		head -20 "$T/rt.diff"
-		fail "$1: snapshot $2 missed a change"
-	fi
-}
-
 # cache_agrees NAME: without its stat cache, a scan from scratch (every
 # file read and hashed, every tree built) finds nothing the last
 # snapshot, made with the cache and its reused trees, does not have

@@ -16,18 +16,6 @@ mount_pifs "$T/store" "$M"
 W3=$M/nfsroot/worker-3
 P="$PIFS --store $T/store"
 
-round_trip() {
-	$P reset worker-3 --golden --force >/dev/null || { fail "$1: reset --golden"; return; }
-	$P reset worker-3 --to "$2" --force >/dev/null || { fail "$1: reset --to $2"; return; }
-	tree_manifest "$W3" > "$T/rt"
-	if diff -u "$3" "$T/rt" > "$T/rt.diff"; then
-		ok "$1: reset --to gives the view as it was ($(wc -l < "$3") entries)"
-	else
-		head -20 "$T/rt.diff"
-		fail "$1: the snapshot missed a change"
-	fi
-}
-
 # snap NAME MODE: snapshot with --stats; ID and STATED set; the scan
 # must have been MODE (journal or full)
 snap() {
