@@ -37,11 +37,6 @@ struct fh {
 
 #define FH(fi) ((struct fh *)(uintptr_t)(fi)->fh)
 
-struct dirh {
-	struct pifs_dir *dir; /* listed at the first read, NULL before */
-	int served; /* a read happened: offset 0 again means rewinddir */
-};
-
 static struct pifsd *D(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -153,6 +148,12 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
 	 * bigger than the pipe, 1 MiB, are copied as before). */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	/* The kernel drops a cached listing or page when the attributes
+	 * pifs reports show a new mtime (the directories of listings.c). */
+	if (!(conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT))
+		pifs_warn("kernel cannot open directories without pifsd (before 5.1): listings will fail");
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	conn->max_write = 1 << 20;
 	conn->max_readahead = 1 << 20;
 	pifs_info("mounted store '%s' (%zu workers)", d->fs.store.path,
@@ -669,71 +670,45 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 }
 
 /*
- * The listing is made at the first read, not here: with the kernel's
- * readdir cache (below), a directory listed before is opened and read
- * with no listing made at all.  A view's directories change only through
+ * No OPENDIR: the kernel then opens directories without asking and caches
+ * their listings (listings.c).  A view's directories change only through
  * this mount (the kernel drops its cached listing on every change it
  * makes) or by a reset, which invalidates every inode of the view
  * (ctl.c); tftpboot/ and the static directories change under the kernel
- * (registry, a worker's boot files), so they are never cached.
+ * (registry, a worker's boot files), so their mtime moves with their
+ * listing and their attributes are never cached: the kernel asks for the
+ * mtime at the start of each listing and lists again when it moved.
  */
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct pifs_node *n;
-	struct dirh *h = calloc(1, sizeof(*h));
-
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = pifs_fs_node(&D(req)->fs, ino);
-	if (!n) {
-		free(h);
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	fi->cache_readdir = fi->keep_cache = pifs_node_cacheable(n);
-	pifs_fs_put(&D(req)->fs, n);
-	fi->fh = (uint64_t)(uintptr_t)h;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		free(h);
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, ENOSYS);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi, int plus)
+		       int plus)
 {
-	struct pifs_fs *fs = &D(req)->fs;
-	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+	struct pifsd *d = D(req);
+	struct pifs_fs *fs = &d->fs;
+	struct pifsd_listing *ls = NULL;
 	struct pifs_node *dn = NULL;
 	char *buf = NULL;
-	size_t used = 0;
-	int r = 0;
+	size_t used = 0, start;
+	int r;
 
-	if (!h->dir || (off == 0 && h->served)) {
-		struct pifs_dir *nd;
-
-		/* The first read, or rewinddir(): show what is there now. */
-		dn = pifs_fs_node(fs, ino);
-		if (!dn)
-			r = -ESTALE;
-		else if ((r = pifs_fs_opendir(fs, dn, &nd)) == 0) {
-			pifs_dir_free(h->dir);
-			h->dir = nd;
-		}
-		if (r < 0 && !h->dir)
-			goto out;
-		r = 0;
-	}
-	h->served = 1;
+	if ((r = pifsd_listing_get(d, ino, (uint64_t)off, &ls, &start)) < 0)
+		goto out;
 	buf = malloc(size);
 	if (!buf) {
 		r = -ENOMEM;
 		goto out;
 	}
-	if (plus && !dn)
+	if (plus)
 		dn = pifs_fs_node(fs, ino);
-	for (size_t i = (size_t)off; i < h->dir->count; i++) {
-		struct pifs_dirent *e = &h->dir->ents[i];
+	for (size_t i = start; i < ls->dir->count; i++) {
+		struct pifs_dirent *e = &ls->dir->ents[i];
+		off_t next = (off_t)pifsd_listing_cookie(ls, i + 1);
 		size_t l;
 
 		if (plus) {
@@ -756,7 +731,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					cache_time(req, n);
 			}
 			l = fuse_add_direntry_plus(req, buf + used, size - used,
-						   e->name, &ep, (off_t)(i + 1));
+						   e->name, &ep, next);
 			if (l > size - used) {
 				if (n)
 					pifs_fs_forget(fs, n->id, 1);
@@ -767,7 +742,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					   .st_mode = (mode_t)e->type << 12 };
 
 			l = fuse_add_direntry(req, buf + used, size - used,
-					      e->name, &st, (off_t)(i + 1));
+					      e->name, &st, next);
 			if (l > size - used)
 				break;
 		}
@@ -776,6 +751,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 out:
 	if (dn)
 		pifs_fs_put(fs, dn);
+	if (ls)
+		pifsd_listing_put(d, ls);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -786,24 +763,15 @@ out:
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, 0);
+	(void)fi;
+	do_readdir(req, ino, size, off, 0);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, 1);
-}
-
-static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
-			  struct fuse_file_info *fi)
-{
-	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
-
-	if (h->dir)
-		pifs_dir_free(h->dir);
-	free(h);
-	fuse_reply_err(req, 0);
+	(void)fi;
+	do_readdir(req, ino, size, off, 1);
 }
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -930,7 +898,6 @@ const struct fuse_lowlevel_ops pifsd_ops = {
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
-	.releasedir = op_releasedir,
 	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,
 	.setxattr = op_setxattr,

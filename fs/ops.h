@@ -33,12 +33,30 @@ struct pifsd_pt {
 	struct pt_node **buckets;
 };
 
+/* Directory listings for readdir without opendir (listings.c). */
+#define PIFSD_LISTINGS 64
+struct pifsd_listing {
+	uint64_t ino;
+	uint32_t serial; /* 0: a listing of one read's own (own) */
+	unsigned refs;	 /* reads using it; guarded by the lock */
+	int own;
+	uint64_t used;
+	struct pifs_dir *dir;
+};
+struct pifsd_listings {
+	pthread_mutex_t lock;
+	struct pifsd_listing slot[PIFSD_LISTINGS];
+	uint32_t next_serial;
+	uint64_t tick;
+};
+
 struct pifsd {
 	struct pifs_fs fs;
 	double timeout;       /* entry and attribute cache, seconds */
 	int golden_direct;    /* golden-backed files bypass the FUSE page
 			       * cache so every view shares the golden's */
 	struct pifsd_pt pt;
+	struct pifsd_listings listings;
 	struct fuse_session *se;
 	int ctl_fd;             /* the control socket, or -1 */
 	pthread_t ctl_thread;
@@ -66,5 +84,16 @@ int pifsd_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
 			enum pifsd_io mode, uint32_t backing_id);
 void pifsd_pt_release(struct pifsd *d, uint64_t ino, enum pifsd_io mode);
 void pifsd_pt_free(struct pifsd *d);
+
+/* listings.c: see there.  listing_get finds or makes the listing of
+ * directory ino that a READDIR at off continues (*start: the index of its
+ * next entry); listing_put lets it go; listing_cookie is the offset after
+ * the entry at index next-1. */
+void pifsd_listings_init(struct pifsd_listings *l);
+void pifsd_listings_free(struct pifsd_listings *l);
+int pifsd_listing_get(struct pifsd *d, uint64_t ino, uint64_t off,
+		      struct pifsd_listing **out, size_t *start);
+void pifsd_listing_put(struct pifsd *d, struct pifsd_listing *s);
+uint64_t pifsd_listing_cookie(const struct pifsd_listing *s, size_t next);
 
 #endif

@@ -183,6 +183,7 @@ int main(int argc, char **argv)
 	if (c.debug)
 		c.foreground = 1;
 	d.timeout = c.timeout;
+	pifsd_listings_init(&d.listings);
 	d.golden_direct = 1;
 	d.pt.want = 1;
 	if (c.golden_cache) {
@@ -286,6 +287,7 @@ out:
 	}
 	pifsd_ctl_stop(&d);
 	pifsd_pt_free(&d);
+	pifsd_listings_free(&d.listings);
 	if (opened)
 		pifs_fs_close(&d.fs);
 	fuse_opt_free_args(&args);

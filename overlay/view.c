@@ -1320,6 +1320,11 @@ static int dir_has_entries(struct pifs_view *v, struct pifs_node *n)
 
 /* ---- the static top -------------------------------------------------- */
 
+/* The static directories.  The kernel caches listings and compares the
+ * directory's mtime at the start of each (fs/listings.c), so the mtime
+ * moves with the listing: the root's never changes; nfsroot/ changes with
+ * the registry (the time it was loaded); tftpboot/ also with each
+ * worker's boot/firmware/, so it is always now. */
 static int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -1331,11 +1336,17 @@ static int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st)
 	if (n == fs->root) {
 		st->st_nlink = 4;
 	} else {
+		pifs_fs_refresh(fs);
 		pthread_mutex_lock(&fs->views_lock);
 		for (size_t i = 0; i < fs->nviews; i++)
 			if (!fs->views[i]->gone)
 				st->st_nlink++;
+		if (n == fs->nfsroot)
+			st->st_mtim = fs->reg_loaded;
 		pthread_mutex_unlock(&fs->views_lock);
+		if (n != fs->nfsroot)
+			clock_gettime(CLOCK_REALTIME, &st->st_mtim);
+		st->st_ctim = st->st_mtim;
 	}
 	st->st_blksize = 4096;
 	return 0;
@@ -1505,6 +1516,7 @@ void pifs_fs_refresh(struct pifs_fs *fs)
 
 	fs->reg_ino = st.st_ino;
 	fs->reg_mtime = st.st_mtim;
+	clock_gettime(CLOCK_REALTIME, &fs->reg_loaded);
 	for (size_t i = 0; i < fs->nviews; i++) {
 		const struct pifs_worker *w =
 			pifs_registry_find_id(&reg, fs->views[i]->id);

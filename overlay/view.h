@@ -73,6 +73,7 @@ struct pifs_fs {
 	struct pifs_view **views;
 	size_t nviews;
 	struct timespec reg_mtime;
+	struct timespec reg_loaded; /* when: nfsroot/'s mtime (views_lock) */
 	ino_t reg_ino;
 	time_t start_time;
 	/* The goldens views are on, opened as needed, kept until close;
