@@ -64,6 +64,7 @@ static double attr_time(fuse_req_t req, const struct pifs_node *n)
 static void reply_entry(fuse_req_t req, struct pifs_node *n,
 			const struct stat *st)
 {
+	struct pifsd *d = D(req); /* a reply frees req */
 	struct fuse_entry_param e;
 	double t = cache_time(req, n);
 
@@ -74,7 +75,7 @@ static void reply_entry(fuse_req_t req, struct pifs_node *n,
 	e.attr_timeout = attr_time(req, n);
 	e.entry_timeout = t;
 	if (fuse_reply_entry(req, &e) == -ENOENT)
-		pifs_fs_forget(&D(req)->fs, n->id, 1); /* interrupted */
+		pifs_fs_forget(&d->fs, n->id, 1); /* interrupted */
 }
 
 #define GET_NODE(req, ino, n)                                          \
@@ -150,6 +151,13 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	/* The kernel drops a cached listing or page when the attributes
 	 * pifs reports show a new mtime (the directories of listings.c). */
+	/* Symlink targets in the kernel's page cache: a symlink never
+	 * changes in place, and a reset drops every inode of its view.
+	 * Without it every readlink (a walk, an NFS server resolving
+	 * /lib -> usr/lib) is a request, and it also makes the next stat
+	 * one (the kernel forgets the atime). */
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (!(conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT))
 		pifs_warn("kernel cannot open directories without pifsd (before 5.1): listings will fail");
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
@@ -420,6 +428,7 @@ static int reply_open(fuse_req_t req, struct fuse_file_info *fi, struct fh *h,
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct pifsd *d = D(req);
 	struct pifs_node *n;
 	int r, fd = -1, golden = 0, alias;
 	struct fh *h;
@@ -444,18 +453,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		pifs_fs_put(&D(req)->fs, n);
 	}
 	if (reply_open(req, fi, h, golden, alias) < 0)
-		fh_free(D(req), h);
+		fh_free(d, h); /* not D(req): the reply freed req */
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
+	struct pifsd *d = D(req);
 	struct pifs_ctx ctx = req_ctx(req);
 	struct pifs_node *p, *n = NULL;
 	struct fuse_entry_param e;
 	struct stat st;
 	int r, fd = -1;
-
 	struct fh *h;
 
 	GET_NODE(req, parent, p);
@@ -490,9 +499,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->direct_io = h->mode == PIFSD_IO_DIRECT;
 	fi->keep_cache = h->mode == PIFSD_IO_CACHED;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		pifsd_pt_release(D(req), h->ino, h->mode);
-		fh_free(D(req), h);
-		pifs_fs_forget(&D(req)->fs, n->id, 1);
+		/* interrupted; the reply freed req */
+		pifsd_pt_release(d, h->ino, h->mode);
+		fh_free(d, h);
+		pifs_fs_forget(&d->fs, n->id, 1);
 	}
 }
 

@@ -16,6 +16,8 @@ enum pifsd_io {
 	PIFSD_IO_CACHED,      /* FUSE page cache, keep_cache */
 	PIFSD_IO_DIRECT,      /* direct_io: every read is a request */
 	PIFSD_IO_PASSTHROUGH, /* the kernel reads the backing file itself */
+	PIFSD_IO_PT_DIRECT,   /* names the backing file (the kernel wants
+			       * one), but reads come to pifsd: direct_io */
 };
 
 struct pt_node;
@@ -74,9 +76,9 @@ void pifsd_ctl_stop(struct pifsd *d);
 /* passthrough.c: see there.  pt_hook installs the INIT hooks (after
  * fuse_session_mount, before the loop); pt_open decides the I/O mode of a
  * new open file of node ino backed by fd (golden: a read-only golden or
- * generated file; alias: a tftpboot/ node) and counts it: -ENOMEM, or
- * -EBUSY when the kernel would refuse it; pt_reply_open answers the open
- * with that mode; pt_release uncounts it when the file is released. */
+ * generated file; alias: a tftpboot/ node) and counts it (-ENOMEM);
+ * pt_reply_open answers the open with that mode; pt_release uncounts it
+ * when the file is released. */
 int pifsd_pt_hook(struct pifsd *d);
 int pifsd_pt_open(struct pifsd *d, uint64_t ino, int fd, int golden, int alias,
 		  enum pifsd_io *mode, uint32_t *backing_id);

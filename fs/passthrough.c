@@ -25,9 +25,19 @@
  * and then for writing, which copies it up to a different file: with
  * passthrough, that write would fail while the reader is open.  tftpboot/
  * nodes are read-only aliases, so their opens never copy up; what remains
- * is a worker replacing a boot file while dnsmasq serves it: a new open
- * of that alias then gets EBUSY until the old transfer closes (the one
- * being served completes with the file it began with).
+ * is a worker replacing a boot file while dnsmasq serves it: the
+ * transfer under way completes with the file it began with, and new opens
+ * of that alias name the old backing file too (the kernel wants that) but
+ * with direct_io, so their reads come to pifsd, from the new file, until
+ * the old transfer closes.
+ *
+ * Why not a view's golden files as well: besides that rule, the kernel
+ * opens each passthrough file's own backing file with the flags of the
+ * FUSE open, under pifsd's credentials.  An open for writing of a view's
+ * golden file while a reader passes through to it would then have to
+ * name the golden file as its backing, opened for writing, and an mmap of
+ * it would write the golden image.  Read-only aliases never open for
+ * writing.
  *
  * The open files of each node id are counted for that: an alias passes
  * through only while it has no page-cache open, reusing the node's
@@ -259,10 +269,15 @@ int pifsd_pt_open(struct pifsd *d, uint64_t ino, int fd, int golden, int alias,
 		goto out;
 	}
 	if (e->pt_opens && !(can_pt && st.st_ino == e->backing_ino)) {
-		/* The kernel would refuse any other open of this inode
-		 * (EINVAL, or EBUSY for another backing file): a worker
-		 * replaced a boot file while it is being served. */
-		r = -EBUSY;
+		/* A worker replaced a boot file while the old one is being
+		 * served.  The kernel takes no other backing file for this
+		 * inode while that open lasts, nor an open without one:
+		 * this open names the same backing file, with direct_io,
+		 * which sends its reads to pifsd, from the new file (only an
+		 * mmap would see the old one).  Read-only: tftpboot/ is. */
+		e->pt_opens++;
+		*mode = PIFSD_IO_PT_DIRECT;
+		*backing_id = e->backing_id;
 		goto out;
 	}
 	if (can_pt && !e->cached && !e->backing_id) {
@@ -311,8 +326,9 @@ void pifsd_pt_release(struct pifsd *d, uint64_t ino, enum pifsd_io mode)
 	pthread_mutex_lock(&d->pt.lock);
 	e = find(d, ino, 0);
 	if (e) {
-		if (mode == PIFSD_IO_PASSTHROUGH && e->pt_opens &&
-		    !--e->pt_opens) {
+		if ((mode == PIFSD_IO_PASSTHROUGH ||
+		     mode == PIFSD_IO_PT_DIRECT) &&
+		    e->pt_opens && !--e->pt_opens) {
 			close_id = e->backing_id;
 			e->backing_id = 0;
 		} else if (mode == PIFSD_IO_CACHED && e->cached) {
@@ -337,7 +353,7 @@ int pifsd_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
 	struct k_open_out o;
 	struct iovec iov;
 
-	if (mode != PIFSD_IO_PASSTHROUGH) {
+	if (mode != PIFSD_IO_PASSTHROUGH && mode != PIFSD_IO_PT_DIRECT) {
 		struct fuse_file_info f = *fi;
 
 		f.direct_io = mode == PIFSD_IO_DIRECT;
@@ -346,7 +362,8 @@ int pifsd_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
 	}
 	memset(&o, 0, sizeof(o));
 	o.fh = fi->fh;
-	o.open_flags = K_FOPEN_PASSTHROUGH;
+	o.open_flags = K_FOPEN_PASSTHROUGH |
+		       (mode == PIFSD_IO_PT_DIRECT ? K_FOPEN_DIRECT_IO : 0);
 	o.backing_id = (int32_t)backing_id;
 	iov.iov_base = &o;
 	iov.iov_len = sizeof(o);

@@ -56,6 +56,25 @@ cmp -s "$T/newkernel" "$TB/8b07bcc6/kernel8.img" && ok "new kernel visible throu
 expect_eq "tftpboot size is exact at once (tsize)" 100000 "$(stat -c %s "$TB/8b07bcc6/kernel8.img")"
 cmp -s "$T/golden/boot/firmware/kernel8.img" "$TB/77b655ec/kernel8.img" && ok "worker-1 still boots the golden kernel" || fail "worker-1's kernel changed"
 
+# ... also while the old file is being served: the transfer under way
+# ends with the file it began with, and a Pi that asks now gets the new
+# one (with passthrough the kernel takes one backing file per inode, so
+# this is the case where pifsd reads the new file for it; it was EBUSY).
+cp "$TB/8b07bcc6/start.elf" "$T/old-start.elf"
+exec 5<"$TB/8b07bcc6/start.elf"
+head -c 4096 <&5 >"$T/served-part"
+head -c 50000 /dev/urandom >"$T/new-start.elf"
+# Written in place: the golden file is copied up under the same inode.
+cat "$T/new-start.elf" >"$W3/boot/firmware/start.elf"
+cmp -s "$T/new-start.elf" "$TB/8b07bcc6/start.elf" && ok "a new open during the old transfer reads the new start.elf" || fail "tftpboot/8b07bcc6/start.elf during a transfer: $(cmp "$T/new-start.elf" "$TB/8b07bcc6/start.elf" 2>&1)"
+exec 6<"$TB/8b07bcc6/start.elf"
+cat <&5 >>"$T/served-part"
+cmp -s "$T/old-start.elf" "$T/served-part" && ok "the transfer under way ends with the old start.elf" || fail "the transfer under way changed file"
+exec 5<&-
+cmp -s "$T/new-start.elf" - <&6 && ok "an open from during the transfer still reads the new file after it" || fail "second open: stale start.elf"
+exec 6<&-
+cmp -s "$T/new-start.elf" "$TB/8b07bcc6/start.elf" && ok "after the transfer: the new start.elf" || fail "after the transfer: stale start.elf"
+
 # Read-only, and nothing but regular files and directories.
 expect_fail "tftpboot is read-only (write)" "Read-only file system" sh -c "echo x >> '$TB/8b07bcc6/config.txt'"
 expect_fail "tftpboot is read-only (create)" "Read-only file system" touch "$TB/8b07bcc6/new"

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
+# What the kernel caches for pifs, checked as a user sees it.
 # Directory listings without OPENDIR (fs/listings.c): the kernel caches
-# each listing and opens directories without asking pifsd, so what this
-# checks is what a user sees:
+# each listing and opens directories without asking pifsd:
 #  - nfsroot/ and tftpboot/, which change under the kernel, list a worker
 #    added or removed at once, and tftpboot/ a worker's new boot files;
 #  - a view's directory shows every change at the next listing
@@ -12,6 +12,8 @@
 #    telldir/seekdir go back to the same entry;
 #  - more directory streams at once than pifsd keeps listings for still
 #    list every entry exactly once.
+# Symlink targets (FUSE_CAP_CACHE_SYMLINKS): a symlink replaced, removed
+# and brought back by a reset reads its own target each time.
 . "$(dirname "$0")/lib.sh"
 setup
 make_store
@@ -129,6 +131,23 @@ perl -e '
 	print "ok\n";
 ' "$W1" >"$T/many.out" 2>&1
 expect_eq "80 directory streams at once each list 152 names once" ok "$(cat "$T/many.out")"
+
+# Symlinks: cached by the kernel, never stale.
+ln -s target-one "$W1/link"
+expect_eq "readlink" target-one "$(readlink "$W1/link")"
+expect_eq "readlink again (cached)" target-one "$(readlink "$W1/link")"
+ln -s target-two "$W1/link.new" && mv -T "$W1/link.new" "$W1/link"
+expect_eq "a symlink replaced by rename reads its new target" target-two "$(readlink "$W1/link")"
+rm "$W1/link" && ln -s target-three "$W1/link"
+expect_eq "removed and made again" target-three "$(readlink "$W1/link")"
+gl=$(cd "$T/golden" && find . -type l | sort | head -1)
+[ -n "$gl" ] || fail "the test golden has no symlink"
+expect_eq "a golden symlink ($gl)" "$(readlink "$T/golden/$gl")" "$(readlink "$W1/$gl")"
+"$PIFS" --store "$T/store" snapshot worker-1 >/dev/null || fail "snapshot worker-1"
+rm "$W1/link" && ln -s target-four "$W1/link"
+expect_eq "before the reset" target-four "$(readlink "$W1/link")"
+out=$("$PIFS" --store "$T/store" reset worker-1 --force 2>&1) || fail "reset worker-1 to its snapshot: $out"
+expect_eq "a reset brings back the snapshot's target" target-three "$(readlink "$W1/link")"
 
 # A listing survives a reset: the kernel's cached one is dropped.
 out=$("$PIFS" --store "$T/store" reset worker-1 --golden --force 2>&1) || fail "reset worker-1: $out"
