@@ -21,8 +21,10 @@
  * that serial (high 31 bits) and the entry's index (low 32 bits).  A read
  * at a later offset finds its listing by serial among the last few made;
  * if that one has been dropped since (more directories read at once than
- * slots), it gets a fresh listing at the same index, which is what the
- * kernel's own cache gives after it drops a listing.
+ * slots, or it was read to its end), it gets a fresh listing at the
+ * same index, which is what the kernel's own cache gives after it drops a
+ * listing.  A listing is dropped when its stream reads past the end, so
+ * only streams under way hold memory.
  */
 #include "config.h"
 
@@ -133,8 +135,10 @@ int pifsd_listing_get(struct pifsd *d, uint64_t ino, uint64_t off,
 	return 0;
 }
 
-void pifsd_listing_put(struct pifsd *d, struct pifsd_listing *s)
+void pifsd_listing_put(struct pifsd *d, struct pifsd_listing *s, int done)
 {
+	struct pifs_dir *drop = NULL;
+
 	if (s->own) {
 		pifs_dir_free(s->dir);
 		free(s);
@@ -142,5 +146,14 @@ void pifsd_listing_put(struct pifsd *d, struct pifsd_listing *s)
 	}
 	pthread_mutex_lock(&d->listings.lock);
 	s->refs--;
+	if (done && !s->refs) {
+		/* The stream read past its end: nothing keeps this
+		 * listing but memory.  (A stream that seeks back after
+		 * that gets a fresh listing at the same index.) */
+		drop = s->dir;
+		s->dir = NULL;
+	}
 	pthread_mutex_unlock(&d->listings.lock);
+	if (drop)
+		pifs_dir_free(drop);
 }

@@ -762,7 +762,7 @@ out:
 	if (dn)
 		pifs_fs_put(fs, dn);
 	if (ls)
-		pifsd_listing_put(d, ls);
+		pifsd_listing_put(d, ls, r == 0 && start >= ls->dir->count);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

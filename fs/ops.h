@@ -89,13 +89,14 @@ void pifsd_pt_free(struct pifsd *d);
 
 /* listings.c: see there.  listing_get finds or makes the listing of
  * directory ino that a READDIR at off continues (*start: the index of its
- * next entry); listing_put lets it go; listing_cookie is the offset after
+ * next entry); listing_put lets it go (done: the read was past the end,
+ * the listing can be dropped); listing_cookie is the offset after
  * the entry at index next-1. */
 void pifsd_listings_init(struct pifsd_listings *l);
 void pifsd_listings_free(struct pifsd_listings *l);
 int pifsd_listing_get(struct pifsd *d, uint64_t ino, uint64_t off,
 		      struct pifsd_listing **out, size_t *start);
-void pifsd_listing_put(struct pifsd *d, struct pifsd_listing *s);
+void pifsd_listing_put(struct pifsd *d, struct pifsd_listing *s, int done);
 uint64_t pifsd_listing_cookie(const struct pifsd_listing *s, size_t next);
 
 #endif
