@@ -48,9 +48,10 @@ sub fmt { my $x = shift; return "-" unless defined $x;
 sub ratio { my ($k, $p) = @_; my ($a, $b) = ($m{$k}{pifs}, $m{$k}{$p});
 	return undef unless defined $a && defined $b && $b > 0; return $a / $b }
 sub verdict { my $k = shift; my $t = $c{$k}{t}; my $x;
-	if ($t =~ /^<=([0-9.]+)x (ovl|fovl|plain)$/) {
+	if ($t =~ /^(<=?)([0-9.]+)x (ovl|fovl|plain)$/) {
 		my %p = (ovl => "kovl", fovl => "fovl", plain => "plain");
-		$x = ratio($k, $p{$2}); return "" unless defined $x; return $x <= $1 ? "met" : "MISSED" }
+		$x = ratio($k, $p{$3}); return "" unless defined $x;
+		return ($1 eq "<" ? $x < $2 : $x <= $2) ? "met" : "MISSED" }
 	if ($t =~ /^<([0-9.]+)/) { $x = $m{$k}{pifs}; return "" unless defined $x; return $x < $1 ? "met" : "MISSED" }
 	return "" }
 open my $o, ">", $out or die "cannot write $out: $!";
