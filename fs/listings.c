@@ -118,7 +118,6 @@ int pifsd_listing_get(struct pifsd *d, uint64_t ino, uint64_t off,
 		}
 		s->dir = dir;
 		s->ino = ino;
-		s->own = 1;
 		*out = s;
 		return 0;
 	}
@@ -139,7 +138,7 @@ void pifsd_listing_put(struct pifsd *d, struct pifsd_listing *s, int done)
 {
 	struct pifs_dir *drop = NULL;
 
-	if (s->own) {
+	if (!s->serial) {
 		pifs_dir_free(s->dir);
 		free(s);
 		return;

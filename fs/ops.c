@@ -149,8 +149,6 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
 	 * bigger than the pipe, 1 MiB, are copied as before). */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
-	/* The kernel drops a cached listing or page when the attributes
-	 * pifs reports show a new mtime (the directories of listings.c). */
 	/* Symlink targets in the kernel's page cache: a symlink never
 	 * changes in place, and a reset drops every inode of its view.
 	 * Without it every readlink (a walk, an NFS server resolving
@@ -160,6 +158,8 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (!(conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT))
 		pifs_warn("kernel cannot open directories without pifsd (before 5.1): listings will fail");
+	/* The kernel drops a cached listing or page when the attributes
+	 * pifs reports show a new mtime (the directories of listings.c). */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	conn->max_write = 1 << 20;

@@ -39,9 +39,8 @@ struct pifsd_pt {
 #define PIFSD_LISTINGS 64
 struct pifsd_listing {
 	uint64_t ino;
-	uint32_t serial; /* 0: a listing of one read's own (own) */
+	uint32_t serial; /* 0: one read's own, in no slot (listings.c) */
 	unsigned refs;	 /* reads using it; guarded by the lock */
-	int own;
 	uint64_t used;
 	struct pifs_dir *dir;
 };
