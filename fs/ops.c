@@ -567,6 +567,15 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	int fd = fh_fd(D(req), FH(fi));
 
+	/* Served from an io_uring entry: straight into its reply buffer. */
+	if ((mem = pifsd_uring_buf(size))) {
+		r = pread(fd, mem, size, off);
+		if (r < 0)
+			fuse_reply_err(req, errno);
+		else
+			fuse_reply_buf(req, mem, (size_t)r);
+		return;
+	}
 	if (size <= SPLICE_READ_MAX) {
 		/* Spliced from the file into the reply by libfuse (no copy
 		 * in pifsd); tiny ones are copied through a small buffer. */

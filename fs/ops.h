@@ -51,6 +51,19 @@ struct pifsd_listings {
 	uint64_t tick;
 };
 
+/* FUSE over io_uring (uring.c). */
+struct pifsd_uthr;
+struct pifsd_uring {
+	int want;	  /* -o uring=on (default) */
+	unsigned threads; /* -o threads: spread over the queues */
+	int offered;	  /* the INIT request offered it */
+	int enabled;	  /* asked for in the INIT reply; rings made */
+	unsigned nq, nthr;
+	size_t payload_sz;
+	struct pifsd_uthr *thr;
+	int stop_fd;
+};
+
 struct pifsd {
 	struct pifs_fs fs;
 	double timeout;       /* entry and attribute cache, seconds */
@@ -58,6 +71,7 @@ struct pifsd {
 			       * cache so every view shares the golden's */
 	struct pifsd_pt pt;
 	struct pifsd_listings listings;
+	struct pifsd_uring uring;
 	struct fuse_session *se;
 	int ctl_fd;             /* the control socket, or -1 */
 	pthread_t ctl_thread;
@@ -85,6 +99,24 @@ int pifsd_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
 			enum pifsd_io mode, uint32_t backing_id);
 void pifsd_pt_release(struct pifsd *d, uint64_t ino, enum pifsd_io mode);
 void pifsd_pt_free(struct pifsd *d);
+
+/* uring.c: see there.  prepare (before the mount) sets the kernel's
+ * enable_uring; note_init and init_reply see and amend the INIT exchange
+ * (the session hooks of passthrough.c; init_reply also starts the
+ * threads), stop ends them after the unmount.  writev and
+ * splice take a reply that belongs to a ring entry (1, *res: the hook's
+ * result) or leave it to /dev/fuse (0); buf is the calling thread's
+ * reply payload, for a read to fill in place (or NULL). */
+int pifsd_uring_prepare(struct pifsd *d);
+void pifsd_uring_note_init(struct pifsd *d, uint32_t flags2);
+int pifsd_uring_init_reply(struct pifsd *d, uint32_t *flags2, uint32_t flags,
+			   uint32_t max_write, uint16_t max_pages);
+void pifsd_uring_stop(struct pifsd *d);
+int pifsd_uring_writev(struct pifsd *d, const struct iovec *iov, int count,
+		       ssize_t *res);
+int pifsd_uring_splice(struct pifsd *d, int pipe_fd, int fuse_fd, size_t len,
+		       ssize_t *res);
+void *pifsd_uring_buf(size_t size);
 
 /* listings.c: see there.  listing_get finds or makes the listing of
  * directory ino that a READDIR at off continues (*start: the index of its

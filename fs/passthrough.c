@@ -125,9 +125,12 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
 
 			d->pt.init_unique = h->unique;
 			d->pt.offered =
-			    in->major == 7 && in->minor >= 40 &&
+			    d->pt.want && in->major == 7 && in->minor >= 40 &&
 			    (in->flags & K_FUSE_INIT_EXT) &&
 			    (in->flags2 & K_FUSE_PASSTHROUGH_FLAGS2);
+			if (in->major == 7 && in->minor >= 36 &&
+			    (in->flags & K_FUSE_INIT_EXT))
+				pifsd_uring_note_init(d, in->flags2);
 		}
 	}
 	return r;
@@ -136,26 +139,33 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *ud)
 {
 	struct pifsd *d = ud;
+	ssize_t r;
 
 	if (!d->pt.init_done && count >= 2 &&
 	    iov[0].iov_len >= sizeof(struct k_out_header)) {
 		const struct k_out_header *h = iov[0].iov_base;
 
-		if (h->unique == d->pt.init_unique && h->error == 0) {
-			d->pt.init_done = 1;
-			if (d->pt.offered &&
-			    iov[1].iov_len >=
-				offsetof(struct k_init_out, unused)) {
-				struct k_init_out *o = iov[1].iov_base;
+		if (h->unique == d->pt.init_unique && h->error == 0 &&
+		    iov[1].iov_len >= offsetof(struct k_init_out, unused)) {
+			struct k_init_out *o = iov[1].iov_base;
 
+			d->pt.init_done = 1;
+			if (d->pt.offered) {
 				o->flags |= K_FUSE_INIT_EXT;
 				o->flags2 |= K_FUSE_PASSTHROUGH_FLAGS2;
 				o->max_stack_depth = 1;
 				d->pt.enabled = 1;
 				pifs_info("tftpboot/ files: FUSE passthrough");
 			}
+			pifsd_uring_init_reply(d, &o->flags2, o->flags,
+					       o->max_write, o->max_pages);
+			if (d->uring.enabled)
+				o->flags |= K_FUSE_INIT_EXT;
+			return writev(fd, iov, count);
 		}
 	}
+	if (pifsd_uring_writev(d, iov, count, &r))
+		return r;
 	return writev(fd, iov, count);
 }
 
@@ -165,7 +175,10 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *ud)
 static ssize_t io_splice_send(int fdin, off_t *offin, int fdout, off_t *offout,
 			      size_t len, unsigned int flags, void *ud)
 {
-	(void)ud;
+	ssize_t r;
+
+	if (pifsd_uring_splice(ud, fdin, fdout, len, &r))
+		return r;
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
@@ -180,7 +193,7 @@ int pifsd_pt_hook(struct pifsd *d)
 	struct stat st;
 
 	pthread_mutex_init(&d->pt.lock, NULL);
-	if (!d->pt.want)
+	if (!d->pt.want && !d->uring.want)
 		return 0;
 	if (fstat(d->fs.store.golden_fd, &st) < 0)
 		return -errno;

@@ -33,6 +33,7 @@ struct cli {
 	int help;
 	int version;
 	char *golden_cache;
+	char *uring;
 	double timeout;
 	unsigned threads;
 };
@@ -49,6 +50,7 @@ static const struct fuse_opt cli_opts[] = {
 	{ "golden_cache=%s", offsetof(struct cli, golden_cache), 0 },
 	{ "timeout=%lf", offsetof(struct cli, timeout), 0 },
 	{ "threads=%u", offsetof(struct cli, threads), 0 },
+	{ "uring=%s", offsetof(struct cli, uring), 0 },
 	/* Never honoured on a pifs mount (see the top comment). */
 	FUSE_OPT_KEY("suid", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("dev", FUSE_OPT_KEY_DISCARD),
@@ -104,6 +106,9 @@ static void usage(void)
 	       "                         (kernel 6.9+); direct: direct_io only;\n"
 	       "                         kernel: cache per view (N copies)\n"
 	       "  -o threads=N           at most N worker threads (default 16)\n"
+	       "  -o uring=on|off        on (default): FUSE over io_uring where the\n"
+	       "                         kernel has it (6.14+; sets fuse.enable_uring):\n"
+	       "                         requests served on the CPU that made them\n"
 	       "Other -o options go to FUSE (see mount.fuse3(8)); suid and dev are\n"
 	       "ignored: a pifs mount is always nosuid,nodev,default_permissions.\n");
 }
@@ -151,6 +156,17 @@ static void write_pid(struct pifsd *d)
 		(void)!pwrite(fd, buf, (size_t)n, 0);
 }
 
+/* For the early exits: what option parsing allocated. */
+static int cli_free(struct cli *c, struct fuse_args *args, int ret)
+{
+	fuse_opt_free_args(args);
+	free(c->store);
+	free(c->mountpoint);
+	free(c->golden_cache);
+	free(c->uring);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -178,7 +194,7 @@ int main(int argc, char **argv)
 	}
 	if (!c.store || !c.mountpoint) {
 		fprintf(stderr, "pifsd: usage: pifsd STORE MOUNTPOINT [-f] [-o OPTIONS]\n");
-		return 2;
+		return cli_free(&c, &args, 2);
 	}
 	if (c.debug)
 		c.foreground = 1;
@@ -195,7 +211,20 @@ int main(int argc, char **argv)
 		} else if (strcmp(c.golden_cache, "shared")) {
 			fprintf(stderr, "pifsd: bad golden_cache '%s' (shared, direct or kernel)\n",
 				c.golden_cache);
-			return 2;
+			pifsd_listings_free(&d.listings);
+			return cli_free(&c, &args, 2);
+		}
+	}
+	d.uring.want = 1;
+	d.uring.threads = c.threads;
+	d.uring.stop_fd = -1;
+	if (c.uring) {
+		if (!strcmp(c.uring, "off"))
+			d.uring.want = 0;
+		else if (strcmp(c.uring, "on")) {
+			fprintf(stderr, "pifsd: bad uring '%s' (on or off)\n", c.uring);
+			pifsd_listings_free(&d.listings);
+			return cli_free(&c, &args, 2);
 		}
 	}
 	pifs_log_init("pifsd", !c.foreground,
@@ -250,6 +279,7 @@ int main(int argc, char **argv)
 			c.store, strerror(-r));
 		goto out;
 	}
+	pifsd_uring_prepare(&d);
 	if (fuse_session_mount(d.se, c.mountpoint) != 0) {
 		fprintf(stderr, "pifsd: cannot mount at '%s'\n", c.mountpoint);
 		goto out;
@@ -282,6 +312,7 @@ out:
 	if (d.se) {
 		if (mounted)
 			fuse_session_unmount(d.se);
+		pifsd_uring_stop(&d);
 		fuse_remove_signal_handlers(d.se);
 		fuse_session_destroy(d.se);
 	}
@@ -294,5 +325,6 @@ out:
 	free(c.store);
 	free(c.mountpoint);
 	free(c.golden_cache);
+	free(c.uring);
 	return ret;
 }

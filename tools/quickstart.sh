@@ -17,7 +17,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 # Debian bookworm packages: the toolchain and autotools; libfuse3, libgit2,
-# libxxhash and check (the libraries the user chose); nettle-dev (the
+# libxxhash and check (the libraries the user chose); liburing-dev (FUSE
+# over io_uring, fs/uring.c); nettle-dev (the
 # SHA-1 trailers of the snapshot packs); for image import
 # libext2fs (ext4), libblkid (partition tables), liblzma and zlib, and
 # mtools (the FAT boot partition); fuse3 for fusermount3/mount.fuse3.
@@ -31,7 +32,7 @@ cd "$top"
 # and checks the archive's signatures); the bench peers and tools (its
 # smoke test is part of make check): fio, fuse-overlayfs, debootstrap.
 pkgs=(build-essential autoconf automake libtool pkg-config
-      libfuse3-dev fuse3 libgit2-dev libxxhash-dev check
+      libfuse3-dev fuse3 libgit2-dev libxxhash-dev check liburing-dev
       libext2fs-dev comerr-dev libblkid-dev liblzma-dev zlib1g-dev nettle-dev mtools
       attr acl e2fsprogs fdisk dosfstools perl procps util-linux xz-utils git
       cpio bc time libcap2-bin iproute2 dnsmasq-base

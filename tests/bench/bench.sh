@@ -174,7 +174,7 @@ done
 PIFSD_PID=
 mount_pifs() {
 	mkdir -p "$T/pifs"
-	"$PIFSD" "$T/store" "$T/pifs" -f -o allow_other >>"$T/pifsd.log" 2>&1 &
+	"$PIFSD" "$T/store" "$T/pifs" -f -o allow_other${PIFS_BENCH_PIFSD_OPTS:+,$PIFS_BENCH_PIFSD_OPTS} >>"$T/pifsd.log" 2>&1 &
 	PIFSD_PID=$!
 	PIDS+=("$PIFSD_PID")
 	MOUNTS+=("$T/pifs")
