@@ -21,7 +21,9 @@
 # PIFS_BENCH_DROP=0 (never drop the page cache: "cold" rows are then not
 # cold; for the smoke test on a busy machine), PIFS_BENCH_OUT (the
 # machine-readable result, default $PIFS_BUILDDIR/bench-results.tsv),
-# PIFS_CACHE (where the full tree is cached, default /var/cache/pifs).
+# PIFS_CACHE (where the full tree is cached, default /var/cache/pifs),
+# PIFS_BENCH_PIFSD_OPTS (more -o options for pifsd, for A/B runs, e.g.
+# uring=off).
 #
 # "cold": `sync; echo 3 > /proc/sys/vm/drop_caches` right before the
 # timed run; "warm": the same run once untimed right before.  Times are
