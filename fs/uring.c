@@ -300,11 +300,10 @@ int pifsd_uring_init_reply(struct pifsd *d, uint32_t *flags2, uint32_t flags,
 		int r = pthread_create(&t->th, NULL, uthr_main, t);
 
 		if (r != 0) {
-			errno = r;
 			u->enabled = 0;
 			pifsd_uring_stop(d);
 			pifs_info("cannot start io_uring threads (%s): requests by /dev/fuse",
-				  strerror(errno));
+				  strerror(r));
 			return 0;
 		}
 		t->started = 1;

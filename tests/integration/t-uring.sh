@@ -109,6 +109,25 @@ if [ -e "$PARAM" ]; then
 	umount_pifs "$M"
 fi
 
+# io_uring refused by the system (kernel.io_uring_disabled=2): pifsd
+# must find out before its INIT reply asks the kernel for io_uring (which
+# would then hold every request for queues that never come), and serve
+# /dev/fuse.  The sysctl is put back on exit.
+SYSCTL=/proc/sys/kernel/io_uring_disabled
+if [ -e "$PARAM" ] && [ -w "$SYSCTL" ]; then
+	old_disabled=$(cat "$SYSCTL")
+	trap 'echo "$old_disabled" > "$SYSCTL"; cleanup' EXIT
+	echo 2 > "$SYSCTL"
+	: > "$T/pifsd.log"
+	mount_pifs "$T/store" "$M"
+	echo "$old_disabled" > "$SYSCTL"
+	grep -q "cannot make io_uring rings (.*): requests by /dev/fuse" "$T/pifsd.log" &&
+		ok "rings refused: pifsd says so and serves /dev/fuse" || { cat "$T/pifsd.log"; fail "no fallback message"; }
+	expect_eq "rings refused: the mount answers" "$(cat "$T/golden/etc/motd")" "$(timeout 10 cat "$M/nfsroot/worker-1/etc/motd")"
+	umount_pifs "$M"
+	[ -z "$(served)" ] && ok "rings refused: none served" || fail "rings refused, yet some served"
+fi
+
 expect_fail "a bad uring option" "pifsd: bad uring 'maybe' \\(on or off\\)" "$PIFSD" "$T/store" "$M" -o uring=maybe
 check_daemon_log
 finish
