@@ -108,7 +108,7 @@ static void usage(void)
 	       "  -o threads=N           at most N worker threads (default 16)\n"
 	       "  -o uring=on|off        on (default): FUSE over io_uring where the\n"
 	       "                         kernel has it (6.14+; sets fuse.enable_uring):\n"
-	       "                         requests served on the CPU that made them\n"
+	       "                         requests queued per CPU, fewer syscalls\n"
 	       "Other -o options go to FUSE (see mount.fuse3(8)); suid and dev are\n"
 	       "ignored: a pifs mount is always nosuid,nodev,default_permissions.\n");
 }
