@@ -322,13 +322,34 @@ fail:
 	return 0;
 }
 
-static void prep_cmd(struct pifsd_uthr *t, unsigned op, uint64_t commit)
+/* A zeroed 128-byte SQE (SQE128), or NULL if the ring is full even after
+ * submitting what it holds.  (The struct declares 64 bytes and a
+ * zero-length cmd[]: the pointer is laundered so that the compiler does
+ * not take the second half for out of bounds.) */
+static struct io_uring_sqe *sqe_get(struct pifsd_uthr *t)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+	void *p;
+
+	if (!sqe) {
+		io_uring_submit(&t->ring);
+		sqe = io_uring_get_sqe(&t->ring);
+	}
+	if (!sqe)
+		return NULL;
+	p = sqe;
+	__asm__("" : "+r"(p));
+	memset(p, 0, 2 * sizeof(*sqe));
+	return p;
+}
+
+static int prep_cmd(struct pifsd_uthr *t, unsigned op, uint64_t commit)
+{
+	struct io_uring_sqe *sqe = sqe_get(t);
 	struct k_cmd_req *c;
 
-	/* The ring has room: at most the command and the stop poll. */
-	memset(sqe, 0, 2 * sizeof(*sqe)); /* SQE128 */
+	if (!sqe)
+		return -EBUSY;
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = fuse_session_fd(t->d->se);
 	sqe->cmd_op = op;
@@ -338,6 +359,7 @@ static void prep_cmd(struct pifsd_uthr *t, unsigned op, uint64_t commit)
 	c = (struct k_cmd_req *)sqe->cmd;
 	c->commit_id = commit;
 	c->qid = (uint16_t)t->qid;
+	return 0;
 }
 
 /* Hand the request in t's entry to libfuse; wait for its reply. */
@@ -408,10 +430,12 @@ static void *uthr_main(void *arg)
 	/* Not allowed there (a cpuset): it still works, across CPUs. */
 	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 
-	sqe = io_uring_get_sqe(&t->ring);
+	if (!(sqe = sqe_get(t)))
+		return NULL;
 	io_uring_prep_poll_add(sqe, t->d->uring.stop_fd, POLLIN);
 	sqe->user_data = UD_STOP;
-	prep_cmd(t, K_CMD_REGISTER, 0);
+	if (prep_cmd(t, K_CMD_REGISTER, 0) < 0)
+		return NULL;
 	for (;;) {
 		r = io_uring_submit_and_wait(&t->ring, 1);
 		if (r < 0 && r != -EINTR) {
@@ -429,7 +453,8 @@ static void *uthr_main(void *arg)
 		if (res == -EAGAIN && tries++ < 5000) {
 			/* The kernel has not taken the INIT reply yet. */
 			usleep(1000);
-			prep_cmd(t, K_CMD_REGISTER, 0);
+			if (prep_cmd(t, K_CMD_REGISTER, 0) < 0)
+				break;
 			continue;
 		}
 		if (res < 0) {
@@ -442,7 +467,10 @@ static void *uthr_main(void *arg)
 		}
 		serve(t);
 		t->served++;
-		prep_cmd(t, K_CMD_COMMIT_AND_FETCH, t->hdr->ent.commit_id);
+		if (prep_cmd(t, K_CMD_COMMIT_AND_FETCH, t->hdr->ent.commit_id) < 0) {
+			pifs_err("io_uring: queue %u: no room to commit", t->qid);
+			break;
+		}
 	}
 	return NULL;
 }
