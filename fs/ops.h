@@ -108,9 +108,10 @@ void pifsd_pt_free(struct pifsd *d);
  * result) or leave it to /dev/fuse (0); buf is the calling thread's
  * reply payload, for a read to fill in place (or NULL). */
 int pifsd_uring_prepare(struct pifsd *d);
-void pifsd_uring_note_init(struct pifsd *d, uint32_t flags2);
-int pifsd_uring_init_reply(struct pifsd *d, uint32_t *flags2, uint32_t flags,
-			   uint32_t max_write, uint16_t max_pages);
+struct k_init_in;
+struct k_init_out;
+void pifsd_uring_note_init(struct pifsd *d, const struct k_init_in *in);
+int pifsd_uring_init_reply(struct pifsd *d, struct k_init_out *o);
 void pifsd_uring_stop(struct pifsd *d);
 int pifsd_uring_writev(struct pifsd *d, const struct iovec *iov, int count,
 		       ssize_t *res);

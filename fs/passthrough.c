@@ -18,6 +18,8 @@
  *    that backing id (fuse_reply_iov: libfuse's reply has no field).
  * If the kernel does not offer it, or refuses an fd, the open is what it
  * was before: direct_io for golden files, page cache for delta files.
+ * The same hooks carry FUSE over io_uring (uring.c): its part of the INIT
+ * exchange, and the replies that belong to a ring entry.
  *
  * Why only tftpboot/: the kernel wants every open of a FUSE inode that
  * has a passthrough open to pass through to the same backing file (other
@@ -57,57 +59,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "kabi.h"
 #include "ops.h"
 #include "util.h"
-
-/* Kernel ABI 7.40 (include/uapi/linux/fuse.h), newer than bookworm's
- * headers; stable kernel ABI, so spelled out here. */
-#define K_FUSE_INIT		  26
-#define K_FUSE_INIT_EXT		  (1u << 30)
-#define K_FUSE_PASSTHROUGH_FLAGS2 (1u << (37 - 32))
-#define K_FOPEN_DIRECT_IO	  (1u << 0)
-#define K_FOPEN_PASSTHROUGH	  (1u << 7)
-
-struct k_in_header {
-	uint32_t len, opcode;
-	uint64_t unique, nodeid;
-	uint32_t uid, gid, pid;
-	uint16_t total_extlen, padding;
-};
-
-struct k_init_in {
-	uint32_t major, minor, max_readahead, flags, flags2;
-};
-
-struct k_out_header {
-	uint32_t len;
-	int32_t error;
-	uint64_t unique;
-};
-
-struct k_init_out {
-	uint32_t major, minor, max_readahead, flags;
-	uint16_t max_background, congestion_threshold;
-	uint32_t max_write, time_gran;
-	uint16_t max_pages, map_alignment;
-	uint32_t flags2, max_stack_depth;
-	uint32_t unused[6];
-};
-
-struct k_open_out {
-	uint64_t fh;
-	uint32_t open_flags;
-	int32_t backing_id;
-};
-
-struct k_backing_map {
-	int32_t fd;
-	uint32_t flags;
-	uint64_t padding;
-};
-
-#define K_DEV_IOC_BACKING_OPEN	_IOW(229, 1, struct k_backing_map)
-#define K_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
 /* ---- the INIT exchange ---- */
 
@@ -128,9 +82,7 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
 			    d->pt.want && in->major == 7 && in->minor >= 40 &&
 			    (in->flags & K_FUSE_INIT_EXT) &&
 			    (in->flags2 & K_FUSE_PASSTHROUGH_FLAGS2);
-			if (in->major == 7 && in->minor >= 36 &&
-			    (in->flags & K_FUSE_INIT_EXT))
-				pifsd_uring_note_init(d, in->flags2);
+			pifsd_uring_note_init(d, in);
 		}
 	}
 	return r;
@@ -157,10 +109,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *ud)
 				d->pt.enabled = 1;
 				pifs_info("tftpboot/ files: FUSE passthrough");
 			}
-			pifsd_uring_init_reply(d, &o->flags2, o->flags,
-					       o->max_write, o->max_pages);
-			if (d->uring.enabled)
-				o->flags |= K_FUSE_INIT_EXT;
+			pifsd_uring_init_reply(d, o);
 			return writev(fd, iov, count);
 		}
 	}

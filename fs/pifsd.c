@@ -199,7 +199,6 @@ int main(int argc, char **argv)
 	if (c.debug)
 		c.foreground = 1;
 	d.timeout = c.timeout;
-	pifsd_listings_init(&d.listings);
 	d.golden_direct = 1;
 	d.pt.want = 1;
 	if (c.golden_cache) {
@@ -211,7 +210,6 @@ int main(int argc, char **argv)
 		} else if (strcmp(c.golden_cache, "shared")) {
 			fprintf(stderr, "pifsd: bad golden_cache '%s' (shared, direct or kernel)\n",
 				c.golden_cache);
-			pifsd_listings_free(&d.listings);
 			return cli_free(&c, &args, 2);
 		}
 	}
@@ -223,10 +221,10 @@ int main(int argc, char **argv)
 			d.uring.want = 0;
 		else if (strcmp(c.uring, "on")) {
 			fprintf(stderr, "pifsd: bad uring '%s' (on or off)\n", c.uring);
-			pifsd_listings_free(&d.listings);
 			return cli_free(&c, &args, 2);
 		}
 	}
+	pifsd_listings_init(&d.listings);
 	pifs_log_init("pifsd", !c.foreground,
 		      c.debug || getenv("PIFS_DEBUG") ? PIFS_LOG_DEBUG : PIFS_LOG_INFO);
 	umask(0);
@@ -321,10 +319,5 @@ out:
 	pifsd_listings_free(&d.listings);
 	if (opened)
 		pifs_fs_close(&d.fs);
-	fuse_opt_free_args(&args);
-	free(c.store);
-	free(c.mountpoint);
-	free(c.golden_cache);
-	free(c.uring);
-	return ret;
+	return cli_free(&c, &args, ret);
 }

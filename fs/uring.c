@@ -62,47 +62,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "kabi.h"
 #include "ops.h"
 #include "util.h"
-
-#define K_FUSE_OVER_IO_URING_FLAGS2 (1u << (41 - 32))
-#define K_FUSE_MAX_PAGES	    (1u << 22)
-#define K_FUSE_WRITE		    16
-#define K_CMD_REGISTER		    1
-#define K_CMD_COMMIT_AND_FETCH	    2
-#define K_URING_HDR_SZ		    128
-#define K_URING_OP_SZ		    128
-
-struct k_in_header {
-	uint32_t len, opcode;
-	uint64_t unique, nodeid;
-	uint32_t uid, gid, pid;
-	uint16_t total_extlen, padding;
-};
-
-struct k_out_header {
-	uint32_t len;
-	int32_t error;
-	uint64_t unique;
-};
-
-struct k_ent_in_out {
-	uint64_t flags, commit_id;
-	uint32_t payload_sz, padding;
-	uint64_t reserved;
-};
-
-struct k_req_header {
-	char in_out[K_URING_HDR_SZ];
-	char op_in[K_URING_OP_SZ];
-	struct k_ent_in_out ent;
-};
-
-struct k_cmd_req {
-	uint64_t flags, commit_id;
-	uint16_t qid;
-	uint8_t padding[6];
-};
 
 /* The room in front of the payload where a FUSE_WRITE's header and
  * first argument are put back, so libfuse sees one buffer without the
@@ -198,9 +160,11 @@ int pifsd_uring_prepare(struct pifsd *d)
 	return 0;
 }
 
-void pifsd_uring_note_init(struct pifsd *d, uint32_t flags2)
+void pifsd_uring_note_init(struct pifsd *d, const struct k_init_in *in)
 {
-	d->uring.offered = d->uring.want && (flags2 & K_FUSE_OVER_IO_URING_FLAGS2);
+	d->uring.offered = d->uring.want && in->major == 7 &&
+			   in->minor >= 42 && (in->flags & K_FUSE_INIT_EXT) &&
+			   (in->flags2 & K_FUSE_OVER_IO_URING_FLAGS2);
 }
 
 static void *uthr_main(void *arg);
@@ -237,17 +201,17 @@ static void free_all(struct pifsd_uring *u)
  * ring and buffer now, so that the kernel is only asked for io_uring when
  * each queue will surely get its entries (once asked, it holds every
  * request until they are all there). */
-int pifsd_uring_init_reply(struct pifsd *d, uint32_t *flags2, uint32_t flags,
-			   uint32_t max_write, uint16_t max_pages)
+int pifsd_uring_init_reply(struct pifsd *d, struct k_init_out *o)
 {
 	struct pifsd_uring *u = &d->uring;
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE), psz;
+	uint16_t max_pages = o->max_pages;
 	unsigned per;
 
 	if (!u->offered)
 		return 0;
-	psz = max_write;
-	if (!(flags & K_FUSE_MAX_PAGES))
+	psz = o->max_write;
+	if (!(o->flags & K_FUSE_MAX_PAGES))
 		max_pages = 32; /* the kernel's default */
 	if ((size_t)max_pages * pg > psz)
 		psz = (size_t)max_pages * pg;
@@ -312,7 +276,8 @@ int pifsd_uring_init_reply(struct pifsd *d, uint32_t *flags2, uint32_t flags,
 		}
 		t->started = 1;
 	}
-	*flags2 |= K_FUSE_OVER_IO_URING_FLAGS2;
+	o->flags |= K_FUSE_INIT_EXT;
+	o->flags2 |= K_FUSE_OVER_IO_URING_FLAGS2;
 	pifs_info("FUSE over io_uring: %u queues, %u threads", u->nq, u->nthr);
 	return 0;
 fail:
