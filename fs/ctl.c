@@ -10,6 +10,10 @@
  * Kernel cache invalidation after a swap is sent from here, never from a
  * FUSE request handler and never while a view lock is held: the kernel
  * takes directory locks for it that a blocked request may be holding.
+ * So is what a registry change makes it forget (nfsroot/ and the names
+ * in it, which it caches): the CLI asks with "workers" after it changed
+ * the registry, and the accepting thread also watches the registry file
+ * with inotify, for any other writer.
  */
 #include "config.h"
 
@@ -19,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -74,6 +80,27 @@ static void notify(struct pifsd *d, struct pifs_inval *inv, size_t n)
 		fuse_lowlevel_notify_inval_inode(d->se, inv[i].id, 0, 0);
 	}
 	pifs_inval_free(inv, n);
+}
+
+/* Reload the registry if it changed and tell the kernel what to forget
+ * (pifs_fs_registry_inval).  Serialized: two callers must not hand the
+ * same removal over twice, nor tell nfsroot/ in the wrong order. */
+static int registry_notify(struct pifsd *d)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct pifs_inval *inv;
+	size_t n;
+	int r;
+
+	pthread_mutex_lock(&lock);
+	r = pifs_fs_registry_inval(&d->fs, &inv, &n);
+	if (r == 0 && n)
+		notify(d, inv, n);
+	pthread_mutex_unlock(&lock);
+	if (r < 0)
+		pifs_warn("cannot tell the kernel of a registry change: %s",
+			  strerror(-r));
+	return r;
 }
 
 /* After a reload (`pifs master`): the generated files of every view may
@@ -220,11 +247,19 @@ static void handle(struct conn *c, char *line)
 		reply(c, -EINVAL, "empty request");
 		return;
 	}
+	if (!strcmp(cmd, "workers")) {
+		int r = registry_notify(c->d);
+
+		reply(c, r, r < 0 ? "cannot tell the kernel of the registry" : NULL);
+		return;
+	}
 	if (!strcmp(cmd, "reload")) {
 		int r = pifs_fs_reload(&c->d->fs);
 
-		if (r == 0)
+		if (r == 0) {
 			inval_generated(c->d);
+			r = registry_notify(c->d);
+		}
 		reply(c, r, r < 0 ? "cannot re-read pifs.conf" : NULL);
 		return;
 	}
@@ -295,42 +330,103 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
+/* Drain the registry watch; 1 when an event named the registry file. */
+static int registry_event(int fd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int hit = 0;
+	ssize_t len;
+
+	while ((len = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			if (ev->len && !strcmp(ev->name, "workers"))
+				hit = 1;
+			if (ev->mask & IN_Q_OVERFLOW)
+				hit = 1;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return hit;
+}
+
+static void accept_one(struct pifsd *d)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct conn *c;
+	pthread_t t;
+	/* The listening socket does not block (a client gone between poll
+	 * and here); the connection does, for its thread. */
+	int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+	    cred.uid != 0) {
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->d = d;
+	c->fd = fd;
+	if (pthread_create(&t, NULL, conn_main, c) != 0) {
+		close(fd);
+		free(c);
+		return;
+	}
+	pthread_detach(t);
+}
+
 static void *accept_main(void *arg)
 {
 	struct pifsd *d = arg;
 
 	for (;;) {
-		struct ucred cred;
-		socklen_t cl = sizeof(cred);
-		struct conn *c;
-		pthread_t t;
-		int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+		struct pollfd p[2] = {
+			{ .fd = d->ctl_fd, .events = POLLIN },
+			{ .fd = d->reg_watch, .events = POLLIN },
+		};
 
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+		if (poll(p, d->reg_watch >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
 				continue;
+			break;
+		}
+		if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))
 			break; /* shut down */
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
-		    cred.uid != 0) {
-			close(fd);
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		c->d = d;
-		c->fd = fd;
-		if (pthread_create(&t, NULL, conn_main, c) != 0) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		pthread_detach(t);
+		if (p[0].revents & POLLIN)
+			accept_one(d);
+		if (d->reg_watch >= 0 && (p[1].revents & POLLIN) &&
+		    registry_event(d->reg_watch))
+			registry_notify(d);
 	}
 	return NULL;
+}
+
+/* Watch STORE for a new registry file (written beside and renamed in, or
+ * rewritten in place).  Without inotify the CLI's "workers" request is
+ * the only way the kernel hears of a removed worker. */
+static void watch_registry(struct pifsd *d)
+{
+	char path[64];
+
+	d->reg_watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", d->fs.store.fd);
+	if (d->reg_watch < 0 ||
+	    inotify_add_watch(d->reg_watch, path, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+		pifs_warn("cannot watch the worker registry (%s): only pifs "
+			  "worker add/remove update nfsroot/ at once",
+			  strerror(errno));
+		if (d->reg_watch >= 0)
+			close(d->reg_watch);
+		d->reg_watch = -1;
+	}
 }
 
 int pifsd_ctl_listen(struct pifsd *d)
@@ -344,7 +440,7 @@ int pifsd_ctl_listen(struct pifsd *d)
 		return -errno;
 	unlinkat(dfd, "ctl.sock", 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/ctl.sock", dfd);
-	d->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	d->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (d->ctl_fd < 0 ||
 	    bind(d->ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    fchmodat(dfd, "ctl.sock", 0600, 0) < 0 || listen(d->ctl_fd, 16) < 0) {
@@ -356,6 +452,7 @@ int pifsd_ctl_listen(struct pifsd *d)
 		return r;
 	}
 	close(dfd);
+	watch_registry(d);
 	return 0;
 }
 
@@ -381,5 +478,8 @@ void pifsd_ctl_stop(struct pifsd *d)
 		pthread_join(d->ctl_thread, NULL);
 	close(d->ctl_fd);
 	d->ctl_fd = -1;
+	if (d->reg_watch >= 0)
+		close(d->reg_watch);
+	d->reg_watch = -1;
 	unlinkat(d->fs.store.fd, "lock/ctl.sock", 0);
 }

@@ -42,23 +42,17 @@ static struct pifsd *D(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-/* How long the kernel may cache N's entry and attributes.  A view's root
- * is an entry of the static nfsroot/, which changes with the registry (a
- * removed worker must go at once), so it is not cached either. */
+/* How long the kernel may cache N's entry and its attributes: the
+ * mount's timeout where pifs tells the kernel of every change (it is the
+ * only writer: view.h says which nodes), else not at all. */
 static double cache_time(fuse_req_t req, const struct pifs_node *n)
 {
-	if (!pifs_node_cacheable(n) || n == n->view->root)
-		return 0;
-	return D(req)->timeout;
+	return pifs_node_entry_cacheable(&D(req)->fs, n) ? D(req)->timeout : 0;
 }
 
-/* How long its attributes may be cached: the view root's too (only its
- * name in nfsroot/ must not be): pifs is the only writer, a swap
- * invalidates the root, and an NFS server asks for the export root's
- * attributes on nearly every request. */
 static double attr_time(fuse_req_t req, const struct pifs_node *n)
 {
-	return pifs_node_cacheable(n) ? D(req)->timeout : 0;
+	return pifs_node_attr_cacheable(&D(req)->fs, n) ? D(req)->timeout : 0;
 }
 
 static void reply_entry(fuse_req_t req, struct pifs_node *n,
@@ -746,8 +740,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				ep.ino = n->id;
 				ep.generation = n->gen;
 				ep.attr = st;
-				ep.attr_timeout = ep.entry_timeout =
-					cache_time(req, n);
+				ep.entry_timeout = cache_time(req, n);
+				ep.attr_timeout = attr_time(req, n);
 			}
 			l = fuse_add_direntry_plus(req, buf + used, size - used,
 						   e->name, &ep, next);

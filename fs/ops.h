@@ -74,6 +74,7 @@ struct pifsd {
 	struct pifsd_uring uring;
 	struct fuse_session *se;
 	int ctl_fd;             /* the control socket, or -1 */
+	int reg_watch;          /* inotify on STORE's registry, or -1 */
 	pthread_t ctl_thread;
 	int ctl_running;
 };

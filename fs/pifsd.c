@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 	 * (ctl.c).  tftpboot/ and the static directories are never cached. */
 	struct cli c = { .timeout = 3600.0, .threads = 16 };
 	struct fuse_loop_config *lc = NULL;
-	static struct pifsd d = { .ctl_fd = -1 };
+	static struct pifsd d = { .ctl_fd = -1, .reg_watch = -1 };
 	char err[512];
 	struct stat st;
 	int r, ret = 1, mounted = 0, opened = 0;

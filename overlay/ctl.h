@@ -14,6 +14,9 @@
  *                            invalidated the kernel's caches for it
  *   reload                -> "ok" after re-reading the registry and
  *                            pifs.conf (a new master address)
+ *   workers               -> "ok" after re-reading the registry (a worker
+ *                            added or removed) and telling the kernel
+ *                            what it must forget of nfsroot/
  *   journal WORKER        -> under this connection's pause of WORKER:
  *                            "ok VALID TOKEN NEWTOKEN LEN" and LEN bytes,
  *                            what pifsd saw change in its delta

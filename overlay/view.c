@@ -1540,6 +1540,57 @@ out:
 	pthread_mutex_unlock(&fs->views_lock);
 }
 
+int pifs_fs_registry_inval(struct pifs_fs *fs, struct pifs_inval **inv,
+			   size_t *n)
+{
+	struct pifs_inval *a = NULL;
+	size_t k = 0, want = 0;
+	int r = 0, reloaded;
+
+	*inv = NULL;
+	*n = 0;
+	pifs_fs_refresh(fs);
+	pthread_mutex_lock(&fs->views_lock);
+	reloaded = fs->reg_told.tv_sec != fs->reg_loaded.tv_sec ||
+		   fs->reg_told.tv_nsec != fs->reg_loaded.tv_nsec;
+	for (size_t i = 0; i < fs->nviews; i++)
+		if (fs->views[i]->gone && !fs->views[i]->gone_told)
+			want++;
+	if (!reloaded && !want)
+		goto out;
+	/* nfsroot/ first: notified last, after the names in it */
+	if (!(a = calloc(want + 1, sizeof(*a)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	a[k++].id = PIFS_NFSROOT_ID;
+	for (size_t i = 0; i < fs->nviews; i++) {
+		struct pifs_view *v = fs->views[i];
+
+		if (!v->gone || v->gone_told)
+			continue;
+		if (!(a[k].name = strdup(v->name))) {
+			pifs_inval_free(a, k);
+			a = NULL;
+			k = 0;
+			r = -ENOMEM;
+			goto out;
+		}
+		a[k].parent = PIFS_NFSROOT_ID;
+		a[k++].id = v->root->id;
+	}
+	/* handed over: marked told only now, so -ENOMEM leaves it all due */
+	for (size_t i = 0; i < fs->nviews; i++)
+		if (fs->views[i]->gone)
+			fs->views[i]->gone_told = 1;
+	fs->reg_told = fs->reg_loaded;
+out:
+	pthread_mutex_unlock(&fs->views_lock);
+	*inv = a;
+	*n = k;
+	return r;
+}
+
 int pifs_fs_open(struct pifs_fs *fs, const char *path, char *errbuf,
 		 size_t errlen)
 {
@@ -1584,6 +1635,7 @@ int pifs_fs_open(struct pifs_fs *fs, const char *path, char *errbuf,
 	fs->nfsroot = pifs_nodes_insert(&fs->nodes, fs->nfsroot);
 	fs->tftproot = pifs_nodes_insert(&fs->nodes, fs->tftproot);
 	pifs_fs_refresh(fs);
+	fs->reg_told = fs->reg_loaded; /* the kernel holds nothing yet */
 	return 0;
 fail:
 	snprintf(errbuf, errlen, "cannot start: %s", strerror(-r));

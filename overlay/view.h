@@ -47,6 +47,7 @@ struct pifs_view {
 	struct pifs_fs *fs;
 	struct pifs_node *root; /* pinned for the view's life */
 	int gone;               /* removed from the registry while mounted */
+	int gone_told;          /* ...and the kernel told (views_lock) */
 	/* The journal: the delta paths changed through the mount since
 	 * jtoken was set (handed to `pifs snapshot`, see
 	 * pifs_view_journal_take).  Guarded by jlock; a writer records under
@@ -74,6 +75,7 @@ struct pifs_fs {
 	size_t nviews;
 	struct timespec reg_mtime;
 	struct timespec reg_loaded; /* when: nfsroot/'s mtime (views_lock) */
+	struct timespec reg_told;   /* reg_loaded the kernel last heard of */
 	ino_t reg_ino;
 	time_t start_time;
 	/* The goldens views are on, opened as needed, kept until close;
@@ -126,13 +128,44 @@ int pifs_fs_open(struct pifs_fs *fs, const char *path, char *errbuf,
 		 size_t errlen);
 void pifs_fs_close(struct pifs_fs *fs);
 
-/* May the kernel cache this node's entry and attributes?  Not for the
- * tftpboot/ aliases (the same files change through nfsroot/) nor the
- * static directories (workers come and go). */
-static inline int pifs_node_cacheable(const struct pifs_node *n)
+/* May the kernel cache N's entry (its name in its parent) for the mount's
+ * timeout?  Not the tftpboot/ aliases nor the boot files at its top (the
+ * same files change through nfsroot/).  The names of the static
+ * directories never change; a view root's name in nfsroot/ goes when its
+ * worker is removed, and pifsd tells the kernel
+ * (pifs_fs_registry_inval). */
+static inline int pifs_node_entry_cacheable(const struct pifs_fs *fs,
+					    const struct pifs_node *n)
 {
-	return n->view && !n->real;
+	if (!n->view)
+		return n == fs->nfsroot || n == fs->tftproot;
+	return !n->real;
 }
+
+/* ...and its attributes: also the root's, which never change, and
+ * nfsroot/'s, which change with the registry (pifsd tells the kernel);
+ * not tftpboot/'s, whose mtime is always now (the kernel lists it again
+ * at each open: fs/listings.c). */
+static inline int pifs_node_attr_cacheable(const struct pifs_fs *fs,
+					   const struct pifs_node *n)
+{
+	if (!n->view)
+		return n == fs->root || n == fs->nfsroot;
+	return !n->real;
+}
+
+struct pifs_inval;
+
+/* Reload the worker registry if it changed (pifs_fs_refresh), and hand
+ * over what the kernel must forget since the last call: the name of each
+ * removed worker in nfsroot/, and nfsroot/'s attributes and listing when
+ * the registry was reloaded (whoever reloaded it: a request reloads a
+ * changed registry too, but must not tell the kernel, which takes
+ * nfsroot/'s lock for it).  The caller sends them (fs/ctl.c) and frees
+ * them with pifs_inval_free; *n is 0 when nothing changed.  -ENOMEM
+ * leaves them due for the next call. */
+int pifs_fs_registry_inval(struct pifs_fs *fs, struct pifs_inval **inv,
+			   size_t *n);
 
 /* The node for an id, pinned, or NULL.  pifs_fs_put unpins. */
 struct pifs_node *pifs_fs_node(struct pifs_fs *fs, uint64_t id);

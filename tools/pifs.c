@@ -515,6 +515,28 @@ static int free_ip(const struct pifs_store *st, const struct pifs_registry *reg,
 	return -ENOSPC;
 }
 
+/* The registry changed: a running pifsd re-reads it and tells the kernel
+ * before this command returns, so nfsroot/ lists a new worker and a
+ * removed one's name is gone (the kernel caches both).  pifsd also
+ * watches the file, so a failure here only warns. */
+static void tell_pifsd_workers(struct pifs_store *st)
+{
+	char msg[256] = "";
+	int fd, ret = pifs_ctl_connect(st, &fd);
+
+	if (ret == -ENOTCONN)
+		return;
+	if (ret == 0) {
+		ret = pifs_ctl_call(fd, "workers", 10000, msg, sizeof(msg));
+		pifs_ctl_close(fd);
+	}
+	if (ret < 0)
+		fprintf(stderr,
+			"pifs: warning: the pifsd of '%s' did not confirm the "
+			"new registry: %s\n",
+			st->path, msg[0] ? msg : strerror(-ret));
+}
+
 static int worker_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -596,6 +618,7 @@ static int worker_add(int argc, char **argv)
 		die(1, "cannot save registry '%s/workers': %s", st.path,
 		    strerror(-ret));
 	}
+	tell_pifsd_workers(&st);
 	printf("added %s: serial %s mac %s ip %s (id %u)\n", w.name, w.serial,
 	       w.mac, w.ip, w.id);
 	pifs_registry_release(&reg);
@@ -688,6 +711,7 @@ static int worker_remove(int argc, char **argv)
 		die(1, "cannot save registry '%s/workers': %s", st.path,
 		    strerror(-ret));
 	}
+	tell_pifsd_workers(&st);
 	if (kept)
 		printf("removed %s; its delta is kept as '%s/deltas/%s'\n",
 		       name, st.path, kept);

@@ -5,6 +5,9 @@
 # each listing and opens directories without asking pifsd:
 #  - nfsroot/ and tftpboot/, which change under the kernel, list a worker
 #    added or removed at once, and tftpboot/ a worker's new boot files;
+#    the kernel also caches nfsroot/'s attributes and the names in it,
+#    and a removed worker's name goes at once (pifs worker remove) or
+#    within moments (any other writer of the registry: pifsd watches it);
 #  - a view's directory shows every change at the next listing
 #    (rewinddir), through the kernel's cache;
 #  - one directory stream is stable while the directory changes: every
@@ -27,12 +30,30 @@ lsj() { ls -a "$1" | tr '\n' ' ' | sed 's/ $//'; }
 # --- the static directories ------------------------------------------
 expect_eq "nfsroot lists the workers" ". .. worker-1 worker-3" "$(lsj "$M/nfsroot")"
 expect_eq "tftpboot lists the serials" ". .. 77b655ec 8b07bcc6 bootcode.bin" "$(lsj "$M/tftpboot")"
+stat "$M/nfsroot" >/dev/null; lsj "$M/nfsroot" >/dev/null # surely from the cache now
 $W add worker-7 --serial 7777aaaa >/dev/null || fail "worker add worker-7"
 expect_eq "a worker added shows in nfsroot at once" ". .. worker-1 worker-3 worker-7" "$(lsj "$M/nfsroot")"
 expect_eq "and in tftpboot" ". .. 7777aaaa 77b655ec 8b07bcc6 bootcode.bin" "$(lsj "$M/tftpboot")"
+# The kernel caches the names in nfsroot/ (and nfsroot/'s attributes):
+# a removed worker's name must go at once all the same.
+echo seven > "$M/nfsroot/worker-7/etc/hostname" || fail "write through worker-7"
+expect_eq "worker-7 reads back through its cached name" seven "$(cat "$M/nfsroot/worker-7/etc/hostname")"
 $W remove worker-7 --force >/dev/null || fail "worker remove worker-7"
 expect_eq "a worker removed leaves nfsroot at once" ". .. worker-1 worker-3" "$(lsj "$M/nfsroot")"
+if [ -e "$M/nfsroot/worker-7" ]; then fail "nfsroot/worker-7 still resolves after worker remove"
+else ok "nfsroot/worker-7 no longer resolves"; fi
 expect_eq "and tftpboot" ". .. 77b655ec 8b07bcc6 bootcode.bin" "$(lsj "$M/tftpboot")"
+expect_eq "nfsroot's link count follows" 4 "$(stat -c %h "$M/nfsroot")"
+# Any other writer of the registry (here a hand edit renamed into place):
+# pifsd watches the file and tells the kernel within moments.
+$W add worker-8 --serial 8888aaaa >/dev/null || fail "worker add worker-8"
+cat "$M/nfsroot/worker-8/etc/hostname" >/dev/null || fail "read through worker-8"
+grep -v '^worker-8 ' "$T/store/workers" > "$T/store/workers.edit" &&
+	mv "$T/store/workers.edit" "$T/store/workers" || fail "hand edit of the registry"
+for _ in $(seq 1 100); do [ -e "$M/nfsroot/worker-8" ] || break; sleep 0.05; done
+if [ -e "$M/nfsroot/worker-8" ]; then fail "nfsroot/worker-8 still resolves 5 s after the registry lost it"
+else ok "a worker removed by hand from the registry leaves nfsroot"; fi
+expect_eq "and its listing" ". .. worker-1 worker-3" "$(lsj "$M/nfsroot")"
 before=$(lsj "$M/tftpboot/77b655ec")
 echo 'dtoverlay=x' > "$W1/boot/firmware/extra.txt"
 expect_eq "tftpboot/<serial> lists a boot file the worker wrote" "$(ls -a "$W1/boot/firmware" | tr '\n' ' ' | sed 's/ $//')" "$(lsj "$M/tftpboot/77b655ec")"
