@@ -634,15 +634,6 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_write(req, (size_t)r);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	/* close() of a dup releases POSIX locks and reports delayed write
-	 * errors, as a close of the real file would. */
-	int fd = dup(FH(fi)->fd);
-
-	fuse_reply_err(req, fd < 0 ? errno : (close(fd) < 0 ? errno : 0));
-}
-
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	pifsd_pt_release(D(req), FH(fi)->ino, FH(fi)->mode);
@@ -903,7 +894,10 @@ const struct fuse_lowlevel_ops pifsd_ops = {
 	.create = op_create,
 	.read = op_read,
 	.write_buf = op_write_buf,
-	.flush = op_flush,
+	/* No .flush: libfuse answers ENOSYS once and the kernel sends no
+	 * more.  pifs keeps no locks (the kernel's own POSIX locks apply)
+	 * and writes are synchronous; the kernel still writes back mmap'd
+	 * pages at close and reports their errors itself. */
 	.release = op_release,
 	.fsync = op_fsync,
 	.fallocate = op_fallocate,
