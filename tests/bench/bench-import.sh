@@ -88,7 +88,8 @@ if LOOP=$(losetup -f 2>/dev/null) && [ -n "$LOOP" ] &&
 		# no partition device nodes (no udev in a container): one loop
 		# device per partition, by offset, is the same thing
 		losetup -d "$LOOP"
-		off() { sfdisk -d "$W/pi.img" | awk -F'[=,]' -v p="pi.img$1" '$0 ~ p {printf "%d %d\n", ($2 + 0) * 512, ($4 + 0) * 512}'; }
+		# %.0f: mawk's %d stops at 2^31-1, a root partition past 2 GiB
+		off() { sfdisk -d "$W/pi.img" | awk -F'[=,]' -v p="pi.img$1" '$0 ~ p {printf "%.0f %.0f\n", ($2 + 0) * 512, ($4 + 0) * 512}'; }
 		read -r o1 s1 < <(off 1); read -r o2 s2 < <(off 2)
 		LOOP=$(losetup -f --show -r -o "$o1" --sizelimit "$s1" "$W/pi.img") && P1=$LOOP
 		LOOP2=$(losetup -f --show -r -o "$o2" --sizelimit "$s2" "$W/pi.img") && P2=$LOOP2
