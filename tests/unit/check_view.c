@@ -394,6 +394,46 @@ START_TEST(test_hard_link_and_names)
 }
 END_TEST
 
+/* What the kernel must forget after a registry change, handed over once:
+ * nfsroot/ (its listing and link count) and the removed worker's name,
+ * with the id of the view root the kernel may hold under it. */
+START_TEST(test_registry_inval)
+{
+	struct pifs_registry reg;
+	struct pifs_inval *inv;
+	struct pifs_node *w1;
+	struct stat st;
+	char err[256];
+	size_t n;
+	int e;
+
+	ck_assert_int_eq(pifs_fs_registry_inval(&fs, &inv, &n), 0);
+	ck_assert_uint_eq(n, 0); /* nothing changed since the mount */
+	w1 = walk("nfsroot/w1", &st, &e);
+	ck_assert_ptr_nonnull(w1);
+	pifs_registry_init(&reg);
+	ck_assert_int_eq(pifs_registry_load(&reg, fs.store.fd, err, sizeof(err)), 0);
+	ck_assert_int_eq(pifs_registry_remove(&reg, "w1"), 0);
+	ck_assert_int_eq(pifs_registry_save(&reg, fs.store.fd), 0);
+	pifs_registry_release(&reg);
+
+	ck_assert_int_eq(pifs_fs_registry_inval(&fs, &inv, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(inv[0].id, PIFS_NFSROOT_ID);
+	ck_assert_ptr_null(inv[0].name);
+	ck_assert_uint_eq(inv[1].parent, PIFS_NFSROOT_ID);
+	ck_assert_str_eq(inv[1].name, "w1");
+	ck_assert_uint_eq(inv[1].id, w1->id);
+	pifs_inval_free(inv, n);
+	ck_assert_ptr_null(walk("nfsroot/w1", &st, &e));
+	ck_assert_int_eq(e, -ENOENT);
+	/* handed over once */
+	ck_assert_int_eq(pifs_fs_registry_inval(&fs, &inv, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	pifs_fs_forget(&fs, w1->id, 1);
+}
+END_TEST
+
 static Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -407,6 +447,7 @@ static Suite *view_suite(void)
 	tcase_add_test(tc, test_dir_rename);
 	tcase_add_test(tc, test_ids_survive_restart);
 	tcase_add_test(tc, test_hard_link_and_names);
+	tcase_add_test(tc, test_registry_inval);
 	suite_add_tcase(s, tc);
 	return s;
 }
