@@ -678,10 +678,11 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
  * their listings (listings.c).  A view's directories change only through
  * this mount (the kernel drops its cached listing on every change it
  * makes) or by a reset, which invalidates every inode of the view
- * (ctl.c); tftpboot/ and the static directories change under the kernel
- * (registry, a worker's boot files), so their mtime moves with their
- * listing and their attributes are never cached: the kernel asks for the
- * mtime at the start of each listing and lists again when it moved.
+ * (ctl.c); tftpboot/ and nfsroot/ change under the kernel (a worker's
+ * boot files, the registry), so their mtime moves with their listing and
+ * the kernel lists again when it moved: tftpboot/'s attributes are never
+ * cached, nfsroot/'s are and ctl.c tells the kernel when the registry
+ * changed.
  */
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -697,6 +698,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct pifs_fs *fs = &d->fs;
 	struct pifsd_listing *ls = NULL;
 	struct pifs_node *dn = NULL;
+	struct pifs_lower_dir ld = { .fd = -1 };
+	int ld_open = 0;
 	char *buf = NULL;
 	size_t used = 0, start;
 	int r;
@@ -721,8 +724,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct stat st;
 
 			memset(&ep, 0, sizeof(ep));
+			if (i >= 2 && dn && !ld_open) {
+				/* once per request, and only when a name
+				 * needs it */
+				pifs_fs_lower_dir_open(fs, dn, &ld);
+				ld_open = 1;
+			}
 			if (i < 2 || !dn ||
-			    pifs_fs_lookup(fs, dn, e->name, &n, &st) < 0) {
+			    pifs_fs_lookup_in(fs, dn, &ld, e->name, &n, &st) < 0) {
 				/* "." and "..", or an entry that just went:
 				 * name only, no lookup counted. */
 				ep.attr.st_ino = e->ino;
@@ -753,6 +762,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		used += l;
 	}
 out:
+	if (ld_open)
+		pifs_fs_lower_dir_close(&ld);
 	if (dn)
 		pifs_fs_put(fs, dn);
 	if (ls)

@@ -76,6 +76,10 @@ int pifs_lstat_beneath(int dirfd, const char *path, struct stat *st)
 {
 	int fd, ret;
 
+	/* One name in dirfd: nothing to resolve, so one fstatat, never
+	 * following (a lookup in a directory already open). */
+	if (*path && strcmp(path, ".") && strcmp(path, "..") && !strchr(path, '/'))
+		return fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	fd = pifs_openat_beneath(dirfd, path, O_PATH | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return fd;

@@ -21,7 +21,8 @@
  * O_PATH|O_NOFOLLOW, and is -ELOOP otherwise.  path "" or "." is dirfd. */
 int pifs_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
 
-/* lstat of dirfd/path (path relative, resolved beneath, no symlinks). */
+/* lstat of dirfd/path (path relative, resolved beneath, no symlinks); a
+ * single name is one fstatat. */
 int pifs_lstat_beneath(int dirfd, const char *path, struct stat *st);
 
 /* fstat of an fd of any kind (O_PATH too), never following. */

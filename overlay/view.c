@@ -397,11 +397,22 @@ static int gen_stat(struct pifs_view *v, enum pifs_gen kind,
  * Resolve NAME in directory P (lookup steps in the header comment).
  * Caller holds v->lock (either way).  -ENOENT when nothing is visible.
  */
-static int find_child(struct pifs_view *v, struct pifs_node *p,
-		      const char *name, struct child *c)
+/* Is LD still P's golden directory?  Caller holds v->lock. */
+static int lower_dir_valid(const struct pifs_view *v, const struct pifs_node *p,
+			   const struct pifs_lower_dir *ld)
+{
+	return ld && ld->fd >= 0 && ld->root == v->lower_root &&
+	       p->lower_path && !strcmp(p->lower_path, ld->path);
+}
+
+/* Find NAME in P: the delta entry, else the golden's (ld: P's golden
+ * directory already open, or NULL). */
+static int find_child_in(struct pifs_view *v, struct pifs_node *p,
+			 const struct pifs_lower_dir *ld, const char *name,
+			 struct child *c)
 {
 	struct stat ust, lst;
-	int has_upper = 0, opaque = 0, r;
+	int has_upper = 0, opaque = 0, r, joined = 0;
 	uint64_t origin = 0;
 	char *lp = NULL;
 
@@ -441,10 +452,15 @@ static int find_child(struct pifs_view *v, struct pifs_node *p,
 		}
 	}
 	if (!has_upper || (S_ISDIR(ust.st_mode) && !opaque)) {
-		if (!lp && p->lower_path && (!has_upper || !opaque))
+		if (!lp && p->lower_path && (!has_upper || !opaque)) {
 			lp = join(p->lower_path, name);
+			joined = 1;
+		}
 		if (lp) {
-			r = lower_exists(v, lp, &lst);
+			if (joined && lower_dir_valid(v, p, ld))
+				r = pifs_lstat_beneath(ld->fd, name, &lst);
+			else
+				r = lower_exists(v, lp, &lst);
 			if (r == 0 && (!has_upper || S_ISDIR(lst.st_mode))) {
 				c->lower_path = lp;
 				lp = NULL;
@@ -502,6 +518,12 @@ overflow:
 	pifs_err("inode number of '%s' does not fit a node id", name);
 	child_release(c);
 	return -EOVERFLOW;
+}
+
+static int find_child(struct pifs_view *v, struct pifs_node *p,
+		      const char *name, struct child *c)
+{
+	return find_child_in(v, p, NULL, name, c);
 }
 
 /* Turn a lookup result into a pinned node: the cached one if the id is
@@ -1893,9 +1915,9 @@ static int modifiable(struct pifs_fs *fs, const struct pifs_node *n)
 	return n->view ? 0 : -EPERM;
 }
 
-static int lookup_pinned(struct pifs_fs *fs, struct pifs_node *p,
-			 const char *name, struct pifs_node **out,
-			 struct stat *st)
+static int lookup_pinned_in(struct pifs_fs *fs, struct pifs_node *p,
+			    const struct pifs_lower_dir *ld, const char *name,
+			    struct pifs_node **out, struct stat *st)
 {
 	struct pifs_view *v = p->view;
 	struct pifs_node *n;
@@ -1954,7 +1976,7 @@ static int lookup_pinned(struct pifs_fs *fs, struct pifs_node *p,
 		return 0;
 	}
 	rdlock(v);
-	r = find_child(v, p, name, &c);
+	r = find_child_in(v, p, ld, name, &c);
 	if (r == 0) {
 		*st = c.st;
 		r = child_node(v, p, name, &c, &n);
@@ -1978,10 +2000,62 @@ static int lookup_pinned(struct pifs_fs *fs, struct pifs_node *p,
 	return 0;
 }
 
+static int lookup_pinned(struct pifs_fs *fs, struct pifs_node *p,
+			 const char *name, struct pifs_node **out,
+			 struct stat *st)
+{
+	return lookup_pinned_in(fs, p, NULL, name, out, st);
+}
+
 int pifs_fs_lookup(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 		   struct pifs_node **out, struct stat *st)
 {
 	int r = lookup_pinned(fs, p, name, out, st);
+
+	if (r == 0)
+		found(fs, *out, out);
+	return r;
+}
+
+void pifs_fs_lower_dir_open(struct pifs_fs *fs, struct pifs_node *dir,
+			    struct pifs_lower_dir *ld)
+{
+	struct pifs_view *v = dir->view;
+
+	(void)fs;
+	ld->fd = -1;
+	ld->root = -1;
+	ld->path = NULL;
+	if (!v || dir->real || !S_ISDIR(dir->type))
+		return;
+	rdlock(v);
+	if (dir->lower_path && (ld->path = strdup(dir->lower_path))) {
+		ld->root = v->lower_root;
+		ld->fd = pifs_openat_beneath(ld->root, ld->path,
+					     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	}
+	unlock(v);
+	if (ld->fd < 0) { /* the walk per name, as without it */
+		free(ld->path);
+		ld->path = NULL;
+		ld->fd = -1;
+	}
+}
+
+void pifs_fs_lower_dir_close(struct pifs_lower_dir *ld)
+{
+	if (ld->fd >= 0)
+		close(ld->fd);
+	free(ld->path);
+	ld->fd = -1;
+	ld->path = NULL;
+}
+
+int pifs_fs_lookup_in(struct pifs_fs *fs, struct pifs_node *dir,
+		      const struct pifs_lower_dir *ld, const char *name,
+		      struct pifs_node **out, struct stat *st)
+{
+	int r = lookup_pinned_in(fs, dir, ld, name, out, st);
 
 	if (r == 0)
 		found(fs, *out, out);

@@ -174,6 +174,23 @@ void pifs_fs_forget(struct pifs_fs *fs, uint64_t id, uint64_t nlookup);
 
 int pifs_fs_lookup(struct pifs_fs *fs, struct pifs_node *parent,
 		   const char *name, struct pifs_node **out, struct stat *st);
+
+/* Many lookups in one directory (a READDIRPLUS): its golden directory is
+ * opened once, and each name is one fstatat in it instead of a walk from
+ * the golden's root.  A lookup uses it only while the directory still
+ * lies where it did at the open (a rename or a reset in between: the
+ * walk, as pifs_fs_lookup). */
+struct pifs_lower_dir {
+	int fd;     /* O_PATH of the golden directory, or -1 */
+	int root;   /* the golden's tree it was opened in */
+	char *path; /* its path in there */
+};
+void pifs_fs_lower_dir_open(struct pifs_fs *fs, struct pifs_node *dir,
+			    struct pifs_lower_dir *ld);
+void pifs_fs_lower_dir_close(struct pifs_lower_dir *ld);
+int pifs_fs_lookup_in(struct pifs_fs *fs, struct pifs_node *dir,
+		      const struct pifs_lower_dir *ld, const char *name,
+		      struct pifs_node **out, struct stat *st);
 /* LOOKUP of "." on an id the table no longer has (an NFS file handle
  * after a restart): find it in its view.  -ESTALE when it is gone. */
 int pifs_fs_lookup_id(struct pifs_fs *fs, uint64_t id, struct pifs_node **out,
