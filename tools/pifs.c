@@ -185,7 +185,9 @@ static const char usage_worker[] =
     "digits; the address to the lowest free one in the store's range; the\n"
     "golden to the store's default (pifs golden default).\n"
     "remove refuses while the store is mounted unless --force is given; the\n"
-    "worker's delta is kept as deltas/.removed-NAME-<time>.\n";
+    "worker's delta is kept as deltas/.removed-NAME-<time>.\n"
+    "With the store mounted, add and remove return once pifsd shows the\n"
+    "change in nfsroot/ and tftpboot/.\n";
 
 static const char usage_mount[] =
     "usage: pifs [--store DIR] mount [-f] [-o OPTS] [STORE] MOUNTPOINT\n"
