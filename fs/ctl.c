@@ -20,10 +20,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -254,13 +254,15 @@ static void handle(struct conn *c, char *line)
 		return;
 	}
 	if (!strcmp(cmd, "reload")) {
+		const char *why = "cannot re-read pifs.conf";
 		int r = pifs_fs_reload(&c->d->fs);
 
 		if (r == 0) {
 			inval_generated(c->d);
-			r = registry_notify(c->d);
+			if ((r = registry_notify(c->d)) < 0)
+				why = "cannot tell the kernel of the registry";
 		}
-		reply(c, r, r < 0 ? "cannot re-read pifs.conf" : NULL);
+		reply(c, r, r < 0 ? why : NULL);
 		return;
 	}
 	if (!a1 || pifs_worker_name_valid(a1) < 0 || !(v = pifs_fs_view(&c->d->fs, a1))) {

@@ -393,10 +393,6 @@ static int gen_stat(struct pifs_view *v, enum pifs_gen kind,
 	return 0;
 }
 
-/*
- * Resolve NAME in directory P (lookup steps in the header comment).
- * Caller holds v->lock (either way).  -ENOENT when nothing is visible.
- */
 /* Is LD still P's golden directory?  Caller holds v->lock. */
 static int lower_dir_valid(const struct pifs_view *v, const struct pifs_node *p,
 			   const struct pifs_lower_dir *ld)
@@ -405,8 +401,11 @@ static int lower_dir_valid(const struct pifs_view *v, const struct pifs_node *p,
 	       p->lower_path && !strcmp(p->lower_path, ld->path);
 }
 
-/* Find NAME in P: the delta entry, else the golden's (ld: P's golden
- * directory already open, or NULL). */
+/*
+ * Resolve NAME in directory P (lookup steps in the header comment); LD is
+ * P's golden directory already open (pifs_fs_lower_dir_open), or NULL.
+ * Caller holds v->lock (either way).  -ENOENT when nothing is visible.
+ */
 static int find_child_in(struct pifs_view *v, struct pifs_node *p,
 			 const struct pifs_lower_dir *ld, const char *name,
 			 struct child *c)
