@@ -68,17 +68,26 @@ static int find_paused(struct conn *c, struct pifs_view *v)
 	return -1;
 }
 
-static void notify(struct pifsd *d, struct pifs_inval *inv, size_t n)
+/* Tell the file system of view v (NULL: the top) to forget inv; its ids
+ * are pifs's, translated to that file system's.  A view without a live
+ * file system has nothing cached. */
+static void notify(struct pifsd *d, const struct pifs_view *v,
+		   struct pifs_inval *inv, size_t n)
 {
+	struct pifsd_sb *sb = pifsd_sb_get(d, v);
+
 	/* Children first, so no dentry is revalidated against a parent the
 	 * kernel still caches. */
-	for (size_t i = n; i-- > 0;) {
+	for (size_t i = n; sb && i-- > 0;) {
 		if (inv[i].parent && inv[i].name)
-			fuse_lowlevel_notify_inval_entry(d->se, inv[i].parent,
-							 inv[i].name,
-							 strlen(inv[i].name));
-		fuse_lowlevel_notify_inval_inode(d->se, inv[i].id, 0, 0);
+			fuse_lowlevel_notify_inval_entry(
+			    sb->se, pifsd_sb_ino(sb, inv[i].parent),
+			    inv[i].name, strlen(inv[i].name));
+		fuse_lowlevel_notify_inval_inode(
+		    sb->se, pifsd_sb_ino(sb, inv[i].id), 0, 0);
 	}
+	if (sb)
+		pifsd_sb_put(sb);
 	pifs_inval_free(inv, n);
 }
 
@@ -90,16 +99,20 @@ static int registry_notify(struct pifsd *d)
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct pifs_inval *inv;
 	size_t n;
-	int r;
+	int r, e;
 
 	pthread_mutex_lock(&lock);
 	r = pifs_fs_registry_inval(&d->fs, &inv, &n);
 	if (r == 0 && n)
-		notify(d, inv, n);
+		notify(d, NULL, inv, n);
 	pthread_mutex_unlock(&lock);
 	if (r < 0)
 		pifs_warn("cannot tell the kernel of a registry change: %s",
 			  strerror(-r));
+	/* Each registered worker's file system mounted, each removed one's
+	 * gone, before `pifs worker add/remove` return. */
+	if ((e = pifsd_sb_sync(d)) < 0 && r == 0)
+		r = e;
 	return r;
 }
 
@@ -113,7 +126,7 @@ static void inval_generated(struct pifsd *d)
 {
 	static const char *const dirs[] = {"etc", "boot/firmware"};
 	struct pifs_fs *fs = &d->fs;
-	struct { uint32_t id; int lower; } *vs;
+	struct { struct pifs_view *v; int lower; } *vs;
 	size_t nv = 0;
 
 	/* the lower fd stays valid: goldens are kept open until close */
@@ -121,7 +134,7 @@ static void inval_generated(struct pifsd *d)
 	vs = calloc(fs->nviews ? fs->nviews : 1, sizeof(*vs));
 	for (size_t i = 0; vs && i < fs->nviews; i++)
 		if (!fs->views[i]->gone) {
-			vs[nv].id = fs->views[i]->id;
+			vs[nv].v = fs->views[i];
 			vs[nv++].lower = fs->views[i]->lower_root;
 		}
 	pthread_mutex_unlock(&fs->views_lock);
@@ -131,7 +144,10 @@ static void inval_generated(struct pifsd *d)
 		return;
 	}
 	for (size_t v = 0; v < nv; v++) {
-		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		struct pifsd_sb *sb = pifsd_sb_get(d, vs[v].v);
+		uint32_t vid = vs[v].v->id;
+
+		for (size_t i = 0; sb && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 			const char *const *names = pifs_gen_names(dirs[i]);
 			struct stat dst;
 
@@ -149,13 +165,16 @@ static void inval_generated(struct pifsd *d)
 						       &st) == 0)
 					gino = st.st_ino;
 				fuse_lowlevel_notify_inval_entry(
-				    d->se, pifs_make_id(vs[v].id, 0, dst.st_ino),
+				    sb->se,
+				    pifsd_sb_ino(sb, pifs_make_id(vid, 0, dst.st_ino)),
 				    *names, strlen(*names));
 				fuse_lowlevel_notify_inval_inode(
-				    d->se, pifs_make_id(vs[v].id, 0, gino), 0,
-				    0);
+				    sb->se, pifsd_sb_ino(sb, pifs_make_id(vid, 0, gino)),
+				    0, 0);
 			}
 		}
+		if (sb)
+			pifsd_sb_put(sb);
 	}
 	free(vs);
 }
@@ -174,7 +193,7 @@ static void resume_at(struct conn *c, size_t i)
 	c->npending[i] = c->npending[c->npaused];
 	pifs_view_resume(v);
 	if (inv)
-		notify(c->d, inv, n);
+		notify(c->d, v, inv, n);
 }
 
 /* A swap under this connection's own pause (how `pifs reset` makes its
@@ -202,7 +221,7 @@ static void do_swap(struct conn *c, struct pifs_view *v, const char *tmp)
 		c->pending[i] = inv;
 		c->npending[i] = n;
 	} else {
-		notify(c->d, inv, n);
+		notify(c->d, v, inv, n);
 	}
 	reply(c, 0, NULL);
 }

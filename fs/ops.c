@@ -4,6 +4,13 @@
  * it pins the node, calls one pifs_fs_*() function (overlay/view.c), and
  * replies exactly once.  Nothing here exits or asserts on input: every
  * failure is an errno reply and the daemon keeps serving.
+ *
+ * Every request belongs to one file system (SB(req): the top, or one
+ * worker's view) and names nodes by that file system's ids
+ * (pifsd_sb_id: a worker's root is 1).  A node is used only if it is
+ * that file system's (pifsd_sb_node), and every node a reply names is
+ * checked the same way (reply_entry), so no id a client makes up reaches
+ * another worker's view or the top from a worker's file system.
  */
 #include "config.h"
 
@@ -37,9 +44,14 @@ struct fh {
 
 #define FH(fi) ((struct fh *)(uintptr_t)(fi)->fh)
 
-static struct pifsd *D(fuse_req_t req)
+static struct pifsd_sb *SB(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+static struct pifsd *D(fuse_req_t req)
+{
+	return SB(req)->d;
 }
 
 /* How long the kernel may cache N's entry and its attributes: the
@@ -55,16 +67,29 @@ static double attr_time(fuse_req_t req, const struct pifs_node *n)
 	return pifs_node_attr_cacheable(&D(req)->fs, n) ? D(req)->timeout : 0;
 }
 
+/* The entry of n, whose lookup the caller counted (dropped again when
+ * the reply does not reach the kernel, or n is not this file system's). */
 static void reply_entry(fuse_req_t req, struct pifs_node *n,
 			const struct stat *st)
 {
 	struct pifsd *d = D(req); /* a reply frees req */
+	struct pifsd_sb *sb = SB(req);
 	struct fuse_entry_param e;
 	double t = cache_time(req, n);
 
+	if (!pifsd_sb_owns(sb, n)) {
+		pifs_warn("a lookup in %s's file system found node %#llx of "
+			  "another: refused",
+			  sb->view ? sb->view->name : "the top",
+			  (unsigned long long)n->id);
+		pifs_fs_forget(&d->fs, n->id, 1);
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
 	memset(&e, 0, sizeof(e));
-	e.ino = n->id;
-	e.generation = n->gen;
+	e.ino = pifsd_sb_ino(sb, n->id);
+	/* the kernel's root inode has generation 0 */
+	e.generation = e.ino == FUSE_ROOT_ID ? 0 : n->gen;
 	e.attr = *st;
 	e.attr_timeout = attr_time(req, n);
 	e.entry_timeout = t;
@@ -74,7 +99,7 @@ static void reply_entry(fuse_req_t req, struct pifs_node *n,
 
 #define GET_NODE(req, ino, n)                                          \
 	do {                                                           \
-		n = pifs_fs_node(&D(req)->fs, ino);                    \
+		n = pifsd_sb_node(SB(req), ino);                       \
 		if (!n) {                                              \
 			fuse_reply_err(req, ESTALE);                   \
 			return;                                        \
@@ -125,7 +150,8 @@ static void fh_free(struct pifsd *d, struct fh *h)
 
 static void op_init(void *ud, struct fuse_conn_info *conn)
 {
-	struct pifsd *d = ud;
+	struct pifsd_sb *sb = ud;
+	struct pifsd *d = sb->d;
 
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
@@ -135,9 +161,10 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	if (conn->capable & FUSE_CAP_SPLICE_READ)
-		conn->want |= FUSE_CAP_SPLICE_READ;
+	/* No SPLICE_READ: libfuse would keep a pipe per thread and per
+	 * session (file system) to read requests into; writes are copied
+	 * once from the request buffer instead. */
+	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ);
 	/* Read replies of 8 KiB and more go file -> pipe -> /dev/fuse: one
 	 * copy fewer (2x faster for 128 KiB reads of golden files; replies
 	 * bigger than the pipe, 1 MiB, are copied as before). */
@@ -158,25 +185,40 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	conn->max_write = 1 << 20;
 	conn->max_readahead = 1 << 20;
-	pifs_info("mounted store '%s' (%zu workers)", d->fs.store.path,
-		  d->fs.nviews);
+	if (!sb->view)
+		pifs_info("mounted store '%s' (%zu workers)", d->fs.store.path,
+			  d->fs.nviews);
+}
+
+/* May LOOKUP(id, ".") look for id in sb's file system?  Only an id of
+ * its own view (a worker's): the top has nothing to search. */
+static int may_search(const struct pifsd_sb *sb, uint64_t id)
+{
+	return sb->view && PIFS_ID_VIEW(id) == sb->view->id &&
+	       !(id & PIFS_ID_ALIAS);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct pifs_fs *fs = &D(req)->fs;
-	struct pifs_node *p = pifs_fs_node(fs, parent), *n;
+	struct pifsd_sb *sb = SB(req);
+	struct pifs_fs *fs = &sb->d->fs;
+	struct pifs_node *p = pifsd_sb_node(sb, parent), *n;
+	uint64_t id = pifsd_sb_id(sb, parent);
 	struct stat st;
 	int r;
 
 	if (!p) {
 		/* An NFS file handle from before a restart asks for "." of
-		 * an id we no longer hold. */
-		if (strcmp(name, "."))
+		 * an id we no longer hold; one of another file system's is
+		 * stale here, whether we hold it or not. */
+		if (strcmp(name, ".") || !may_search(sb, id))
 			r = -ESTALE;
 		else
-			r = pifs_fs_lookup_id(fs, parent, &n, &st);
+			r = pifs_fs_lookup_id(fs, id, &n, &st);
 	} else {
+		/* Nothing is above a worker's root: ".." is the root. */
+		if (!strcmp(name, "..") && sb->view && p == sb->view->root)
+			name = ".";
 		r = pifs_fs_lookup(fs, p, name, &n, &st);
 		pifs_fs_put(fs, p);
 	}
@@ -189,7 +231,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	pifs_fs_forget(&D(req)->fs, ino, nlookup);
+	pifs_fs_forget(&D(req)->fs, pifsd_sb_id(SB(req), ino), nlookup);
 	fuse_reply_none(req);
 }
 
@@ -197,7 +239,8 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 			    struct fuse_forget_data *f)
 {
 	for (size_t i = 0; i < count; i++)
-		pifs_fs_forget(&D(req)->fs, f[i].ino, f[i].nlookup);
+		pifs_fs_forget(&D(req)->fs, pifsd_sb_id(SB(req), f[i].ino),
+			       f[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -214,7 +257,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		/* The name is gone (a reset swapped the delta) but this file
 		 * is open: it keeps the inode it had. */
 		r = fstat(fh_fd(D(req), FH(fi)), &st) < 0 ? -errno : 0;
-		st.st_ino = ino;
+		st.st_ino = n->id;
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -337,7 +380,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	int r;
 
 	GET_NODE(req, ino, src);
-	p = pifs_fs_node(&D(req)->fs, newparent);
+	p = pifsd_sb_node(SB(req), newparent);
 	if (!p) {
 		pifs_fs_put(&D(req)->fs, src);
 		fuse_reply_err(req, ESTALE);
@@ -379,7 +422,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int r;
 
 	GET_NODE(req, parent, p);
-	q = pifs_fs_node(&D(req)->fs, newparent);
+	q = pifsd_sb_node(SB(req), newparent);
 	if (!q) {
 		pifs_fs_put(&D(req)->fs, p);
 		fuse_reply_err(req, ESTALE);
@@ -438,7 +481,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, r < 0 ? -r : ENOMEM);
 		return;
 	}
-	h->ino = ino;
+	h->ino = n->id;
 	if (golden) {
 		/* Keep the pin: reads follow a copy-up (fh_fd). */
 		h->lower = n;
@@ -478,7 +521,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	h->ino = n->id;
 	memset(&e, 0, sizeof(e));
-	e.ino = n->id;
+	e.ino = pifsd_sb_ino(SB(req), n->id);
 	e.generation = n->gen;
 	e.attr = st;
 	e.attr_timeout = e.entry_timeout = D(req)->timeout;
@@ -596,7 +639,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 /* Record a write through f in its view's journal: once per open file
  * and journal epoch (each snapshot starts one), not per write.  The
  * caller holds pifs_view_write_begin. */
-static void fh_journal(struct pifsd *d, struct fh *f, fuse_ino_t ino)
+static void fh_journal(struct pifsd *d, struct fh *f, uint64_t id)
 {
 	uint64_t e;
 	struct pifs_node *n;
@@ -606,9 +649,10 @@ static void fh_journal(struct pifsd *d, struct fh *f, fuse_ino_t ino)
 	e = pifs_view_journal_epoch(f->v);
 	if (__atomic_load_n(&f->jepoch, __ATOMIC_RELAXED) == e)
 		return;
-	n = pifs_fs_node(&d->fs, ino);
+	n = pifs_fs_node(&d->fs, id);
 	if (n) {
-		pifs_view_journal_node(f->v, n);
+		if (n->view == f->v)
+			pifs_view_journal_node(f->v, n);
 		pifs_fs_put(&d->fs, n);
 	}
 	__atomic_store_n(&f->jepoch, e, __ATOMIC_RELAXED);
@@ -625,7 +669,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	out.buf[0].fd = FH(fi)->fd;
 	out.buf[0].pos = off;
 	pifs_view_write_begin(FH(fi)->v);
-	fh_journal(D(req), FH(fi), ino);
+	fh_journal(D(req), FH(fi), FH(fi)->ino);
 	r = fuse_buf_copy(&out, in, 0);
 	pifs_view_write_end(FH(fi)->v);
 	if (r < 0)
@@ -656,7 +700,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	int r;
 
 	pifs_view_write_begin(FH(fi)->v);
-	fh_journal(D(req), FH(fi), ino);
+	fh_journal(D(req), FH(fi), FH(fi)->ino);
 	r = fallocate(FH(fi)->fd, mode, off, len) < 0 ? errno : 0;
 	pifs_view_write_end(FH(fi)->v);
 	fuse_reply_err(req, r);
@@ -695,27 +739,32 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       int plus)
 {
 	struct pifsd *d = D(req);
+	struct pifsd_sb *sb = SB(req);
 	struct pifs_fs *fs = &d->fs;
 	struct pifsd_listing *ls = NULL;
-	struct pifs_node *dn = NULL;
+	struct pifs_node *dn = pifsd_sb_node(sb, ino);
 	struct pifs_lower_dir ld = { .fd = -1 };
-	int ld_open = 0;
+	int ld_open = 0, is_root = sb->view && dn == sb->view->root;
 	char *buf = NULL;
 	size_t used = 0, start;
 	int r;
 
-	if ((r = pifsd_listing_get(d, ino, (uint64_t)off, &ls, &start)) < 0)
+	if (!dn) {
+		r = -ESTALE;
+		goto out;
+	}
+	if ((r = pifsd_listing_get(d, dn->id, (uint64_t)off, &ls, &start)) < 0)
 		goto out;
 	buf = malloc(size);
 	if (!buf) {
 		r = -ENOMEM;
 		goto out;
 	}
-	if (plus)
-		dn = pifs_fs_node(fs, ino);
 	for (size_t i = start; i < ls->dir->count; i++) {
 		struct pifs_dirent *e = &ls->dir->ents[i];
 		off_t next = (off_t)pifsd_listing_cookie(ls, i + 1);
+		/* nothing above a worker's root: its ".." is itself */
+		uint64_t eino = i == 1 && is_root ? dn->id : e->ino;
 		size_t l;
 
 		if (plus) {
@@ -724,20 +773,26 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct stat st;
 
 			memset(&ep, 0, sizeof(ep));
-			if (i >= 2 && dn && !ld_open) {
+			if (i >= 2 && !ld_open) {
 				/* once per request, and only when a name
 				 * needs it */
 				pifs_fs_lower_dir_open(fs, dn, &ld);
 				ld_open = 1;
 			}
-			if (i < 2 || !dn ||
+			if (i < 2 ||
 			    pifs_fs_lookup_in(fs, dn, &ld, e->name, &n, &st) < 0) {
 				/* "." and "..", or an entry that just went:
 				 * name only, no lookup counted. */
-				ep.attr.st_ino = e->ino;
+				ep.attr.st_ino = eino;
+				ep.attr.st_mode = (mode_t)e->type << 12;
+				n = NULL;
+			} else if (!pifsd_sb_owns(sb, n)) {
+				pifs_fs_forget(fs, n->id, 1);
+				n = NULL;
+				ep.attr.st_ino = eino;
 				ep.attr.st_mode = (mode_t)e->type << 12;
 			} else {
-				ep.ino = n->id;
+				ep.ino = pifsd_sb_ino(sb, n->id);
 				ep.generation = n->gen;
 				ep.attr = st;
 				ep.entry_timeout = cache_time(req, n);
@@ -751,7 +806,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				break;
 			}
 		} else {
-			struct stat st = { .st_ino = e->ino,
+			struct stat st = { .st_ino = eino,
 					   .st_mode = (mode_t)e->type << 12 };
 
 			l = fuse_add_direntry(req, buf + used, size - used,

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ops.h - the pifsd daemon state and its FUSE low-level operations table.
+ *
+ * pifsd serves several FUSE file systems from one process (sessions.c):
+ * the top (the mount point: nfsroot/, where each worker's file system is
+ * mounted, and tftpboot/) and one per worker, whose root is the view's
+ * root.  Every request carries its file system (struct pifsd_sb, the
+ * session's user data), and only that file system's nodes are answered.
  */
 #ifndef PIFS_OPS_H
 #define PIFS_OPS_H
@@ -64,6 +70,33 @@ struct pifsd_uring {
 	int stop_fd;
 };
 
+/* One FUSE file system pifsd serves (sessions.c). */
+enum pifsd_sb_state {
+	PIFSD_SB_NEW,  /* made, not mounted yet */
+	PIFSD_SB_LIVE, /* mounted and served by the pool */
+	PIFSD_SB_GONE, /* unmounted (by anyone) or being retired */
+};
+struct pifsd_sb {
+	struct pifsd *d;         /* immutable */
+	struct pifs_view *view;  /* immutable; NULL: the top */
+	struct fuse_session *se; /* immutable until retired */
+	int fd;                  /* the session's /dev/fuse fd */
+	char *mountpoint;        /* immutable: where it is mounted */
+	/* Guarded by d->sb_lock. */
+	enum pifsd_sb_state state;
+	unsigned busy;        /* pool threads serving one of its requests */
+	struct pifsd_sb *next; /* d->sbs, or d->retired */
+};
+
+/* The threads that serve every session's /dev/fuse (sessions.c). */
+struct pifsd_pool {
+	unsigned nthreads;
+	pthread_t *threads;
+	unsigned started;
+	int epfd;    /* the sessions' fds (one-shot) and stop_fd */
+	int stop_fd; /* eventfd: readable = every thread ends */
+};
+
 struct pifsd {
 	struct pifs_fs fs;
 	double timeout;       /* entry and attribute cache, seconds */
@@ -72,7 +105,17 @@ struct pifsd {
 	struct pifsd_pt pt;
 	struct pifsd_listings listings;
 	struct pifsd_uring uring;
-	struct fuse_session *se;
+	struct pifsd_sb *top; /* the top file system (tftpboot/ is there) */
+	struct pifsd_pool pool;
+	struct fuse_args sb_args; /* the FUSE options every session gets */
+	char *mountpoint;         /* absolute */
+	pthread_mutex_t sb_lock;  /* guards sbs, retired, each sb's state */
+	pthread_cond_t sb_idle;   /* an sb's busy count fell to 0 */
+	struct pifsd_sb *sbs;     /* every live file system, the top first */
+	struct pifsd_sb *retired; /* freed at exit: a pool thread may still
+				   * hold one it took from epoll */
+	pthread_mutex_t sync_lock; /* serializes pifsd_sb_sync */
+	int exit_fd;          /* eventfd: the top is gone, pifsd ends */
 	int ctl_fd;             /* the control socket, or -1 */
 	int reg_watch;          /* inotify on STORE's registry, or -1 */
 	pthread_t ctl_thread;
@@ -80,6 +123,31 @@ struct pifsd {
 };
 
 extern const struct fuse_lowlevel_ops pifsd_ops;
+
+/* sessions.c: see there.  sb_new makes a session for the top (v NULL)
+ * or a worker's view; sb_mount mounts it (the pool must run for a worker:
+ * its mount point is in the top) and hands it to the pool; sb_retire
+ * unmounts it (lazily), waits for requests under way, and destroys it.
+ * sb_sync mounts a file system for every registered worker that has
+ * none and retires those of removed workers.  pool_start/pool_stop: the
+ * threads.  sb_id/sb_ino translate between the kernel's node ids of a
+ * file system (the worker's root is 1) and pifs's; sb_node pins the node
+ * of a kernel id only if it belongs to that file system (NULL: ESTALE);
+ * sb_owns says whether a node does.  sb_get: the live file system of a
+ * view (NULL: the top), held (busy) until sb_put, or NULL. */
+struct pifsd_sb *pifsd_sb_new(struct pifsd *d, struct pifs_view *v);
+int pifsd_sb_mount(struct pifsd_sb *sb, const char *mountpoint);
+void pifsd_sb_retire(struct pifsd_sb *sb);
+int pifsd_sb_sync(struct pifsd *d);
+void pifsd_sb_free_all(struct pifsd *d);
+int pifsd_pool_start(struct pifsd *d, unsigned nthreads);
+void pifsd_pool_stop(struct pifsd *d);
+uint64_t pifsd_sb_id(const struct pifsd_sb *sb, fuse_ino_t ino);
+fuse_ino_t pifsd_sb_ino(const struct pifsd_sb *sb, uint64_t id);
+int pifsd_sb_owns(const struct pifsd_sb *sb, const struct pifs_node *n);
+struct pifs_node *pifsd_sb_node(struct pifsd_sb *sb, fuse_ino_t ino);
+struct pifsd_sb *pifsd_sb_get(struct pifsd *d, const struct pifs_view *v);
+void pifsd_sb_put(struct pifsd_sb *sb);
 
 /* ctl.c: the control socket (overlay/ctl.h): bound before the mount
  * (threads do not survive daemonizing), served after. */

@@ -65,9 +65,11 @@
 
 /* ---- the INIT exchange ---- */
 
+/* The hooks are the top file system's only (its session's user data);
+ * the workers' file systems pass nothing through. */
 static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
 {
-	struct pifsd *d = ud;
+	struct pifsd *d = ((struct pifsd_sb *)ud)->d;
 	ssize_t r = read(fd, buf, len);
 
 	if (!d->pt.init_done && r >= (ssize_t)(sizeof(struct k_in_header) +
@@ -90,7 +92,7 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *ud)
 {
-	struct pifsd *d = ud;
+	struct pifsd *d = ((struct pifsd_sb *)ud)->d;
 	ssize_t r;
 
 	if (!d->pt.init_done && count >= 2 &&
@@ -126,7 +128,7 @@ static ssize_t io_splice_send(int fdin, off_t *offin, int fdout, off_t *offout,
 {
 	ssize_t r;
 
-	if (pifsd_uring_splice(ud, fdin, fdout, len, &r))
+	if (pifsd_uring_splice(((struct pifsd_sb *)ud)->d, fdin, fdout, len, &r))
 		return r;
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
@@ -149,7 +151,7 @@ int pifsd_pt_hook(struct pifsd *d)
 	d->pt.golden_dev = st.st_dev;
 	/* After fuse_session_mount: this only installs the hooks on the
 	 * mounted fd. */
-	return fuse_session_custom_io(d->se, &io, fuse_session_fd(d->se)) == 0
+	return fuse_session_custom_io(d->top->se, &io, d->top->fd) == 0
 		   ? 0
 		   : -EIO;
 }
@@ -245,7 +247,7 @@ int pifsd_pt_open(struct pifsd *d, uint64_t ino, int fd, int golden, int alias,
 	if (can_pt && !e->cached && !e->backing_id) {
 		struct k_backing_map map = {.fd = fd};
 		int id =
-		    ioctl(fuse_session_fd(d->se), K_DEV_IOC_BACKING_OPEN, &map);
+		    ioctl(d->top->fd, K_DEV_IOC_BACKING_OPEN, &map);
 
 		if (id > 0) {
 			e->backing_id = (uint32_t)id;
@@ -302,7 +304,7 @@ void pifsd_pt_release(struct pifsd *d, uint64_t ino, enum pifsd_io mode)
 	}
 	/* Closed under the lock: a new open of the node must not find the
 	 * id gone from the kernel but still in the table. */
-	if (close_id && ioctl(fuse_session_fd(d->se), K_DEV_IOC_BACKING_CLOSE,
+	if (close_id && ioctl(d->top->fd, K_DEV_IOC_BACKING_CLOSE,
 			      &close_id) < 0)
 		pifs_debug("cannot close backing id %u: %s", close_id,
 			   strerror(errno));

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pifsd.c - the pifs daemon: parses "pifsd STORE MOUNTPOINT [-f] [-d]
- * [-o OPTIONS]" (the form mount.fuse3 and `pifs mount` use), opens and
- * locks the store, mounts, daemonizes and serves with the multithreaded
- * FUSE loop until unmounted or signalled.
+ * [-o OPTIONS]" (the form mount.fuse3 and `pifs mount` use), goes into
+ * the background, opens and locks the store, mounts the top file system
+ * and one per worker (sessions.c), and serves them until the top is
+ * unmounted or a signal asks it to end.
  *
  * The mount is always nosuid, nodev and default_permissions: the kernel
  * checks modes, and nothing a worker stores can become a setuid binary
@@ -18,6 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -156,6 +161,83 @@ static void write_pid(struct pifsd *d)
 		(void)!pwrite(fd, buf, (size_t)n, 0);
 }
 
+/*
+ * Into the background: fork at once, and the parent exits only when the
+ * child says every file system is mounted (its exit status is the
+ * child's: 0 once mounted, 1 if it failed before).  So `pifs mount`,
+ * mount.fuse3 and a boot's `mount -a` return with the workers' views
+ * there, and a start-up error reaches the caller.  (libfuse's
+ * fuse_daemonize forks after the mount, which has to come after the
+ * threads here: the workers' mount points are in the top, served by
+ * the pool.)  Returns the fd to tell the parent on, -1 in the
+ * foreground; exits in the parent.
+ */
+static int go_background(void)
+{
+	int p[2];
+	char c = 1;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		fprintf(stderr, "pifsd: cannot daemonize: %s\n", strerror(errno));
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "pifsd: cannot daemonize: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(c);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		pifs_warn("setsid: %s", strerror(errno));
+	return p[1];
+}
+
+/* Tell the parent (go_background) how the start went, and leave the
+ * terminal. */
+static void started(int *ready_fd, int ok)
+{
+	char c = ok ? 0 : 1;
+	int nul;
+
+	if (*ready_fd < 0)
+		return;
+	if (ok && (nul = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		if (nul > 2)
+			close(nul);
+	}
+	(void)!write(*ready_fd, &c, 1);
+	close(*ready_fd);
+	*ready_fd = -1;
+	if (chdir("/") < 0)
+		pifs_debug("chdir /: %s", strerror(errno));
+}
+
+/* Wait until the top file system is unmounted (a pool thread says so)
+ * or a signal asks to end (libfuse's handlers mark the top exited). */
+static void wait_for_exit(struct pifsd *d)
+{
+	for (;;) {
+		struct pollfd p = { .fd = d->exit_fd, .events = POLLIN };
+
+		if (fuse_session_exited(d->top->se))
+			return;
+		if (poll(&p, 1, -1) > 0)
+			return;
+		if (errno != EINTR)
+			return;
+	}
+}
+
 /* For the early exits: what option parsing allocated. */
 static int cli_free(struct cli *c, struct fuse_args *args, int ret)
 {
@@ -167,6 +249,31 @@ static int cli_free(struct cli *c, struct fuse_args *args, int ret)
 	return ret;
 }
 
+/* The FUSE options every file system gets: the user's, and ours. */
+static int session_args(struct pifsd *d, struct fuse_args *args,
+			const struct cli *c)
+{
+	char *fsname = pifs_strdupf("-ofsname=%s", c->store);
+
+	for (int i = 0; i < args->argc; i++)
+		if (fuse_opt_add_arg(&d->sb_args, args->argv[i]) < 0)
+			goto fail;
+	/* A comma would split the option; the name is cosmetic. */
+	for (char *p = fsname ? fsname + 9 : NULL; p && *p; p++)
+		if (*p == ',')
+			*p = '_';
+	if (!fsname || fuse_opt_add_arg(&d->sb_args, "-odefault_permissions") < 0 ||
+	    fuse_opt_add_arg(&d->sb_args, "-osubtype=pifs") < 0 ||
+	    fuse_opt_add_arg(&d->sb_args, fsname) < 0 ||
+	    (c->debug && fuse_opt_add_arg(&d->sb_args, "-odebug") < 0))
+		goto fail;
+	free(fsname);
+	return 0;
+fail:
+	free(fsname);
+	return -ENOMEM;
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -176,11 +283,11 @@ int main(int argc, char **argv)
 	 * generated files after `pifs master`) is invalidated explicitly
 	 * (ctl.c).  tftpboot/ and the static directories are never cached. */
 	struct cli c = { .timeout = 3600.0, .threads = 16 };
-	struct fuse_loop_config *lc = NULL;
-	static struct pifsd d = { .ctl_fd = -1, .reg_watch = -1 };
-	char err[512];
+	static struct pifsd d = { .ctl_fd = -1, .reg_watch = -1, .exit_fd = -1,
+				  .pool = { .epfd = -1, .stop_fd = -1 } };
+	char err[512], real[PATH_MAX];
 	struct stat st;
-	int r, ret = 1, mounted = 0, opened = 0;
+	int r, ret = 1, opened = 0, ready_fd = -1, handlers = 0;
 
 	if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) < 0)
 		return 2;
@@ -198,6 +305,8 @@ int main(int argc, char **argv)
 	}
 	if (c.debug)
 		c.foreground = 1;
+	if (c.threads < 1)
+		c.threads = 1;
 	d.timeout = c.timeout;
 	d.golden_direct = 1;
 	d.pt.want = 1;
@@ -225,6 +334,9 @@ int main(int argc, char **argv)
 		}
 	}
 	pifsd_listings_init(&d.listings);
+	pthread_mutex_init(&d.sb_lock, NULL);
+	pthread_cond_init(&d.sb_idle, NULL);
+	pthread_mutex_init(&d.sync_lock, NULL);
 	pifs_log_init("pifsd", !c.foreground,
 		      c.debug || getenv("PIFS_DEBUG") ? PIFS_LOG_DEBUG : PIFS_LOG_INFO);
 	umask(0);
@@ -245,32 +357,27 @@ int main(int argc, char **argv)
 			c.mountpoint);
 		goto out;
 	}
+	if (!realpath(c.mountpoint, real) || !(d.mountpoint = strdup(real))) {
+		fprintf(stderr, "pifsd: cannot use mountpoint '%s': %s\n",
+			c.mountpoint, strerror(errno));
+		goto out;
+	}
+	if (!c.foreground)
+		ready_fd = go_background();
 	if ((r = pifs_fs_open(&d.fs, c.store, err, sizeof(err))) < 0) {
 		fprintf(stderr, "pifsd: %s\n", err);
 		goto out;
 	}
 	opened = 1;
-
-	fuse_opt_add_arg(&args, "-odefault_permissions");
-	fuse_opt_add_arg(&args, "-osubtype=pifs");
-	{
-		char *fsname = pifs_strdupf("-ofsname=%s", c.store);
-
-		/* A comma would split the option; the name is cosmetic. */
-		for (char *p = fsname ? fsname + 9 : NULL; p && *p; p++)
-			if (*p == ',')
-				*p = '_';
-		if (fsname)
-			fuse_opt_add_arg(&args, fsname);
-		free(fsname);
+	d.exit_fd = eventfd(0, EFD_CLOEXEC);
+	if (d.exit_fd < 0 || session_args(&d, &args, &c) < 0 ||
+	    !(d.top = pifsd_sb_new(&d, NULL))) {
+		fprintf(stderr, "pifsd: cannot start: %s\n", strerror(ENOMEM));
+		goto out;
 	}
-	if (c.debug)
-		fuse_opt_add_arg(&args, "-odebug");
-	d.se = fuse_session_new(&args, &pifsd_ops, sizeof(pifsd_ops), &d);
-	if (!d.se)
+	if (fuse_set_signal_handlers(d.top->se) != 0)
 		goto out;
-	if (fuse_set_signal_handlers(d.se) != 0)
-		goto out;
+	handlers = 1;
 	/* Snapshots and resets of a mounted store must go through us. */
 	if ((r = pifsd_ctl_listen(&d)) < 0) {
 		fprintf(stderr, "pifsd: cannot create control socket in '%s/lock': %s\n",
@@ -278,45 +385,68 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pifsd_uring_prepare(&d);
-	if (fuse_session_mount(d.se, c.mountpoint) != 0) {
+	if ((r = pifsd_sb_mount(d.top, d.mountpoint)) < 0) {
 		fprintf(stderr, "pifsd: cannot mount at '%s'\n", c.mountpoint);
 		goto out;
 	}
-	mounted = 1;
 	if ((r = pifsd_pt_hook(&d)) < 0) {
 		fprintf(stderr, "pifsd: cannot hook the FUSE session: %s\n",
 			strerror(-r));
 		goto out;
 	}
-	if (fuse_daemonize(c.foreground) != 0)
-		goto out;
 	write_pid(&d);
-	if ((r = pifsd_ctl_run(&d)) < 0) {
-		pifs_err("cannot serve the control socket: %s", strerror(-r));
+	if ((r = pifsd_pool_start(&d, c.threads)) < 0) {
+		fprintf(stderr, "pifsd: cannot start threads: %s\n", strerror(-r));
 		goto out;
 	}
-	lc = fuse_loop_cfg_create();
-	if (!lc)
+	{
+		/* Signals are the main thread's (wait_for_exit). */
+		sigset_t all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		r = pifsd_ctl_run(&d);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (r < 0) {
+		fprintf(stderr, "pifsd: cannot serve the control socket: %s\n",
+			strerror(-r));
 		goto out;
-	fuse_loop_cfg_set_max_threads(lc, c.threads);
-	/* Threads are kept, not ended when idle and made again at the next
-	 * burst: a walk of a tree made ~90 threads a second otherwise. */
-	fuse_loop_cfg_set_idle_threads(lc, c.threads);
-	ret = fuse_session_loop_mt(d.se, lc) == 0 ? 0 : 1;
+	}
+	/* Each worker's own file system, on its mount point in the top;
+	 * one that cannot be mounted is logged, the others are served. */
+	pifsd_sb_sync(&d);
+	started(&ready_fd, 1);
+	wait_for_exit(&d);
+	ret = 0;
 	pifs_info("unmounted '%s'", c.mountpoint);
 out:
-	if (lc)
-		fuse_loop_cfg_destroy(lc);
-	if (d.se) {
-		if (mounted)
-			fuse_session_unmount(d.se);
-		pifsd_uring_stop(&d);
-		fuse_remove_signal_handlers(d.se);
-		fuse_session_destroy(d.se);
-	}
+	started(&ready_fd, 0);
 	pifsd_ctl_stop(&d);
+	/* The workers' file systems first (their mount points are in the
+	 * top, which the pool still serves), then the top. */
+	pthread_mutex_lock(&d.sb_lock);
+	while (d.sbs && d.sbs->next) {
+		struct pifsd_sb *sb = d.sbs->next;
+
+		pthread_mutex_unlock(&d.sb_lock);
+		pifsd_sb_retire(sb);
+		pthread_mutex_lock(&d.sb_lock);
+	}
+	pthread_mutex_unlock(&d.sb_lock);
+	if (d.top)
+		pifsd_sb_retire(d.top);
+	pifsd_uring_stop(&d);
+	pifsd_pool_stop(&d);
+	if (handlers)
+		fuse_remove_signal_handlers(d.top->se);
+	pifsd_sb_free_all(&d);
 	pifsd_pt_free(&d);
 	pifsd_listings_free(&d.listings);
+	fuse_opt_free_args(&d.sb_args);
+	free(d.mountpoint);
+	if (d.exit_fd >= 0)
+		close(d.exit_fd);
 	if (opened)
 		pifs_fs_close(&d.fs);
 	return cli_free(&c, &args, ret);

@@ -316,7 +316,7 @@ static int prep_cmd(struct pifsd_uthr *t, unsigned op, uint64_t commit)
 	if (!sqe)
 		return -EBUSY;
 	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = fuse_session_fd(t->d->se);
+	sqe->fd = t->d->top->fd;
 	sqe->cmd_op = op;
 	sqe->addr = (uint64_t)(uintptr_t)t->reg;
 	sqe->len = 2;
@@ -368,7 +368,7 @@ static void serve(struct pifsd_uthr *t)
 	__atomic_store_n(&t->unique, h.unique, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&t->lock);
 
-	fuse_session_process_buf(t->d->se, &fb);
+	fuse_session_process_buf(t->d->top->se, &fb);
 
 	pthread_mutex_lock(&t->lock);
 	while (!t->replied)

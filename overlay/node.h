@@ -17,7 +17,9 @@
  *                lacks use the top 16 values, PIFS_GEN_INO_BASE + kind)
  *
  * Static nodes: 1 = mount root, 2 = nfsroot/, 3 = tftpboot/; golden files
- * at the tftpboot/ root are view 0 with bit 47 set.
+ * at the tftpboot/ root are view 0 with bit 47 set; nfsroot/<worker>, the
+ * empty directory the worker's own file system is mounted on, is view 0
+ * with bit 46 set and the worker's registry id (PIFS_MNT_ID).
  * The generation is 0 for golden-derived ids (the golden never changes,
  * so such an id never names another file) and a hash of the delta inode's
  * birth time for upper-only ids (so a reused inode number is ESTALE).
@@ -37,6 +39,7 @@
 #define PIFS_ID_INO_MASK ((1ULL << 46) - 1)
 #define PIFS_GEN_INO_BASE (PIFS_ID_INO_MASK - 15)
 #define PIFS_ID_VIEW(id) ((uint32_t)((id) >> 48))
+#define PIFS_MNT_ID(view) (PIFS_ID_ALIAS | (uint64_t)(view))
 
 static inline uint64_t pifs_make_id(uint32_t view, int upper, uint64_t ino)
 {

@@ -1356,6 +1356,8 @@ static int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st)
 		fs->start_time;
 	if (n == fs->root) {
 		st->st_nlink = 4;
+	} else if (n->parent == fs->nfsroot) {
+		/* a worker's mount point: empty, and the same for ever */
 	} else {
 		pifs_fs_refresh(fs);
 		pthread_mutex_lock(&fs->views_lock);
@@ -1454,7 +1456,7 @@ static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
 {
 	struct pifs_golden_ref *g;
 	struct pifs_view *v, **nv;
-	struct pifs_node *root;
+	struct pifs_node *root, *mnt;
 	struct stat st;
 	uint64_t origin;
 	uint32_t gen;
@@ -1507,11 +1509,22 @@ static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
 		return -ENOMEM;
 	}
 	root->upper_fd = fd;
+	mnt = pifs_node_new(PIFS_MNT_ID(v->id), 0, NULL, S_IFDIR);
+	if (!mnt || !(mnt->name = strdup(w->name))) {
+		if (mnt)
+			pifs_nodes_put(&fs->nodes, mnt);
+		pifs_nodes_put(&fs->nodes, root); /* closes fd */
+		free(v);
+		return -ENOMEM;
+	}
+	/* The root has no parent: nothing is above it in its own file
+	 * system.  Its mount point is in nfsroot/. */
 	pthread_mutex_lock(&fs->nodes.lock);
 	fs->nfsroot->refs++;
 	pthread_mutex_unlock(&fs->nodes.lock);
-	root->parent = fs->nfsroot;
+	mnt->parent = fs->nfsroot;
 	v->root = pifs_nodes_insert(&fs->nodes, root);
+	v->mnt = pifs_nodes_insert(&fs->nodes, mnt);
 	fs->views[fs->nviews++] = v;
 	return 0;
 }
@@ -1598,7 +1611,7 @@ int pifs_fs_registry_inval(struct pifs_fs *fs, struct pifs_inval **inv,
 			goto out;
 		}
 		a[k].parent = PIFS_NFSROOT_ID;
-		a[k++].id = v->root->id;
+		a[k++].id = v->mnt->id;
 	}
 	/* handed over: marked told only now, so -ENOMEM leaves it all due */
 	for (size_t i = 0; i < fs->nviews; i++)
@@ -1958,19 +1971,19 @@ static int lookup_pinned_in(struct pifs_fs *fs, struct pifs_node *p,
 		}
 		if (p == fs->tftproot)
 			return tftp_lookup(fs, name, out, st);
+		if (p->parent == fs->nfsroot)
+			return -ENOENT; /* a mount point is empty */
 		if (p != fs->nfsroot)
 			return -ENOTDIR;
 		pifs_fs_refresh(fs);
 		v = view_by_name(fs, name);
 		if (!v)
 			return -ENOENT;
-		n = v->root;
-		rdlock(v);
-		r = node_stat(v, n, st);
-		unlock(v);
-		if (r < 0)
-			return r;
+		/* The worker's own file system is mounted on it: nothing
+		 * of the view is reached from the top. */
+		n = v->mnt;
 		pin(fs, n);
+		static_stat(fs, n, st);
 		*out = n;
 		return 0;
 	}
@@ -2931,7 +2944,7 @@ int pifs_fs_opendir(struct pifs_fs *fs, struct pifs_node *n,
 			for (size_t i = 0; r == 0 && i < fs->nviews; i++)
 				if (!fs->views[i]->gone)
 					r = dir_add(&b, fs->views[i]->name,
-						    fs->views[i]->root->id, DT_DIR);
+						    fs->views[i]->mnt->id, DT_DIR);
 			pthread_mutex_unlock(&fs->views_lock);
 		}
 	} else {

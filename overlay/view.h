@@ -46,6 +46,9 @@ struct pifs_view {
 	pthread_rwlock_t lock;  /* the namespace lock (see above) */
 	struct pifs_fs *fs;
 	struct pifs_node *root; /* pinned for the view's life */
+	struct pifs_node *mnt;  /* nfsroot/<name> in the top: the empty
+				 * directory the view's own file system is
+				 * mounted on; pinned for the view's life */
 	int gone;               /* removed from the registry while mounted */
 	int gone_told;          /* ...and the kernel told (views_lock) */
 	/* The journal: the delta paths changed through the mount since
@@ -131,14 +134,15 @@ void pifs_fs_close(struct pifs_fs *fs);
 /* May the kernel cache N's entry (its name in its parent) for the mount's
  * timeout?  Not the tftpboot/ aliases nor the boot files at its top (the
  * same files change through nfsroot/).  The names of the static
- * directories never change; a view root's name in nfsroot/ goes when its
- * worker is removed, and pifsd tells the kernel
- * (pifs_fs_registry_inval). */
+ * directories never change; a worker's mount point in nfsroot/ goes when
+ * its worker is removed, and pifsd tells the kernel
+ * (pifs_fs_registry_inval), which also detaches what is mounted on it. */
 static inline int pifs_node_entry_cacheable(const struct pifs_fs *fs,
 					    const struct pifs_node *n)
 {
 	if (!n->view)
-		return n == fs->nfsroot || n == fs->tftproot;
+		return n == fs->nfsroot || n == fs->tftproot ||
+		       n->parent == fs->nfsroot;
 	return !n->real;
 }
 
@@ -150,7 +154,8 @@ static inline int pifs_node_attr_cacheable(const struct pifs_fs *fs,
 					   const struct pifs_node *n)
 {
 	if (!n->view)
-		return n == fs->root || n == fs->nfsroot;
+		return n == fs->root || n == fs->nfsroot ||
+		       n->parent == fs->nfsroot;
 	return !n->real;
 }
 

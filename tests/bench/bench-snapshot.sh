@@ -24,7 +24,7 @@ TSV=${BENCH_TSV:-$PIFS_BUILDDIR/bench-snapshot.tsv}
 command -v git >/dev/null || { echo "bench-snapshot: needs git (apt-get install git)"; exit 1; }
 [ -x "$PIFS" ] || { echo "bench-snapshot: build pifs first"; exit 1; }
 T=$(mktemp -d /var/tmp/pifs-bench.XXXXXX)
-trap 'mountpoint -q "$T/mnt" 2>/dev/null && fusermount3 -u "$T/mnt"; chattr -R -i "$T" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'mountpoint -q "$T/mnt" 2>/dev/null && umount -R "$T/mnt"; chattr -R -i "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
 # time_ms CMD...: run CMD (quiet), print elapsed ms (bash's own clock:
 # no process of the timing inside the time)
@@ -102,7 +102,7 @@ for r in $(seq 1 "$RUNS"); do
 	echo "mounted again $r" >> "$T/mnt/nfsroot/bench-$r/d042/f42"
 	scan_m=$("$PIFS" "${S[@]}" snapshot "bench-$r" -m check --stats | sed -n 's/.* scan \([a-z]*\) stated \([0-9]*\)$/\1, \2 names stated/p')
 done
-fusermount3 -u "$T/mnt"
+umount -R "$T/mnt"
 for _ in $(seq 1 600); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.05; done
 wait "$dpid" 2>/dev/null
 

@@ -181,9 +181,14 @@ mount_pifs() {
 	PIDS+=("$PIFSD_PID")
 	MOUNTS+=("$T/pifs")
 	wait_mount "$T/pifs" "$PIFSD_PID" && [ -d "$T/pifs/nfsroot" ] || { cat "$T/pifsd.log"; die "pifsd did not mount"; }
+	# each worker's own file system, mounted by pifsd right after
+	local w
+	for w in "$T"/pifs/nfsroot/*; do
+		wait_mount "$w" "$PIFSD_PID" || { cat "$T/pifsd.log"; die "pifsd did not mount $w"; }
+	done
 }
 umount_pifs() {
-	umount "$T/pifs" || warn "cannot unmount $T/pifs"
+	umount -R "$T/pifs" || warn "cannot unmount $T/pifs"
 	for _ in $(seq 1 100); do kill -0 "$PIFSD_PID" 2>/dev/null || break; sleep 0.05; done
 	wait "$PIFSD_PID" 2>/dev/null
 }
@@ -207,7 +212,7 @@ mount_fovl() {
 umount_any() {
 	local pid=
 	[ -f "$1/pid" ] && pid=$(cat "$1/pid")
-	umount "$1/mnt" || warn "cannot unmount $1/mnt"
+	umount -R "$1/mnt" || warn "cannot unmount $1/mnt"
 	if [ -n "$pid" ]; then
 		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 		wait "$pid" 2>/dev/null

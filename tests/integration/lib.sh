@@ -96,8 +96,20 @@ make_store() {
 	"$PIFS" --store "$T/store" worker add worker-1 --serial 77b655ec >/dev/null || { fail "worker add 1"; exit 1; }
 }
 
+# mounted_all MNT: the top is mounted and so is every worker's own file
+# system in its nfsroot/ (pifsd mounts them right after the top).
+mounted_all() {
+	local w
+	mountpoint -q "$1" && [ -d "$1/nfsroot" ] || return 1
+	for w in "$1"/nfsroot/*; do
+		[ -e "$w" ] || continue
+		mountpoint -q "$w" || return 1
+	done
+}
+
 # mount_pifs STORE MNT [options]: start pifsd in the foreground (its log in
-# $T/pifsd.log) and wait, bounded, until the mount answers.
+# $T/pifsd.log) and wait, bounded, until the mount and every worker's
+# file system answer.
 PIFSD_PID=
 mount_pifs() {
 	local store=$1 mnt=$2
@@ -108,7 +120,7 @@ mount_pifs() {
 	PIDS+=("$PIFSD_PID")
 	MOUNTS+=("$mnt")
 	for _ in $(seq 1 100); do
-		if mountpoint -q "$mnt" && [ -d "$mnt/nfsroot" ]; then return 0; fi
+		if mounted_all "$mnt"; then return 0; fi
 		kill -0 "$PIFSD_PID" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -119,7 +131,7 @@ mount_pifs() {
 
 umount_pifs() {
 	local mnt=$1
-	fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt"
+	"$PIFS" umount "$mnt" || fail "pifs umount $mnt"
 	if [ -n "$PIFSD_PID" ]; then
 		# Bounded, but generous: with the sanitizers, the exit (the leak
 		# scan) of a daemon on a loaded 2-core machine takes seconds.

@@ -94,17 +94,38 @@ static void teardown(void)
 	strcpy(tmpdir, "/var/tmp/pifs-check-view.XXXXXX");
 }
 
-/* Walk a slash-separated path from the mount root; returns the node (one
- * lookup counted) or NULL with *err set. */
+/* Walk a slash-separated path; returns the node (one lookup counted) or
+ * NULL with *err set.  "nfsroot/W/..." is walked as worker W's own file
+ * system sees it, from its view's root (what its NFS client sees, and
+ * what pifsd mounts on nfsroot/W); other paths from the top. */
 static struct pifs_node *walk(const char *path, struct stat *st, int *err)
 {
 	struct pifs_node *n = fs.root, *next;
-	char buf[1024], *save = NULL, *c;
+	char buf[1024], dot[] = ".", *save = NULL, *c;
 	struct stat tmp;
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	*err = 0;
-	for (c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+	c = strtok_r(buf, "/", &save);
+	if (c && !strcmp(c, "nfsroot")) {
+		struct pifs_view *v;
+
+		c = strtok_r(NULL, "/", &save);
+		if (!c) {
+			n = fs.nfsroot;
+			pifs_nodes_lookup_inc(&fs.nodes, n);
+			if (st)
+				pifs_fs_getattr(&fs, n, st);
+			return n;
+		}
+		if (!(v = pifs_fs_view(&fs, c))) {
+			*err = -ENOENT;
+			return NULL;
+		}
+		n = v->root;
+		c = dot;
+	}
+	for (; c; c = strtok_r(NULL, "/", &save)) {
 		int r = pifs_fs_lookup(&fs, n, c, &next, st ? st : &tmp);
 
 		if (r < 0) {
@@ -396,7 +417,8 @@ END_TEST
 
 /* What the kernel must forget after a registry change, handed over once:
  * nfsroot/ (its listing and link count) and the removed worker's name,
- * with the id of the view root the kernel may hold under it. */
+ * with the id of its mount point the kernel holds there (invalidating
+ * it also detaches the worker's file system mounted on it). */
 START_TEST(test_registry_inval)
 {
 	struct pifs_registry reg;
@@ -423,7 +445,7 @@ START_TEST(test_registry_inval)
 	ck_assert_ptr_null(inv[0].name);
 	ck_assert_uint_eq(inv[1].parent, PIFS_NFSROOT_ID);
 	ck_assert_str_eq(inv[1].name, "w1");
-	ck_assert_uint_eq(inv[1].id, w1->id);
+	ck_assert_uint_eq(inv[1].id, PIFS_MNT_ID(w1->view->id));
 	pifs_inval_free(inv, n);
 	ck_assert_ptr_null(walk("nfsroot/w1", &st, &e));
 	ck_assert_int_eq(e, -ENOENT);
@@ -431,6 +453,49 @@ START_TEST(test_registry_inval)
 	ck_assert_int_eq(pifs_fs_registry_inval(&fs, &inv, &n), 0);
 	ck_assert_uint_eq(n, 0);
 	pifs_fs_forget(&fs, w1->id, 1);
+}
+END_TEST
+
+/* The top shows each worker as an empty, unwritable mount point: nothing
+ * of a view is reached from it (the view is its own file system); and
+ * nothing is above a view's root: its ".." is itself. */
+START_TEST(test_top_isolation)
+{
+	struct pifs_ctx ctx = { 0, 0 };
+	struct pifs_node *nr, *mp, *x, *root;
+	struct pifs_view *v = pifs_fs_view(&fs, "w1");
+	struct pifs_dir *dir;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(pifs_fs_lookup(&fs, fs.root, "nfsroot", &nr, &st), 0);
+	ck_assert_int_eq(pifs_fs_lookup(&fs, nr, "w1", &mp, &st), 0);
+	ck_assert_uint_eq(mp->id, PIFS_MNT_ID(v->id));
+	ck_assert_ptr_null(mp->view);
+	ck_assert_ptr_ne(mp, v->root);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_uint_eq(st.st_nlink, 2);
+	ck_assert_int_eq(pifs_fs_lookup(&fs, mp, "a", &x, &st), -ENOENT);
+	ck_assert_int_eq(pifs_fs_lookup(&fs, mp, "boot", &x, &st), -ENOENT);
+	ck_assert_int_eq(pifs_fs_mkdir(&fs, mp, "new", 0755, &ctx, &x, &st), -EPERM);
+	ck_assert_int_eq(pifs_fs_opendir(&fs, mp, &dir), 0);
+	ck_assert_uint_eq(dir->count, 2); /* "." and ".." */
+	pifs_dir_free(dir);
+	ck_assert_int_eq(pifs_fs_opendir(&fs, nr, &dir), 0);
+	for (size_t i = 2; i < dir->count; i++)
+		if (!strcmp(dir->ents[i].name, "w1"))
+			ck_assert_uint_eq(dir->ents[i].ino, PIFS_MNT_ID(v->id));
+	pifs_dir_free(dir);
+	/* the view's root has no parent */
+	ck_assert_int_eq(pifs_fs_lookup(&fs, v->root, "..", &root, &st), 0);
+	ck_assert_ptr_eq(root, v->root);
+	ck_assert_int_eq(pifs_fs_opendir(&fs, v->root, &dir), 0);
+	ck_assert_str_eq(dir->ents[1].name, "..");
+	ck_assert_uint_eq(dir->ents[1].ino, v->root->id);
+	pifs_dir_free(dir);
+	pifs_fs_forget(&fs, root->id, 1);
+	pifs_fs_forget(&fs, mp->id, 1);
+	pifs_fs_forget(&fs, nr->id, 1);
 }
 END_TEST
 
@@ -448,6 +513,7 @@ static Suite *view_suite(void)
 	tcase_add_test(tc, test_ids_survive_restart);
 	tcase_add_test(tc, test_hard_link_and_names);
 	tcase_add_test(tc, test_registry_inval);
+	tcase_add_test(tc, test_top_isolation);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * sessions.c - the FUSE file systems pifsd serves, and the one pool of
+ * threads that serves them all.
+ *
+ * Each worker's view is a file system of its own, mounted by pifsd at
+ * MOUNTPOINT/nfsroot/<worker>: its own FUSE session and superblock, whose
+ * node id 1 is the view's root.  The top file system at MOUNTPOINT holds
+ * nfsroot/ (a read-only mount point per worker) and tftpboot/ (read-only,
+ * what dnsmasq serves).  Why: an NFS file handle is just bytes a worker
+ * sends.  When every view was one file system, a handle with another
+ * view's node id, or a small one (the mount root), was a handle of the
+ * exported file system, and both NFS servers (the kernel's nfsd with
+ * no_subtree_check, and NFS-Ganesha) opened it.  Now a handle names a
+ * file of the one file system its export is on: the kernel resolves a
+ * node id only within a superblock (its inode cache is per superblock,
+ * and a node id it does not hold comes to pifsd as LOOKUP(id, ".") on
+ * that session), and pifsd answers a session only with its own view's
+ * nodes (pifsd_sb_node, and every reply that names a node:
+ * pifsd_sb_owns).  Nothing above a worker's root exists in its file
+ * system: ".." of the root is the root.
+ *
+ * Every session is served by the same threads: each waits in epoll on
+ * every session's /dev/fuse fd (non-blocking, armed one-shot so that one
+ * request wakes one thread), reads one request, re-arms the fd for the
+ * next thread and processes the request.  So 200 workers cost 200 file
+ * descriptors, not 200 thread pools; a thread is a thread of any view.
+ * FUSE over io_uring (uring.c) serves the top only: its rings and
+ * threads are per session and per CPU (see README, "How it works").
+ *
+ * Lifetime: a session is retired (unmounted lazily, its requests under
+ * way finished, destroyed) when its worker is removed, when it was
+ * unmounted behind pifsd's back, and at exit.  A pool thread may still
+ * hold a retired session's pointer, taken from epoll just before it left
+ * the set, so the struct itself is kept until exit (d->retired).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "util.h"
+
+/* The most a session reads at once: libfuse's starting buffer size,
+ * which its INIT only ever lowers (FUSE_MAX_MAX_PAGES pages + header). */
+#define RECV_BUF (256 * 4096 + 4096)
+
+struct pifsd_sb *pifsd_sb_new(struct pifsd *d, struct pifs_view *v)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct pifsd_sb *sb = calloc(1, sizeof(*sb));
+
+	if (!sb)
+		return NULL;
+	sb->d = d;
+	sb->view = v;
+	sb->fd = -1;
+	sb->state = PIFSD_SB_NEW;
+	/* fuse_session_new consumes its arguments: a copy each. */
+	for (int i = 0; i < d->sb_args.argc; i++)
+		if (fuse_opt_add_arg(&args, d->sb_args.argv[i]) < 0)
+			goto fail;
+	sb->se = fuse_session_new(&args, &pifsd_ops, sizeof(pifsd_ops), sb);
+	if (!sb->se)
+		goto fail;
+	fuse_opt_free_args(&args);
+	return sb;
+fail:
+	fuse_opt_free_args(&args);
+	free(sb);
+	return NULL;
+}
+
+static int arm(struct pifsd *d, struct pifsd_sb *sb, int op)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
+				  .data.ptr = sb };
+
+	return epoll_ctl(d->pool.epfd, op, sb->fd, &ev) < 0 ? -errno : 0;
+}
+
+/* On failure sb is unmounted and kept with the retired (freed at exit). */
+int pifsd_sb_mount(struct pifsd_sb *sb, const char *mountpoint)
+{
+	struct pifsd *d = sb->d;
+	int fl, r = -ENOMEM;
+
+	if (!(sb->mountpoint = strdup(mountpoint)))
+		goto fail;
+	if (fuse_session_mount(sb->se, mountpoint) != 0) {
+		r = -EIO; /* libfuse said why (stderr, or the log) */
+		goto fail;
+	}
+	sb->fd = fuse_session_fd(sb->se);
+	/* One request per wake-up: a thread woken for a request another
+	 * one took (an interrupted request vanishes) must not block. */
+	fl = fcntl(sb->fd, F_GETFL);
+	if (fl < 0 || fcntl(sb->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		r = -errno;
+		fuse_session_unmount(sb->se);
+		sb->fd = -1;
+		goto fail;
+	}
+	pthread_mutex_lock(&d->sb_lock);
+	sb->state = PIFSD_SB_LIVE;
+	if (!sb->view || !d->sbs) {
+		sb->next = d->sbs;
+		d->sbs = sb;
+	} else { /* the top stays first */
+		sb->next = d->sbs->next;
+		d->sbs->next = sb;
+	}
+	pthread_mutex_unlock(&d->sb_lock);
+	/* Armed last: from here on a pool thread may serve it. */
+	if (d->pool.epfd >= 0 && (r = arm(d, sb, EPOLL_CTL_ADD)) < 0) {
+		pifsd_sb_retire(sb);
+		return r;
+	}
+	return 0;
+fail:
+	pthread_mutex_lock(&d->sb_lock);
+	sb->state = PIFSD_SB_GONE;
+	sb->next = d->retired;
+	d->retired = sb;
+	pthread_mutex_unlock(&d->sb_lock);
+	return r;
+}
+
+/* The pool was started after the top was mounted (threads do not
+ * survive daemonizing): arm what is already mounted. */
+static int arm_mounted(struct pifsd *d)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&d->sb_lock);
+	for (struct pifsd_sb *sb = d->sbs; sb && r == 0; sb = sb->next)
+		if (sb->state == PIFSD_SB_LIVE)
+			r = arm(d, sb, EPOLL_CTL_ADD);
+	pthread_mutex_unlock(&d->sb_lock);
+	return r;
+}
+
+void pifsd_sb_retire(struct pifsd_sb *sb)
+{
+	struct pifsd *d = sb->d;
+
+	pthread_mutex_lock(&d->sb_lock);
+	sb->state = PIFSD_SB_GONE;
+	for (struct pifsd_sb **p = &d->sbs; *p; p = &(*p)->next)
+		if (*p == sb) {
+			*p = sb->next;
+			sb->next = d->retired;
+			d->retired = sb;
+			break;
+		}
+	while (sb->busy)
+		pthread_cond_wait(&d->sb_idle, &d->sb_lock);
+	pthread_mutex_unlock(&d->sb_lock);
+	if (sb->fd >= 0 && d->pool.epfd >= 0)
+		epoll_ctl(d->pool.epfd, EPOLL_CTL_DEL, sb->fd, NULL);
+	if (sb->se && sb->fd >= 0) {
+		/* Closes the fd (the kernel ends the connection, so an NFS
+		 * server still holding files of a removed worker gets
+		 * ENOTCONN), then detaches the mount if it is still there. */
+		fuse_session_unmount(sb->se);
+		sb->fd = -1;
+		if (sb->view)
+			pifs_info("worker '%s' unmounted", sb->view->name);
+	}
+	/* The top's session is destroyed at exit, after the io_uring
+	 * threads that may still use it (pifsd_sb_free_all). */
+	if (sb->view && sb->se) {
+		fuse_session_destroy(sb->se);
+		sb->se = NULL;
+	}
+}
+
+void pifsd_sb_free_all(struct pifsd *d)
+{
+	while (d->sbs)
+		pifsd_sb_retire(d->sbs);
+	while (d->retired) {
+		struct pifsd_sb *sb = d->retired;
+
+		d->retired = sb->next;
+		if (sb->se)
+			fuse_session_destroy(sb->se);
+		free(sb->mountpoint);
+		free(sb);
+	}
+}
+
+struct pifsd_sb *pifsd_sb_get(struct pifsd *d, const struct pifs_view *v)
+{
+	struct pifsd_sb *sb;
+
+	pthread_mutex_lock(&d->sb_lock);
+	for (sb = d->sbs; sb; sb = sb->next)
+		if (sb->view == v && sb->state == PIFSD_SB_LIVE) {
+			sb->busy++;
+			break;
+		}
+	pthread_mutex_unlock(&d->sb_lock);
+	return sb;
+}
+
+void pifsd_sb_put(struct pifsd_sb *sb)
+{
+	struct pifsd *d = sb->d;
+
+	pthread_mutex_lock(&d->sb_lock);
+	if (!--sb->busy)
+		pthread_cond_broadcast(&d->sb_idle);
+	pthread_mutex_unlock(&d->sb_lock);
+}
+
+/* ---- node ids ---- */
+
+uint64_t pifsd_sb_id(const struct pifsd_sb *sb, fuse_ino_t ino)
+{
+	if (sb->view && ino == FUSE_ROOT_ID)
+		return sb->view->root->id;
+	return ino;
+}
+
+fuse_ino_t pifsd_sb_ino(const struct pifsd_sb *sb, uint64_t id)
+{
+	if (sb->view && id == sb->view->root->id)
+		return FUSE_ROOT_ID;
+	return id;
+}
+
+int pifsd_sb_owns(const struct pifsd_sb *sb, const struct pifs_node *n)
+{
+	if (sb->view)
+		return n->view == sb->view && !n->real;
+	/* the static top, the nfsroot/ mount points, tftpboot/ */
+	return !n->view || n->real;
+}
+
+struct pifs_node *pifsd_sb_node(struct pifsd_sb *sb, fuse_ino_t ino)
+{
+	struct pifs_fs *fs = &sb->d->fs;
+	struct pifs_node *n = pifs_fs_node(fs, pifsd_sb_id(sb, ino));
+
+	if (n && !pifsd_sb_owns(sb, n)) {
+		pifs_debug("node %#llx is not in %s's file system",
+			   (unsigned long long)ino,
+			   sb->view ? sb->view->name : "the top");
+		pifs_fs_put(fs, n);
+		return NULL;
+	}
+	return n;
+}
+
+/* ---- keeping the mounts in step with the registry ---- */
+
+static int mount_worker(struct pifsd *d, struct pifs_view *v)
+{
+	struct pifsd_sb *sb;
+	char *mp = pifs_strdupf("%s/nfsroot/%s", d->mountpoint, v->name);
+	int r;
+
+	if (!mp || !(sb = pifsd_sb_new(d, v))) {
+		free(mp);
+		pifs_err("cannot make the file system of worker '%s': %s",
+			 v->name, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	r = pifsd_sb_mount(sb, mp);
+	if (r < 0)
+		pifs_err("cannot mount worker '%s' at '%s': %s", v->name, mp,
+			 strerror(-r));
+	else
+		pifs_info("worker '%s' mounted at '%s'", v->name, mp);
+	free(mp);
+	return r;
+}
+
+int pifsd_sb_sync(struct pifsd *d)
+{
+	struct pifs_fs *fs = &d->fs;
+	struct pifsd_sb **old = NULL;
+	struct pifs_view **vs = NULL;
+	size_t nv = 0, nold = 0;
+	int r = 0, top_live;
+
+	pthread_mutex_lock(&d->sync_lock);
+	pifs_fs_refresh(fs);
+	pthread_mutex_lock(&fs->views_lock);
+	vs = calloc(fs->nviews + 1, sizeof(*vs));
+	for (size_t i = 0; vs && i < fs->nviews; i++)
+		if (!fs->views[i]->gone)
+			vs[nv++] = fs->views[i];
+	pthread_mutex_unlock(&fs->views_lock);
+	if (!vs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* Retire first: a worker removed and added again under its name
+	 * is mounted where the old one was. */
+	pthread_mutex_lock(&d->sb_lock);
+	top_live = d->top && d->top->state == PIFSD_SB_LIVE;
+	for (struct pifsd_sb *sb = d->sbs; sb; sb = sb->next)
+		nold++;
+	old = calloc(nold + 1, sizeof(*old));
+	nold = 0;
+	for (struct pifsd_sb *sb = d->sbs; old && sb; sb = sb->next) {
+		int keep = !sb->view;
+
+		for (size_t i = 0; !keep && i < nv; i++)
+			keep = vs[i] == sb->view && sb->state == PIFSD_SB_LIVE;
+		if (!keep)
+			old[nold++] = sb;
+	}
+	pthread_mutex_unlock(&d->sb_lock);
+	if (!old) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nold; i++)
+		pifsd_sb_retire(old[i]);
+	/* A top that is gone (being unmounted) gets no new worker. */
+	for (size_t i = 0; top_live && i < nv; i++) {
+		struct pifsd_sb *sb = pifsd_sb_get(d, vs[i]);
+		int e;
+
+		if (sb) {
+			pifsd_sb_put(sb);
+			continue;
+		}
+		if ((e = mount_worker(d, vs[i])) < 0 && r == 0)
+			r = e;
+	}
+out:
+	pthread_mutex_unlock(&d->sync_lock);
+	free(old);
+	free(vs);
+	return r;
+}
+
+/* ---- the pool ---- */
+
+/* A session's connection ended: it was unmounted (or aborted).  The top
+ * going ends pifsd; a worker's is retired by the next sync or at exit. */
+static void gone(struct pifsd *d, struct pifsd_sb *sb)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&d->sb_lock);
+	if (sb->state == PIFSD_SB_LIVE)
+		sb->state = PIFSD_SB_GONE;
+	pthread_mutex_unlock(&d->sb_lock);
+	if (sb == d->top) {
+		(void)!write(d->exit_fd, &one, sizeof(one));
+	} else if (sb->view) {
+		pifs_info("the file system of worker '%s' was unmounted",
+			  sb->view->name);
+	}
+}
+
+static void *pool_main(void *arg)
+{
+	struct pifsd *d = arg;
+	struct fuse_buf fbuf = { .mem = malloc(RECV_BUF) };
+
+	if (!fbuf.mem) {
+		pifs_err("a pool thread has no request buffer: %s",
+			 strerror(ENOMEM));
+		return NULL;
+	}
+	for (;;) {
+		struct epoll_event ev;
+		struct pifsd_sb *sb;
+		int n = epoll_wait(d->pool.epfd, &ev, 1, -1), live, r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pifs_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		if (n == 0)
+			continue;
+		if (!ev.data.ptr)
+			break; /* stop_fd */
+		sb = ev.data.ptr;
+		pthread_mutex_lock(&d->sb_lock);
+		live = sb->state == PIFSD_SB_LIVE;
+		if (live)
+			sb->busy++;
+		pthread_mutex_unlock(&d->sb_lock);
+		if (!live)
+			continue;
+		fbuf.size = RECV_BUF;
+		fbuf.flags = 0;
+		r = fuse_session_receive_buf(sb->se, &fbuf);
+		if (r > 0) {
+			/* the next request is another thread's */
+			if (arm(d, sb, EPOLL_CTL_MOD) < 0)
+				pifs_err("cannot wait for requests: %s",
+					 strerror(errno));
+			fuse_session_process_buf(sb->se, &fbuf);
+		} else if (r == -EAGAIN || r == -EINTR) {
+			arm(d, sb, EPOLL_CTL_MOD);
+		} else {
+			/* 0: unmounted; else the device failed */
+			if (r < 0)
+				pifs_err("reading requests: %s", strerror(-r));
+			gone(d, sb);
+		}
+		pifsd_sb_put(sb);
+	}
+	free(fbuf.mem);
+	return NULL;
+}
+
+int pifsd_pool_start(struct pifsd *d, unsigned nthreads)
+{
+	struct pifsd_pool *p = &d->pool;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	sigset_t all, old;
+	int r;
+
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->epfd < 0 || p->stop_fd < 0 ||
+	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->stop_fd, &ev) < 0)
+		return -errno;
+	if ((r = arm_mounted(d)) < 0)
+		return r;
+	if (!(p->threads = calloc(nthreads, sizeof(*p->threads))))
+		return -ENOMEM;
+	p->nthreads = nthreads;
+	/* Signals are the main thread's (it waits for them). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (r = 0; p->started < nthreads; p->started++)
+		if ((r = pthread_create(&p->threads[p->started], NULL,
+					pool_main, d)) != 0)
+			break;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return p->started ? 0 : -r;
+}
+
+void pifsd_pool_stop(struct pifsd *d)
+{
+	struct pifsd_pool *p = &d->pool;
+	uint64_t one = 1;
+
+	if (p->stop_fd >= 0)
+		(void)!write(p->stop_fd, &one, sizeof(one));
+	for (unsigned i = 0; i < p->started; i++)
+		pthread_join(p->threads[i], NULL);
+	free(p->threads);
+	p->threads = NULL;
+	p->started = 0;
+	if (p->stop_fd >= 0)
+		close(p->stop_fd);
+	if (p->epfd >= 0)
+		close(p->epfd);
+	p->stop_fd = p->epfd = -1;
+}
