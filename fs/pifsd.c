@@ -23,8 +23,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "ops.h"
@@ -139,6 +141,64 @@ static int is_mountpoint(const char *path)
 	}
 	fclose(f);
 	return found;
+}
+
+/*
+ * A pifs mount whose pifsd died (kill -9, a crash) answers ENOTCONN, and
+ * the worker mounts below it too.  The next mount at the same place
+ * detaches the dead tree (lazily: an NFS server may still hold it) and
+ * says so; anything else that fails to stat is the caller's error.
+ */
+static int detach_dead(const char *path)
+{
+	char abs[PATH_MAX], line[4096], mp[PATH_MAX], type[64];
+	int found = 0;
+	FILE *f;
+
+	if (path[0] == '/') {
+		snprintf(abs, sizeof(abs), "%s", path);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		if (strlen(cwd) + strlen(path) + 2 > sizeof(abs))
+			return -ENAMETOOLONG;
+		memcpy(abs, cwd, strlen(cwd));
+		abs[strlen(cwd)] = '/';
+		strcpy(abs + strlen(cwd) + 1, path);
+	}
+	/* mountinfo has no trailing slash */
+	for (size_t l = strlen(abs); l > 1 && abs[l - 1] == '/'; l--)
+		abs[l - 1] = '\0';
+	if (!(f = fopen("/proc/self/mountinfo", "re")))
+		return -errno;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+
+		if (sep && sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+		    sscanf(sep + 3, "%63s", type) == 1 && !strcmp(mp, abs) &&
+		    !strcmp(type, "fuse.pifs"))
+			found = 1;
+	}
+	fclose(f);
+	if (!found) {
+		errno = ENOTCONN; /* another file system's: not ours to drop */
+		return -errno;
+	}
+	if (umount2(abs, MNT_DETACH) < 0)
+		return -errno;
+	fprintf(stderr, "pifsd: detached the dead pifs mount at '%s' "
+		"(its pifsd had died)\n", abs);
+	return 0;
+}
+
+/* Is path a mount whose file system no longer answers (ENOTCONN)? */
+static int dead_mount(const char *path)
+{
+	struct statfs sf;
+
+	return statfs(path, &sf) < 0 && errno == ENOTCONN;
 }
 
 static void raise_nofile(void)
@@ -342,6 +402,11 @@ int main(int argc, char **argv)
 	umask(0);
 	raise_nofile();
 
+	if (dead_mount(c.mountpoint) && detach_dead(c.mountpoint) < 0) {
+		fprintf(stderr, "pifsd: mountpoint '%s' is a dead mount that "
+			"cannot be detached: %s\n", c.mountpoint, strerror(errno));
+		goto out;
+	}
 	if (stat(c.mountpoint, &st) < 0) {
 		fprintf(stderr, "pifsd: cannot use mountpoint '%s': %s\n",
 			c.mountpoint, strerror(errno));
@@ -389,6 +454,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pifsd: cannot mount at '%s'\n", c.mountpoint);
 		goto out;
 	}
+	/* Shared propagation: a bind mount of nfsroot/ (the seed's /nfsroot,
+	 * an fstab rbind line) is a peer, so a worker mounted later (pifs
+	 * worker add) shows there too, and an unmount goes there too. */
+	if (mount(NULL, d.mountpoint, NULL, MS_SHARED, NULL) < 0)
+		pifs_warn("cannot make '%s' a shared mount (%s): bind mounts "
+			  "of nfsroot/ will not see workers added later",
+			  d.mountpoint, strerror(errno));
 	if ((r = pifsd_pt_hook(&d)) < 0) {
 		fprintf(stderr, "pifsd: cannot hook the FUSE session: %s\n",
 			strerror(-r));
