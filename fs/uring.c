@@ -38,6 +38,12 @@
  * entry: the kernel gives the next request to another idle entry of the
  * same CPU, or queues it until one is free.
  *
+ * Only the top file system (tftpboot/, nfsroot/) is served this way: a
+ * ring entry belongs to one FUSE connection and each queue needs its own
+ * threads, so rings per worker file system would be threads and payload
+ * buffers per worker and CPU (sessions.c serves the workers' file
+ * systems from one shared pool over /dev/fuse instead).
+ *
  * The kernel offers io_uring only when the fuse module's enable_uring
  * parameter is set (off by default).  Setting it changes nothing for
  * other FUSE file systems (each server asks for it in its own INIT), so

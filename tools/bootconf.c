@@ -268,9 +268,15 @@ static void print_exports(FILE *o, const char *store_path,
 		"clear of %d-%d.\n"
 		"# sync: a write is in the worker's delta before the reply.  "
 		"no_subtree_check:\n"
-		"# handles stay valid when a file is renamed.  The worker "
-		"mounts with vers=3,tcp\n"
-		"# (its generated cmdline.txt).  Apply with: exportfs -ra\n",
+		"# handles stay valid when a file is renamed (each export is "
+		"the worker's own\n"
+		"# file system, so a handle cannot name anything else).  "
+		"mountpoint: refused\n"
+		"# while that file system is not mounted, never the empty "
+		"directory under it.\n"
+		"# The worker mounts with vers=3,tcp (its generated "
+		"cmdline.txt).\n"
+		"# Apply with: exportfs -ra (again after pifs worker add)\n",
 		store_path, FSID_BASE, FSID_BASE + 1,
 		FSID_BASE + PIFS_VIEW_ID_MAX);
 	for (i = 0; i < reg->count; i++) {
@@ -286,7 +292,7 @@ static void print_exports(FILE *o, const char *store_path,
 		}
 		fprintf(o,
 			"%s/%s %s(rw,sync,no_subtree_check,no_root_squash,"
-			"fsid=%u)\n",
+			"fsid=%u,mountpoint)\n",
 			nfsroot, w->name, w->ip, FSID_BASE + w->id);
 	}
 	if (reg->count == 0)

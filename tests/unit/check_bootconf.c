@@ -258,9 +258,14 @@ END_TEST
 	"clear of 1001-66535.\n"                                              \
 	"# sync: a write is in the worker's delta before the reply.  "        \
 	"no_subtree_check:\n"                                                 \
-	"# handles stay valid when a file is renamed.  The worker mounts "    \
-	"with vers=3,tcp\n"                                                   \
-	"# (its generated cmdline.txt).  Apply with: exportfs -ra\n"
+	"# handles stay valid when a file is renamed (each export is the "   \
+	"worker's own\n"                                                      \
+	"# file system, so a handle cannot name anything else).  "           \
+	"mountpoint: refused\n"                                               \
+	"# while that file system is not mounted, never the empty directory " \
+	"under it.\n"                                                         \
+	"# The worker mounts with vers=3,tcp (its generated cmdline.txt).\n"  \
+	"# Apply with: exportfs -ra (again after pifs worker add)\n"
 
 #define GANESHA_HEAD                                                       \
 	"#\n"                                                              \
@@ -297,10 +302,10 @@ START_TEST(test_exports)
 	    run("two", "exports", NULL),
 	    EXPORTS_HEAD("two") "# worker-1: serial 77b655ec\n"
 				"/nfsroot/worker-1 10.1.1.1(rw,sync,no_subtree_"
-				"check,no_root_squash,fsid=1001)\n"
+				"check,no_root_squash,fsid=1001,mountpoint)\n"
 				"# worker-3: serial 8b07bcc6\n"
 				"/nfsroot/worker-3 10.1.1.2(rw,sync,no_subtree_"
-				"check,no_root_squash,fsid=1003)\n" GANESHA_HEAD
+				"check,no_root_squash,fsid=1003,mountpoint)\n" GANESHA_HEAD
 				    GANESHA("1001", "/nfsroot", "worker-1",
 					    "10.1.1.1")
 					GANESHA("1003", "/nfsroot", "worker-3",
@@ -310,10 +315,10 @@ START_TEST(test_exports)
 	    run("two", "exports", "--nfsroot", "/srv/pifs/nfsroot/", NULL),
 	    EXPORTS_HEAD("two") "# worker-1: serial 77b655ec\n"
 				"/srv/pifs/nfsroot/worker-1 10.1.1.1(rw,sync,"
-				"no_subtree_check,no_root_squash,fsid=1001)\n"
+				"no_subtree_check,no_root_squash,fsid=1001,mountpoint)\n"
 				"# worker-3: serial 8b07bcc6\n"
 				"/srv/pifs/nfsroot/worker-3 10.1.1.2(rw,sync,"
-				"no_subtree_check,no_root_squash,fsid=1003)\n"
+				"no_subtree_check,no_root_squash,fsid=1003,mountpoint)\n"
 		GANESHA_HEAD GANESHA("1001", "/srv/pifs/nfsroot", "worker-1",
 				     "10.1.1.1")
 		    GANESHA("1003", "/srv/pifs/nfsroot", "worker-3",
@@ -323,7 +328,7 @@ START_TEST(test_exports)
 	    run("odd", "exports", NULL),
 	    EXPORTS_HEAD("odd") "# worker-1: serial 77b655ec\n"
 				"/nfsroot/worker-1 10.1.1.1(rw,sync,no_subtree_"
-				"check,no_root_squash,fsid=1001)\n"
+				"check,no_root_squash,fsid=1001,mountpoint)\n"
 				"# worker-9: serial 0000beef\n"
 				"# not exported: no address registered (pifs "
 				"worker add worker-9 --ip ...)\n" GANESHA_HEAD
