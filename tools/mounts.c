@@ -2,7 +2,7 @@
 /*
  * mounts.c - the mount table for the pifs CLI (see mounts.h): parses
  * /proc/<pid>/mountinfo, finds the mount visible at a path and what is
- * mounted on top of it.
+ * mounted on top of it, and tells whether a store is served.
  */
 #include "config.h"
 
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mounts.h"
@@ -181,6 +182,30 @@ int pifs_mounts_below(const struct pifs_mounts *m, const struct pifs_mount *top,
 	post_order(m, top, v, n, 0);
 	*out = v;
 	return 0;
+}
+
+int pifs_mounts_serve(const struct pifs_mounts *m, const char *store_path)
+{
+	char *real = realpath(store_path, NULL);
+	struct stat want, s;
+	int have = stat(store_path, &want) == 0, found = 0;
+
+	/* pifsd names its mount after the store path it was given, with
+	 * ',' made '_' (fs/pifsd.c) */
+	for (char *p = real; p && *p; p++)
+		if (*p == ',')
+			*p = '_';
+	for (size_t i = 0; i < m->n && !found; i++) {
+		const char *src = m->v[i].source;
+
+		if (strcmp(m->v[i].type, "fuse.pifs"))
+			continue;
+		found = (real && !strcmp(src, real)) ||
+			(have && src[0] == '/' && stat(src, &s) == 0 &&
+			 s.st_dev == want.st_dev && s.st_ino == want.st_ino);
+	}
+	free(real);
+	return found;
 }
 
 char *pifs_mounts_resolve(const char *mnt)

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * mounts.h - the mount table as the pifs CLI needs it: which mount is
- * visible at a path and the mounts stacked below it (in an order to
- * unmount them).  Read from
- * /proc/<pid>/mountinfo only: nothing here touches a mounted file system,
- * so a hung or dead FUSE daemon cannot block it.
+ * visible at a path, the mounts stacked below it (in an order to unmount
+ * them), and whether a pifsd serves a given store.  Read from
+ * /proc/<pid>/mountinfo only: nothing here looks into a mount (only
+ * store paths are stat'ed), so a hung or dead FUSE daemon cannot block it.
  */
 #ifndef PIFS_MOUNTS_H
 #define PIFS_MOUNTS_H
@@ -43,6 +43,10 @@ const struct pifs_mount *pifs_mounts_at(const struct pifs_mounts *m,
  * malloc'd array of *n pointers into m.  0 or -ENOMEM. */
 int pifs_mounts_below(const struct pifs_mounts *m, const struct pifs_mount *top,
 		      const struct pifs_mount ***out, size_t *n);
+
+/* Does the table hold a pifsd mount of the store at store_path (told by
+ * the source naming the same directory, or its name)?  1 or 0. */
+int pifs_mounts_serve(const struct pifs_mounts *m, const char *store_path);
 
 /* The absolute path of the mount point mnt names, resolved without
  * looking at mnt itself unless it is a symlink (a stat of a FUSE mount's

@@ -48,8 +48,10 @@
 #define DEFAULT_STORE	"/var/lib/pifs"
 #define LOCK_TIMEOUT_MS 10000
 /* How long pifs umount waits for pifsd to exit (with the sanitizers its
- * exit scan alone takes seconds on a loaded machine). */
+ * exit scan alone takes seconds on a loaded machine), and pifs mount for
+ * a pifsd that no longer serves the store to let go of it. */
 #define UMOUNT_WAIT_MS	30000
+#define MOUNT_WAIT_MS	5000
 #define MANIFEST_MAX	((size_t)1 << 30)
 
 static const char *opt_store; /* --store, or NULL */
@@ -205,7 +207,9 @@ static const char usage_mount[] =
     "\n"
     "Start pifsd serving STORE on MOUNTPOINT (-f: stay in the foreground).\n"
     "The daemon is $PIFS_DAEMON if set, else the pifsd beside this pifs (in\n"
-    "a build tree, ../fs/pifsd), else " PIFS_SBINDIR "/pifsd.\n";
+    "a build tree, ../fs/pifsd), else " PIFS_SBINDIR "/pifsd.\n"
+    "A store a pifsd serves is refused.  One whose pifsd was just unmounted\n"
+    "and is still exiting is waited for, at most 5 s.\n";
 
 static const char usage_umount[] =
     "usage: pifs umount MOUNTPOINT\n"
@@ -1140,20 +1144,61 @@ static char *absolute(const char *path)
 	return r ? r : strdup(path);
 }
 
+/* Does the pifsd pid serve a mount of the store?  Asked of its own mount
+ * table (it may run in another mount namespace), else of ours; when
+ * neither can be read, it is taken to serve. */
+static int store_served(const char *store, pid_t pid)
+{
+	struct pifs_mounts mi;
+	int ret;
+
+	if ((pid <= 0 || pifs_mounts_load(&mi, pid) < 0) &&
+	    pifs_mounts_load(&mi, 0) < 0)
+		return 1;
+	ret = pifs_mounts_serve(&mi, store);
+	pifs_mounts_release(&mi);
+	return ret;
+}
+
+/* Return once no pifsd holds the store.  One that serves it refuses the
+ * mount at once; one that holds it serving no mount is exiting (just
+ * unmounted: `pifs umount X && pifs mount S X` without the wait, a
+ * restart by mount(8)) or starting, so it is waited for, bounded.  An
+ * error reading the lock is left to pifsd, which takes it. */
+static void wait_store_free(struct pifs_store *st, const char *store)
+{
+	struct timespec t0, now;
+	long waited;
+	pid_t pid;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (pifs_store_mounted(st, &pid) > 0) {
+		if (store_served(store, pid))
+			die(1, "store '%s' is already mounted (pifsd pid %ld)",
+			    store, (long)pid);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - t0.tv_sec) * 1000 +
+			 (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (waited >= MOUNT_WAIT_MS)
+			die(1,
+			    "store '%s' is held by pifsd pid %ld, which "
+			    "serves no mount of it but has not let go "
+			    "within %d s",
+			    store, (long)pid, MOUNT_WAIT_MS / 1000);
+		poll(NULL, 0, 50);
+	}
+}
+
 static int do_mount(const char *store, const char *mnt, int foreground,
 		    const char *opts)
 {
 	struct pifs_store st;
 	char *daemon, *astore, *amnt, *args[8];
 	struct stat sb;
-	pid_t pid;
-	int n = 0, ret;
+	int n = 0;
 
 	open_store(&st, store);
-	ret = pifs_store_mounted(&st, &pid);
-	if (ret > 0)
-		die(1, "store '%s' is already mounted (pifsd pid %ld)", store,
-		    (long)pid);
+	wait_store_free(&st, store);
 	pifs_store_close(&st);
 	if (stat(mnt, &sb) < 0)
 		die(1, "cannot use mount point '%s': %s", mnt, strerror(errno));
