@@ -1284,6 +1284,100 @@ int pifs_store_mounted(struct pifs_store *st, pid_t *pid_out)
 	return ret;
 }
 
+/* Is pid a live process (not gone, not a zombie)?  *start gets its start
+ * time (clock ticks after boot), which tells a reused pid. */
+static int proc_alive(pid_t pid, unsigned long long *start)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	*start = 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "pid (comm) state ...": comm may hold spaces and ')' */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return 0;
+	p += 2;
+	if (*p == 'Z' || *p == 'X')
+		return 0;
+	/* state is field 3, starttime field 22 */
+	for (int field = 3; p && field < 22; field++)
+		if ((p = strchr(p, ' ')))
+			p++;
+	if (p)
+		*start = strtoull(p, NULL, 10);
+	return 1;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 +
+	       (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Two steps: first lock/daemon is free (the daemon closed the store), then
+ * the process that last held it is gone (it wrote its pid there before it
+ * served, so the pid left behind is the daemon's, never that of the
+ * parent it daemonized from).  Once the lock was seen free, only that
+ * process is waited for: a new daemon taking the store meanwhile is not
+ * the one unmounted. */
+int pifs_store_wait_released(struct pifs_store *st, int timeout_ms,
+			     pid_t *pid_out)
+{
+	unsigned long long start0 = 0, start;
+	struct timespec t0;
+	pid_t pid = 0;
+	int fd, ret, held = 1;
+
+	if (pid_out)
+		*pid_out = 0;
+	fd = open_lock(st, "daemon", O_RDONLY);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (held && flock(fd, LOCK_SH | LOCK_NB) == 0) {
+			flock(fd, LOCK_UN);
+			held = 0;
+			pid = read_pid(fd);
+			if (!pid || !proc_alive(pid, &start0)) {
+				ret = 0;
+				break;
+			}
+		} else if (held && errno != EWOULDBLOCK && errno != EINTR) {
+			ret = -errno;
+			break;
+		} else if (!held &&
+			   (!proc_alive(pid, &start) || start != start0)) {
+			ret = 0;
+			break;
+		}
+		if (ms_since(&t0) >= timeout_ms) {
+			if (pid_out)
+				*pid_out = held ? read_pid(fd) : pid;
+			ret = -ETIMEDOUT;
+			break;
+		}
+		poll(NULL, 0, 20);
+	}
+	close(fd);
+	return ret;
+}
+
 /* ---- deltas ---- */
 
 int pifs_store_delta_init(struct pifs_store *st, int dirfd, const char *name)

@@ -119,6 +119,14 @@ void pifs_store_unlock(struct pifs_store *st);
 int pifs_store_lock_daemon(struct pifs_store *st, pid_t *pid_out);
 /* 1 if a daemon holds the store (pid in *pid_out), 0 if not, -errno. */
 int pifs_store_mounted(struct pifs_store *st, pid_t *pid_out);
+/* Wait, polling and bounded by timeout_ms, until the store's daemon has
+ * let go of it: lock/daemon is free and the process that last held it has
+ * exited (a zombie counts as exited).  0 once it has; -ETIMEDOUT if not
+ * in time (*pid_out: the daemon's pid, when known); -errno.  Meant for
+ * just after the daemon was seen holding the store (an unmount): the pid
+ * a daemon long dead left behind may by now be another process's. */
+int pifs_store_wait_released(struct pifs_store *st, int timeout_ms,
+			     pid_t *pid_out);
 
 /* Create deltas/<name> for a new worker with the golden root's attributes
  * and origin; -EEXIST if it exists. */

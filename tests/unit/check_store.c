@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -744,6 +745,68 @@ START_TEST(test_locks)
 }
 END_TEST
 
+/* pifs_store_wait_released: the lock first, then the process that held
+ * it; a zombie has let go. */
+START_TEST(test_wait_released)
+{
+	char *golden = tpath("golden"), *store = tpath("store"), err[512];
+	int go[2], ready[2];
+	struct pifs_store st;
+	pid_t child, pid;
+	char c;
+
+	make_golden(golden, 1);
+	ck_assert_int_eq(
+	    pifs_store_create(store, golden, NULL, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)), 0);
+	/* never mounted */
+	ck_assert_int_eq(pifs_store_wait_released(&st, 100, &pid), 0);
+	ck_assert_int_eq(pid, 0);
+
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		/* a daemon: takes the lock, lets go of it on the first byte,
+		 * exits on the second */
+		struct pifs_store d;
+
+		if (pifs_store_open(&d, store, err, sizeof(err)) < 0 ||
+		    pifs_store_lock_daemon(&d, NULL) < 0)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		pifs_store_close(&d);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(pifs_store_wait_released(&st, 100, &pid), -ETIMEDOUT);
+	ck_assert_int_eq(pid, child);
+	/* the lock is free, the process still there */
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(pifs_store_mounted(&st, NULL), 0);
+	pid = 0;
+	ck_assert_int_eq(pifs_store_wait_released(&st, 100, &pid), -ETIMEDOUT);
+	ck_assert_int_eq(pid, child);
+	/* exited, not yet reaped: a zombie */
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	ck_assert_int_eq(pifs_store_wait_released(&st, 30000, &pid), 0);
+	ck_assert_int_eq(waitpid(child, NULL, 0), child);
+	ck_assert_int_eq(pifs_store_wait_released(&st, 100, &pid), 0);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+	pifs_store_close(&st);
+	free(golden);
+	free(store);
+}
+END_TEST
+
 START_TEST(test_clean_work_and_remove)
 {
 	char *golden = tpath("golden"), *store = tpath("store"), err[512];
@@ -824,6 +887,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_delta);
 	tcase_add_test(tc, test_locks);
+	tcase_add_test(tc, test_wait_released);
 	tcase_add_test(tc, test_clean_work_and_remove);
 	tcase_add_test(tc, test_tree_copy);
 	suite_add_tcase(s, tc);
