@@ -154,7 +154,11 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
 	struct pifsd_sb *sb = ud;
 	struct pifsd *d = sb->d;
 
-	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+	/* A worker's file system is exported; the top never (it also
+	 * refuses to decode handles: passthrough.c). */
+	if (!sb->view)
+		conn->want &= ~FUSE_CAP_EXPORT_SUPPORT;
+	else if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	else
 		pifs_warn("kernel lacks FUSE export support: NFS handles will not survive a restart");

@@ -351,22 +351,29 @@ out:
 
 /* ---- the pool ---- */
 
-/* A session's connection ended: it was unmounted (or aborted).  The top
- * going ends pifsd; a worker's is retired by the next sync or at exit. */
+/* A session's connection ended: it was unmounted (or aborted).  pifsd
+ * ends when the top and every worker's file system have: after `pifs
+ * umount` (the workers first, then the top) at once; after a lazy
+ * `umount -l` of the top only when the last file a process (an NFS
+ * server) still held in a worker's file system is closed, as for any
+ * lazily unmounted file system.  A worker's file system unmounted on its
+ * own is retired by the next sync (which mounts it again) or at exit. */
 static void gone(struct pifsd *d, struct pifsd_sb *sb)
 {
 	uint64_t one = 1;
+	int live = 0;
 
 	pthread_mutex_lock(&d->sb_lock);
 	if (sb->state == PIFSD_SB_LIVE)
 		sb->state = PIFSD_SB_GONE;
+	for (struct pifsd_sb *s = d->sbs; s; s = s->next)
+		live += s->state == PIFSD_SB_LIVE; /* the top is one */
 	pthread_mutex_unlock(&d->sb_lock);
-	if (sb == d->top) {
-		(void)!write(d->exit_fd, &one, sizeof(one));
-	} else if (sb->view) {
+	if (sb->view)
 		pifs_info("the file system of worker '%s' was unmounted",
 			  sb->view->name);
-	}
+	if (!live)
+		(void)!write(d->exit_fd, &one, sizeof(one));
 }
 
 static void *pool_main(void *arg)
