@@ -198,9 +198,9 @@ EXPORT {
 	# pifs changes a view under ganesha (reset, writes from the master):
 	# no attribute or dirent cache that outlives the next request.
 	Attr_Expiration_Time = 0;
-	# Handles carry the device's major number only (0 for FUSE), so they
-	# survive a pifs remount, which changes the minor (t-nfs-handles).
-	FSAL { Name = VFS; fsid_type = Major64; }
+	# As pifs exports prints it: no fsid_type (Major64 gives every FUSE
+	# file system, each worker's, the same id: README, NFS).
+	FSAL { Name = VFS; }
 }
 EOF
 	done
