@@ -174,64 +174,11 @@ static char *get_redirect(int fd)
 	return strdup(p);
 }
 
-static int lower_exists(struct pifs_view *v, const char *path, struct stat *st)
+int lower_exists(struct pifs_view *v, const char *path, struct stat *st)
 {
 	struct stat tmp;
 
 	return pifs_lstat_beneath(v->lower_root, path, st ? st : &tmp);
-}
-
-/* ---- generated identity files (identity.h) ----------------------------- */
-
-/* The content of generated file KIND in view V; GOLDEN_PATH is the
- * golden's own file at that place, or NULL. */
-static int gen_build(struct pifs_view *v, enum pifs_gen kind,
-		     const char *golden_path, char **out, size_t *len)
-{
-	char master[sizeof(v->fs->store.conf.master)];
-	struct pifs_identity id = { .worker = v->name, .serial = v->serial,
-				    .master = master };
-	char *golden = NULL;
-	size_t glen = 0;
-	int r;
-
-	pthread_mutex_lock(&v->fs->views_lock); /* pifs master may change it */
-	memcpy(master, v->fs->store.conf.master, sizeof(master));
-	pthread_mutex_unlock(&v->fs->views_lock);
-
-	if (golden_path &&
-	    pifs_read_file(v->lower_root, golden_path, 1 << 20, &golden, &glen) < 0)
-		golden = NULL;
-	r = pifs_gen_content(kind, &id, golden, glen, out, len);
-	free(golden);
-	return r;
-}
-
-/* Attributes of a generated file: the golden file's (owner, mode, times)
- * where it has one, else root's 0644 (0444 for machine-id); the size is
- * the generated content's. */
-static int gen_stat(struct pifs_view *v, enum pifs_gen kind,
-		    const char *golden_path, struct stat *st)
-{
-	char *buf;
-	size_t len;
-	int r;
-
-	if (!golden_path || lower_exists(v, golden_path, st) < 0 ||
-	    !S_ISREG(st->st_mode)) {
-		memset(st, 0, sizeof(*st));
-		st->st_mode = S_IFREG | (kind == PIFS_GEN_MACHINE_ID ? 0444 : 0644);
-		st->st_nlink = 1;
-		st->st_blksize = 4096;
-		st->st_ino = PIFS_GEN_INO_BASE + kind;
-		st->st_mtim = st->st_ctim = st->st_atim = v->fs->reg_mtime;
-	}
-	if ((r = gen_build(v, kind, golden_path, &buf, &len)) < 0)
-		return r;
-	free(buf);
-	st->st_size = (off_t)len;
-	st->st_blocks = (blkcnt_t)((len + 511) / 512);
-	return 0;
 }
 
 /* Is LD still P's golden directory?  Caller holds v->lock. */
@@ -2578,27 +2525,6 @@ out:
 		pifs_nodes_put(&fs->nodes, dst);
 	unlock(v);
 	return r;
-}
-
-/* A generated file opened for reading: its content in a sealed memfd. */
-static int gen_open(struct pifs_view *v, struct pifs_node *n)
-{
-	char *buf;
-	size_t len;
-	int fd, r;
-
-	if ((r = gen_build(v, n->gen_kind, n->lower_path, &buf, &len)) < 0)
-		return r;
-	fd = memfd_create("pifs-generated", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0) {
-		r = -errno;
-	} else if ((r = pifs_write_all(fd, buf, len)) < 0 ||
-		   fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK) < 0) {
-		r = r < 0 ? r : -errno;
-		close(fd);
-	}
-	free(buf);
-	return r < 0 ? r : fd;
 }
 
 int pifs_fs_open_file(struct pifs_fs *fs, struct pifs_node *n, int flags,

@@ -22,6 +22,10 @@
 #define JF_DIRTY 1u
 #define JF_FULL	 2u
 
+/* view.c */
+/* lstat of PATH in V's golden, beneath its root (st may be NULL). */
+int lower_exists(struct pifs_view *v, const char *path, struct stat *st);
+
 /* journal.c */
 /* Empty the journal's set (jlock held, or the view going away). */
 void journal_clear(struct pifs_view *v);
@@ -32,5 +36,15 @@ void journal_drop(struct pifs_view *v);
  * the view lock. */
 void jn_node(struct pifs_view *v, const struct pifs_node *n, const char *name,
 	     unsigned flags);
+
+/* generated.c */
+/* The content of generated file KIND in view V, malloc'd. */
+int gen_build(struct pifs_view *v, enum pifs_gen kind, const char *golden_path,
+	      char **out, size_t *len);
+/* The attributes of generated file KIND in view V. */
+int gen_stat(struct pifs_view *v, enum pifs_gen kind, const char *golden_path,
+	     struct stat *st);
+/* Generated file N's content in a sealed memfd (the fd), or -errno. */
+int gen_open(struct pifs_view *v, struct pifs_node *n);
 
 #endif
