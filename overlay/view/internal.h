@@ -22,9 +22,33 @@
 #define JF_DIRTY 1u
 #define JF_FULL	 2u
 
+/* A small open-addressing set of names, for the merge. */
+struct nameset {
+	char **slot;
+	size_t cap, used;
+};
+
+/* A listing being built (readdir.c): the entries, the names seen
+ * so far, and the whiteouts that hide golden names. */
+struct dirbuf {
+	struct pifs_dir *d;
+	size_t cap;
+	struct nameset seen; /* names (pointers into d->ents or wh) */
+	char **wh;           /* whiteout names, owned */
+	size_t nwh, capwh;
+};
+
 /* view.c */
 /* lstat of PATH in V's golden, beneath its root (st may be NULL). */
 int lower_exists(struct pifs_view *v, const char *path, struct stat *st);
+/* Append an entry to the listing being built. */
+int dir_add(struct dirbuf *b, const char *name, uint64_t ino,
+	    unsigned char type);
+/* One more reference on N (unpinned by pifs_nodes_put). */
+void pin(struct pifs_fs *fs, struct pifs_node *n);
+/* NAME in P as a pinned node, not counted as a kernel lookup. */
+int lookup_pinned(struct pifs_fs *fs, struct pifs_node *p, const char *name,
+		  struct pifs_node **out, struct stat *st);
 
 /* journal.c */
 /* Empty the journal's set (jlock held, or the view going away). */
@@ -46,5 +70,23 @@ int gen_stat(struct pifs_view *v, enum pifs_gen kind, const char *golden_path,
 	     struct stat *st);
 /* Generated file N's content in a sealed memfd (the fd), or -errno. */
 int gen_open(struct pifs_view *v, struct pifs_node *n);
+
+/* tftpboot.c */
+/* Attributes of the static directories: root, nfsroot/, tftpboot/. */
+int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st);
+/* The tftpboot/ alias of REAL under PARENT; REAL's pin passes to it. */
+int alias_node(struct pifs_fs *fs, struct pifs_node *parent, const char *name,
+	       struct pifs_node *real, struct pifs_node **out, struct stat *st);
+/* NAME in tftpboot/: a boot ROM file, or a serial's alias directory. */
+int tftp_lookup(struct pifs_fs *fs, const char *name, struct pifs_node **out,
+		struct stat *st);
+/* A node reached through tftpboot/: read-only, never cached. */
+int is_tftp(const struct pifs_node *n);
+/* 0 if N may change; -EROFS under tftpboot/, -EPERM in the static
+ * top. */
+int modifiable(struct pifs_fs *fs, const struct pifs_node *n);
+/* The listings of tftpboot/ and of an alias directory in it. */
+int tftp_list(struct pifs_fs *fs, struct dirbuf *b);
+int alias_list(struct pifs_fs *fs, struct pifs_node *n, struct dirbuf *b);
 
 #endif
