@@ -39,16 +39,34 @@ struct dirbuf {
 };
 
 /* view.c */
+/* The delta's whiteout: a character device 0:0. */
+int is_whiteout(const struct stat *st);
+/* DIR + "/" + NAME, or NAME when DIR is "" (malloc'd, NULL on
+ * ENOMEM). */
+char *join(const char *dir, const char *name);
 /* lstat of PATH in V's golden, beneath its root (st may be NULL). */
 int lower_exists(struct pifs_view *v, const char *path, struct stat *st);
-/* Append an entry to the listing being built. */
-int dir_add(struct dirbuf *b, const char *name, uint64_t ino,
-	    unsigned char type);
+/* The view lock (view.h): shared, exclusive, and its release. */
+void rdlock(struct pifs_view *v);
+void unlock(struct pifs_view *v);
 /* One more reference on N (unpinned by pifs_nodes_put). */
 void pin(struct pifs_fs *fs, struct pifs_node *n);
 /* NAME in P as a pinned node, not counted as a kernel lookup. */
 int lookup_pinned(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 		  struct pifs_node **out, struct stat *st);
+
+/* readdir.c */
+/* Append an entry to the listing being built. */
+int dir_add(struct dirbuf *b, const char *name, uint64_t ino,
+	    unsigned char type);
+/* List merged directory N into b; stop_at_one: 1 at the first
+ * visible entry.  Caller holds v->lock. */
+int list_merged(struct pifs_view *v, struct pifs_node *n, struct dirbuf *b,
+		int stop_at_one);
+/* Free b's name set and whiteout names (not the listing). */
+void dirbuf_release(struct dirbuf *b);
+/* 1 if merged directory N shows an entry, 0 if empty, or -errno. */
+int dir_has_entries(struct pifs_view *v, struct pifs_node *n);
 
 /* journal.c */
 /* Empty the journal's set (jlock held, or the view going away). */
