@@ -17,6 +17,27 @@
 #include "identity.h"
 #include "view.h"
 
+/* renameat2() flags, for C libraries that lack them. */
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT (1 << 2)
+#endif
+
+/* What a lookup found, before it becomes a node. */
+struct child {
+	int upper_fd;     /* O_PATH, or -1 */
+	char *lower_path; /* golden path that shows through, or NULL */
+	struct stat st;   /* attributes as the client sees them */
+	uint64_t id;
+	uint32_t gen;
+	enum pifs_gen kind; /* a generated file, shown from no delta entry */
+};
+
 /* What the journal records for a path (jn_node): it changed
  * (JF_DIRTY); a directory whose whole content is new (JF_FULL). */
 #define JF_DIRTY 1u
@@ -39,13 +60,26 @@ struct dirbuf {
 };
 
 /* view.c */
+/* Close and free what a lookup result still owns. */
+void child_release(struct child *c);
 /* The delta's whiteout: a character device 0:0. */
 int is_whiteout(const struct stat *st);
 /* DIR + "/" + NAME, or NAME when DIR is "" (malloc'd, NULL on
  * ENOMEM). */
 char *join(const char *dir, const char *name);
+/* A fresh name for an entry built in STORE/work (in buf). */
+char *work_name(char *buf, size_t len);
+/* Record on dirfd/name the golden inode it was copied up from. */
+int set_origin(int dirfd, const char *name, uint64_t ino);
 /* lstat of PATH in V's golden, beneath its root (st may be NULL). */
 int lower_exists(struct pifs_view *v, const char *path, struct stat *st);
+/* Resolve NAME in directory P (namei.c's lookup order); caller holds
+ * v->lock.  -ENOENT when nothing is visible. */
+int find_child(struct pifs_view *v, struct pifs_node *p, const char *name,
+	       struct child *c);
+/* child_node_revive without the revival. */
+int child_node(struct pifs_view *v, struct pifs_node *p, const char *name,
+	       struct child *c, struct pifs_node **out);
 /* The view lock (view.h): shared, exclusive, and its release. */
 void rdlock(struct pifs_view *v);
 void unlock(struct pifs_view *v);
@@ -54,6 +88,11 @@ void pin(struct pifs_fs *fs, struct pifs_node *n);
 /* NAME in P as a pinned node, not counted as a kernel lookup. */
 int lookup_pinned(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 		  struct pifs_node **out, struct stat *st);
+
+/* copy_up.c */
+/* Bring N (parents first) into the delta; with_data = 0 leaves a
+ * regular file empty.  Caller holds v->lock for writing. */
+int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data);
 
 /* readdir.c */
 /* Append an entry to the listing being built. */
