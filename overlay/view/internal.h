@@ -69,6 +69,12 @@ int is_whiteout(const struct stat *st);
 char *join(const char *dir, const char *name);
 /* A fresh name for an entry built in STORE/work (in buf). */
 char *work_name(char *buf, size_t len);
+/* statx of an O_PATH fd on a delta entry; *gen (if set) from its
+ * birth time. */
+int upper_stat(int fd, struct stat *st, uint32_t *gen);
+/* The golden inode a delta entry was copied up from: 1 and *ino,
+ * or 0 when it has no origin xattr. */
+int get_origin(int fd, uint64_t *ino);
 /* Record on dirfd/name the golden inode it was copied up from. */
 int set_origin(int dirfd, const char *name, uint64_t ino);
 /* lstat of PATH in V's golden, beneath its root (st may be NULL). */
@@ -77,12 +83,24 @@ int lower_exists(struct pifs_view *v, const char *path, struct stat *st);
  * v->lock.  -ENOENT when nothing is visible. */
 int find_child(struct pifs_view *v, struct pifs_node *p, const char *name,
 	       struct child *c);
+/* A lookup result as a pinned node: the cached one of that id, or a
+ * new one under P; revive: a stale cached node takes the entry back
+ * (caller holds v->lock for writing). */
+int child_node_revive(struct pifs_view *v, struct pifs_node *p,
+		      const char *name, struct child *c, struct pifs_node **out,
+		      int revive);
 /* child_node_revive without the revival. */
 int child_node(struct pifs_view *v, struct pifs_node *p, const char *name,
 	       struct child *c, struct pifs_node **out);
+/* A view node's attributes as the client sees them. */
+int node_stat(struct pifs_view *v, struct pifs_node *n, struct stat *st);
 /* The view lock (view.h): shared, exclusive, and its release. */
 void rdlock(struct pifs_view *v);
+void wrlock(struct pifs_view *v);
 void unlock(struct pifs_view *v);
+/* Count a kernel lookup on pinned N, which that count now keeps
+ * alive; *out = N. */
+void found(struct pifs_fs *fs, struct pifs_node *n, struct pifs_node **out);
 /* One more reference on N (unpinned by pifs_nodes_put). */
 void pin(struct pifs_fs *fs, struct pifs_node *n);
 /* NAME in P as a pinned node, not counted as a kernel lookup. */
