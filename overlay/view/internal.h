@@ -92,17 +92,10 @@ int child_node_revive(struct pifs_view *v, struct pifs_node *p,
 /* child_node_revive without the revival. */
 int child_node(struct pifs_view *v, struct pifs_node *p, const char *name,
 	       struct child *c, struct pifs_node **out);
-/* A view node's attributes as the client sees them. */
-int node_stat(struct pifs_view *v, struct pifs_node *n, struct stat *st);
 /* The view lock (view.h): shared, exclusive, and its release. */
 void rdlock(struct pifs_view *v);
 void wrlock(struct pifs_view *v);
 void unlock(struct pifs_view *v);
-/* Count a kernel lookup on pinned N, which that count now keeps
- * alive; *out = N. */
-void found(struct pifs_fs *fs, struct pifs_node *n, struct pifs_node **out);
-/* One more reference on N (unpinned by pifs_nodes_put). */
-void pin(struct pifs_fs *fs, struct pifs_node *n);
 /* NAME in P as a pinned node, not counted as a kernel lookup. */
 int lookup_pinned(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 		  struct pifs_node **out, struct stat *st);
@@ -124,6 +117,15 @@ int list_merged(struct pifs_view *v, struct pifs_node *n, struct dirbuf *b,
 void dirbuf_release(struct dirbuf *b);
 /* 1 if merged directory N shows an entry, 0 if empty, or -errno. */
 int dir_has_entries(struct pifs_view *v, struct pifs_node *n);
+
+/* inode.c */
+/* A view node's attributes as the client sees them. */
+int node_stat(struct pifs_view *v, struct pifs_node *n, struct stat *st);
+/* Count a kernel lookup on pinned N, which that count now keeps
+ * alive; *out = N. */
+void found(struct pifs_fs *fs, struct pifs_node *n, struct pifs_node **out);
+/* One more reference on N (unpinned by pifs_nodes_put). */
+void pin(struct pifs_fs *fs, struct pifs_node *n);
 
 /* journal.c */
 /* Empty the journal's set (jlock held, or the view going away). */
