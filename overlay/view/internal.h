@@ -62,16 +62,6 @@ struct dirbuf {
 /* view.c */
 /* Close and free what a lookup result still owns. */
 void child_release(struct child *c);
-/* The delta's whiteout: a character device 0:0. */
-int is_whiteout(const struct stat *st);
-/* DIR + "/" + NAME, or NAME when DIR is "" (malloc'd, NULL on
- * ENOMEM). */
-char *join(const char *dir, const char *name);
-/* A fresh name for an entry built in STORE/work (in buf). */
-char *work_name(char *buf, size_t len);
-/* statx of an O_PATH fd on a delta entry; *gen (if set) from its
- * birth time. */
-int upper_stat(int fd, struct stat *st, uint32_t *gen);
 /* The golden inode a delta entry was copied up from: 1 and *ino,
  * or 0 when it has no origin xattr. */
 int get_origin(int fd, uint64_t *ino);
@@ -165,5 +155,17 @@ int modifiable(struct pifs_fs *fs, const struct pifs_node *n);
 /* The listings of tftpboot/ and of an alias directory in it. */
 int tftp_list(struct pifs_fs *fs, struct dirbuf *b);
 int alias_list(struct pifs_fs *fs, struct pifs_node *n, struct dirbuf *b);
+
+/* util.c */
+/* The delta's whiteout: a character device 0:0. */
+int is_whiteout(const struct stat *st);
+/* DIR + "/" + NAME, or NAME when DIR is "" (malloc'd, NULL on
+ * ENOMEM). */
+char *join(const char *dir, const char *name);
+/* A fresh name for an entry built in STORE/work (in buf). */
+char *work_name(char *buf, size_t len);
+/* statx of an O_PATH fd on a delta entry; *gen (if set) from its
+ * birth time. */
+int upper_stat(int fd, struct stat *st, uint32_t *gen);
 
 #endif
