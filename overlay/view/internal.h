@@ -60,6 +60,16 @@ struct dirbuf {
 };
 
 /* view.c */
+/* The live (not gone) view of a worker by name, or NULL. */
+struct pifs_view *view_by_name(struct pifs_fs *fs, const char *name);
+/* The live view with registry id ID, or NULL. */
+struct pifs_view *view_by_id(struct pifs_fs *fs, uint32_t id);
+/* The view lock (view.h): shared, exclusive, and its release. */
+void rdlock(struct pifs_view *v);
+void wrlock(struct pifs_view *v);
+void unlock(struct pifs_view *v);
+
+/* namei.c */
 /* Close and free what a lookup result still owns. */
 void child_release(struct child *c);
 /* The golden inode a delta entry was copied up from: 1 and *ino,
@@ -82,10 +92,6 @@ int child_node_revive(struct pifs_view *v, struct pifs_node *p,
 /* child_node_revive without the revival. */
 int child_node(struct pifs_view *v, struct pifs_node *p, const char *name,
 	       struct child *c, struct pifs_node **out);
-/* The view lock (view.h): shared, exclusive, and its release. */
-void rdlock(struct pifs_view *v);
-void wrlock(struct pifs_view *v);
-void unlock(struct pifs_view *v);
 /* NAME in P as a pinned node, not counted as a kernel lookup. */
 int lookup_pinned(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 		  struct pifs_node **out, struct stat *st);
