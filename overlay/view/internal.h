@@ -5,6 +5,13 @@
  * functions one file calls in another, grouped by the file that defines
  * them.  Nothing outside overlay/view/ includes it: the interface is
  * view.h.
+ *
+ * Everything that changes a view holds view->lock for writing and goes
+ * through the helpers below; each change to the delta is atomic on its
+ * own (renameat2 with RENAME_NOREPLACE, RENAME_EXCHANGE or RENAME_WHITEOUT,
+ * files built in STORE/work and renamed in), so a crash leaves either the
+ * old or the new state of that entry.  Copy-up fsyncs the data and the
+ * directory before it returns.
  */
 #ifndef PIFS_VIEW_INTERNAL_H
 #define PIFS_VIEW_INTERNAL_H
@@ -59,7 +66,7 @@ struct dirbuf {
 	size_t nwh, capwh;
 };
 
-/* view.c */
+/* super.c */
 /* The live (not gone) view of a worker by name, or NULL. */
 struct pifs_view *view_by_name(struct pifs_fs *fs, const char *name);
 /* The live view with registry id ID, or NULL. */

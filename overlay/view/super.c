@@ -1,41 +1,29 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * view.c - the merged namespace (see view.h and store.h for the on-disk
- * rules), what is left of it while it moves to view/.
- *
- * Everything that changes a view holds view->lock for writing and goes
- * through the helpers below; each change to the delta is atomic on its
- * own (renameat2 with RENAME_NOREPLACE, RENAME_EXCHANGE or RENAME_WHITEOUT,
- * files built in STORE/work and renamed in), so a crash leaves either the
- * old or the new state of that entry.  Copy-up fsyncs the data and the
- * directory before it returns.
+ * super.c - the whole mount and its views: opening and closing the store;
+ * the worker registry (reloaded when it changes: a view per worker, a
+ * removed one marked gone, what the kernel must then forget); the goldens
+ * views lie on; the view lock and what the control socket does with it:
+ * pause and resume, a reload of pifs.conf, and the swap of a worker's
+ * delta for the one `pifs reset` built (maybe on another golden), with
+ * its cached nodes resolved again.
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "identity.h"
 #include "safeio.h"
 #include "util.h"
 #include "view.h"
-#include "view/internal.h"
-
-/* ---- the static top -------------------------------------------------- */
+#include "internal.h"
 
 struct pifs_view *view_by_name(struct pifs_fs *fs, const char *name)
 {
@@ -354,8 +342,6 @@ void pifs_fs_close(struct pifs_fs *fs)
 	pifs_store_close(&fs->store);
 }
 
-/* ---- requests -------------------------------------------------------- */
-
 void rdlock(struct pifs_view *v)
 {
 	pthread_rwlock_rdlock(&v->lock);
@@ -370,8 +356,6 @@ void unlock(struct pifs_view *v)
 {
 	pthread_rwlock_unlock(&v->lock);
 }
-
-/* ---- pause and swap (the control socket) ------------------------------ */
 
 int pifs_fs_reload(struct pifs_fs *fs)
 {
