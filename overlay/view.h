@@ -60,7 +60,7 @@ struct pifs_view {
 	int jvalid;             /* the set lists every change since jtoken */
 	uint64_t jtoken;        /* 0: never handed over */
 	uint64_t jepoch;        /* bumped at each hand-over (from 1) */
-	struct pifs_pathmap journal; /* path -> JF_* flags (view.c) */
+	struct pifs_pathmap journal; /* path -> JF_* flags (view/journal.c) */
 	size_t jbytes;
 };
 
