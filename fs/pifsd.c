@@ -100,7 +100,10 @@ static void usage(void)
 	printf("usage: pifsd STORE MOUNTPOINT [-f] [-d] [-o OPTIONS]\n"
 	       "\n"
 	       "Serve the pifs store STORE at MOUNTPOINT: MOUNTPOINT/nfsroot/<worker>/\n"
-	       "is the golden image with that worker's delta over it.\n"
+	       "is the golden image with that worker's delta over it, a FUSE file\n"
+	       "system of its own that pifsd mounts there; MOUNTPOINT/tftpboot/ has\n"
+	       "each worker's boot files.  Returns (in the background) once all are\n"
+	       "mounted.\n"
 	       "\n"
 	       "  -f                     stay in the foreground, log to stderr\n"
 	       "  -d, -o debug           log every request (implies -f)\n"
@@ -112,10 +115,12 @@ static void usage(void)
 	       "                         direct_io, and tftpboot/ by FUSE passthrough\n"
 	       "                         (kernel 6.9+); direct: direct_io only;\n"
 	       "                         kernel: cache per view (N copies)\n"
-	       "  -o threads=N           at most N worker threads (default 16)\n"
+	       "  -o threads=N           N threads serve every file system (default 16)\n"
 	       "  -o uring=on|off        on (default): FUSE over io_uring where the\n"
-	       "                         kernel has it (6.14+; sets fuse.enable_uring):\n"
-	       "                         requests queued per CPU, fewer syscalls\n"
+	       "                         kernel has it (6.14+; sets fuse.enable_uring)\n"
+	       "                         for the top (tftpboot/, nfsroot/): requests\n"
+	       "                         queued per CPU; workers' file systems use\n"
+	       "                         /dev/fuse\n"
 	       "Other -o options go to FUSE (see mount.fuse3(8)); suid and dev are\n"
 	       "ignored: a pifs mount is always nosuid,nodev,default_permissions.\n");
 }
@@ -383,7 +388,10 @@ int main(int argc, char **argv)
 		}
 	}
 	d.uring.want = 1;
-	d.uring.threads = c.threads;
+	/* The rings serve the top only (tftpboot/, nfsroot/): the fewest
+	 * threads the ring code runs per CPU queue (uring.c), not -o
+	 * threads, which sizes the pool every worker's file system uses. */
+	d.uring.threads = 1;
 	d.uring.stop_fd = -1;
 	if (c.uring) {
 		if (!strcmp(c.uring, "off"))

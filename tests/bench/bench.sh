@@ -390,7 +390,16 @@ record rss-run pifs 1 "$(awk -v k="$(rss_kib "$PIFSD_PID" VmHWM)" 'BEGIN { print
 if want views; then
 	echo "bench: section 5, pifsd memory with $NWORKERS workers"
 	umount_pifs
+	t0=$(date +%s%N)
 	mount_pifs
+	t1=$(date +%s%N)
+	# each worker a FUSE file system of its own: what that costs
+	declare_case mount-all "5 views" ms "-" "mount of the top and $NWORKERS workers' file systems"
+	record mount-all pifs 1 "$(( (t1 - t0) / 1000000 ))"
+	declare_case threads "5 views" n "<64" "pifsd threads, $NWORKERS workers mounted"
+	declare_case fds "5 views" n "-" "pifsd open fds, $NWORKERS workers mounted"
+	record threads pifs 1 "$(ls "/proc/$PIFSD_PID/task" | wc -l)"
+	record fds pifs 1 "$(ls "/proc/$PIFSD_PID/fd" | wc -l)"
 	declare_case rss-idle "5 views" MiB "-" "pifsd VmRSS, fresh, $NWORKERS workers registered"
 	declare_case rss-touched "5 views" MiB "<64 MiB" "pifsd VmRSS, every view walked+boot set read"
 	declare_case rss-touched-hwm "5 views" MiB "<64 MiB" "  VmHWM"
@@ -402,6 +411,10 @@ if want views; then
 			"$BENCHIO" readlist "$T/views.list" 1m >/dev/null || { warn "touching view $v failed"; break; }
 	done
 	record rss-touched pifs 1 "$(awk -v k="$(rss_kib "$PIFSD_PID" VmRSS)" 'BEGIN { printf "%.1f", k / 1024 }')"
+	declare_case threads-touched "5 views" n "<64" "  threads after that"
+	declare_case fds-touched "5 views" n "-" "  open fds after that (reply pipes: per thread and worker served)"
+	record threads-touched pifs 1 "$(ls "/proc/$PIFSD_PID/task" | wc -l)"
+	record fds-touched pifs 1 "$(ls "/proc/$PIFSD_PID/fd" | wc -l)"
 	record rss-touched-hwm pifs 1 "$(awk -v k="$(rss_kib "$PIFSD_PID" VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')"
 fi
 
