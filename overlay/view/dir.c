@@ -71,6 +71,13 @@ static int make_entry(int dirfd, const char *name, struct newent *ne)
 {
 	int r = 0;
 
+	/* A hard link, of any type but a directory: a symlink too (dpkg
+	 * makes those), whose target is the linked inode's own. */
+	if (ne->link_fd >= 0 && !S_ISDIR(ne->mode)) {
+		if (linkat(ne->link_fd, "", dirfd, name, AT_EMPTY_PATH) < 0)
+			return -errno;
+		return 0;
+	}
 	switch (ne->mode & S_IFMT) {
 	case S_IFDIR:
 		r = mkdirat(dirfd, name, ne->mode & 07777);
@@ -79,10 +86,6 @@ static int make_entry(int dirfd, const char *name, struct newent *ne)
 		r = symlinkat(ne->target, dirfd, name);
 		break;
 	case S_IFREG:
-		if (ne->link_fd >= 0) {
-			r = linkat(ne->link_fd, "", dirfd, name, AT_EMPTY_PATH);
-			break;
-		}
 		ne->fd = openat(dirfd, name,
 				(ne->open_flags & ~(O_CREAT | O_EXCL | O_TRUNC |
 						    O_NOFOLLOW | O_NOCTTY)) |
@@ -91,16 +94,11 @@ static int make_entry(int dirfd, const char *name, struct newent *ne)
 		r = ne->fd < 0 ? -1 : 0;
 		break;
 	default:
-		if (ne->link_fd >= 0)
-			r = linkat(ne->link_fd, "", dirfd, name, AT_EMPTY_PATH);
-		else
-			r = mknodat(dirfd, name, ne->mode, ne->rdev);
+		r = mknodat(dirfd, name, ne->mode, ne->rdev);
 		break;
 	}
 	if (r < 0)
 		return -errno;
-	if (ne->link_fd >= 0)
-		return 0;
 	if (fchownat(dirfd, name, ne->uid, ne->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	/* chown clears setuid/setgid: put them back. */

@@ -19,7 +19,15 @@
 #include "view.h"
 #include "internal.h"
 
-/* Attributes of a view node as the client sees them. */
+/*
+ * Attributes of a view node as the client sees them.  A directory the
+ * golden has a part of reports one link, whether or not the delta has
+ * it too (the convention for "not counted": find and fts then do not
+ * use it to skip subdirectories): its real count needs the merged
+ * listing, and a count that changed when an open for writing below it
+ * copied it up into the delta would be one the kernel has cached.  A
+ * directory only the delta has reports its own count.
+ */
 int node_stat(struct pifs_view *v, struct pifs_node *n, struct stat *st)
 {
 	int r;
@@ -32,6 +40,8 @@ int node_stat(struct pifs_view *v, struct pifs_node *n, struct stat *st)
 		r = gen_stat(v, n->gen_kind, n->lower_path, st);
 	} else if (n->lower_path) {
 		r = lower_exists(v, n->lower_path, st);
+		if (r == 0 && S_ISDIR(st->st_mode))
+			st->st_nlink = 1;
 	} else {
 		r = -ESTALE;
 	}

@@ -208,6 +208,8 @@ static int find_child_in(struct pifs_view *v, struct pifs_node *p,
 			goto overflow;
 	} else {
 		c->st = lst;
+		if (S_ISDIR(lst.st_mode))
+			c->st.st_nlink = 1; /* as merged ones: node_stat */
 		c->id = pifs_make_id(v->id, 0, lst.st_ino);
 		c->gen = 0;
 		if (lst.st_ino > PIFS_ID_INO_MASK)

@@ -38,6 +38,10 @@ echo more >> usr/bin/perl                          # perl5.36.0 is the same inod
 ln -s /etc/shadow root/evil
 ln -s ../../../../../../ root/up
 ln -s dangling root/dangling
+# hard links to symlinks (dpkg and maintainer scripts make them): a new
+# one, and a golden one (usr/bin/sh -> bash), which copies it up
+ln -s t root/sl && ln -P root/sl root/sl-hard
+ln -P usr/bin/sh root/sh-hard
 # attributes
 chmod 4755 root/new.txt
 chmod 1777 srv/renamed-new-dir 2>/dev/null || chmod 1777 srv/target-empty

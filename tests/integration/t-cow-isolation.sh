@@ -38,6 +38,22 @@ rm "$W3/usr/bin/perl5.36.0"
 expect_eq "delete is a whiteout (char 0:0) in the delta" "character special file 0:0" "$(stat -c '%F %t:%T' "$D3/usr/bin/perl5.36.0" 2>&1)"
 ls "$W3/usr/bin" | grep -qx perl5.36.0 && fail "readdir shows the whited-out file" || ok "readdir hides the whiteout"
 
+# A golden directory's link count is the same whichever way it got into
+# the delta: an open for writing of a file in it (an implicit copy-up),
+# a create in it, a reset (it is one, "not counted", for every directory
+# the golden has a part of); a directory only the delta has counts.
+d=usr/share/doc/pkg5
+n0=$(stat -c %h "$W3/$d")
+exec 8>>"$W3/$d/copyright"
+exec 8>&-
+[ -d "$D3/$d" ] || fail "an open for writing did not copy '$d' up"
+n1=$(stat -c %h "$W3/$d")
+touch "$W3/$d/new"
+n2=$(stat -c %h "$W3/$d")
+expect_eq "a golden dir's link count: before, after an implicit copy-up, after a create" "1 1 1" "$n0 $n1 $n2"
+mkdir -p "$W3/srv/own/a" "$W3/srv/own/b"
+expect_eq "a directory only the delta has counts its subdirectories" 4 "$(stat -c %h "$W3/srv/own")"
+
 out=$("$PIFS" --store "$T/store" verify 2>&1); rc=$?
 expect_eq "pifs verify after writes (exit)" 0 "$rc"
 
