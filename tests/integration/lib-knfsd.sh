@@ -374,8 +374,8 @@ knfsd_guest_cleanup() {
 
 # knfsd_nfs_up: what nfs-kernel-server's units start on a master, in the
 # foreground with their logs in $KNFSD_OUT: rpcbind, the nfsd file system
-# and 8 nfsd threads (NFSv3 and v4), rpc.mountd (which logs every mount
-# request it authenticates or refuses).  /var/lib/nfs is a fresh tmpfs.
+# and 8 nfsd threads (NFSv3 and v4), rpc.mountd with Debian's options
+# (it logs every mount request it authenticates or refuses).  /var/lib/nfs is a fresh tmpfs.
 knfsd_nfs_up() {
 	mountpoint -q /var/lib/nfs || mount -t tmpfs -o mode=755 knfsd-nfs-state /var/lib/nfs ||
 		{ fail "cannot mount a tmpfs on /var/lib/nfs"; return 1; }
@@ -389,7 +389,7 @@ knfsd_nfs_up() {
 	rpcinfo -p 127.0.0.1 >/dev/null 2>&1 || { fail "rpcbind does not answer"; return 1; }
 	rpc.nfsd 8 >>"$KNFSD_OUT/nfsd.log" 2>&1 || { cat "$KNFSD_OUT/nfsd.log"; fail "rpc.nfsd 8"; return 1; }
 	KNFSD_NFSD=1
-	rpc.mountd -F >>"$KNFSD_OUT/mountd.log" 2>&1 </dev/null &
+	rpc.mountd --manage-gids -F >>"$KNFSD_OUT/mountd.log" 2>&1 </dev/null &
 	KNFSD_MOUNTD_PID=$!
 	for _ in $(seq 1 100); do rpcinfo -p 127.0.0.1 2>/dev/null | grep -q mountd && return 0; sleep 0.1; done
 	fail "rpc.mountd does not register"
@@ -451,4 +451,108 @@ knfsd_mount() {
 # (mount.nfs's UMNT then comes from NAME's address, as rpc.mountd expects)
 knfsd_umount() {
 	timeout 120 nsenter --net="/run/netns/$1" umount "$2"
+}
+
+# The README's fstab lines ("At boot: /etc/fstab"), used as they are.
+KNFSD_FSTAB='/var/lib/pifs       /srv/pifs   fuse.pifs  allow_other,default_permissions  0 0
+/srv/pifs/nfsroot   /nfsroot    none       rbind,x-systemd.requires=/srv/pifs  0 0
+/srv/pifs/tftpboot  /tftpboot   none       bind,x-systemd.requires=/srv/pifs  0 0'
+
+# knfsd_master NAME:SERIAL...: the README's master in this guest ("The
+# master, replacing the seed's hand steps"): the golden of mkgolden.sh,
+# `pifs init /var/lib/pifs --master 10.1.1.100`, the workers added in
+# the order given, `pifs exports > /etc/exports.d/pifs.exports`, the
+# fstab lines mounted (knfsd_pifs_up), the NFS server up, `exportfs -ra`.
+# `pifs` is found on the default path (mount.fuse3 needs that too);
+# /var/lib/pifs is a bind of $T/store, on the disk (user.* xattrs).
+# Returns 1 after a fail when a step does not work.
+knfsd_master() {
+	local w l
+	ln -sfn "$PIFS" /usr/local/sbin/pifs
+	bash "$PIFS_SRCDIR/tools/mkgolden.sh" "$T/golden" || { fail "mkgolden"; return 1; }
+	mkdir -p "$T/store" /var/lib/pifs /srv/pifs /nfsroot /tftpboot /etc/exports.d
+	mount --bind "$T/store" /var/lib/pifs || { fail "bind $T/store on /var/lib/pifs"; return 1; }
+	MOUNTS+=(/var/lib/pifs)
+	(
+		pifs init /var/lib/pifs --golden "$T/golden" --master 10.1.1.100 &&
+			for w in "$@"; do pifs worker add "${w%%:*}" --serial "${w#*:}" || exit 1; done
+	) >"$T/init.log" 2>&1 || { cat "$T/init.log"; fail "pifs init, pifs worker add"; return 1; }
+	pifs exports >/etc/exports.d/pifs.exports || { fail "pifs exports"; return 1; }
+	: >/etc/exports
+	while IFS= read -r l; do
+		grep -qxF -- "$l" "$PIFS_SRCDIR/README.md" || fail "README's fstab has no line '$l'"
+	done <<<"$KNFSD_FSTAB"
+	printf '%s\n' "$KNFSD_FSTAB" >"$T/fstab"
+	# mount.fuse3 starts a daemonized pifsd: its sanitizer reports go
+	# to files, live on the host
+	export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$KNFSD_OUT/asan"
+	export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$KNFSD_OUT/asan"
+	knfsd_pifs_up || return 1
+	knfsd_nfs_up || return 1
+	exportfs -ra 2>"$T/exportfs.err" && [ ! -s "$T/exportfs.err" ] ||
+		{ cat "$T/exportfs.err"; fail "exportfs -ra"; return 1; }
+	knfsd_net_up
+}
+
+# knfsd_pifs_up: `mount -a` of the fstab lines; PIFSD_PID, its pid
+# (lib.sh's cleanup stops it), which must have the sanitizer's log_path.
+knfsd_pifs_up() {
+	mount -T "$T/fstab" -a 2>"$T/mount.err" || { cat "$T/mount.err"; fail "mount -a of the README's fstab lines"; return 1; }
+	MOUNTS+=(/srv/pifs)
+	PIFSD_PID=$(tr -d '\n' </var/lib/pifs/lock/daemon)
+	PIDS+=("$PIFSD_PID")
+	tr '\0' '\n' <"/proc/$PIFSD_PID/environ" | grep -q "^ASAN_OPTIONS=.*log_path=$KNFSD_OUT/asan" ||
+		{ fail "pifsd did not get ASAN_OPTIONS through mount(8): its sanitizer reports would be lost"; return 1; }
+}
+
+# knfsd_pifs_down: the README's way down for pifs (the NFS server let go
+# of the views first): umount -R /nfsroot /tftpboot, pifs umount
+# /srv/pifs, which returns once pifsd has exited.
+knfsd_pifs_down() {
+	umount -R /nfsroot /tftpboot 2>"$T/umount.err" || { cat "$T/umount.err"; fail "umount -R /nfsroot /tftpboot"; return 1; }
+	pifs umount /srv/pifs 2>"$T/umount.err" || { cat "$T/umount.err"; fail "pifs umount /srv/pifs"; return 1; }
+	! kill -0 "$PIFSD_PID" 2>/dev/null || { fail "pifsd $PIFSD_PID still runs after pifs umount"; return 1; }
+}
+
+# knfsd_sanitizer_reports: fail if pifsd wrote any
+knfsd_sanitizer_reports() {
+	compgen -G "$KNFSD_OUT/asan.*" >/dev/null || return 0
+	head -60 "$KNFSD_OUT"/asan.*
+	fail "sanitizer report from pifsd"
+}
+
+# knfsd_worker NAME DIR: the worker NAME as it boots: a network namespace
+# with its registered address, mounting the nfsroot= of its generated
+# cmdline.txt (in /tftpboot/<serial>/) on DIR with the options there,
+# plus rw and nolock, which its initramfs (and the kernel's nfsroot=)
+# add.  KNFSD_SPEC and KNFSD_OPTS: what it mounted.
+KNFSD_SPEC=
+KNFSD_OPTS=
+knfsd_worker() {
+	local w=$1 dir=$2 serial ip nfsroot
+	read -r serial ip < <(pifs worker list | awk -v w="$w" '$1 == w { print $2, $4 }')
+	[ -n "$ip" ] || { fail "$w is not registered"; return 1; }
+	nfsroot=$(tr ' ' '\n' <"/tftpboot/$serial/cmdline.txt" | sed -n 's/^nfsroot=//p')
+	[ -n "$nfsroot" ] || { fail "no nfsroot= in /tftpboot/$serial/cmdline.txt"; return 1; }
+	KNFSD_SPEC=${nfsroot%%,*}
+	KNFSD_OPTS=nolock,${nfsroot#*,},rw
+	[ -e "/run/netns/$w" ] || knfsd_client "$w" "$ip" || return 1
+	knfsd_mount "$w" "$KNFSD_SPEC" "$dir" "$KNFSD_OPTS" 2>"$T/mount.err" ||
+		{ cat "$T/mount.err"; fail "$w ($ip) cannot mount $KNFSD_SPEC with -o $KNFSD_OPTS"; return 1; }
+}
+
+# knfsd_server_stop / knfsd_server_start: what `systemctl stop
+# nfs-server` and `systemctl start nfs-server` run on a Debian master
+# (nfs-server.service): rpc.nfsd 0, exportfs -au, exportfs -f; then
+# exportfs -r, rpc.nfsd.  rpc.mountd and rpcbind stay, as they do there.
+# Stopping the threads first matters: with nfsd still serving, a
+# worker's request between `exportfs -au` and the next `exportfs -r`
+# fails (EACCES); with none serving, its hard mount waits and retries.
+knfsd_server_stop() {
+	rpc.nfsd 0 && exportfs -au && exportfs -f || { fail "rpc.nfsd 0; exportfs -au; exportfs -f"; return 1; }
+	KNFSD_NFSD=0
+}
+knfsd_server_start() {
+	exportfs -r && rpc.nfsd 8 || { fail "exportfs -r; rpc.nfsd 8"; return 1; }
+	KNFSD_NFSD=1
 }
