@@ -239,7 +239,7 @@ knfsd_run() {
 		{ fail "cannot make the guest's disk"; return 1; }
 	knfsd_job "$@" >"$out/job.sh"
 	t0=$(date +%s)
-	qemu-system-x86_64 -accel tcg -m "$KNFSD_MEM" -smp "${PIFS_KNFSD_SMP:-2}" \
+	qemu-system-x86_64 -accel tcg -m "$KNFSD_MEM" -smp "${PIFS_KNFSD_SMP:-1}" \
 		-nographic -no-reboot -monitor none -serial "file:$out/console" -nic none \
 		-name knfsd-master \
 		-kernel "$KNFSD_KROOT/boot/vmlinuz-$KNFSD_KVER" -initrd "$T/knfsd/initrd" \
@@ -555,4 +555,55 @@ knfsd_server_stop() {
 knfsd_server_start() {
 	exportfs -r && rpc.nfsd 8 || { fail "exportfs -r; rpc.nfsd 8"; return 1; }
 	KNFSD_NFSD=1
+}
+
+# knfsd_manifest DIR: lib.sh's tree_manifest in one perl process (a
+# process per entry, as tree_manifest spawns, costs minutes under TCG):
+# one line per entry below DIR, sorted: name, type, permissions, owner,
+# size (not of directories), mtime (ns, from find), rdev, link count (not
+# of directories), content digest (files over 64 MiB: 1 MiB at every
+# GiB) or symlink target, every xattr (getfattr, hex).
+knfsd_manifest() {
+	# shellcheck disable=SC2016 # perl
+	perl -e '
+		use strict; use warnings; use Digest::SHA;
+		chdir $ARGV[0] or die "$ARGV[0]: $!\n";
+		my (%mt, %xa, @names);
+		open(my $f, "-|", "find", ".", "-mindepth", "1", "-printf", "%P\\0%T@\\0") or die "find: $!\n";
+		{ local $/ = "\0"; while (defined(my $p = <$f>)) { chomp $p; my $t = <$f>; chomp $t; $mt{$p} = $t; push @names, $p } }
+		close $f or die "find failed\n";
+		open(my $g, "-|", "getfattr -R -h -d -m - -e hex . 2>/dev/null") or die "getfattr: $!\n";
+		my $cur;
+		while (my $l = <$g>) {
+			chomp $l;
+			if ($l =~ /^# file: (.*)$/) { ($cur = $1) =~ s/\\([0-7]{3})/chr(oct($1))/ge; $cur =~ s{^\./}{}; next }
+			push @{$xa{$cur}}, $l if defined $cur && length $l;
+		}
+		close $g;
+		for my $p (sort @names) {
+			my @st = lstat($p) or die "$p: $!\n";
+			my $m = $st[2];
+			my $type = -l _ ? "l" : -d _ ? "d" : -f _ ? "f" : -b _ ? "b" : -c _ ? "c" : -p _ ? "p" : -S _ ? "s" : "?";
+			my $line = sprintf("%s|%04o|%d:%d|%s|%s|%d:%d|%s", $type, $m & 07777, $st[4], $st[5],
+				$type eq "d" ? "-" : $st[7], $mt{$p}, $st[6] >> 8 & 0xfff, ($st[6] & 0xff) | ($st[6] >> 12 & 0xfff00),
+				$type eq "d" ? "-" : $st[3]);
+			if ($type eq "f") {
+				my $sha = Digest::SHA->new(256);
+				open(my $h, "<:raw", $p) or die "$p: $!\n";
+				if ($st[7] > 64 << 20) {
+					for my $gib (0 .. $st[7] >> 30) {
+						my $buf = ""; sysseek($h, $gib << 30, 0); sysread($h, $buf, 1 << 20); $sha->add($buf);
+					}
+				} else {
+					$sha->addfile($h);
+				}
+				$line .= "|" . substr($sha->hexdigest, 0, 16);
+			} elsif ($type eq "l") {
+				$line .= "|" . readlink($p);
+			}
+			$line .= "|" . join(" ", sort @{$xa{$p} // []});
+			(my $n = $p) =~ s/([^\x21-\x7e])/sprintf("\\x%02x", ord($1))/ge;
+			print "$n|$line\n";
+		}
+	' "$1"
 }
