@@ -17,6 +17,7 @@
 #define K_FUSE_MAX_PAGES	    (1u << 22)
 #define K_FUSE_INIT_EXT		    (1u << 30)
 #define K_FUSE_PASSTHROUGH_FLAGS2   (1u << (37 - 32))
+#define K_FUSE_NO_EXPORT_FLAGS2     (1u << (38 - 32))
 #define K_FUSE_OVER_IO_URING_FLAGS2 (1u << (41 - 32))
 
 struct k_in_header {

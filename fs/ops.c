@@ -91,6 +91,7 @@ static void reply_entry(fuse_req_t req, struct pifs_node *n,
 	/* the kernel's root inode has generation 0 */
 	e.generation = e.ino == FUSE_ROOT_ID ? 0 : n->gen;
 	e.attr = *st;
+	e.attr.st_ino = pifsd_sb_ino(sb, st->st_ino);
 	e.attr_timeout = attr_time(req, n);
 	e.entry_timeout = t;
 	if (fuse_reply_entry(req, &e) == -ENOENT)
@@ -153,7 +154,11 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
 	struct pifsd_sb *sb = ud;
 	struct pifsd *d = sb->d;
 
-	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+	/* A worker's file system is exported; the top never (it also
+	 * refuses to decode handles: passthrough.c). */
+	if (!sb->view)
+		conn->want &= ~FUSE_CAP_EXPORT_SUPPORT;
+	else if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	else
 		pifs_warn("kernel lacks FUSE export support: NFS handles will not survive a restart");
@@ -259,10 +264,12 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		r = fstat(fh_fd(D(req), FH(fi)), &st) < 0 ? -errno : 0;
 		st.st_ino = n->id;
 	}
-	if (r < 0)
+	if (r < 0) {
 		fuse_reply_err(req, -r);
-	else
+	} else {
+		st.st_ino = pifsd_sb_ino(SB(req), st.st_ino);
 		fuse_reply_attr(req, &st, attr_time(req, n));
+	}
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -292,6 +299,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		s |= PIFS_SET_MTIME_NOW;
 	r = pifs_fs_setattr(&D(req)->fs, n, attr, s, fi ? FH(fi)->fd : -1, &st);
 	pifs_fs_put(&D(req)->fs, n);
+	st.st_ino = pifsd_sb_ino(SB(req), st.st_ino);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -764,7 +772,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct pifs_dirent *e = &ls->dir->ents[i];
 		off_t next = (off_t)pifsd_listing_cookie(ls, i + 1);
 		/* nothing above a worker's root: its ".." is itself */
-		uint64_t eino = i == 1 && is_root ? dn->id : e->ino;
+		uint64_t eino = pifsd_sb_ino(
+		    sb, i == 1 && is_root ? dn->id : e->ino);
 		size_t l;
 
 		if (plus) {
@@ -795,6 +804,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				ep.ino = pifsd_sb_ino(sb, n->id);
 				ep.generation = n->gen;
 				ep.attr = st;
+				ep.attr.st_ino = pifsd_sb_ino(sb, st.st_ino);
 				ep.entry_timeout = cache_time(req, n);
 				ep.attr_timeout = attr_time(req, n);
 			}

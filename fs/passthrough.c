@@ -104,6 +104,16 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *ud)
 			struct k_init_out *o = iov[1].iov_base;
 
 			d->pt.init_done = 1;
+			/* The top is never exported: no handle decodes in
+			 * it (FUSE_NO_EXPORT_SUPPORT, 6.9+; older kernels
+			 * ignore the bit).  So an NFS server that climbs
+			 * out of a worker's file system with ".." (the
+			 * kernel crosses mounts itself) or exports a
+			 * worker's mount point while its file system is
+			 * not mounted cannot open anything of the top by
+			 * its handle. */
+			o->flags |= K_FUSE_INIT_EXT;
+			o->flags2 |= K_FUSE_NO_EXPORT_FLAGS2;
 			if (d->pt.offered) {
 				o->flags |= K_FUSE_INIT_EXT;
 				o->flags2 |= K_FUSE_PASSTHROUGH_FLAGS2;
@@ -144,8 +154,6 @@ int pifsd_pt_hook(struct pifsd *d)
 	struct stat st;
 
 	pthread_mutex_init(&d->pt.lock, NULL);
-	if (!d->pt.want && !d->uring.want)
-		return 0;
 	if (fstat(d->fs.store.golden_fd, &st) < 0)
 		return -errno;
 	d->pt.golden_dev = st.st_dev;

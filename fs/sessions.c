@@ -28,11 +28,12 @@
  * FUSE over io_uring (uring.c) serves the top only: its rings and
  * threads are per session and per CPU (see README, "How it works").
  *
- * Lifetime: a session is retired (unmounted lazily, its requests under
- * way finished, destroyed) when its worker is removed, when it was
- * unmounted behind pifsd's back, and at exit.  A pool thread may still
+ * Lifetime: a session is retired (its requests under way finished, its
+ * connection closed, unmounted lazily) when its worker is removed, when
+ * it was unmounted behind pifsd's back, and at exit; it is destroyed at
+ * exit, after the pool (see pifsd_sb_retire).  A pool thread may still
  * hold a retired session's pointer, taken from epoll just before it left
- * the set, so the struct itself is kept until exit (d->retired).
+ * the set, so the struct itself is kept until exit too (d->retired).
  */
 #include "config.h"
 
@@ -176,12 +177,12 @@ void pifsd_sb_retire(struct pifsd_sb *sb)
 		if (sb->view)
 			pifs_info("worker '%s' unmounted", sb->view->name);
 	}
-	/* The top's session is destroyed at exit, after the io_uring
-	 * threads that may still use it (pifsd_sb_free_all). */
-	if (sb->view && sb->se) {
-		fuse_session_destroy(sb->se);
-		sb->se = NULL;
-	}
+	/* The session itself is destroyed at exit, after the threads:
+	 * libfuse keeps a reply pipe per thread and session (splice) in a
+	 * thread-specific key that only a thread's exit frees, and for the
+	 * top after the io_uring threads that may still use it
+	 * (pifsd_sb_free_all).  Until then a removed worker costs its
+	 * session struct and those pipes, for the threads that served it. */
 }
 
 void pifsd_sb_free_all(struct pifsd *d)
@@ -350,22 +351,29 @@ out:
 
 /* ---- the pool ---- */
 
-/* A session's connection ended: it was unmounted (or aborted).  The top
- * going ends pifsd; a worker's is retired by the next sync or at exit. */
+/* A session's connection ended: it was unmounted (or aborted).  pifsd
+ * ends when the top and every worker's file system have: after `pifs
+ * umount` (the workers first, then the top) at once; after a lazy
+ * `umount -l` of the top only when the last file a process (an NFS
+ * server) still held in a worker's file system is closed, as for any
+ * lazily unmounted file system.  A worker's file system unmounted on its
+ * own is retired by the next sync (which mounts it again) or at exit. */
 static void gone(struct pifsd *d, struct pifsd_sb *sb)
 {
 	uint64_t one = 1;
+	int live = 0;
 
 	pthread_mutex_lock(&d->sb_lock);
 	if (sb->state == PIFSD_SB_LIVE)
 		sb->state = PIFSD_SB_GONE;
+	for (struct pifsd_sb *s = d->sbs; s; s = s->next)
+		live += s->state == PIFSD_SB_LIVE; /* the top is one */
 	pthread_mutex_unlock(&d->sb_lock);
-	if (sb == d->top) {
-		(void)!write(d->exit_fd, &one, sizeof(one));
-	} else if (sb->view) {
+	if (sb->view)
 		pifs_info("the file system of worker '%s' was unmounted",
 			  sb->view->name);
-	}
+	if (!live)
+		(void)!write(d->exit_fd, &one, sizeof(one));
 }
 
 static void *pool_main(void *arg)

@@ -1972,7 +1972,7 @@ static int lookup_pinned_in(struct pifs_fs *fs, struct pifs_node *p,
 		if (p == fs->tftproot)
 			return tftp_lookup(fs, name, out, st);
 		if (p->parent == fs->nfsroot)
-			return -ENOENT; /* a mount point is empty */
+			return -ESTALE; /* see pifs_fs_opendir */
 		if (p != fs->nfsroot)
 			return -ENOTDIR;
 		pifs_fs_refresh(fs);
@@ -2938,6 +2938,12 @@ int pifs_fs_opendir(struct pifs_fs *fs, struct pifs_node *n,
 				r = dir_add(&b, "tftpboot", PIFS_TFTPROOT_ID, DT_DIR);
 		} else if (n == fs->tftproot) {
 			r = tftp_list(fs, &b);
+		} else if (n->parent == fs->nfsroot) {
+			/* A worker's mount point, its file system not (yet,
+			 * or any more) mounted on it: an NFS export of the
+			 * path must not serve it as an empty root, so
+			 * listing it, like a lookup in it, is ESTALE. */
+			r = -ESTALE;
 		} else if (n == fs->nfsroot) {
 			pifs_fs_refresh(fs);
 			pthread_mutex_lock(&fs->views_lock);

@@ -307,12 +307,17 @@ static void print_exports(FILE *o, const char *store_path,
 	      "server (reset, the\n"
 	      "# master's writes); Ganesha must not answer from a stale "
 	      "cache.\n"
-	      "# fsid_type = Major64: Ganesha's file handles then carry the "
-	      "device's major\n"
-	      "# number only (0 for FUSE), not the minor a remount of pifs "
-	      "changes, and\n"
-	      "# clients keep their handles across a pifs restart (stop "
-	      "Ganesha first).\n"
+	      "# Ganesha's file handles carry the file system's device "
+	      "number (FUSE has no\n"
+	      "# other id), which a restart of pifs may change: workers "
+	      "then remount (reboot\n"
+	      "# them).  fsid_type = Major64 would drop it, but gives every "
+	      "FUSE file system\n"
+	      "# the same id, and Ganesha refuses a second export of one.  "
+	      "The kernel NFS\n"
+	      "# server (above) keeps handles across a restart.  Start "
+	      "Ganesha after pifs has\n"
+	      "# mounted, stop it before pifs is unmounted.\n"
 	      "# NFS_CORE_PARAM { Mount_Path_Pseudo = true; }\n",
 	      o);
 	for (i = 0; i < reg->count; i++) {
@@ -328,7 +333,7 @@ static void print_exports(FILE *o, const char *store_path,
 			"#     SecType = sys; Filesystem_id = %u.1;\n"
 			"#     Attr_Expiration_Time = 0;\n"
 			"#     CLIENT { Clients = %s; Access_Type = RW; }\n"
-			"#     FSAL { Name = VFS; fsid_type = Major64; }\n"
+			"#     FSAL { Name = VFS; }\n"
 			"# }\n",
 			FSID_BASE + w->id, nfsroot, w->name, nfsroot, w->name,
 			FSID_BASE + w->id, w->ip);

@@ -1334,8 +1334,8 @@ static int fusermount_u(const char *path, char *msg, size_t len)
 
 /* Unmount the mount at path: umount2() as root, else fusermount3 -u, the
  * only way for a user to unmount a FUSE mount.  One that is already gone
- * is no failure; any other failure dies, naming the mount. */
-static void unmount_one(const char *path)
+ * is no failure (0); any other failure is a one-line message in why. */
+static int unmount_one(const char *path, char *why, size_t len)
 {
 	char msg[512];
 	int err;
@@ -1347,14 +1347,16 @@ static void unmount_one(const char *path)
 		err = fusermount_u(path, msg, sizeof(msg));
 	}
 	if (!err || err == EINVAL || err == ENOENT)
-		return;
+		return 0;
 	if (err == EBUSY)
-		die(1,
-		    "cannot unmount '%s': it is busy (a process has a file "
-		    "or its working directory there, or an NFS server "
-		    "exports it)",
-		    path);
-	die(1, "cannot unmount '%s': %s", path, msg);
+		snprintf(why, len,
+			 "cannot unmount '%s': it is busy (a process has a "
+			 "file or its working directory there, or an NFS "
+			 "server exports it)",
+			 path);
+	else
+		snprintf(why, len, "cannot unmount '%s': %s", path, msg);
+	return -err;
 }
 
 /* Unmount what sits on the pifs mount, deepest first (pifsd's own
@@ -1398,8 +1400,18 @@ static int cmd_umount(int argc, char **argv)
 		held = -1;
 	if (pifs_mounts_below(&mi, top, &order, &n) < 0)
 		die(1, "out of memory");
-	for (size_t i = 0; i < n; i++)
-		unmount_one(order[i]->point);
+	for (size_t i = 0; i < n; i++) {
+		char why[PATH_MAX + 200];
+
+		if (unmount_one(order[i]->point, why, sizeof(why)) == 0)
+			continue;
+		/* Not unmounted after all: what this took away (the
+		 * workers' file systems, which pifsd mounted below) is
+		 * mounted again by the pifsd that still serves. */
+		if (i > 0 && held > 0)
+			tell_pifsd_workers(&st);
+		die(1, "%s", why);
+	}
 	if (held < 0)
 		die(1, "unmounted '%s', but cannot wait for its pifsd: %s", mnt,
 		    err);

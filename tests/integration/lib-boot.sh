@@ -26,6 +26,8 @@
 #   golden_debian_cached       GOLDEN_CACHED = the cached Debian golden
 #   start_nfs EXPORTDIR...     ganesha exporting each dir as /nfsroot/<name>
 #                              in a network namespace of its own
+#   start_nfs_exports FILE ADDR...  ganesha with the exports `pifs exports`
+#                              printed into FILE, ADDRs on the namespace's lo
 #   stop_nfs
 #   restart_nfs [CMD...]       NFS down, CMD, NFS up (same netns)
 #   boot_guest NAME KERNEL INITRD CMDLINE_FILE LOG [TIMEOUT]
@@ -156,15 +158,9 @@ golden_build_cached() {
 NFS_NS=
 start_nfs() {
 	local d i=0 conf log name fstype opts ns_failed=
-	NFS_DIR=$T/nfs
-	mkdir -p "$NFS_DIR"
+	nfs_lock || return 1
 	conf=$NFS_DIR/ganesha.conf
 	log=$NFS_DIR/ganesha.log
-	exec {NFS_LOCK_FD}>"$NFS_LOCK"
-	if ! flock -n "$NFS_LOCK_FD"; then
-		echo "note: waiting for $NFS_LOCK (another test runs an NFS server)"
-		flock -w "$NFS_LOCK_WAIT" "$NFS_LOCK_FD" || { exec {NFS_LOCK_FD}>&-; NFS_LOCK_FD=; fail "$NFS_LOCK held for $NFS_LOCK_WAIT s"; return 1; }
-	fi
 	cat >"$conf" <<EOF
 NFS_CORE_PARAM {
 	Protocols = 3, 4;
@@ -202,12 +198,31 @@ EXPORT {
 	# pifs changes a view under ganesha (reset, writes from the master):
 	# no attribute or dirent cache that outlives the next request.
 	Attr_Expiration_Time = 0;
-	# Handles carry the device's major number only (0 for FUSE), so they
-	# survive a pifs remount, which changes the minor (t-nfs-handles).
-	FSAL { Name = VFS; fsid_type = Major64; }
+	# As pifs exports prints it: no fsid_type (Major64 gives every FUSE
+	# file system, each worker's, the same id: README, NFS).
+	FSAL { Name = VFS; }
 }
 EOF
 	done
+	nfs_netns || return 1
+	NFS_FIRST=$(basename "$1")
+	nfs_daemons_up
+}
+
+# nfs_lock: NFS_DIR made, /run/lock/pifs-nfs.lock held (bounded wait).
+nfs_lock() {
+	NFS_DIR=$T/nfs
+	mkdir -p "$NFS_DIR"
+	exec {NFS_LOCK_FD}>"$NFS_LOCK"
+	if ! flock -n "$NFS_LOCK_FD"; then
+		echo "note: waiting for $NFS_LOCK (another test runs an NFS server)"
+		flock -w "$NFS_LOCK_WAIT" "$NFS_LOCK_FD" || { exec {NFS_LOCK_FD}>&-; NFS_LOCK_FD=; fail "$NFS_LOCK held for $NFS_LOCK_WAIT s"; return 1; }
+	fi
+}
+
+# nfs_netns: the namespace (pifsnfs-PID) with lo up and 10.1.1.100 on it;
+# on failure everything is stopped again.
+nfs_netns() {
 	NFS_NS=pifsnfs-$$
 	ip netns add "$NFS_NS" 2>"$NFS_DIR/netns.err" ||
 		{ cat "$NFS_DIR/netns.err"; NFS_NS=; stop_nfs; fail "cannot make a network namespace"; return 1; }
@@ -218,14 +233,75 @@ EOF
 	# address or to the wildcard.  The namespace has nothing but lo.
 	ip -n "$NFS_NS" link set lo up
 	ip -n "$NFS_NS" addr add 10.1.1.100/32 dev lo
-	NFS_FIRST=$(basename "$1")
+}
+
+# start_nfs_exports FILE ADDR...: ganesha as start_nfs starts it (same
+# namespace, ports and lock), but with the NFS-Ganesha part of FILE, the
+# output of `pifs exports`: its blocks, commented out there, taken as
+# written (nfs_exports_conf); each ADDR (IPv4) is put on the namespace's
+# lo for the clients to bind (a worker's address decides which export it
+# may use).  Ready when rpcbind has NFS and MOUNT version 3 over TCP: the
+# exports admit no address to probe a listing with.
+start_nfs_exports() {
+	local file=$1 a
+	shift
+	nfs_lock || return 1
+	nfs_exports_conf "$file" >"$NFS_DIR/ganesha.conf" ||
+		{ stop_nfs; fail "no NFS-Ganesha EXPORT block in $file"; return 1; }
+	nfs_netns || return 1
+	for a in "$@"; do
+		ip -n "$NFS_NS" addr add "$a/32" dev lo ||
+			{ stop_nfs; fail "cannot put $a on lo in $NFS_NS"; return 1; }
+	done
+	NFS_FIRST=
 	nfs_daemons_up
+}
+
+# nfs_exports_conf FILE: ganesha.conf from the NFS-Ganesha part of `pifs
+# exports` (the lines after "# Without a kernel NFS server"): every block
+# there, from "# NAME {" to its closing brace, uncommented; the settings
+# of its NFS_CORE_PARAM go over start_nfs's (same ports, same namespace).
+# Fails if there is no EXPORT block.
+nfs_exports_conf() {
+	local blocks kv k
+	local -A core=([Protocols]="3, 4" [Bind_addr]=0.0.0.0 [NFS_Port]=2049 [MNT_Port]=20048
+		[NLM_Port]=32803 [Rquota_Port]=875 [Enable_RQUOTA]=false)
+	# shellcheck disable=SC2016 # awk
+	blocks=$(awk '
+		/^# Without a kernel NFS server/ { g = 1; next }
+		!g { next }
+		!in_block && /^# [A-Za-z_0-9]+ *\{/ { in_block = 1; d = 0 }
+		in_block {
+			line = substr($0, 3)
+			print line
+			d += gsub(/\{/, "{", line) - gsub(/\}/, "}", line)
+			if (d <= 0) in_block = 0
+		}' "$1")
+	grep -q '^EXPORT *{' <<<"$blocks" || return 1
+	while IFS= read -r kv; do
+		[[ $kv == *=* ]] || continue
+		k=${kv%%=*}
+		k=${k// /}
+		kv=${kv#*=}
+		kv=${kv# }
+		core[$k]=${kv% }
+	done < <(awk '/^NFS_CORE_PARAM *\{/ { c = 1 } c { print } c && /\}/ { c = 0 }' <<<"$blocks" |
+		sed 's/^NFS_CORE_PARAM *{//; s/}.*//' | tr ';' '\n' | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+	echo "NFS_CORE_PARAM {"
+	for k in "${!core[@]}"; do
+		printf '\t%s = %s;\n' "$k" "${core[$k]}"
+	done
+	echo "}"
+	echo "NFSV4 { Graceless = true; }"
+	echo "NFS_KRB5 { Active_krb5 = false; }"
+	awk '/^NFS_CORE_PARAM *\{/ { c = 1 } c { if (/\}/) c = 0; next } 1' <<<"$blocks"
 }
 
 # nfs_daemons_up: rpcbind and ganesha in the namespace of start_nfs.  One
 # shell there (ip netns exec gives it a mount namespace of its own) mounts
 # the private /run and starts both daemons, in their foreground, leaving
-# their PIDs; then wait (bounded) until the first export answers.  That
+# their PIDs; then wait (bounded) until the first export answers (with
+# no NFS_FIRST: until NFS and MOUNT are registered).  That
 # mount namespace holds a copy of every mount, the pifs mount included,
 # for as long as a process lives in it: restart_nfs stops both daemons
 # before pifs is unmounted, so the old daemon can exit.
@@ -253,12 +329,17 @@ nfs_daemons_up() {
 	RPCBIND_PID=$(cat "$NFS_DIR/rpcbind.pid" 2>/dev/null)
 	GANESHA_PID=$(cat "$NFS_DIR/ganesha.pid.sh" 2>/dev/null)
 	for _ in $(seq 1 120); do
-		nsenter --net="/run/netns/$NFS_NS" timeout 5 nfs-ls "nfs://127.0.0.1/nfsroot/$NFS_FIRST/" >/dev/null 2>&1 && return 0
+		if [ -n "$NFS_FIRST" ]; then
+			nsenter --net="/run/netns/$NFS_NS" timeout 5 nfs-ls "nfs://127.0.0.1/nfsroot/$NFS_FIRST/" >/dev/null 2>&1 && return 0
+		elif nsenter --net="/run/netns/$NFS_NS" timeout 5 rpcinfo -T tcp 127.0.0.1 nfs 3 >/dev/null 2>&1 &&
+			nsenter --net="/run/netns/$NFS_NS" timeout 5 rpcinfo -T tcp 127.0.0.1 mountd 3 >/dev/null 2>&1; then
+			return 0
+		fi
 		kill -0 "$GANESHA_PID" 2>/dev/null || break
 		sleep 0.5
 	done
 	tail -20 "$NFS_DIR/ganesha.log" "$NFS_DIR/ganesha.out" "$NFS_DIR/rpcbind.log" 2>/dev/null
-	fail "ganesha does not serve nfs://127.0.0.1/nfsroot/$NFS_FIRST/ in $NFS_NS"
+	fail "ganesha does not serve ${NFS_FIRST:+nfs://127.0.0.1/nfsroot/$NFS_FIRST/}${NFS_FIRST:-NFSv3 and MOUNT v3} in $NFS_NS"
 	stop_nfs
 	return 1
 }

@@ -25,6 +25,9 @@
  *                             does to its files); "ok files=N bytes=B
  *                             ms=T" with T measured here, around the
  *                             whole list only
+ *   remount                   drop every slot and the mount, mount the
+ *                             export again (what a client does when its
+ *                             handles went stale): "ok mounted"
  *   quit
  *
  * Every request is bounded (nfs_set_timeout); after a server restart the
@@ -70,8 +73,12 @@ static const char *errname(int e)
 		return "EBADF";
 	case EINVAL:
 		return "EINVAL";
-	default:
-		return "E?";
+	default: {
+		static char num[32];
+
+		snprintf(num, sizeof(num), "E%d", e);
+		return num;
+	}
 	}
 }
 
@@ -283,6 +290,33 @@ static void cmd_replay(char *listfile)
 		   (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
+/* A fresh context and mount of server:export (the slots are dropped:
+ * their handles belong to the old one). */
+static int mount_export(const char *server, const char *export)
+{
+	int ret;
+
+	for (int i = 0; i < NSLOTS; i++)
+		if (slot[i]) {
+			nfs_close(nfs, slot[i]);
+			slot[i] = NULL;
+		}
+	if (nfs)
+		nfs_destroy_context(nfs);
+	nfs = nfs_init_context();
+	if (!nfs) {
+		fputs("nfsclient: cannot create an NFS context\n", stderr);
+		return -ENOMEM;
+	}
+	nfs_set_timeout(nfs, 20000);
+	nfs_set_autoreconnect(nfs, 10);
+	ret = nfs_mount(nfs, server, export);
+	if (ret < 0)
+		fprintf(stderr, "nfsclient: cannot mount %s:%s: %s\n", server,
+			export, nfs_get_error(nfs));
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	char line[8192], *cmd, *args;
@@ -294,18 +328,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	nfs = nfs_init_context();
-	if (!nfs) {
-		fputs("nfsclient: cannot create an NFS context\n", stderr);
-		return 1;
-	}
-	nfs_set_timeout(nfs, 20000);
-	nfs_set_autoreconnect(nfs, 10);
-	ret = nfs_mount(nfs, argv[1], argv[2]);
-	if (ret < 0) {
-		fprintf(stderr, "nfsclient: cannot mount %s:%s: %s\n", argv[1],
-			argv[2], nfs_get_error(nfs));
-		nfs_destroy_context(nfs);
+	if (mount_export(argv[1], argv[2]) < 0) {
+		if (nfs)
+			nfs_destroy_context(nfs);
 		return 1;
 	}
 	puts("ok mounted");
@@ -342,6 +367,15 @@ int main(int argc, char **argv)
 			cmd_cat(args);
 		else if (!strcmp(cmd, "replay"))
 			cmd_replay(args);
+		else if (!strcmp(cmd, "remount")) {
+			if (mount_export(argv[1], argv[2]) < 0) {
+				puts("err EIO cannot mount again");
+				if (!nfs)
+					return 1;
+			} else {
+				puts("ok mounted");
+			}
+		}
 		else
 			printf("err EINVAL unknown command '%s'\n", cmd);
 	}

@@ -276,12 +276,17 @@ END_TEST
 	"# Attr_Expiration_Time = 0: pifs changes views under the server " \
 	"(reset, the\n"                                                     \
 	"# master's writes); Ganesha must not answer from a stale cache.\n" \
-	"# fsid_type = Major64: Ganesha's file handles then carry the "     \
-	"device's major\n"                                                  \
-	"# number only (0 for FUSE), not the minor a remount of pifs "      \
-	"changes, and\n"                                                    \
-	"# clients keep their handles across a pifs restart (stop Ganesha " \
-	"first).\n"                                                         \
+	"# Ganesha's file handles carry the file system's device number "   \
+	"(FUSE has no\n"                                                    \
+	"# other id), which a restart of pifs may change: workers then "    \
+	"remount (reboot\n"                                                 \
+	"# them).  fsid_type = Major64 would drop it, but gives every FUSE " \
+	"file system\n"                                                     \
+	"# the same id, and Ganesha refuses a second export of one.  The "  \
+	"kernel NFS\n"                                                      \
+	"# server (above) keeps handles across a restart.  Start Ganesha "  \
+	"after pifs has\n"                                                  \
+	"# mounted, stop it before pifs is unmounted.\n"                    \
 	"# NFS_CORE_PARAM { Mount_Path_Pseudo = true; }\n"
 
 #define GANESHA(id, root, name, ip)                                          \
@@ -293,7 +298,7 @@ END_TEST
 	"#     SecType = sys; Filesystem_id = " id ".1;\n"                   \
 	"#     Attr_Expiration_Time = 0;\n"                                \
 	"#     CLIENT { Clients = " ip "; Access_Type = RW; }\n"             \
-	"#     FSAL { Name = VFS; fsid_type = Major64; }\n"                  \
+	"#     FSAL { Name = VFS; }\n"                                       \
 	"# }\n"
 
 START_TEST(test_exports)
