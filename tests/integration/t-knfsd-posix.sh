@@ -20,7 +20,8 @@
 # Everything else must give the same result on both: the trees are then
 # compared entry by entry as the worker sees them (over NFS) and as they
 # are stored on the master (the pifs view and the plain directory, where
-# the golden's xattrs must have survived), then the checks a listing
+# the golden's xattrs must have survived; one known difference, a file
+# capability after a truncate, is let through and said), then the checks a listing
 # cannot show, over NFS: inode numbers, readdir offsets, big sparse files.
 # The trees are listed by knfsd_manifest (tree_manifest's fields in one
 # process: tree_manifest's process per entry takes minutes under TCG).
@@ -106,6 +107,16 @@ else
 fi
 knfsd_manifest "$PLAIN" >"$T/plain.manifest"
 knfsd_manifest "$V" >"$T/view.manifest"
+# The one known difference: the workload truncates usr/bin/ping, which has
+# a file capability.  nfsd's SETATTR of the size asks for no privilege
+# drop, so ext4 under a plain export keeps the capability; pifsd truncates
+# the copied-up file in the delta with truncate(2), which drops it, as a
+# truncate on the master does.  Only that, on that entry, is let through.
+CAP=security.capability=0x0100000200200000000000000000000000000000
+if grep -q "^usr/bin/ping|.*|$CAP\$" "$T/plain.manifest" && grep -q '^usr/bin/ping|.*|$' "$T/view.manifest"; then
+	echo "note: known difference: worker-3's truncated usr/bin/ping lost its file capability on pifs, kept it on the plain export"
+	sed -i "s/^\(usr\/bin\/ping|.*|\)$CAP\$/\1/" "$T/plain.manifest"
+fi
 if diff -u "$T/plain.manifest" "$T/view.manifest" >"$T/manifest.diff"; then
 	ok "on the master, worker-3's view equals the plain directory ($(wc -l <"$T/view.manifest") entries, xattrs included)"
 else
