@@ -17,8 +17,8 @@
 #    the new worker is exported and mounts, nothing else was remounted
 #    (same mounts, same pifsd, a held file still reads);
 #  - an export whose worker file system is not mounted is refused
-#    (`mountpoint`), where without that option nfsd serves the empty
-#    directory under it;
+#    (`mountpoint`), where without that option nfsd lets the worker mount
+#    the mount point under it (which pifs makes ESTALE to list);
 #  - the README's way down: exportfs -ua, umount -R, pifs umount.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-knfsd.sh"
@@ -115,7 +115,8 @@ knfsd_umount worker-1 /w/worker-1 || fail "worker-1 unmounts"
 exportfs -u 10.1.1.1:/nfsroot/worker-1 || fail "exportfs -u worker-1"
 umount /srv/pifs/nfsroot/worker-1 2>"$T/u.err" && ok "worker-1's file system unmounted (under pifsd)" || { cat "$T/u.err"; fail "umount worker-1's file system"; }
 mountpoint -q /nfsroot/worker-1 && fail "/nfsroot/worker-1 is still mounted (the unmount did not propagate)"
-expect_eq "/nfsroot/worker-1 is now the top's empty directory" "" "$(ls -A /nfsroot/worker-1 2>&1)"
+expect_eq "/nfsroot/worker-1 is now the top's mount point, which cannot be listed" \
+	"ls: reading directory '/nfsroot/worker-1': Stale file handle" "$(ls -A /nfsroot/worker-1 2>&1)"
 exportfs -ra 2>/dev/null
 expect_fail "worker-1's mount of its unmounted root is refused" "reason given by server: No such file or directory" \
 	knfsd_mount worker-1 10.1.1.100:/nfsroot/worker-1 /w/w1-unmounted "${OPTS[worker-1]}"
@@ -125,7 +126,8 @@ grep -q "request to export an unmounted filesystem: /nfsroot/worker-1" "$KNFSD_O
 exportfs -u 10.1.1.1:/nfsroot/worker-1
 exportfs -i -o rw,sync,no_subtree_check,no_root_squash,fsid=1001 10.1.1.1:/nfsroot/worker-1 || fail "exportfs without mountpoint"
 if knfsd_mount worker-1 10.1.1.100:/nfsroot/worker-1 /w/w1-empty "${OPTS[worker-1]}" 2>"$T/m.err"; then
-	expect_eq "without mountpoint, nfsd serves worker-1 an empty root (the control)" "" "$(ls -A /w/w1-empty)"
+	ok "without mountpoint, nfsd lets worker-1 mount the top's mount point (the control)"
+	expect_eq "a root that serves nothing" "ls: reading directory '/w/w1-empty': Stale file handle" "$(ls -A /w/w1-empty 2>&1)"
 	knfsd_umount worker-1 /w/w1-empty
 else
 	cat "$T/m.err"
