@@ -34,13 +34,26 @@
 #                            console and the daemon log are printed)
 # Guest side (the scenario's half; lib.sh's T is on the ext4 disk):
 #   knfsd_in_guest           true inside the guest
+#   knfsd_guest_setup        setup (lib.sh) and the guest's EXIT trap
+#   knfsd_master NAME:SERIAL...
+#                            the README's master: store, workers, exports,
+#                            fstab mounted, NFS server up, exportfs -ra
+#   knfsd_worker NAME DIR    NAME's namespace and address, its cmdline.txt's
+#                            NFS mount on DIR
+#   knfsd_pifs_up / knfsd_pifs_down
+#                            mount -a of the fstab lines / the README's way
+#                            down (umount -R, pifs umount)
+#   knfsd_server_stop / knfsd_server_start
+#                            what systemctl stop/start nfs-server runs
+#   knfsd_manifest DIR       tree_manifest's fields, in one process
+#   knfsd_sanitizer_reports  fail on a report of the daemonized pifsd
 #   knfsd_nfs_up / knfsd_nfs_down
 #                            rpcbind, nfsd (8 threads) and rpc.mountd, their
 #                            logs in $KNFSD_OUT; down: exportfs -ua, nfsd 0
 #   knfsd_net_up             bridge knfsd0 with 10.1.1.100/24 (the master)
 #   knfsd_client NAME IP     a network namespace NAME with address IP/24
 #                            on the bridge: a worker
-#   knfsd_mount NAME SPEC DIR OPTS
+#   knfsd_mount NAME SPEC DIR OPTS / knfsd_umount NAME DIR
 #                            mount -t nfs from NAME's network namespace
 #                            (the mount itself is in the guest's mount
 #                            namespace, so it outlives the command)
