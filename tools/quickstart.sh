@@ -8,6 +8,8 @@
 #         sanitizers on, integration skips counted as failures, then
 #         `make check-boot` (the Debian golden boots with systemd; ~26 min
 #         with an empty cache, PIFS_CHECK_BOOT=0 leaves it out), then
+#         `make check-knfsd` (pifs under the kernel NFS server, in an
+#         amd64 guest; PIFS_CHECK_KNFSD=0 leaves it out), then
 #         `make distcheck` (the tarball builds; its unit suites run).
 set -euo pipefail
 mode=${1:-}
@@ -30,7 +32,12 @@ cd "$top"
 # and libnfs-dev (a user-space NFS client), kmod and
 # debian-archive-keyring (the golden builder reads the packages' modules
 # and checks the archive's signatures); the bench peers and tools (its
-# smoke test is part of make check): fio, fuse-overlayfs, debootstrap.
+# smoke test is part of make check): fio, fuse-overlayfs, debootstrap;
+# make check-knfsd: qemu-system-x86 (the amd64 master guest),
+# nfs-kernel-server (rpc.nfsd, rpc.mountd, exportfs: its postinst cannot
+# start the service on a machine without nfsd, which is fine) and
+# busybox-static (the guest's initramfs); the guest's kernel is
+# downloaded by the test (apt-get download, cached in /var/cache/pifs).
 pkgs=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libgit2-dev libxxhash-dev check liburing-dev
       libext2fs-dev comerr-dev libblkid-dev liblzma-dev zlib1g-dev nettle-dev mtools
@@ -38,7 +45,8 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       cpio bc time libcap2-bin iproute2 dnsmasq-base
       qemu-system-arm nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
       kmod debian-archive-keyring gzip
-      fio fuse-overlayfs debootstrap)
+      fio fuse-overlayfs debootstrap
+      qemu-system-x86 nfs-kernel-server busybox-static)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -72,6 +80,11 @@ test)
 	# /var/cache/pifs/golden-debian) and boots it three times (~6 min).
 	if [ "${PIFS_CHECK_BOOT:-1}" != 0 ]; then
 		make check-boot || { tail -200 tests/integration/t-debian-boot.log 2>/dev/null; exit 1; }
+	fi
+	# The kernel NFS server (the test machines' kernel has none): three
+	# scenarios, each in an amd64 guest under TCG (~4 min each).
+	if [ "${PIFS_CHECK_KNFSD:-1}" != 0 ]; then
+		make check-knfsd || { tail -200 tests/integration/t-knfsd-*.log 2>/dev/null; exit 1; }
 	fi
 	# The tarball builds with -Werror and its unit suites pass; the
 	# scenarios ran above on this tree (twice would not fit CI's time).
