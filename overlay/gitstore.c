@@ -55,6 +55,7 @@
 #include "manifest.h"
 #include "safeio.h"
 #include "sha1.h"
+#include "strbuf.h"
 #include "util.h"
 
 #define META_HEADER   "# pifs delta metadata v1"
@@ -108,62 +109,6 @@ static int gerr(int code, char *errbuf, size_t errlen, const char *fmt, ...)
 static int64_t ts_ns(const struct timespec *ts)
 {
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
-/* ---- growable string ---- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int err;
-};
-
-static void sb_add(struct sbuf *sb, const void *data, size_t len)
-{
-	char *n;
-	size_t cap;
-
-	if (sb->err)
-		return;
-	if (sb->len + len + 1 > sb->cap) {
-		cap = sb->cap ? sb->cap : 4096;
-		while (cap < sb->len + len + 1)
-			cap *= 2;
-		n = realloc(sb->p, cap);
-		if (!n) {
-			sb->err = -ENOMEM;
-			return;
-		}
-		sb->p = n;
-		sb->cap = cap;
-	}
-	memcpy(sb->p + sb->len, data, len);
-	sb->len += len;
-	sb->p[sb->len] = '\0';
-}
-
-static void sb_str(struct sbuf *sb, const char *s)
-{
-	sb_add(sb, s, strlen(s));
-}
-
-static void sb_printf(struct sbuf *sb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *sb, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
-		sb->err = -EINVAL;
-		return;
-	}
-	sb_add(sb, buf, (size_t)n);
 }
 
 static const char hexd[] = "0123456789abcdef";
@@ -295,7 +240,7 @@ static char *fmt_u64(char *end, uint64_t v, unsigned base, int min)
 }
 
 /* s as pifs_path_escape writes it. */
-static void sb_path(struct sbuf *sb, const char *s)
+static void sb_path(struct pifs_strbuf *sb, const char *s)
 {
 	const unsigned char *p;
 	char *e;
@@ -304,7 +249,7 @@ static void sb_path(struct sbuf *sb, const char *s)
 		if (*p < 0x21 || *p == '\\' || *p >= 0x7f)
 			break;
 	if (!*p && strcmp(s, "-")) {
-		sb_add(sb, s, (size_t)((const char *)p - s));
+		pifs_strbuf_add(sb, s, (size_t)((const char *)p - s));
 		return;
 	}
 	e = pifs_path_escape(s);
@@ -312,11 +257,12 @@ static void sb_path(struct sbuf *sb, const char *s)
 		sb->err = -ENOMEM;
 		return;
 	}
-	sb_str(sb, e);
+	pifs_strbuf_addstr(sb, e);
 	free(e);
 }
 
-static void entry_format(struct sbuf *sb, const struct pifs_meta_entry *e)
+static void entry_format(struct pifs_strbuf *sb,
+			 const struct pifs_meta_entry *e)
 {
 	char num[160], *end = num + sizeof(num), *p = end, *xn;
 	size_t i, j;
@@ -343,14 +289,14 @@ static void entry_format(struct sbuf *sb, const struct pifs_meta_entry *e)
 	p = fmt_u64(p, e->mode & 07777, 8, 1);
 	*--p = ' ';
 	*--p = e->type;
-	sb_add(sb, p, (size_t)(end - p));
+	pifs_strbuf_add(sb, p, (size_t)(end - p));
 	if (e->link)
 		sb_path(sb, e->link);
 	else
-		sb_str(sb, "-");
-	sb_str(sb, " ");
+		pifs_strbuf_addstr(sb, "-");
+	pifs_strbuf_addstr(sb, " ");
 	if (!e->nxattrs)
-		sb_str(sb, "-");
+		pifs_strbuf_addstr(sb, "-");
 	for (i = 0; i < e->nxattrs; i++) {
 		xn = escape_xname(e->xattrs[i].name);
 		if (!xn) {
@@ -358,31 +304,31 @@ static void entry_format(struct sbuf *sb, const struct pifs_meta_entry *e)
 			goto out;
 		}
 		if (i)
-			sb_str(sb, ",");
-		sb_str(sb, xn);
-		sb_str(sb, "=");
+			pifs_strbuf_addstr(sb, ",");
+		pifs_strbuf_addstr(sb, xn);
+		pifs_strbuf_addstr(sb, "=");
 		free(xn);
 		for (j = 0; j < e->xattrs[i].len; j++) {
 			char h[2] = {hexd[e->xattrs[i].value[j] >> 4],
 				     hexd[e->xattrs[i].value[j] & 15]};
-			sb_add(sb, h, 2);
+			pifs_strbuf_add(sb, h, 2);
 		}
 	}
-	sb_str(sb, " ");
+	pifs_strbuf_addstr(sb, " ");
 	sb_path(sb, e->path);
-	sb_str(sb, "\n");
+	pifs_strbuf_addstr(sb, "\n");
 out:
 	return;
 }
 
 int pifs_meta_format(const struct pifs_meta *m, char **out, size_t *len_out)
 {
-	struct sbuf sb = {0};
+	struct pifs_strbuf sb = {0};
 	size_t i;
 
 	*out = NULL;
-	sb_str(&sb, META_HEADER "\n");
-	sb_printf(&sb, "golden %s\n", m->golden);
+	pifs_strbuf_addstr(&sb, META_HEADER "\n");
+	pifs_strbuf_addf(&sb, "golden %s\n", m->golden);
 	for (i = 0; i < m->count && !sb.err; i++) {
 		if (!strchr("fdlcbps", m->entries[i].type) ||
 		    !m->entries[i].type) {
@@ -875,18 +821,18 @@ static int xattrs_decode(const unsigned char *p, size_t len,
 	return 0;
 }
 
-static void put_u32(struct sbuf *sb, uint32_t v)
+static void put_u32(struct pifs_strbuf *sb, uint32_t v)
 {
-	sb_add(sb, &v, sizeof(v));
+	pifs_strbuf_add(sb, &v, sizeof(v));
 }
 
-static void put_u64(struct sbuf *sb, uint64_t v)
+static void put_u64(struct pifs_strbuf *sb, uint64_t v)
 {
-	sb_add(sb, &v, sizeof(v));
+	pifs_strbuf_add(sb, &v, sizeof(v));
 }
 
 /* Append one record to a cache being built. */
-static void cache_put(struct sbuf *sb, const struct centry *ce,
+static void cache_put(struct pifs_strbuf *sb, const struct centry *ce,
 		      const struct pifs_xattr *x, size_t nx)
 {
 	size_t xalen = 0, i, pl = strlen(ce->path);
@@ -915,26 +861,26 @@ static void cache_put(struct sbuf *sb, const struct centry *ce,
 	put_u64(sb, (uint64_t)ce->ctime);
 	put_u64(sb, ce->xxh);
 	put_u64(sb, ce->rdev);
-	sb_add(sb, ce->oid.id, 20);
-	sb_add(sb, ce->path, pl + 1);
+	pifs_strbuf_add(sb, ce->oid.id, 20);
+	pifs_strbuf_add(sb, ce->path, pl + 1);
 	if (!nx)
 		return;
 	put_u32(sb, (uint32_t)nx);
 	for (i = 0; i < nx; i++) {
 		put_u32(sb, (uint32_t)strlen(x[i].name));
 		put_u32(sb, (uint32_t)x[i].len);
-		sb_str(sb, x[i].name);
-		sb_add(sb, x[i].value, x[i].len);
+		pifs_strbuf_addstr(sb, x[i].name);
+		pifs_strbuf_add(sb, x[i].value, x[i].len);
 	}
 }
 
 /* Start a cache being built: room for the header. */
-static void cache_begin(struct sbuf *sb)
+static void cache_begin(struct pifs_strbuf *sb)
 {
 	static const char zero[CACHE_HDR];
 
 	sb->len = 0;
-	sb_add(sb, zero, sizeof(zero));
+	pifs_strbuf_add(sb, zero, sizeof(zero));
 }
 
 /* A missing, unreadable, old-format or damaged cache is an empty one: it
@@ -1017,9 +963,8 @@ bad:
 static int save_nosync(struct pifs_store *st, const char *dir,
 		       const char *worker, const void *buf, size_t len);
 
-static int cache_save(struct sbuf *sb, struct pifs_store *st,
-		      const char *worker, const git_oid *commit,
-		      uint64_t token)
+static int cache_save(struct pifs_strbuf *sb, struct pifs_store *st,
+		      const char *worker, const git_oid *commit, uint64_t token)
 {
 	uint64_t h;
 
@@ -1100,7 +1045,7 @@ struct pifs_git {
 	char worker[PIFS_NAME_MAX + 1];
 	char *message;
 	struct pifs_meta meta;
-	struct sbuf newcache;
+	struct pifs_strbuf newcache;
 	char *metatext; /* the META of the prepared snapshot */
 	size_t metalen;
 	git_oid tree, parent;
@@ -1459,7 +1404,7 @@ struct scan {
 		int links;
 	} *x;
 	struct cache old;
-	struct sbuf *newc;
+	struct pifs_strbuf *newc;
 	size_t nput; /* records put in newc */
 	struct statpool *pool; /* NULL: stat inline */
 	struct pifs_pathmap *j; /* the journal (scan_dir_j) */
@@ -2479,7 +2424,7 @@ static int scan_finish(struct scan *s)
 
 static int scan_delta(struct pifs_git *g, struct pifs_store *st,
 		      const char *worker, int write, struct pifs_meta *m,
-		      struct sbuf *newc, git_oid *tree, char *errbuf,
+		      struct pifs_strbuf *newc, git_oid *tree, char *errbuf,
 		      size_t errlen)
 {
 	struct scan s = {.g = g, .st = st, .write = write, .m = m,
@@ -3981,47 +3926,47 @@ static int pobj_cmp(const void *a, const void *b)
 /* The v2 index of the sorted objects o[0..n) of the pack with checksum
  * packsum, its own checksum at the end. */
 static int idx_build(const struct pobj *o, size_t n,
-		     const unsigned char packsum[20], struct sbuf *sb)
+		     const unsigned char packsum[20], struct pifs_strbuf *sb)
 {
 	static const unsigned char magic[8] = {0xff, 't', 'O', 'c', 0, 0, 0, 2};
 	unsigned char b[8], sum[20];
 	struct pifs_sha1 sha;
 	size_t i, j, nlarge = 0;
 
-	sb_add(sb, magic, sizeof(magic));
+	pifs_strbuf_add(sb, magic, sizeof(magic));
 	for (i = 0, j = 0; i < 256; i++) {
 		while (j < n && o[j].oid.id[0] <= i)
 			j++;
 		put_be32(b, (uint32_t)j);
-		sb_add(sb, b, 4);
+		pifs_strbuf_add(sb, b, 4);
 	}
 	for (i = 0; i < n; i++)
-		sb_add(sb, o[i].oid.id, 20);
+		pifs_strbuf_add(sb, o[i].oid.id, 20);
 	for (i = 0; i < n; i++) {
 		put_be32(b, o[i].crc);
-		sb_add(sb, b, 4);
+		pifs_strbuf_add(sb, b, 4);
 	}
 	for (i = 0; i < n; i++) {
 		if (o[i].off < 0x80000000u)
 			put_be32(b, (uint32_t)o[i].off);
 		else
 			put_be32(b, 0x80000000u | (uint32_t)nlarge++);
-		sb_add(sb, b, 4);
+		pifs_strbuf_add(sb, b, 4);
 	}
 	for (i = 0; i < n; i++) {
 		if (o[i].off < 0x80000000u)
 			continue;
 		put_be32(b, (uint32_t)(o[i].off >> 32));
 		put_be32(b + 4, (uint32_t)o[i].off);
-		sb_add(sb, b, 8);
+		pifs_strbuf_add(sb, b, 8);
 	}
-	sb_add(sb, packsum, 20);
+	pifs_strbuf_add(sb, packsum, 20);
 	if (sb->err)
 		return sb->err;
 	pifs_sha1_init(&sha);
 	pifs_sha1_update(&sha, sb->p, sb->len);
 	pifs_sha1_final(&sha, sum);
-	sb_add(sb, sum, 20);
+	pifs_strbuf_add(sb, sum, 20);
 	return sb->err;
 }
 
@@ -4030,7 +3975,7 @@ static int write_pack(struct pifs_git *g, unsigned *count, char *errbuf,
 {
 	struct packw *w = NULL;
 	struct pobj *o = NULL;
-	struct sbuf idx = {0};
+	struct pifs_strbuf idx = {0};
 	unsigned char hdr[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2}, sum[20];
 	char name[64], hex[41];
 	git_object_t type;
@@ -4254,7 +4199,7 @@ static int tree_changed(struct pifs_git *g, const git_tree *a,
 /* The blob id of path in the delta/ tree t into e (a file or symlink). */
 static int attach_old_oid(const git_tree *t, struct pifs_meta_entry *e)
 {
-	struct sbuf sb = {0};
+	struct pifs_strbuf sb = {0};
 	const char *p = e->path, *slash;
 	git_tree_entry *te = NULL;
 	git_filemode_t mode;
@@ -4271,8 +4216,8 @@ static int attach_old_oid(const git_tree *t, struct pifs_meta_entry *e)
 			return -ENOMEM;
 		}
 		if (sb.len)
-			sb_str(&sb, "/");
-		sb_str(&sb, tn);
+			pifs_strbuf_addstr(&sb, "/");
+		pifs_strbuf_addstr(&sb, tn);
 		free(tn);
 		p = slash ? slash + 1 : p + strlen(p);
 	}
