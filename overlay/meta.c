@@ -337,6 +337,10 @@ int pifs_meta_entry_parse(struct pifs_meta_entry *e, const char *line,
 	uint64_t v;
 	int i;
 
+	/* fields are copied as C strings: a NUL would end one early (and a
+	 * NUL type byte is in "fdlcbps" for strchr) */
+	if (memchr(line, '\0', (size_t)(end - line)))
+		return -EINVAL;
 	for (i = 0; i < 9; i++) {
 		f[i] = p;
 		if (i < 8) {
@@ -421,7 +425,8 @@ int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
 				goto fail;
 			}
 		} else if (lineno == 2) {
-			if (nl - p < 8 || nl - p > 23 || memcmp(p, "golden ", 7)) {
+			if (nl - p < 8 || nl - p > 23 || memcmp(p, "golden ", 7) ||
+			    memchr(p, '\0', (size_t)(nl - p))) {
 				pifs_seterr(errbuf, errlen,
 				       "line 2: bad golden line");
 				ret = -EINVAL;

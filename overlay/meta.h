@@ -74,11 +74,12 @@ int pifs_meta_is_opaque(const struct pifs_meta_entry *e);
 int pifs_meta_xattr_cmp(const void *a, const void *b);
 /* META text into a malloc'd *out; -ENOMEM, -EINVAL for a bad entry. */
 int pifs_meta_format(const struct pifs_meta *m, char **out, size_t *len_out);
-/* Strict parse; -EINVAL with "line N: ..." in errbuf. */
+/* Strict parse (a NUL byte anywhere is refused); -EINVAL with "line N:
+ * ..." in errbuf. */
 int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
 		    char *errbuf, size_t errlen);
-/* One entry line [line, end) (no newline) into e, which the caller
- * zeroed; -EINVAL for a bad line (or when memory ran out).  On failure e
+/* One entry line [line, end) (no newline, no NUL) into e, which the
+ * caller zeroed; -EINVAL for a bad line (or when memory ran out).  On failure e
  * may hold what was parsed so far: release it. */
 int pifs_meta_entry_parse(struct pifs_meta_entry *e, const char *line,
 			  const char *end);

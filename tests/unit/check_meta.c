@@ -38,17 +38,21 @@ static int parse(struct pifs_meta *m, const char *text, size_t len)
 	return ret;
 }
 
-static void assert_refused(const char *text, const char *msg)
+static void assert_refused_n(const char *text, size_t len, const char *msg)
 {
 	struct pifs_meta m;
 
-	ck_assert_msg(parse(&m, text, strlen(text)) == -EINVAL,
-		      "accepted: %s", text);
+	ck_assert_msg(parse(&m, text, len) == -EINVAL, "accepted: %s", text);
 	ck_assert_msg(!strcmp(err, msg), "'%s': got '%s', want '%s'", text,
 		      err, msg);
 	/* nothing is left to release */
 	ck_assert_ptr_null(m.entries);
 	ck_assert_uint_eq(m.count, 0);
+}
+
+static void assert_refused(const char *text, const char *msg)
+{
+	assert_refused_n(text, strlen(text), msg);
 }
 
 static void assert_entry_eq(const struct pifs_meta_entry *a,
@@ -326,6 +330,20 @@ START_TEST(test_refused_texts)
 	assert_refused(HDR "d 755 0 0 1.000000000 0:0 - - a\n"
 			   "f 644 0 0 1.000000000 0:0 - - a\n",
 		       "line 4: entries not sorted");
+	/* a NUL is refused, not taken for the end of a field */
+	{
+		static const char type[] =
+		    HDR "\0 644 0 0 1.000000000 0:0 - - a\n";
+		static const char path[] =
+		    HDR "f 644 0 0 1.000000000 0:0 - - a\0b\n";
+		static const char gold[] = "# pifs delta metadata v1\n"
+					   "golden 0123\0\n";
+
+		assert_refused_n(type, sizeof(type) - 1, "line 3: bad entry");
+		assert_refused_n(path, sizeof(path) - 1, "line 3: bad entry");
+		assert_refused_n(gold, sizeof(gold) - 1,
+				 "line 2: bad golden line");
+	}
 	/* a later bad line after good ones: all of it is released */
 	assert_refused(HDR "d 755 0 0 1.000000000 0:0 - user.a=00 .\n"
 			   "f 644 0 0 1.000000000 0:0 . user.b=01 a\n"
@@ -425,10 +443,8 @@ START_TEST(test_damage_never_crashes)
 		"f 4750 1000 1001 -1.123456789 0:0 - "
 		"user.a=00,user.b\\x2cc\\x3d=7a etc/motd\n"
 		"f 644 0 0 5.000000000 259:1048575 etc/motd - etc/x\n";
-	/* not NUL: the parser does not look for one, and a field with a NUL
-	 * is read as ending there */
-	static const char repl[] = {' ', '\n', '\\', 'x', '0', '9', '-',
-				    ',', '=', '.', ':', 'f', '\xff'};
+	static const char repl[] = {' ', '\n', '\\', 'x', '0', '9', '-', ',',
+				    '=', '.', ':', 'f', '\0', '\xff'};
 	size_t len = strlen(text), i, j;
 	char *buf = malloc(len);
 
