@@ -3,8 +3,9 @@
  * gitstore.h - versioned deltas: snapshots of a worker's delta in one bare
  * git repository per store (STORE/git, 0700), a branch per worker
  * (refs/heads/workers/<worker>), and everything built on it: restoring a
- * snapshot as a new delta, the view-level diff, log, and fsck.  This is
- * the only module that includes <git2.h>.
+ * snapshot as a new delta, the view-level diff, log, and fsck.  Built in
+ * overlay/git/, one file per concern, the only code that includes
+ * <git2.h>.
  *
  * A snapshot commit's tree holds
  *
@@ -12,27 +13,11 @@
  *            (120000 blobs of the target) and non-empty directories
  *            (trees); a name git refuses (".git" and its variants, or one
  *            starting with "~pifs~") is stored as "~pifs~<hex of name>"
- *   META     every entry's metadata, the text format below
+ *   META     every entry's metadata, in the text format of meta.h
  *
  * and its message is "<message>\n\nworker: <w>\ngolden: <id>\nfiles: <N>\n
  * bytes: <B>\n" (N changed paths and B bytes of changed content against
  * the parent snapshot, or the golden for the first).
- *
- * META, one entry per line, sorted by path bytewise, the root included:
- *
- *   # pifs delta metadata v1
- *   golden <golden-id>
- *   <type> <mode> <uid> <gid> <mtime-sec>.<nsec> <major>:<minor> <link>
- *       <xattrs> <path>
- *
- * (one line; wrapped here).  type is f d l c b p s (a whiteout is "c" with
- * rdev 0:0); mode is the octal permission bits including setuid, setgid
- * and sticky; nsec has 9 digits; link is "-" or the path of the first
- * (sorted) entry of the same hard-link group; xattrs is "-" or a
- * comma-separated list "name=hexvalue" sorted by name, of every xattr of
- * the entry except trusted.pifs.base; paths and xattr names are escaped as
- * pifs_path_escape does, plus "," and "=" in names as \x2c and \x3d.  The
- * root is ".".
  *
  * The commit a delta corresponds to (its base) is the xattr
  * trusted.pifs.base (40 hex digits) on the delta root; absent means the
@@ -49,6 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "meta.h"
 #include "registry.h"
 #include "store.h"
 
@@ -56,53 +42,6 @@
 #define PIFS_GIT_DIR	"git"
 
 struct pifs_git; /* an open repository, opaque */
-
-struct pifs_xattr {
-	char *name;
-	unsigned char *value;
-	size_t len;
-};
-
-struct pifs_meta_entry {
-	char *path;		   /* relative, unescaped; "." is the root */
-	char type;		   /* f d l c b p s */
-	unsigned mode;		   /* permission bits, 07777 */
-	uint32_t uid, gid;
-	int64_t mtime_sec;
-	uint32_t mtime_nsec;
-	uint32_t rdev_major, rdev_minor;
-	char *link;		   /* hard-link leader, or NULL */
-	struct pifs_xattr *xattrs; /* sorted by name */
-	size_t nxattrs;
-	/* not stored in META: */
-	uint64_t size;		/* f, l: bytes (UINT64_MAX: unknown) */
-	unsigned char oid[20];	/* f, l: blob id */
-	int has_oid;
-};
-
-struct pifs_meta {
-	char golden[17];
-	struct pifs_meta_entry *entries; /* owned, sorted by path */
-	size_t count;
-};
-
-void pifs_meta_init(struct pifs_meta *m);
-void pifs_meta_release(struct pifs_meta *m);
-/* Sort entries by path (bytewise). */
-void pifs_meta_sort(struct pifs_meta *m);
-/* An entry's xattr by name, or NULL; a whiteout (char device 0:0); an
- * opaque directory (trusted.overlay.opaque "y"). */
-const struct pifs_xattr *pifs_meta_xattr(const struct pifs_meta_entry *e,
-				        const char *name);
-int pifs_meta_is_whiteout(const struct pifs_meta_entry *e);
-int pifs_meta_is_opaque(const struct pifs_meta_entry *e);
-/* META text into a malloc'd *out; -ENOMEM, -EINVAL for a bad entry. */
-int pifs_meta_format(const struct pifs_meta *m, char **out, size_t *len_out);
-/* Strict parse; -EINVAL with "line N: ..." in errbuf. */
-int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
-		    char *errbuf, size_t errlen);
-const struct pifs_meta_entry *pifs_meta_find(const struct pifs_meta *m,
-					     const char *path);
 
 /* Open STORE/git; with create, make it (atomically) when missing.
  * -ENOENT when it does not exist and create is 0. */
@@ -173,8 +112,6 @@ void pifs_git_snapshot_abort(struct pifs_git *g);
  * blob id. */
 int pifs_git_golden_entry(int gfd, const char *path,
 			  struct pifs_meta_entry *e);
-/* Free what an entry holds (not the entry itself). */
-void pifs_meta_entry_release(struct pifs_meta_entry *e);
 
 /* How many snapshots (of any worker, removed ones included) are on
  * golden; the first found is named in worker and id.  -errno. */

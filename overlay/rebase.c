@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gitstore.h"
 #include "manifest.h"
 #include "rebase.h"
 #include "safeio.h"

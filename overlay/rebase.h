@@ -38,7 +38,7 @@
 
 #include <stddef.h>
 
-#include "gitstore.h"
+#include "meta.h"
 #include "store.h"
 
 struct pifs_conflict {

@@ -88,6 +88,17 @@ int pifs_check_name(const char *name)
 	return 0;
 }
 
+int pifs_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* ---- maps keyed by two 64-bit numbers (open addressing) ---- */
 
 

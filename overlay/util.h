@@ -35,6 +35,9 @@ char *pifs_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * at most NAME_MAX bytes.  Returns 0 or -EINVAL / -ENAMETOOLONG. */
 int pifs_check_name(const char *name);
 
+/* The value of hex digit c (either case), or -1. */
+int pifs_hexval(char c);
+
 /* A map from two 64-bit numbers (an inode and its device, say) to a
  * string, for the tree walks: hard-link groups, visited directories,
  * digests.  Zero-initialise; values are copied. */

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * restore.c - a snapshot made a delta again: every entry of its META
+ * created in work/<tmpname> with its content (sparse) and attributes
+ * (directories' last, deepest first), its base and golden recorded and
+ * the file system synced, for the caller to swap in.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "safeio.h"
+#include "store.h"
+
+#define HOLE_BLOCK 4096
+
+struct restore {
+	struct pifs_git *g;
+	int root;
+	char *errbuf;
+	size_t errlen;
+};
+
+static int rs_fail(struct restore *r, const char *what, const char *path,
+		   int err)
+{
+	if (r->errbuf && r->errlen && !r->errbuf[0])
+		pifs_seterr(r->errbuf, r->errlen, "cannot %s '%s': %s", what, path,
+		       strerror(-err));
+	return err;
+}
+
+/* Write data with holes: 4 KiB blocks of zeros are skipped. */
+static int write_sparse(int fd, const char *buf, size_t len)
+{
+	static const char zero[HOLE_BLOCK];
+	size_t off, n;
+	int ret;
+
+	for (off = 0; off < len; off += n) {
+		n = len - off < HOLE_BLOCK ? len - off : HOLE_BLOCK;
+		if (n == HOLE_BLOCK && !memcmp(buf + off, zero, HOLE_BLOCK))
+			continue;
+		ret = pifs_pwrite_all(fd, buf + off, n, (off_t)off);
+		if (ret < 0)
+			return ret;
+	}
+	return ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
+}
+
+static int set_xattrs(int dirfd, const char *name,
+		      const struct pifs_meta_entry *e)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < e->nxattrs; i++) {
+		ret = pifs_lsetxattr(dirfd, name, e->xattrs[i].name,
+				     e->xattrs[i].value, e->xattrs[i].len, 0);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* chown, chmod (after chown, which clears setuid), xattrs (after chown,
+ * which clears security.capability), chmod again if an ACL changed the
+ * group bits, times last (atime = mtime). */
+static int apply_attrs(int dirfd, const char *name,
+		       const struct pifs_meta_entry *e)
+{
+	struct timespec ts[2];
+	struct stat sb;
+	char p[64];
+	int fd, ret = 0;
+
+	if (fchownat(dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	fd = -1;
+	if (e->type != 'l') {
+		fd = pifs_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
+		if (fd < 0)
+			return fd;
+		if (chmod(pifs_fd_path(fd, p, sizeof(p)), e->mode) < 0) {
+			ret = -errno;
+			goto out;
+		}
+	}
+	ret = set_xattrs(dirfd, name, e);
+	if (ret < 0)
+		goto out;
+	if (fd >= 0) {
+		if (fstat(fd, &sb) < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if ((sb.st_mode & 07777) != e->mode &&
+		    chmod(pifs_fd_path(fd, p, sizeof(p)), e->mode) < 0) {
+			ret = -errno;
+			goto out;
+		}
+	}
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime_sec;
+	ts[0].tv_nsec = ts[1].tv_nsec = (long)e->mtime_nsec;
+	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
+{
+	const char *name;
+	char *parent = NULL, *data = NULL;
+	size_t len;
+	int pfd, fd, ret;
+	dev_t dev = makedev(e->rdev_major, e->rdev_minor);
+
+	pfd = pifs_entry_open_parent(r->root, e->path, &parent, &name);
+	if (pfd < 0)
+		return rs_fail(r, "create", e->path, pfd);
+	if (e->link) {
+		int lfd = pifs_openat_beneath(r->root, e->link,
+					      O_PATH | O_NOFOLLOW, 0);
+
+		ret = lfd;
+		if (lfd >= 0) {
+			ret = linkat(lfd, "", pfd, name, AT_EMPTY_PATH) < 0
+				  ? -errno
+				  : 0;
+			close(lfd);
+		}
+		if (ret < 0)
+			rs_fail(r, "link", e->path, ret);
+		goto out;
+	}
+	switch (e->type) {
+	case 'd':
+		ret = mkdirat(pfd, name, 0700) < 0 ? -errno : 0;
+		break;
+	case 'f':
+	case 'l':
+		ret = pifs_git_blob(r->g, e->oid, &data, &len);
+		if (ret < 0)
+			break;
+		if (e->type == 'l') {
+			ret = memchr(data, '\0', len) ? -EINVAL : 0;
+			if (ret == 0 && symlinkat(data, pfd, name) < 0)
+				ret = -errno;
+			break;
+		}
+		fd = openat(pfd, name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = write_sparse(fd, data, len);
+		if (close(fd) < 0 && ret == 0)
+			ret = -errno;
+		break;
+	case 'c':
+		ret = mknodat(pfd, name, S_IFCHR | 0600, dev) < 0 ? -errno : 0;
+		break;
+	case 'b':
+		ret = mknodat(pfd, name, S_IFBLK | 0600, dev) < 0 ? -errno : 0;
+		break;
+	case 'p':
+		ret = mknodat(pfd, name, S_IFIFO | 0600, 0) < 0 ? -errno : 0;
+		break;
+	case 's':
+		ret = mknodat(pfd, name, S_IFSOCK | 0600, 0) < 0 ? -errno : 0;
+		break;
+	default:
+		ret = -EINVAL;
+	}
+	if (ret < 0) {
+		rs_fail(r, "restore", e->path, ret);
+		goto out;
+	}
+	if (e->type != 'd') {
+		ret = apply_attrs(pfd, name, e);
+		if (ret < 0)
+			rs_fail(r, "set attributes of", e->path, ret);
+	}
+out:
+	free(data);
+	free(parent);
+	close(pfd);
+	return ret;
+}
+
+int pifs_git_materialize_meta(struct pifs_git *g, struct pifs_store *st,
+			      const struct pifs_meta *mp, const char *base,
+			      const char *tmpname, char *errbuf, size_t errlen)
+{
+	struct restore r = {.g = g, .root = -1, .errbuf = errbuf,
+			    .errlen = errlen};
+	const struct pifs_meta m = *mp;
+	const char *name;
+	char *parent;
+	size_t i;
+	int ret, pfd;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (!m.count || strcmp(m.entries[0].path, ".")) {
+		pifs_seterr(errbuf, errlen, "snapshot %.7s has no root entry",
+		       base ? base : "-");
+		return -EINVAL;
+	}
+	if (pifs_golden_id_valid(m.golden) < 0) {
+		pifs_seterr(errbuf, errlen, "snapshot %.7s names no valid golden",
+		       base ? base : "-");
+		return -EINVAL;
+	}
+	if ((ret = pifs_store_golden_open(st, m.golden)) < 0) {
+		pifs_seterr(errbuf, errlen,
+		       "snapshot %.7s is on golden %s, which the store does "
+		       "not have",
+		       base ? base : "-", m.golden);
+		return ret == -ENOENT ? -ENOENT : ret;
+	}
+	close(ret);
+	if (mkdirat(st->work_fd, tmpname, 0700) < 0) {
+		ret = -errno;
+		pifs_seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
+		       st->path, tmpname, strerror(-ret));
+		return ret;
+	}
+	r.root = pifs_openat_beneath(st->work_fd, tmpname,
+				     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (r.root < 0) {
+		ret = r.root;
+		goto out_remove;
+	}
+	for (i = 1; i < m.count; i++)
+		if ((ret = restore_entry(&r, &m.entries[i])) < 0)
+			goto out_remove;
+	/* directory attributes last, deepest first (reverse path order) */
+	for (i = m.count; i-- > 1;) {
+		if (m.entries[i].type != 'd' || m.entries[i].link)
+			continue;
+		pfd = pifs_entry_open_parent(r.root, m.entries[i].path, &parent,
+					     &name);
+		if (pfd < 0) {
+			ret = rs_fail(&r, "open", m.entries[i].path, pfd);
+			goto out_remove;
+		}
+		ret = apply_attrs(pfd, name, &m.entries[i]);
+		close(pfd);
+		free(parent);
+		if (ret < 0) {
+			rs_fail(&r, "set attributes of", m.entries[i].path,
+				ret);
+			goto out_remove;
+		}
+	}
+	ret = base ? pifs_lsetxattr(st->work_fd, tmpname, PIFS_XATTR_BASE,
+				    base, 40, 0)
+		   : 0;
+	if (ret == 0)
+		ret = pifs_lsetxattr(st->work_fd, tmpname, PIFS_XATTR_GOLDEN,
+				     m.golden, 16, 0);
+	if (ret == 0)
+		ret = apply_attrs(st->work_fd, tmpname, &m.entries[0]);
+	if (ret < 0) {
+		rs_fail(&r, "set attributes of", ".", ret);
+		goto out_remove;
+	}
+	ret = pifs_git_sync_fs(st->work_fd);
+	if (ret < 0) {
+		pifs_seterr(errbuf, errlen, "cannot sync '%s': %s", st->path,
+		       strerror(-ret));
+		goto out_remove;
+	}
+	close(r.root);
+	return 0;
+out_remove:
+	if (r.root >= 0)
+		close(r.root);
+	pifs_remove_tree(st->work_fd, tmpname);
+	return ret;
+}
+
+int pifs_git_materialize(struct pifs_git *g, struct pifs_store *st,
+			 const char *id, const char *golden,
+			 const char *tmpname, char *errbuf, size_t errlen)
+{
+	struct pifs_meta m;
+	int ret;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (!id) {
+		ret = pifs_store_delta_init_on(st, st->work_fd, tmpname, golden);
+		if (ret < 0) {
+			pifs_seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
+			       st->path, tmpname, strerror(-ret));
+			return ret;
+		}
+		ret = pifs_git_sync_fs(st->work_fd);
+		if (ret < 0) {
+			pifs_seterr(errbuf, errlen, "cannot sync '%s': %s", st->path,
+			       strerror(-ret));
+			pifs_remove_tree(st->work_fd, tmpname);
+		}
+		return ret;
+	}
+	pifs_meta_init(&m);
+	ret = pifs_git_load(g, id, &m, errbuf, errlen);
+	if (ret == 0)
+		ret = pifs_git_materialize_meta(g, st, &m, id, tmpname, errbuf,
+						errlen);
+	pifs_meta_release(&m);
+	return ret;
+}

@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * meta.c - the META codec (format in meta.h): entries in memory, their
+ * text, and the strict parse that refuses anything else with a one-line
+ * error.  No libgit2: the snapshot code (overlay/git/) and rebase both
+ * use it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "manifest.h"
+#include "meta.h"
+#include "store.h"
+#include "strbuf.h"
+#include "util.h"
+
+static const char hexd[] = "0123456789abcdef";
+
+void pifs_meta_init(struct pifs_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+static void entry_release(struct pifs_meta_entry *e)
+{
+	size_t i;
+
+	free(e->path);
+	free(e->link);
+	for (i = 0; i < e->nxattrs; i++) {
+		free(e->xattrs[i].name);
+		free(e->xattrs[i].value);
+	}
+	free(e->xattrs);
+	memset(e, 0, sizeof(*e));
+}
+
+void pifs_meta_entry_release(struct pifs_meta_entry *e)
+{
+	entry_release(e);
+}
+
+void pifs_meta_release(struct pifs_meta *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->count; i++)
+		entry_release(&m->entries[i]);
+	free(m->entries);
+	pifs_meta_init(m);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pifs_meta_entry *)a)->path,
+		      ((const struct pifs_meta_entry *)b)->path);
+}
+
+void pifs_meta_sort(struct pifs_meta *m)
+{
+	if (m->count > 1)
+		qsort(m->entries, m->count, sizeof(*m->entries), entry_cmp);
+}
+
+const struct pifs_meta_entry *pifs_meta_find(const struct pifs_meta *m,
+					     const char *path)
+{
+	size_t lo = 0, hi = m ? m->count : 0, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(path, m->entries[mid].path);
+		if (!c)
+			return &m->entries[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+int pifs_meta_xattr_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pifs_xattr *)a)->name,
+		      ((const struct pifs_xattr *)b)->name);
+}
+
+/* pifs_path_escape plus "," and "=" (separators in the xattr field). */
+static char *escape_xname(const char *name)
+{
+	char *e = pifs_path_escape(name), *out, *o;
+	const char *p;
+
+	if (!e)
+		return NULL;
+	out = malloc(strlen(e) * 4 + 1);
+	if (!out) {
+		free(e);
+		return NULL;
+	}
+	for (o = out, p = e; *p; p++) {
+		if (*p == ',' || *p == '=') {
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hexd[(unsigned char)*p >> 4];
+			*o++ = hexd[*p & 15];
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	free(e);
+	return out;
+}
+
+/* Digits of v in base (8 or 10), at least min of them, ending at end. */
+static char *fmt_u64(char *end, uint64_t v, unsigned base, int min)
+{
+	char *p = end;
+
+	do {
+		*--p = (char)('0' + v % base);
+		v /= base;
+	} while (v);
+	while (end - p < min)
+		*--p = '0';
+	return p;
+}
+
+/* s as pifs_path_escape writes it. */
+static void sb_path(struct pifs_strbuf *sb, const char *s)
+{
+	const unsigned char *p;
+	char *e;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x21 || *p == '\\' || *p >= 0x7f)
+			break;
+	if (!*p && strcmp(s, "-")) {
+		pifs_strbuf_add(sb, s, (size_t)((const char *)p - s));
+		return;
+	}
+	e = pifs_path_escape(s);
+	if (!e) {
+		sb->err = -ENOMEM;
+		return;
+	}
+	pifs_strbuf_addstr(sb, e);
+	free(e);
+}
+
+static void entry_format(struct pifs_strbuf *sb,
+			 const struct pifs_meta_entry *e)
+{
+	char num[160], *end = num + sizeof(num), *p = end, *xn;
+	size_t i, j;
+
+	/* built backwards: "T MODE UID GID SEC.NSEC MAJ:MIN " */
+	*--p = ' ';
+	p = fmt_u64(p, e->rdev_minor, 10, 1);
+	*--p = ':';
+	p = fmt_u64(p, e->rdev_major, 10, 1);
+	*--p = ' ';
+	p = fmt_u64(p, e->mtime_nsec, 10, 9);
+	*--p = '.';
+	if (e->mtime_sec < 0) {
+		p = fmt_u64(p, (uint64_t)0 - (uint64_t)e->mtime_sec, 10, 1);
+		*--p = '-';
+	} else {
+		p = fmt_u64(p, (uint64_t)e->mtime_sec, 10, 1);
+	}
+	*--p = ' ';
+	p = fmt_u64(p, e->gid, 10, 1);
+	*--p = ' ';
+	p = fmt_u64(p, e->uid, 10, 1);
+	*--p = ' ';
+	p = fmt_u64(p, e->mode & 07777, 8, 1);
+	*--p = ' ';
+	*--p = e->type;
+	pifs_strbuf_add(sb, p, (size_t)(end - p));
+	if (e->link)
+		sb_path(sb, e->link);
+	else
+		pifs_strbuf_addstr(sb, "-");
+	pifs_strbuf_addstr(sb, " ");
+	if (!e->nxattrs)
+		pifs_strbuf_addstr(sb, "-");
+	for (i = 0; i < e->nxattrs; i++) {
+		xn = escape_xname(e->xattrs[i].name);
+		if (!xn) {
+			sb->err = -ENOMEM;
+			goto out;
+		}
+		if (i)
+			pifs_strbuf_addstr(sb, ",");
+		pifs_strbuf_addstr(sb, xn);
+		pifs_strbuf_addstr(sb, "=");
+		free(xn);
+		for (j = 0; j < e->xattrs[i].len; j++) {
+			char h[2] = {hexd[e->xattrs[i].value[j] >> 4],
+				     hexd[e->xattrs[i].value[j] & 15]};
+			pifs_strbuf_add(sb, h, 2);
+		}
+	}
+	pifs_strbuf_addstr(sb, " ");
+	sb_path(sb, e->path);
+	pifs_strbuf_addstr(sb, "\n");
+out:
+	return;
+}
+
+int pifs_meta_format(const struct pifs_meta *m, char **out, size_t *len_out)
+{
+	struct pifs_strbuf sb = {0};
+	size_t i;
+
+	*out = NULL;
+	pifs_strbuf_addstr(&sb, PIFS_META_HEADER "\n");
+	pifs_strbuf_addf(&sb, "golden %s\n", m->golden);
+	for (i = 0; i < m->count && !sb.err; i++) {
+		if (!strchr("fdlcbps", m->entries[i].type) ||
+		    !m->entries[i].type) {
+			free(sb.p);
+			return -EINVAL;
+		}
+		entry_format(&sb, &m->entries[i]);
+	}
+	if (sb.err) {
+		free(sb.p);
+		return sb.err;
+	}
+	*out = sb.p;
+	if (len_out)
+		*len_out = sb.len;
+	return 0;
+}
+
+static int parse_u64(const char *s, const char *end, int base, uint64_t *out)
+{
+	uint64_t v = 0;
+	int d;
+
+	if (s == end)
+		return -EINVAL;
+	for (; s < end; s++) {
+		d = pifs_hexval(*s);
+		if (d < 0 || d >= base || v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
+			return -EINVAL;
+		v = v * (uint64_t)base + (uint64_t)d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_u32(const char *s, const char *end, int base, uint32_t *out)
+{
+	uint64_t v;
+
+	if (parse_u64(s, end, base, &v) < 0 || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static char *unescape_n(const char *s, const char *end)
+{
+	char *tmp = strndup(s, (size_t)(end - s)), *r;
+
+	if (!tmp)
+		return NULL;
+	r = pifs_path_unescape(tmp);
+	free(tmp);
+	return r;
+}
+
+static int parse_xattrs(struct pifs_meta_entry *e, const char *s,
+			const char *end)
+{
+	const char *p, *comma, *eq;
+	struct pifs_xattr *x;
+	size_t n = 1, i, vlen;
+	int hi, lo;
+
+	if (end - s == 1 && *s == '-')
+		return 0;
+	for (p = s; p < end; p++)
+		if (*p == ',')
+			n++;
+	e->xattrs = calloc(n, sizeof(*e->xattrs));
+	if (!e->xattrs)
+		return -ENOMEM;
+	for (p = s; p < end; p = comma + 1) {
+		comma = memchr(p, ',', (size_t)(end - p));
+		if (!comma)
+			comma = end;
+		eq = memchr(p, '=', (size_t)(comma - p));
+		if (!eq || eq == p || (comma - eq - 1) % 2)
+			return -EINVAL;
+		x = &e->xattrs[e->nxattrs];
+		x->name = unescape_n(p, eq);
+		if (!x->name)
+			return -EINVAL;
+		vlen = (size_t)(comma - eq - 1) / 2;
+		x->value = malloc(vlen ? vlen : 1);
+		if (!x->value) {
+			free(x->name);
+			return -ENOMEM;
+		}
+		x->len = vlen;
+		e->nxattrs++;
+		for (i = 0; i < vlen; i++) {
+			hi = pifs_hexval(eq[1 + 2 * i]);
+			lo = pifs_hexval(eq[2 + 2 * i]);
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			x->value[i] = (unsigned char)(hi << 4 | lo);
+		}
+		if (e->nxattrs > 1 &&
+		    strcmp(e->xattrs[e->nxattrs - 2].name, x->name) >= 0)
+			return -EINVAL;
+		if (comma == end)
+			break;
+	}
+	return 0;
+}
+
+int pifs_meta_entry_parse(struct pifs_meta_entry *e, const char *line,
+			  const char *end)
+{
+	const char *f[9], *fe[9], *p = line, *dot, *colon;
+	uint64_t v;
+	int i;
+
+	/* fields are copied as C strings: a NUL would end one early (and a
+	 * NUL type byte is in "fdlcbps" for strchr) */
+	if (memchr(line, '\0', (size_t)(end - line)))
+		return -EINVAL;
+	for (i = 0; i < 9; i++) {
+		f[i] = p;
+		if (i < 8) {
+			p = memchr(p, ' ', (size_t)(end - p));
+			if (!p)
+				return -EINVAL;
+			fe[i] = p++;
+		} else {
+			fe[i] = end;
+			if (memchr(f[i], ' ', (size_t)(end - f[i])))
+				return -EINVAL;
+		}
+		if (fe[i] == f[i])
+			return -EINVAL;
+	}
+	if (fe[0] - f[0] != 1 || !strchr("fdlcbps", *f[0]))
+		return -EINVAL;
+	e->type = *f[0];
+	if (parse_u64(f[1], fe[1], 8, &v) < 0 || v > 07777)
+		return -EINVAL;
+	e->mode = (unsigned)v;
+	if (parse_u32(f[2], fe[2], 10, &e->uid) < 0 ||
+	    parse_u32(f[3], fe[3], 10, &e->gid) < 0)
+		return -EINVAL;
+	dot = memchr(f[4], '.', (size_t)(fe[4] - f[4]));
+	if (!dot || fe[4] - dot != 10)
+		return -EINVAL;
+	if (*f[4] == '-') {
+		if (parse_u64(f[4] + 1, dot, 10, &v) < 0 || v > INT64_MAX)
+			return -EINVAL;
+		e->mtime_sec = -(int64_t)v;
+	} else {
+		if (parse_u64(f[4], dot, 10, &v) < 0 || v > INT64_MAX)
+			return -EINVAL;
+		e->mtime_sec = (int64_t)v;
+	}
+	if (parse_u32(dot + 1, fe[4], 10, &e->mtime_nsec) < 0 ||
+	    e->mtime_nsec > 999999999)
+		return -EINVAL;
+	colon = memchr(f[5], ':', (size_t)(fe[5] - f[5]));
+	if (!colon || parse_u32(f[5], colon, 10, &e->rdev_major) < 0 ||
+	    parse_u32(colon + 1, fe[5], 10, &e->rdev_minor) < 0)
+		return -EINVAL;
+	if (!(fe[6] - f[6] == 1 && *f[6] == '-')) {
+		e->link = unescape_n(f[6], fe[6]);
+		if (!e->link)
+			return -EINVAL;
+	}
+	if (parse_xattrs(e, f[7], fe[7]) < 0)
+		return -EINVAL;
+	e->path = unescape_n(f[8], fe[8]);
+	if (!e->path || !*e->path)
+		return -EINVAL;
+	e->size = UINT64_MAX;
+	return 0;
+}
+
+int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
+		    char *errbuf, size_t errlen)
+{
+	const char *p = text, *end = text + len, *nl;
+	size_t lineno = 0, cap = 0;
+	struct pifs_meta_entry *n;
+	int ret;
+
+	pifs_meta_init(m);
+	while (p < end) {
+		lineno++;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl) {
+			pifs_seterr(errbuf, errlen, "line %zu: no final newline",
+			       lineno);
+			ret = -EINVAL;
+			goto fail;
+		}
+		if (lineno == 1) {
+			if ((size_t)(nl - p) != strlen(PIFS_META_HEADER) ||
+			    memcmp(p, PIFS_META_HEADER, (size_t)(nl - p))) {
+				pifs_seterr(errbuf, errlen,
+				       "line 1: not a pifs META header");
+				ret = -EINVAL;
+				goto fail;
+			}
+		} else if (lineno == 2) {
+			if (nl - p < 8 || nl - p > 23 || memcmp(p, "golden ", 7) ||
+			    memchr(p, '\0', (size_t)(nl - p))) {
+				pifs_seterr(errbuf, errlen,
+				       "line 2: bad golden line");
+				ret = -EINVAL;
+				goto fail;
+			}
+			memcpy(m->golden, p + 7, (size_t)(nl - p - 7));
+			m->golden[nl - p - 7] = '\0';
+		} else {
+			if (m->count == cap) {
+				cap = cap ? cap * 2 : 256;
+				n = realloc(m->entries, cap * sizeof(*n));
+				if (!n) {
+					ret = -ENOMEM;
+					goto fail;
+				}
+				m->entries = n;
+			}
+			memset(&m->entries[m->count], 0, sizeof(*n));
+			ret = pifs_meta_entry_parse(&m->entries[m->count++], p,
+						    nl);
+			if (ret < 0) {
+				pifs_seterr(errbuf, errlen, "line %zu: bad entry",
+				       lineno);
+				goto fail;
+			}
+			if (m->count > 1 &&
+			    strcmp(m->entries[m->count - 2].path,
+				   m->entries[m->count - 1].path) >= 0) {
+				pifs_seterr(errbuf, errlen,
+				       "line %zu: entries not sorted", lineno);
+				ret = -EINVAL;
+				goto fail;
+			}
+		}
+		p = nl + 1;
+	}
+	if (lineno < 2) {
+		pifs_seterr(errbuf, errlen, "truncated META");
+		ret = -EINVAL;
+		goto fail;
+	}
+	return 0;
+fail:
+	pifs_meta_release(m);
+	return ret;
+}
+
+const struct pifs_xattr *pifs_meta_xattr(const struct pifs_meta_entry *e,
+				        const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < e->nxattrs; i++)
+		if (!strcmp(e->xattrs[i].name, name))
+			return &e->xattrs[i];
+	return NULL;
+}
+
+int pifs_meta_is_whiteout(const struct pifs_meta_entry *e)
+{
+	return e->type == 'c' && !e->rdev_major && !e->rdev_minor;
+}
+
+int pifs_meta_is_opaque(const struct pifs_meta_entry *e)
+{
+	const struct pifs_xattr *x = pifs_meta_xattr(e, PIFS_XATTR_OPAQUE);
+
+	return e->type == 'd' && x && x->len == 1 && x->value[0] == 'y';
+}
