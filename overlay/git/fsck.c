@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fsck.c - checking the repository (every branch's history, each commit's
- * META, trees and blobs read back once), the workers' deltas and their
- * bases, and leftovers in work/; one line per problem.
+ * META, trees and blobs read back once; the packs byte by byte in
+ * verify_pack.c), the workers' deltas and their bases, and leftovers in
+ * work/; one line per problem.
  */
 #include "config.h"
 
@@ -359,6 +360,10 @@ int pifs_git_fsck(struct pifs_store *st, const struct pifs_registry *reg,
 		goto out;
 	}
 	if (f.g) {
+		ret = pifs_git_verify_packs(st, out);
+		if (ret < 0)
+			goto out;
+		f.problems += ret;
 		ret = git_reference_iterator_glob_new(&it, f.g->repo,
 						      REF_PREFIX "*");
 		if (ret < 0) {

@@ -261,4 +261,8 @@ int pifs_diff_paths(struct pifs_store *st, const struct pifs_meta *old,
 int pifs_pack_write(struct pifs_git *g, unsigned *count, char *errbuf,
 		    size_t errlen);
 
+/* verify_pack.c: every pack's checksum and each object's CRC-32 against
+ * its index, one line per problem on out; the problem count or -errno. */
+int pifs_git_verify_packs(struct pifs_store *st, FILE *out);
+
 #endif

@@ -4,7 +4,9 @@
 # trip of a delta holding every file type and attribute (snapshot, change,
 # reset), reset --golden / --to / the refusal without --force, show, diff
 # (exact lines), log, status, fsck clean and fsck finding a corrupted
-# object and a broken ref (on copies of the store), and kill -9 of
+# object, damage that reads back whole (only the pack's checksum and the
+# index's CRC-32 show it), a damaged index and a broken ref (on copies of
+# the store), and kill -9 of
 # `pifs snapshot` and `pifs reset` at random points: fsck stays clean and
 # the worker is exactly in its old or its new state.
 . "$(dirname "$0")/lib.sh"
@@ -133,11 +135,49 @@ expect_eq "fsck of a clean store" "store is consistent" "$(P fsck 2>&1)"
 cp -a "$T/store" "$T/bad1"
 pack=$(ls -S "$T/bad1/git/objects/pack/"*.pack | head -1)
 size=$(stat -c %s "$pack")
+# the object the damage lands in, as git verify-pack places it
+hit=$(git --git-dir="$T/bad1/git" verify-pack -v "${pack%.pack}.idx" |
+	awk -v at=$((size / 2)) 'NF >= 5 && $5 <= at && at < $5 + $4 { print $1 }')
 printf '\x55\xaa\x55\xaa\x55\xaa\x55\xaa' | dd of="$pack" bs=1 seek=$((size / 2)) conv=notrunc status=none
 out=$("$PIFS" --store "$T/bad1" fsck 2>&1); rc=$?
 expect_eq "fsck exit on a corrupted object" 1 "$rc"
-printf '%s\n' "$out" | grep -Eq "^snapshot [0-9a-f]{7} of worker-3: cannot read .* \(object [0-9a-f]{40}\)" \
-	&& ok "fsck names the corrupted object" || fail "fsck output: $out"
+printf '%s\n' "$out" | grep -Eq "(cannot read .*\(object $hit\)|^pack 'pack-[0-9a-f]{40}\.pack': object $hit at offset [0-9]+ )" \
+	&& ok "fsck names the corrupted object" || fail "fsck output (damage in $hit): $out"
+# Damage that reads back whole: in the zlib stream of the sparse file's
+# 8 MiB of zeros, other back-references give the same zeros, so git and
+# libgit2 inflate the object to its id.  Only the pack's checksum and the
+# index's CRC-32 of the object's bytes show it (as git fsck reports).
+chattr -R -i "$T/bad1" 2>/dev/null; rm -rf "$T/bad1"
+cp -a "$T/store" "$T/bad1"
+pack=$(ls -S "$T/bad1/git/objects/pack/"*.pack | head -1)
+read -r zid zoff zlen < <(git --git-dir="$T/bad1/git" verify-pack -v "${pack%.pack}.idx" |
+	awk '$2 == "blob" && $3 == 8388613 { print $1, $5, $4 }')
+cp "$pack" "$T/pack.orig"
+found=
+for ((try = 0; try < 200 && !found; try++)); do
+	at=$((zoff + 64 + try * 61))
+	[ "$at" -lt $((zoff + zlen - 64)) ] || break
+	cp "$T/pack.orig" "$pack"
+	printf '\x55\xaa\x55\xaa' | dd of="$pack" bs=1 seek="$at" conv=notrunc status=none
+	[ "$(git --git-dir="$T/bad1/git" cat-file blob "$zid" 2>/dev/null | git hash-object --stdin)" = "$zid" ] && found=$at
+done
+rm -f "$T/pack.orig"
+[ -n "$found" ] && ok "damage that git reads back whole (at $found of the sparse file's object $zid)" ||
+	fail "no damage in the sparse file's object that reads back whole"
+out=$("$PIFS" --store "$T/bad1" fsck 2>&1); rc=$?
+expect_eq "fsck exit on damage that reads back" 1 "$rc"
+printf '%s\n' "$out" | grep -q "^pack '$(basename "$pack")': object $zid at offset $zoff does not match its CRC-32 in the index (the pack is damaged)$" \
+	&& ok "fsck names the object whose bytes changed" || fail "fsck output: $out"
+printf '%s\n' "$out" | grep -q "^pack '$(basename "$pack")': its checksum does not match its contents (the pack is damaged)$" \
+	&& ok "fsck names the damaged pack" || fail "fsck output: $out"
+chattr -R -i "$T/bad1" 2>/dev/null; rm -rf "$T/bad1"
+cp -a "$T/store" "$T/bad1"
+idx=$(ls "$T/bad1/git/objects/pack/"*.idx | head -1)
+chmod u+w "$idx"; printf 'Z' | dd of="$idx" bs=1 seek=600 conv=notrunc status=none
+out=$("$PIFS" --store "$T/bad1" fsck 2>&1); rc=$?
+expect_eq "fsck exit on a damaged index" 1 "$rc"
+printf '%s\n' "$out" | grep -q "^pack index '$(basename "$idx")': its checksum does not match its contents (the file is damaged)$" \
+	&& ok "fsck names the damaged index" || fail "fsck output: $out"
 cp -a "$T/store" "$T/bad2"
 echo 0123456789012345678901234567890123456789 > "$T/bad2/git/refs/heads/workers/worker-3"
 out=$("$PIFS" --store "$T/bad2" fsck 2>&1); rc=$?
