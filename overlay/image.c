@@ -77,8 +77,8 @@
 #include "image.h"
 #include "manifest.h"
 #include "safeio.h"
-#include "store.h"
 #include "util.h"
+#include "xattr.h"
 
 #define CHUNK	       ((size_t)1 << 20)  /* stream and copy buffer */
 #define IN_SIZE	       ((size_t)1 << 17)  /* compressed input buffer */

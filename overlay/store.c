@@ -45,12 +45,6 @@
 #define DEFAULT_RANGE_HI "10.1.1.20"
 #define PROGRESS_EVERY	 10000
 
-int pifs_xattr_private(const char *name)
-{
-	return !strncmp(name, "trusted.overlay.", 16) ||
-	       !strncmp(name, "trusted.pifs.", 13);
-}
-
 /* ---- tree copy ---- */
 
 struct copy_ctx {

@@ -34,11 +34,7 @@
 
 #include "manifest.h"
 #include "registry.h"
-
-#define PIFS_XATTR_OPAQUE "trusted.overlay.opaque"
-#define PIFS_XATTR_REDIRECT "trusted.overlay.redirect"
-#define PIFS_XATTR_ORIGIN "trusted.pifs.origin"
-#define PIFS_XATTR_GOLDEN "trusted.pifs.golden"
+#include "xattr.h" /* the PIFS_XATTR_* names, pifs_xattr_private */
 
 struct pifs_store_conf {
 	unsigned format;
@@ -58,9 +54,6 @@ struct pifs_store {
 	int lock_fd;       /* lock/store while held, else -1 */
 	int daemon_lock_fd;/* lock/daemon while held, else -1 */
 };
-
-/* Nonzero for names the store reserves and hides from clients. */
-int pifs_xattr_private(const char *name);
 
 /* Create a new store at path from the golden directory: copy the tree
  * with every attribute (owner, full mode, ns times, xattrs, hard links,
