@@ -8,7 +8,7 @@
  * magic bytes, not its name.  The partition table and the file system of
  * each partition are identified with libblkid; the ext4 root is read with
  * libext2fs and the FAT boot partition with mtools (mcopy), which becomes
- * boot/firmware/ in the tree.  Design and trade-offs: image.c.
+ * boot/firmware/ in the tree.  Design and trade-offs: image/import.c.
  *
  * Errors are one line in errbuf naming the image ("image 'x.img.xz' is
  * truncated", "... is corrupt: ...", "... has no partition table",

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * image.c - import a Raspberry Pi OS disk image (.img, .img.xz, .img.gz)
+ * import.c - import a Raspberry Pi OS disk image (.img, .img.xz, .img.gz)
  * into a golden tree without a loop device or a mount: the streamed
  * reader, the probe (libblkid: partition table and file system types;
  * libext2fs: the ext4 superblock), the one streaming pass, the ext4 walk
