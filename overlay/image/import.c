@@ -60,6 +60,7 @@
 #include <lzma.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,22 +81,17 @@
 #include "safeio.h"
 #include "util.h"
 #include "xattr.h"
+#include "internal.h"
 
-#define CHUNK	       ((size_t)1 << 20)  /* stream and copy buffer */
-#define IN_SIZE	       ((size_t)1 << 17)  /* compressed input buffer */
+#define IN_SIZE	       ((size_t)1 << 17) /* compressed input buffer */
+#define XZ_MT_MEMLIMIT ((uint64_t)256 << 20)
 #define PROBE_PREFIX   ((size_t)1 << 20)  /* partition table area */
 #define PART_HEAD      ((size_t)64 << 10) /* start of each partition */
 #define PROBE_SIZE     ((off_t)1 << 40)	  /* apparent size of the probe memfd */
 #define ZERO_GRAIN     4096		  /* zero blocks are not written */
 #define SCRATCH	       ".image-scratch"
-#define XZ_MT_MEMLIMIT ((uint64_t)256 << 20)
 
-extern char **environ;
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+void image_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -122,7 +119,71 @@ const char *pifs_image_human(uint64_t bytes, char *buf, size_t len)
 	return buf;
 }
 
-/* ---- format and the streamed reader ---- */
+int image_chmod_entry(int dirfd, const char *name, mode_t mode)
+{
+	char path[32];
+	int fd, ret = 0;
+
+	fd = pifs_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	if (chmod(pifs_fd_path(fd, path, sizeof(path)), mode & 07777) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void bar_draw(struct bar *b)
+{
+	char line[160], hd[32], ht[32];
+	uint64_t done = b->done > b->total ? b->total : b->done;
+	int pct = (int)(done * 100 / b->total), fill = pct * 30 / 100, k, n;
+
+	n = snprintf(line, sizeof(line), "\r%-18s [", b->what);
+	for (k = 0; k < 30 && n < (int)sizeof(line) - 1; k++)
+		line[n++] = k < fill ? '#' : '.';
+	if (b->unit)
+		snprintf(line + n, sizeof(line) - (size_t)n,
+			 "] %3d%%  %" PRIu64 " of %" PRIu64 " %s   ", pct, done,
+			 b->total, b->unit);
+	else
+		snprintf(line + n, sizeof(line) - (size_t)n,
+			 "] %3d%%  %s of %s   ", pct,
+			 pifs_image_human(done, hd, sizeof(hd)),
+			 pifs_image_human(b->total, ht, sizeof(ht)));
+	if (write(b->fd, line, strlen(line)) < 0)
+		b->fd = -1;
+	b->shown = 1;
+}
+
+/* At most five redraws a second. */
+void image_bar_update(struct bar *b, uint64_t done)
+{
+	struct timespec now;
+
+	b->done = done;
+	if (b->fd < 0 || !b->total)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (b->shown && (now.tv_sec - b->last.tv_sec) * 1000 +
+				(now.tv_nsec - b->last.tv_nsec) / 1000000 <
+			    200)
+		return;
+	b->last = now;
+	bar_draw(b);
+}
+
+/* The final state and a newline. */
+void image_bar_end(struct bar *b)
+{
+	if (b->fd >= 0 && b->total && (b->shown || b->done)) {
+		bar_draw(b);
+		if (write(b->fd, "\n", 1) < 0)
+			b->fd = -1;
+	}
+	b->shown = 0;
+	b->total = b->done = 0;
+}
 
 enum pifs_image_format pifs_image_format_detect(const void *buf, size_t len)
 {
@@ -483,21 +544,24 @@ int pifs_image_is_image(const char *path)
 
 /* "image 'x' is truncated" / "is corrupt: ..." / "cannot read ..." for a
  * reader error. */
-static int reader_error(struct pifs_image_reader *r, const char *path, int err,
-			char *errbuf, size_t errlen)
+int image_reader_error(struct pifs_image_reader *r, const char *path, int err,
+		       char *errbuf, size_t errlen)
 {
 	if (err == -ENODATA)
-		seterr(errbuf, errlen, "image '%s' is truncated", path);
+		image_seterr(errbuf, errlen, "image '%s' is truncated", path);
 	else if (err == -EIO)
-		seterr(errbuf, errlen, "image '%s' is corrupt: %s", path,
-		       pifs_image_reader_error(r));
+		image_seterr(errbuf, errlen, "image '%s' is corrupt: %s", path,
+			     pifs_image_reader_error(r));
 	else
-		seterr(errbuf, errlen, "cannot read image '%s': %s", path,
-		       strerror(-err));
+		image_seterr(errbuf, errlen, "cannot read image '%s': %s", path,
+			     strerror(-err));
 	return err;
 }
 
-/* ---- probe ---- */
+const char *image_reader_open_error(const struct pifs_image_reader *r, int err)
+{
+	return r && r->err[0] ? r->err : strerror(-err);
+}
 
 /* Copy the next len bytes of the stream to fd at the stream offset. */
 static int capture(struct pifs_image_reader *r, int fd, size_t len,
@@ -530,106 +594,11 @@ out:
 	return ret;
 }
 
-static int part_cmp(const void *a, const void *b)
+int image_part_cmp(const void *a, const void *b)
 {
 	const struct pifs_image_part *pa = a, *pb = b;
 
 	return pa->off < pb->off ? -1 : pa->off > pb->off;
-}
-
-static uint16_t le16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-/* Bytes in use in the FAT file system at fd/off (of size part_size): from
- * the FAT32 FSInfo free-cluster count when it is there and plausible,
- * else the partition size. */
-static uint64_t fat_used(int fd, uint64_t off, uint64_t part_size)
-{
-	unsigned char bs[512], fsi[512];
-	uint32_t bps, spc, total, fatsz, rsvd, nfats, clusters, freec, data;
-
-	if (pread(fd, bs, sizeof(bs), (off_t)off) != sizeof(bs))
-		return part_size;
-	bps = le16(bs + 11);
-	spc = bs[13];
-	rsvd = le16(bs + 14);
-	nfats = bs[16];
-	total = le16(bs + 19) ? le16(bs + 19) : le32(bs + 32);
-	fatsz = le16(bs + 22) ? le16(bs + 22) : le32(bs + 36);
-	if (le16(bs + 22) || bps < 512 || bps > 4096 || !spc || !nfats)
-		return part_size; /* FAT12/16 or not sane: no FSInfo */
-	data = rsvd + nfats * fatsz;
-	if (total <= data)
-		return part_size;
-	clusters = (total - data) / spc;
-	if (pread(fd, fsi, sizeof(fsi),
-		  (off_t)(off + (uint64_t)le16(bs + 48) * bps)) !=
-		sizeof(fsi) ||
-	    le32(fsi) != 0x41615252 || le32(fsi + 484) != 0x61417272)
-		return part_size;
-	freec = le32(fsi + 488);
-	if (freec > clusters)
-		return part_size; /* 0xffffffff: unknown */
-	return ((uint64_t)data + (uint64_t)(clusters - freec) * spc) * bps;
-}
-
-static void ext2_init_errors(void)
-{
-	static int done;
-
-	if (!done) {
-		initialize_ext2_error_table();
-		done = 1;
-	}
-}
-
-/* The superblock of the ext4 file system at fd/off: block size, used
- * blocks and inodes; refuses what pifs cannot read. */
-static int probe_ext4(int fd, const char *path, struct pifs_image_layout *lay,
-		      char *errbuf, size_t errlen)
-{
-	char dev[64], opts[64];
-	ext2_filsys fs = NULL;
-	struct ext2_super_block *sb;
-	errcode_t err;
-
-	ext2_init_errors();
-	snprintf(dev, sizeof(dev), "/proc/self/fd/%d", fd);
-	snprintf(opts, sizeof(opts), "offset=%" PRIu64, lay->root.off);
-	err = ext2fs_open2(dev, opts, EXT2_FLAG_64BITS | EXT2_FLAG_SUPER_ONLY,
-			   0, 0, unix_io_manager, &fs);
-	if (err) {
-		seterr(errbuf, errlen,
-		       "cannot read the ext4 file system in partition %d of "
-		       "image '%s': %s",
-		       lay->root.partno, path, error_message(err));
-		return -EINVAL;
-	}
-	sb = fs->super;
-	if (ext2fs_has_feature_journal_needs_recovery(sb)) {
-		seterr(errbuf, errlen,
-		       "the ext4 file system in partition %d of image '%s' "
-		       "was not cleanly unmounted (its journal needs "
-		       "recovery)",
-		       lay->root.partno, path);
-		ext2fs_close_free(&fs);
-		return -EINVAL;
-	}
-	lay->root_block_size = fs->blocksize;
-	lay->root_used =
-	    (ext2fs_blocks_count(sb) - ext2fs_free_blocks_count(sb)) *
-	    (uint64_t)fs->blocksize;
-	lay->root_inodes = sb->s_inodes_count - sb->s_free_inodes_count;
-	ext2fs_close_free(&fs);
-	return 0;
 }
 
 /* The file system type blkid finds in fd at [off, off+size), into type. */
@@ -683,7 +652,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		return -errno;
 	ret = capture(r, mfd, PROBE_PREFIX, &short_read);
 	if (ret < 0)
-		return reader_error(r, path, ret, errbuf, errlen);
+		return image_reader_error(r, path, ret, errbuf, errlen);
 
 	pr = blkid_new_probe();
 	if (!pr)
@@ -698,8 +667,8 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 	tab = ls ? blkid_partlist_get_table(ls) : NULL;
 	n = ls ? blkid_partlist_numof_partitions(ls) : 0;
 	if (!tab || n <= 0) {
-		seterr(errbuf, errlen, "image '%s' has no partition table",
-		       path);
+		image_seterr(errbuf, errlen,
+			     "image '%s' has no partition table", path);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -711,8 +680,9 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		if (!p || blkid_partition_is_extended(p))
 			continue;
 		if (nparts == (int)(sizeof(parts) / sizeof(parts[0]))) {
-			seterr(errbuf, errlen,
-			       "image '%s' has too many partitions", path);
+			image_seterr(errbuf, errlen,
+				     "image '%s' has too many partitions",
+				     path);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -727,31 +697,34 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		nparts++;
 	}
 	if (!nparts) {
-		seterr(errbuf, errlen, "image '%s' has no partition table",
-		       path);
+		image_seterr(errbuf, errlen,
+			     "image '%s' has no partition table", path);
 		ret = -EINVAL;
 		goto out;
 	}
-	qsort(parts, (size_t)nparts, sizeof(parts[0]), part_cmp);
+	qsort(parts, (size_t)nparts, sizeof(parts[0]), image_part_cmp);
 	for (i = 0; i < nparts; i++) {
 		uint64_t end = parts[i].off + parts[i].size;
 
 		if (i && parts[i].off < parts[i - 1].off + parts[i - 1].size) {
-			seterr(errbuf, errlen,
-			       "image '%s' is corrupt: partitions %d and %d "
-			       "overlap",
-			       path, parts[i - 1].partno, parts[i].partno);
+			image_seterr(
+			    errbuf, errlen,
+			    "image '%s' is corrupt: partitions %d and %d "
+			    "overlap",
+			    path, parts[i - 1].partno, parts[i].partno);
 			ret = -EINVAL;
 			goto out;
 		}
 		if (end > lay->end)
 			lay->end = end;
 	}
-	if (r->fmt == PIFS_IMAGE_RAW && lay->end > r->file_size) {
-		seterr(errbuf, errlen,
-		       "image '%s' is truncated: its partitions end at byte "
-		       "%" PRIu64 ", the file at byte %" PRIu64,
-		       path, lay->end, r->file_size);
+	if (pifs_image_reader_format(r) == PIFS_IMAGE_RAW &&
+	    lay->end > pifs_image_reader_file_size(r)) {
+		image_seterr(
+		    errbuf, errlen,
+		    "image '%s' is truncated: its partitions end at byte "
+		    "%" PRIu64 ", the file at byte %" PRIu64,
+		    path, lay->end, pifs_image_reader_file_size(r));
 		ret = -EINVAL;
 		goto out;
 	}
@@ -765,7 +738,8 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		if (pos < parts[i].off) {
 			ret = pifs_image_reader_skip(r, parts[i].off - pos);
 			if (ret < 0) {
-				reader_error(r, path, ret, errbuf, errlen);
+				image_reader_error(r, path, ret, errbuf,
+						   errlen);
 				goto out;
 			}
 		} else if (pos > parts[i].off) {
@@ -778,7 +752,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		if (ret == 0 && short_read)
 			ret = -ENODATA;
 		if (ret < 0) {
-			reader_error(r, path, ret, errbuf, errlen);
+			image_reader_error(r, path, ret, errbuf, errlen);
 			goto out;
 		}
 		ret = probe_fstype(mfd, parts[i].off, parts[i].size,
@@ -787,56 +761,60 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 			goto out;
 		if (!strcmp(parts[i].fstype, "vfat")) {
 			if (lay->boot.partno) {
-				seterr(errbuf, errlen,
-				       "image '%s' has more than one FAT "
-				       "partition (%d and %d)",
-				       path, lay->boot.partno, parts[i].partno);
+				image_seterr(errbuf, errlen,
+					     "image '%s' has more than one FAT "
+					     "partition (%d and %d)",
+					     path, lay->boot.partno,
+					     parts[i].partno);
 				ret = -EINVAL;
 				goto out;
 			}
 			lay->boot = parts[i];
 		} else if (is_ext(parts[i].fstype)) {
 			if (lay->root.partno) {
-				seterr(errbuf, errlen,
-				       "image '%s' has more than one ext4 "
-				       "partition (%d and %d)",
-				       path, lay->root.partno, parts[i].partno);
+				image_seterr(
+				    errbuf, errlen,
+				    "image '%s' has more than one ext4 "
+				    "partition (%d and %d)",
+				    path, lay->root.partno, parts[i].partno);
 				ret = -EINVAL;
 				goto out;
 			}
 			lay->root = parts[i];
 		} else if (parts[i].fstype[0]) {
-			seterr(errbuf, errlen,
-			       "partition %d of image '%s' is %s, not FAT or "
-			       "ext4",
-			       parts[i].partno, path, parts[i].fstype);
+			image_seterr(
+			    errbuf, errlen,
+			    "partition %d of image '%s' is %s, not FAT or "
+			    "ext4",
+			    parts[i].partno, path, parts[i].fstype);
 			ret = -EINVAL;
 			goto out;
 		} else {
-			seterr(errbuf, errlen,
-			       "partition %d of image '%s' has no file system "
-			       "pifs can read (not FAT or ext4)",
-			       parts[i].partno, path);
+			image_seterr(
+			    errbuf, errlen,
+			    "partition %d of image '%s' has no file system "
+			    "pifs can read (not FAT or ext4)",
+			    parts[i].partno, path);
 			ret = -EINVAL;
 			goto out;
 		}
 	}
 	if (!lay->root.partno) {
-		seterr(errbuf, errlen, "image '%s' has no ext4 root partition",
-		       path);
+		image_seterr(errbuf, errlen,
+			     "image '%s' has no ext4 root partition", path);
 		ret = -EINVAL;
 		goto out;
 	}
 	if (!lay->boot.partno) {
-		seterr(errbuf, errlen, "image '%s' has no FAT boot partition",
-		       path);
+		image_seterr(errbuf, errlen,
+			     "image '%s' has no FAT boot partition", path);
 		ret = -EINVAL;
 		goto out;
 	}
-	ret = probe_ext4(mfd, path, lay, errbuf, errlen);
+	ret = image_ext4_probe(mfd, path, lay, errbuf, errlen);
 	if (ret < 0)
 		goto out;
-	lay->boot_used = fat_used(mfd, lay->boot.off, lay->boot.size);
+	lay->boot_used = image_fat_used(mfd, lay->boot.off, lay->boot.size);
 	if (lay->boot_used > lay->boot.size)
 		lay->boot_used = lay->boot.size;
 	ret = 0;
@@ -855,25 +833,22 @@ int pifs_image_probe(const char *path, struct pifs_image_layout *lay,
 		errbuf[0] = '\0';
 	ret = pifs_image_reader_open(&r, path);
 	if (ret < 0) {
-		if (r && r->err[0])
-			seterr(errbuf, errlen, "cannot open image '%s': %s",
-			       path, r->err);
-		else
-			seterr(errbuf, errlen, "cannot open image '%s': %s",
-			       path, strerror(-ret));
+		image_seterr(errbuf, errlen, "cannot open image '%s': %s", path,
+			     image_reader_open_error(r, ret));
 		pifs_image_reader_free(r);
 		return ret;
 	}
 	mfd = memfd_create("pifs-probe", MFD_CLOEXEC);
 	if (mfd < 0) {
 		ret = -errno;
-		seterr(errbuf, errlen, "cannot probe image '%s': %s", path,
-		       strerror(-ret));
+		image_seterr(errbuf, errlen, "cannot probe image '%s': %s",
+			     path, strerror(-ret));
 	} else {
 		ret = probe(r, mfd, path, lay, errbuf, errlen);
 		if (ret < 0 && errbuf && errlen && !errbuf[0])
-			seterr(errbuf, errlen, "cannot probe image '%s': %s",
-			       path, strerror(-ret));
+			image_seterr(errbuf, errlen,
+				     "cannot probe image '%s': %s", path,
+				     strerror(-ret));
 		close(mfd);
 	}
 	pifs_image_reader_free(r);
@@ -896,291 +871,75 @@ void pifs_image_space_needed(const struct pifs_image_layout *lay, int can_punch,
 	*inodes = lay->root_inodes + 4096;
 }
 
-struct pifs_image_digests {
-	struct pifs_kvmap map; /* (st_dev, st_ino) -> 32 hex digits */
-};
-
-int pifs_image_digest_known(const struct stat *st, char digest[33], void *arg)
+static void ext2_init_errors(void)
 {
-	struct pifs_image_digests *d = arg;
-	const char *v = d ? pifs_kv_find(&d->map, st->st_dev, st->st_ino) : NULL;
+	static int done;
 
-	if (!v)
-		return 0;
-	memcpy(digest, v, 33);
-	return 1;
-}
-
-void pifs_image_digests_free(struct pifs_image_digests *d)
-{
-	if (!d)
-		return;
-	pifs_kv_free(&d->map);
-	free(d);
-}
-
-/* ---- progress ---- */
-
-struct bar {
-	int fd; /* -1: no bar */
-	const char *what;
-	const char *unit; /* NULL: bytes */
-	uint64_t total, done;
-	struct timespec last;
-	int shown;
-};
-
-static void bar_draw(struct bar *b)
-{
-	char line[160], hd[32], ht[32];
-	uint64_t done = b->done > b->total ? b->total : b->done;
-	int pct = (int)(done * 100 / b->total), fill = pct * 30 / 100, k, n;
-
-	n = snprintf(line, sizeof(line), "\r%-18s [", b->what);
-	for (k = 0; k < 30 && n < (int)sizeof(line) - 1; k++)
-		line[n++] = k < fill ? '#' : '.';
-	if (b->unit)
-		snprintf(line + n, sizeof(line) - (size_t)n,
-			 "] %3d%%  %" PRIu64 " of %" PRIu64 " %s   ", pct, done,
-			 b->total, b->unit);
-	else
-		snprintf(line + n, sizeof(line) - (size_t)n,
-			 "] %3d%%  %s of %s   ", pct,
-			 pifs_image_human(done, hd, sizeof(hd)),
-			 pifs_image_human(b->total, ht, sizeof(ht)));
-	if (write(b->fd, line, strlen(line)) < 0)
-		b->fd = -1;
-	b->shown = 1;
-}
-
-/* At most five redraws a second. */
-static void bar_update(struct bar *b, uint64_t done)
-{
-	struct timespec now;
-
-	b->done = done;
-	if (b->fd < 0 || !b->total)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (b->shown && (now.tv_sec - b->last.tv_sec) * 1000 +
-				(now.tv_nsec - b->last.tv_nsec) / 1000000 <
-			    200)
-		return;
-	b->last = now;
-	bar_draw(b);
-}
-
-/* The final state and a newline. */
-static void bar_end(struct bar *b)
-{
-	if (b->fd >= 0 && b->total && (b->shown || b->done)) {
-		bar_draw(b);
-		if (write(b->fd, "\n", 1) < 0)
-			b->fd = -1;
+	if (!done) {
+		initialize_ext2_error_table();
+		done = 1;
 	}
-	b->shown = 0;
-	b->total = b->done = 0;
 }
 
-/* ---- the import ---- */
-
-struct imp {
-	const char *path; /* the image, for messages */
-	const struct pifs_image_opts *opts;
-	struct pifs_image_layout lay;
-	int ddir;    /* where the tree and scratch go */
-	int scratch; /* the scratch file, O_RDWR */
-	int can_punch;
-	int droot; /* the tree root, O_PATH */
-	ext2_filsys fs;
-	char *buf;	    /* CHUNK bytes */
-	struct pifs_kvmap links; /* ext4 inode -> first path (nlink > 1) */
-	struct pifs_kvmap dirs;  /* ext4 directory inodes on the walk */
-	struct pifs_image_digests *digests;
-	struct pifs_content_digest *cd;
-	int made_tree; /* ddir/dname is ours to remove on failure */
-	uint64_t files_done;
-	unsigned long private_xattrs; /* dropped trusted.overlay/pifs */
-	struct bar bar;
-	char *errbuf;
-	size_t errlen;
-};
-
-static int cancelled(struct imp *im)
+/* The superblock of the ext4 file system at fd/off: block size, used
+ * blocks and inodes; refuses what pifs cannot read. */
+int image_ext4_probe(int fd, const char *path, struct pifs_image_layout *lay,
+		     char *errbuf, size_t errlen)
 {
-	if (im->opts && im->opts->cancel && *im->opts->cancel) {
-		seterr(im->errbuf, im->errlen,
-		       "import of image '%s' interrupted", im->path);
-		return 1;
+	char dev[64], opts[64];
+	ext2_filsys fs = NULL;
+	struct ext2_super_block *sb;
+	errcode_t err;
+
+	ext2_init_errors();
+	snprintf(dev, sizeof(dev), "/proc/self/fd/%d", fd);
+	snprintf(opts, sizeof(opts), "offset=%" PRIu64, lay->root.off);
+	err = ext2fs_open2(dev, opts, EXT2_FLAG_64BITS | EXT2_FLAG_SUPER_ONLY,
+			   0, 0, unix_io_manager, &fs);
+	if (err) {
+		image_seterr(
+		    errbuf, errlen,
+		    "cannot read the ext4 file system in partition %d of "
+		    "image '%s': %s",
+		    lay->root.partno, path, error_message(err));
+		return -EINVAL;
 	}
+	sb = fs->super;
+	if (ext2fs_has_feature_journal_needs_recovery(sb)) {
+		image_seterr(
+		    errbuf, errlen,
+		    "the ext4 file system in partition %d of image '%s' "
+		    "was not cleanly unmounted (its journal needs "
+		    "recovery)",
+		    lay->root.partno, path);
+		ext2fs_close_free(&fs);
+		return -EINVAL;
+	}
+	lay->root_block_size = fs->blocksize;
+	lay->root_used =
+	    (ext2fs_blocks_count(sb) - ext2fs_free_blocks_count(sb)) *
+	    (uint64_t)fs->blocksize;
+	lay->root_inodes = sb->s_inodes_count - sb->s_free_inodes_count;
+	ext2fs_close_free(&fs);
 	return 0;
 }
-
-static int is_zero(const char *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1));
-}
-
-/* Write the non-zero ZERO_GRAIN pieces of buf (image offset off). */
-static int write_nonzero(struct imp *im, const char *buf, size_t len,
-			 uint64_t off)
-{
-	size_t i = 0, start, piece;
-	int ret;
-
-	while (i < len) {
-		piece = ZERO_GRAIN - (size_t)((off + i) % ZERO_GRAIN);
-		if (piece > len - i)
-			piece = len - i;
-		if (is_zero(buf + i, piece)) {
-			i += piece;
-			continue;
-		}
-		start = i;
-		for (i += piece; i < len; i += piece) {
-			piece = ZERO_GRAIN;
-			if (piece > len - i)
-				piece = len - i;
-			if (is_zero(buf + i, piece))
-				break;
-		}
-		ret = pifs_pwrite_all(im->scratch, buf + start, i - start,
-				      (off_t)(off + start));
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
-/* The streaming pass: both partitions' non-zero blocks into the scratch,
- * then the rest of a compressed stream read through, so its checksums are
- * verified. */
-static int stream_pass(struct imp *im)
-{
-	struct pifs_image_part regions[2];
-	struct pifs_image_reader *r = NULL;
-	int i, ret;
-	ssize_t n;
-
-	regions[0] = im->lay.boot;
-	regions[1] = im->lay.root;
-	qsort(regions, 2, sizeof(regions[0]), part_cmp);
-	ret = pifs_image_reader_open(&r, im->path);
-	if (ret < 0) {
-		seterr(im->errbuf, im->errlen, "cannot open image '%s': %s",
-		       im->path, r && r->err[0] ? r->err : strerror(-ret));
-		goto out;
-	}
-	im->bar.what = "reading image";
-	im->bar.unit = NULL;
-	im->bar.total = pifs_image_reader_file_size(r);
-	for (i = 0; i < 2; i++) {
-		uint64_t end = regions[i].off + regions[i].size, pos;
-
-		pos = pifs_image_reader_pos(r);
-		if (pos < regions[i].off) {
-			ret = pifs_image_reader_skip(r, regions[i].off - pos);
-			if (ret < 0)
-				goto out_reader;
-		}
-		while ((pos = pifs_image_reader_pos(r)) < end) {
-			size_t want =
-			    end - pos < CHUNK ? (size_t)(end - pos) : CHUNK;
-
-			if (cancelled(im)) {
-				ret = -EINTR;
-				goto out;
-			}
-			n = pifs_image_reader_read(r, im->buf, want);
-			if (n < 0) {
-				ret = (int)n;
-				goto out_reader;
-			}
-			if (n == 0) {
-				ret = -ENODATA;
-				goto out_reader;
-			}
-			ret = write_nonzero(im, im->buf, (size_t)n, pos);
-			if (ret < 0) {
-				seterr(im->errbuf, im->errlen,
-				       "cannot write the scratch copy of image "
-				       "'%s': %s",
-				       im->path, strerror(-ret));
-				goto out;
-			}
-			bar_update(&im->bar, pifs_image_reader_consumed(r));
-		}
-	}
-	if (r->fmt != PIFS_IMAGE_RAW) {
-		while ((n = pifs_image_reader_read(r, im->buf, CHUNK)) > 0) {
-			if (cancelled(im)) {
-				ret = -EINTR;
-				goto out;
-			}
-			bar_update(&im->bar, pifs_image_reader_consumed(r));
-		}
-		if (n < 0) {
-			ret = (int)n;
-			goto out_reader;
-		}
-	}
-	bar_update(&im->bar, pifs_image_reader_consumed(r));
-	bar_end(&im->bar);
-	/* every offset inside the partitions reads (zeros past the data) */
-	if (ftruncate(im->scratch, (off_t)im->lay.end) < 0) {
-		ret = -errno;
-		seterr(im->errbuf, im->errlen,
-		       "cannot write the scratch copy of image '%s': %s",
-		       im->path, strerror(-ret));
-	}
-	goto out;
-out_reader:
-	bar_end(&im->bar);
-	reader_error(r, im->path, ret, im->errbuf, im->errlen);
-out:
-	bar_end(&im->bar);
-	pifs_image_reader_free(r);
-	return ret;
-}
-
-/* ---- ext4 ---- */
 
 static int ext_fail(struct imp *im, const char *rel, errcode_t err)
 {
-	seterr(im->errbuf, im->errlen,
-	       "the ext4 file system in image '%s' is corrupt at '%s': %s",
-	       im->path, rel, error_message(err));
+	image_seterr(
+	    im->errbuf, im->errlen,
+	    "the ext4 file system in image '%s' is corrupt at '%s': %s",
+	    im->path, rel, error_message(err));
 	return -EIO;
 }
 
 static int corrupt(struct imp *im, const char *rel, const char *what)
 {
-	seterr(im->errbuf, im->errlen,
-	       "the ext4 file system in image '%s' is corrupt at '%s': %s",
-	       im->path, rel, what);
+	image_seterr(
+	    im->errbuf, im->errlen,
+	    "the ext4 file system in image '%s' is corrupt at '%s': %s",
+	    im->path, rel, what);
 	return -EIO;
-}
-
-static int write_fail(struct imp *im, const char *what, const char *rel,
-		      int err)
-{
-	seterr(im->errbuf, im->errlen, "cannot %s '%s' from image '%s': %s",
-	       what, rel, im->path, strerror(-err));
-	return err;
-}
-
-static int chmod_entry(int dirfd, const char *name, mode_t mode)
-{
-	char path[32];
-	int fd, ret = 0;
-
-	fd = pifs_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return fd;
-	if (chmod(pifs_fd_path(fd, path, sizeof(path)), mode & 07777) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 /* ext4 time (seconds, and the extra field when the inode has it). */
@@ -1248,7 +1007,7 @@ static int xattr_one(char *name, char *value, size_t len, void *data)
 		char what[300];
 
 		snprintf(what, sizeof(what), "set xattr '%s' of", name);
-		x->ret = write_fail(x->im, what, x->rel, ret);
+		x->ret = image_write_fail(x->im, what, x->rel, ret);
 		return XATTR_ABORT;
 	}
 	return 0;
@@ -1279,7 +1038,7 @@ static int apply_attrs(struct imp *im, int ddir, const char *name,
 		      offsetof(struct ext2_inode_large, i_mtime_extra) + 4));
 	ret = pifs_set_attrs(ddir, name, &st);
 	if (ret < 0)
-		return write_fail(im, "set attributes of", rel, ret);
+		return image_write_fail(im, "set attributes of", rel, ret);
 	/* in holds only the fixed part: xattrs_read reads the whole inode
 	 * (in-inode attributes follow i_extra_isize) */
 	err = ext2fs_xattrs_open(im->fs, ino, &h);
@@ -1296,11 +1055,12 @@ static int apply_attrs(struct imp *im, int ddir, const char *name,
 	if (LINUX_S_ISLNK(in->i_mode))
 		return 0;
 	if (fstatat(ddir, name, &cur, AT_SYMLINK_NOFOLLOW) < 0)
-		return write_fail(im, "stat", rel, -errno);
+		return image_write_fail(im, "stat", rel, -errno);
 	if ((cur.st_mode & 07777) != (st.st_mode & 07777)) {
-		ret = chmod_entry(ddir, name, st.st_mode);
+		ret = image_chmod_entry(ddir, name, st.st_mode);
 		if (ret < 0)
-			return write_fail(im, "set the mode of", rel, ret);
+			return image_write_fail(im, "set the mode of", rel,
+						ret);
 	}
 	return 0;
 }
@@ -1352,14 +1112,14 @@ static int put_range(struct fcopy *fc, uint64_t lblk, uint64_t pblk, uint64_t n,
 			continue;
 		}
 		if (k < 0)
-			return write_fail(im, "read the scratch copy for",
-					  fc->rel, -errno);
+			return image_write_fail(im, "read the scratch copy for",
+						fc->rel, -errno);
 		if (k == 0) /* cannot happen: the scratch spans the image */
 			return corrupt(im, fc->rel, "data past the image");
 		ret = pifs_pwrite_all(fc->dfd, im->buf, (size_t)k,
 				      (off_t)(loff + x));
 		if (ret < 0)
-			return write_fail(im, "write", fc->rel, ret);
+			return image_write_fail(im, "write", fc->rel, ret);
 		pifs_content_digest_update(im->cd, im->buf, (size_t)k);
 	}
 	fc->done += len;
@@ -1420,7 +1180,7 @@ static int copy_extents(struct fcopy *fc, ext2_ino_t ino,
 				!!(ext.e_flags & EXT2_EXTENT_FLAGS_UNINIT));
 		if (ret < 0)
 			break;
-		if (cancelled(im)) {
+		if (image_cancelled(im)) {
 			ret = -EINTR;
 			break;
 		}
@@ -1443,7 +1203,7 @@ static int copy_regular(struct imp *im, int ddir, const char *name,
 	    openat(ddir, name,
 		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fc.dfd < 0)
-		return write_fail(im, "create", rel, -errno);
+		return image_write_fail(im, "create", rel, -errno);
 	pifs_content_digest_reset(im->cd);
 	if (in->i_flags & EXT4_INLINE_DATA_FL) {
 		size_t isz = 0;
@@ -1466,7 +1226,7 @@ static int copy_regular(struct imp *im, int ddir, const char *name,
 		if (!ret && isz > fc.size)
 			isz = (size_t)fc.size;
 		if (!ret && (ret = pifs_pwrite_all(fc.dfd, data, isz, 0)) < 0)
-			write_fail(im, "write", rel, ret);
+			image_write_fail(im, "write", rel, ret);
 		if (!ret) {
 			pifs_content_digest_update(im->cd, data, isz);
 			fc.done = isz;
@@ -1490,18 +1250,18 @@ static int copy_regular(struct imp *im, int ddir, const char *name,
 	/* the tail hole, if any */
 	pifs_content_digest_zeros(im->cd, fc.size - fc.done);
 	if (ftruncate(fc.dfd, (off_t)fc.size) < 0) {
-		ret = write_fail(im, "write", rel, -errno);
+		ret = image_write_fail(im, "write", rel, -errno);
 		goto out;
 	}
 	if (fstat(fc.dfd, &st) < 0) {
-		ret = write_fail(im, "stat", rel, -errno);
+		ret = image_write_fail(im, "stat", rel, -errno);
 		goto out;
 	}
 	pifs_content_digest_final(im->cd, digest);
 	ret = pifs_kv_add(&im->digests->map, st.st_dev, st.st_ino, digest);
 out:
 	if (close(fc.dfd) < 0 && ret == 0)
-		ret = write_fail(im, "write", rel, -errno);
+		ret = image_write_fail(im, "write", rel, -errno);
 	return ret;
 }
 
@@ -1551,7 +1311,7 @@ static int copy_symlink(struct imp *im, int ddir, const char *name,
 	}
 	target[size] = '\0';
 	if (symlinkat(target, ddir, name) < 0)
-		ret = write_fail(im, "create", rel, -errno);
+		ret = image_write_fail(im, "create", rel, -errno);
 out:
 	free(target);
 	return ret;
@@ -1581,7 +1341,7 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 	if (!LINUX_S_ISDIR(in.i_mode) && in.i_links_count > 1 &&
 	    (first = pifs_kv_find(&im->links, ino, 0))) {
 		if (linkat(im->droot, first, ddir, name, 0) < 0)
-			return write_fail(im, "link", rel, -errno);
+			return image_write_fail(im, "link", rel, -errno);
 		return 0;
 	}
 	switch (in.i_mode & LINUX_S_IFMT) {
@@ -1589,11 +1349,11 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 		if (pifs_kv_find(&im->dirs, ino, 0))
 			return corrupt(im, rel, "directory loop");
 		if (mkdirat(ddir, name, 0700) < 0)
-			return write_fail(im, "create", rel, -errno);
+			return image_write_fail(im, "create", rel, -errno);
 		fd = pifs_openat_beneath(ddir, name,
 					 O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 		if (fd < 0)
-			return write_fail(im, "open", rel, fd);
+			return image_write_fail(im, "open", rel, fd);
 		ret = pifs_kv_add(&im->dirs, ino, 0, "d");
 		if (ret == 0)
 			ret = copy_dir(im, ino, fd, rel);
@@ -1619,13 +1379,13 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 		}
 		ret = mknodat(ddir, name, (in.i_mode & S_IFMT) | 0600,
 			      makedev(maj, min)) < 0
-			  ? write_fail(im, "create", rel, -errno)
+			  ? image_write_fail(im, "create", rel, -errno)
 			  : 0;
 		break;
 	case LINUX_S_IFIFO:
 	case LINUX_S_IFSOCK:
 		ret = mknodat(ddir, name, (in.i_mode & S_IFMT) | 0600, 0) < 0
-			  ? write_fail(im, "create", rel, -errno)
+			  ? image_write_fail(im, "create", rel, -errno)
 			  : 0;
 		break;
 	default:
@@ -1642,8 +1402,8 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 			return ret;
 	}
 	im->files_done++;
-	bar_update(&im->bar, im->files_done);
-	return cancelled(im) ? -EINTR : 0;
+	image_bar_update(&im->bar, im->files_done);
+	return image_cancelled(im) ? -EINTR : 0;
 }
 
 struct dent {
@@ -1740,7 +1500,7 @@ out:
 	return ret;
 }
 
-static int import_ext4(struct imp *im, const char *dname)
+int image_ext4_import(struct imp *im, const char *dname)
 {
 	struct ext2_inode_large in;
 	char dev[64], opts[64];
@@ -1753,10 +1513,11 @@ static int import_ext4(struct imp *im, const char *dname)
 	err = ext2fs_open2(dev, opts, EXT2_FLAG_64BITS, 0, 0, unix_io_manager,
 			   &im->fs);
 	if (err) {
-		seterr(im->errbuf, im->errlen,
-		       "cannot read the ext4 file system in partition %d of "
-		       "image '%s': %s",
-		       im->lay.root.partno, im->path, error_message(err));
+		image_seterr(
+		    im->errbuf, im->errlen,
+		    "cannot read the ext4 file system in partition %d of "
+		    "image '%s': %s",
+		    im->lay.root.partno, im->path, error_message(err));
 		im->fs = NULL;
 		return -EIO;
 	}
@@ -1770,12 +1531,12 @@ static int import_ext4(struct imp *im, const char *dname)
 	if (!LINUX_S_ISDIR(in.i_mode))
 		return corrupt(im, "/", "the root is not a directory");
 	if (mkdirat(im->ddir, dname, 0700) < 0)
-		return write_fail(im, "create", "/", -errno);
+		return image_write_fail(im, "create", "/", -errno);
 	im->made_tree = 1;
 	im->droot = pifs_openat_beneath(im->ddir, dname,
 					O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (im->droot < 0)
-		return write_fail(im, "open", "/", im->droot);
+		return image_write_fail(im, "open", "/", im->droot);
 	ret = pifs_kv_add(&im->dirs, EXT2_ROOT_INO, 0, "d");
 	if (ret < 0)
 		return ret;
@@ -1786,13 +1547,55 @@ static int import_ext4(struct imp *im, const char *dname)
 	if (ret == 0)
 		im->bar.done =
 		    im->bar.total; /* the count includes reserved ones */
-	bar_end(&im->bar);
+	image_bar_end(&im->bar);
 	if (ret < 0)
 		return ret;
 	return apply_attrs(im, im->ddir, dname, "/", EXT2_ROOT_INO, &in);
 }
 
-/* ---- FAT: the boot partition with mtools ---- */
+static uint16_t le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* Bytes in use in the FAT file system at fd/off (of size part_size): from
+ * the FAT32 FSInfo free-cluster count when it is there and plausible,
+ * else the partition size. */
+uint64_t image_fat_used(int fd, uint64_t off, uint64_t part_size)
+{
+	unsigned char bs[512], fsi[512];
+	uint32_t bps, spc, total, fatsz, rsvd, nfats, clusters, freec, data;
+
+	if (pread(fd, bs, sizeof(bs), (off_t)off) != sizeof(bs))
+		return part_size;
+	bps = le16(bs + 11);
+	spc = bs[13];
+	rsvd = le16(bs + 14);
+	nfats = bs[16];
+	total = le16(bs + 19) ? le16(bs + 19) : le32(bs + 32);
+	fatsz = le16(bs + 22) ? le16(bs + 22) : le32(bs + 36);
+	if (le16(bs + 22) || bps < 512 || bps > 4096 || !spc || !nfats)
+		return part_size; /* FAT12/16 or not sane: no FSInfo */
+	data = rsvd + nfats * fatsz;
+	if (total <= data)
+		return part_size;
+	clusters = (total - data) / spc;
+	if (pread(fd, fsi, sizeof(fsi),
+		  (off_t)(off + (uint64_t)le16(bs + 48) * bps)) !=
+		sizeof(fsi) ||
+	    le32(fsi) != 0x41615252 || le32(fsi + 484) != 0x61417272)
+		return part_size;
+	freec = le32(fsi + 488);
+	if (freec > clusters)
+		return part_size; /* 0xffffffff: unknown */
+	return ((uint64_t)data + (uint64_t)(clusters - freec) * spc) * bps;
+}
 
 /* Run mcopy to copy the whole FAT at the scratch's boot offset into the
  * directory dfd (O_PATH).  Its stderr's last line goes into the error. */
@@ -1843,10 +1646,10 @@ static int run_mcopy(struct imp *im, int dfd)
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	if (ret) {
-		seterr(im->errbuf, im->errlen,
-		       "cannot run mcopy for the boot partition of image "
-		       "'%s': %s (install mtools)",
-		       im->path, strerror(ret));
+		image_seterr(im->errbuf, im->errlen,
+			     "cannot run mcopy for the boot partition of image "
+			     "'%s': %s (install mtools)",
+			     im->path, strerror(ret));
 		ret = -ret;
 		goto out;
 	}
@@ -1873,11 +1676,12 @@ static int run_mcopy(struct imp *im, int dfd)
 		last = last ? last + 1 : errtext;
 		if ((nl = strchr(last, '\n')))
 			*nl = '\0';
-		seterr(im->errbuf, im->errlen,
-		       "cannot copy the FAT boot partition of image '%s': "
-		       "mcopy %s%s%s",
-		       im->path, WIFEXITED(status) ? "failed" : "was killed",
-		       *last ? ": " : "", last);
+		image_seterr(
+		    im->errbuf, im->errlen,
+		    "cannot copy the FAT boot partition of image '%s': "
+		    "mcopy %s%s%s",
+		    im->path, WIFEXITED(status) ? "failed" : "was killed",
+		    *last ? ": " : "", last);
 		ret = -EIO;
 	}
 out:
@@ -1906,7 +1710,7 @@ static int fat_normalize(int fd, const struct dirent *de, void *arg)
 		return -EINVAL; /* mcopy makes nothing else */
 	if (fchownat(fd, de->d_name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	ret = chmod_entry(fd, de->d_name, 0755);
+	ret = image_chmod_entry(fd, de->d_name, 0755);
 	if (ret < 0 || !S_ISDIR(st.st_mode))
 		return ret;
 	cfd = pifs_openat_beneath(fd, de->d_name,
@@ -1938,7 +1742,7 @@ static int ensure_dir(int dirfd, const char *name, int *created)
 		return -errno;
 	*created = 1;
 	if (fchownat(dirfd, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    chmod_entry(dirfd, name, 0755) < 0)
+	    image_chmod_entry(dirfd, name, 0755) < 0)
 		return -errno;
 	ts[0] = pst.st_atim;
 	ts[1] = pst.st_mtim;
@@ -1957,7 +1761,7 @@ static int any_entry(int fd, const struct dirent *de, void *arg)
 	return 1;
 }
 
-static int import_fat(struct imp *im)
+int image_fat_import(struct imp *im)
 {
 	struct timespec ts[2];
 	struct stat st;
@@ -1975,12 +1779,13 @@ static int import_fat(struct imp *im)
 		ret = ensure_dir(bootfd, "firmware", &created);
 	if (ret < 0) {
 		if (ret == -ENOTDIR)
-			seterr(im->errbuf, im->errlen,
-			       "'boot/firmware' in the root partition of image "
-			       "'%s' is not a directory",
-			       im->path);
+			image_seterr(
+			    im->errbuf, im->errlen,
+			    "'boot/firmware' in the root partition of image "
+			    "'%s' is not a directory",
+			    im->path);
 		else
-			write_fail(im, "create", "boot/firmware", ret);
+			image_write_fail(im, "create", "boot/firmware", ret);
 		goto out;
 	}
 	if (created && w)
@@ -1992,20 +1797,21 @@ static int import_fat(struct imp *im)
 	fwfd = pifs_openat_beneath(bootfd, "firmware",
 				   O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fwfd < 0) {
-		ret = write_fail(im, "open", "boot/firmware", fwfd);
+		ret = image_write_fail(im, "open", "boot/firmware", fwfd);
 		goto out;
 	}
 	ret = pifs_dir_foreach(fwfd, any_entry, NULL);
 	if (ret != 0) {
 		if (ret > 0) {
-			seterr(im->errbuf, im->errlen,
-			       "'boot/firmware' in the root partition of image "
-			       "'%s' is not empty: the boot partition is "
-			       "mounted there",
-			       im->path);
+			image_seterr(
+			    im->errbuf, im->errlen,
+			    "'boot/firmware' in the root partition of image "
+			    "'%s' is not empty: the boot partition is "
+			    "mounted there",
+			    im->path);
 			ret = -ENOTEMPTY;
 		} else {
-			write_fail(im, "read", "boot/firmware", ret);
+			image_write_fail(im, "read", "boot/firmware", ret);
 		}
 		goto out;
 	}
@@ -2017,20 +1823,21 @@ static int import_fat(struct imp *im)
 		goto out;
 	ret = pifs_dir_foreach(fwfd, fat_normalize, im);
 	if (ret < 0) {
-		write_fail(im, "set attributes in", "boot/firmware", ret);
+		image_write_fail(im, "set attributes in", "boot/firmware", ret);
 		goto out;
 	}
 	/* the mount point shows the FAT root: root, 0755; the FAT root has
 	 * no times of its own, so the ext4 directory's are kept */
 	if (fchown(fwfd, 0, 0) < 0 || fchmod(fwfd, 0755) < 0) {
-		ret = write_fail(im, "set attributes of", "boot/firmware",
-				 -errno);
+		ret = image_write_fail(im, "set attributes of", "boot/firmware",
+				       -errno);
 		goto out;
 	}
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;
 	if (utimensat(AT_FDCWD, pifs_fd_path(fwfd, p, sizeof(p)), ts, 0) < 0) {
-		ret = write_fail(im, "set times of", "boot/firmware", -errno);
+		ret = image_write_fail(im, "set times of", "boot/firmware",
+				       -errno);
 		goto out;
 	}
 	/* Raspberry Pi shape: the firmware a Pi 3 boot ROM asks for */
@@ -2056,6 +1863,175 @@ out:
 		close(fwfd);
 	if (bootfd >= 0)
 		close(bootfd);
+	return ret;
+}
+
+int pifs_image_digest_known(const struct stat *st, char digest[33], void *arg)
+{
+	struct pifs_image_digests *d = arg;
+	const char *v =
+	    d ? pifs_kv_find(&d->map, st->st_dev, st->st_ino) : NULL;
+
+	if (!v)
+		return 0;
+	memcpy(digest, v, 33);
+	return 1;
+}
+
+void pifs_image_digests_free(struct pifs_image_digests *d)
+{
+	if (!d)
+		return;
+	pifs_kv_free(&d->map);
+	free(d);
+}
+
+int image_cancelled(struct imp *im)
+{
+	if (im->opts && im->opts->cancel && *im->opts->cancel) {
+		image_seterr(im->errbuf, im->errlen,
+			     "import of image '%s' interrupted", im->path);
+		return 1;
+	}
+	return 0;
+}
+
+int image_write_fail(struct imp *im, const char *what, const char *rel, int err)
+{
+	image_seterr(im->errbuf, im->errlen,
+		     "cannot %s '%s' from image '%s': %s", what, rel, im->path,
+		     strerror(-err));
+	return err;
+}
+
+static int is_zero(const char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1));
+}
+
+/* Write the non-zero ZERO_GRAIN pieces of buf (image offset off). */
+static int write_nonzero(struct imp *im, const char *buf, size_t len,
+			 uint64_t off)
+{
+	size_t i = 0, start, piece;
+	int ret;
+
+	while (i < len) {
+		piece = ZERO_GRAIN - (size_t)((off + i) % ZERO_GRAIN);
+		if (piece > len - i)
+			piece = len - i;
+		if (is_zero(buf + i, piece)) {
+			i += piece;
+			continue;
+		}
+		start = i;
+		for (i += piece; i < len; i += piece) {
+			piece = ZERO_GRAIN;
+			if (piece > len - i)
+				piece = len - i;
+			if (is_zero(buf + i, piece))
+				break;
+		}
+		ret = pifs_pwrite_all(im->scratch, buf + start, i - start,
+				      (off_t)(off + start));
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* The streaming pass: both partitions' non-zero blocks into the scratch,
+ * then the rest of a compressed stream read through, so its checksums are
+ * verified. */
+static int stream_pass(struct imp *im)
+{
+	struct pifs_image_part regions[2];
+	struct pifs_image_reader *r = NULL;
+	int i, ret;
+	ssize_t n;
+
+	regions[0] = im->lay.boot;
+	regions[1] = im->lay.root;
+	qsort(regions, 2, sizeof(regions[0]), image_part_cmp);
+	ret = pifs_image_reader_open(&r, im->path);
+	if (ret < 0) {
+		image_seterr(im->errbuf, im->errlen,
+			     "cannot open image '%s': %s", im->path,
+			     image_reader_open_error(r, ret));
+		goto out;
+	}
+	im->bar.what = "reading image";
+	im->bar.unit = NULL;
+	im->bar.total = pifs_image_reader_file_size(r);
+	for (i = 0; i < 2; i++) {
+		uint64_t end = regions[i].off + regions[i].size, pos;
+
+		pos = pifs_image_reader_pos(r);
+		if (pos < regions[i].off) {
+			ret = pifs_image_reader_skip(r, regions[i].off - pos);
+			if (ret < 0)
+				goto out_reader;
+		}
+		while ((pos = pifs_image_reader_pos(r)) < end) {
+			size_t want =
+			    end - pos < CHUNK ? (size_t)(end - pos) : CHUNK;
+
+			if (image_cancelled(im)) {
+				ret = -EINTR;
+				goto out;
+			}
+			n = pifs_image_reader_read(r, im->buf, want);
+			if (n < 0) {
+				ret = (int)n;
+				goto out_reader;
+			}
+			if (n == 0) {
+				ret = -ENODATA;
+				goto out_reader;
+			}
+			ret = write_nonzero(im, im->buf, (size_t)n, pos);
+			if (ret < 0) {
+				image_seterr(
+				    im->errbuf, im->errlen,
+				    "cannot write the scratch copy of image "
+				    "'%s': %s",
+				    im->path, strerror(-ret));
+				goto out;
+			}
+			image_bar_update(&im->bar,
+					 pifs_image_reader_consumed(r));
+		}
+	}
+	if (pifs_image_reader_format(r) != PIFS_IMAGE_RAW) {
+		while ((n = pifs_image_reader_read(r, im->buf, CHUNK)) > 0) {
+			if (image_cancelled(im)) {
+				ret = -EINTR;
+				goto out;
+			}
+			image_bar_update(&im->bar,
+					 pifs_image_reader_consumed(r));
+		}
+		if (n < 0) {
+			ret = (int)n;
+			goto out_reader;
+		}
+	}
+	image_bar_update(&im->bar, pifs_image_reader_consumed(r));
+	image_bar_end(&im->bar);
+	/* every offset inside the partitions reads (zeros past the data) */
+	if (ftruncate(im->scratch, (off_t)im->lay.end) < 0) {
+		ret = -errno;
+		image_seterr(im->errbuf, im->errlen,
+			     "cannot write the scratch copy of image '%s': %s",
+			     im->path, strerror(-ret));
+	}
+	goto out;
+out_reader:
+	image_bar_end(&im->bar);
+	image_reader_error(r, im->path, ret, im->errbuf, im->errlen);
+out:
+	image_bar_end(&im->bar);
+	pifs_image_reader_free(r);
 	return ret;
 }
 
@@ -2097,10 +2073,10 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 		   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (im.scratch < 0) {
 		ret = -errno;
-		seterr(errbuf, errlen,
-		       "cannot create a scratch file for image "
-		       "'%s': %s",
-		       path, strerror(-ret));
+		image_seterr(errbuf, errlen,
+			     "cannot create a scratch file for image "
+			     "'%s': %s",
+			     path, strerror(-ret));
 		goto out;
 	}
 	im.can_punch =
@@ -2111,25 +2087,27 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 	pifs_image_space_needed(&im.lay, im.can_punch, &need, &need_inodes);
 	if (fstatvfs(im.scratch, &vfs) < 0) {
 		ret = -errno;
-		seterr(errbuf, errlen, "cannot check free space: %s",
-		       strerror(-ret));
+		image_seterr(errbuf, errlen, "cannot check free space: %s",
+			     strerror(-ret));
 		goto out;
 	}
 	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (avail < need) {
-		seterr(errbuf, errlen,
-		       "not enough space to import image '%s': it needs %s, "
-		       "%s is free",
-		       path, pifs_image_human(need, h1, sizeof(h1)),
-		       pifs_image_human(avail, h2, sizeof(h2)));
+		image_seterr(
+		    errbuf, errlen,
+		    "not enough space to import image '%s': it needs %s, "
+		    "%s is free",
+		    path, pifs_image_human(need, h1, sizeof(h1)),
+		    pifs_image_human(avail, h2, sizeof(h2)));
 		ret = -ENOSPC;
 		goto out;
 	}
 	if (vfs.f_files && vfs.f_favail < need_inodes) {
-		seterr(errbuf, errlen,
-		       "not enough inodes to import image '%s': it needs "
-		       "%" PRIu64 ", %llu are free",
-		       path, need_inodes, (unsigned long long)vfs.f_favail);
+		image_seterr(errbuf, errlen,
+			     "not enough inodes to import image '%s': it needs "
+			     "%" PRIu64 ", %llu are free",
+			     path, need_inodes,
+			     (unsigned long long)vfs.f_favail);
 		ret = -ENOSPC;
 		goto out;
 	}
@@ -2137,10 +2115,10 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 	ret = stream_pass(&im);
 	if (ret < 0)
 		goto out;
-	ret = import_ext4(&im, dname);
+	ret = image_ext4_import(&im, dname);
 	if (ret < 0)
 		goto out;
-	ret = import_fat(&im);
+	ret = image_fat_import(&im);
 	if (ret < 0)
 		goto out;
 	if (im.private_xattrs && opts && opts->warn)
@@ -2152,11 +2130,11 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 	ret = 0;
 out:
 	if (ret == -ENOMEM)
-		seterr(errbuf, errlen, "out of memory importing image '%s'",
-		       path);
+		image_seterr(errbuf, errlen,
+			     "out of memory importing image '%s'", path);
 	else if (ret < 0)
-		seterr(errbuf, errlen, "cannot import image '%s': %s", path,
-		       strerror(-ret));
+		image_seterr(errbuf, errlen, "cannot import image '%s': %s",
+			     path, strerror(-ret));
 	if (im.fs)
 		ext2fs_close_free(&im.fs);
 	if (im.droot >= 0)
