@@ -64,7 +64,7 @@ struct imp {
 	size_t errlen;
 };
 
-/* import.c */
+/* util.c */
 /* Format a message into errbuf unless it holds one already. */
 void image_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -75,6 +75,8 @@ int image_chmod_entry(int dirfd, const char *name, mode_t mode);
 void image_bar_update(struct bar *b, uint64_t done);
 /* Draw the final state and a newline; the bar is then reset. */
 void image_bar_end(struct bar *b);
+
+/* import.c */
 /* The message for err, a reader error, into errbuf: "image 'x' is
  * truncated", "... is corrupt: ...", "cannot read image ..."; returns
  * err. */
