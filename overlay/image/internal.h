@@ -76,7 +76,7 @@ void image_bar_update(struct bar *b, uint64_t done);
 /* Draw the final state and a newline; the bar is then reset. */
 void image_bar_end(struct bar *b);
 
-/* import.c */
+/* reader.c */
 /* The message for err, a reader error, into errbuf: "image 'x' is
  * truncated", "... is corrupt: ...", "cannot read image ..."; returns
  * err. */
@@ -85,6 +85,8 @@ int image_reader_error(struct pifs_image_reader *r, const char *path, int err,
 /* Why pifs_image_reader_open failed with err: the reader's message, or
  * strerror(-err) when it left none (r may be NULL). */
 const char *image_reader_open_error(const struct pifs_image_reader *r, int err);
+
+/* import.c */
 /* qsort order of struct pifs_image_part: by offset. */
 int image_part_cmp(const void *a, const void *b);
 /* Read the superblock of the ext4 file system at fd/lay->root.off into
