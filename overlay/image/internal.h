@@ -86,9 +86,11 @@ int image_reader_error(struct pifs_image_reader *r, const char *path, int err,
  * strerror(-err) when it left none (r may be NULL). */
 const char *image_reader_open_error(const struct pifs_image_reader *r, int err);
 
-/* import.c */
+/* probe.c */
 /* qsort order of struct pifs_image_part: by offset. */
 int image_part_cmp(const void *a, const void *b);
+
+/* import.c */
 /* Read the superblock of the ext4 file system at fd/lay->root.off into
  * lay (block size, bytes and inodes used); -EINVAL, with the message,
  * for what pifs cannot read. */
