@@ -90,7 +90,7 @@ const char *image_reader_open_error(const struct pifs_image_reader *r, int err);
 /* qsort order of struct pifs_image_part: by offset. */
 int image_part_cmp(const void *a, const void *b);
 
-/* import.c */
+/* ext4.c */
 /* Read the superblock of the ext4 file system at fd/lay->root.off into
  * lay (block size, bytes and inodes used); -EINVAL, with the message,
  * for what pifs cannot read. */
@@ -98,6 +98,8 @@ int image_ext4_probe(int fd, const char *path, struct pifs_image_layout *lay,
 		     char *errbuf, size_t errlen);
 /* Copy the ext4 root from the scratch into im->ddir/dname. */
 int image_ext4_import(struct imp *im, const char *dname);
+
+/* import.c */
 /* Bytes in use in the FAT at fd/off, or part_size when unknown. */
 uint64_t image_fat_used(int fd, uint64_t off, uint64_t part_size);
 /* Copy the FAT boot partition from the scratch into boot/firmware/ of
