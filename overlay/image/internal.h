@@ -99,12 +99,14 @@ int image_ext4_probe(int fd, const char *path, struct pifs_image_layout *lay,
 /* Copy the ext4 root from the scratch into im->ddir/dname. */
 int image_ext4_import(struct imp *im, const char *dname);
 
-/* import.c */
+/* fat.c */
 /* Bytes in use in the FAT at fd/off, or part_size when unknown. */
 uint64_t image_fat_used(int fd, uint64_t off, uint64_t part_size);
 /* Copy the FAT boot partition from the scratch into boot/firmware/ of
  * the tree at im->droot. */
 int image_fat_import(struct imp *im);
+
+/* import.c */
 /* 1, with the message, when the caller's cancel flag is set. */
 int image_cancelled(struct imp *im);
 /* "cannot WHAT 'REL' from image '...': ..." for err; returns err. */
