@@ -75,7 +75,7 @@ tsv import-xz-rss pifs "$LAST_K"
 run "pifs init --golden pi.img" "$PIFS" init "$W/s-raw" --golden "$W/pi.img"
 chattr -R -i "$W/s-raw" 2>/dev/null; rm -rf "$W/s-raw"
 echo "  (pifs needs no decompressed .img on disk: peak disk use is about the"
-echo "   golden plus the metadata of the image, see image.c)"
+echo "   golden plus the metadata of the image, see overlay/image/import.c)"
 
 # ---- the loop way ----
 if LOOP=$(losetup -f 2>/dev/null) && [ -n "$LOOP" ] &&
