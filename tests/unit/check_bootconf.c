@@ -23,6 +23,7 @@
 #include "safeio.h"
 #include "store.h"
 #include "util.h"
+#include "unit.h"
 
 static char base[] = "/var/tmp/check_bootconf.XXXXXX";
 
@@ -454,12 +455,10 @@ static Suite *bootconf_suite(void)
 int main(void)
 {
 	SRunner *sr;
-	int failed;
+	int failed, ret;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "check_bootconf: needs root (store creation)\n");
-		return 77;
-	}
+	if ((ret = unit_needs_root("check_bootconf", "store creation")))
+		return ret;
 	sr = srunner_create(bootconf_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

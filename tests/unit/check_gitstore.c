@@ -30,6 +30,7 @@
 #include "safeio.h"
 #include "store.h"
 #include "util.h"
+#include "unit.h"
 
 static char base[] = "/var/tmp/check_gitstore.XXXXXX";
 static char storepath[128];
@@ -396,12 +397,10 @@ static Suite *gitstore_suite(void)
 int main(void)
 {
 	SRunner *sr;
-	int failed;
+	int failed, ret;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "check_gitstore: needs root, skipped\n");
-		return 77;
-	}
+	if ((ret = unit_needs_root("check_gitstore", "mknod, chown, xattrs")))
+		return ret;
 	pifs_log_init("check_gitstore", 0, PIFS_LOG_WARN);
 	sr = srunner_create(gitstore_suite());
 	srunner_set_fork_status(sr, CK_NOFORK);

@@ -24,6 +24,7 @@
 #include "manifest.h"
 #include "safeio.h"
 #include "util.h"
+#include "unit.h"
 
 static char base[] = "/var/tmp/check_manifest.XXXXXX";
 
@@ -562,12 +563,10 @@ static Suite *manifest_suite(void)
 int main(void)
 {
 	SRunner *sr;
-	int failed;
+	int failed, ret;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "check_manifest: needs root (mknod, chown)\n");
-		return 77;
-	}
+	if ((ret = unit_needs_root("check_manifest", "mknod, chown")))
+		return ret;
 	sr = srunner_create(manifest_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

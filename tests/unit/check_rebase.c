@@ -25,6 +25,7 @@
 #include "safeio.h"
 #include "store.h"
 #include "util.h"
+#include "unit.h"
 
 static char base[] = "/var/tmp/check_rebase.XXXXXX";
 static char storepath[PATH_MAX];
@@ -243,12 +244,10 @@ static Suite *rebase_suite(void)
 int main(void)
 {
 	SRunner *sr;
-	int failed;
+	int failed, ret;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "check_rebase: needs root, skipped\n");
-		return 77;
-	}
+	if ((ret = unit_needs_root("check_rebase", "mknod, chown, xattrs")))
+		return ret;
 	pifs_log_init("check_rebase", 0, PIFS_LOG_WARN);
 	sr = srunner_create(rebase_suite());
 	srunner_set_fork_status(sr, CK_NOFORK);

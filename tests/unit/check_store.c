@@ -33,6 +33,7 @@
 #include "safeio.h"
 #include "store.h"
 #include "util.h"
+#include "unit.h"
 
 #define GIB (1024LL * 1024 * 1024)
 
@@ -897,13 +898,10 @@ static Suite *store_suite(void)
 int main(void)
 {
 	SRunner *sr;
-	int failed;
+	int failed, ret;
 
-	if (geteuid() != 0) {
-		fprintf(stderr,
-			"check_store: needs root (mknod, chown, xattrs)\n");
-		return 77;
-	}
+	if ((ret = unit_needs_root("check_store", "mknod, chown, xattrs")))
+		return ret;
 	sr = srunner_create(store_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
