@@ -41,6 +41,14 @@
 #define PIFS_XATTR_BASE "trusted.pifs.base"
 #define PIFS_GIT_DIR	"git"
 
+/* The stat cache's racy window: an entry whose mtime or ctime is within
+ * this of a scan's start is saved without its times, so the next scan
+ * reads it again (a write in the same clock tick as the scan would
+ * otherwise look unchanged).  Tests that need entries cached with their
+ * times wait past it: tests/integration/lib.sh's racy_wait and
+ * check_gitstore read it here. */
+#define PIFS_STATCACHE_RACY_MS 50
+
 struct pifs_git; /* an open repository, opaque */
 
 /* Open STORE/git; with create, make it (atomically) when missing.

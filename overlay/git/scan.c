@@ -24,7 +24,7 @@
 #include "safeio.h"
 #include "store.h"
 
-#define RACY_NS ((int64_t)50 * 1000000)
+#define RACY_NS ((int64_t)PIFS_STATCACHE_RACY_MS * 1000000)
 
 int pifs_scan_fail(struct scan *s, const char *what, const char *path, int err)
 {

@@ -107,6 +107,17 @@ mounted_all() {
 	done
 }
 
+# racy_wait: sleep past the stat cache's racy window (4 times
+# PIFS_STATCACHE_RACY_MS in overlay/gitstore.h), so that what changed
+# before the next snapshot is cached with its times.
+racy_wait() {
+	local s
+	s=$(awk '$1 == "#define" && $2 == "PIFS_STATCACHE_RACY_MS" { printf "%.3f", 4 * $3 / 1000 }' \
+		"$PIFS_SRCDIR/overlay/gitstore.h")
+	[ -n "$s" ] || { fail "no PIFS_STATCACHE_RACY_MS in $PIFS_SRCDIR/overlay/gitstore.h"; exit 1; }
+	sleep "$s"
+}
+
 # mount_pifs STORE MNT [options]: start pifsd in the foreground (its log in
 # $T/pifsd.log) and wait, bounded, until the mount and every worker's
 # file system answer.

@@ -38,7 +38,7 @@ done
 mkdir -p "$W3/srv/deep/x/y/z" && echo deep > "$W3/srv/deep/x/y/z/file" && echo side > "$W3/srv/deep/x/side" || fail "mkdir"
 echo "same size" > "$W3/srv/big/inplace"
 tree_manifest "$W3" > "$T/m1"
-sleep 0.2 # older than the cache's racy window: cached with their times
+racy_wait # cached with their times
 id1=$($P snapshot worker-3 -m base) || fail "first snapshot"
 [ -s "$T/store/git/pifs-cache/worker-3" ] && ok "the first snapshot saved a stat cache" || fail "no stat cache after the first snapshot"
 
@@ -78,7 +78,7 @@ round_trip "changes across a daemon restart" "$id3" "$T/m3"
 
 # Behind the daemon's back: the unmounted delta changes in place with the
 # same size and mtime.
-sleep 0.2
+racy_wait
 $P snapshot worker-3 -m settle >/dev/null 2>&1 # the cache, for the new inodes
 umount_pifs "$M"
 sleep 0.1

@@ -33,9 +33,9 @@ snap() {
 # again and the cache is saved under its token; older than the racy
 # window first, so the cache keeps every entry's times
 arm() {
-	sleep 0.2
+	racy_wait
 	$P snapshot worker-3 -m arm >/dev/null 2>&1
-	sleep 0.2
+	racy_wait
 }
 
 # case_check NAME [keep]: after a change through the mount.  A scan from
@@ -49,7 +49,7 @@ case_check() {
 	rm -f "$T/store/git/pifs-cache/worker-3"
 	expect_eq "$1: a scan without the cache finds nothing more" \
 		"nothing to snapshot for worker-3" "$($P snapshot worker-3 -m fresh 2>&1)"
-	[ "${2:-}" = keep ] && { sleep 0.2; return; }
+	[ "${2:-}" = keep ] && { racy_wait; return; }
 	round_trip "$1" "$id" "$T/m"
 	arm
 }
@@ -63,7 +63,7 @@ for d in 0 1 2 3; do
 done
 for n in a b c; do echo "xxxx $n" > "$W3/srv/x/$n"; echo "yyyy $n" > "$W3/srv/y/$n"; done
 echo linked > "$W3/srv/h1" && ln "$W3/srv/h1" "$W3/srv/h2" || fail "hard link"
-sleep 0.2
+racy_wait
 snap "first, mounted (no journal yet)" full
 arm
 snap_total=$(tree_manifest "$W3" | wc -l)

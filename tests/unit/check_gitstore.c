@@ -307,7 +307,7 @@ START_TEST(test_incremental_and_empty)
 		sh("mkdir -p %s/deltas/worker-3/d%d && echo %d > "
 		   "%s/deltas/worker-3/d%d/f",
 		   storepath, i % 10, i, storepath, i % 10);
-	sleep(1); /* older than the racy window */
+	usleep(4 * PIFS_STATCACHE_RACY_MS * 1000); /* past the racy window */
 	snapshot("worker-3", "full", 0, &s);
 	ck_assert_uint_ge(s.objects, 10 + 4);
 	sh("echo changed > %s/deltas/worker-3/d3/f", storepath);
