@@ -62,6 +62,25 @@ expect_eq "no rename across views" "Invalid cross-device link" "$out"
 expect_fail "no new entries in nfsroot/" "Operation not permitted|Permission denied" mkdir "$M/nfsroot/worker-9"
 expect_fail "no writes to the mount root" "Operation not permitted|Permission denied" touch "$M/evil"
 
+# The README's way for the master's admin to prepare a worker's root with
+# tools that need device nodes (debootstrap, a chroot): a bind mount of
+# the view, remounted dev, for the time of the job.  The node works there
+# and nowhere else; the view itself stays nodev.
+ADMIN=$T/admin-root
+mkdir -p "$ADMIN"
+if mount --bind "$W3" "$ADMIN" && mount -o remount,bind,dev,nosuid "$ADMIN"; then
+	MOUNTS+=("$ADMIN")
+	mknod "$ADMIN/root/null" c 1 3 && echo test > "$ADMIN/root/null" &&
+		ok "admin's dev bind mount: a device node made there works (debootstrap's check)" ||
+		fail "admin's dev bind mount: the device node does not work"
+	[ "$(stat -c %t:%T "$W3/root/null")" = 1:3 ] && ok "the node is in worker-3's view" || fail "node not in the view"
+	if echo test > "$W3/root/null" 2>/dev/null; then fail "the node opened through the nodev view"; else ok "and is inert through the view itself"; fi
+	umount "$ADMIN" && ok "admin's bind mount unmounted" || fail "umount of the admin's bind mount"
+	rm -f "$W3/root/null"
+else
+	fail "bind mount of a view remounted dev"
+fi
+
 # Setuid files a worker makes stay in its delta and run without privilege.
 cp /bin/true "$W3/root/suid"; chmod 4755 "$W3/root/suid"
 expect_eq "setuid bit stored for the worker" 4755 "$(stat -c %a "$W3/root/suid")"
