@@ -857,17 +857,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	/* Every namespace change pifs makes is already on disk in the
-	 * delta directory; sync the store's file system for the rest. */
-	struct pifs_fs *fs = &D(req)->fs;
-	int fd = openat(fs->store.deltas_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0 || syncfs(fd) < 0)
-		r = errno;
-	if (fd >= 0)
-		close(fd);
-	fuse_reply_err(req, r);
+	fuse_reply_err(req, -pifs_fs_syncfs(&D(req)->fs));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -260,6 +260,10 @@ int pifs_fs_removexattr(struct pifs_fs *fs, struct pifs_node *n,
 			const char *name);
 int pifs_fs_statfs(struct pifs_fs *fs, struct pifs_node *n,
 		   struct statvfs *sv);
+/* Flush the store's file system (syncfs) to disk: what an fsync of a
+ * directory asks for, as every namespace change is already there in the
+ * delta directory. */
+int pifs_fs_syncfs(struct pifs_fs *fs);
 
 /* Re-read the registry if it changed: new workers get a view, removed
  * ones are marked gone. */
