@@ -172,6 +172,23 @@ struct pifs_inval;
 int pifs_fs_registry_inval(struct pifs_fs *fs, struct pifs_inval **inv,
 			   size_t *n);
 
+/* After a reload (pifs_fs_reload) the generated files of every view may
+ * have a new content and size, while the kernel caches their entries and
+ * inodes (pifs is their only writer).  *out gets one record per live
+ * view: what its file system must forget, the name of each generated
+ * file in its directory and its inode.  Their ids are derived (the view,
+ * and the golden file's inode, or PIFS_GEN_INO_BASE + kind where the
+ * golden has none), so some may be ids the kernel does not hold.  The
+ * caller sends them (fs/ctl.c), frees each record's inv with
+ * pifs_inval_free and then *out.  0 or -ENOMEM (nothing handed over). */
+struct pifs_view_inval {
+	struct pifs_view *view;
+	struct pifs_inval *inv;
+	size_t n;
+};
+int pifs_fs_generated_inval(struct pifs_fs *fs, struct pifs_view_inval **out,
+			    size_t *n);
+
 /* The node for an id, pinned, or NULL.  pifs_fs_put unpins. */
 struct pifs_node *pifs_fs_node(struct pifs_fs *fs, uint64_t id);
 void pifs_fs_put(struct pifs_fs *fs, struct pifs_node *n);
