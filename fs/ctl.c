@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "ops.h"
+#include "pifsd.h"
 #include "safeio.h"
 #include "util.h"
 

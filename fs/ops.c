@@ -23,7 +23,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "pifsd.h"
 #include "util.h"
 
 /* An open file: the backing fd and the view whose pause must stop its

@@ -60,7 +60,7 @@
 #include <unistd.h>
 
 #include "kabi.h"
-#include "ops.h"
+#include "pifsd.h"
 #include "util.h"
 
 /* ---- the INIT exchange ---- */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ops.h - the pifsd daemon state and its FUSE low-level operations table.
+ * pifsd.h - the pifsd daemon state, shared by its files, and its FUSE
+ * low-level operations table (ops.c).
  *
  * pifsd serves several FUSE file systems from one process (sessions.c):
  * the top (the mount point: nfsroot/, where each worker's file system is
@@ -8,8 +9,8 @@
  * root.  Every request carries its file system (struct pifsd_sb, the
  * session's user data), and only that file system's nodes are answered.
  */
-#ifndef PIFS_OPS_H
-#define PIFS_OPS_H
+#ifndef PIFS_PIFSD_H
+#define PIFS_PIFSD_H
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
