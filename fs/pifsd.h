@@ -160,11 +160,14 @@ void pifsd_ctl_stop(struct pifsd *d);
  * fuse_session_mount, before the loop); pt_open decides the I/O mode of a
  * new open file of node ino backed by fd (golden: a read-only golden or
  * generated file; alias: a tftpboot/ node) and counts it (-ENOMEM);
- * pt_reply_open answers the open with that mode; pt_release uncounts it
- * when the file is released. */
+ * pt_reply_open answers the open with that mode; pt_file_info sets the
+ * flags of fi that say a mode other than passthrough (for a reply that
+ * is not pt_reply_open's: a create); pt_release uncounts it when the file
+ * is released. */
 int pifsd_pt_hook(struct pifsd *d);
 int pifsd_pt_open(struct pifsd *d, uint64_t ino, int fd, int golden, int alias,
 		  enum pifsd_io *mode, uint32_t *backing_id);
+void pifsd_pt_file_info(struct fuse_file_info *fi, enum pifsd_io mode);
 int pifsd_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
 			enum pifsd_io mode, uint32_t backing_id);
 void pifsd_pt_release(struct pifsd *d, uint64_t ino, enum pifsd_io mode);

@@ -5,7 +5,7 @@
  * over the golden), and every namespace operation on them (lookup, copy-up,
  * whiteouts, opaque and redirected directories, merged readdir).
  *
- * Callers (fs/ops.c) pin a node with pifs_fs_node() and call one function
+ * Callers (fs/ops_*.c) pin a node with pifs_fs_node() and call one function
  * per request; each returns 0 or -errno and takes the view lock itself:
  * shared for lookups and reads, exclusive for anything that changes the
  * namespace or copies up.  Open file descriptors are used without the
