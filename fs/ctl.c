@@ -31,8 +31,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "identity.h"
-#include "ops.h"
+#include "pifsd.h"
 #include "safeio.h"
 #include "util.h"
 
@@ -116,67 +115,22 @@ static int registry_notify(struct pifsd *d)
 	return r;
 }
 
-/* After a reload (`pifs master`): the generated files of every view may
- * have a new content and size, so the kernel forgets their entries and
- * inodes (it caches both for the mount's timeout, and pifs is their only
- * writer).  Their ids are derived: the view, and the golden file's inode
- * or PIFS_GEN_INO_BASE + kind when the golden has none.  Ids the kernel
- * does not hold are ignored by it. */
+/* After a reload (`pifs master`): the kernel forgets the entries and
+ * inodes of every view's generated files, which may have a new content
+ * and size (pifs_fs_generated_inval). */
 static void inval_generated(struct pifsd *d)
 {
-	static const char *const dirs[] = {"etc", "boot/firmware"};
-	struct pifs_fs *fs = &d->fs;
-	struct { struct pifs_view *v; int lower; } *vs;
-	size_t nv = 0;
+	struct pifs_view_inval *vi;
+	size_t n;
 
-	/* the lower fd stays valid: goldens are kept open until close */
-	pthread_mutex_lock(&fs->views_lock);
-	vs = calloc(fs->nviews ? fs->nviews : 1, sizeof(*vs));
-	for (size_t i = 0; vs && i < fs->nviews; i++)
-		if (!fs->views[i]->gone) {
-			vs[nv].v = fs->views[i];
-			vs[nv++].lower = fs->views[i]->lower_root;
-		}
-	pthread_mutex_unlock(&fs->views_lock);
-	if (!vs) {
+	if (pifs_fs_generated_inval(&d->fs, &vi, &n) < 0) {
 		pifs_warn("out of memory: generated files may show their old "
 			  "size for the cache timeout");
 		return;
 	}
-	for (size_t v = 0; v < nv; v++) {
-		struct pifsd_sb *sb = pifsd_sb_get(d, vs[v].v);
-		uint32_t vid = vs[v].v->id;
-
-		for (size_t i = 0; sb && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-			const char *const *names = pifs_gen_names(dirs[i]);
-			struct stat dst;
-
-			if (pifs_lstat_beneath(vs[v].lower, dirs[i], &dst) < 0)
-				continue;
-			for (; names && *names; names++) {
-				char path[64];
-				struct stat st;
-				uint64_t gino = PIFS_GEN_INO_BASE +
-						pifs_gen_kind(dirs[i], *names);
-
-				snprintf(path, sizeof(path), "%s/%s", dirs[i],
-					 *names);
-				if (pifs_lstat_beneath(vs[v].lower, path,
-						       &st) == 0)
-					gino = st.st_ino;
-				fuse_lowlevel_notify_inval_entry(
-				    sb->se,
-				    pifsd_sb_ino(sb, pifs_make_id(vid, 0, dst.st_ino)),
-				    *names, strlen(*names));
-				fuse_lowlevel_notify_inval_inode(
-				    sb->se, pifsd_sb_ino(sb, pifs_make_id(vid, 0, gino)),
-				    0, 0);
-			}
-		}
-		if (sb)
-			pifsd_sb_put(sb);
-	}
-	free(vs);
+	for (size_t i = 0; i < n; i++)
+		notify(d, vi[i].view, vi[i].inv, vi[i].n);
+	free(vi);
 }
 
 /* Resume pause number i: unlock, then tell the kernel what a swap made

@@ -31,7 +31,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "ops.h"
+#include "pifsd.h"
 
 #define SERIAL_MAX 0x7fffffffu
 

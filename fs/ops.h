@@ -1,203 +1,138 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ops.h - the pifsd daemon state and its FUSE low-level operations table.
+ * ops.h - what the FUSE operation files of pifsd (ops*.c) share, private
+ * to them: the request's file system, the open file, the entry reply, and
+ * the handlers the table in ops.c lists, grouped by the file that has
+ * them.  The daemon's state is pifsd.h.
  *
- * pifsd serves several FUSE file systems from one process (sessions.c):
- * the top (the mount point: nfsroot/, where each worker's file system is
- * mounted, and tftpboot/) and one per worker, whose root is the view's
- * root.  Every request carries its file system (struct pifsd_sb, the
- * session's user data), and only that file system's nodes are answered.
+ * Every handler is thin: it pins what it needs, calls one pifs_fs_*()
+ * function (overlay/view.h) or a helper of its file that returns 0 or
+ * -errno, and replies exactly once, at its end.  A reply frees the
+ * request: nothing reached through it (SB, D, FS) is used after one.
  */
-#ifndef PIFS_OPS_H
-#define PIFS_OPS_H
+#ifndef PIFS_FS_OPS_H
+#define PIFS_FS_OPS_H
 
-#define FUSE_USE_VERSION 312
-#include <fuse_lowlevel.h>
-#include <pthread.h>
+#include "pifsd.h"
 
-#include "view.h"
+/* The file system a request belongs to (the session's user data), its
+ * daemon, and the daemon's merged file system. */
+static inline struct pifsd_sb *SB(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
 
-/* How the kernel does I/O on one open file (passthrough.c). */
-enum pifsd_io {
-	PIFSD_IO_CACHED,      /* FUSE page cache, keep_cache */
-	PIFSD_IO_DIRECT,      /* direct_io: every read is a request */
-	PIFSD_IO_PASSTHROUGH, /* the kernel reads the backing file itself */
-	PIFSD_IO_PT_DIRECT,   /* names the backing file (the kernel wants
-			       * one), but reads come to pifsd: direct_io */
-};
+static inline struct pifsd *D(fuse_req_t req)
+{
+	return SB(req)->d;
+}
 
-struct pt_node;
+static inline struct pifs_fs *FS(fuse_req_t req)
+{
+	return &D(req)->fs;
+}
 
-/* FUSE passthrough state (passthrough.c). */
-struct pifsd_pt {
-	int want;	  /* immutable after start-up */
-	dev_t golden_dev; /* immutable: the store's file system */
-	/* The INIT exchange (the loop's first request, one thread). */
-	uint64_t init_unique;
-	int offered, init_done;
-	int enabled; /* set once, before any open */
-	int warned;
-	pthread_mutex_t lock; /* guards buckets and their entries */
-	struct pt_node **buckets;
-};
+/* The node of the request's file system's id ino, pinned, or NULL when
+ * it is not that file system's (the caller answers ESTALE). */
+static inline struct pifs_node *req_node(fuse_req_t req, fuse_ino_t ino)
+{
+	return pifsd_sb_node(SB(req), ino);
+}
 
-/* Directory listings for readdir without opendir (listings.c). */
-#define PIFSD_LISTINGS 64
-struct pifsd_listing {
-	uint64_t ino;
-	uint32_t serial; /* 0: one read's own, in no slot (listings.c) */
-	unsigned refs;	 /* reads using it; guarded by the lock */
-	uint64_t used;
-	struct pifs_dir *dir;
-};
-struct pifsd_listings {
+/* Unpin n, if there is one. */
+static inline void node_put(struct pifs_fs *fs, struct pifs_node *n)
+{
+	if (n)
+		pifs_fs_put(fs, n);
+}
+
+/* An open file (fi->fh): the backing fd and the view whose pause must
+ * stop its writes. */
+struct fh {
+	int fd;
+	struct pifs_view *v;
+	/* Opened on golden or generated content: the node, pinned until
+	 * release, so reads follow a later copy-up (fh_fd); the golden fd is
+	 * kept open in old_fd, as a read may still be using it.  fh_fd
+	 * makes that switch under lock. */
+	struct pifs_node *lower;
+	int old_fd;
 	pthread_mutex_t lock;
-	struct pifsd_listing slot[PIFSD_LISTINGS];
-	uint32_t next_serial;
-	uint64_t tick;
+	uint64_t ino;
+	enum pifsd_io mode; /* as counted by pifsd_pt_open() */
+	uint64_t jepoch;    /* journal epoch of its last recorded write */
 };
 
-/* FUSE over io_uring (uring.c). */
-struct pifsd_uthr;
-struct pifsd_uring {
-	int want;	  /* -o uring=on (default) */
-	unsigned threads; /* -o threads: spread over the queues */
-	int offered;	  /* the INIT request offered it */
-	int enabled;	  /* asked for in the INIT reply; rings made */
-	unsigned nq, nthr;
-	size_t payload_sz;
-	struct pifsd_uthr *thr;
-	int stop_fd;
-};
+#define FH(fi) ((struct fh *)(uintptr_t)(fi)->fh)
 
-/* One FUSE file system pifsd serves (sessions.c). */
-enum pifsd_sb_state {
-	PIFSD_SB_NEW,  /* made, not mounted yet */
-	PIFSD_SB_LIVE, /* mounted and served by the pool */
-	PIFSD_SB_GONE, /* unmounted (by anyone) or being retired */
-};
-struct pifsd_sb {
-	struct pifsd *d;         /* immutable */
-	struct pifs_view *view;  /* immutable; NULL: the top */
-	struct fuse_session *se; /* immutable until retired */
-	int fd;                  /* the session's /dev/fuse fd */
-	char *mountpoint;        /* immutable: where it is mounted */
-	/* Guarded by d->sb_lock. */
-	enum pifsd_sb_state state;
-	unsigned busy;        /* pool threads serving one of its requests */
-	struct pifsd_sb *next; /* d->sbs, or d->retired */
-};
+/* ops.c: how long the kernel may cache a node's entry and attributes;
+ * entry_param fills the entry of node n, whose lookup the caller counted,
+ * or drops that lookup and returns -ESTALE when n is not the request's
+ * file system's; reply_entry answers an operation that found or made n:
+ * the error r, or n's entry. */
+double entry_time(fuse_req_t req, const struct pifs_node *n);
+double attr_time(fuse_req_t req, const struct pifs_node *n);
+int entry_param(fuse_req_t req, struct pifs_node *n, const struct stat *st,
+		struct fuse_entry_param *e);
+void reply_entry(fuse_req_t req, int r, struct pifs_node *n,
+		 const struct stat *st);
+struct pifs_ctx req_ctx(fuse_req_t req);
 
-/* The threads that serve every session's /dev/fuse (sessions.c). */
-struct pifsd_pool {
-	unsigned nthreads;
-	pthread_t *threads;
-	unsigned started;
-	int epfd;    /* the sessions' fds (one-shot) and stop_fd */
-	int stop_fd; /* eventfd: readable = every thread ends */
-};
+/* ops_namei.c: names to nodes, and a node's attributes. */
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void op_forget_multi(fuse_req_t req, size_t count,
+		     struct fuse_forget_data *f);
+void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		struct fuse_file_info *fi);
+void op_readlink(fuse_req_t req, fuse_ino_t ino);
 
-struct pifsd {
-	struct pifs_fs fs;
-	double timeout;       /* entry and attribute cache, seconds */
-	int golden_direct;    /* golden-backed files bypass the FUSE page
-			       * cache so every view shares the golden's */
-	struct pifsd_pt pt;
-	struct pifsd_listings listings;
-	struct pifsd_uring uring;
-	struct pifsd_sb *top; /* the top file system (tftpboot/ is there) */
-	struct pifsd_pool pool;
-	struct fuse_args sb_args; /* the FUSE options every session gets */
-	char *mountpoint;         /* absolute */
-	pthread_mutex_t sb_lock;  /* guards sbs, retired, each sb's state */
-	pthread_cond_t sb_idle;   /* an sb's busy count fell to 0 */
-	struct pifsd_sb *sbs;     /* every live file system, the top first */
-	struct pifsd_sb *retired; /* freed at exit: a pool thread may still
-				   * hold one it took from epoll */
-	pthread_mutex_t sync_lock; /* serializes pifsd_sb_sync */
-	int exit_fd;          /* eventfd: the top is gone, pifsd ends */
-	int ctl_fd;             /* the control socket, or -1 */
-	int reg_watch;          /* inotify on STORE's registry, or -1 */
-	pthread_t ctl_thread;
-	int ctl_running;
-};
+/* ops_dir.c: the namespace, and directory listings. */
+void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+	      mode_t mode, dev_t rdev);
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+	      mode_t mode);
+void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		const char *name);
+void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	     const char *newname);
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       fuse_ino_t newparent, const char *newname, unsigned int flags);
+void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi);
 
-extern const struct fuse_lowlevel_ops pifsd_ops;
+/* ops_file.c: open files and their I/O.  fh_fd is the fd to read h
+ * through (it follows a copy-up of a file opened on the golden). */
+int fh_fd(struct pifsd *d, struct fh *h);
+void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, struct fuse_file_info *fi);
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
+		  off_t off, struct fuse_file_info *fi);
+void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi);
+void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+		  off_t len, struct fuse_file_info *fi);
+void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	      struct fuse_file_info *fi);
 
-/* sessions.c: see there.  sb_new makes a session for the top (v NULL)
- * or a worker's view; sb_mount mounts it (the pool must run for a worker:
- * its mount point is in the top) and hands it to the pool; sb_retire
- * unmounts it (lazily), waits for requests under way, and destroys it.
- * sb_sync mounts a file system for every registered worker that has
- * none and retires those of removed workers.  pool_start/pool_stop: the
- * threads.  sb_id/sb_ino translate between the kernel's node ids of a
- * file system (the worker's root is 1) and pifs's; sb_node pins the node
- * of a kernel id only if it belongs to that file system (NULL: ESTALE);
- * sb_owns says whether a node does.  sb_get: the live file system of a
- * view (NULL: the top), held (busy) until sb_put, or NULL. */
-struct pifsd_sb *pifsd_sb_new(struct pifsd *d, struct pifs_view *v);
-int pifsd_sb_mount(struct pifsd_sb *sb, const char *mountpoint);
-void pifsd_sb_retire(struct pifsd_sb *sb);
-int pifsd_sb_sync(struct pifsd *d);
-void pifsd_sb_free_all(struct pifsd *d);
-int pifsd_pool_start(struct pifsd *d, unsigned nthreads);
-void pifsd_pool_stop(struct pifsd *d);
-uint64_t pifsd_sb_id(const struct pifsd_sb *sb, fuse_ino_t ino);
-fuse_ino_t pifsd_sb_ino(const struct pifsd_sb *sb, uint64_t id);
-int pifsd_sb_owns(const struct pifsd_sb *sb, const struct pifs_node *n);
-struct pifs_node *pifsd_sb_node(struct pifsd_sb *sb, fuse_ino_t ino);
-struct pifsd_sb *pifsd_sb_get(struct pifsd *d, const struct pifs_view *v);
-void pifsd_sb_put(struct pifsd_sb *sb);
-
-/* ctl.c: the control socket (overlay/ctl.h): bound before the mount
- * (threads do not survive daemonizing), served after. */
-int pifsd_ctl_listen(struct pifsd *d);
-int pifsd_ctl_run(struct pifsd *d);
-void pifsd_ctl_stop(struct pifsd *d);
-
-/* passthrough.c: see there.  pt_hook installs the INIT hooks (after
- * fuse_session_mount, before the loop); pt_open decides the I/O mode of a
- * new open file of node ino backed by fd (golden: a read-only golden or
- * generated file; alias: a tftpboot/ node) and counts it (-ENOMEM);
- * pt_reply_open answers the open with that mode; pt_release uncounts it
- * when the file is released. */
-int pifsd_pt_hook(struct pifsd *d);
-int pifsd_pt_open(struct pifsd *d, uint64_t ino, int fd, int golden, int alias,
-		  enum pifsd_io *mode, uint32_t *backing_id);
-int pifsd_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
-			enum pifsd_io mode, uint32_t backing_id);
-void pifsd_pt_release(struct pifsd *d, uint64_t ino, enum pifsd_io mode);
-void pifsd_pt_free(struct pifsd *d);
-
-/* uring.c: see there.  prepare (before the mount) sets the kernel's
- * enable_uring; note_init and init_reply see and amend the INIT exchange
- * (the session hooks of passthrough.c; init_reply also starts the
- * threads), stop ends them after the unmount.  writev and
- * splice take a reply that belongs to a ring entry (1, *res: the hook's
- * result) or leave it to /dev/fuse (0); buf is the calling thread's
- * reply payload, for a read to fill in place (or NULL). */
-int pifsd_uring_prepare(struct pifsd *d);
-struct k_init_in;
-struct k_init_out;
-void pifsd_uring_note_init(struct pifsd *d, const struct k_init_in *in);
-int pifsd_uring_init_reply(struct pifsd *d, struct k_init_out *o);
-void pifsd_uring_stop(struct pifsd *d);
-int pifsd_uring_writev(struct pifsd *d, const struct iovec *iov, int count,
-		       ssize_t *res);
-int pifsd_uring_splice(struct pifsd *d, int pipe_fd, int fuse_fd, size_t len,
-		       ssize_t *res);
-void *pifsd_uring_buf(size_t size);
-
-/* listings.c: see there.  listing_get finds or makes the listing of
- * directory ino that a READDIR at off continues (*start: the index of its
- * next entry); listing_put lets it go (done: the read was past the end,
- * the listing can be dropped); listing_cookie is the offset after
- * the entry at index next-1. */
-void pifsd_listings_init(struct pifsd_listings *l);
-void pifsd_listings_free(struct pifsd_listings *l);
-int pifsd_listing_get(struct pifsd *d, uint64_t ino, uint64_t off,
-		      struct pifsd_listing **out, size_t *start);
-void pifsd_listing_put(struct pifsd *d, struct pifsd_listing *s, int done);
-uint64_t pifsd_listing_cookie(const struct pifsd_listing *s, size_t next);
+/* ops_xattr.c: extended attributes. */
+void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		 const char *value, size_t size, int flags);
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		 size_t size);
+void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 #endif

@@ -60,7 +60,7 @@
 #include <unistd.h>
 
 #include "kabi.h"
-#include "ops.h"
+#include "pifsd.h"
 #include "util.h"
 
 /* ---- the INIT exchange ---- */
@@ -319,6 +319,12 @@ void pifsd_pt_release(struct pifsd *d, uint64_t ino, enum pifsd_io mode)
 	pthread_mutex_unlock(&d->pt.lock);
 }
 
+void pifsd_pt_file_info(struct fuse_file_info *fi, enum pifsd_io mode)
+{
+	fi->direct_io = mode == PIFSD_IO_DIRECT;
+	fi->keep_cache = mode == PIFSD_IO_CACHED;
+}
+
 int pifsd_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
 			enum pifsd_io mode, uint32_t backing_id)
 {
@@ -328,8 +334,7 @@ int pifsd_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
 	if (mode != PIFSD_IO_PASSTHROUGH && mode != PIFSD_IO_PT_DIRECT) {
 		struct fuse_file_info f = *fi;
 
-		f.direct_io = mode == PIFSD_IO_DIRECT;
-		f.keep_cache = mode == PIFSD_IO_CACHED;
+		pifsd_pt_file_info(&f, mode);
 		return fuse_reply_open(req, &f);
 	}
 	memset(&o, 0, sizeof(o));

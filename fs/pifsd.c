@@ -29,7 +29,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "pifsd.h"
 #include "util.h"
 
 struct cli {

@@ -48,7 +48,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "pifsd.h"
 #include "util.h"
 
 /* The most a session reads at once: libfuse's starting buffer size,

@@ -69,7 +69,7 @@
 #include <unistd.h>
 
 #include "kabi.h"
-#include "ops.h"
+#include "pifsd.h"
 #include "util.h"
 
 /* The room in front of the payload where a FUSE_WRITE's header and

@@ -5,7 +5,7 @@
  * over the golden), and every namespace operation on them (lookup, copy-up,
  * whiteouts, opaque and redirected directories, merged readdir).
  *
- * Callers (fs/ops.c) pin a node with pifs_fs_node() and call one function
+ * Callers (fs/ops_*.c) pin a node with pifs_fs_node() and call one function
  * per request; each returns 0 or -errno and takes the view lock itself:
  * shared for lookups and reads, exclusive for anything that changes the
  * namespace or copies up.  Open file descriptors are used without the
@@ -172,6 +172,23 @@ struct pifs_inval;
 int pifs_fs_registry_inval(struct pifs_fs *fs, struct pifs_inval **inv,
 			   size_t *n);
 
+/* After a reload (pifs_fs_reload) the generated files of every view may
+ * have a new content and size, while the kernel caches their entries and
+ * inodes (pifs is their only writer).  *out gets one record per live
+ * view: what its file system must forget, the name of each generated
+ * file in its directory and its inode.  Their ids are derived (the view,
+ * and the golden file's inode, or PIFS_GEN_INO_BASE + kind where the
+ * golden has none), so some may be ids the kernel does not hold.  The
+ * caller sends them (fs/ctl.c), frees each record's inv with
+ * pifs_inval_free and then *out.  0 or -ENOMEM (nothing handed over). */
+struct pifs_view_inval {
+	struct pifs_view *view;
+	struct pifs_inval *inv;
+	size_t n;
+};
+int pifs_fs_generated_inval(struct pifs_fs *fs, struct pifs_view_inval **out,
+			    size_t *n);
+
 /* The node for an id, pinned, or NULL.  pifs_fs_put unpins. */
 struct pifs_node *pifs_fs_node(struct pifs_fs *fs, uint64_t id);
 void pifs_fs_put(struct pifs_fs *fs, struct pifs_node *n);
@@ -260,6 +277,10 @@ int pifs_fs_removexattr(struct pifs_fs *fs, struct pifs_node *n,
 			const char *name);
 int pifs_fs_statfs(struct pifs_fs *fs, struct pifs_node *n,
 		   struct statvfs *sv);
+/* Flush the store's file system (syncfs) to disk: what an fsync of a
+ * directory asks for, as every namespace change is already there in the
+ * delta directory. */
+int pifs_fs_syncfs(struct pifs_fs *fs);
 
 /* Re-read the registry if it changed: new workers get a view, removed
  * ones are marked gone. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -92,4 +93,89 @@ int gen_open(struct pifs_view *v, struct pifs_node *n)
 	}
 	free(buf);
 	return r < 0 ? r : fd;
+}
+
+/* The golden directories that hold generated files. */
+static const char *const gen_dirs[] = {"etc", "boot/firmware"};
+
+/* What the kernel must forget of view V's generated files, over the
+ * golden tree LOWER: for each, its name in its directory and its inode. */
+static int gen_inval(struct pifs_view *v, int lower, struct pifs_inval **inv,
+		     size_t *n)
+{
+	const size_t ndirs = sizeof(gen_dirs) / sizeof(gen_dirs[0]);
+	struct pifs_inval *a;
+	size_t k = 0, want = 0;
+
+	for (size_t i = 0; i < ndirs; i++)
+		for (const char *const *g = pifs_gen_names(gen_dirs[i]); g && *g; g++)
+			want++;
+	if (!(a = calloc(want ? want : 1, sizeof(*a))))
+		return -ENOMEM;
+	for (size_t i = 0; i < ndirs; i++) {
+		const char *const *g = pifs_gen_names(gen_dirs[i]);
+		struct stat dst;
+
+		if (pifs_lstat_beneath(lower, gen_dirs[i], &dst) < 0)
+			continue;
+		for (; g && *g; g++) {
+			uint64_t gino = PIFS_GEN_INO_BASE +
+					pifs_gen_kind(gen_dirs[i], *g);
+			char path[64];
+			struct stat st;
+
+			snprintf(path, sizeof(path), "%s/%s", gen_dirs[i], *g);
+			if (pifs_lstat_beneath(lower, path, &st) == 0)
+				gino = st.st_ino;
+			if (!(a[k].name = strdup(*g))) {
+				pifs_inval_free(a, k);
+				return -ENOMEM;
+			}
+			a[k].parent = pifs_make_id(v->id, 0, dst.st_ino);
+			a[k++].id = pifs_make_id(v->id, 0, gino);
+		}
+	}
+	*inv = a;
+	*n = k;
+	return 0;
+}
+
+int pifs_fs_generated_inval(struct pifs_fs *fs, struct pifs_view_inval **out,
+			    size_t *n)
+{
+	struct pifs_view_inval *a;
+	size_t k = 0, cap;
+	int *lower, r = 0;
+
+	*out = NULL;
+	*n = 0;
+	/* The lower fds stay valid outside the lock: goldens are kept open
+	 * until close. */
+	pthread_mutex_lock(&fs->views_lock);
+	cap = fs->nviews ? fs->nviews : 1;
+	a = calloc(cap, sizeof(*a));
+	lower = calloc(cap, sizeof(*lower));
+	for (size_t i = 0; a && lower && i < fs->nviews; i++)
+		if (!fs->views[i]->gone) {
+			a[k].view = fs->views[i];
+			lower[k++] = fs->views[i]->lower_root;
+		}
+	pthread_mutex_unlock(&fs->views_lock);
+	if (!a || !lower) {
+		free(a);
+		free(lower);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; r == 0 && i < k; i++)
+		r = gen_inval(a[i].view, lower[i], &a[i].inv, &a[i].n);
+	free(lower);
+	if (r < 0) {
+		for (size_t i = 0; i < k; i++)
+			pifs_inval_free(a[i].inv, a[i].n);
+		free(a);
+		return r;
+	}
+	*out = a;
+	*n = k;
+	return 0;
 }

@@ -343,3 +343,16 @@ int pifs_fs_statfs(struct pifs_fs *fs, struct pifs_node *n, struct statvfs *sv)
 		return -errno;
 	return 0;
 }
+
+int pifs_fs_syncfs(struct pifs_fs *fs)
+{
+	int fd = openat(fs->store.deltas_fd, ".",
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0 || syncfs(fd) < 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
