@@ -29,6 +29,7 @@
 #include <dirent.h>
 
 #include "bootconf.h"
+#include "cli.h"
 #include "ctl.h"
 #include "gitstore.h"
 #include "identity.h"
@@ -44,34 +45,12 @@
 #ifndef PIFS_SBINDIR /* set by Makefile.am */
 #define PIFS_SBINDIR "/usr/local/sbin"
 #endif
-#define EXIT_USAGE	2
-#define DEFAULT_STORE	"/var/lib/pifs"
-#define LOCK_TIMEOUT_MS 10000
 /* How long pifs umount waits for pifsd to exit (with the sanitizers its
  * exit scan alone takes seconds on a loaded machine), and pifs mount for
  * a pifsd that no longer serves the store to let go of it. */
 #define UMOUNT_WAIT_MS	30000
 #define MOUNT_WAIT_MS	5000
 #define MANIFEST_MAX	((size_t)1 << 30)
-
-static const char *opt_store; /* --store, or NULL */
-
-static void die(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-
-static void die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("pifs: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	pifs_git_init_wait(); /* never exit under libgit2's start-up */
-	exit(code);
-}
 
 static const char usage_main[] =
     "usage: pifs [--store DIR] COMMAND [ARGS]\n"
@@ -296,74 +275,7 @@ static const char usage_fsck[] =
     "the workers' deltas and their bases, leftovers in work/ and the golden\n"
     "against its manifest.  One line per problem, exit 1 if there is any.\n";
 
-static const char *store_path(void)
-{
-	const char *env;
-
-	if (opt_store)
-		return opt_store;
-	env = getenv("PIFS_STORE");
-	if (env && *env)
-		return env;
-	return DEFAULT_STORE;
-}
-
-/* getopt_long over a subcommand's argv (args[0] is the command name);
- * handles --help and unknown options.  Returns the option or -1. */
-static int sub_getopt(int argc, char **argv, const char *shortopts,
-		      const struct option *longopts, const char *usage)
-{
-	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
-
-	if (c == 'h') {
-		fputs(usage, stdout);
-		exit(0);
-	}
-	if (c == '?')
-		die(EXIT_USAGE, "unknown option '%s' (see --help)",
-		    argv[optind - 1]);
-	if (c == ':')
-		die(EXIT_USAGE, "option '%s' needs an argument",
-		    argv[optind - 1]);
-	return c;
-}
-
-static void open_store(struct pifs_store *st, const char *path)
-{
-	char err[PATH_MAX + 128];
-
-	if (pifs_store_open(st, path, err, sizeof(err)) < 0)
-		die(1, "%s", err);
-}
-
-static void lock_store(struct pifs_store *st)
-{
-	int ret = pifs_store_lock(st, LOCK_TIMEOUT_MS);
-
-	if (ret == -EAGAIN)
-		die(1, "store '%s' is busy: another pifs holds its lock",
-		    st->path);
-	if (ret < 0)
-		die(1, "cannot lock store '%s': %s", st->path, strerror(-ret));
-}
-
-static void load_registry(struct pifs_store *st, struct pifs_registry *reg)
-{
-	char err[256];
-
-	pifs_registry_init(reg);
-	if (pifs_registry_load(reg, st->fd, err, sizeof(err)) < 0)
-		die(1, "store '%s': %s", st->path, err);
-}
-
 /* ---- init ---- */
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	interrupted = 1;
-}
 
 /* Create a store from a directory or an image: an image import can take
  * minutes, so SIGINT/SIGTERM stop it cleanly (nothing is left behind)
@@ -376,16 +288,13 @@ static void create_store(const char *path, const char *golden,
 					   .bar_fd = isatty(2) ? 2 : -1,
 					   .warn = 1,
 					   .cancel = &interrupted};
-	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+	struct sigaction old[2];
 	char err[PATH_MAX * 2 + 256];
 	int ret;
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	interrupts_catch(old);
 	ret = pifs_store_create_opts(path, golden, &o, err, sizeof(err));
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	interrupts_restore(old);
 	if (ret < 0)
 		die(interrupted ? 130 : 1, "%s", err);
 }
@@ -428,8 +337,6 @@ static int cmd_init(int argc, char **argv)
 }
 
 /* ---- verify ---- */
-
-static void need_golden(struct pifs_store *st, const char *arg, char out[17]);
 
 /* Check golden id against its manifest: differences (listed on stdout),
  * or -1 after saying why it could not be checked. */
@@ -539,28 +446,6 @@ static int free_ip(const struct pifs_store *st, const struct pifs_registry *reg,
 			break;
 	}
 	return -ENOSPC;
-}
-
-/* The registry changed: a running pifsd re-reads it and tells the kernel
- * before this command returns, so nfsroot/ lists a new worker and a
- * removed one's name is gone (the kernel caches both).  pifsd also
- * watches the file, so a failure here only warns. */
-static void tell_pifsd_workers(struct pifs_store *st)
-{
-	char msg[256] = "";
-	int fd, ret = pifs_ctl_connect(st, &fd);
-
-	if (ret == -ENOTCONN)
-		return;
-	if (ret == 0) {
-		ret = pifs_ctl_call(fd, "workers", 10000, msg, sizeof(msg));
-		pifs_ctl_close(fd);
-	}
-	if (ret < 0)
-		fprintf(stderr,
-			"pifs: warning: the pifsd of '%s' did not confirm the "
-			"new registry: %s\n",
-			st->path, msg[0] ? msg : strerror(-ret));
 }
 
 static int worker_add(int argc, char **argv)
@@ -768,8 +653,6 @@ static int cmd_worker(int argc, char **argv)
 
 /* ---- golden ---- */
 
-static struct pifs_git *open_git(struct pifs_store *st, int create);
-
 static int golden_import(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -782,7 +665,7 @@ static int golden_import(int argc, char **argv)
 	struct pifs_store_create_opts o = {.bar_fd = isatty(2) ? 2 : -1,
 					   .warn = 1,
 					   .cancel = &interrupted};
-	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+	struct sigaction old[2];
 	struct pifs_store_conf conf;
 	struct pifs_store st;
 	char err[PATH_MAX * 2 + 256], id[17];
@@ -812,12 +695,9 @@ static int golden_import(int argc, char **argv)
 		die(EXIT_USAGE, "--master is for a new store; '%s' has one "
 				"(pifs master IPv4 changes it)", path);
 	lock_store(&st);
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	interrupts_catch(old);
 	ret = pifs_store_golden_add(&st, image, &o, id, err, sizeof(err));
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	interrupts_restore(old);
 	if (ret == -EEXIST)
 		fprintf(stderr, "pifs: store '%s' has golden %s already\n",
 			path, id);
@@ -1496,94 +1376,6 @@ static int cmd_destroy(int argc, char **argv)
 }
 
 /* ---- snapshots ---- */
-
-#define ERRLEN (PATH_MAX + 512)
-
-/* A registered worker, else exit. */
-static void need_worker(struct pifs_store *st, const char *name)
-{
-	struct pifs_registry reg;
-
-	if (pifs_worker_name_valid(name) < 0)
-		die(EXIT_USAGE, "bad worker name '%s'", name);
-	load_registry(st, &reg);
-	if (!pifs_registry_find(&reg, name))
-		die(1, "no worker '%s' in store '%s'", name, st->path);
-	pifs_registry_release(&reg);
-}
-
-/* A golden named by its id or a unique prefix of at least 4 hex digits,
- * into out. */
-static void need_golden(struct pifs_store *st, const char *arg, char out[17])
-{
-	char (*ids)[17] = NULL;
-	size_t n = 0, len = strlen(arg), hits = 0;
-	int ret;
-
-	if (len < 4 || len > 16 || strspn(arg, "0123456789abcdef") != len)
-		die(EXIT_USAGE, "bad golden id '%s' (want 4 to 16 hex digits, "
-				"as pifs golden list shows)", arg);
-	if ((ret = pifs_store_goldens(st, &ids, &n)) < 0)
-		die(1, "cannot list '%s/goldens': %s", st->path, strerror(-ret));
-	for (size_t i = 0; i < n; i++)
-		if (!strncmp(ids[i], arg, len)) {
-			memcpy(out, ids[i], 17);
-			hits++;
-		}
-	free(ids);
-	if (!hits)
-		die(1, "no golden %s in store '%s'", arg, st->path);
-	if (hits > 1)
-		die(1, "golden id '%s' is ambiguous in store '%s'", arg,
-		    st->path);
-}
-
-/* The repository, or NULL when it does not exist yet and !create. */
-static struct pifs_git *open_git(struct pifs_store *st, int create)
-{
-	struct pifs_git *g;
-	char err[ERRLEN];
-	int ret;
-
-	ret = pifs_git_open(&g, st, create, err, sizeof(err));
-	if (ret == -ENOENT && !create)
-		return NULL;
-	if (ret < 0)
-		die(1, "%s", err);
-	return g;
-}
-
-/* The control connection of a running pifsd, or -1 when not mounted. */
-static int ctl_connect(struct pifs_store *st)
-{
-	int fd, ret;
-
-	ret = pifs_ctl_connect(st, &fd);
-	if (ret == -ENOTCONN)
-		return -1;
-	if (ret < 0)
-		die(1, "cannot reach the pifsd of '%s': %s", st->path,
-		    strerror(-ret));
-	return fd;
-}
-
-static const char *human(uint64_t b, char buf[32])
-{
-	static const char *unit[] = {"KiB", "MiB", "GiB", "TiB"};
-	double v = (double)b;
-	int u = -1;
-
-	if (b < 1024) {
-		snprintf(buf, 32, "%llu B", (unsigned long long)b);
-		return buf;
-	}
-	while (v >= 1024 && u < 3) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, 32, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[u]);
-	return buf;
-}
 
 /* Strip "/" and "./" in front and "/" behind. */
 static char *norm_path(const char *p)
