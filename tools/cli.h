@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 
 struct option;
@@ -78,5 +79,16 @@ void interrupts_restore(const struct sigaction old[2]);
 
 /* b as "123 B", "1.5 KiB", "12 MiB" ... in buf, which it returns. */
 const char *human(uint64_t b, char buf[32]);
+
+/* cmd-init.c */
+
+/* Create a store at path from golden (a tree or a disk image), with the
+ * master address master (NULL: the default); progress (or NULL) gets
+ * the copy's messages.  SIGINT/SIGTERM stop it, nothing left behind;
+ * exits on error (130 when interrupted). */
+void create_store(const char *path, const char *golden, const char *master,
+		  FILE *progress);
+int cmd_init(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
 
 #endif /* PIFS_CLI_H */
