@@ -91,4 +91,8 @@ void create_store(const char *path, const char *golden, const char *master,
 int cmd_init(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
 
+/* cmd-worker.c */
+
+int cmd_worker(int argc, char **argv);
+
 #endif /* PIFS_CLI_H */
