@@ -95,4 +95,13 @@ int cmd_destroy(int argc, char **argv);
 
 int cmd_worker(int argc, char **argv);
 
+/* cmd-golden.c */
+
+/* Check golden id against its manifest: the number of differences
+ * (each listed on stdout), or -1 after saying on stdout why it could not
+ * be checked. */
+int verify_golden(struct pifs_store *st, const char *id);
+int cmd_verify(int argc, char **argv);
+int cmd_golden(int argc, char **argv);
+
 #endif /* PIFS_CLI_H */
