@@ -104,4 +104,12 @@ int verify_golden(struct pifs_store *st, const char *id);
 int cmd_verify(int argc, char **argv);
 int cmd_golden(int argc, char **argv);
 
+/* cmd-mount.c */
+
+int cmd_mount(int argc, char **argv);
+/* The mount.fuse3 form "pifs SOURCE MOUNTPOINT [-o OPTS]", argv[0] being
+ * SOURCE, a store directory. */
+int cmd_mount_fuse3(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
+
 #endif /* PIFS_CLI_H */
