@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 
@@ -111,5 +112,21 @@ int cmd_mount(int argc, char **argv);
  * SOURCE, a store directory. */
 int cmd_mount_fuse3(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
+
+/* cmd-snapshot.c */
+
+/* The snapshot of worker that rev names, its full id into id, else
+ * exit; g NULL means the worker has no snapshots. */
+void resolve_rev(struct pifs_git *g, const char *worker, const char *rev,
+		 char id[41]);
+/* The changes of worker's delta against its base snapshot (or the
+ * golden): their count and bytes.  0, or -ENOENT when the worker has no
+ * delta; exits on any other error. */
+int unsnapshotted(struct pifs_store *st, struct pifs_git *g,
+		  const char *worker, size_t *count, uint64_t *bytes);
+int cmd_snapshot(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 #endif /* PIFS_CLI_H */
