@@ -129,4 +129,9 @@ int cmd_log(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 
+/* cmd-reset.c */
+
+int cmd_reset(int argc, char **argv);
+int cmd_rebase(int argc, char **argv);
+
 #endif /* PIFS_CLI_H */
