@@ -134,4 +134,10 @@ int cmd_show(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_rebase(int argc, char **argv);
 
+/* cmd-status.c */
+
+int cmd_status(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+int cmd_master(int argc, char **argv);
+
 #endif /* PIFS_CLI_H */
