@@ -150,6 +150,22 @@ void tell_pifsd_workers(struct pifs_store *st)
 			st->path, msg[0] ? msg : strerror(-ret));
 }
 
+/* The store of the command line for a command on a worker. */
+void open_worker_store(struct pifs_store *st, const char *worker)
+{
+	open_store(st, store_path());
+	need_worker(st, worker);
+}
+
+void close_store(struct pifs_store *st, struct pifs_registry *reg,
+		 struct pifs_git *g)
+{
+	pifs_git_free(g);
+	if (reg)
+		pifs_registry_release(reg);
+	pifs_store_close(st);
+}
+
 /* A registered worker, else exit. */
 void need_worker(struct pifs_store *st, const char *name)
 {

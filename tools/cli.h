@@ -59,6 +59,13 @@ void lock_store(struct pifs_store *st);
 void load_registry(struct pifs_store *st, struct pifs_registry *reg);
 /* Check that name is a valid, registered worker, else exit. */
 void need_worker(struct pifs_store *st, const char *name);
+/* open_store() of store_path(), then need_worker(): how a command on one
+ * worker starts. */
+void open_worker_store(struct pifs_store *st, const char *worker);
+/* Release what a command set up: the repository g and the registry reg
+ * (each may be NULL), then the store. */
+void close_store(struct pifs_store *st, struct pifs_registry *reg,
+		 struct pifs_git *g);
 /* The golden named by its id or a unique prefix of at least 4 hex
  * digits, into out, else exit. */
 void need_golden(struct pifs_store *st, const char *arg, char out[17]);

@@ -275,9 +275,7 @@ static int golden_list(int argc, char **argv)
 	if (n > 1)
 		printf("* the default: new workers start on it\n");
 	free(ids);
-	pifs_git_free(g);
-	pifs_registry_release(&reg);
-	pifs_store_close(&st);
+	close_store(&st, &reg, g);
 	return 0;
 }
 
@@ -336,8 +334,7 @@ static int golden_default(int argc, char **argv)
 		die(1, "cannot save '%s/pifs.conf': %s", st.path,
 		    strerror(-ret));
 	printf("new workers now start on golden %s\n", id);
-	pifs_registry_release(&reg);
-	pifs_store_close(&st);
+	close_store(&st, &reg, NULL);
 	return 0;
 }
 
@@ -407,8 +404,7 @@ static int golden_remove(int argc, char **argv)
 	if (ret < 0)
 		die(1, "cannot remove golden %s: %s", id, strerror(-ret));
 	printf("removed golden %s\n", id);
-	pifs_registry_release(&reg);
-	pifs_store_close(&st);
+	close_store(&st, &reg, NULL);
 	return 0;
 }
 

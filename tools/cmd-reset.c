@@ -108,8 +108,7 @@ int cmd_reset(int argc, char **argv)
 	if (to && golden)
 		die(EXIT_USAGE, "reset takes --to REV or --golden, not both");
 	worker = argv[optind];
-	open_store(&st, store_path());
-	need_worker(&st, worker);
+	open_worker_store(&st, worker);
 	lock_store(&st);
 	g = open_git(&st, 0);
 	if (golden) {
@@ -187,8 +186,7 @@ int cmd_reset(int argc, char **argv)
 		printf("reset %s to %.7s\n", worker, id);
 	else
 		printf("reset %s to the golden %s\n", worker, gold);
-	pifs_git_free(g);
-	pifs_store_close(&st);
+	close_store(&st, NULL, g);
 	return 0;
 }
 
@@ -255,8 +253,7 @@ int cmd_rebase(int argc, char **argv)
 		die(EXIT_USAGE, "rebase --resolved takes no other option");
 	if (!resolved && !garg)
 		die(EXIT_USAGE, "rebase needs --golden ID");
-	open_store(&st, store_path());
-	need_worker(&st, worker);
+	open_worker_store(&st, worker);
 	if (resolved) {
 		lock_store(&st);
 		if ((ret = pifs_conflicts_save(&st, worker, NULL, 0)) < 0)
@@ -365,7 +362,6 @@ int cmd_rebase(int argc, char **argv)
 			      : "the worker's version was kept (--theirs "
 				"takes the golden's)");
 	pifs_conflicts_free(conf, nconf);
-	pifs_git_free(g);
-	pifs_store_close(&st);
+	close_store(&st, NULL, g);
 	return 0;
 }

@@ -170,8 +170,7 @@ int cmd_snapshot(int argc, char **argv)
 	if (argc - optind != 1)
 		die(EXIT_USAGE, "snapshot needs a WORKER");
 	worker = argv[optind];
-	open_store(&st, store_path());
-	need_worker(&st, worker);
+	open_worker_store(&st, worker);
 	lock_store(&st);
 	pifs_git_init_async(); /* meanwhile: the cache, pifsd */
 	pifs_git_cache_prefetch(&st, worker);
@@ -221,8 +220,7 @@ int cmd_snapshot(int argc, char **argv)
 			       snap.objects, snap.journal ? "journal" : "full",
 			       snap.stated);
 	}
-	pifs_git_free(g);
-	pifs_store_close(&st);
+	close_store(&st, NULL, g);
 	return 0;
 }
 
@@ -247,8 +245,7 @@ int cmd_log(int argc, char **argv)
 	if (argc - optind != 1)
 		die(EXIT_USAGE, "log needs a WORKER");
 	worker = argv[optind];
-	open_store(&st, store_path());
-	need_worker(&st, worker);
+	open_worker_store(&st, worker);
 	g = open_git(&st, 0);
 	if (g && (ret = pifs_git_log(g, worker, &log, &n)) < 0)
 		die(1, "cannot read the snapshots of %s: %s", worker,
@@ -270,8 +267,7 @@ int cmd_log(int argc, char **argv)
 	}
 out:
 	pifs_git_log_free(log, n);
-	pifs_git_free(g);
-	pifs_store_close(&st);
+	close_store(&st, NULL, g);
 	return 0;
 }
 
@@ -310,8 +306,7 @@ int cmd_diff(int argc, char **argv)
 		for (; a < argc; a++)
 			paths[np++] = norm_path(argv[a]);
 	}
-	open_store(&st, store_path());
-	need_worker(&st, worker);
+	open_worker_store(&st, worker);
 	g = open_git(&st, 0);
 	pifs_meta_init(&old);
 	if (rev) {
@@ -339,8 +334,7 @@ int cmd_diff(int argc, char **argv)
 	for (i = 0; i < np; i++)
 		free(paths[i]);
 	free(paths);
-	pifs_git_free(g);
-	pifs_store_close(&st);
+	close_store(&st, NULL, g);
 	return 0;
 }
 
@@ -413,8 +407,7 @@ int cmd_show(int argc, char **argv)
 		die(EXIT_USAGE, "show needs REV:PATH, not '%s'", rev);
 	*colon = '\0';
 	path = norm_path(colon + 1);
-	open_store(&st, store_path());
-	need_worker(&st, worker);
+	open_worker_store(&st, worker);
 	g = open_git(&st, 0);
 	resolve_rev(g, worker, rev, id);
 	load_meta(g, worker, id, &m);
@@ -439,7 +432,6 @@ int cmd_show(int argc, char **argv)
 	free(path);
 	free(rev);
 	pifs_meta_release(&m);
-	pifs_git_free(g);
-	pifs_store_close(&st);
+	close_store(&st, NULL, g);
 	return 0;
 }

@@ -183,9 +183,7 @@ int cmd_status(int argc, char **argv)
 			       "Pi 3 workers cannot network-boot\n");
 	}
 	free(missing);
-	pifs_registry_release(&reg);
-	pifs_git_free(g);
-	pifs_store_close(&st);
+	close_store(&st, &reg, g);
 	return 0;
 }
 
@@ -248,8 +246,7 @@ int cmd_fsck(int argc, char **argv)
 		die(1, "store '%s' has %d problem%s", st.path, problems,
 		    problems == 1 ? "" : "s");
 	printf("store is consistent\n");
-	pifs_registry_release(&reg);
-	pifs_store_close(&st);
+	close_store(&st, &reg, NULL);
 	return 0;
 }
 

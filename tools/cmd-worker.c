@@ -158,8 +158,7 @@ static int worker_add(int argc, char **argv)
 	tell_pifsd_workers(&st);
 	printf("added %s: serial %s mac %s ip %s (id %u)\n", w.name, w.serial,
 	       w.mac, w.ip, w.id);
-	pifs_registry_release(&reg);
-	pifs_store_close(&st);
+	close_store(&st, &reg, NULL);
 	return 0;
 }
 
@@ -192,8 +191,7 @@ static int worker_list(int argc, char **argv)
 		       w->serial, w->mac[0] ? w->mac : "-",
 		       w->ip[0] ? w->ip : "-", w->id);
 	}
-	pifs_registry_release(&reg);
-	pifs_store_close(&st);
+	close_store(&st, &reg, NULL);
 	return 0;
 }
 
@@ -255,8 +253,7 @@ static int worker_remove(int argc, char **argv)
 	else
 		printf("removed %s; it had no delta\n", name);
 	free(kept);
-	pifs_registry_release(&reg);
-	pifs_store_close(&st);
+	close_store(&st, &reg, NULL);
 	return 0;
 }
 
