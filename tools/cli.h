@@ -6,7 +6,8 @@
  * argument values), 1 for everything else.  The functions below that
  * "exit" do so through die() with the command's message: a command
  * reads as the list of what it needs, and nothing stored changes before
- * the checks that can fail.
+ * the checks that can fail.  Each cmd_* runs one command: argv[0] is
+ * its name (optind reset for getopt), the result is its exit status.
  */
 #ifndef PIFS_CLI_H
 #define PIFS_CLI_H
@@ -129,8 +130,8 @@ void resolve_rev(struct pifs_git *g, const char *worker, const char *rev,
 /* The changes of worker's delta against its base snapshot (or the
  * golden): their count and bytes.  0, or -ENOENT when the worker has no
  * delta; exits on any other error. */
-int unsnapshotted(struct pifs_store *st, struct pifs_git *g,
-		  const char *worker, size_t *count, uint64_t *bytes);
+int unsnapshotted(struct pifs_store *st, struct pifs_git *g, const char *worker,
+		  size_t *count, uint64_t *bytes);
 int cmd_snapshot(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_diff(int argc, char **argv);

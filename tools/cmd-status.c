@@ -41,6 +41,13 @@ static const char usage_fsck[] =
     "the workers' deltas and their bases, leftovers in work/ and the golden\n"
     "against its manifest.  One line per problem, exit 1 if there is any.\n";
 
+static const char usage_master[] =
+    "usage: pifs [--store DIR] master [IPv4]\n"
+    "\n"
+    "Print the master's address, or change it.  Workers' generated\n"
+    "cmdline.txt (nfsroot=IPv4:/nfsroot/<worker>) and /etc/hosts follow at\n"
+    "once, also on a mounted store.\n";
+
 /* Is there a golden directory at PATH? */
 static int golden_dir(struct pifs_store *st, const char *path)
 {
@@ -249,13 +256,6 @@ int cmd_fsck(int argc, char **argv)
 	close_store(&st, &reg, NULL);
 	return 0;
 }
-
-static const char usage_master[] =
-    "usage: pifs [--store DIR] master [IPv4]\n"
-    "\n"
-    "Print the master's address, or change it.  Workers' generated\n"
-    "cmdline.txt (nfsroot=IPv4:/nfsroot/<worker>) and /etc/hosts follow at\n"
-    "once, also on a mounted store.\n";
 
 int cmd_master(int argc, char **argv)
 {
