@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cli.h - what the files of the pifs command line share, grouped by the
+ * file that defines it.  Every error is one line "pifs: <message>" on
+ * stderr; the exit status is 2 for usage errors (including malformed
+ * argument values), 1 for everything else.  The functions below that
+ * "exit" do so through die() with the command's message: a command
+ * reads as the list of what it needs, and nothing stored changes before
+ * the checks that can fail.  Each cmd_* runs one command: argv[0] is
+ * its name (optind reset for getopt), the result is its exit status.
+ */
+#ifndef PIFS_CLI_H
+#define PIFS_CLI_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+struct option;
+struct pifs_git;
+struct pifs_registry;
+struct pifs_store;
+
+#define EXIT_USAGE    2
+#define DEFAULT_STORE "/var/lib/pifs"
+/* Room for an error message naming a path or two. */
+#define ERRLEN (PATH_MAX + 512)
+
+/* cli.c */
+
+/* --store DIR of the command line, or NULL; set by main. */
+extern const char *opt_store;
+/* Set once SIGINT or SIGTERM arrived between interrupts_catch() and
+ * interrupts_restore(); the store's long operations poll it. */
+extern volatile sig_atomic_t interrupted;
+
+/* Print "pifs: <message>" on stderr (stdout flushed first) and exit with
+ * code, after any libgit2 start-up in flight has finished. */
+void die(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+/* The store a command works on: --store, else $PIFS_STORE, else
+ * DEFAULT_STORE. */
+const char *store_path(void);
+/* getopt_long over a subcommand's argv (argv[0] is the command name);
+ * --help prints usage on stdout and exits 0, an unknown option or a
+ * missing argument exits EXIT_USAGE.  Returns the option or -1. */
+int sub_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts, const char *usage);
+
+/* Open the store at path into st (pifs_store_close() releases it), else
+ * exit. */
+void open_store(struct pifs_store *st, const char *path);
+/* Take the store's lock, waiting up to 10 s for another pifs, else
+ * exit. */
+void lock_store(struct pifs_store *st);
+/* Load the store's registry into reg (pifs_registry_release() releases
+ * it), else exit. */
+void load_registry(struct pifs_store *st, struct pifs_registry *reg);
+/* Check that name is a valid, registered worker, else exit. */
+void need_worker(struct pifs_store *st, const char *name);
+/* open_store() of store_path(), then need_worker(): how a command on one
+ * worker starts. */
+void open_worker_store(struct pifs_store *st, const char *worker);
+/* Release what a command set up: the repository g and the registry reg
+ * (each may be NULL), then the store. */
+void close_store(struct pifs_store *st, struct pifs_registry *reg,
+		 struct pifs_git *g);
+/* The golden named by its id or a unique prefix of at least 4 hex
+ * digits, into out, else exit. */
+void need_golden(struct pifs_store *st, const char *arg, char out[17]);
+/* The snapshot repository (the caller frees it with pifs_git_free()),
+ * created when create; NULL when it does not exist and !create; else
+ * exit. */
+struct pifs_git *open_git(struct pifs_store *st, int create);
+/* The control connection of the store's running pifsd (closed with
+ * pifs_ctl_close()), -1 when the store is not mounted, else exit. */
+int ctl_connect(struct pifs_store *st);
+/* The registry changed: have a running pifsd re-read it before the
+ * command returns; a failure only warns (pifsd watches the file too). */
+void tell_pifsd_workers(struct pifs_store *st);
+
+/* Catch SIGINT and SIGTERM into interrupted, the old actions into old;
+ * interrupts_restore() puts them back. */
+void interrupts_catch(struct sigaction old[2]);
+void interrupts_restore(const struct sigaction old[2]);
+
+/* b as "123 B", "1.5 KiB", "12 MiB" ... in buf, which it returns. */
+const char *human(uint64_t b, char buf[32]);
+
+/* cmd-init.c */
+
+/* Create a store at path from golden (a tree or a disk image), with the
+ * master address master (NULL: the default); progress (or NULL) gets
+ * the copy's messages.  SIGINT/SIGTERM stop it, nothing left behind;
+ * exits on error (130 when interrupted). */
+void create_store(const char *path, const char *golden, const char *master,
+		  FILE *progress);
+int cmd_init(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+
+/* cmd-worker.c */
+
+int cmd_worker(int argc, char **argv);
+
+/* cmd-golden.c */
+
+/* Check golden id against its manifest: the number of differences
+ * (each listed on stdout), or -1 after saying on stdout why it could not
+ * be checked. */
+int verify_golden(struct pifs_store *st, const char *id);
+int cmd_verify(int argc, char **argv);
+int cmd_golden(int argc, char **argv);
+
+/* cmd-mount.c */
+
+int cmd_mount(int argc, char **argv);
+/* The mount.fuse3 form "pifs SOURCE MOUNTPOINT [-o OPTS]", argv[0] being
+ * SOURCE, a store directory. */
+int cmd_mount_fuse3(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
+
+/* cmd-snapshot.c */
+
+/* The snapshot of worker that rev names, its full id into id, else
+ * exit; g NULL means the worker has no snapshots. */
+void resolve_rev(struct pifs_git *g, const char *worker, const char *rev,
+		 char id[41]);
+/* The changes of worker's delta against its base snapshot (or the
+ * golden): their count and bytes.  0, or -ENOENT when the worker has no
+ * delta; exits on any other error. */
+int unsnapshotted(struct pifs_store *st, struct pifs_git *g, const char *worker,
+		  size_t *count, uint64_t *bytes);
+int cmd_snapshot(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+
+/* cmd-reset.c */
+
+int cmd_reset(int argc, char **argv);
+int cmd_rebase(int argc, char **argv);
+
+/* cmd-status.c */
+
+int cmd_status(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+int cmd_master(int argc, char **argv);
+
+#endif /* PIFS_CLI_H */

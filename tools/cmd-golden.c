@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cmd-golden.c - the store's goldens: pifs golden import (which also
+ * creates a store), list, default, remove, build (which runs
+ * golden-build.sh), and pifs verify, which checks goldens against their
+ * manifests (pifs fsck does too, through verify_golden()).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "gitstore.h"
+#include "image.h"
+#include "manifest.h"
+#include "registry.h"
+#include "safeio.h"
+#include "store.h"
+#include "util.h"
+
+#define MANIFEST_MAX ((size_t)1 << 30)
+
+static const char usage_golden[] =
+    "usage: pifs golden build [--minimal|--debian] [--cache DIR] [--mirror "
+    "URL] [--force] DIR\n"
+    "       pifs [--store DIR] golden import IMAGE|TREE [--default] "
+    "[--master IPv4]\n"
+    "       pifs [--store DIR] golden list\n"
+    "       pifs [--store DIR] golden default [ID]\n"
+    "       pifs [--store DIR] golden remove ID\n"
+    "\n"
+    "A store keeps any number of goldens, each named by its content hash;\n"
+    "every worker and every snapshot records the one it is on.\n"
+    "import reads a Raspberry Pi OS disk image (.img, .img.xz, .img.gz) or\n"
+    "copies a root tree (as 'pifs golden build' makes) into the store as\n"
+    "one more golden and prints its id (the same content twice is one\n"
+    "golden).  Without a store it creates one (--master then\n"
+    "sets its address).  --default makes it the golden new workers start\n"
+    "on; workers already there move with 'pifs rebase'.\n"
+    "list shows each golden: id ('*' the default), date imported, size of\n"
+    "its file data, the workers and snapshots on it, and its source.\n"
+    "default shows or sets the golden new workers start on.\n"
+    "remove deletes a golden; refused while it is the default or any\n"
+    "worker, kept delta or snapshot uses it.\n"
+    "ID: the id or a unique prefix of at least 4 digits.\n"
+    "build makes a Raspberry-Pi-OS-shaped arm64 tree in DIR from Debian\n"
+    "packages (raspi-firmware, linux-image-arm64, busybox-static, libc6,\n"
+    "libcap2-bin), ready for 'pifs init STORE --golden DIR'; downloads are\n"
+    "cached (default /var/cache/pifs/golden).  It runs golden-build.sh:\n"
+    "'pifs golden build --help' for the details.\n";
+
+static const char usage_verify[] =
+    "usage: pifs [--store DIR] verify [ID]\n"
+    "\n"
+    "Re-check every golden tree (or golden ID) against its manifest; every\n"
+    "difference is listed on stdout and the exit status is 1 if there is\n"
+    "any.\n";
+
+/* Check golden id against its manifest: differences (listed on stdout),
+ * or -1 after saying why it could not be checked. */
+int verify_golden(struct pifs_store *st, const char *id)
+{
+	char sub[64], *text = NULL;
+	int ret, fd;
+
+	snprintf(sub, sizeof(sub), "goldens/%s/manifest", id);
+	ret = pifs_read_file(st->fd, sub, MANIFEST_MAX, &text, NULL);
+	if (ret < 0) {
+		printf("cannot read the golden manifest '%s/%s': %s\n", st->path,
+		       sub, strerror(-ret));
+		return -1;
+	}
+	fd = pifs_store_golden_open(st, id);
+	ret = fd < 0 ? fd : pifs_manifest_verify(fd, text, stdout);
+	free(text);
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0) {
+		printf("cannot verify golden %s: %s\n", id, strerror(-ret));
+		return -1;
+	}
+	return ret;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char (*ids)[17] = NULL, one[17];
+	struct pifs_store st;
+	size_t n = 0, bad = 0;
+	int ret;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_verify) != -1)
+		;
+	open_store(&st, store_path());
+	if (optind < argc) {
+		need_golden(&st, argv[optind++], one);
+		if (optind < argc)
+			die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+		ids = malloc(sizeof(*ids));
+		if (!ids)
+			die(1, "out of memory");
+		memcpy(ids[0], one, sizeof(one));
+		n = 1;
+	} else if ((ret = pifs_store_goldens(&st, &ids, &n)) < 0) {
+		die(1, "cannot list '%s/goldens': %s", st.path, strerror(-ret));
+	}
+	for (size_t i = 0; i < n; i++) {
+		ret = verify_golden(&st, ids[i]);
+		if (ret == 0) {
+			printf("golden %s matches its manifest\n", ids[i]);
+			continue;
+		}
+		bad++;
+		if (ret > 0)
+			printf("golden %s differs from its manifest (%d "
+			       "difference%s)\n", ids[i], ret,
+			       ret == 1 ? "" : "s");
+	}
+	free(ids);
+	pifs_store_close(&st);
+	if (bad)
+		die(1, "%zu of %zu golden%s failed verification", bad, n,
+		    n == 1 ? "" : "s");
+	return 0;
+}
+
+static int golden_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"master", required_argument, NULL, 'm'},
+	    {"default", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *master = NULL, *image, *path = store_path();
+	struct pifs_store_create_opts o = {.bar_fd = isatty(2) ? 2 : -1,
+					   .warn = 1,
+					   .cancel = &interrupted};
+	struct sigaction old[2];
+	struct pifs_store_conf conf;
+	struct pifs_store st;
+	char err[PATH_MAX * 2 + 256], id[17];
+	int c, ret, make_default = 0;
+
+	while ((c = sub_getopt(argc, argv, ":m:h", opts, usage_golden)) != -1)
+		if (c == 'm')
+			master = optarg;
+		else if (c == 'd')
+			make_default = 1;
+	if (optind >= argc)
+		die(EXIT_USAGE, "golden import needs an IMAGE file or a DIR");
+	image = argv[optind++];
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (master && pifs_ipv4_valid(master) < 0)
+		die(EXIT_USAGE, "bad master address '%s'", master);
+	if (pifs_store_open(&st, path, err, sizeof(err)) < 0) {
+		/* no store yet: this golden makes one */
+		create_store(path, image, master, NULL);
+		open_store(&st, path);
+		printf("%s\n", st.conf.golden);
+		pifs_store_close(&st);
+		return 0;
+	}
+	if (master)
+		die(EXIT_USAGE, "--master is for a new store; '%s' has one "
+				"(pifs master IPv4 changes it)", path);
+	lock_store(&st);
+	interrupts_catch(old);
+	ret = pifs_store_golden_add(&st, image, &o, id, err, sizeof(err));
+	interrupts_restore(old);
+	if (ret == -EEXIST)
+		fprintf(stderr, "pifs: store '%s' has golden %s already\n",
+			path, id);
+	else if (ret < 0)
+		die(interrupted ? 130 : 1, "%s", err);
+	if (make_default && strcmp(st.conf.golden, id)) {
+		conf = st.conf;
+		memcpy(conf.golden, id, sizeof(conf.golden));
+		if ((ret = pifs_store_conf_save(&st, &conf)) < 0)
+			die(1, "cannot save '%s/pifs.conf': %s", path,
+			    strerror(-ret));
+	}
+	printf("%s\n", id);
+	pifs_store_close(&st);
+	return 0;
+}
+
+/* Registered workers on golden id (a delta that cannot be read counts
+ * for the default, as the daemon would use it). */
+static size_t workers_on(struct pifs_store *st, const struct pifs_registry *reg,
+			 const char *id, const char **first)
+{
+	size_t n = 0;
+	char g[17];
+
+	if (first)
+		*first = NULL;
+	for (size_t i = 0; i < reg->count; i++) {
+		if (pifs_store_worker_golden(st, reg->workers[i].name, g) < 0)
+			continue;
+		if (!strcmp(g, id)) {
+			if (first && !n)
+				*first = reg->workers[i].name;
+			n++;
+		}
+	}
+	return n;
+}
+
+static int golden_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_registry reg;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char (*ids)[17] = NULL, w[PIFS_NAME_MAX + 1], cid[41];
+	size_t n = 0;
+	int ret;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_golden) != -1)
+		;
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	open_store(&st, store_path());
+	load_registry(&st, &reg);
+	if ((ret = pifs_store_goldens(&st, &ids, &n)) < 0)
+		die(1, "cannot list '%s/goldens': %s", st.path, strerror(-ret));
+	g = open_git(&st, 0);
+	printf("%-16s    %-20s  %-10s  %7s  %9s  %s\n", "ID", "DATE", "SIZE",
+	       "WORKERS", "SNAPSHOTS", "SOURCE");
+	for (size_t i = 0; i < n; i++) {
+		struct pifs_golden_info info;
+		char date[32] = "-", size[32] = "-", snaps[16] = "0";
+
+		if (pifs_store_golden_info(&st, ids[i], &info) == 0) {
+			time_t t = (time_t)info.created;
+			struct tm tm;
+
+			if (info.created && gmtime_r(&t, &tm))
+				strftime(date, sizeof(date),
+					 "%Y-%m-%d %H:%M:%SZ", &tm);
+			pifs_image_human(info.size, size, sizeof(size));
+		}
+		if (g) {
+			ret = pifs_git_golden_users(g, ids[i], w, cid);
+			if (ret >= 0)
+				snprintf(snaps, sizeof(snaps), "%d", ret);
+			else
+				snprintf(snaps, sizeof(snaps), "?");
+		}
+		printf("%-16s %c  %-20s  %-10s  %7zu  %9s  %s\n", ids[i],
+		       strcmp(ids[i], st.conf.golden) ? ' ' : '*', date, size,
+		       workers_on(&st, &reg, ids[i], NULL), snaps,
+		       info.source ? info.source : "-");
+		pifs_golden_info_release(&info);
+	}
+	if (n > 1)
+		printf("* the default: new workers start on it\n");
+	free(ids);
+	close_store(&st, &reg, g);
+	return 0;
+}
+
+/* golden default [ID]: show or set the golden new workers start on. */
+static int golden_default(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_store_conf conf;
+	struct pifs_registry reg;
+	struct pifs_store st;
+	char g[17], id[17];
+	const char *arg;
+	int ret;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_golden) != -1)
+		;
+	open_store(&st, store_path());
+	if (optind >= argc) {
+		printf("%s\n", st.conf.golden);
+		pifs_store_close(&st);
+		return 0;
+	}
+	arg = argv[optind++];
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	need_golden(&st, arg, id);
+	lock_store(&st);
+	load_registry(&st, &reg);
+	/* deltas made before a store had several goldens say nothing and
+	 * mean the default: write down which one before it changes */
+	for (size_t i = 0; i < reg.count; i++) {
+		const char *name = reg.workers[i].name;
+
+		if (pifs_lgetxattr(st.deltas_fd, name, PIFS_XATTR_GOLDEN, g,
+				   16) != -ENODATA)
+			continue;
+		ret = pifs_lsetxattr(st.deltas_fd, name, PIFS_XATTR_GOLDEN,
+				     st.conf.golden, 16, 0);
+		if (ret < 0)
+			die(1, "cannot record the golden of %s: %s", name,
+			    strerror(-ret));
+	}
+	{
+		int sfd = openat(st.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (sfd < 0 || syncfs(sfd) < 0)
+			die(1, "cannot sync '%s': %s", st.path, strerror(errno));
+		close(sfd);
+	}
+	conf = st.conf;
+	snprintf(conf.golden, sizeof(conf.golden), "%s", id);
+	if ((ret = pifs_store_conf_save(&st, &conf)) < 0)
+		die(1, "cannot save '%s/pifs.conf': %s", st.path,
+		    strerror(-ret));
+	printf("new workers now start on golden %s\n", id);
+	close_store(&st, &reg, NULL);
+	return 0;
+}
+
+static int golden_remove(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char w[PIFS_NAME_MAX + 1], cid[41], g[17], id[17];
+	struct pifs_registry reg;
+	struct pifs_store st;
+	struct pifs_git *git;
+	const char *arg, *first;
+	struct dirent *de;
+	size_t n;
+	DIR *dir;
+	int ret, fd;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_golden) != -1)
+		;
+	if (optind >= argc)
+		die(EXIT_USAGE, "golden remove needs a golden ID");
+	arg = argv[optind++];
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	open_store(&st, store_path());
+	need_golden(&st, arg, id);
+	lock_store(&st);
+	if (!strcmp(id, st.conf.golden))
+		die(1, "golden %s is the store's default (new workers start "
+		       "on it); make another the default first (pifs golden "
+		       "default ID)", id);
+	load_registry(&st, &reg);
+	n = workers_on(&st, &reg, id, &first);
+	if (n)
+		die(1, "golden %s is in use by %zu worker%s (%s); rebase or "
+		       "remove them first", id, n, n == 1 ? "" : "s", first);
+	/* the kept deltas of removed workers count too */
+	fd = openat(st.deltas_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir = fd < 0 ? NULL : fdopendir(fd);
+	while (dir && (de = readdir(dir))) {
+		if (strncmp(de->d_name, ".removed-", 9))
+			continue;
+		if (pifs_store_delta_golden(&st, st.deltas_fd, de->d_name, g) == 0 &&
+		    !strcmp(g, id))
+			die(1, "golden %s is in use by the kept delta '%s/deltas/%s' "
+			       "of a removed worker", id, st.path, de->d_name);
+	}
+	if (dir)
+		closedir(dir);
+	else if (fd >= 0)
+		close(fd);
+	git = open_git(&st, 0);
+	if (git) {
+		ret = pifs_git_golden_users(git, id, w, cid);
+		pifs_git_free(git);
+		if (ret < 0)
+			die(1, "cannot read the snapshots of '%s': %s", st.path,
+			    strerror(-ret));
+		if (ret > 0)
+			die(1, "golden %s is in use by %d snapshot%s (%s's %.7s); "
+			       "pifs reset --to would need it",
+			    id, ret, ret == 1 ? "" : "s", w[0] ? w : "?", cid);
+	}
+	ret = pifs_store_golden_remove(&st, id);
+	if (ret < 0)
+		die(1, "cannot remove golden %s: %s", id, strerror(-ret));
+	printf("removed golden %s\n", id);
+	close_store(&st, &reg, NULL);
+	return 0;
+}
+
+/* golden build: run golden-build.sh ($PIFS_GOLDEN_BUILD, else the one
+ * of this build tree, else the installed one) with the arguments. */
+static int golden_build(int argc, char **argv)
+{
+	const char *env = getenv("PIFS_GOLDEN_BUILD");
+	const char *cands[] = { env, PIFS_PKGLIBEXECDIR "/golden-build.sh",
+				PIFS_SRCDIR "/tools/golden-build.sh" };
+	char **args;
+
+	for (size_t i = 0; i < sizeof(cands) / sizeof(*cands); i++) {
+		if (!cands[i] || !*cands[i] || access(cands[i], R_OK) != 0)
+			continue;
+		args = calloc((size_t)argc + 2, sizeof(*args));
+		if (!args)
+			die(1, "out of memory");
+		args[0] = (char *)"bash";
+		args[1] = (char *)cands[i];
+		for (int a = 1; a < argc; a++)
+			args[a + 1] = argv[a];
+		execvp("bash", args);
+		die(1, "cannot run bash %s: %s", cands[i], strerror(errno));
+	}
+	die(1, "golden-build.sh not found (not in %s; set PIFS_GOLDEN_BUILD)",
+	    PIFS_PKGLIBEXECDIR);
+}
+
+int cmd_golden(int argc, char **argv)
+{
+	if (argc < 2)
+		die(EXIT_USAGE,
+		    "golden needs build, import, list, default or remove");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_golden, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "build"))
+		return golden_build(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "import"))
+		return golden_import(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return golden_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "default"))
+		return golden_default(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "remove"))
+		return golden_remove(argc - 1, argv + 1);
+	die(EXIT_USAGE, "unknown golden command '%s'", argv[1]);
+}

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cmd-snapshot.c - a worker's history in the store's git repository:
+ * pifs snapshot (records the delta, pausing the worker on a mounted
+ * store and following pifsd's journal), log, diff (against the golden
+ * or a snapshot) and show (a file as it was, generated identity files
+ * included).  Also what reset and status need of it: a revision
+ * resolved, and the changes no snapshot holds yet.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "ctl.h"
+#include "gitstore.h"
+#include "identity.h"
+#include "registry.h"
+#include "safeio.h"
+#include "store.h"
+#include "util.h"
+
+static const char usage_snapshot[] =
+    "usage: pifs [--store DIR] snapshot WORKER [-m MESSAGE] [--allow-empty]\n"
+    "                                  [--stats]\n"
+    "\n"
+    "Record WORKER's delta as a new snapshot (a commit on the branch\n"
+    "workers/WORKER of STORE/git) and print its id.  If nothing changed\n"
+    "since the last snapshot, nothing is recorded unless --allow-empty.\n"
+    "On a mounted store the worker's view is paused while its delta is\n"
+    "read, and only what pifsd saw change is looked at.  --stats adds a\n"
+    "line: files and bytes changed, objects written, and whether the scan\n"
+    "followed pifsd's journal or looked at every entry.\n";
+
+static const char usage_log[] =
+    "usage: pifs [--store DIR] log WORKER\n"
+    "\n"
+    "WORKER's snapshots, newest first: id, date, message, files changed and\n"
+    "their size.  The one the delta is based on is marked '*'.\n";
+
+static const char usage_diff[] =
+    "usage: pifs [--store DIR] diff WORKER [REV] [-- PATH...]\n"
+    "\n"
+    "What WORKER's view changed, against the golden (or against snapshot\n"
+    "REV): 'A path', 'D path', 'M path (content, mode 644->755, owner\n"
+    "0:0->1000:1000, mtime, xattrs, type)'.  Directories whose only change\n"
+    "is their mtime are not listed.  PATHs limit the output to those paths\n"
+    "and what is below them.\n"
+    "REV: a snapshot id (at least 4 hex digits), HEAD (or latest), HEAD~N.\n";
+
+static const char usage_show[] =
+    "usage: pifs [--store DIR] show WORKER REV:PATH\n"
+    "\n"
+    "Print the file PATH (or a symlink's target) as WORKER's view showed it\n"
+    "at snapshot REV.\n";
+
+/* Strip "/" and "./" in front and "/" behind. */
+static char *norm_path(const char *p)
+{
+	char *r;
+	size_t n;
+
+	while (*p == '/' || (p[0] == '.' && p[1] == '/'))
+		p += *p == '/' ? 1 : 2;
+	r = strdup(*p ? p : ".");
+	if (!r)
+		die(1, "out of memory");
+	n = strlen(r);
+	while (n > 1 && r[n - 1] == '/')
+		r[--n] = '\0';
+	return r;
+}
+
+void resolve_rev(struct pifs_git *g, const char *worker,
+			const char *rev, char id[41])
+{
+	char err[ERRLEN];
+
+	if (!g)
+		die(1, "'%s' is not a snapshot of %s (it has no snapshots)",
+		    rev, worker);
+	if (pifs_git_resolve(g, worker, rev, id, err, sizeof(err)) < 0)
+		die(1, "%s", err);
+}
+
+static void load_meta(struct pifs_git *g, const char *worker,
+		      const char *id, struct pifs_meta *m)
+{
+	char err[ERRLEN];
+
+	if (pifs_git_load(g, id, m, err, sizeof(err)) < 0)
+		die(1, "%s: %s", worker, err);
+}
+
+/* Changes of the live delta against its base: count and bytes; -ENOENT
+ * when the worker has no delta. */
+int unsnapshotted(struct pifs_store *st, struct pifs_git *g,
+			 const char *worker, size_t *count, uint64_t *bytes)
+{
+	struct pifs_meta cur, base;
+	struct pifs_change *ch;
+	char err[ERRLEN], id[41];
+	size_t n, i;
+	struct stat sb;
+	int ret, has_base;
+
+	*count = 0;
+	*bytes = 0;
+	if (fstatat(st->deltas_fd, worker, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	pifs_meta_init(&base);
+	ret = pifs_git_base_get(st, worker, id);
+	has_base = ret == 0;
+	if (ret < 0 && ret != -ENODATA)
+		die(1, "%s: bad " PIFS_XATTR_BASE " on its delta: %s", worker,
+		    strerror(-ret));
+	if (has_base && !g)
+		die(1, "%s: its delta's base %.7s is not in the store", worker,
+		    id);
+	if (has_base)
+		load_meta(g, worker, id, &base);
+	if (pifs_git_scan(g, st, worker, &cur, err, sizeof(err)) < 0)
+		die(1, "%s", err);
+	if (pifs_git_diff(g, st, has_base ? &base : NULL, &cur, NULL, 0, &ch,
+			  &n, err, sizeof(err)) < 0)
+		die(1, "%s: %s", worker, err);
+	*count = n;
+	for (i = 0; i < n; i++)
+		*bytes += ch[i].bytes;
+	pifs_changes_free(ch, n);
+	pifs_meta_release(&cur);
+	pifs_meta_release(&base);
+	return 0;
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"message", required_argument, NULL, 'm'},
+	    {"allow-empty", no_argument, NULL, 'e'},
+	    {"stats", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *msg = NULL, *worker;
+	struct pifs_snapshot snap;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char err[ERRLEN];
+	int c, allow_empty = 0, stats = 0, ret, cfd;
+
+	while ((c = sub_getopt(argc, argv, ":m:h", opts, usage_snapshot)) !=
+	       -1) {
+		if (c == 'm')
+			msg = optarg;
+		else if (c == 'e')
+			allow_empty = 1;
+		else if (c == 'S')
+			stats = 1;
+	}
+	if (argc - optind != 1)
+		die(EXIT_USAGE, "snapshot needs a WORKER");
+	worker = argv[optind];
+	open_worker_store(&st, worker);
+	lock_store(&st);
+	pifs_git_init_async(); /* meanwhile: the cache, pifsd */
+	pifs_git_cache_prefetch(&st, worker);
+	cfd = ctl_connect(&st);
+	g = open_git(&st, 1);
+	if (cfd >= 0) {
+		struct pifs_journal jn;
+
+		ret = pifs_ctl_pause(cfd, worker);
+		if (ret < 0)
+			die(1, "cannot pause %s: %s", worker, strerror(-ret));
+		/* What pifsd saw change: the scan stats only that.  Without
+		 * it (an older pifsd) the scan stats everything. */
+		ret = pifs_ctl_journal(cfd, worker, &jn);
+		if (ret == 0) {
+			pifs_git_set_journal(g, &jn);
+			free(jn.buf);
+		} else if (ret != -EINVAL) {
+			die(1, "cannot read the journal of %s: %s", worker,
+			    strerror(-ret));
+		}
+	}
+	ret = pifs_git_snapshot_prepare(g, worker, msg, allow_empty, &snap,
+					err, sizeof(err));
+	if (cfd >= 0) {
+		int r2 = pifs_ctl_resume(cfd, worker);
+
+		pifs_ctl_close(cfd);
+		if (r2 < 0 && ret == 0) {
+			pifs_git_snapshot_abort(g);
+			die(1, "cannot resume %s: %s", worker, strerror(-r2));
+		}
+	}
+	if (ret < 0)
+		die(1, "cannot snapshot %s: %s", worker, err);
+	ret = pifs_git_snapshot_finish(g, &snap, err, sizeof(err));
+	if (ret < 0)
+		die(1, "cannot snapshot %s: %s", worker, err);
+	if (!snap.created) {
+		printf("nothing to snapshot for %s\n", worker);
+	} else {
+		printf("%s\n", snap.id);
+		if (stats)
+			printf("files %u bytes %llu objects %u scan %s "
+			       "stated %u\n",
+			       snap.files, (unsigned long long)snap.bytes,
+			       snap.objects, snap.journal ? "journal" : "full",
+			       snap.stated);
+	}
+	close_store(&st, NULL, g);
+	return 0;
+}
+
+int cmd_log(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_log_entry *log = NULL;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char date[64], sz[32], base[41] = "";
+	const char *worker;
+	size_t n = 0, i;
+	struct tm tm;
+	time_t t;
+	int ret;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_log) != -1)
+		;
+	if (argc - optind != 1)
+		die(EXIT_USAGE, "log needs a WORKER");
+	worker = argv[optind];
+	open_worker_store(&st, worker);
+	g = open_git(&st, 0);
+	if (g && (ret = pifs_git_log(g, worker, &log, &n)) < 0)
+		die(1, "cannot read the snapshots of %s: %s", worker,
+		    strerror(-ret));
+	if (!n) {
+		printf("no snapshots of %s\n", worker);
+		goto out;
+	}
+	pifs_git_base_get(&st, worker, base);
+	for (i = 0; i < n; i++) {
+		t = (time_t)(log[i].time + (int64_t)log[i].offset * 60);
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("%c %.7s  %s %c%02d%02d  %s  (%u file%s, %s)\n",
+		       strcmp(base, log[i].id) ? ' ' : '*', log[i].id, date,
+		       log[i].offset < 0 ? '-' : '+', abs(log[i].offset) / 60,
+		       abs(log[i].offset) % 60, log[i].subject, log[i].files,
+		       log[i].files == 1 ? "" : "s", human(log[i].bytes, sz));
+	}
+out:
+	pifs_git_log_free(log, n);
+	close_store(&st, NULL, g);
+	return 0;
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_meta cur, old;
+	struct pifs_change *ch = NULL;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char err[ERRLEN], id[41], **paths = NULL;
+	const char *worker, *rev = NULL;
+	size_t n = 0, np = 0, i;
+	int a;
+
+	while (sub_getopt(argc, argv, "+:h", opts, usage_diff) != -1)
+		;
+	if (optind >= argc)
+		die(EXIT_USAGE, "diff needs a WORKER");
+	worker = argv[optind];
+	a = optind + 1;
+	if (a < argc && strcmp(argv[a], "--"))
+		rev = argv[a++];
+	if (a < argc) {
+		if (strcmp(argv[a], "--"))
+			die(EXIT_USAGE, "unexpected argument '%s' (paths go "
+					"after '--')",
+			    argv[a]);
+		a++;
+		paths = calloc((size_t)(argc - a) + 1, sizeof(*paths));
+		if (!paths)
+			die(1, "out of memory");
+		for (; a < argc; a++)
+			paths[np++] = norm_path(argv[a]);
+	}
+	open_worker_store(&st, worker);
+	g = open_git(&st, 0);
+	pifs_meta_init(&old);
+	if (rev) {
+		resolve_rev(g, worker, rev, id);
+		load_meta(g, worker, id, &old);
+	}
+	if (pifs_git_scan(g, &st, worker, &cur, err, sizeof(err)) < 0)
+		die(1, "%s", err);
+	if (pifs_git_diff(g, &st, rev ? &old : NULL, &cur, paths, np, &ch, &n,
+			  err, sizeof(err)) < 0)
+		die(1, "%s: %s", worker, err);
+	for (i = 0; i < n; i++) {
+		char *esc = pifs_path_escape(ch[i].path);
+
+		if (ch[i].kind == 'M')
+			printf("M %s (%s)\n", esc ? esc : ch[i].path,
+			       ch[i].what);
+		else
+			printf("%c %s\n", ch[i].kind, esc ? esc : ch[i].path);
+		free(esc);
+	}
+	pifs_changes_free(ch, n);
+	pifs_meta_release(&cur);
+	pifs_meta_release(&old);
+	for (i = 0; i < np; i++)
+		free(paths[i]);
+	free(paths);
+	close_store(&st, NULL, g);
+	return 0;
+}
+
+/* A generated identity file (cmdline.txt, hostname, ...) the snapshot's
+ * delta has no copy of: what the view showed was generated, so show that
+ * (with today's master address).  -ENOENT when PATH is not one. */
+static int show_generated(struct pifs_store *st, const struct pifs_meta *m,
+			  const char *worker, const char *path, char **out,
+			  size_t *len)
+{
+	const char *slash = strrchr(path, '/');
+	const struct pifs_worker *w;
+	struct pifs_registry reg;
+	struct pifs_identity id;
+	enum pifs_gen kind;
+	char dir[64], *golden = NULL;
+	size_t glen = 0;
+	int ret;
+
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return -ENOENT;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	kind = pifs_gen_kind(dir, slash + 1);
+	/* The delta had its own copy, or a whiteout, or replaced the
+	 * directory: then the snapshot's own content decides. */
+	if (kind == PIFS_GEN_NONE || pifs_meta_find(m, path) ||
+	    (pifs_meta_find(m, dir) && pifs_meta_find(m, dir)->type != 'd'))
+		return -ENOENT;
+	load_registry(st, &reg);
+	w = pifs_registry_find(&reg, worker);
+	if (!w) {
+		pifs_registry_release(&reg);
+		return -ENOENT;
+	}
+	id.worker = w->name;
+	id.serial = w->serial;
+	id.master = st->conf.master;
+	if (pifs_read_file(st->golden_fd, path, 1 << 20, &golden, &glen) < 0)
+		golden = NULL;
+	ret = pifs_gen_content(kind, &id, golden, glen, out, len);
+	free(golden);
+	pifs_registry_release(&reg);
+	return ret;
+}
+
+int cmd_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_meta m;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char id[41], *rev, *colon, *path, *data = NULL;
+	const char *worker;
+	size_t len = 0;
+	int ret, deleted;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_show) != -1)
+		;
+	if (argc - optind != 2)
+		die(EXIT_USAGE, "show needs WORKER REV:PATH");
+	worker = argv[optind];
+	rev = strdup(argv[optind + 1]);
+	if (!rev)
+		die(1, "out of memory");
+	colon = strchr(rev, ':');
+	if (!colon || colon == rev || !colon[1])
+		die(EXIT_USAGE, "show needs REV:PATH, not '%s'", rev);
+	*colon = '\0';
+	path = norm_path(colon + 1);
+	open_worker_store(&st, worker);
+	g = open_git(&st, 0);
+	resolve_rev(g, worker, rev, id);
+	load_meta(g, worker, id, &m);
+	ret = show_generated(&st, &m, worker, path, &data, &len);
+	if (ret == -ENOENT)
+		ret = pifs_git_show(g, &st, &m, path, &data, &len, &deleted);
+	if (ret == -ENOENT && deleted)
+		die(1, "'%s' was deleted in %s at %.7s", path, worker, id);
+	if (ret == -ENOENT)
+		die(1, "'%s' does not exist in %s at %.7s", path, worker, id);
+	if (ret == -EISDIR)
+		die(1, "'%s' is a directory in %s at %.7s", path, worker, id);
+	if (ret == -EINVAL)
+		die(1, "'%s' is a special file in %s at %.7s", path, worker,
+		    id);
+	if (ret < 0)
+		die(1, "cannot read '%s' of %s at %.7s: %s", path, worker, id,
+		    strerror(-ret));
+	if (fwrite(data, 1, len, stdout) != len || fflush(stdout))
+		die(1, "cannot write: %s", strerror(errno));
+	free(data);
+	free(path);
+	free(rev);
+	pifs_meta_release(&m);
+	close_store(&st, NULL, g);
+	return 0;
+}

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cmd-worker.c - pifs worker add, list and remove: the store's registry
+ * of workers (name, serial, MAC, address, id) and each worker's delta,
+ * created on a golden when it is added and kept aside when it is
+ * removed.  A running pifsd is told before the command returns.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "cli.h"
+#include "registry.h"
+#include "safeio.h"
+#include "store.h"
+
+static const char usage_worker[] =
+    "usage: pifs [--store DIR] worker add NAME --serial HEX8 [--mac MAC] [--ip "
+    "IPv4]\n"
+    "                                     [--golden ID]\n"
+    "       pifs [--store DIR] worker list\n"
+    "       pifs [--store DIR] worker remove NAME [--force]\n"
+    "\n"
+    "NAME is [a-z0-9][a-z0-9-]*, at most 63 characters; HEX8 the Pi's\n"
+    "8-digit serial.  The MAC defaults to b8:27:eb: and the serial's last 6\n"
+    "digits; the address to the lowest free one in the store's range; the\n"
+    "golden to the store's default (pifs golden default).\n"
+    "remove refuses while the store is mounted unless --force is given; the\n"
+    "worker's delta is kept as deltas/.removed-NAME-<time>.\n"
+    "With the store mounted, add and remove return once pifsd shows the\n"
+    "change in nfsroot/ and tftpboot/.\n";
+
+static int ip_parse(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return -EINVAL;
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+/* The lowest address of the store's range no worker has, into out. */
+static int free_ip(const struct pifs_store *st, const struct pifs_registry *reg,
+		   char out[16])
+{
+	uint32_t lo, hi, a;
+	struct in_addr ia;
+	size_t i;
+
+	if (ip_parse(st->conf.range_lo, &lo) < 0 ||
+	    ip_parse(st->conf.range_hi, &hi) < 0 || lo > hi)
+		die(1, "store '%s' has a bad range %s-%s", st->path,
+		    st->conf.range_lo, st->conf.range_hi);
+	for (a = lo;; a++) {
+		ia.s_addr = htonl(a);
+		inet_ntop(AF_INET, &ia, out, 16);
+		for (i = 0; i < reg->count; i++)
+			if (!strcmp(reg->workers[i].ip, out))
+				break;
+		if (i == reg->count)
+			return 0;
+		if (a == hi)
+			break;
+	}
+	return -ENOSPC;
+}
+
+static int worker_add(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"serial", required_argument, NULL, 's'},
+	    {"mac", required_argument, NULL, 'm'},
+	    {"ip", required_argument, NULL, 'i'},
+	    {"golden", required_argument, NULL, 'g'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *serial = NULL, *mac = NULL, *ip = NULL, *name, *garg = NULL;
+	char gold[17];
+	struct pifs_registry reg;
+	struct pifs_worker w;
+	struct pifs_store st;
+	char err[256];
+	int c, ret;
+
+	while ((c = sub_getopt(argc, argv, ":s:m:i:h", opts, usage_worker)) !=
+	       -1) {
+		if (c == 's')
+			serial = optarg;
+		else if (c == 'm')
+			mac = optarg;
+		else if (c == 'i')
+			ip = optarg;
+		else if (c == 'g')
+			garg = optarg;
+	}
+	if (optind >= argc)
+		die(EXIT_USAGE, "worker add needs a NAME");
+	name = argv[optind++];
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (!serial)
+		die(EXIT_USAGE, "worker add needs --serial HEX8");
+
+	memset(&w, 0, sizeof(w));
+	if (pifs_worker_name_valid(name) < 0)
+		die(EXIT_USAGE,
+		    "bad worker name '%s' (want [a-z0-9][a-z0-9-]*, at most %d "
+		    "characters)",
+		    name, PIFS_NAME_MAX);
+	strcpy(w.name, name);
+	if (pifs_serial_norm(serial, w.serial) < 0)
+		die(EXIT_USAGE, "bad serial '%s' (want 8 hex digits)", serial);
+	if (mac && pifs_mac_norm(mac, w.mac) < 0)
+		die(EXIT_USAGE, "bad mac '%s' (want aa:bb:cc:dd:ee:ff)", mac);
+	if (!mac)
+		pifs_mac_from_serial(w.serial, w.mac);
+	if (ip && pifs_ipv4_valid(ip) < 0)
+		die(EXIT_USAGE, "bad ip '%s' (want a dotted IPv4 address)", ip);
+	if (ip)
+		strcpy(w.ip, ip);
+
+	open_store(&st, store_path());
+	if (garg)
+		need_golden(&st, garg, gold);
+	else
+		memcpy(gold, st.conf.golden, sizeof(gold));
+	lock_store(&st);
+	load_registry(&st, &reg);
+	if (!ip && free_ip(&st, &reg, w.ip) < 0)
+		die(1, "no free address in %s-%s", st.conf.range_lo,
+		    st.conf.range_hi);
+	if (pifs_registry_add(&reg, &w, err, sizeof(err)) < 0)
+		die(1, "%s", err);
+	ret = pifs_store_delta_init_on(&st, st.deltas_fd, w.name, gold);
+	if (ret == 0)
+		ret = pifs_fsync_dir(st.deltas_fd);
+	if (ret == -EEXIST)
+		die(1, "delta '%s/deltas/%s' already exists", st.path, w.name);
+	if (ret < 0)
+		die(1, "cannot create delta '%s/deltas/%s': %s", st.path,
+		    w.name, strerror(-ret));
+	ret = pifs_registry_save(&reg, st.fd);
+	if (ret < 0) {
+		pifs_remove_tree(st.deltas_fd, w.name);
+		die(1, "cannot save registry '%s/workers': %s", st.path,
+		    strerror(-ret));
+	}
+	tell_pifsd_workers(&st);
+	printf("added %s: serial %s mac %s ip %s (id %u)\n", w.name, w.serial,
+	       w.mac, w.ip, w.id);
+	close_store(&st, &reg, NULL);
+	return 0;
+}
+
+static int worker_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_registry reg;
+	struct pifs_store st;
+	int namew = 4;
+	size_t i;
+
+	while (sub_getopt(argc, argv, ":h", opts, usage_worker) != -1)
+		;
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	open_store(&st, store_path());
+	load_registry(&st, &reg);
+	for (i = 0; i < reg.count; i++)
+		if ((int)strlen(reg.workers[i].name) > namew)
+			namew = (int)strlen(reg.workers[i].name);
+	printf("%-*s  %-8s  %-17s  %-15s  %s\n", namew, "NAME", "SERIAL", "MAC",
+	       "IP", "ID");
+	for (i = 0; i < reg.count; i++) {
+		const struct pifs_worker *w = &reg.workers[i];
+
+		printf("%-*s  %-8s  %-17s  %-15s  %u\n", namew, w->name,
+		       w->serial, w->mac[0] ? w->mac : "-",
+		       w->ip[0] ? w->ip : "-", w->id);
+	}
+	close_store(&st, &reg, NULL);
+	return 0;
+}
+
+static int worker_remove(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"force", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_registry reg;
+	struct pifs_store st;
+	char *kept = NULL;
+	const char *name;
+	int c, force = 0, ret;
+	pid_t pid;
+
+	while ((c = sub_getopt(argc, argv, ":fh", opts, usage_worker)) != -1)
+		if (c == 'f')
+			force = 1;
+	if (optind >= argc)
+		die(EXIT_USAGE, "worker remove needs a NAME");
+	name = argv[optind++];
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (pifs_worker_name_valid(name) < 0)
+		die(EXIT_USAGE, "bad worker name '%s'", name);
+
+	open_store(&st, store_path());
+	lock_store(&st);
+	ret = pifs_store_mounted(&st, &pid);
+	if (ret < 0)
+		die(1, "cannot check whether '%s' is mounted: %s", st.path,
+		    strerror(-ret));
+	if (ret > 0 && !force)
+		die(1,
+		    "store '%s' is mounted (pifsd pid %ld); unmount it first "
+		    "or use --force",
+		    st.path, (long)pid);
+	load_registry(&st, &reg);
+	if (pifs_registry_remove(&reg, name) < 0)
+		die(1, "no worker '%s'", name);
+	ret = pifs_store_delta_retire(&st, name, &kept);
+	if (ret < 0 && ret != -ENOENT)
+		die(1, "cannot move delta '%s/deltas/%s' aside: %s", st.path,
+		    name, strerror(-ret));
+	ret = pifs_registry_save(&reg, st.fd);
+	if (ret < 0) {
+		if (kept)
+			renameat2(st.deltas_fd, kept, st.deltas_fd, name,
+				  RENAME_NOREPLACE);
+		die(1, "cannot save registry '%s/workers': %s", st.path,
+		    strerror(-ret));
+	}
+	tell_pifsd_workers(&st);
+	if (kept)
+		printf("removed %s; its delta is kept as '%s/deltas/%s'\n",
+		       name, st.path, kept);
+	else
+		printf("removed %s; it had no delta\n", name);
+	free(kept);
+	close_store(&st, &reg, NULL);
+	return 0;
+}
+
+int cmd_worker(int argc, char **argv)
+{
+	if (argc < 2)
+		die(EXIT_USAGE, "worker needs add, list or remove");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_worker, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "add"))
+		return worker_add(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return worker_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "remove"))
+		return worker_remove(argc - 1, argv + 1);
+	die(EXIT_USAGE, "unknown worker command '%s'", argv[1]);
+}
