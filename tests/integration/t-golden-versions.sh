@@ -157,31 +157,42 @@ out=$(P fsck 2>&1) && ok "fsck clean after all of it" || fail "fsck: $out"
 # ---- kill -9 of pifs rebase: the worker is exactly old or new
 # fpd DELTA: the delta's fingerprint without its base (a snapshot moves it)
 fpd() { tree_fp "$1" trusted.pifs.base; }
-rand_delay() { awk -v r="$RANDOM" -v m="$1" 'BEGIN { printf "%.3f", (r % m) / 1000 }'; }
+rand_delay() { awk -v r="$RANDOM" -v m="$1" 'BEGIN { srand(r); printf "%.3f", int(rand() * m) / 1000 }'; }
 D3=$T/store/deltas/worker-3
 P reset worker-3 --to "$before" >/dev/null || fail "reset worker-3 to A"
 fp_old=$(fpd "$D3")
 t0=$(date +%s%N)
 P rebase worker-3 --golden "$B" >/dev/null || fail "rebase for the fingerprint"
-ms=$(( ($(date +%s%N) - t0) / 1000000 + 1 ))
+ms=$(( ($(date +%s%N) - t0) / 1000000 * 3 / 2 + 1 ))
 fp_new=$(fpd "$D3")
 [ "$fp_old" != "$fp_new" ] || fail "old and new fingerprints are the same"
-olds=0 news=0
-for i in $(seq 1 12); do
+# Kills at random within a window that starts at 1.5 times a whole rebase,
+# measured here, and follows the outcomes (shorter after a kill that came
+# too late, longer after one that came early), so that they land around
+# the swap however loaded the machine is; they go on (at most 30) until
+# both outcomes were seen.  A rebase directory left
+# in work/ is a kill that landed while the new delta was being written.
+olds=0 news=0 midway=0 i=0
+while [ $i -lt 30 ] && { [ $i -lt 12 ] || [ $olds = 0 ] || [ $news = 0 ]; }; do
+	i=$((i + 1))
 	P reset worker-3 --force --to "$before" >/dev/null || { fail "reset before kill $i"; break; }
 	"$PIFS" --store "$T/store" rebase worker-3 --golden "$B" >/dev/null 2>&1 &
 	pid=$!
-	sleep "$(rand_delay "$ms")" # somewhere inside a whole rebase
+	sleep "$(rand_delay "$ms")"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	now=$(fpd "$D3")
-	if [ "$now" = "$fp_old" ]; then olds=$((olds + 1))
-	elif [ "$now" = "$fp_new" ]; then news=$((news + 1))
+	if [ "$now" = "$fp_old" ]; then
+		olds=$((olds + 1)) ms=$((ms * 3 / 2 + 1))
+		[ -n "$(ls "$T/store/work")" ] && midway=$((midway + 1))
+	elif [ "$now" = "$fp_new" ]; then news=$((news + 1)) ms=$((ms * 2 / 3 + 1))
 	else fail "rebase killed ($i): the delta is neither old nor new"; break
 	fi
 	out=$(P fsck 2>&1) || fail "fsck after killing rebase $i: $out"
 done
-ok "12 rebases killed within ${ms} ms: fsck clean, worker old ($olds) or new ($news)"
+ok "$i rebases killed: fsck clean, worker old ($olds) or new ($news)"
+[ $olds -gt 0 ] && [ $news -gt 0 ] && ok "kills landed on both sides of the swap: old $olds (new delta half-written in work/: $midway), new $news" ||
+	fail "the kills did not land mid-rebase: old $olds, new $news in $i"
 [ -z "$(ls "$T/store/work")" ] || P reset worker-3 --force --to "$before" >/dev/null
 [ -z "$(ls -A "$T/store/work")" ] && ok "nothing left in work/" || fail "work/: $(ls -A "$T/store/work")"
 finish

@@ -187,27 +187,46 @@ printf '%s\n' "$out" | grep -q "^ref 'refs/heads/workers/worker-3' points to mis
 chattr -R -i "$T/bad1" "$T/bad2" 2>/dev/null; rm -rf "$T/bad1" "$T/bad2"
 
 # ---- kill -9 at random points
-rand_delay() { awk -v r="$RANDOM" -v m="$1" 'BEGIN { printf "%.3f", (r % m) / 1000 }'; }
+rand_delay() { awk -v r="$RANDOM" -v m="$1" 'BEGIN { srand(r); printf "%.3f", int(rand() * m) / 1000 }'; }
 P reset worker-3 --golden >/dev/null
 perl -e 'my ($d) = @ARGV; for my $i (0 .. 3999) { my $s = sprintf "%s/big/d%02d", $d, $i % 40; mkdir "$d/big"; mkdir $s;
 	open my $f, ">", "$s/f$i" or die; print $f ("x" x (1000 + $i * 7 % 9000)); close $f }' "$D"
-for i in $(seq 1 20); do
+# Kill at a random point of a whole snapshot: within a window that starts
+# at 1.5 times its length, measured here, and then follows the outcomes
+# (shorter after a kill that came too late, longer after one that came
+# early), so that kills land around the branch move however loaded the
+# machine is; they go on (at most 40) until both outcomes were seen:
+# killed before its branch moved (old) and after (new).  A kill that leaves a pack or a temporary pack behind with
+# the branch not moved landed between writing the pack and the ref.
+for j in $(seq 3 3 3999); do echo m >> "$D/big/d$(printf %02d $((j % 40)))/f$j"; done
+t0=$(date +%s%N)
+P snapshot worker-3 -m measured >/dev/null || fail "snapshot to measure"
+ms=$(( ($(date +%s%N) - t0) / 1000000 * 3 / 2 + 1 ))
+olds=0 news=0 packed=0 i=0
+while [ $i -lt 40 ] && { [ $i -lt 20 ] || [ $olds = 0 ] || [ $news = 0 ]; }; do
+	i=$((i + 1))
 	for j in $(seq $((i * 7 % 40)) 3 3999); do echo "$i" >> "$D/big/d$(printf %02d $((j % 40)))/f$j"; done
 	before=$(git --git-dir="$T/store/git" rev-parse workers/worker-3)
+	npacks=$(ls "$T/store/git/objects/pack" | wc -l)
 	"$PIFS" --store "$T/store" snapshot worker-3 -m "kill $i" >/dev/null 2>&1 &
 	pid=$!
-	sleep "$(rand_delay 600)"
+	sleep "$(rand_delay "$ms")"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	after=$(git --git-dir="$T/store/git" rev-parse workers/worker-3)
 	out=$(P fsck 2>&1) || fail "fsck after killing snapshot $i: $out"
 	if [ "$after" != "$before" ]; then
+		news=$((news + 1)) ms=$((ms * 2 / 3 + 1))
 		[ -z "$(P diff worker-3 HEAD)" ] || fail "snapshot $i: new head differs from the delta"
 	else
+		olds=$((olds + 1)) ms=$((ms * 3 / 2 + 1))
+		[ "$(ls "$T/store/git/objects/pack" | wc -l)" -gt "$npacks" ] && packed=$((packed + 1))
 		[ -n "$(P diff worker-3 HEAD)" ] || fail "snapshot $i: old head but no change left ($before; base $(getfattr -h --only-values -n trusted.pifs.base "$D" 2>/dev/null); $(P diff worker-3 HEAD 2>&1 | head -2); $(P log worker-3 | head -3))"
 	fi
 done
-ok "20 killed snapshots: fsck clean, head old or new"
+ok "$i killed snapshots: fsck clean, head old or new"
+[ $olds -gt 0 ] && [ $news -gt 0 ] && ok "kills landed on both sides of the branch move: old $olds, new $news (pack written, branch not moved: $packed)" ||
+	fail "the kills did not land mid-snapshot: old $olds, new $news in $i"
 P snapshot worker-3 -m settled >/dev/null || fail "snapshot after the kills"
 a=$(git --git-dir="$T/store/git" rev-parse workers/worker-3)
 fpa=$(fp "$D")
@@ -216,21 +235,39 @@ rm -rf "$D/big/d07"
 b=$(P snapshot worker-3 -m other) || fail "snapshot b"
 fpb=$(fp "$D")
 cur=$b
-for i in $(seq 1 20); do
+# Killed resets the same way (the window following the outcomes), both
+# outcomes seen: the delta moved to the target, or not.  A reset directory
+# left in work/ is a kill that landed while the target was being written.
+t0=$(date +%s%N)
+P reset worker-3 --to "$a" >/dev/null || fail "reset to measure"
+P reset worker-3 --to "$b" >/dev/null || fail "reset back"
+ms=$(( ($(date +%s%N) - t0) / 2000000 * 3 / 2 + 1 ))
+olds=0 news=0 midway=0 i=0
+while [ $i -lt 40 ] && { [ $i -lt 20 ] || [ $olds = 0 ] || [ $news = 0 ]; }; do
+	i=$((i + 1))
 	if [ "$cur" = "$a" ]; then target=$b; else target=$a; fi
 	"$PIFS" --store "$T/store" reset worker-3 --to "$target" >/dev/null 2>&1 &
 	pid=$!
-	sleep "$(rand_delay 500)"
+	sleep "$(rand_delay "$ms")"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	now=$(fp "$D")
-	if [ "$now" = "$fpa" ]; then cur=$a
-	elif [ "$now" = "$fpb" ]; then cur=$b
+	if [ "$now" = "$fpa" ]; then new=$a
+	elif [ "$now" = "$fpb" ]; then new=$b
 	else fail "reset $i: the delta is neither the old nor the new state"; break
 	fi
+	if [ "$new" = "$cur" ]; then
+		olds=$((olds + 1)) ms=$((ms * 3 / 2 + 1))
+		[ -n "$(ls "$T/store/work")" ] && midway=$((midway + 1))
+	else
+		news=$((news + 1)) ms=$((ms * 2 / 3 + 1))
+	fi
+	cur=$new
 	out=$(P fsck 2>&1) || fail "fsck after killing reset $i: $out"
 done
-ok "20 killed resets: fsck clean, delta exactly old or new"
+ok "$i killed resets: fsck clean, delta exactly old or new"
+[ $olds -gt 0 ] && [ $news -gt 0 ] && ok "kills landed on both sides of the swap: old $olds (with the target half-written in work/: $midway), new $news" ||
+	fail "the kills did not land mid-reset: old $olds, new $news in $i"
 P reset worker-3 --to "$a" >/dev/null || fail "reset after the kills"
 expect_eq "a reset after the kills is exact" "$fpa" "$(fp "$D")"
 [ -z "$(ls "$T/store/work")" ] && ok "stale reset directories cleaned" || fail "work/ not empty: $(ls "$T/store/work")"
