@@ -64,10 +64,29 @@ static int read_n(int fd, char *buf, size_t n, int timeout_ms)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return -errno;
+			return errno == ECONNRESET ? -EPIPE : -errno;
 		if (r == 0)
 			return -EPIPE;
 		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Send all of buf.  MSG_NOSIGNAL: when pifsd has died (kill -9, a
+ * crash) under a running command, the command gets -EPIPE and says so in
+ * one line; a plain write() would kill it with SIGPIPE, silently, in the
+ * middle of a snapshot or reset. */
+static int send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t r = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno == ECONNRESET ? -EPIPE : -errno;
+		buf += r;
+		len -= (size_t)r;
 	}
 	return 0;
 }
@@ -80,8 +99,8 @@ static int call_line(int fd, const char *request, int timeout_ms,
 	int r;
 
 	snprintf(line, size, "%s\n", request);
-	if ((r = pifs_write_all(fd, line, strlen(line))) < 0)
-		return r == -EPIPE ? -EPIPE : r;
+	if ((r = send_all(fd, line, strlen(line))) < 0)
+		return r;
 	for (;;) {
 		r = read_n(fd, line + len, 1, timeout_ms);
 		if (r < 0)

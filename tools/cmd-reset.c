@@ -167,7 +167,13 @@ int cmd_reset(int argc, char **argv)
 			pifs_warn("pifsd did not confirm resuming %s", worker);
 		pifs_ctl_close(cfd);
 		if (ret < 0) {
+			/* swapped or not, tmp holds the state the worker is not in */
 			pifs_remove_tree(st.work_fd, tmp);
+			if (ret == -EPIPE)
+				die(1, "pifsd exited during the reset of %s: "
+				       "the worker is as it was or reset (see "
+				       "pifs status once it is mounted again)",
+				    worker);
 			die(1, "pifsd could not swap in the new delta of %s: %s",
 			    worker, err[0] ? err : strerror(-ret));
 		}

@@ -29,6 +29,9 @@
 #include "store.h"
 #include "util.h"
 
+/* pifsd died (kill -9, a crash) while it held the worker paused for us */
+#define PIFSD_GONE "pifsd exited while it paused %s: the snapshot was not recorded"
+
 static const char usage_snapshot[] =
     "usage: pifs [--store DIR] snapshot WORKER [-m MESSAGE] [--allow-empty]\n"
     "                                  [--stats]\n"
@@ -188,6 +191,8 @@ int cmd_snapshot(int argc, char **argv)
 		if (ret == 0) {
 			pifs_git_set_journal(g, &jn);
 			free(jn.buf);
+		} else if (ret == -EPIPE) {
+			die(1, PIFSD_GONE, worker);
 		} else if (ret != -EINVAL) {
 			die(1, "cannot read the journal of %s: %s", worker,
 			    strerror(-ret));
@@ -199,8 +204,12 @@ int cmd_snapshot(int argc, char **argv)
 		int r2 = pifs_ctl_resume(cfd, worker);
 
 		pifs_ctl_close(cfd);
+		/* pifsd gone under the pause (-EPIPE): what was read may be
+		 * whole, but nothing says so; the snapshot is dropped. */
 		if (r2 < 0 && ret == 0) {
 			pifs_git_snapshot_abort(g);
+			if (r2 == -EPIPE)
+				die(1, PIFSD_GONE, worker);
 			die(1, "cannot resume %s: %s", worker, strerror(-r2));
 		}
 	}

@@ -5,7 +5,8 @@
 # under the running daemon and the very next read shows the reset state;
 # an exact round trip of every file type and attribute; identical content
 # across workers stored once; kill -9 of the daemon during snapshot and
-# reset leaves the worker old or new and `pifs fsck` clean.
+# reset leaves the worker old or new and `pifs fsck` clean; a snapshot
+# whose pifsd dies under it says so in one line.
 . "$(dirname "$0")/lib.sh"
 setup
 make_store
@@ -135,6 +136,45 @@ for round in 1 2 3 4 5 6; do
 		fail "round $round: worker is neither old nor new"
 	fi
 done
+
+# pifsd dies while `pifs snapshot` holds the pause and reads the delta:
+# the command is stopped while it has the big file open (so the kill lands
+# mid-snapshot, every time), pifsd is killed, the command goes on.  It
+# must say so in one line and exit 1, not die of SIGPIPE (exit 141, no
+# message) on its next request; the snapshot is absent.
+head -c $((96 << 20)) /dev/urandom > "$W3/root/big" || fail "writing root/big"
+head_before=$(git --git-dir="$T/store/git" rev-parse workers/worker-3)
+$P snapshot worker-3 -m "pifsd dies" >"$T/dies.out" 2>"$T/dies.err" &
+CLI=$!
+seen=
+for ((i = 0; i < 3000 && !seen; i++)); do
+	for fd in /proc/$CLI/fd/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = "$T/store/deltas/worker-3/root/big" ] && { seen=1; break; }
+	done
+	[ -n "$seen" ] || kill -0 "$CLI" 2>/dev/null || break
+	[ -n "$seen" ] || sleep 0.01
+done
+if [ -n "$seen" ]; then
+	kill -STOP "$CLI"
+	ok "pifs snapshot stopped while reading root/big under the pause"
+	kill -9 "$PIFSD_PID"; wait "$PIFSD_PID" 2>/dev/null
+	kill -CONT "$CLI"
+else
+	fail "pifs snapshot never opened root/big"
+fi
+wait "$CLI"; rc=$?
+expect_eq "pifsd died under pifs snapshot: exit status" 1 "$rc"
+expect_eq "pifsd died under pifs snapshot: one line" \
+	"pifs: pifsd exited while it paused worker-3: the snapshot was not recorded" "$(cat "$T/dies.err")"
+expect_eq "pifsd died under pifs snapshot: no output" "" "$(cat "$T/dies.out")"
+expect_eq "pifsd died under pifs snapshot: no snapshot" "$head_before" \
+	"$(git --git-dir="$T/store/git" rev-parse workers/worker-3)"
+umount -l "$M" 2>/dev/null || fusermount3 -uz "$M" 2>/dev/null
+mount_pifs "$T/store" "$M"
+out=$($P fsck 2>&1) && ok "fsck clean after pifsd died under pifs snapshot" || { echo "$out"; fail "fsck after pifsd died under snapshot"; }
+cmp -s <(head -c 16 "$W3/root/big") <(head -c 16 "$T/store/deltas/worker-3/root/big") &&
+	ok "root/big still in the view" || fail "root/big lost"
+rm -f "$W3/root/big"
 
 # kill -9 of `pifs snapshot` while it holds the pause: the daemon resumes
 # the worker when the control connection drops.
