@@ -19,7 +19,7 @@
 #  - an export whose worker file system is not mounted is refused
 #    (`mountpoint`), where without that option nfsd lets the worker mount
 #    the mount point under it (which pifs makes ESTALE to list);
-#  - the README's way down: exportfs -ua, umount -R, pifs umount.
+#  - the README's way down: systemctl stop nfs-server, umount -R, pifs umount.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-knfsd.sh"
 
