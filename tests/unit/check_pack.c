@@ -255,8 +255,11 @@ START_TEST(test_pack_verifies)
 	f = popen(cmd, "r");
 	ck_assert_ptr_nonnull(f);
 	while (fgets(line, sizeof(line), f)) {
+		/* object lines only: "<40 hex> <type> <size> ..."; the last
+		 * line ("<path>.pack: ok") can scan too, with a path in hex */
 		if (sscanf(line, "%40s %15s %u", hex, type, &size) != 3 ||
-		    strlen(hex) != 40)
+		    strlen(hex) != 40 ||
+		    strspn(hex, "0123456789abcdef") != 40 || line[40] != ' ')
 			continue;
 		listed++;
 		found = 0;
