@@ -358,11 +358,11 @@ int main(int argc, char **argv)
 		return 2;
 	if (c.help) {
 		usage();
-		return 0;
+		return cli_free(&c, &args, 0);
 	}
 	if (c.version) {
 		printf("pifsd %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
-		return 0;
+		return cli_free(&c, &args, 0);
 	}
 	if (!c.store || !c.mountpoint) {
 		fprintf(stderr, "pifsd: usage: pifsd STORE MOUNTPOINT [-f] [-o OPTIONS]\n");
