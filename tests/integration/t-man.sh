@@ -4,8 +4,9 @@
 # without a single groff warning, writes its options with \- (so they
 # copy and paste as ASCII), pifs(1) has an entry of its own for every
 # command `pifs --help` lists and names, within that command's entries,
-# every option its `pifs CMD --help` shows, and pifsd(8) has an entry
-# for every option `pifsd --help` shows.  No store and no FUSE mount.
+# every option its `pifs CMD --help` shows, its fstab lines are the
+# README's, and pifsd(8) has an entry for every option `pifsd --help`
+# shows.  No store and no FUSE mount.
 . "$(dirname "$0")/lib.sh"
 MANDIR=$PIFS_SRCDIR/tools/man
 PAGES=(pifs.1 pifsd.8 pifs-store.5)
@@ -123,6 +124,17 @@ while read -r opt; do
 		fail "pifsd(8) has no entry for '$opt' (pifsd --help shows it)"
 	fi
 done <"$T/dopts"
+
+# --- pifs(1)'s fstab lines are the README's ("At boot: /etc/fstab")
+awk '/^### At boot: \/etc\/fstab/ { on = 1; next } on && /^```/ { if (blk) exit; blk = 1; next } blk' \
+	"$PIFS_SRCDIR/README.md" >"$T/fstab-readme"
+[ -s "$T/fstab-readme" ] || fail "README.md has no fstab block under '### At boot: /etc/fstab'"
+section "$T/pifs.1.txt" 'AT BOOT' | grep -E '^       /[^ ]+ +/[^ ]+ +(fuse\.pifs|none) ' | sed 's/^       //' >"$T/fstab-man"
+if cmp -s "$T/fstab-readme" "$T/fstab-man"; then
+	ok "pifs(1)'s fstab lines are the README's"
+else
+	fail "pifs(1)'s fstab lines differ from the README's: $(diff "$T/fstab-readme" "$T/fstab-man" | tr '\n' '|')"
+fi
 
 # --- the pages point at each other
 for p in "${PAGES[@]}"; do
