@@ -29,6 +29,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "pifs-describe.h"
 #include "pifsd.h"
 #include "util.h"
 
@@ -361,7 +362,13 @@ int main(int argc, char **argv)
 		return cli_free(&c, &args, 0);
 	}
 	if (c.version) {
-		printf("pifsd %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
+		if (PIFS_DESCRIBE[0])
+			printf("pifsd %s (git %s, libfuse %s)\n",
+			       PACKAGE_VERSION, PIFS_DESCRIBE,
+			       fuse_pkgversion());
+		else
+			printf("pifsd %s (libfuse %s)\n", PACKAGE_VERSION,
+			       fuse_pkgversion());
 		return cli_free(&c, &args, 0);
 	}
 	if (!c.store || !c.mountpoint) {

@@ -25,17 +25,21 @@
 #include "cli.h"
 #include "ctl.h"
 #include "gitstore.h"
+#include "json.h"
 #include "registry.h"
 #include "store.h"
 
 #define LOCK_TIMEOUT_MS 10000
 
 const char *opt_store;
+int exit_error = 1;
 
 void die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (code == 1)
+		code = exit_error;
 	fflush(stdout);
 	fputs("pifs: ", stderr);
 	va_start(ap, fmt);
@@ -250,4 +254,14 @@ const char *human(uint64_t b, char buf[32])
 	}
 	snprintf(buf, 32, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[u]);
 	return buf;
+}
+
+void print_json(struct json *j)
+{
+	int ret = json_print(j, stdout);
+
+	if (ret == -ENOMEM)
+		die(1, "out of memory");
+	if (ret < 0)
+		die(1, "cannot write the output: %s", strerror(-ret));
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
+struct json;
 struct option;
 struct pifs_git;
 struct pifs_registry;
@@ -32,6 +33,10 @@ struct pifs_store;
 
 /* --store DIR of the command line, or NULL; set by main. */
 extern const char *opt_store;
+/* The exit status die() uses for what would be 1 (an error): a command
+ * whose 1 means something else (diff --exit-code) sets EXIT_ERROR_ALT. */
+extern int exit_error;
+#define EXIT_ERROR_ALT 3
 /* Set once SIGINT or SIGTERM arrived between interrupts_catch() and
  * interrupts_restore(); the store's long operations poll it. */
 extern volatile sig_atomic_t interrupted;
@@ -85,6 +90,9 @@ void tell_pifsd_workers(struct pifs_store *st);
  * interrupts_restore() puts them back. */
 void interrupts_catch(struct sigaction old[2]);
 void interrupts_restore(const struct sigaction old[2]);
+
+/* Print the JSON document j on stdout (json_print()), else exit. */
+void print_json(struct json *j);
 
 /* b as "123 B", "1.5 KiB", "12 MiB" ... in buf, which it returns. */
 const char *human(uint64_t b, char buf[32]);

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "gitstore.h"
 #include "image.h"
+#include "json.h"
 #include "manifest.h"
 #include "registry.h"
 #include "safeio.h"
@@ -35,7 +36,7 @@ static const char usage_golden[] =
     "URL] [--force] DIR\n"
     "       pifs [--store DIR] golden import IMAGE|TREE [--default] "
     "[--master IPv4]\n"
-    "       pifs [--store DIR] golden list\n"
+    "       pifs [--store DIR] golden list [--json]\n"
     "       pifs [--store DIR] golden default [ID]\n"
     "       pifs [--store DIR] golden remove ID\n"
     "\n"
@@ -48,7 +49,9 @@ static const char usage_golden[] =
     "sets its address).  --default makes it the golden new workers start\n"
     "on; workers already there move with 'pifs rebase'.\n"
     "list shows each golden: id ('*' the default), date imported, size of\n"
-    "its file data, the workers and snapshots on it, and its source.\n"
+    "its file data, the workers and snapshots on it, and its source;\n"
+    "--json prints them as one JSON document (README: Machine-readable\n"
+    "output).\n"
     "default shows or sets the golden new workers start on.\n"
     "remove deletes a golden; refused while it is the default or any\n"
     "worker, kept delta or snapshot uses it.\n"
@@ -225,6 +228,7 @@ static size_t workers_on(struct pifs_store *st, const struct pifs_registry *reg,
 static int golden_list(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -233,10 +237,12 @@ static int golden_list(int argc, char **argv)
 	struct pifs_git *g;
 	char (*ids)[17] = NULL, w[PIFS_NAME_MAX + 1], cid[41];
 	size_t n = 0;
-	int ret;
+	struct json j;
+	int ret, c, json = 0;
 
-	while (sub_getopt(argc, argv, ":h", opts, usage_golden) != -1)
-		;
+	while ((c = sub_getopt(argc, argv, ":h", opts, usage_golden)) != -1)
+		if (c == 'j')
+			json = 1;
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	open_store(&st, store_path());
@@ -244,13 +250,25 @@ static int golden_list(int argc, char **argv)
 	if ((ret = pifs_store_goldens(&st, &ids, &n)) < 0)
 		die(1, "cannot list '%s/goldens': %s", st.path, strerror(-ret));
 	g = open_git(&st, 0);
-	printf("%-16s    %-20s  %-10s  %7s  %9s  %s\n", "ID", "DATE", "SIZE",
-	       "WORKERS", "SNAPSHOTS", "SOURCE");
+	json_init(&j);
+	if (json) {
+		json_object_begin(&j);
+		json_member_int(&j, "version", 1);
+		json_member_string(&j, "default", st.conf.golden);
+		json_key(&j, "goldens");
+		json_array_begin(&j);
+	} else {
+		printf("%-16s    %-20s  %-10s  %7s  %9s  %s\n", "ID", "DATE",
+		       "SIZE", "WORKERS", "SNAPSHOTS", "SOURCE");
+	}
 	for (size_t i = 0; i < n; i++) {
-		struct pifs_golden_info info;
+		struct pifs_golden_info info = {0};
 		char date[32] = "-", size[32] = "-", snaps[16] = "0";
+		int have_info, nsnaps = 0, isdef;
+		size_t nworkers;
 
-		if (pifs_store_golden_info(&st, ids[i], &info) == 0) {
+		have_info = pifs_store_golden_info(&st, ids[i], &info) == 0;
+		if (have_info) {
 			time_t t = (time_t)info.created;
 			struct tm tm;
 
@@ -260,20 +278,53 @@ static int golden_list(int argc, char **argv)
 			pifs_image_human(info.size, size, sizeof(size));
 		}
 		if (g) {
-			ret = pifs_git_golden_users(g, ids[i], w, cid);
-			if (ret >= 0)
-				snprintf(snaps, sizeof(snaps), "%d", ret);
+			nsnaps = pifs_git_golden_users(g, ids[i], w, cid);
+			if (nsnaps >= 0)
+				snprintf(snaps, sizeof(snaps), "%d", nsnaps);
 			else
 				snprintf(snaps, sizeof(snaps), "?");
 		}
-		printf("%-16s %c  %-20s  %-10s  %7zu  %9s  %s\n", ids[i],
-		       strcmp(ids[i], st.conf.golden) ? ' ' : '*', date, size,
-		       workers_on(&st, &reg, ids[i], NULL), snaps,
-		       info.source ? info.source : "-");
+		nworkers = workers_on(&st, &reg, ids[i], NULL);
+		isdef = !strcmp(ids[i], st.conf.golden);
+		if (!json) {
+			printf("%-16s %c  %-20s  %-10s  %7zu  %9s  %s\n",
+			       ids[i], isdef ? '*' : ' ', date, size, nworkers,
+			       snaps, info.source ? info.source : "-");
+			pifs_golden_info_release(&info);
+			continue;
+		}
+		json_object_begin(&j);
+		json_member_string(&j, "id", ids[i]);
+		json_member_bool(&j, "default", isdef);
+		if (have_info && info.created) {
+			json_member_time(&j, "created", info.created);
+		} else {
+			json_member_null(&j, "created");
+			json_member_null(&j, "created_utc");
+		}
+		if (have_info) {
+			json_member_uint(&j, "size", info.size);
+			json_member_uint(&j, "files", info.files);
+		} else {
+			json_member_null(&j, "size");
+			json_member_null(&j, "files");
+		}
+		json_member_uint(&j, "workers", nworkers);
+		if (nsnaps >= 0)
+			json_member_int(&j, "snapshots", nsnaps);
+		else
+			json_member_null(&j, "snapshots");
+		json_member_bytes(&j, "source", info.source);
+		json_object_end(&j);
 		pifs_golden_info_release(&info);
 	}
-	if (n > 1)
+	if (json) {
+		json_array_end(&j);
+		json_object_end(&j);
+		print_json(&j);
+	} else if (n > 1) {
 		printf("* the default: new workers start on it\n");
+	}
 	free(ids);
 	close_store(&st, &reg, g);
 	return 0;

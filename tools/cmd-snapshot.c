@@ -24,6 +24,7 @@
 #include "ctl.h"
 #include "gitstore.h"
 #include "identity.h"
+#include "json.h"
 #include "registry.h"
 #include "safeio.h"
 #include "store.h"
@@ -45,20 +46,26 @@ static const char usage_snapshot[] =
     "followed pifsd's journal or looked at every entry.\n";
 
 static const char usage_log[] =
-    "usage: pifs [--store DIR] log WORKER\n"
+    "usage: pifs [--store DIR] log WORKER [--json]\n"
     "\n"
     "WORKER's snapshots, newest first: id, date, message, files changed and\n"
-    "their size.  The one the delta is based on is marked '*'.\n";
+    "their size.  The one the delta is based on is marked '*'.  --json\n"
+    "prints them as one JSON document (README: Machine-readable output).\n";
 
 static const char usage_diff[] =
-    "usage: pifs [--store DIR] diff WORKER [REV] [-- PATH...]\n"
+    "usage: pifs [--store DIR] diff [--json] [--exit-code] WORKER [REV]\n"
+    "                              [-- PATH...]\n"
     "\n"
     "What WORKER's view changed, against the golden (or against snapshot\n"
     "REV): 'A path', 'D path', 'M path (content, mode 644->755, owner\n"
     "0:0->1000:1000, mtime, xattrs, type)'.  Directories whose only change\n"
     "is their mtime are not listed.  PATHs limit the output to those paths\n"
     "and what is below them.\n"
-    "REV: a snapshot id (at least 4 hex digits), HEAD (or latest), HEAD~N.\n";
+    "REV: a snapshot id (at least 4 hex digits), HEAD (or latest), HEAD~N.\n"
+    "--json prints the changes as one JSON document (README: Machine-\n"
+    "readable output).\n"
+    "--exit-code: exit 1 if there are changes, 0 if there are none; then an\n"
+    "error exits 3 (not 1), a usage error 2: above 1 is always trouble.\n";
 
 static const char usage_show[] =
     "usage: pifs [--store DIR] show WORKER REV:PATH\n"
@@ -233,9 +240,41 @@ int cmd_snapshot(int argc, char **argv)
 	return 0;
 }
 
+/* log --json: {"version": 1, "worker": ..., "base": ..., "snapshots"}. */
+static void log_json(const char *worker, const char *base,
+		     const struct pifs_log_entry *log, size_t n)
+{
+	struct json j;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_member_int(&j, "version", 1);
+	json_member_string(&j, "worker", worker);
+	json_member_string(&j, "base", base[0] ? base : NULL);
+	json_key(&j, "snapshots");
+	json_array_begin(&j);
+	for (size_t i = 0; i < n; i++) {
+		json_object_begin(&j);
+		json_member_string(&j, "id", log[i].id);
+		json_member_time(&j, "time", log[i].time);
+		json_member_int(&j, "utc_offset_minutes", log[i].offset);
+		json_member_bytes(&j, "subject", log[i].subject);
+		json_member_uint(&j, "files", log[i].files);
+		json_member_uint(&j, "bytes", log[i].bytes);
+		json_member_string(&j, "golden",
+				   log[i].golden[0] ? log[i].golden : NULL);
+		json_member_bool(&j, "base", !strcmp(base, log[i].id));
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_object_end(&j);
+	print_json(&j);
+}
+
 int cmd_log(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -247,10 +286,11 @@ int cmd_log(int argc, char **argv)
 	size_t n = 0, i;
 	struct tm tm;
 	time_t t;
-	int ret;
+	int ret, c, json = 0;
 
-	while (sub_getopt(argc, argv, ":h", opts, usage_log) != -1)
-		;
+	while ((c = sub_getopt(argc, argv, ":h", opts, usage_log)) != -1)
+		if (c == 'j')
+			json = 1;
 	if (argc - optind != 1)
 		die(EXIT_USAGE, "log needs a WORKER");
 	worker = argv[optind];
@@ -259,11 +299,16 @@ int cmd_log(int argc, char **argv)
 	if (g && (ret = pifs_git_log(g, worker, &log, &n)) < 0)
 		die(1, "cannot read the snapshots of %s: %s", worker,
 		    strerror(-ret));
+	if (n && pifs_git_base_get(&st, worker, base) < 0)
+		base[0] = '\0';
+	if (json) {
+		log_json(worker, base, log, n);
+		goto out;
+	}
 	if (!n) {
 		printf("no snapshots of %s\n", worker);
 		goto out;
 	}
-	pifs_git_base_get(&st, worker, base);
 	for (i = 0; i < n; i++) {
 		t = (time_t)(log[i].time + (int64_t)log[i].offset * 60);
 		gmtime_r(&t, &tm);
@@ -280,9 +325,53 @@ out:
 	return 0;
 }
 
+/* diff --json: {"version": 1, "worker": ..., "rev": ..., "changes"}; the
+ * M details ("content, mode 644->755") as a list of those items. */
+static void diff_json(const char *worker, const char *rev_id,
+		      const struct pifs_change *ch, size_t n)
+{
+	struct json j;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_member_int(&j, "version", 1);
+	json_member_string(&j, "worker", worker);
+	json_member_string(&j, "rev", rev_id);
+	json_key(&j, "changes");
+	json_array_begin(&j);
+	for (size_t i = 0; i < n; i++) {
+		char kind[2] = {ch[i].kind, '\0'};
+		const char *p = ch[i].what, *e;
+
+		json_object_begin(&j);
+		json_member_string(&j, "kind", kind);
+		json_member_bytes(&j, "path", ch[i].path);
+		json_key(&j, "what");
+		json_array_begin(&j);
+		while (ch[i].kind == 'M' && *p) {
+			char item[sizeof(ch[i].what)];
+
+			e = strstr(p, ", ");
+			if (!e)
+				e = p + strlen(p);
+			snprintf(item, sizeof(item), "%.*s", (int)(e - p), p);
+			json_string(&j, item);
+			p = *e ? e + 2 : e;
+		}
+		json_array_end(&j);
+		json_member_uint(&j, "bytes", ch[i].bytes);
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_object_end(&j);
+	print_json(&j);
+}
+
 int cmd_diff(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"exit-code", no_argument, NULL, 'x'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -293,26 +382,34 @@ int cmd_diff(int argc, char **argv)
 	char err[ERRLEN], id[41], **paths = NULL;
 	const char *worker, *rev = NULL;
 	size_t n = 0, np = 0, i;
-	int a;
+	int a, c, dd, json = 0, exit_code = 0;
 
-	while (sub_getopt(argc, argv, "+:h", opts, usage_diff) != -1)
+	/* options anywhere before "--" (diff WORKER --json works too);
+	 * after it only PATHs */
+	for (dd = 1; dd < argc && strcmp(argv[dd], "--"); dd++)
 		;
-	if (optind >= argc)
+	while ((c = sub_getopt(dd, argv, ":h", opts, usage_diff)) != -1)
+		if (c == 'j')
+			json = 1;
+		else if (c == 'x')
+			exit_code = 1;
+	/* 1 now means "changes": errors move to EXIT_ERROR_ALT */
+	if (exit_code)
+		exit_error = EXIT_ERROR_ALT;
+	if (optind >= dd)
 		die(EXIT_USAGE, "diff needs a WORKER");
 	worker = argv[optind];
 	a = optind + 1;
-	if (a < argc && strcmp(argv[a], "--"))
+	if (a < dd)
 		rev = argv[a++];
-	if (a < argc) {
-		if (strcmp(argv[a], "--"))
-			die(EXIT_USAGE, "unexpected argument '%s' (paths go "
-					"after '--')",
-			    argv[a]);
-		a++;
-		paths = calloc((size_t)(argc - a) + 1, sizeof(*paths));
+	if (a < dd)
+		die(EXIT_USAGE,
+		    "unexpected argument '%s' (paths go after '--')", argv[a]);
+	if (dd < argc) {
+		paths = calloc((size_t)(argc - dd), sizeof(*paths));
 		if (!paths)
 			die(1, "out of memory");
-		for (; a < argc; a++)
+		for (a = dd + 1; a < argc; a++)
 			paths[np++] = norm_path(argv[a]);
 	}
 	open_worker_store(&st, worker);
@@ -327,7 +424,9 @@ int cmd_diff(int argc, char **argv)
 	if (pifs_git_diff(g, &st, rev ? &old : NULL, &cur, paths, np, &ch, &n,
 			  err, sizeof(err)) < 0)
 		die(1, "%s: %s", worker, err);
-	for (i = 0; i < n; i++) {
+	if (json)
+		diff_json(worker, rev ? id : NULL, ch, n);
+	for (i = 0; !json && i < n; i++) {
 		char *esc = pifs_path_escape(ch[i].path);
 
 		if (ch[i].kind == 'M')
@@ -344,7 +443,7 @@ int cmd_diff(int argc, char **argv)
 		free(paths[i]);
 	free(paths);
 	close_store(&st, NULL, g);
-	return 0;
+	return exit_code && n ? 1 : 0;
 }
 
 /* A generated identity file (cmdline.txt, hostname, ...) the snapshot's

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "ctl.h"
 #include "gitstore.h"
+#include "json.h"
 #include "rebase.h"
 #include "registry.h"
 #include "safeio.h"
@@ -29,10 +30,12 @@
 #include "util.h"
 
 static const char usage_status[] =
-    "usage: pifs [--store DIR] status\n"
+    "usage: pifs [--store DIR] status [--json]\n"
     "\n"
-    "For every worker: serial, changes not in a snapshot (count, bytes) and\n"
-    "the last snapshot.\n";
+    "For every worker: serial, changes not in a snapshot (count, bytes),\n"
+    "its golden and the last snapshot; then rebase conflicts and warnings.\n"
+    "--json prints the same as one JSON document (README: Machine-readable\n"
+    "output).\n";
 
 static const char usage_fsck[] =
     "usage: pifs [--store DIR] fsck\n"
@@ -97,99 +100,201 @@ static int shows_cmdline(struct pifs_store *st, const char *worker)
 	return ok;
 }
 
+/* What status says of one worker. */
+struct wstatus {
+	const char *name, *serial;
+	int has_delta;	   /* else: the "has no delta" warning */
+	size_t count;	   /* unsnapshotted changes (if has_delta) */
+	uint64_t bytes;	   /* and their bytes */
+	char golden[17];   /* "" when its delta does not say */
+	char last[41];	   /* last snapshot, "" for none */
+	int64_t last_time; /* its committer time, seconds since the epoch */
+	int last_offset;   /* and time zone, minutes east of UTC */
+	int boots;	   /* its view shows boot/firmware/cmdline.txt */
+	struct pifs_conflict *cf;
+	size_t ncf;
+};
+
+static void status_text(const struct pifs_store *st, const struct wstatus *ws,
+			size_t n, int bootcode)
+{
+	char sz[32], last[64], chg[32];
+	int namew = 6;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((int)strlen(ws[i].name) > namew)
+			namew = (int)strlen(ws[i].name);
+	printf("%-*s  %-8s  %7s  %10s  %-16s  %s\n", namew, "WORKER", "SERIAL",
+	       "CHANGES", "BYTES", "GOLDEN", "LAST-SNAPSHOT");
+	for (i = 0; i < n; i++) {
+		const struct wstatus *w = &ws[i];
+
+		strcpy(last, "-");
+		if (w->last[0]) {
+			/* the committer's local time, as log shows it */
+			time_t t = (time_t)(w->last_time +
+					    (int64_t)w->last_offset * 60);
+			char date[32];
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			strftime(date, sizeof(date), "%Y-%m-%d %H:%M", &tm);
+			snprintf(last, sizeof(last), "%.7s %s", w->last, date);
+		}
+		snprintf(chg, sizeof(chg), "%zu", w->count);
+		printf("%-*s  %-8s  %7s  %10s  %-16s  %s\n", namew, w->name,
+		       w->serial, w->has_delta ? chg : "-",
+		       w->has_delta ? human(w->bytes, sz) : "-",
+		       w->golden[0] ? w->golden : "-", last);
+	}
+	for (i = 0; i < n; i++) {
+		if (!ws[i].ncf)
+			continue;
+		printf("%s: %zu rebase conflict%s (pifs rebase %s --resolved "
+		       "clears the list):\n",
+		       ws[i].name, ws[i].ncf, ws[i].ncf == 1 ? "" : "s",
+		       ws[i].name);
+		for (size_t j = 0; j < ws[i].ncf; j++) {
+			char *esc = pifs_path_escape(ws[i].cf[j].path);
+
+			printf("  C %s (%s)\n", esc ? esc : "?",
+			       ws[i].cf[j].what);
+			free(esc);
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (!ws[i].has_delta)
+			printf("warning: %s has no delta '%s/deltas/%s'\n",
+			       ws[i].name, st->path, ws[i].name);
+	for (i = 0; i < n; i++)
+		if (!ws[i].boots)
+			printf("warning: %s has no boot/firmware/cmdline.txt: "
+			       "it will "
+			       "not boot\n",
+			       ws[i].name);
+	if (!bootcode)
+		printf("warning: the golden has no boot/firmware/bootcode.bin: "
+		       "Pi 3 workers cannot network-boot\n");
+}
+
+/* status --json: {"version": 1, "store": ..., "workers": [...], ...}. */
+static void status_json(const struct pifs_store *st, const struct wstatus *ws,
+			size_t n, int bootcode)
+{
+	struct json j;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_member_int(&j, "version", 1);
+	json_member_bytes(&j, "store", st->path);
+	json_key(&j, "workers");
+	json_array_begin(&j);
+	for (size_t i = 0; i < n; i++) {
+		const struct wstatus *w = &ws[i];
+
+		json_object_begin(&j);
+		json_member_string(&j, "name", w->name);
+		json_member_string(&j, "serial", w->serial);
+		json_member_bool(&j, "delta", w->has_delta);
+		if (w->has_delta) {
+			json_member_uint(&j, "changes", w->count);
+			json_member_uint(&j, "bytes", w->bytes);
+		} else {
+			json_member_null(&j, "changes");
+			json_member_null(&j, "bytes");
+		}
+		json_member_string(&j, "golden",
+				   w->golden[0] ? w->golden : NULL);
+		json_key(&j, "last_snapshot");
+		if (w->last[0]) {
+			json_object_begin(&j);
+			json_member_string(&j, "id", w->last);
+			json_member_time(&j, "time", w->last_time);
+			json_member_int(&j, "utc_offset_minutes",
+					w->last_offset);
+			json_object_end(&j);
+		} else {
+			json_null(&j);
+		}
+		json_member_bool(&j, "boots", w->boots);
+		json_key(&j, "conflicts");
+		json_array_begin(&j);
+		for (size_t k = 0; k < w->ncf; k++) {
+			json_object_begin(&j);
+			json_member_bytes(&j, "path", w->cf[k].path);
+			json_member_string(&j, "what", w->cf[k].what);
+			json_object_end(&j);
+		}
+		json_array_end(&j);
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_member_bool(&j, "golden_bootcode", bootcode);
+	json_object_end(&j);
+	print_json(&j);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct pifs_registry reg;
 	struct pifs_store st;
+	struct wstatus *ws;
 	struct pifs_git *g;
-	char **missing, sz[32], last[64], id[41], chg[32], gold[17];
-	size_t i, nmiss = 0, count;
-	uint64_t bytes;
-	int namew = 6, ret;
+	struct stat bs;
+	int c, json = 0, bootcode;
+	size_t i;
 
-	while (sub_getopt(argc, argv, ":h", opts, usage_status) != -1)
-		;
+	while ((c = sub_getopt(argc, argv, ":h", opts, usage_status)) != -1)
+		if (c == 'j')
+			json = 1;
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	open_store(&st, store_path());
 	load_registry(&st, &reg);
 	g = open_git(&st, 0);
-	missing = calloc(reg.count + 1, sizeof(*missing));
-	if (!missing)
+	ws = calloc(reg.count + 1, sizeof(*ws));
+	if (!ws)
 		die(1, "out of memory");
-	for (i = 0; i < reg.count; i++)
-		if ((int)strlen(reg.workers[i].name) > namew)
-			namew = (int)strlen(reg.workers[i].name);
-	printf("%-*s  %-8s  %7s  %10s  %-16s  %s\n", namew, "WORKER", "SERIAL",
-	       "CHANGES", "BYTES", "GOLDEN", "LAST-SNAPSHOT");
 	for (i = 0; i < reg.count; i++) {
-		const struct pifs_worker *w = &reg.workers[i];
+		struct wstatus *w = &ws[i];
 		struct pifs_log_entry *log = NULL;
 		size_t nlog = 0;
 
-		strcpy(last, "-");
-		if (g && pifs_git_head(g, w->name, id) == 0 &&
+		w->name = reg.workers[i].name;
+		w->serial = reg.workers[i].serial;
+		if (g && pifs_git_head(g, w->name, w->last) == 0 &&
 		    pifs_git_log(g, w->name, &log, &nlog) == 0 && nlog) {
-			char date[32];
-			time_t t = (time_t)(log[0].time +
-					    (int64_t)log[0].offset * 60);
-			struct tm tm;
-
-			gmtime_r(&t, &tm);
-			strftime(date, sizeof(date), "%Y-%m-%d %H:%M", &tm);
-			snprintf(last, sizeof(last), "%.7s %s", id, date);
+			w->last_time = log[0].time;
+			w->last_offset = log[0].offset;
+		} else {
+			w->last[0] = '\0';
 		}
 		pifs_git_log_free(log, nlog);
-		if (pifs_store_worker_golden(&st, w->name, gold) < 0)
-			strcpy(gold, "-");
-		ret = unsnapshotted(&st, g, w->name, &count, &bytes);
-		if (ret < 0) {
-			missing[nmiss++] = (char *)w->name;
-			printf("%-*s  %-8s  %7s  %10s  %-16s  %s\n", namew,
-			       w->name, w->serial, "-", "-", gold, last);
-			continue;
+		if (pifs_store_worker_golden(&st, w->name, w->golden) < 0)
+			w->golden[0] = '\0';
+		w->has_delta =
+		    unsnapshotted(&st, g, w->name, &w->count, &w->bytes) == 0;
+		if (pifs_conflicts_load(&st, w->name, &w->cf, &w->ncf) < 0) {
+			w->cf = NULL;
+			w->ncf = 0;
 		}
-		snprintf(chg, sizeof(chg), "%zu", count);
-		printf("%-*s  %-8s  %7s  %10s  %-16s  %s\n", namew, w->name,
-		       w->serial, chg, human(bytes, sz), gold, last);
+		w->boots = shows_cmdline(&st, w->name);
 	}
-	for (i = 0; i < reg.count; i++) {
-		struct pifs_conflict *cf = NULL;
-		size_t ncf = 0;
-
-		if (pifs_conflicts_load(&st, reg.workers[i].name, &cf, &ncf) < 0 ||
-		    !ncf)
-			continue;
-		printf("%s: %zu rebase conflict%s (pifs rebase %s --resolved "
-		       "clears the list):\n", reg.workers[i].name, ncf,
-		       ncf == 1 ? "" : "s", reg.workers[i].name);
-		for (size_t j = 0; j < ncf; j++) {
-			char *esc = pifs_path_escape(cf[j].path);
-
-			printf("  C %s (%s)\n", esc ? esc : "?", cf[j].what);
-			free(esc);
-		}
-		pifs_conflicts_free(cf, ncf);
-	}
-	for (i = 0; i < nmiss; i++)
-		printf("warning: %s has no delta '%s/deltas/%s'\n", missing[i],
-		       st.path, missing[i]);
+	bootcode = pifs_lstat_beneath(st.golden_fd,
+				      "boot/firmware/bootcode.bin", &bs) == 0;
+	if (json)
+		status_json(&st, ws, reg.count, bootcode);
+	else
+		status_text(&st, ws, reg.count, bootcode);
 	for (i = 0; i < reg.count; i++)
-		if (!shows_cmdline(&st, reg.workers[i].name))
-			printf("warning: %s has no boot/firmware/cmdline.txt: it will "
-			       "not boot\n", reg.workers[i].name);
-	{
-		struct stat bs;
-
-		if (pifs_lstat_beneath(st.golden_fd, "boot/firmware/bootcode.bin", &bs) < 0)
-			printf("warning: the golden has no boot/firmware/bootcode.bin: "
-			       "Pi 3 workers cannot network-boot\n");
-	}
-	free(missing);
+		pifs_conflicts_free(ws[i].cf, ws[i].ncf);
+	free(ws);
 	close_store(&st, &reg, g);
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "cli.h"
+#include "json.h"
 #include "registry.h"
 #include "safeio.h"
 #include "store.h"
@@ -26,7 +27,7 @@ static const char usage_worker[] =
     "usage: pifs [--store DIR] worker add NAME --serial HEX8 [--mac MAC] [--ip "
     "IPv4]\n"
     "                                     [--golden ID]\n"
-    "       pifs [--store DIR] worker list\n"
+    "       pifs [--store DIR] worker list [--json]\n"
     "       pifs [--store DIR] worker remove NAME [--force]\n"
     "\n"
     "NAME is [a-z0-9][a-z0-9-]*, at most 63 characters; HEX8 the Pi's\n"
@@ -35,6 +36,8 @@ static const char usage_worker[] =
     "golden to the store's default (pifs golden default).\n"
     "remove refuses while the store is mounted unless --force is given; the\n"
     "worker's delta is kept as deltas/.removed-NAME-<time>.\n"
+    "list --json prints the list as one JSON document (README: Machine-\n"
+    "readable output).\n"
     "With the store mounted, add and remove return once pifsd shows the\n"
     "change in nfsroot/ and tftpboot/.\n";
 
@@ -162,23 +165,56 @@ static int worker_add(int argc, char **argv)
 	return 0;
 }
 
+/* worker list --json: {"version": 1, "workers": [...]}. */
+static void worker_list_json(const struct pifs_registry *reg)
+{
+	struct json j;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_member_int(&j, "version", 1);
+	json_key(&j, "workers");
+	json_array_begin(&j);
+	for (size_t i = 0; i < reg->count; i++) {
+		const struct pifs_worker *w = &reg->workers[i];
+
+		json_object_begin(&j);
+		json_member_string(&j, "name", w->name);
+		json_member_string(&j, "serial", w->serial);
+		json_member_string(&j, "mac", w->mac[0] ? w->mac : NULL);
+		json_member_string(&j, "ip", w->ip[0] ? w->ip : NULL);
+		json_member_uint(&j, "id", w->id);
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_object_end(&j);
+	print_json(&j);
+}
+
 static int worker_list(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct pifs_registry reg;
 	struct pifs_store st;
-	int namew = 4;
+	int namew = 4, c, json = 0;
 	size_t i;
 
-	while (sub_getopt(argc, argv, ":h", opts, usage_worker) != -1)
-		;
+	while ((c = sub_getopt(argc, argv, ":h", opts, usage_worker)) != -1)
+		if (c == 'j')
+			json = 1;
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	open_store(&st, store_path());
 	load_registry(&st, &reg);
+	if (json) {
+		worker_list_json(&reg);
+		close_store(&st, &reg, NULL);
+		return 0;
+	}
 	for (i = 0; i < reg.count; i++)
 		if ((int)strlen(reg.workers[i].name) > namew)
 			namew = (int)strlen(reg.workers[i].name);

@@ -18,6 +18,7 @@
 
 #include "bootconf.h"
 #include "cli.h"
+#include "pifs-describe.h"
 #include "util.h"
 
 static const char usage_main[] =
@@ -81,8 +82,13 @@ static const char usage_main[] =
     "  SOURCE MOUNTPOINT [-o OPTS]               as mount, for mount.fuse3 "
     "(fstab)\n"
     "\n"
+    "  help [COMMAND [SUBCOMMAND]]               what pifs COMMAND --help "
+    "prints\n"
+    "\n"
     "  pifs COMMAND --help shows the help of a command; pifs --version.\n"
-    "Exit status: 0 ok, 1 error, 2 usage error.\n";
+    "  status, worker list, golden list, log and diff take --json.\n"
+    "Exit status: 0 ok, 1 error, 2 usage error (diff --exit-code: 1 changes,\n"
+    "3 error).\n";
 
 /* Is path a directory holding a pifs.conf (the mount.fuse3 form)? */
 static int looks_like_store(const char *path)
@@ -109,6 +115,75 @@ static int cmd_exports(int argc, char **argv)
 	return pifs_bootconf_main("exports", store_path(), argc, argv);
 }
 
+static int cmd_help(int argc, char **argv);
+
+/* The commands; group: its first argument names a subcommand (worker
+ * add, golden import), which has a --help of its own. */
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	int group;
+} cmds[] = {
+    {"init", cmd_init, 0},
+    {"verify", cmd_verify, 0},
+    {"worker", cmd_worker, 1},
+    {"golden", cmd_golden, 1},
+    {"mount", cmd_mount, 0},
+    {"umount", cmd_umount, 0},
+    {"destroy", cmd_destroy, 0},
+    {"snapshot", cmd_snapshot, 0},
+    {"log", cmd_log, 0},
+    {"diff", cmd_diff, 0},
+    {"show", cmd_show, 0},
+    {"reset", cmd_reset, 0},
+    {"status", cmd_status, 0},
+    {"rebase", cmd_rebase, 0},
+    {"fsck", cmd_fsck, 0},
+    {"master", cmd_master, 0},
+    {"dnsmasq-conf", cmd_dnsmasq_conf, 0},
+    {"exports", cmd_exports, 0},
+    {"help", cmd_help, 0},
+};
+
+/* The index of command name in cmds, or -1. */
+static int find_cmd(const char *name)
+{
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(name, cmds[i].name))
+			return (int)i;
+	return -1;
+}
+
+/* help [COMMAND [SUBCOMMAND]]: what "pifs --help", "pifs COMMAND --help"
+ * or "pifs COMMAND SUBCOMMAND --help" prints, by running just that. */
+static int cmd_help(int argc, char **argv)
+{
+	char *args[4];
+	int c, n;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		argc = 1;
+	if (argc == 1 || !strcmp(argv[1], "help")) {
+		if (argc > 2)
+			die(EXIT_USAGE, "unexpected argument '%s'", argv[2]);
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	c = find_cmd(argv[1]);
+	if (c < 0)
+		die(EXIT_USAGE, "unknown command '%s' (see 'pifs --help')",
+		    argv[1]);
+	n = cmds[c].group ? 3 : 2;
+	if (argc > n)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[n]);
+	args[0] = argv[1];
+	args[1] = argc == 3 ? argv[2] : (char *)"--help";
+	args[2] = argc == 3 ? (char *)"--help" : NULL;
+	args[3] = NULL;
+	optind = 0;
+	return cmds[c].fn(argc, args);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -117,31 +192,7 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} cmds[] = {
-	    {"init", cmd_init},
-	    {"verify", cmd_verify},
-	    {"worker", cmd_worker},
-	    {"golden", cmd_golden},
-	    {"mount", cmd_mount},
-	    {"umount", cmd_umount},
-	    {"destroy", cmd_destroy},
-	    {"snapshot", cmd_snapshot},
-	    {"log", cmd_log},
-	    {"diff", cmd_diff},
-	    {"show", cmd_show},
-	    {"reset", cmd_reset},
-	    {"status", cmd_status},
-	    {"rebase", cmd_rebase},
-	    {"fsck", cmd_fsck},
-	    {"master", cmd_master},
-	    {"dnsmasq-conf", cmd_dnsmasq_conf},
-	    {"exports", cmd_exports},
-	};
 	const char *cmd;
-	size_t i;
 	int c;
 
 	pifs_log_init("pifs", 0, PIFS_LOG_WARN);
@@ -155,7 +206,11 @@ int main(int argc, char **argv)
 			fputs(usage_main, stdout);
 			return 0;
 		case 'V':
-			printf("pifs %s\n", PACKAGE_VERSION);
+			if (PIFS_DESCRIBE[0])
+				printf("pifs %s (git %s)\n", PACKAGE_VERSION,
+				       PIFS_DESCRIBE);
+			else
+				printf("pifs %s\n", PACKAGE_VERSION);
 			return 0;
 		case ':':
 			die(EXIT_USAGE, "option '%s' needs an argument",
@@ -172,9 +227,8 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0; /* re-initialise getopt for the subcommand */
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(cmd, cmds[i].name))
-			return cmds[i].fn(argc, argv);
+	if ((c = find_cmd(cmd)) >= 0)
+		return cmds[c].fn(argc, argv);
 	/* mount.fuse3 runs "pifs SOURCE MOUNTPOINT -o OPTS" */
 	if (argc >= 2 && looks_like_store(cmd))
 		return cmd_mount_fuse3(argc, argv);

@@ -39,6 +39,8 @@ cd "$top"
 # busybox-static (the guest's initramfs); the guest's kernel is
 # downloaded by the test (apt-get download, cached in /var/cache/pifs).
 # groff-base: t-man renders the manual pages with warnings on.
+# python3: t-json.sh parses every --json output with a real JSON parser
+# (a minimal bookworm may not have it).
 pkgs=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libgit2-dev libxxhash-dev check liburing-dev
       libext2fs-dev comerr-dev libblkid-dev liblzma-dev zlib1g-dev nettle-dev mtools
@@ -48,7 +50,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       kmod debian-archive-keyring gzip
       fio fuse-overlayfs debootstrap
       qemu-system-x86 nfs-kernel-server busybox-static
-      groff-base)
+      groff-base python3)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
