@@ -101,16 +101,33 @@ fi
 ok "apt-get install ./$(basename "$DEB")"
 LIST=$(dpkg -L pifs)
 want=(/usr/bin/pifs /usr/sbin/pifsd /usr/libexec/pifs/golden-build.sh
-      /usr/share/doc/pifs/copyright /usr/share/doc/pifs/changelog.gz)
+      /usr/share/doc/pifs/copyright /usr/share/doc/pifs/changelog.gz
+      /usr/share/doc/pifs/README.md.gz)
 # Every man page of the source, installed and compressed.
 while read -r m; do
 	m=$(basename "$m" .in)
 	want+=("/usr/share/man/man${m##*.}/$m.gz")
 done < <(tar -tJf "$TARBALL" | grep -E '\.[1-8](\.in)?$')
+# Every systemd unit of pifs's, in bookworm's unit directory.
+units=()
+while read -r u; do
+	u=$(basename "$u" .in)
+	units+=("$u")
+	want+=("/lib/systemd/system/$u")
+done < <(tar -tJf "$TARBALL" | grep -E '/pifs[^/]*\.(service|timer|socket|path)(\.in)?$')
 for f in "${want[@]}"; do
 	if grep -qxF "$f" <<<"$LIST" && [ -e "$f" ]; then ok "dpkg -L pifs: $f"; else fail "dpkg -L pifs lacks $f"; fi
 done
 if grep -q '^/usr/local' <<<"$LIST"; then fail "the package installs under /usr/local"; fi
+# Installing enables and starts nothing (debian/rules: --no-enable
+# --no-start); an enabled unit would have a link in a .wants directory.
+for u in "${units[@]}"; do
+	if compgen -G "/etc/systemd/system/*.wants/$u" >/dev/null; then
+		fail "$u was enabled on install"
+	else
+		ok "$u installed, not enabled"
+	fi
+done
 for b in /usr/bin/pifs /usr/sbin/pifsd; do
 	if readelf -S --wide "$b" 2>/dev/null | grep -Eq '\.debug_info|\.symtab'; then
 		fail "$b is not stripped"
