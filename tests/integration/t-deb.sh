@@ -135,6 +135,11 @@ for b in /usr/bin/pifs /usr/sbin/pifsd; do
 		ok "$b stripped"
 	fi
 done
+# Reproducible, and nothing to fall back on in a directory that is gone:
+# no path of the build in the binaries.
+for b in /usr/bin/pifs /usr/sbin/pifsd; do
+	if grep -qF "$T" "$b"; then fail "$b names the build directory $T"; else ok "$b names no build directory"; fi
+done
 expect_eq "pifs on the default path is the package's" /usr/bin/pifs "$(command -v pifs)"
 expect_eq "pifs --version" "pifs $VERSION" "$(pifs --version 2>&1)"
 
