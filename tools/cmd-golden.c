@@ -459,13 +459,15 @@ static int golden_remove(int argc, char **argv)
 	return 0;
 }
 
-/* golden build: run golden-build.sh ($PIFS_GOLDEN_BUILD, else the one
- * of this build tree, else the installed one) with the arguments. */
+/* golden build: run golden-build.sh ($PIFS_GOLDEN_BUILD, else the
+ * installed one, else the one of the source tree unless PIFS_SRCDIR is
+ * empty, as in a package build) with the arguments. */
 static int golden_build(int argc, char **argv)
 {
 	const char *env = getenv("PIFS_GOLDEN_BUILD");
 	const char *cands[] = { env, PIFS_PKGLIBEXECDIR "/golden-build.sh",
-				PIFS_SRCDIR "/tools/golden-build.sh" };
+				*PIFS_SRCDIR ? PIFS_SRCDIR "/tools/golden-build.sh"
+					     : NULL };
 	char **args;
 
 	for (size_t i = 0; i < sizeof(cands) / sizeof(*cands); i++) {

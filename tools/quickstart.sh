@@ -10,7 +10,10 @@
 #         with an empty cache, PIFS_CHECK_BOOT=0 leaves it out), then
 #         `make check-knfsd` (pifs under the kernel NFS server, in an
 #         amd64 guest; PIFS_CHECK_KNFSD=0 leaves it out), then
-#         `make distcheck` (the tarball builds; its unit suites run).
+#         `make distcheck` (the tarball builds; its unit suites run), then
+#         `make check-deb` (the Debian package built from the tarball,
+#         lintian, installed, used and purged; PIFS_CHECK_DEB=0 leaves it
+#         out).
 set -euo pipefail
 mode=${1:-}
 case $mode in demo|test) ;; *) echo "usage: quickstart.sh demo|test" >&2; exit 2 ;; esac
@@ -41,6 +44,8 @@ cd "$top"
 # groff-base: t-man renders the manual pages with warnings on.
 # python3: t-json.sh parses every --json output with a real JSON parser
 # (a minimal bookworm may not have it).
+# make check-deb: dpkg-dev (dpkg-buildpackage), debhelper (dh, compat 13)
+# and lintian.
 pkgs=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libgit2-dev libxxhash-dev check liburing-dev
       libext2fs-dev comerr-dev libblkid-dev liblzma-dev zlib1g-dev nettle-dev mtools
@@ -50,7 +55,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       kmod debian-archive-keyring gzip
       fio fuse-overlayfs debootstrap
       qemu-system-x86 nfs-kernel-server busybox-static
-      groff-base python3)
+      groff-base python3 dpkg-dev debhelper lintian)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -94,5 +99,10 @@ test)
 	# scenarios ran above on this tree (twice would not fit CI's time).
 	make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
 		TESTS="$(ls tests/unit/check_*.c | sed 's/\.c$//' | tr '\n' ' ')"
+	# The Debian package, built from the tarball in a temporary directory
+	# (this tree keeps its sanitizer build), installed, used, purged.
+	if [ "${PIFS_CHECK_DEB:-1}" != 0 ]; then
+		make check-deb || { tail -200 tests/integration/t-deb.log 2>/dev/null; exit 1; }
+	fi
 	;;
 esac

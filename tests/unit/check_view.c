@@ -21,6 +21,7 @@
 #include "registry.h"
 #include "safeio.h"
 #include "store.h"
+#include "unit.h"
 #include "view.h"
 
 static char tmpdir[] = "/var/tmp/pifs-check-view.XXXXXX";
@@ -521,9 +522,12 @@ static Suite *view_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(view_suite());
-	int failed;
+	SRunner *sr;
+	int failed, ret;
 
+	if ((ret = unit_needs_root("check_view", "store creation")))
+		return ret;
+	sr = srunner_create(view_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
