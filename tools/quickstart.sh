@@ -38,6 +38,8 @@ cd "$top"
 # start the service on a machine without nfsd, which is fine) and
 # busybox-static (the guest's initramfs); the guest's kernel is
 # downloaded by the test (apt-get download, cached in /var/cache/pifs).
+# systemd: systemd-analyze verify of the nightly snapshot units
+# (t-systemd), and the unit directory configure asks pkg-config for.
 pkgs=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libgit2-dev libxxhash-dev check liburing-dev
       libext2fs-dev comerr-dev libblkid-dev liblzma-dev zlib1g-dev nettle-dev mtools
@@ -46,7 +48,8 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       qemu-system-arm nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
       kmod debian-archive-keyring gzip
       fio fuse-overlayfs debootstrap
-      qemu-system-x86 nfs-kernel-server busybox-static)
+      qemu-system-x86 nfs-kernel-server busybox-static
+      systemd)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
