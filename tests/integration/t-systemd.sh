@@ -56,4 +56,30 @@ expect_eq "ExecStart as written: exit 0" 0 "$rc"
 [[ $("$PIFS" --store "$T/store" log worker-1 | head -1) =~ \ scheduled\ snapshot\ \ \( ]] &&
 	ok "pifs log: the scheduled snapshot" || fail "pifs log worker-1: $("$PIFS" --store "$T/store" log worker-1)"
 expect_eq "worker-3 has no snapshot" "no snapshots of worker-3" "$("$PIFS" --store "$T/store" log worker-3)"
+
+# ---- README's fstab lines through systemd-fstab-generator: the pifs
+# mount is local (before local-fs.target, no network wait), the bind
+# mounts require it and come before (and are required by) the services.
+GEN=/lib/systemd/system-generators/systemd-fstab-generator
+if [ -x "$GEN" ]; then
+	awk '/^### At boot: \/etc\/fstab/ { f = 1; next } f && /^```/ { if (in_block) exit; in_block = 1; next }
+		in_block { print }' "$PIFS_SRCDIR/README.md" > "$T/fstab"
+	expect_eq "README has three fstab lines" 3 "$(grep -c . "$T/fstab")"
+	mkdir -p "$T/gen"
+	SYSTEMD_FSTAB=$T/fstab SYSTEMD_PROC_CMDLINE= "$GEN" "$T/gen" "$T/gen" "$T/gen" 2>"$T/gen.err" ||
+		fail "systemd-fstab-generator: $(cat "$T/gen.err")"
+	expect_eq "srv-pifs.mount: type" "fuse.pifs" "$(key "$T/gen/srv-pifs.mount" Type)"
+	expect_eq "srv-pifs.mount: a local mount" "local-fs.target" "$(key "$T/gen/srv-pifs.mount" Before)"
+	[ -e "$T/gen/local-fs.target.requires/srv-pifs.mount" ] && ok "local-fs.target requires srv-pifs.mount" ||
+		fail "local-fs.target does not require srv-pifs.mount"
+	for m in nfsroot:nfs-server tftpboot:dnsmasq; do
+		u=${m%%:*}.mount svc=${m#*:}.service
+		expect_eq "$u requires srv-pifs.mount" "srv-pifs.mount" "$(key "$T/gen/$u" Requires)"
+		expect_eq "$u comes after srv-pifs.mount" "srv-pifs.mount" "$(key "$T/gen/$u" After)"
+		key "$T/gen/$u" Before | grep -qx "$svc" && ok "$u comes before $svc" || fail "$u is not before $svc"
+		[ -e "$T/gen/$svc.requires/$u" ] && ok "$svc requires $u" || fail "$svc does not require $u"
+	done
+else
+	fail "$GEN missing (apt-get install systemd)"
+fi
 finish
