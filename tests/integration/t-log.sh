@@ -28,6 +28,10 @@ fi
 MOUNTS+=("$M")
 pid=$(daemon_pid); [ -n "$pid" ] && PIDS+=("$pid")
 expect_eq "mount prints nothing on stderr" "" "$(cat "$T/mount.err")"
+# What an fstab mount unit relies on (README, "At boot"): pifs mount
+# returns only with every worker's own file system mounted, no waiting.
+mounted_all "$M" && ok "every worker's file system is mounted when pifs mount returns" ||
+	fail "pifs mount returned before every worker's file system was mounted"
 # A request pifsd refuses and logs: a char device 0:0 (an overlay
 # whiteout's form) made in a worker's view.
 mknod "$M/nfsroot/worker-3/wh" c 0 0 2>/dev/null && fail "mknod c 0 0 in a view succeeded"
