@@ -42,6 +42,7 @@ struct cli {
 	int version;
 	char *golden_cache;
 	char *uring;
+	char *log;
 	double timeout;
 	unsigned threads;
 };
@@ -59,6 +60,7 @@ static const struct fuse_opt cli_opts[] = {
 	{ "timeout=%lf", offsetof(struct cli, timeout), 0 },
 	{ "threads=%u", offsetof(struct cli, threads), 0 },
 	{ "uring=%s", offsetof(struct cli, uring), 0 },
+	{ "log=%s", offsetof(struct cli, log), 0 },
 	/* Never honoured on a pifs mount (see the top comment). */
 	FUSE_OPT_KEY("suid", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("dev", FUSE_OPT_KEY_DISCARD),
@@ -107,7 +109,12 @@ static void usage(void)
 	       "mounted.\n"
 	       "\n"
 	       "  -f                     stay in the foreground, log to stderr\n"
+	       "                         (in the background the log goes to syslog,\n"
+	       "                         the journal on systemd machines)\n"
 	       "  -d, -o debug           log every request (implies -f)\n"
+	       "  -o log=FILE            append the log to FILE instead, each line\n"
+	       "                         time-stamped (opened before going into the\n"
+	       "                         background: a bad path fails the mount)\n"
 	       "  -o allow_other         let other users (dnsmasq, the NFS server) in\n"
 	       "  -o timeout=SEC         kernel entry/attribute cache time (default 3600)\n"
 	       "  -o golden_cache=shared|direct|kernel\n"
@@ -312,7 +319,42 @@ static int cli_free(struct cli *c, struct fuse_args *args, int ret)
 	free(c->mountpoint);
 	free(c->golden_cache);
 	free(c->uring);
+	free(c->log);
 	return ret;
+}
+
+/*
+ * Where the log goes: -o log=FILE, opened here, before the background,
+ * so a bad path fails the mount in one line; else stderr in the
+ * foreground and syslog in the background.  A syslog nobody reads
+ * (no /dev/log: a container, a rescue system) would lose every line
+ * unseen, so the admin is told once, while stderr still reaches them.
+ */
+static int log_setup(const struct cli *c)
+{
+	enum pifs_log_level max = c->debug || getenv("PIFS_DEBUG") ?
+		PIFS_LOG_DEBUG : PIFS_LOG_INFO;
+	int r;
+
+	if (c->log) {
+		if (!*c->log) {
+			fprintf(stderr, "pifsd: log= needs a file name\n");
+			return -EINVAL;
+		}
+		if ((r = pifs_log_open_file(c->log)) < 0) {
+			fprintf(stderr, "pifsd: cannot open log file '%s': %s\n",
+				c->log, strerror(-r));
+			return r;
+		}
+		pifs_log_init("pifsd", 0, max);
+		return 0;
+	}
+	pifs_log_init("pifsd", !c->foreground, max);
+	if (!c->foreground && access("/dev/log", F_OK) < 0)
+		fprintf(stderr, "pifsd: no syslog here ('/dev/log' is missing): "
+			"the log of this pifsd is lost; mount with -o "
+			"log=FILE to keep it\n");
+	return 0;
 }
 
 /* The FUSE options every file system gets: the user's, and ours. */
@@ -412,8 +454,8 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&d.sb_lock, NULL);
 	pthread_cond_init(&d.sb_idle, NULL);
 	pthread_mutex_init(&d.sync_lock, NULL);
-	pifs_log_init("pifsd", !c.foreground,
-		      c.debug || getenv("PIFS_DEBUG") ? PIFS_LOG_DEBUG : PIFS_LOG_INFO);
+	if (log_setup(&c) < 0)
+		goto out;
 	umask(0);
 	raise_nofile();
 

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * util.c - logging to stderr or syslog with a process-wide level, and the
- * small string helpers every module shares.  Logging never changes errno,
- * so a caller may log and then return -errno.
+ * util.c - logging to stderr, syslog or a file (one time-stamped line per
+ * message, appended) with a process-wide level, and the small string
+ * helpers every module shares.  Logging never changes errno, so a caller
+ * may log and then return -errno.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,11 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
 static const char *log_ident = "pifs";
 static int log_syslog;
+static int log_fd = -1; /* pifs_log_open_file: wins over the others */
 static enum pifs_log_level log_max = PIFS_LOG_INFO;
 
 void pifs_log_init(const char *ident, int use_syslog, enum pifs_log_level max)
@@ -31,6 +36,46 @@ void pifs_log_init(const char *ident, int use_syslog, enum pifs_log_level max)
 	else if (!use_syslog && log_syslog)
 		closelog();
 	log_syslog = use_syslog;
+}
+
+int pifs_log_open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+		      0640);
+
+	if (fd < 0)
+		return -errno;
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = fd;
+	return 0;
+}
+
+/* One line, written at once (O_APPEND): threads and other writers of the
+ * file never interleave within it. */
+static void log_to_file(const char *tag, const char *msg)
+{
+	char stamp[64], line[1200];
+	struct timespec ts;
+	struct tm tm;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	if (!strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm))
+		stamp[0] = '\0';
+	n = snprintf(line, sizeof(line), "%s.%03ld", stamp,
+		     ts.tv_nsec / 1000000);
+	if (n > 0 && (size_t)n < sizeof(line) &&
+	    strftime(line + n, sizeof(line) - (size_t)n, "%z", &tm))
+		n = (int)strlen(line);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, " %s[%ld]: %s%s\n",
+		      log_ident, (long)getpid(), tag, msg);
+	if (n >= (int)sizeof(line)) { /* cut: keep the line's end */
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	(void)!write(log_fd, line, (size_t)n);
 }
 
 int pifs_log_enabled(enum pifs_log_level lvl)
@@ -51,7 +96,9 @@ void pifs_log(enum pifs_log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (log_syslog)
+	if (log_fd >= 0)
+		log_to_file(tag[lvl], msg);
+	else if (log_syslog)
 		syslog(prio[lvl], "%s", msg);
 	else
 		fprintf(stderr, "%s: %s%s\n", log_ident, tag[lvl], msg);

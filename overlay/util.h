@@ -15,6 +15,10 @@ enum pifs_log_level { PIFS_LOG_ERR, PIFS_LOG_WARN, PIFS_LOG_INFO, PIFS_LOG_DEBUG
 
 /* Where log lines go: stderr (default) or syslog (a daemonized pifsd). */
 void pifs_log_init(const char *ident, int use_syslog, enum pifs_log_level max);
+/* From now on, append every log line to the file at path (created 0640
+ * if missing), time-stamped, instead of stderr or syslog.  0 or -errno
+ * from open(2); on failure the log goes where it went. */
+int pifs_log_open_file(const char *path);
 void pifs_log(enum pifs_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define pifs_err(...) pifs_log(PIFS_LOG_ERR, __VA_ARGS__)

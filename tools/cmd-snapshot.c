@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ctl.h"
@@ -36,6 +38,8 @@
 static const char usage_snapshot[] =
     "usage: pifs [--store DIR] snapshot WORKER [-m MESSAGE] [--allow-empty]\n"
     "                                  [--stats]\n"
+    "       pifs [--store DIR] snapshot --all [-m MESSAGE] [--allow-empty]\n"
+    "                                  [--stats]\n"
     "\n"
     "Record WORKER's delta as a new snapshot (a commit on the branch\n"
     "workers/WORKER of STORE/git) and print its id.  If nothing changed\n"
@@ -43,7 +47,11 @@ static const char usage_snapshot[] =
     "On a mounted store the worker's view is paused while its delta is\n"
     "read, and only what pifsd saw change is looked at.  --stats adds a\n"
     "line: files and bytes changed, objects written, and whether the scan\n"
-    "followed pifsd's journal or looked at every entry.\n";
+    "followed pifsd's journal or looked at every entry.\n"
+    "--all: every registered worker in turn, one line each: 'WORKER ID', or\n"
+    "'WORKER unchanged' (with --allow-empty all get a snapshot).  A worker\n"
+    "that fails is named on stderr and the others are still tried; exit 1\n"
+    "if any failed.\n";
 
 static const char usage_log[] =
     "usage: pifs [--store DIR] log WORKER [--json]\n"
@@ -152,12 +160,160 @@ int unsnapshotted(struct pifs_store *st, struct pifs_git *g,
 	return 0;
 }
 
+/*
+ * One worker's snapshot into snap, pausing it on pifsd's control
+ * connection cfd when the store is mounted (cfd -1: it is not).  The
+ * caller holds the store lock.  0, or -1 with the message in err (the worker named):
+ * nothing is recorded then, and the worker is not left paused (if
+ * pifsd still answers).
+ */
+static int snapshot_one(struct pifs_git *g, int cfd, const char *worker,
+			const char *msg, int allow_empty,
+			struct pifs_snapshot *snap, char *err, size_t errlen)
+{
+	char why[PATH_MAX + 256]; /* room left in err for the rest */
+	int ret;
+
+	pifs_git_set_journal(g, NULL); /* none left from another worker */
+	if (cfd >= 0) {
+		struct pifs_journal jn;
+
+		ret = pifs_ctl_pause(cfd, worker);
+		if (ret < 0) {
+			snprintf(err, errlen, "cannot pause %s: %s", worker,
+				 strerror(-ret));
+			return -1;
+		}
+		/* What pifsd saw change: the scan stats only that.  Without
+		 * it (an older pifsd) the scan stats everything. */
+		ret = pifs_ctl_journal(cfd, worker, &jn);
+		if (ret == 0) {
+			pifs_git_set_journal(g, &jn);
+			free(jn.buf);
+		} else if (ret != -EINVAL) {
+			if (ret == -EPIPE)
+				snprintf(err, errlen, PIFSD_GONE, worker);
+			else
+				snprintf(err, errlen,
+					 "cannot read the journal of %s: %s",
+					 worker, strerror(-ret));
+			if (ret != -EPIPE)
+				(void)pifs_ctl_resume(cfd, worker);
+			return -1;
+		}
+	}
+	ret = pifs_git_snapshot_prepare(g, worker, msg, allow_empty, snap, why,
+					sizeof(why));
+	if (cfd >= 0) {
+		int r2 = pifs_ctl_resume(cfd, worker);
+
+		/* pifsd gone under the pause (-EPIPE): what was read may be
+		 * whole, but nothing says so; the snapshot is dropped. */
+		if (r2 < 0 && ret == 0) {
+			pifs_git_snapshot_abort(g);
+			if (r2 == -EPIPE)
+				snprintf(err, errlen, PIFSD_GONE, worker);
+			else
+				snprintf(err, errlen, "cannot resume %s: %s",
+					 worker, strerror(-r2));
+			return -1;
+		}
+	}
+	if (ret < 0 ||
+	    (ret = pifs_git_snapshot_finish(g, snap, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "cannot snapshot %s: %s", worker, why);
+		return -1;
+	}
+	return 0;
+}
+
+static void print_stats(const struct pifs_snapshot *snap)
+{
+	printf("files %u bytes %llu objects %u scan %s stated %u\n",
+	       snap->files, (unsigned long long)snap->bytes, snap->objects,
+	       snap->journal ? "journal" : "full", snap->stated);
+}
+
+/* Does worker's delta hold nothing (not a file, not a whiteout)?  One
+ * that cannot be read is not empty: its snapshot tells why. */
+static int empty_delta(struct pifs_store *st, const char *worker)
+{
+	struct dirent *de;
+	int fd, empty = 1;
+	DIR *dir;
+
+	fd = openat(st->deltas_fd, worker,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (!(dir = fdopendir(fd))) {
+		close(fd);
+		return 0;
+	}
+	while (empty && (de = readdir(dir)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(dir);
+	return empty;
+}
+
+/* pifs snapshot --all: every registered worker in turn, under one lock
+ * and one control connection; a failure is told and the rest tried. */
+static int snapshot_all(const char *msg, int allow_empty, int stats)
+{
+	struct pifs_snapshot snap;
+	struct pifs_registry reg;
+	struct pifs_store st;
+	struct pifs_git *g;
+	char err[ERRLEN];
+	int cfd, failed = 0;
+
+	open_store(&st, store_path());
+	lock_store(&st);
+	load_registry(&st, &reg);
+	pifs_git_init_async(); /* meanwhile: pifsd */
+	cfd = ctl_connect(&st);
+	g = open_git(&st, 1);
+	for (size_t i = 0; i < reg.count; i++) {
+		const char *worker = reg.workers[i].name;
+		char base[41];
+
+		/* A first snapshot is made even of nothing (the golden as it
+		 * is); a nightly run leaves a worker that never changed be. */
+		if (!allow_empty &&
+		    pifs_git_base_get(&st, worker, base) == -ENODATA &&
+		    empty_delta(&st, worker)) {
+			printf("%s unchanged\n", worker);
+			continue;
+		}
+		pifs_git_cache_prefetch(&st, worker);
+		if (snapshot_one(g, cfd, worker, msg, allow_empty, &snap, err,
+				 sizeof(err)) < 0) {
+			fflush(stdout);
+			fprintf(stderr, "pifs: %s\n", err);
+			failed = 1;
+			continue;
+		}
+		if (!snap.created) {
+			printf("%s unchanged\n", worker);
+			continue;
+		}
+		printf("%s %s\n", worker, snap.id);
+		if (stats)
+			print_stats(&snap);
+	}
+	if (cfd >= 0)
+		pifs_ctl_close(cfd);
+	close_store(&st, &reg, g);
+	return failed;
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"message", required_argument, NULL, 'm'},
 	    {"allow-empty", no_argument, NULL, 'e'},
 	    {"stats", no_argument, NULL, 'S'},
+	    {"all", no_argument, NULL, 'a'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -166,7 +322,7 @@ int cmd_snapshot(int argc, char **argv)
 	struct pifs_store st;
 	struct pifs_git *g;
 	char err[ERRLEN];
-	int c, allow_empty = 0, stats = 0, ret, cfd;
+	int c, allow_empty = 0, stats = 0, all = 0, ret, cfd;
 
 	while ((c = sub_getopt(argc, argv, ":m:h", opts, usage_snapshot)) !=
 	       -1) {
@@ -176,9 +332,16 @@ int cmd_snapshot(int argc, char **argv)
 			allow_empty = 1;
 		else if (c == 'S')
 			stats = 1;
+		else if (c == 'a')
+			all = 1;
+	}
+	if (all) {
+		if (argc - optind != 0)
+			die(EXIT_USAGE, "snapshot --all takes no WORKER");
+		return snapshot_all(msg, allow_empty, stats);
 	}
 	if (argc - optind != 1)
-		die(EXIT_USAGE, "snapshot needs a WORKER");
+		die(EXIT_USAGE, "snapshot needs a WORKER (or --all)");
 	worker = argv[optind];
 	open_worker_store(&st, worker);
 	lock_store(&st);
@@ -186,55 +349,18 @@ int cmd_snapshot(int argc, char **argv)
 	pifs_git_cache_prefetch(&st, worker);
 	cfd = ctl_connect(&st);
 	g = open_git(&st, 1);
-	if (cfd >= 0) {
-		struct pifs_journal jn;
-
-		ret = pifs_ctl_pause(cfd, worker);
-		if (ret < 0)
-			die(1, "cannot pause %s: %s", worker, strerror(-ret));
-		/* What pifsd saw change: the scan stats only that.  Without
-		 * it (an older pifsd) the scan stats everything. */
-		ret = pifs_ctl_journal(cfd, worker, &jn);
-		if (ret == 0) {
-			pifs_git_set_journal(g, &jn);
-			free(jn.buf);
-		} else if (ret == -EPIPE) {
-			die(1, PIFSD_GONE, worker);
-		} else if (ret != -EINVAL) {
-			die(1, "cannot read the journal of %s: %s", worker,
-			    strerror(-ret));
-		}
-	}
-	ret = pifs_git_snapshot_prepare(g, worker, msg, allow_empty, &snap,
-					err, sizeof(err));
-	if (cfd >= 0) {
-		int r2 = pifs_ctl_resume(cfd, worker);
-
+	ret = snapshot_one(g, cfd, worker, msg, allow_empty, &snap, err,
+			   sizeof(err));
+	if (cfd >= 0)
 		pifs_ctl_close(cfd);
-		/* pifsd gone under the pause (-EPIPE): what was read may be
-		 * whole, but nothing says so; the snapshot is dropped. */
-		if (r2 < 0 && ret == 0) {
-			pifs_git_snapshot_abort(g);
-			if (r2 == -EPIPE)
-				die(1, PIFSD_GONE, worker);
-			die(1, "cannot resume %s: %s", worker, strerror(-r2));
-		}
-	}
 	if (ret < 0)
-		die(1, "cannot snapshot %s: %s", worker, err);
-	ret = pifs_git_snapshot_finish(g, &snap, err, sizeof(err));
-	if (ret < 0)
-		die(1, "cannot snapshot %s: %s", worker, err);
+		die(1, "%s", err);
 	if (!snap.created) {
 		printf("nothing to snapshot for %s\n", worker);
 	} else {
 		printf("%s\n", snap.id);
 		if (stats)
-			printf("files %u bytes %llu objects %u scan %s "
-			       "stated %u\n",
-			       snap.files, (unsigned long long)snap.bytes,
-			       snap.objects, snap.journal ? "journal" : "full",
-			       snap.stated);
+			print_stats(&snap);
 	}
 	close_store(&st, NULL, g);
 	return 0;

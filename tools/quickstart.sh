@@ -46,6 +46,8 @@ cd "$top"
 # (a minimal bookworm may not have it).
 # make check-deb: dpkg-dev (dpkg-buildpackage), debhelper (dh, compat 13)
 # and lintian.
+# systemd: systemd-analyze verify of the nightly snapshot units
+# (t-systemd), and the unit directory configure asks pkg-config for.
 pkgs=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libgit2-dev libxxhash-dev check liburing-dev
       libext2fs-dev comerr-dev libblkid-dev liblzma-dev zlib1g-dev nettle-dev mtools
@@ -55,7 +57,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       kmod debian-archive-keyring gzip
       fio fuse-overlayfs debootstrap
       qemu-system-x86 nfs-kernel-server busybox-static
-      groff-base python3 dpkg-dev debhelper lintian)
+      groff-base python3 dpkg-dev debhelper lintian systemd)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

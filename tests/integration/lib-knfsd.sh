@@ -468,8 +468,8 @@ knfsd_umount() {
 
 # The README's fstab lines ("At boot: /etc/fstab"), used as they are.
 KNFSD_FSTAB='/var/lib/pifs       /srv/pifs   fuse.pifs  allow_other,default_permissions  0 0
-/srv/pifs/nfsroot   /nfsroot    none       rbind,x-systemd.requires=/srv/pifs  0 0
-/srv/pifs/tftpboot  /tftpboot   none       bind,x-systemd.requires=/srv/pifs  0 0'
+/srv/pifs/nfsroot   /nfsroot    none       rbind,x-systemd.requires=/srv/pifs,x-systemd.before=nfs-server.service,x-systemd.required-by=nfs-server.service  0 0
+/srv/pifs/tftpboot  /tftpboot   none       bind,x-systemd.requires=/srv/pifs,x-systemd.before=dnsmasq.service,x-systemd.required-by=dnsmasq.service  0 0'
 
 # knfsd_master NAME:SERIAL...: the README's master in this guest ("The
 # master, replacing the seed's hand steps"): the golden of mkgolden.sh,
