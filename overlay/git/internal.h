@@ -157,7 +157,6 @@ void pifs_statpool_stat(struct statpool *p, int dfd, char *const *names,
 /* entry.c */
 int pifs_entry_xattrs(int dirfd, const char *name, int skip_base,
 		      int skip_private, struct pifs_xattr **out, size_t *nout);
-char pifs_entry_type(mode_t m);
 void pifs_entry_from_stat(struct pifs_meta_entry *e, const struct stat *sb);
 int pifs_entry_read_all(int fd, uint64_t hint, char **out, size_t *len_out);
 int pifs_entry_open_parent(int root, const char *rel, char **parent,

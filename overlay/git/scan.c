@@ -342,7 +342,7 @@ int pifs_scan_entry(struct scan *s, int dfd, const char *name, char *path,
 	if (ret < 0)
 		return ret;
 	path = e->path; /* stays put when entries move */
-	if (!pifs_entry_type(sb->st_mode))
+	if (!pifs_type_letter(sb->st_mode))
 		return pifs_scan_fail(s, "read", path, -EINVAL);
 	memset(&nc, 0, sizeof(nc));
 	nc.path = path;
