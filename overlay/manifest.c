@@ -73,28 +73,6 @@ static void hash_hex(XXH128_hash_t h, char out[33])
 		 (uint64_t)h.low64);
 }
 
-static char type_char(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFREG:
-		return 'f';
-	case S_IFDIR:
-		return 'd';
-	case S_IFLNK:
-		return 'l';
-	case S_IFCHR:
-		return 'c';
-	case S_IFBLK:
-		return 'b';
-	case S_IFIFO:
-		return 'p';
-	case S_IFSOCK:
-		return 's';
-	default:
-		return '?';
-	}
-}
-
 /* Content digest of the regular file fd of the given size. */
 static int hash_file(int fd, off_t size, char out[33])
 {
@@ -270,7 +248,7 @@ static int entry_fill(struct pifs_manifest_entry *e, int dirfd, const char *name
 	ssize_t n;
 	int fd, ret = 0;
 
-	e->type = type_char(st->st_mode);
+	e->type = pifs_type_letter(st->st_mode) ?: '?';
 	e->mode = st->st_mode & 07777;
 	e->uid = st->st_uid;
 	e->gid = st->st_gid;

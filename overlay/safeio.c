@@ -610,6 +610,20 @@ out_close:
 	return ret;
 }
 
+int pifs_chmod_beneath(int dirfd, const char *name, mode_t mode)
+{
+	char path[PROC_PATH_MAX];
+	int fd, ret = 0;
+
+	fd = pifs_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	if (chmod(pifs_fd_path(fd, path, sizeof(path)), mode & 07777) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* Change the inode flags in mask of a regular file or directory to
  * (set ? mask : 0); other types are left alone. */
 static int change_flags(int dirfd, const char *name, int mask, int set)

@@ -67,6 +67,11 @@ int pifs_copy_data(int sfd, int dfd, off_t size);
  * For symlinks the mode is skipped. */
 int pifs_set_attrs(int dirfd, const char *name, const struct stat *st);
 
+/* chmod dirfd/name (a single component, resolved beneath dirfd, never
+ * through a symlink) to mode & 07777: through an O_PATH fd's proc link,
+ * since chmod has no no-follow variant.  0 or -errno. */
+int pifs_chmod_beneath(int dirfd, const char *name, mode_t mode);
+
 /* Call fn(fd, entry, arg) for every entry of the directory dirfd refers
  * to ("." and ".." left out), in readdir order, until fn returns nonzero;
  * that value is returned, or -errno when the directory cannot be read.

@@ -73,20 +73,6 @@ static int copy_fail(struct copy_ctx *c, const char *what, const char *rel,
 	return err;
 }
 
-static int chmod_entry(int dirfd, const char *name, mode_t mode)
-{
-	char path[32];
-	int fd, ret = 0;
-
-	fd = pifs_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return fd;
-	if (chmod(pifs_fd_path(fd, path, sizeof(path)), mode & 07777) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* Owner, mode, times, then xattrs from (xdir, xname) onto ddir/dname. */
 static int copy_attrs(int xdir, const char *xname, int ddir, const char *dname,
 		      const struct stat *st)
@@ -106,7 +92,7 @@ static int copy_attrs(int xdir, const char *xname, int ddir, const char *dname,
 	if (fstatat(ddir, dname, &cur, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if ((cur.st_mode & 07777) != (st->st_mode & 07777))
-		return chmod_entry(ddir, dname, st->st_mode);
+		return pifs_chmod_beneath(ddir, dname, st->st_mode);
 	return 0;
 }
 
@@ -520,7 +506,7 @@ static int mkdir_private(int dirfd, const char *name)
 	 * no setgid parent gave it a group */
 	if (fchownat(dirfd, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	return chmod_entry(dirfd, name, 0700);
+	return pifs_chmod_beneath(dirfd, name, 0700);
 }
 
 static int create_file(int dirfd, const char *name)
@@ -1417,7 +1403,7 @@ int pifs_store_delta_init_on(struct pifs_store *st, int dirfd,
 	if (ret < 0)
 		goto out_remove;
 	/* an ACL among the xattrs may have rewritten the group bits */
-	ret = chmod_entry(dirfd, name, gst.st_mode);
+	ret = pifs_chmod_beneath(dirfd, name, gst.st_mode);
 	if (ret < 0)
 		goto out_remove;
 	close(gfd);

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum pifs_log_level { PIFS_LOG_ERR, PIFS_LOG_WARN, PIFS_LOG_INFO, PIFS_LOG_DEBUG };
 
@@ -41,6 +42,9 @@ int pifs_check_name(const char *name);
 
 /* The value of hex digit c (either case), or -1. */
 int pifs_hexval(char c);
+/* The letter find(1) -type uses for a file type (f d l c b p s), as the
+ * manifests and META files write it; 0 for anything else. */
+char pifs_type_letter(mode_t m);
 
 /* A map from two 64-bit numbers (an inode and its device, say) to a
  * string, for the tree walks: hard-link groups, visited directories,

@@ -115,30 +115,9 @@ fail:
 	return ret;
 }
 
-char pifs_entry_type(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFREG:
-		return 'f';
-	case S_IFDIR:
-		return 'd';
-	case S_IFLNK:
-		return 'l';
-	case S_IFCHR:
-		return 'c';
-	case S_IFBLK:
-		return 'b';
-	case S_IFIFO:
-		return 'p';
-	case S_IFSOCK:
-		return 's';
-	}
-	return 0;
-}
-
 void pifs_entry_from_stat(struct pifs_meta_entry *e, const struct stat *sb)
 {
-	e->type = pifs_entry_type(sb->st_mode);
+	e->type = pifs_type_letter(sb->st_mode);
 	e->mode = sb->st_mode & 07777;
 	e->uid = sb->st_uid;
 	e->gid = sb->st_gid;

@@ -54,6 +54,15 @@ struct pifs_git {
 	/* objects staged in the mempack, in write order */
 	git_oid *staged;
 	size_t nstaged, capstaged;
+	/* big blobs (bigblob.c), their pack entries in the spill file */
+	int spill_fd; /* -1: none yet */
+	uint64_t spill_len;
+	struct pifs_spilled {
+		git_oid oid;
+		uint64_t off, len; /* the pack entry in the spill file */
+		uint32_t crc;	   /* its CRC-32, for the index */
+	} *spilled;
+	size_t nspilled, capspilled;
 	/* a prepared snapshot */
 	int pending;
 	char worker[PIFS_NAME_MAX + 1];
@@ -157,7 +166,6 @@ void pifs_statpool_stat(struct statpool *p, int dfd, char *const *names,
 /* entry.c */
 int pifs_entry_xattrs(int dirfd, const char *name, int skip_base,
 		      int skip_private, struct pifs_xattr **out, size_t *nout);
-char pifs_entry_type(mode_t m);
 void pifs_entry_from_stat(struct pifs_meta_entry *e, const struct stat *sb);
 int pifs_entry_read_all(int fd, uint64_t hint, char **out, size_t *len_out);
 int pifs_entry_open_parent(int root, const char *rel, char **parent,
@@ -256,6 +264,18 @@ int pifs_diff_paths(struct pifs_store *st, const struct pifs_meta *old,
 		    const struct pifs_meta *new, struct pathset *ps,
 		    char *const *paths, size_t npaths, struct pifs_change **out,
 		    size_t *n_out, size_t *cap_out);
+
+/* bigblob.c: a file of PIFS_BIGBLOB_MIN bytes or more is read in chunks,
+ * never whole.  Hash fd's size bytes as a blob into *oid and *xxh; with
+ * g, also stage it (its pack entry goes to the spill file unless the
+ * repository has the object).  path is for messages.  0 or -errno, with
+ * errbuf set; -ESTALE if the file changed while it was read. */
+#define PIFS_BIGBLOB_MIN ((uint64_t)4 << 20)
+#define PIFS_SPILL_TMP	 "tmp_pifs_spill"
+int pifs_bigblob(struct pifs_git *g, int fd, uint64_t size, const char *path,
+		 git_oid *oid, uint64_t *xxh, char *errbuf, size_t errlen);
+/* Forget the spilled blobs (pifs_git_staged_drop). */
+void pifs_bigblob_drop(struct pifs_git *g);
 
 /* pack.c: write the staged objects as one pack; *count gets how many. */
 int pifs_pack_write(struct pifs_git *g, unsigned *count, char *errbuf,

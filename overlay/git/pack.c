@@ -7,7 +7,9 @@
  * commits, old objects included; so the objects this module stages are
  * recorded as they are written and packed by pifs_pack_write, which writes
  * only those new objects (no deltas) and their index itself, keeping the
- * pack, and the cost, proportional to the change.
+ * pack, and the cost, proportional to the change.  Big blobs are not in
+ * the mempack: bigblob.c deflated them into a spill file as it read
+ * them, and their entries are copied from there.
  */
 #include "config.h"
 
@@ -138,10 +140,34 @@ static int pw_object(struct packw *w, git_object_t type, const void *data,
 	return w->err;
 }
 
+/* A big blob's pack entry, as bigblob.c deflated it into the spill file. */
+static int pw_spilled(struct packw *w, struct pifs_git *g,
+		      const struct pifs_spilled *sp)
+{
+	unsigned char b[65536];
+	uint64_t done = 0;
+	ssize_t r;
+
+	while (done < sp->len && !w->err) {
+		size_t n = sp->len - done < sizeof(b) ? (size_t)(sp->len - done)
+						      : sizeof(b);
+
+		r = pread(g->spill_fd, b, n, (off_t)(sp->off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		pw_add(w, b, (size_t)r);
+		done += (uint64_t)r;
+	}
+	return w->err;
+}
+
 struct pobj {
 	git_oid oid;
 	uint64_t off;
 	uint32_t crc;
+	long spill; /* index in g->spilled, or -1: in the mempack */
 };
 
 static int pobj_cmp(const void *a, const void *b)
@@ -211,11 +237,11 @@ int pifs_pack_write(struct pifs_git *g, unsigned *count, char *errbuf,
 	int dfd, ifd = -1, ret;
 
 	*count = 0;
-	if (!g->nstaged)
+	if (!g->nstaged && !g->nspilled)
 		return 0;
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
-	o = malloc(g->nstaged * sizeof(*o));
+	o = malloc((g->nstaged + g->nspilled) * sizeof(*o));
 	w = malloc(sizeof(*w));
 	if (!o || !w) {
 		free(o);
@@ -223,10 +249,16 @@ int pifs_pack_write(struct pifs_git *g, unsigned *count, char *errbuf,
 		return -ENOMEM;
 	}
 	/* one entry per object (the same content may be staged twice) */
-	for (i = 0; i < g->nstaged; i++)
+	for (i = 0; i < g->nstaged; i++) {
 		o[i].oid = g->staged[i];
-	qsort(o, g->nstaged, sizeof(*o), pobj_cmp);
-	for (i = 0; i < g->nstaged; i++)
+		o[i].spill = -1;
+	}
+	for (i = 0; i < g->nspilled; i++) {
+		o[g->nstaged + i].oid = g->spilled[i].oid;
+		o[g->nstaged + i].spill = (long)i;
+	}
+	qsort(o, g->nstaged + g->nspilled, sizeof(*o), pobj_cmp);
+	for (i = 0; i < g->nstaged + g->nspilled; i++)
 		if (!n || !git_oid_equal(&o[i].oid, &o[n - 1].oid))
 			o[n++] = o[i];
 	dfd = pifs_openat_beneath(g->st->fd, PACK_DIR, O_PATH | O_DIRECTORY,
@@ -254,6 +286,11 @@ int pifs_pack_write(struct pifs_git *g, unsigned *count, char *errbuf,
 	pw_add(w, hdr, sizeof(hdr));
 	for (i = 0, ret = 0; i < n && ret == 0; i++) {
 		o[i].off = w->off;
+		if (o[i].spill >= 0) {
+			ret = pw_spilled(w, g, &g->spilled[o[i].spill]);
+			o[i].crc = g->spilled[o[i].spill].crc;
+			continue;
+		}
 		ret = g->mempack->read(&data, &len, &type, g->mempack,
 				       &o[i].oid);
 		if (ret < 0) {

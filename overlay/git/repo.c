@@ -162,6 +162,7 @@ void pifs_git_staged_drop(struct pifs_git *g)
 	if (g->mempack)
 		git_mempack_reset(g->mempack);
 	g->nstaged = 0;
+	pifs_bigblob_drop(g);
 }
 
 /* Create STORE/git: initialised in work/ and renamed into place, so a
@@ -266,6 +267,7 @@ int pifs_git_open(struct pifs_git **out, struct pifs_store *st, int create,
 		return -ENOMEM;
 	}
 	g->st = st;
+	g->spill_fd = -1;
 	if ((ret = git_repository_open_bare(&g->repo, path)) < 0 ||
 	    (ret = git_repository_odb(&g->odb, g->repo)) < 0 ||
 	    (ret = git_mempack_new(&g->mempack)) < 0) {
@@ -296,6 +298,7 @@ void pifs_git_free(struct pifs_git *g)
 	pifs_git_snapshot_abort(g);
 	free(g->jn.buf);
 	free(g->staged);
+	free(g->spilled);
 	git_odb_free(g->odb); /* frees the mempack backend too */
 	git_repository_free(g->repo);
 	free(g);

@@ -152,6 +152,17 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 	ret = pifs_fstat(fd, &fsb);
 	if (ret == 0 && (fsb.st_ino != sb->st_ino || !S_ISREG(fsb.st_mode)))
 		ret = -ESTALE;
+	if (ret == 0 && (uint64_t)fsb.st_size >= PIFS_BIGBLOB_MIN) {
+		/* in chunks, never whole in memory (bigblob.c) */
+		ret = pifs_bigblob(s->write ? s->g : NULL, fd,
+				   (uint64_t)fsb.st_size, path, &oid, &nc->xxh,
+				   s->errbuf, s->errlen);
+		close(fd);
+		if (ret < 0)
+			return pifs_scan_fail(s, "read", path, ret);
+		nc->size = e->size = (uint64_t)fsb.st_size;
+		goto found;
+	}
 	if (ret == 0)
 		ret =
 		    pifs_entry_read_all(fd, (uint64_t)sb->st_size, &buf, &len);
@@ -342,7 +353,7 @@ int pifs_scan_entry(struct scan *s, int dfd, const char *name, char *path,
 	if (ret < 0)
 		return ret;
 	path = e->path; /* stays put when entries move */
-	if (!pifs_entry_type(sb->st_mode))
+	if (!pifs_type_letter(sb->st_mode))
 		return pifs_scan_fail(s, "read", path, -EINVAL);
 	memset(&nc, 0, sizeof(nc));
 	nc.path = path;

@@ -94,7 +94,7 @@ static int cached_subtree_ok(const struct cache *c, size_t k)
 	end = k + 1 + (S_ISDIR(c->e[k].mode) ? c->e[k].sub : 0);
 	for (i = k; i < end; i++)
 		if (!c->e[i].ctime || (c->e[i].flags & CE_LINKS) ||
-		    !pifs_entry_type(c->e[i].mode) ||
+		    !pifs_type_letter(c->e[i].mode) ||
 		    (!S_ISDIR(c->e[i].mode) && c->e[i].sub))
 			return 0;
 	return 1;

@@ -222,7 +222,7 @@ static int apply_attrs(struct imp *im, int ddir, const char *name,
 	if (fstatat(ddir, name, &cur, AT_SYMLINK_NOFOLLOW) < 0)
 		return image_write_fail(im, "stat", rel, -errno);
 	if ((cur.st_mode & 07777) != (st.st_mode & 07777)) {
-		ret = image_chmod_entry(ddir, name, st.st_mode);
+		ret = pifs_chmod_beneath(ddir, name, st.st_mode);
 		if (ret < 0)
 			return image_write_fail(im, "set the mode of", rel,
 						ret);

@@ -186,7 +186,7 @@ static int fat_normalize(int fd, const struct dirent *de, void *arg)
 		return -EINVAL; /* mcopy makes nothing else */
 	if (fchownat(fd, de->d_name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	ret = image_chmod_entry(fd, de->d_name, 0755);
+	ret = pifs_chmod_beneath(fd, de->d_name, 0755);
 	if (ret < 0 || !S_ISDIR(st.st_mode))
 		return ret;
 	cfd = pifs_openat_beneath(fd, de->d_name,
@@ -218,7 +218,7 @@ static int ensure_dir(int dirfd, const char *name, int *created)
 		return -errno;
 	*created = 1;
 	if (fchownat(dirfd, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    image_chmod_entry(dirfd, name, 0755) < 0)
+	    pifs_chmod_beneath(dirfd, name, 0755) < 0)
 		return -errno;
 	ts[0] = pst.st_atim;
 	ts[1] = pst.st_mtim;

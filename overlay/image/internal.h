@@ -68,9 +68,6 @@ struct imp {
 /* Format a message into errbuf unless it holds one already. */
 void image_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* chmod the entry name in dirfd (opened O_PATH, not followed if it is a
- * symlink) to mode's permission bits; 0 or -errno. */
-int image_chmod_entry(int dirfd, const char *name, mode_t mode);
 /* Set the bar's progress, redrawn at most five times a second. */
 void image_bar_update(struct bar *b, uint64_t done);
 /* Draw the final state and a newline; the bar is then reset. */

@@ -49,20 +49,6 @@ const char *pifs_image_human(uint64_t bytes, char *buf, size_t len)
 	return buf;
 }
 
-int image_chmod_entry(int dirfd, const char *name, mode_t mode)
-{
-	char path[32];
-	int fd, ret = 0;
-
-	fd = pifs_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return fd;
-	if (chmod(pifs_fd_path(fd, path, sizeof(path)), mode & 07777) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static void bar_draw(struct bar *b)
 {
 	char line[160], hd[32], ht[32];
