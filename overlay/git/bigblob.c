@@ -22,11 +22,19 @@
  * or the store unmounted) and the snapshot fails rather than record bytes
  * under another id.  An object the repository (or this snapshot) already
  * has is cut off the spill file again.
+ *
+ * A reset restores such a blob the same way round: found through the
+ * packs' indexes, inflated in chunks straight into the file (4 KiB blocks
+ * of zeros left as holes) and checked against its id as it goes.  An
+ * object stored otherwise (a delta, after a git gc by hand; a loose
+ * object) is read by libgit2, whole.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,4 +343,250 @@ void pifs_bigblob_drop(struct pifs_git *g)
 	g->spill_fd = -1;
 	g->spill_len = 0;
 	g->nspilled = 0;
+}
+
+/* ---- restoring a big blob, streamed from its pack ---- */
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	unsigned char *p = buf;
+	ssize_t r;
+
+	while (len) {
+		r = pread(fd, p, len, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		p += r;
+		off += (uint64_t)r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+/* The offset of oid in the pack of the v2 index ifd: 0, -ENOENT if the
+ * index does not have it, or -errno. */
+static int idx_find(int ifd, const git_oid *oid, uint64_t *off)
+{
+	unsigned char hdr[8 + 1024], id[20], b[8];
+	uint32_t n, lo, hi, mid, o;
+	int ret, c;
+
+	ret = pread_all(ifd, hdr, sizeof(hdr), 0);
+	if (ret < 0)
+		return ret;
+	if (memcmp(hdr, "\377tOc\0\0\0\2", 8))
+		return -ENOENT; /* not a v2 index: leave it to libgit2 */
+	n = be32(hdr + 8 + 255 * 4);
+	lo = oid->id[0] ? be32(hdr + 8 + (oid->id[0] - 1) * 4) : 0;
+	hi = be32(hdr + 8 + oid->id[0] * 4);
+	if (hi > n || lo > hi)
+		return -EIO;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		ret = pread_all(ifd, id, 20, sizeof(hdr) + (uint64_t)mid * 20);
+		if (ret < 0)
+			return ret;
+		c = memcmp(oid->id, id, 20);
+		if (!c) {
+			ret = pread_all(ifd, b, 4,
+					sizeof(hdr) + (uint64_t)n * 24 +
+					    (uint64_t)mid * 4);
+			if (ret < 0)
+				return ret;
+			o = be32(b);
+			if (!(o & 0x80000000u)) {
+				*off = o;
+				return 0;
+			}
+			ret = pread_all(ifd, b, 8,
+					sizeof(hdr) + (uint64_t)n * 28 +
+					    (uint64_t)(o & 0x7fffffffu) * 8);
+			if (ret < 0)
+				return ret;
+			*off = (uint64_t)be32(b) << 32 | be32(b + 4);
+			return 0;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -ENOENT;
+}
+
+/* Open the pack that holds oid; *off gets the object's offset. */
+static int pack_open(struct pifs_git *g, const git_oid *oid, uint64_t *off)
+{
+	char name[NAME_MAX + 1];
+	struct dirent *de;
+	DIR *d = NULL;
+	int dfd, fd, ifd, ret = -ENOENT;
+	size_t l;
+
+	dfd = pifs_openat_beneath(g->st->fd, PIFS_GIT_DIR "/objects/pack",
+				  O_RDONLY | O_DIRECTORY, 0);
+	if (dfd < 0)
+		return dfd;
+	fd = dup(dfd);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		close(dfd);
+		return -ENOMEM;
+	}
+	while (ret == -ENOENT && (de = readdir(d))) {
+		l = strlen(de->d_name);
+		if (l < 5 || l > NAME_MAX || strcmp(de->d_name + l - 4, ".idx"))
+			continue;
+		ifd = pifs_openat_beneath(dfd, de->d_name, O_RDONLY, 0);
+		if (ifd < 0)
+			continue;
+		ret = idx_find(ifd, oid, off);
+		close(ifd);
+		if (ret == 0) {
+			memcpy(name, de->d_name, l - 4);
+			memcpy(name + l - 4, ".pack", 6);
+			fd = pifs_openat_beneath(dfd, name, O_RDONLY, 0);
+			ret = fd < 0 ? fd : 0;
+		}
+	}
+	closedir(d);
+	close(dfd);
+	return ret < 0 ? ret : fd;
+}
+
+/* Append out[0..n) of the blob at *pos of fd, 4 KiB blocks of zeros as
+ * holes. */
+static int write_holey(int fd, const unsigned char *p, size_t n, uint64_t *pos)
+{
+	size_t k, run;
+	int ret;
+
+	while (n) {
+		k = n < 4096 ? n : 4096;
+		if (k == 4096 && !memcmp(p, zeros, 4096)) {
+			p += k;
+			n -= k;
+			*pos += k;
+			continue;
+		}
+		/* a run of blocks with data, written at once */
+		for (run = k; run < n && run < CHUNK; run += k) {
+			k = n - run < 4096 ? n - run : 4096;
+			if (k == 4096 && !memcmp(p + run, zeros, 4096))
+				break;
+		}
+		ret = pifs_pwrite_all(fd, p, run, (off_t)*pos);
+		if (ret < 0)
+			return ret;
+		p += run;
+		n -= run;
+		*pos += run;
+	}
+	return 0;
+}
+
+int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
+			 uint64_t size, int fd, char *errbuf, size_t errlen)
+{
+	unsigned char hdr[32], md[20], *in = NULL, *out = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	uint64_t off, got = 0, bsize;
+	struct pifs_sha1 sha;
+	z_stream z = {0};
+	int pfd, ret, n, zr = Z_OK, zinit = 0;
+	unsigned c, shift;
+	git_oid o;
+	size_t k;
+
+	memcpy(o.id, oid, 20);
+	pfd = pack_open(g, &o, &off);
+	if (pfd < 0)
+		return pfd == -ENOENT ? -ENOTSUP : pfd;
+	ret = pread_all(pfd, hdr, 16, off); /* the pack's trailer follows */
+	if (ret < 0)
+		goto out;
+	/* the entry's type and size; a delta (after a git gc) or anything
+	 * unexpected is left to libgit2 */
+	c = hdr[0];
+	bsize = c & 15;
+	for (k = 1, shift = 4; c & 0x80 && k < 11; k++, shift += 7) {
+		c = hdr[k];
+		bsize |= (uint64_t)(c & 0x7f) << shift;
+	}
+	ret = -ENOTSUP;
+	if ((hdr[0] >> 4 & 7) != 3 || c & 0x80 || bsize != size)
+		goto out;
+	off += k;
+	in = malloc(65536);
+	out = malloc(CHUNK);
+	if (!in || !out || inflateInit(&z) != Z_OK) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	zinit = 1;
+	pifs_sha1_init(&sha);
+	n = snprintf((char *)hdr, sizeof(hdr), "blob %llu",
+		     (unsigned long long)size);
+	pifs_sha1_update(&sha, hdr, (size_t)n + 1);
+	ret = 0;
+	while (zr != Z_STREAM_END && ret == 0) {
+		if (!z.avail_in) {
+			ssize_t r = pread(pfd, in, 65536, (off_t)off);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				ret = r < 0 ? -errno : -EIO;
+				break;
+			}
+			off += (uint64_t)r;
+			z.next_in = in;
+			z.avail_in = (uInt)r;
+		}
+		z.next_out = out;
+		z.avail_out = CHUNK;
+		zr = inflate(&z, Z_NO_FLUSH);
+		if (zr != Z_OK && zr != Z_STREAM_END) {
+			ret = -EIO;
+			break;
+		}
+		k = CHUNK - z.avail_out;
+		if (got + k > size) {
+			ret = -EIO;
+			break;
+		}
+		pifs_sha1_update(&sha, out, k);
+		ret = write_holey(fd, out, k, &got);
+	}
+	if (ret == 0 && got != size)
+		ret = -EIO;
+	if (ret == 0) {
+		pifs_sha1_final(&sha, md);
+		if (memcmp(md, oid, 20))
+			ret = -EIO;
+	}
+	if (ret == 0 && ftruncate(fd, (off_t)size) < 0)
+		ret = -errno;
+	if (ret == -EIO)
+		pifs_seterr(errbuf, errlen,
+			    "the object %s in the packs is damaged (pifs fsck "
+			    "says more)",
+			    git_oid_tostr(hex, sizeof(hex), &o));
+out:
+	if (zinit)
+		inflateEnd(&z);
+	free(in);
+	free(out);
+	close(pfd);
+	return ret;
 }

@@ -274,6 +274,12 @@ int pifs_diff_paths(struct pifs_store *st, const struct pifs_meta *old,
 #define PIFS_SPILL_TMP	 "tmp_pifs_spill"
 int pifs_bigblob(struct pifs_git *g, int fd, uint64_t size, const char *path,
 		 git_oid *oid, uint64_t *xxh, char *errbuf, size_t errlen);
+/* Write the blob oid (size bytes) into fd, streamed from its pack, holes
+ * for blocks of zeros: 0, -ENOTSUP if it is not a whole blob in a pack
+ * (read it with pifs_git_blob then; nothing was written), -EIO with
+ * errbuf set if it is damaged, or -errno. */
+int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
+			 uint64_t size, int fd, char *errbuf, size_t errlen);
 /* Forget the spilled blobs (pifs_git_staged_drop). */
 void pifs_bigblob_drop(struct pifs_git *g);
 

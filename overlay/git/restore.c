@@ -56,6 +56,23 @@ static int write_sparse(int fd, const char *buf, size_t len)
 	return ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
 }
 
+/* Is blob oid big enough to be streamed (bigblob.c)?  Its size from the
+ * object's header: META does not keep the sizes of files. */
+static int big_blob(struct pifs_git *g, const unsigned char oid[20],
+		    uint64_t *size)
+{
+	git_object_t type;
+	size_t len;
+	git_oid o;
+
+	memcpy(o.id, oid, 20);
+	if (git_odb_read_header(&len, &type, g->odb, &o) < 0 ||
+	    type != GIT_OBJECT_BLOB || (uint64_t)len < PIFS_BIGBLOB_MIN)
+		return 0;
+	*size = (uint64_t)len;
+	return 1;
+}
+
 static int set_xattrs(int dirfd, const char *name,
 		      const struct pifs_meta_entry *e)
 {
@@ -122,6 +139,7 @@ static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
 {
 	const char *name;
 	char *parent = NULL, *data = NULL;
+	uint64_t bsize;
 	size_t len;
 	int pfd, fd, ret;
 	dev_t dev = makedev(e->rdev_major, e->rdev_minor);
@@ -149,6 +167,30 @@ static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
 		ret = mkdirat(pfd, name, 0700) < 0 ? -errno : 0;
 		break;
 	case 'f':
+		if (big_blob(r->g, e->oid, &bsize)) {
+			/* streamed from its pack, never whole in memory */
+			fd = openat(pfd, name,
+				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+					O_CLOEXEC,
+				    0600);
+			if (fd < 0) {
+				ret = -errno;
+				break;
+			}
+			ret = pifs_bigblob_restore(r->g, e->oid, bsize, fd,
+						   r->errbuf, r->errlen);
+			if (ret != -ENOTSUP) {
+				if (close(fd) < 0 && ret == 0)
+					ret = -errno;
+				break;
+			}
+			close(fd);
+			if (unlinkat(pfd, name, 0) < 0) {
+				ret = -errno;
+				break;
+			}
+		}
+		/* fall through */
 	case 'l':
 		ret = pifs_git_blob(r->g, e->oid, &data, &len);
 		if (ret < 0)
