@@ -32,6 +32,10 @@ expect_fail "duplicate name" "worker-3.*already" $W add worker-3 --serial 123456
 expect_fail "duplicate serial (any case)" "serial 8b07bcc6 is already worker-3's" $W add w9 --serial 8B07BCC6
 expect_fail "duplicate ip" "10.1.1.1 is already" $W add w9 --serial 12345678 --ip 10.1.1.1
 expect_fail "bad ip" "bad ip '10.1.1.300'" $W add w9 --serial 12345678 --ip 10.1.1.300
+expect_fail "ip outside the workers' network" "ip 192.168.7.9 is outside the workers' network 10.1.1.0/24 \(the store's DHCP range is 10.1.1.1-10.1.1.20\)" \
+	$W add w9 --serial 12345678 --ip 192.168.7.9
+expect_fail "ip is the broadcast address" "ip 10.1.1.255 is the network's broadcast address" $W add w9 --serial 12345678 --ip 10.1.1.255
+expect_fail "ip is the master's" "ip 10.1.1.100 is the master's address" $W add w9 --serial 12345678 --ip 10.1.1.100
 expect_fail "bad mac" "bad mac 'zz'" $W add w9 --serial 12345678 --mac zz
 expect_fail "missing serial" "serial" $W add w9
 expect_fail "remove unknown" "no worker 'nope'" $W remove nope
