@@ -21,6 +21,10 @@ mkfifo "$T/afifo"
 expect_fail "golden is a fifo" "'$T/afifo' is not a directory or a disk image" "$PIFS" init "$T/new" --golden "$T/afifo"
 expect_fail "store exists" "store '$S' exists and is not empty" "$PIFS" init "$S" --golden "$T/golden"
 expect_fail "init without --golden" "golden" "$PIFS" init "$T/new"
+mkdir "$T/emptydir"
+expect_fail "golden is an empty directory (init)" "golden '$T/emptydir' is an empty directory: nothing to serve" "$PIFS" init "$T/new" --golden "$T/emptydir"
+[ -e "$T/new" ] && fail "init of an empty golden left '$T/new' behind" || ok "init of an empty golden left nothing behind"
+expect_fail "golden is an empty directory (import)" "golden '$T/emptydir' is an empty directory: nothing to serve" "$PIFS" --store "$S" golden import "$T/emptydir"
 
 # workers
 W="$PIFS --store $S worker"
