@@ -55,6 +55,12 @@ before=$(snap)
 # mounting
 M=$T/mnt
 expect_fail "mountpoint missing" "mountpoint '$T/nomnt'" "$PIFSD" "$S" "$T/nomnt" -f
+# the fstab form (mount.fuse3 runs "pifs SOURCE MOUNTPOINT -o OPTS") with
+# a wrong store path names the store, not an unknown command
+mkdir -p "$T/fmnt"
+expect_fail "fstab form, no store at the path" "no store at '$T/nostore'" "$PIFS" "$T/nostore" "$T/fmnt" -o allow_other
+expect_fail "fstab form, a directory that is no store" "'$T/golden' is not a pifs store" "$PIFS" "$T/golden" "$T/fmnt" -o allow_other
+mountpoint -q "$T/fmnt" && fail "a refused fstab mount left '$T/fmnt' mounted" || ok "a refused fstab mount mounts nothing"
 mount_pifs "$S" "$M"
 mkdir -p "$T/mnt2"
 expect_fail "store already mounted by another daemon" "already mounted.*$PIFSD_PID" "$PIFSD" "$S" "$T/mnt2" -f
