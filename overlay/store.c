@@ -632,6 +632,7 @@ int pifs_store_create(const char *path, const char *golden_dir,
 	return pifs_store_create_opts(path, golden_dir, &o, errbuf, errlen);
 }
 
+
 /* What a golden source is: a directory (*gfd_out an open fd on it) or a
  * disk image (*is_image, *gfd_out -1). */
 static int golden_source(const char *src, int *gfd_out, int *is_image,
@@ -667,6 +668,16 @@ static int golden_source(const char *src, int *gfd_out, int *is_image,
 		pifs_seterr(errbuf, errlen, "cannot open golden '%s': %s", src,
 		       strerror(-ret));
 		return ret;
+	}
+	if (dir_is_empty(*gfd_out) == 1) {
+		/* a mistyped path or an unmounted disk, not an OS to serve */
+		close(*gfd_out);
+		*gfd_out = -1;
+		pifs_seterr(errbuf, errlen,
+			    "golden '%s' is an empty directory: nothing to "
+			    "serve",
+			    src);
+		return -ENOENT;
 	}
 	return 0;
 }

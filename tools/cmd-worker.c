@@ -32,7 +32,8 @@ static const char usage_worker[] =
     "\n"
     "NAME is [a-z0-9][a-z0-9-]*, at most 63 characters; HEX8 the Pi's\n"
     "8-digit serial.  The MAC defaults to b8:27:eb: and the serial's last 6\n"
-    "digits; the address to the lowest free one in the store's range; the\n"
+    "digits; the address to the lowest free one in the store's range (an\n"
+    "--ip must be in the range's /24, and not the master's); the\n"
     "golden to the store's default (pifs golden default).\n"
     "remove refuses while the store is mounted unless --force is given; the\n"
     "worker's delta is kept as deltas/.removed-NAME-<time>.\n"
@@ -75,6 +76,32 @@ static int free_ip(const struct pifs_store *st, const struct pifs_registry *reg,
 			break;
 	}
 	return -ENOSPC;
+}
+
+/* An address the worker can really get: dnsmasq-conf serves the store's
+ * range as one /24 (dhcp-range=LO,HI,255.255.255.0), and dnsmasq gives a
+ * dhcp-host address only inside the network of a dhcp-range.  Outside the
+ * range but inside that network is fine (the usual place for fixed
+ * addresses); the network and broadcast addresses and the master's own
+ * are not. */
+static void check_ip(const struct pifs_store *st, const char *ip)
+{
+	uint32_t a, lo, m;
+
+	if (ip_parse(ip, &a) < 0 || ip_parse(st->conf.range_lo, &lo) < 0)
+		die(EXIT_USAGE, "bad ip '%s' (want a dotted IPv4 address)", ip);
+	if ((a & 0xffffff00u) != (lo & 0xffffff00u))
+		die(1,
+		    "ip %s is outside the workers' network %u.%u.%u.0/24 (the "
+		    "store's DHCP range is %s-%s): dnsmasq would not give it "
+		    "to the worker",
+		    ip, lo >> 24, lo >> 16 & 255, lo >> 8 & 255,
+		    st->conf.range_lo, st->conf.range_hi);
+	if ((a & 255) == 0 || (a & 255) == 255)
+		die(1, "ip %s is the network's %s address", ip,
+		    (a & 255) ? "broadcast" : "own");
+	if (ip_parse(st->conf.master, &m) == 0 && m == a)
+		die(1, "ip %s is the master's address", ip);
 }
 
 static int worker_add(int argc, char **argv)
@@ -142,6 +169,8 @@ static int worker_add(int argc, char **argv)
 	if (!ip && free_ip(&st, &reg, w.ip) < 0)
 		die(1, "no free address in %s-%s", st.conf.range_lo,
 		    st.conf.range_hi);
+	if (ip)
+		check_ip(&st, ip);
 	if (pifs_registry_add(&reg, &w, err, sizeof(err)) < 0)
 		die(1, "%s", err);
 	ret = pifs_store_delta_init_on(&st, st.deltas_fd, w.name, gold);

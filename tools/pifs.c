@@ -231,8 +231,10 @@ int main(int argc, char **argv)
 	optind = 0; /* re-initialise getopt for the subcommand */
 	if ((c = find_cmd(cmd)) >= 0)
 		return cmds[c].fn(argc, argv);
-	/* mount.fuse3 runs "pifs SOURCE MOUNTPOINT -o OPTS" */
-	if (argc >= 2 && looks_like_store(cmd))
+	/* mount.fuse3 runs "pifs SOURCE MOUNTPOINT -o OPTS"; a path (no
+	 * command has a '/') that is no store is that form too, so a wrong
+	 * store path in fstab is named as such, not an unknown command */
+	if (argc >= 2 && (strchr(cmd, '/') || looks_like_store(cmd)))
 		return cmd_mount_fuse3(argc, argv);
 	die(EXIT_USAGE, "unknown command '%s' (see 'pifs --help')", cmd);
 }

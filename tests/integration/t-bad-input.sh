@@ -21,6 +21,10 @@ mkfifo "$T/afifo"
 expect_fail "golden is a fifo" "'$T/afifo' is not a directory or a disk image" "$PIFS" init "$T/new" --golden "$T/afifo"
 expect_fail "store exists" "store '$S' exists and is not empty" "$PIFS" init "$S" --golden "$T/golden"
 expect_fail "init without --golden" "golden" "$PIFS" init "$T/new"
+mkdir "$T/emptydir"
+expect_fail "golden is an empty directory (init)" "golden '$T/emptydir' is an empty directory: nothing to serve" "$PIFS" init "$T/new" --golden "$T/emptydir"
+[ -e "$T/new" ] && fail "init of an empty golden left '$T/new' behind" || ok "init of an empty golden left nothing behind"
+expect_fail "golden is an empty directory (import)" "golden '$T/emptydir' is an empty directory: nothing to serve" "$PIFS" --store "$S" golden import "$T/emptydir"
 
 # workers
 W="$PIFS --store $S worker"
@@ -32,6 +36,10 @@ expect_fail "duplicate name" "worker-3.*already" $W add worker-3 --serial 123456
 expect_fail "duplicate serial (any case)" "serial 8b07bcc6 is already worker-3's" $W add w9 --serial 8B07BCC6
 expect_fail "duplicate ip" "10.1.1.1 is already" $W add w9 --serial 12345678 --ip 10.1.1.1
 expect_fail "bad ip" "bad ip '10.1.1.300'" $W add w9 --serial 12345678 --ip 10.1.1.300
+expect_fail "ip outside the workers' network" "ip 192.168.7.9 is outside the workers' network 10.1.1.0/24 \(the store's DHCP range is 10.1.1.1-10.1.1.20\)" \
+	$W add w9 --serial 12345678 --ip 192.168.7.9
+expect_fail "ip is the broadcast address" "ip 10.1.1.255 is the network's broadcast address" $W add w9 --serial 12345678 --ip 10.1.1.255
+expect_fail "ip is the master's" "ip 10.1.1.100 is the master's address" $W add w9 --serial 12345678 --ip 10.1.1.100
 expect_fail "bad mac" "bad mac 'zz'" $W add w9 --serial 12345678 --mac zz
 expect_fail "missing serial" "serial" $W add w9
 expect_fail "remove unknown" "no worker 'nope'" $W remove nope
@@ -47,6 +55,12 @@ before=$(snap)
 # mounting
 M=$T/mnt
 expect_fail "mountpoint missing" "mountpoint '$T/nomnt'" "$PIFSD" "$S" "$T/nomnt" -f
+# the fstab form (mount.fuse3 runs "pifs SOURCE MOUNTPOINT -o OPTS") with
+# a wrong store path names the store, not an unknown command
+mkdir -p "$T/fmnt"
+expect_fail "fstab form, no store at the path" "no store at '$T/nostore'" "$PIFS" "$T/nostore" "$T/fmnt" -o allow_other
+expect_fail "fstab form, a directory that is no store" "'$T/golden' is not a pifs store" "$PIFS" "$T/golden" "$T/fmnt" -o allow_other
+mountpoint -q "$T/fmnt" && fail "a refused fstab mount left '$T/fmnt' mounted" || ok "a refused fstab mount mounts nothing"
 mount_pifs "$S" "$M"
 mkdir -p "$T/mnt2"
 expect_fail "store already mounted by another daemon" "already mounted.*$PIFSD_PID" "$PIFSD" "$S" "$T/mnt2" -f
