@@ -42,11 +42,16 @@ static const char odd_workers[] = "# pifs worker registry v1\n"
 static void make_store(const char *name, const char *workers,
 		       const char *range)
 {
-	char err[512], *golden = pifs_strdupf("%s-golden", name);
+	char err[512], *golden = pifs_strdupf("%s-golden", name), *sub;
 	int fd;
 
 	ck_assert_ptr_nonnull(golden);
 	ck_assert_int_eq(mkdir(golden, 0755), 0);
+	/* an empty golden is refused: give it the directory a Pi boots from */
+	sub = pifs_strdupf("%s/boot", golden);
+	ck_assert_ptr_nonnull(sub);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	free(sub);
 	ck_assert_int_eq(pifs_store_create(name, golden, NULL, NULL, err,
 					   sizeof(err)),
 			 0);
