@@ -500,7 +500,7 @@ int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
 {
 	unsigned char hdr[32], md[20], *in = NULL, *out = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
-	uint64_t off, got = 0, bsize;
+	uint64_t off = 0, got = 0, bsize;
 	struct pifs_sha1 sha;
 	z_stream z = {0};
 	int pfd, ret, n, zr = Z_OK, zinit = 0;
