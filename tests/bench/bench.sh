@@ -169,7 +169,8 @@ cp -a "$TREE" "$T/plain" || die "cannot copy the tree"
 # Worker names: w001-w020 (TFTP replay, the store's address range), w021..
 # (one per repetition), then VMAX for the views, the rest up to NWORKERS.
 for i in $(seq 1 "$NWORKERS"); do
-	if [ "$i" -le 20 ]; then ipopt=(); else ipopt=(--ip "10.1.$((2 + i / 250)).$((i % 250 + 1))"); fi
+	# past the range, fixed addresses of its /24 (not .100, the master's)
+	if [ "$i" -le 20 ]; then ipopt=(); else ipopt=(--ip "10.1.1.$((i < 100 ? i : i + 1))"); fi
 	"$PIFS" --store "$T/store" worker add "$(printf 'w%03d' "$i")" --serial "$(printf 'b0%06x' "$i")" "${ipopt[@]}" \
 		>/dev/null || die "pifs worker add $i failed"
 done
