@@ -48,6 +48,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "mounts.h"
 #include "pifsd.h"
 #include "util.h"
 
@@ -287,75 +288,15 @@ static int mount_worker(struct pifsd *d, struct pifs_view *v)
 	return r;
 }
 
-/* /proc/self/mountinfo, read whole (NUL-terminated, malloc'd), or NULL. */
-static char *read_mountinfo(void)
+/* Does the mount table hold a fuse.pifs mount at path (anywhere in what
+ * is stacked there: an admin's mount over a worker's hides it but does
+ * not end it)? */
+static int mounted_at(const struct pifs_mounts *m, const char *path)
 {
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap);
-	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (!buf || fd < 0)
-		goto fail;
-	for (;;) {
-		if (len + 1 == cap) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb)
-				goto fail;
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return buf;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return NULL;
-}
-
-/* Does mountinfo list a fuse.pifs mount at path (its mount point field,
- * with the \ooo escapes the kernel writes for space, tab, newline and
- * backslash)? */
-static int listed(const char *mountinfo, const char *path)
-{
-	for (const char *l = mountinfo; *l;) {
-		const char *e = strchr(l, '\n'), *f = l, *p = path;
-		int i;
-
-		if (!e)
-			e = l + strlen(l);
-		for (i = 0; i < 4 && f < e; i++) { /* to field 5 */
-			f = memchr(f, ' ', (size_t)(e - f));
-			f = f ? f + 1 : e;
-		}
-		while (f < e && *f != ' ' && *p) {
-			if (f[0] == '\\' && e - f >= 4) {
-				if ((char)((f[1] - '0') << 6 | (f[2] - '0') << 3 |
-					   (f[3] - '0')) != *p)
-					break;
-				f += 4;
-			} else if (*f++ != *p) {
-				break;
-			}
-			p++;
-		}
-		if (!*p && f < e && *f == ' ' &&
-		    memmem(f, (size_t)(e - f), " - fuse.pifs ", 13))
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->v[i].point, path) &&
+		    !strcmp(m->v[i].type, "fuse.pifs"))
 			return 1;
-		l = *e ? e + 1 : e;
-	}
 	return 0;
 }
 
@@ -365,8 +306,8 @@ int pifsd_sb_sync(struct pifsd *d)
 	struct pifsd_sb **old = NULL;
 	struct pifs_view **vs = NULL;
 	size_t nv = 0, nold = 0;
-	char *mi = NULL;
-	int r = 0, top_live;
+	struct pifs_mounts mi = {0};
+	int r = 0, top_live, have_mi;
 
 	pthread_mutex_lock(&d->sync_lock);
 	pifs_fs_refresh(fs);
@@ -384,7 +325,7 @@ int pifsd_sb_sync(struct pifsd *d)
 	 * that met a busy mount after unmounting siblings, then asks for
 	 * them back) may not have reached its pool thread yet: the kernel's
 	 * mount table decides, not the session's state. */
-	mi = read_mountinfo();
+	have_mi = pifs_mounts_load(&mi, 0) == 0;
 	/* Retire first: a worker removed and added again under its name
 	 * is mounted where the old one was. */
 	pthread_mutex_lock(&d->sb_lock);
@@ -398,7 +339,8 @@ int pifsd_sb_sync(struct pifsd *d)
 
 		for (size_t i = 0; !keep && i < nv; i++)
 			keep = vs[i] == sb->view && sb->state == PIFSD_SB_LIVE;
-		if (keep && sb->view && mi && !listed(mi, sb->mountpoint))
+		if (keep && sb->view && have_mi &&
+		    !mounted_at(&mi, sb->mountpoint))
 			keep = 0;
 		if (!keep)
 			old[nold++] = sb;
@@ -424,7 +366,7 @@ int pifsd_sb_sync(struct pifsd *d)
 	}
 out:
 	pthread_mutex_unlock(&d->sync_lock);
-	free(mi);
+	pifs_mounts_release(&mi);
 	free(old);
 	free(vs);
 	return r;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * mounts.h - the mount table as the pifs CLI needs it: which mount is
+ * mounts.h - the mount table as the pifs CLI and pifsd need it: which mount is
  * visible at a path, the mounts stacked below it (in an order to unmount
  * them), and whether a pifsd serves a given store.  Read from
  * /proc/<pid>/mountinfo only: nothing here looks into a mount (only

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * mounts.c - the mount table for the pifs CLI (see mounts.h): parses
+ * mounts.c - the mount table for the pifs CLI and pifsd (see mounts.h): parses
  * /proc/<pid>/mountinfo, finds the mount visible at a path and what is
  * mounted on top of it, and tells whether a store is served.
  */
