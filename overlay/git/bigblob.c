@@ -189,21 +189,6 @@ static int feed_file(struct feed *f, int fd, uint64_t size, unsigned char *buf)
 	return f->err;
 }
 
-static int blob_header(unsigned char *hdr, uint64_t size)
-{
-	unsigned c = 3u << 4 | (unsigned)(size & 15); /* OBJ_BLOB */
-	int n = 0;
-
-	size >>= 4;
-	while (size) {
-		hdr[n++] = (unsigned char)(c | 0x80);
-		c = (unsigned)(size & 0x7f);
-		size >>= 7;
-	}
-	hdr[n++] = (unsigned char)c;
-	return n;
-}
-
 static int spilled_has(const struct pifs_git *g, const git_oid *oid)
 {
 	size_t i;
@@ -277,7 +262,8 @@ int pifs_bigblob(struct pifs_git *g, int fd, uint64_t size, const char *path,
 		}
 		f->zinit = 1;
 		f->crc = (uint32_t)crc32(0, NULL, 0);
-		spill_add(f, hdr + 16, (size_t)blob_header(hdr + 16, size));
+		spill_add(f, hdr + 16,
+			  pifs_pack_entry_header(hdr + 16, GIT_OBJECT_BLOB, size));
 	}
 	ret = feed_file(f, fd, size, buf);
 	if (ret == 0 && g) {
@@ -347,12 +333,6 @@ void pifs_bigblob_drop(struct pifs_git *g)
 
 /* ---- restoring a big blob, streamed from its pack ---- */
 
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
 	unsigned char *p = buf;
@@ -384,9 +364,9 @@ static int idx_find(int ifd, const git_oid *oid, uint64_t *off)
 		return ret;
 	if (memcmp(hdr, "\377tOc\0\0\0\2", 8))
 		return -ENOENT; /* not a v2 index: leave it to libgit2 */
-	n = be32(hdr + 8 + 255 * 4);
-	lo = oid->id[0] ? be32(hdr + 8 + (oid->id[0] - 1) * 4) : 0;
-	hi = be32(hdr + 8 + oid->id[0] * 4);
+	n = pifs_be32(hdr + 8 + 255 * 4);
+	lo = oid->id[0] ? pifs_be32(hdr + 8 + (oid->id[0] - 1) * 4) : 0;
+	hi = pifs_be32(hdr + 8 + oid->id[0] * 4);
 	if (hi > n || lo > hi)
 		return -EIO;
 	while (lo < hi) {
@@ -401,7 +381,7 @@ static int idx_find(int ifd, const git_oid *oid, uint64_t *off)
 					    (uint64_t)mid * 4);
 			if (ret < 0)
 				return ret;
-			o = be32(b);
+			o = pifs_be32(b);
 			if (!(o & 0x80000000u)) {
 				*off = o;
 				return 0;
@@ -411,7 +391,7 @@ static int idx_find(int ifd, const git_oid *oid, uint64_t *off)
 					    (uint64_t)(o & 0x7fffffffu) * 8);
 			if (ret < 0)
 				return ret;
-			*off = (uint64_t)be32(b) << 32 | be32(b + 4);
+			*off = (uint64_t)pifs_be32(b) << 32 | pifs_be32(b + 4);
 			return 0;
 		}
 		if (c < 0)

@@ -283,6 +283,15 @@ int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
 /* Forget the spilled blobs (pifs_git_staged_drop). */
 void pifs_bigblob_drop(struct pifs_git *g);
 
+/* pack.c: a pack entry's type-and-size header into hdr; its length. */
+size_t pifs_pack_entry_header(unsigned char hdr[16], git_object_t type,
+			      uint64_t size);
+/* A big-endian 32-bit number of a pack or its index. */
+static inline uint32_t pifs_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
 /* pack.c: write the staged objects as one pack; *count gets how many. */
 int pifs_pack_write(struct pifs_git *g, unsigned *count, char *errbuf,
 		    size_t errlen);

@@ -88,18 +88,12 @@ static void put_be32(unsigned char *p, uint32_t v)
 	p[3] = (unsigned char)v;
 }
 
-/* One object: the type-and-size header and the zlib stream; *crc gets
- * the CRC-32 of both (what the index records). */
-static int pw_object(struct packw *w, git_object_t type, const void *data,
-		     size_t len, uint32_t *crc)
+size_t pifs_pack_entry_header(unsigned char hdr[16], git_object_t type,
+			      uint64_t size)
 {
-	unsigned char hdr[16], out[16384];
-	size_t n = 0, size = len;
-	z_stream *z = &w->z;
-	unsigned c;
-	int zr;
+	unsigned c = (unsigned)type << 4 | (unsigned)(size & 15);
+	size_t n = 0;
 
-	c = (unsigned)type << 4 | (unsigned)(size & 15);
 	size >>= 4;
 	while (size) {
 		hdr[n++] = (unsigned char)(c | 0x80);
@@ -107,6 +101,19 @@ static int pw_object(struct packw *w, git_object_t type, const void *data,
 		size >>= 7;
 	}
 	hdr[n++] = (unsigned char)c;
+	return n;
+}
+
+/* One object: the type-and-size header and the zlib stream; *crc gets
+ * the CRC-32 of both (what the index records). */
+static int pw_object(struct packw *w, git_object_t type, const void *data,
+		     size_t len, uint32_t *crc)
+{
+	unsigned char hdr[16], out[16384];
+	size_t n = pifs_pack_entry_header(hdr, type, len);
+	z_stream *z = &w->z;
+	int zr;
+
 	pw_add(w, hdr, n);
 	*crc = (uint32_t)crc32(0, hdr, (uInt)n);
 	if (!w->zinit) {

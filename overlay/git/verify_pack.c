@@ -42,12 +42,6 @@
 
 #define PACK_DIR PIFS_GIT_DIR "/objects/pack"
 
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 struct span {
 	uint64_t off;
 	uint32_t crc; /* as the index records it */
@@ -154,7 +148,7 @@ static int idx_load(int dfd, const char *name, struct idx *x, FILE *out)
 		return 1;
 	}
 	for (i = 0; i < 256; i++) {
-		uint32_t f = be32(x->p + 8 + 4 * i);
+		uint32_t f = pifs_be32(x->p + 8 + 4 * i);
 
 		if (f < prev) {
 			fprintf(out,
@@ -179,10 +173,10 @@ static int idx_load(int dfd, const char *name, struct idx *x, FILE *out)
 	if (!x->spans)
 		return -ENOMEM;
 	for (i = 0; i < x->n; i++) {
-		uint32_t o = be32(off + 4 * (size_t)i);
+		uint32_t o = pifs_be32(off + 4 * (size_t)i);
 
 		x->spans[i].pos = i;
-		x->spans[i].crc = be32(crc + 4 * (size_t)i);
+		x->spans[i].crc = pifs_be32(crc + 4 * (size_t)i);
 		if (o & 0x80000000u) {
 			size_t k = o & 0x7fffffffu;
 
@@ -193,8 +187,8 @@ static int idx_load(int dfd, const char *name, struct idx *x, FILE *out)
 					name);
 				return 1;
 			}
-			x->spans[i].off = (uint64_t)be32(big + 8 * k) << 32 |
-					  be32(big + 8 * k + 4);
+			x->spans[i].off = (uint64_t)pifs_be32(big + 8 * k) << 32 |
+					  pifs_be32(big + 8 * k + 4);
 			if (k + 1 > nbig)
 				nbig = k + 1;
 		} else {
@@ -257,14 +251,14 @@ static int pack_check(int dfd, const char *name, const struct idx *x, FILE *out)
 	}
 	end -= 20;
 	if (pread(fd, hdr, 12, 0) != 12 || memcmp(hdr, "PACK", 4) ||
-	    be32(hdr + 4) != 2) {
+	    pifs_be32(hdr + 4) != 2) {
 		fprintf(out, "pack '%s': no version 2 pack header\n", name);
 		close(fd);
 		return 1;
 	}
-	if (be32(hdr + 8) != x->n) {
+	if (pifs_be32(hdr + 8) != x->n) {
 		fprintf(out, "pack '%s': holds %u objects, its index %u\n",
-			name, be32(hdr + 8), x->n);
+			name, pifs_be32(hdr + 8), x->n);
 		problems++;
 	}
 	if (x->n && (x->spans[0].off < 12 || x->spans[x->n - 1].off >= end)) {
