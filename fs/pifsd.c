@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -32,6 +33,85 @@
 #include "pifs-describe.h"
 #include "pifsd.h"
 #include "util.h"
+
+/*
+ * The name before each message on stderr.  "pifsd", or "pifs" when
+ * `pifs mount` (also an fstab line, through mount.fuse3 and pifs)
+ * started this pifsd: the user ran pifs, and pifs's errors are one line
+ * starting "pifs: " (README).  cmd-mount.c sets PIFS_CALLER=pifs; no
+ * other value is taken, so the environment cannot make pifsd print text
+ * of its choosing.  The log (stderr in the foreground, syslog, log=) is
+ * pifsd's own and keeps its name.
+ */
+static const char *prog = "pifsd";
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", prog, msg);
+}
+
+/* Set once every file system is mounted: libfuse's messages go to the
+ * log from then on, stderr being /dev/null in the background. */
+static volatile int serving;
+
+/* While the first session is made from the mount options, libfuse's
+ * complaint is kept here and said as one line with ours. */
+static int capturing;
+static char captured[1024];
+
+/*
+ * libfuse's own messages ("fuse: ..."), which it would print bare on
+ * stderr: one line with our name before it while starting, so a mount
+ * error from libfuse reads like ours; the log afterwards.  Its debug
+ * output (-d) stays as libfuse prints it.
+ */
+static void fuse_log_cb(enum fuse_log_level level, const char *fmt,
+			va_list ap)
+{
+	/* libfuse writes some lines in pieces (its option parser: three
+	 * calls for "unknown option(s): `-o x'\n"): gather up to the
+	 * newline.  Start-up runs on one thread; later messages are rare,
+	 * and the lock keeps two threads' pieces apart. */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char line[1024];
+	static size_t len;
+	size_t n;
+
+	if (level >= FUSE_LOG_DEBUG) {
+		vfprintf(stderr, fmt, ap);
+		return;
+	}
+	pthread_mutex_lock(&lock);
+	vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+	n = strlen(line);
+	if (n && line[n - 1] != '\n' && n < sizeof(line) - 1) {
+		len = n;
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	if (capturing && !captured[0])
+		snprintf(captured, sizeof(captured), "%s",
+			 strncmp(line, "fuse: ", 6) ? line : line + 6);
+	else if (!serving)
+		say("%s", line);
+	else if (level <= FUSE_LOG_ERR)
+		pifs_warn("%s", line);
+	else
+		pifs_info("%s", line);
+	len = 0;
+	line[0] = '\0';
+	pthread_mutex_unlock(&lock);
+}
 
 struct cli {
 	char *store;
@@ -94,7 +174,7 @@ static int cli_proc(void *data, const char *arg, int key,
 		c->mountpoint = strdup(arg);
 		return 0;
 	}
-	fprintf(stderr, "pifsd: unexpected argument '%s'\n", arg);
+	say("unexpected argument '%s'", arg);
 	return -1;
 }
 
@@ -201,8 +281,8 @@ static int detach_dead(const char *path)
 	}
 	if (umount2(abs, MNT_DETACH) < 0)
 		return -errno;
-	fprintf(stderr, "pifsd: detached the dead pifs mount at '%s' "
-		"(its pifsd had died)\n", abs);
+	say("detached the dead pifs mount at '%s' "
+		"(its pifsd had died)", abs);
 	return 0;
 }
 
@@ -252,12 +332,12 @@ static int go_background(void)
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		fprintf(stderr, "pifsd: cannot daemonize: %s\n", strerror(errno));
+		say("cannot daemonize: %s", strerror(errno));
 		exit(1);
 	}
 	pid = fork();
 	if (pid < 0) {
-		fprintf(stderr, "pifsd: cannot daemonize: %s\n", strerror(errno));
+		say("cannot daemonize: %s", strerror(errno));
 		exit(1);
 	}
 	if (pid > 0) {
@@ -338,11 +418,11 @@ static int log_setup(const struct cli *c)
 
 	if (c->log) {
 		if (!*c->log) {
-			fprintf(stderr, "pifsd: log= needs a file name\n");
+			say("log= needs a file name");
 			return -EINVAL;
 		}
 		if ((r = pifs_log_open_file(c->log)) < 0) {
-			fprintf(stderr, "pifsd: cannot open log file '%s': %s\n",
+			say("cannot open log file '%s': %s",
 				c->log, strerror(-r));
 			return r;
 		}
@@ -351,9 +431,9 @@ static int log_setup(const struct cli *c)
 	}
 	pifs_log_init("pifsd", !c->foreground, max);
 	if (!c->foreground && access("/dev/log", F_OK) < 0)
-		fprintf(stderr, "pifsd: no syslog here ('/dev/log' is missing): "
+		say("no syslog here ('/dev/log' is missing): "
 			"the log of this pifsd is lost; mount with -o "
-			"log=FILE to keep it\n");
+			"log=FILE to keep it");
 	return 0;
 }
 
@@ -397,6 +477,14 @@ int main(int argc, char **argv)
 	struct stat st;
 	int r, ret = 1, opened = 0, ready_fd = -1, handlers = 0;
 
+	{
+		const char *caller = getenv("PIFS_CALLER");
+
+		if (caller && !strcmp(caller, "pifs"))
+			prog = "pifs";
+		unsetenv("PIFS_CALLER");
+	}
+	fuse_set_log_func(fuse_log_cb);
 	if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) < 0)
 		return 2;
 	if (c.help) {
@@ -414,7 +502,7 @@ int main(int argc, char **argv)
 		return cli_free(&c, &args, 0);
 	}
 	if (!c.store || !c.mountpoint) {
-		fprintf(stderr, "pifsd: usage: pifsd STORE MOUNTPOINT [-f] [-o OPTIONS]\n");
+		say("usage: pifsd STORE MOUNTPOINT [-f] [-o OPTIONS]");
 		return cli_free(&c, &args, 2);
 	}
 	if (c.debug)
@@ -431,7 +519,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(c.golden_cache, "direct")) {
 			d.pt.want = 0;
 		} else if (strcmp(c.golden_cache, "shared")) {
-			fprintf(stderr, "pifsd: bad golden_cache '%s' (shared, direct or kernel)\n",
+			say("bad golden_cache '%s' (shared, direct or kernel)",
 				c.golden_cache);
 			return cli_free(&c, &args, 2);
 		}
@@ -446,7 +534,7 @@ int main(int argc, char **argv)
 		if (!strcmp(c.uring, "off"))
 			d.uring.want = 0;
 		else if (strcmp(c.uring, "on")) {
-			fprintf(stderr, "pifsd: bad uring '%s' (on or off)\n", c.uring);
+			say("bad uring '%s' (on or off)", c.uring);
 			return cli_free(&c, &args, 2);
 		}
 	}
@@ -460,41 +548,51 @@ int main(int argc, char **argv)
 	raise_nofile();
 
 	if (dead_mount(c.mountpoint) && detach_dead(c.mountpoint) < 0) {
-		fprintf(stderr, "pifsd: mountpoint '%s' is a dead mount that "
-			"cannot be detached: %s\n", c.mountpoint, strerror(errno));
+		say("mountpoint '%s' is a dead mount that "
+			"cannot be detached: %s", c.mountpoint, strerror(errno));
 		goto out;
 	}
 	if (stat(c.mountpoint, &st) < 0) {
-		fprintf(stderr, "pifsd: cannot use mountpoint '%s': %s\n",
+		say("cannot use mountpoint '%s': %s",
 			c.mountpoint, strerror(errno));
 		goto out;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "pifsd: mountpoint '%s' is not a directory\n",
+		say("mountpoint '%s' is not a directory",
 			c.mountpoint);
 		goto out;
 	}
 	if (is_mountpoint(c.mountpoint)) {
-		fprintf(stderr, "pifsd: mountpoint '%s' is busy (already mounted)\n",
+		say("mountpoint '%s' is busy (already mounted)",
 			c.mountpoint);
 		goto out;
 	}
 	if (!realpath(c.mountpoint, real) || !(d.mountpoint = strdup(real))) {
-		fprintf(stderr, "pifsd: cannot use mountpoint '%s': %s\n",
+		say("cannot use mountpoint '%s': %s",
 			c.mountpoint, strerror(errno));
 		goto out;
 	}
 	if (!c.foreground)
 		ready_fd = go_background();
 	if ((r = pifs_fs_open(&d.fs, c.store, err, sizeof(err))) < 0) {
-		fprintf(stderr, "pifsd: %s\n", err);
+		say("%s", err);
 		goto out;
 	}
 	opened = 1;
 	d.exit_fd = eventfd(0, EFD_CLOEXEC);
-	if (d.exit_fd < 0 || session_args(&d, &args, &c) < 0 ||
-	    !(d.top = pifsd_sb_new(&d, NULL))) {
-		fprintf(stderr, "pifsd: cannot start: %s\n", strerror(ENOMEM));
+	if (d.exit_fd < 0 || session_args(&d, &args, &c) < 0) {
+		say("cannot start: %s", strerror(ENOMEM));
+		goto out;
+	}
+	capturing = 1;
+	d.top = pifsd_sb_new(&d, NULL);
+	capturing = 0;
+	if (!d.top) {
+		if (errno == EINVAL)
+			say("bad mount options: %s",
+			    captured[0] ? captured : "refused by libfuse");
+		else
+			say("cannot start: %s", strerror(errno));
 		goto out;
 	}
 	if (fuse_set_signal_handlers(d.top->se) != 0)
@@ -502,13 +600,13 @@ int main(int argc, char **argv)
 	handlers = 1;
 	/* Snapshots and resets of a mounted store must go through us. */
 	if ((r = pifsd_ctl_listen(&d)) < 0) {
-		fprintf(stderr, "pifsd: cannot create control socket in '%s/lock': %s\n",
+		say("cannot create control socket in '%s/lock': %s",
 			c.store, strerror(-r));
 		goto out;
 	}
 	pifsd_uring_prepare(&d);
 	if ((r = pifsd_sb_mount(d.top, d.mountpoint)) < 0) {
-		fprintf(stderr, "pifsd: cannot mount at '%s'\n", c.mountpoint);
+		say("cannot mount at '%s'", c.mountpoint);
 		goto out;
 	}
 	/* Shared propagation: a bind mount of nfsroot/ (the seed's /nfsroot,
@@ -519,13 +617,13 @@ int main(int argc, char **argv)
 			  "of nfsroot/ will not see workers added later",
 			  d.mountpoint, strerror(errno));
 	if ((r = pifsd_pt_hook(&d)) < 0) {
-		fprintf(stderr, "pifsd: cannot hook the FUSE session: %s\n",
+		say("cannot hook the FUSE session: %s",
 			strerror(-r));
 		goto out;
 	}
 	write_pid(&d);
 	if ((r = pifsd_pool_start(&d, c.threads)) < 0) {
-		fprintf(stderr, "pifsd: cannot start threads: %s\n", strerror(-r));
+		say("cannot start threads: %s", strerror(-r));
 		goto out;
 	}
 	{
@@ -538,13 +636,14 @@ int main(int argc, char **argv)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	if (r < 0) {
-		fprintf(stderr, "pifsd: cannot serve the control socket: %s\n",
+		say("cannot serve the control socket: %s",
 			strerror(-r));
 		goto out;
 	}
 	/* Each worker's own file system, on its mount point in the top;
 	 * one that cannot be mounted is logged, the others are served. */
 	pifsd_sb_sync(&d);
+	serving = 1;
 	started(&ready_fd, 1);
 	wait_for_exit(&d);
 	ret = 0;

@@ -63,6 +63,7 @@ struct pifsd_sb *pifsd_sb_new(struct pifsd *d, struct pifs_view *v)
 
 	if (!sb)
 		return NULL;
+	errno = ENOMEM;
 	sb->d = d;
 	sb->view = v;
 	sb->fd = -1;
@@ -72,14 +73,17 @@ struct pifsd_sb *pifsd_sb_new(struct pifsd *d, struct pifs_view *v)
 		if (fuse_opt_add_arg(&args, d->sb_args.argv[i]) < 0)
 			goto fail;
 	sb->se = fuse_session_new(&args, &pifsd_ops, sizeof(pifsd_ops), sb);
-	if (!sb->se)
+	if (!sb->se) {
+		/* libfuse said why (an unknown -o option, mostly) */
+		errno = EINVAL;
 		goto fail;
+	}
 	fuse_opt_free_args(&args);
 	return sb;
 fail:
 	fuse_opt_free_args(&args);
 	free(sb);
-	return NULL;
+	return NULL; /* errno: EINVAL or ENOMEM */
 }
 
 static int arm(struct pifsd *d, struct pifsd_sb *sb, int op)

@@ -183,6 +183,10 @@ static int do_mount(const char *store, const char *mnt, int foreground,
 	}
 	args[n] = NULL;
 	fflush(stdout);
+	/* pifsd's start-up errors then begin "pifs: ", as every error of
+	 * a pifs command does (fs/pifsd.c). */
+	if (setenv("PIFS_CALLER", "pifs", 1) < 0)
+		die(1, "out of memory");
 	execv(daemon, args);
 	die(1, "cannot run '%s': %s", daemon, strerror(errno));
 }

@@ -66,6 +66,20 @@ mkdir -p "$T/mnt2"
 expect_fail "store already mounted by another daemon" "already mounted.*$PIFSD_PID" "$PIFSD" "$S" "$T/mnt2" -f
 expect_fail "store already mounted (pifs mount)" "already mounted" "$PIFS" mount "$S" "$T/mnt2"
 expect_fail "mountpoint busy" "mountpoint '$M' is busy" "$PIFSD" "$T/store" "$M" -f
+# What the pifsd that `pifs mount` (and so an fstab line) starts says
+# begins "pifs: ", as every pifs error does, and libfuse's complaint
+# about an option is one line of it (log= keeps a machine without
+# /dev/log from adding its own line about the log).
+"$PIFS" init "$T/store2" --golden "$T/golden" >/dev/null 2>&1 || fail "init store2"
+expect_fail "mountpoint busy (pifs mount)" "^pifs: mountpoint '$M' is busy \(already mounted\)\$" \
+	"$PIFS" --store "$T/store2" mount "$M" -o log="$T/store2.log"
+expect_fail "mountpoint busy (fstab form)" "^pifs: mountpoint '$M' is busy \(already mounted\)\$" \
+	"$PIFS" "$T/store2" "$M" -o allow_other,log="$T/store2.log"
+expect_fail "unknown mount option (pifs mount)" "^pifs: bad mount options: unknown option\(s\): \`-o bogus'\$" \
+	"$PIFS" --store "$T/store2" mount "$T/mnt2" -o bogus,log="$T/store2.log"
+expect_fail "unknown mount option (pifsd)" "^pifsd: bad mount options: unknown option\(s\): \`-o bogus'\$" \
+	"$PIFSD" "$T/store2" "$T/mnt2" -o bogus,log="$T/store2.log"
+mountpoint -q "$T/mnt2" && fail "a refused mount left '$T/mnt2' mounted" || ok "the refused mounts mount nothing"
 expect_fail "remove while mounted" "mounted" $W remove worker-1
 [ -d "$M/nfsroot/worker-1" ] && ok "worker-1 still served" || fail "worker-1 gone after a refused remove"
 expect_eq "nothing changed by the refused mounts" "$before" "$(snap)"

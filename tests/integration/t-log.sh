@@ -54,7 +54,7 @@ expect_eq "every line but the earlier one is time-stamped" "0" \
 
 # A log path that cannot be opened: one line, non-zero exit, no mount.
 expect_fail "a log file in a missing directory refuses the mount" \
-	"^pifsd: cannot open log file '$T/no/such/dir/x\.log': No such file or directory\$" \
+	"^pifs: cannot open log file '$T/no/such/dir/x\.log': No such file or directory\$" \
 	"$PIFS" --store "$T/store" mount "$M" -o log="$T/no/such/dir/x.log"
 mountpoint -q "$M" && fail "mounted despite the bad log path" || ok "nothing mounted after the bad log path"
 [ -z "$(daemon_pid)" ] && ok "no pifsd left running" || fail "a pifsd runs after the bad log path"
@@ -67,7 +67,7 @@ if "$PIFS" --store "$T/store" mount "$M" -o allow_other 2>"$T/mount.err"; then
 		expect_eq "with /dev/log the mount is silent" "" "$(cat "$T/mount.err")"
 	else
 		expect_eq "without /dev/log the mount says the log is lost, once" \
-			"pifsd: no syslog here ('/dev/log' is missing): the log of this pifsd is lost; mount with -o log=FILE to keep it" \
+			"pifs: no syslog here ('/dev/log' is missing): the log of this pifsd is lost; mount with -o log=FILE to keep it" \
 			"$(cat "$T/mount.err")"
 	fi
 	"$PIFS" umount "$M" || fail "pifs umount"
