@@ -561,19 +561,26 @@ static unsigned long long manifest_data_size(const char *manifest,
 
 /* goldens/<id>/info: where the golden came from, when, and its size (for
  * `pifs golden list`). */
-static int write_info(int dirfd, const char *source, const char *manifest)
+static int write_info(int dirfd, int treefd, const char *source,
+		      const char *manifest)
 {
 	unsigned long files;
-	unsigned long long size = manifest_data_size(manifest, &files);
-	char *abs = realpath(source, NULL), *esc, *text;
+	unsigned long long size = manifest_data_size(manifest, &files), disk;
+	char *abs, *esc, *text;
 	int ret;
 
+	/* what `golden list` shows: the copy's blocks, so a sparse disk
+	 * image in the golden counts what it holds, not its length */
+	if ((ret = pifs_tree_disk_bytes(treefd, &disk)) < 0)
+		return ret;
+	abs = realpath(source, NULL);
 	esc = pifs_path_escape(abs ? abs : source);
 	free(abs);
 	if (!esc)
 		return -ENOMEM;
-	text = pifs_strdupf("source %s\ncreated %lld\nsize %llu\nfiles %lu\n",
-			    esc, (long long)time(NULL), size, files);
+	text = pifs_strdupf("source %s\ncreated %lld\nsize %llu\nfiles %lu\n"
+			    "disk %llu\n", esc, (long long)time(NULL), size,
+			    files, disk);
 	free(esc);
 	if (!text)
 		return -ENOMEM;
@@ -610,9 +617,25 @@ int pifs_store_golden_info(struct pifs_store *st, const char *id,
 			info->size = strtoull(val, NULL, 10);
 		} else if (!strcmp(line, "files")) {
 			info->files = strtoul(val, NULL, 10);
+		} else if (!strcmp(line, "disk")) {
+			info->disk = strtoull(val, NULL, 10);
+			info->have_disk = 1;
 		}
 	}
 	free(text);
+	if (!info->have_disk) {
+		/* a golden imported before info had "disk": count now */
+		int treefd;
+
+		snprintf(sub, sizeof(sub), "goldens/%s/tree", id);
+		treefd = pifs_openat_beneath(st->fd, sub, O_PATH | O_DIRECTORY |
+							      O_NOFOLLOW, 0);
+		if (treefd >= 0) {
+			info->have_disk =
+			    pifs_tree_disk_bytes(treefd, &info->disk) == 0;
+			close(treefd);
+		}
+	}
 	return 0;
 }
 
@@ -787,7 +810,7 @@ static int golden_install(int sfd, const char *src, int gfd, int is_image,
 	ret = pifs_write_file_atomic(tmpfd, "manifest", manifest,
 				     strlen(manifest), 0400);
 	if (ret == 0)
-		ret = write_info(tmpfd, src, manifest);
+		ret = write_info(tmpfd, treefd, src, manifest);
 	if (ret == 0 && syncfs(sfd) < 0)
 		ret = -errno;
 	if (ret < 0) {

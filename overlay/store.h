@@ -85,8 +85,10 @@ int pifs_store_create_opts(const char *path, const char *golden,
 struct pifs_golden_info {
 	char *source; /* owned */
 	long long created;
-	unsigned long long size;
+	unsigned long long size; /* bytes of file data (apparent sizes) */
 	unsigned long files;
+	unsigned long long disk; /* bytes on disk: holes free, links once */
+	int have_disk;		 /* disk is known */
 };
 int pifs_store_golden_info(struct pifs_store *st, const char *id,
 			   struct pifs_golden_info *info);

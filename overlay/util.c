@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -314,4 +315,109 @@ char pifs_type_letter(mode_t m)
 		return 's';
 	}
 	return 0;
+}
+
+/* A file with more than one link: counted once, after the walk. */
+struct disk_link {
+	ino_t ino;
+	unsigned long long bytes;
+};
+
+struct disk_walk {
+	dev_t dev;
+	unsigned long long bytes;
+	struct disk_link *links;
+	size_t nlinks, cap;
+	unsigned depth;
+};
+
+static int disk_walk_dir(struct disk_walk *w, int dirfd)
+{
+	DIR *d;
+	struct dirent *e;
+	int ret = 0;
+
+	if (++w->depth > 4096) /* PATH_MAX bounds a real tree's depth */
+		return -ELOOP;
+	if (!(d = fdopendir(dirfd))) {
+		close(dirfd);
+		return -errno;
+	}
+	while (ret == 0 && (errno = 0, e = readdir(d))) {
+		struct stat sb;
+		int fd;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dirfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = -errno;
+			break;
+		}
+		if (sb.st_dev != w->dev)
+			continue;
+		if (S_ISDIR(sb.st_mode)) {
+			fd = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY |
+						O_NOFOLLOW | O_CLOEXEC);
+			ret = fd < 0 ? -errno : disk_walk_dir(w, fd);
+		} else if (S_ISREG(sb.st_mode) && sb.st_nlink > 1) {
+			if (w->nlinks == w->cap) {
+				size_t cap = w->cap ? w->cap * 2 : 64;
+				struct disk_link *n =
+				    realloc(w->links, cap * sizeof(*n));
+
+				if (!n) {
+					ret = -ENOMEM;
+					break;
+				}
+				w->links = n;
+				w->cap = cap;
+			}
+			w->links[w->nlinks].ino = sb.st_ino;
+			w->links[w->nlinks++].bytes =
+			    (unsigned long long)sb.st_blocks * 512;
+		} else if (S_ISREG(sb.st_mode)) {
+			w->bytes += (unsigned long long)sb.st_blocks * 512;
+		}
+	}
+	if (ret == 0 && errno)
+		ret = -errno;
+	closedir(d);
+	w->depth--;
+	return ret;
+}
+
+static int disk_link_cmp(const void *a, const void *b)
+{
+	ino_t x = ((const struct disk_link *)a)->ino;
+	ino_t y = ((const struct disk_link *)b)->ino;
+
+	return x < y ? -1 : x > y;
+}
+
+int pifs_tree_disk_bytes(int dirfd, unsigned long long *bytes)
+{
+	struct disk_walk w = {0};
+	struct stat sb;
+	int fd, ret;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	w.dev = sb.st_dev;
+	ret = disk_walk_dir(&w, fd);
+	if (ret == 0 && w.nlinks) {
+		qsort(w.links, w.nlinks, sizeof(*w.links), disk_link_cmp);
+		for (size_t i = 0; i < w.nlinks; i++)
+			if (i == 0 || w.links[i].ino != w.links[i - 1].ino)
+				w.bytes += w.links[i].bytes;
+	}
+	free(w.links);
+	if (ret == 0)
+		*bytes = w.bytes;
+	return ret;
 }

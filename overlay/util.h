@@ -82,4 +82,11 @@ int pifs_pathmap_add(struct pifs_pathmap *m, const char *p, size_t len,
 unsigned pifs_pathmap_get(const struct pifs_pathmap *m, const char *p);
 void pifs_pathmap_free(struct pifs_pathmap *m);
 
+/* The bytes a directory tree's files take on disk, as du counts them
+ * but without the directories:
+ * allocated blocks (a hole costs nothing), a hard-linked file once,
+ * symlinks and directories not at all; nothing below another file system
+ * is followed.  dirfd may be O_PATH.  0 and *bytes, or -errno. */
+int pifs_tree_disk_bytes(int dirfd, unsigned long long *bytes);
+
 #endif

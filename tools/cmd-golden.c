@@ -275,7 +275,8 @@ static int golden_list(int argc, char **argv)
 			if (info.created && gmtime_r(&t, &tm))
 				strftime(date, sizeof(date),
 					 "%Y-%m-%d %H:%M:%SZ", &tm);
-			pifs_image_human(info.size, size, sizeof(size));
+			if (info.have_disk)
+				human(info.disk, size);
 		}
 		if (g) {
 			nsnaps = pifs_git_golden_users(g, ids[i], w, cid);
@@ -309,6 +310,10 @@ static int golden_list(int argc, char **argv)
 			json_member_null(&j, "size");
 			json_member_null(&j, "files");
 		}
+		if (have_info && info.have_disk)
+			json_member_uint(&j, "disk", info.disk);
+		else
+			json_member_null(&j, "disk");
 		json_member_uint(&j, "workers", nworkers);
 		if (nsnaps >= 0)
 			json_member_int(&j, "snapshots", nsnaps);

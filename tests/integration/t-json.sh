@@ -145,6 +145,37 @@ check(abs(g["created"] - time.time()) < 86400, "created is seconds since the epo
 check(isinstance(g["size"], int) and g["size"] > 1000000 and g["files"] > 50, "size, files")' \
 	"$GID" "$T/golden" && ok "golden list --json fields" || fail "golden list --json fields"
 
+# SIZE counts what a golden's files take on disk: a 1 GiB sparse disk
+# image holding 4 KiB is 4 KiB, a hard-linked file counts once; .size
+# stays the apparent bytes of file data
+mkdir -p "$T/sparse/etc"
+echo sparse >"$T/sparse/etc/hostname"
+truncate -s 1G "$T/sparse/disk.img"
+head -c 4096 /dev/urandom | dd of="$T/sparse/disk.img" bs=4096 seek=1000 conv=notrunc status=none
+head -c 200000 /dev/urandom >"$T/sparse/blob"
+ln "$T/sparse/blob" "$T/sparse/blob-link"
+"$PIFS" init "$T/sp" --golden "$T/sparse" >/dev/null 2>&1 || fail "init of the sparse golden"
+"$PIFS" --store "$T/sp" golden list --json >"$T/sp.json" || fail "golden list --json (sparse)"
+jpy "sparse golden" "$T/sp.json" '
+import os
+g, = d["goldens"]
+want, seen = 0, set()
+for root, dirs, files in os.walk(a[0]):
+    for f in files:
+        st = os.lstat(os.path.join(root, f))
+        if os.path.isfile(os.path.join(root, f)) and not os.path.islink(os.path.join(root, f)) and st.st_ino not in seen:
+            seen.add(st.st_ino)
+            want += st.st_blocks * 512
+check(g["disk"] == want, "disk %r, the tree has %r" % (g["disk"], want))
+check(g["disk"] < 1048576, "disk %r counts the holes" % g["disk"])
+check(g["size"] >= 1073741824 + 400000, "size %r is the apparent size" % g["size"])
+print(human(g["disk"]))' "$(ls -d "$T"/sp/goldens/*/tree)" >"$T/sp.human" &&
+	ok "golden list --json: disk counts blocks, size apparent bytes" || fail "golden list --json of a sparse golden"
+expect_eq "golden list SIZE is the bytes on disk" "$(cat "$T/sp.human")" \
+	"$("$PIFS" --store "$T/sp" golden list | awk 'NR == 2 { print $5, $6 }')"
+chattr -R -i "$T/sp" 2>/dev/null
+rm -rf "$T/sp"
+
 # ---- log
 P log worker-3 --json >"$T/log.json" || fail "log --json"
 P log worker-3 >"$T/log.txt"
