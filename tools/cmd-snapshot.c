@@ -451,9 +451,12 @@ out:
 	return 0;
 }
 
-/* diff --json: {"version": 1, "worker": ..., "rev": ..., "changes"}; the
- * M details ("content, mode 644->755") as a list of those items. */
+/* diff --json: {"version": 1, "worker": ..., "rev": ..., "paths": ...,
+ * "changes"}; the M details ("content, mode 644->755") as a list of
+ * those items.  paths: the PATH limits as diff understood them
+ * (relative to the root), null when there are none. */
 static void diff_json(const char *worker, const char *rev_id,
+		      char *const *paths, size_t np,
 		      const struct pifs_change *ch, size_t n)
 {
 	struct json j;
@@ -463,6 +466,18 @@ static void diff_json(const char *worker, const char *rev_id,
 	json_member_int(&j, "version", 1);
 	json_member_string(&j, "worker", worker);
 	json_member_string(&j, "rev", rev_id);
+	if (paths) {
+		json_key(&j, "paths");
+		json_array_begin(&j);
+		for (size_t i = 0; i < np; i++) {
+			json_object_begin(&j);
+			json_member_bytes(&j, "path", paths[i]);
+			json_object_end(&j);
+		}
+		json_array_end(&j);
+	} else {
+		json_member_null(&j, "paths");
+	}
 	json_key(&j, "changes");
 	json_array_begin(&j);
 	for (size_t i = 0; i < n; i++) {
@@ -551,7 +566,7 @@ int cmd_diff(int argc, char **argv)
 			  err, sizeof(err)) < 0)
 		die(1, "%s: %s", worker, err);
 	if (json)
-		diff_json(worker, rev ? id : NULL, ch, n);
+		diff_json(worker, rev ? id : NULL, np ? paths : NULL, np, ch, n);
 	for (i = 0; !json && i < n; i++) {
 		char *esc = pifs_path_escape(ch[i].path);
 

@@ -215,6 +215,7 @@ jpy "diff" "$T/diff.json" "$render_diff" >"$T/diff.render" &&
 	fail "diff --json renders '$(cat -v "$T/diff.render")', text is '$(cat -v "$T/diff.txt")'"
 jpy "diff" "$T/diff.json" '
 check(d["version"] == 1 and d["worker"] == "worker-3" and d["rev"] is None, "top")
+check(d["paths"] is None, "no PATH: paths is null, not %r" % d.get("paths", "missing"))
 ch = {raw(c, "path"): c for c in d["changes"]}
 bad = ch.get(a[0].encode("utf-8", "surrogateescape"))
 check(bad is not None, "no change for the non-UTF-8 name: %r" % list(ch))
@@ -241,10 +242,14 @@ check(d["rev"] == a[0], "rev " + repr(d["rev"]))
 got = sorted((c["kind"], c["path"]) for c in d["changes"])
 check(got == [("D", "home/pi/hello.txt"), ("M", "etc/motd")], repr(got))' "$SNAP" &&
 	ok "diff HEAD --json: what changed since the snapshot" || fail "diff HEAD --json"
-P diff --json worker-3 -- home/pi >"$T/diffp.json" || fail "diff --json -- PATH"
+P diff --json worker-3 -- /home/pi/ ./etc/motd "home/pi/$BAD" >"$T/diffp.json" || fail "diff --json -- PATH"
 jpy "diff PATH" "$T/diffp.json" '
-check(sorted(c["kind"] for c in d["changes"]) == ["A", "D", "D"], repr(d["changes"]))' &&
-	ok "diff --json -- PATH limits" || fail "diff --json -- PATH"
+check(sorted(c["kind"] for c in d["changes"]) == ["A", "D", "D", "M"], repr(d["changes"]))
+p = d.get("paths")
+check(isinstance(p, list) and len(p) == 3, "paths " + repr(p))
+check([x["path"] for x in p[:2]] == ["home/pi", "etc/motd"], "paths as diff took them: " + repr(p))
+check(p[0]["path_base64"] is None and raw(p[2], "path") == a[0].encode("utf-8", "surrogateescape"), "a non-UTF-8 PATH " + repr(p[2]))' \
+	"home/pi/$BAD" && ok "diff --json -- PATH limits, and paths names them" || fail "diff --json -- PATH"
 
 # ---- status
 P status --json >"$T/st.json" || fail "status --json"
