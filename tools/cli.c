@@ -46,7 +46,9 @@ void die(int code, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+#ifndef PIFS_LIGHT
 	pifs_git_init_wait(); /* never exit under libgit2's start-up */
+#endif
 	exit(code);
 }
 
@@ -164,7 +166,11 @@ void open_worker_store(struct pifs_store *st, const char *worker)
 void close_store(struct pifs_store *st, struct pifs_registry *reg,
 		 struct pifs_git *g)
 {
+#ifndef PIFS_LIGHT
 	pifs_git_free(g);
+#else
+	(void)g; /* always NULL: no command of the light pifs opens git */
+#endif
 	if (reg)
 		pifs_registry_release(reg);
 	pifs_store_close(st);
@@ -209,6 +215,7 @@ void need_golden(struct pifs_store *st, const char *arg, char out[17])
 		    st->path);
 }
 
+#ifndef PIFS_LIGHT
 /* The repository, or NULL when it does not exist yet and !create. */
 struct pifs_git *open_git(struct pifs_store *st, int create)
 {
@@ -223,6 +230,7 @@ struct pifs_git *open_git(struct pifs_store *st, int create)
 		die(1, "%s", err);
 	return g;
 }
+#endif
 
 /* The control connection of a running pifsd, or -1 when not mounted. */
 int ctl_connect(struct pifs_store *st)

@@ -10,11 +10,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bootconf.h"
 #include "cli.h"
@@ -119,6 +122,22 @@ static int cmd_exports(int argc, char **argv)
 
 static int cmd_help(int argc, char **argv);
 
+/*
+ * Two builds of this program.  tools/pifs-git has every command; it is
+ * the only one linked with the git layer, libgit2 and the fifteen
+ * libraries libgit2 needs, whose loading alone took 4.7 ms of CPU of the
+ * 6 ms `pifs --help` took (measured; README "Performance").  pifs
+ * (PIFS_LIGHT) has the commands that do not read snapshots: init,
+ * worker, mount and the fstab form, umount, destroy, dnsmasq-conf,
+ * exports and help, and runs pifs-git with the same arguments for the
+ * others.
+ */
+#ifdef PIFS_LIGHT
+#define GIT(fn) NULL
+#else
+#define GIT(fn) fn
+#endif
+
 /* The commands; group: its first argument names a subcommand (worker
  * add, golden import), which has a --help of its own. */
 static const struct {
@@ -127,25 +146,62 @@ static const struct {
 	int group;
 } cmds[] = {
     {"init", cmd_init, 0},
-    {"verify", cmd_verify, 0},
+    {"verify", GIT(cmd_verify), 0},
     {"worker", cmd_worker, 1},
-    {"golden", cmd_golden, 1},
+    {"golden", GIT(cmd_golden), 1},
     {"mount", cmd_mount, 0},
     {"umount", cmd_umount, 0},
     {"destroy", cmd_destroy, 0},
-    {"snapshot", cmd_snapshot, 0},
-    {"log", cmd_log, 0},
-    {"diff", cmd_diff, 0},
-    {"show", cmd_show, 0},
-    {"reset", cmd_reset, 0},
-    {"status", cmd_status, 0},
-    {"rebase", cmd_rebase, 0},
-    {"fsck", cmd_fsck, 0},
-    {"master", cmd_master, 0},
+    {"snapshot", GIT(cmd_snapshot), 0},
+    {"log", GIT(cmd_log), 0},
+    {"diff", GIT(cmd_diff), 0},
+    {"show", GIT(cmd_show), 0},
+    {"reset", GIT(cmd_reset), 0},
+    {"status", GIT(cmd_status), 0},
+    {"rebase", GIT(cmd_rebase), 0},
+    {"fsck", GIT(cmd_fsck), 0},
+    {"master", GIT(cmd_master), 0},
     {"dnsmasq-conf", cmd_dnsmasq_conf, 0},
     {"exports", cmd_exports, 0},
     {"help", cmd_help, 0},
 };
+
+#ifdef PIFS_LIGHT
+/*
+ * pifs-git, for a command this pifs does not have: beside this pifs (a
+ * build tree's tools/, or wherever the two were copied together), else
+ * where `make install` puts it.  Beside, not a path from the
+ * environment or the build: what sits next to the binary is as
+ * trustworthy as the binary.
+ */
+static char **main_argv;
+
+static void run_full(void)
+{
+	char self[PATH_MAX], *slash, *path = NULL;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/'))) {
+			*slash = '\0';
+			path = pifs_strdupf("%s/pifs-git", self);
+			if (path && access(path, X_OK) < 0) {
+				free(path);
+				path = NULL;
+			}
+		}
+	}
+	if (!path)
+		path = strdup(PIFS_PKGLIBEXECDIR "/pifs-git");
+	if (!path)
+		die(1, "out of memory");
+	fflush(stdout);
+	execv(path, main_argv);
+	die(1, "cannot run '%s' (the snapshot commands): %s", path,
+	    strerror(errno));
+}
+#endif
 
 /* The index of command name in cmds, or -1. */
 static int find_cmd(const char *name)
@@ -183,6 +239,10 @@ static int cmd_help(int argc, char **argv)
 	args[2] = argc == 3 ? (char *)"--help" : NULL;
 	args[3] = NULL;
 	optind = 0;
+#ifdef PIFS_LIGHT
+	if (!cmds[c].fn)
+		run_full();
+#endif
 	return cmds[c].fn(argc, args);
 }
 
@@ -197,6 +257,9 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int c;
 
+#ifdef PIFS_LIGHT
+	main_argv = argv;
+#endif
 	pifs_log_init("pifs", 0, PIFS_LOG_WARN);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:s:hV", opts, NULL)) != -1) {
@@ -229,8 +292,13 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0; /* re-initialise getopt for the subcommand */
-	if ((c = find_cmd(cmd)) >= 0)
+	if ((c = find_cmd(cmd)) >= 0) {
+#ifdef PIFS_LIGHT
+		if (!cmds[c].fn)
+			run_full();
+#endif
 		return cmds[c].fn(argc, argv);
+	}
 	/* mount.fuse3 runs "pifs SOURCE MOUNTPOINT -o OPTS"; a path (no
 	 * command has a '/') that is no store is that form too, so a wrong
 	 * store path in fstab is named as such, not an unknown command */

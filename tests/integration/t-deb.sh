@@ -101,6 +101,7 @@ fi
 ok "apt-get install ./$(basename "$DEB")"
 LIST=$(dpkg -L pifs)
 want=(/usr/bin/pifs /usr/sbin/pifsd /usr/libexec/pifs/golden-build.sh
+      /usr/libexec/pifs/pifs-git
       /usr/share/doc/pifs/copyright /usr/share/doc/pifs/changelog.gz
       /usr/share/doc/pifs/README.md.gz)
 # Every man page of the source, installed and compressed.
@@ -128,7 +129,7 @@ for u in "${units[@]}"; do
 		ok "$u installed, not enabled"
 	fi
 done
-for b in /usr/bin/pifs /usr/sbin/pifsd; do
+for b in /usr/bin/pifs /usr/libexec/pifs/pifs-git /usr/sbin/pifsd; do
 	if readelf -S --wide "$b" 2>/dev/null | grep -Eq '\.debug_info|\.symtab'; then
 		fail "$b is not stripped"
 	else
@@ -137,7 +138,7 @@ for b in /usr/bin/pifs /usr/sbin/pifsd; do
 done
 # Reproducible, and nothing to fall back on in a directory that is gone:
 # no path of the build in the binaries.
-for b in /usr/bin/pifs /usr/sbin/pifsd; do
+for b in /usr/bin/pifs /usr/libexec/pifs/pifs-git /usr/sbin/pifsd; do
 	if grep -qF "$T" "$b"; then fail "$b names the build directory $T"; else ok "$b names no build directory"; fi
 done
 expect_eq "pifs on the default path is the package's" /usr/bin/pifs "$(command -v pifs)"
