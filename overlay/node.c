@@ -13,11 +13,16 @@
 
 #include "node.h"
 
+/* The bucket of id among nbuckets (a power of two): Fibonacci hashing,
+ * so ids that differ only in their high (view) bits spread too. */
+static size_t hash_bucket(uint64_t id, size_t nbuckets)
+{
+	return (size_t)((id * 0x9E3779B97F4A7C15ULL) >> 32) & (nbuckets - 1);
+}
+
 static size_t bucket_of(const struct pifs_nodes *t, uint64_t id)
 {
-	uint64_t h = id * 0x9E3779B97F4A7C15ULL;
-
-	return (size_t)(h >> 32) & (t->nbuckets - 1);
+	return hash_bucket(id, t->nbuckets);
 }
 
 int pifs_nodes_init(struct pifs_nodes *t)
@@ -112,7 +117,7 @@ static void maybe_grow(struct pifs_nodes *t)
 
 		while (n) {
 			struct pifs_node *next = n->hnext;
-			size_t h = (size_t)((n->id * 0x9E3779B97F4A7C15ULL) >> 32) & (nb - 1);
+			size_t h = hash_bucket(n->id, nb);
 
 			n->hnext = b[h];
 			b[h] = n;
