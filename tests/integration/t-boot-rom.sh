@@ -6,7 +6,8 @@
 # boot-ROM simulator (tests/tools/bootrom) in a second namespace boots
 # worker-3, then worker-3 and worker-1 at once, then an unregistered Pi,
 # then a Pi 4 (worker-7) and a Pi 5 (worker-8) at the same time as the Pi
-# 3B+ worker-3, then an unregistered Pi 4 and Pi 5.
+# 3B+ worker-3, then an unregistered Pi 4 and Pi 5, then the Pi 5 with a
+# kernel too big for its TFTP.
 # Checked: the OFFER (registry address, PXE menu "Raspberry Pi Boot", TFTP
 # server 10.1.1.100), every file byte for byte against the worker's view,
 # the generated cmdline.txt, the not-found answers, the unregistered Pi's
@@ -478,6 +479,21 @@ for s in 0badf00d 0badbeef; do
 	*) fail "unregistered $s: acknowledged '$ip', not an address of the range" ;;
 	esac
 done
+
+# ---- 6. a Pi 5 kernel over 65535 blocks of 1468 bytes: the Pi 5's
+# bootloader does not roll the TFTP block number over (rpi-eeprom #720),
+# so worker-8 cannot boot it; the simulator stops at the size probe
+K5=$M/nfsroot/worker-8/boot/firmware/kernel_2712.img
+truncate -s $((65535 * 1468 + 1)) "$K5" || fail "cannot grow worker-8's kernel"
+rm -rf "$T/out-1a2b3c4d"
+read -r _ s _ m _ d <<<"${EEPROM_PIS[1]}"
+rom_boot "$s" --model "$m" --tftp-prefix "$d"
+rom_wait "$!"
+rc=$?
+expect_eq "Pi 5 with a kernel of 65535 blocks + 1 byte: no boot (exit 1)" 1 "$rc"
+grep -q "tftp '$d/kernel_2712.img': $((65535 * 1468 + 1)) bytes are more than 65535 blocks of 1468: a Pi 5 cannot load it" \
+	"$T/rom-$s.out" && ok "Pi 5: says the kernel is too big for its TFTP" ||
+	{ cat "$T/rom-$s.out"; fail "Pi 5: no word about the kernel's size"; }
 
 # dnsmasq served only inside the master namespace, and is still up
 kill -0 "$DNSMASQ_PID" 2>/dev/null && ok "dnsmasq still running" || fail "dnsmasq died"

@@ -552,6 +552,7 @@ static int dhcp_try(int us, int ps, uint32_t xid, struct lease *l)
 	if (opt.model == PI3)
 		return 0;
 	send_dhcp(us, xid, 3, &l->addr);
+	until = now_ms() + opt.interval_ms; /* the ACK gets a window too */
 	while (next_reply(ps, xid, until, &of)) {
 		if (of.server_id.s_addr != l->addr.server_id.s_addr)
 			continue;
