@@ -300,9 +300,9 @@ static void put_le32(uint8_t *p, uint32_t v)
 static size_t build_dhcp(struct bootp *b, uint32_t xid, uint8_t type,
 			 const struct offer *req)
 {
-	static const uint8_t params3[] = {43,  60,  67,	 128, 129, 130, 131,
-					  132, 133, 134, 135, 66,  1,	3};
-	static const uint8_t params4[] = {1,   3,   43,	 60,  66,  67,	128,
+	static const uint8_t params3[] = {43,  60,  67,  128, 129, 130, 131,
+					  132, 133, 134, 135, 66,  1,   3};
+	static const uint8_t params4[] = {1,   3,   43,  60,  66,  67,  128,
 					  129, 130, 131, 132, 133, 134, 135};
 	const struct model_info *mi = &models[opt.model];
 	uint8_t arch[2] = {0, 0}, ndi[3] = {1, 2, 1}, guid[17] = {0};
@@ -528,7 +528,8 @@ static int dhcp_try(int us, int ps, uint32_t xid, struct lease *l)
 	while (!(have_addr && have_boot) && next_reply(ps, xid, until, &of)) {
 		if (of.type != 2)
 			continue;
-		if (!of.menu[0] && of.yiaddr.s_addr && !have_addr)
+		if (!of.menu[0] && of.yiaddr.s_addr && !have_addr &&
+		    !have_boot)
 			say("address offer of %s without a \"" PXE_MENU_TEXT
 			    "\" menu entry in option 43: waiting for a proxy "
 			    "offer",
@@ -1001,7 +1002,8 @@ static struct in_addr tftp_server(const struct offer *boot)
 
 	if (opt.server.s_addr)
 		server = opt.server;
-	else if (boot->opt66[0] && inet_pton(AF_INET, boot->opt66, &server) == 1)
+	else if (boot->opt66[0] &&
+		 inet_pton(AF_INET, boot->opt66, &server) == 1)
 		;
 	else if (opt.model != PI3 && boot->siaddr.s_addr)
 		server = boot->siaddr;
