@@ -34,6 +34,18 @@
 #                               passed on (--model pi4, --tftp-prefix ...)
 #   rom_wait PID                its exit status, bounded
 #   pi_mac SERIAL               the Pi 3 MAC of SERIAL (b8:27:eb:...)
+#   rom_worker STORE NAME SERIAL IP MODEL MAC PREFIX
+#                               `pifs worker add` for a board of MODEL
+#                               (pi3b+|pi4|pi5) with its MAC and TFTP_PREFIX
+#                               (serial|mac|STRING); sets ROM_MAC and
+#                               ROM_DIR to the MAC the board must have and
+#                               the directory it asks for
+#
+# ROM_WORKER_MODELS: 1 once `pifs worker add` takes --model, --mac and
+# --tftp-prefix (the registry branch of issue 21).  Until then a Pi 4 or
+# Pi 5 is registered as a Pi 3 would be: the MAC derived from its serial
+# (b8:27:eb:...), served under its serial; rom_worker says which.
+ROM_WORKER_MODELS=0
 
 BOOTROM=$PIFS_BUILDDIR/tests/tools/bootrom
 NSM=pifsm-$$
@@ -126,6 +138,24 @@ rom_boot() {
 		--out "$T/out-$s" --timeout 120 --interval 3000 --gap 50 --assign-address "$@" \
 		>"$T/rom-$s.out" 2>&1 &
 	NET_PIDS+=("$!")
+}
+
+rom_worker() {
+	local store=$1 name=$2 s=$3 ip=$4 model=$5 mac=$6 prefix=$7
+	if [ "$ROM_WORKER_MODELS" = 1 ]; then
+		"$PIFS" --store "$store" worker add "$name" --serial "$s" --ip "$ip" --model "$model" \
+			--mac "$mac" --tftp-prefix "$prefix" >/dev/null || return 1
+		ROM_MAC=$mac
+		case $prefix in
+		serial) ROM_DIR=$s ;;
+		mac) ROM_DIR=${mac//:/-} ;;
+		*) ROM_DIR=$prefix ;;
+		esac
+	else
+		"$PIFS" --store "$store" worker add "$name" --serial "$s" --ip "$ip" >/dev/null || return 1
+		ROM_MAC=$(pi_mac "$s")
+		ROM_DIR=$s
+	fi
 }
 
 # The router's interface is a macvlan of the Pis' veth end moved into its

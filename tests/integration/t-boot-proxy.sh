@@ -33,13 +33,13 @@ bash "$PIFS_SRCDIR/tools/mkgolden.sh" "$T/golden" || { fail "mkgolden"; finish; 
 "$PIFS" init "$T/store" --golden "$T/golden" >"$T/init.log" 2>&1 || { cat "$T/init.log"; fail "pifs init"; finish; }
 "$PIFS" --store "$T/store" worker add worker-3 --serial 8b07bcc6 --ip 10.1.1.2 >/dev/null ||
 	{ fail "pifs worker add worker-3"; finish; }
-# The Pi 4, as in t-boot-rom: today with the Pi 3 MAC of its serial and
-# its serial as directory; with the registry branch, add --model pi4
-# --mac dc:a6:32:... here and use that MAC below (P4_MAC).
+# The Pi 4, as in t-boot-rom (rom_worker: registered as a Pi 3 until
+# worker add knows models, see ROM_WORKER_MODELS in lib-rom.sh)
 P4=9ffefdef
-P4_MAC=$(pi_mac $P4)
-"$PIFS" --store "$T/store" worker add worker-7 --serial $P4 --ip 10.1.1.7 >/dev/null ||
+rom_worker "$T/store" worker-7 $P4 10.1.1.7 pi4 dc:a6:32:01:36:c2 serial ||
 	{ fail "pifs worker add worker-7"; finish; }
+P4_MAC=$ROM_MAC
+P4_DIR=$ROM_DIR
 mount_pifs "$T/store" "$T/mnt"
 M=$T/mnt
 chmod 711 "$T" # dnsmasq drops root and must reach the mount
@@ -92,21 +92,22 @@ n0=$(wc -l <"$T/dnsmasq.log")
 rm -rf "$T/out-8b07bcc6"
 rom_boot 8b07bcc6
 p3=$!
-rom_boot $P4 --model pi4
+rom_boot $P4 --model pi4 --tftp-prefix "$P4_DIR"
 p4=$!
 rom_wait "$p3"
 rc3=$?
 rom_wait "$p4"
 rc4=$?
 
-# check_sent SERIAL WORKER: every file the simulator got, against the
-# worker's view (its directory) or the golden (bootcode.bin at the root)
+# check_sent SERIAL WORKER [DIR]: every file the simulator got, against
+# the worker's view (its directory DIR, default SERIAL) or the golden
+# (bootcode.bin at the root)
 check_sent() {
-	local s=$1 w=$2 f n=0 bad=0 src
+	local s=$1 w=$2 d=${3:-$1} f n=0 bad=0 src
 	while read -r _ f _; do
 		n=$((n + 1))
 		case $f in
-		"$s"/*) src=$M/nfsroot/$w/boot/firmware/${f#"$s"/} ;;
+		"$d"/*) src=$M/nfsroot/$w/boot/firmware/${f#"$d"/} ;;
 		*) src=$T/golden/boot/firmware/$f ;;
 		esac
 		cmp -s "$src" "$T/out-$s/$f" || { bad=1; fail "$w: $f differs from $src"; }
@@ -140,9 +141,9 @@ boot-offer siaddr=0.0.0.0 server-id=10.1.1.100 option66=- menu=\"Raspberry Pi Bo
 ack yiaddr=10.1.1.7 server-id=10.1.1.254
 tftp-server 10.1.1.100" \
 	"$(grep -E '^(offer|address-offer|boot-offer|ack|tftp-server) ' "$T/rom-$P4.out")"
-check_sent $P4 worker-7
-grep -q "^sent $P4/start4.elf " "$T/rom-$P4.out" && grep -q "^sent $P4/kernel8.img " "$T/rom-$P4.out" &&
-	ok "worker-7: start4.elf and kernel8.img from its own directory" || fail "worker-7: not served from $P4/"
+check_sent $P4 worker-7 "$P4_DIR"
+grep -q "^sent $P4_DIR/start4.elf " "$T/rom-$P4.out" && grep -q "^sent $P4_DIR/kernel8.img " "$T/rom-$P4.out" &&
+	ok "worker-7: start4.elf and kernel8.img from its own directory" || fail "worker-7: not served from $P4_DIR/"
 
 # The two servers' logs: the router handed out the reserved addresses,
 # the proxy only the boot (and TFTP), still nothing leased
@@ -154,7 +155,7 @@ expect_eq "the proxy still offered and acknowledged nothing" "" \
 	"$(grep -E 'DHCP(OFFER|ACK)' "$T/dnsmasq.log")"
 expect_eq "the proxy still leased nothing" "" "$(cat "$T/dnsmasq.leases" 2>/dev/null)"
 tail -n +"$((n0 + 1))" "$T/dnsmasq.log" | grep -q "sent $M/tftpboot/8b07bcc6/kernel8.img to 10.1.1.2\$" &&
-	tail -n +"$((n0 + 1))" "$T/dnsmasq.log" | grep -q "sent $M/tftpboot/$P4/kernel8.img to 10.1.1.7\$" &&
+	tail -n +"$((n0 + 1))" "$T/dnsmasq.log" | grep -q "sent $M/tftpboot/$P4_DIR/kernel8.img to 10.1.1.7\$" &&
 	ok "the proxy's TFTP sent each kernel to the router's address" || fail "the proxy's TFTP log"
 
 # pifs exports opens each NFS root to the address the router gave

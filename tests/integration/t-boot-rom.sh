@@ -41,23 +41,22 @@ bash "$PIFS_SRCDIR/tools/mkgolden.sh" "$T/golden" || { fail "mkgolden"; finish; 
 	"$PIFS" --store "$T/store" worker add worker-3 --serial 8b07bcc6 --ip 10.1.1.2 >/dev/null ||
 	{ fail "pifs worker add"; finish; }
 
-# The Pi 4 and Pi 5 workers: NAME SERIAL IP MODEL MAC TFTP-DIRECTORY.
-# Today `pifs worker add` knows only Pi 3s: a worker has the Pi 3 MAC
-# derived from its serial (b8:27:eb:...) and is served under its serial.
-# When it takes --model/--mac/--tftp-prefix (the registry branch), give
-# these boards their own MACs (dc:a6:32:..., 2c:cf:67:...) and directories
-# here and pass them on in add_worker (the line marked "later").
-EEPROM_PIS=(
-	"worker-7 9ffefdef 10.1.1.7 pi4 $(pi_mac 9ffefdef) 9ffefdef"
-	"worker-8 1a2b3c4d 10.1.1.8 pi5 $(pi_mac 1a2b3c4d) 1a2b3c4d"
+# The Pi 4 and Pi 5 workers: NAME SERIAL IP MODEL MAC TFTP_PREFIX, each
+# board with its own MAC, the Pi 5 with a MAC-named directory.  Until
+# `pifs worker add` takes --model/--mac/--tftp-prefix, rom_worker
+# registers them as Pi 3s (MAC from the serial, the serial's directory):
+# ROM_WORKER_MODELS=1 in lib-rom.sh switches to these values.
+EEPROM_BOARDS=(
+	"worker-7 9ffefdef 10.1.1.7 pi4 dc:a6:32:01:36:c2 serial"
+	"worker-8 1a2b3c4d 10.1.1.8 pi5 2c:cf:67:00:11:22 mac"
 )
-add_worker() { # NAME SERIAL IP MODEL MAC TFTP-DIRECTORY
-	# later: ... --ip "$3" --model "$4" --mac "$5" --tftp-prefix ...
-	"$PIFS" --store "$T/store" worker add "$1" --serial "$2" --ip "$3" >/dev/null
-}
-for pi in "${EEPROM_PIS[@]}"; do
+# ... and as registered: NAME SERIAL IP MODEL MAC DIRECTORY
+EEPROM_PIS=()
+for b in "${EEPROM_BOARDS[@]}"; do
 	# shellcheck disable=SC2086 # the table's words
-	add_worker $pi || { fail "pifs worker add ${pi%% *}"; finish; }
+	rom_worker "$T/store" $b || { fail "pifs worker add ${b%% *}"; finish; }
+	read -r n s ip m _ <<<"$b"
+	EEPROM_PIS+=("$n $s $ip $m $ROM_MAC $ROM_DIR")
 done
 mount_pifs "$T/store" "$T/mnt"
 M=$T/mnt
