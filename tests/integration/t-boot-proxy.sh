@@ -82,6 +82,12 @@ else
 fi
 grep -q "PXE($VM) b8:27:eb:07:bc:c6 proxy" "$T/dnsmasq.log" && ok "proxy alone: dnsmasq answered as a proxy" ||
 	fail "proxy alone: no proxy answer in dnsmasq's log"
+# A proxy echoes the client GUID (option 97); dnsmasq logs its first 14
+# bytes.  A real Pi 3B+'s reads as its serial four times, little-endian
+# (raspberrypi/firmware #1605: 00:16:4c:6c:b6:16:4c:6c:b6:...)
+grep -q "option: 97 client-machine-id  00:c6:bc:07:8b:c6:bc:07:8b:c6:bc:07:8b:c6\.\.\.$" "$T/dnsmasq.log" &&
+	ok "proxy alone: dnsmasq reads the Pi 3B+'s GUID as a real one's" ||
+	{ grep 'option: 97' "$T/dnsmasq.log"; fail "proxy alone: the Pi 3B+'s option 97"; }
 expect_eq "proxy alone: dnsmasq offered and acknowledged nothing" "" \
 	"$(grep -E 'DHCP(OFFER|ACK)' "$T/dnsmasq.log")"
 expect_eq "proxy alone: dnsmasq leased nothing" "" "$(cat "$T/dnsmasq.leases" 2>/dev/null)"
@@ -142,6 +148,13 @@ ack yiaddr=10.1.1.7 server-id=10.1.1.254
 tftp-server 10.1.1.100" \
 	"$(grep -E '^(offer|address-offer|boot-offer|ack|tftp-server) ' "$T/rom-$P4.out")"
 check_sent $P4 worker-7 "$P4_DIR"
+# A real Pi 4's GUID in a dnsmasq proxy log (a public netboot guide):
+# 00:52:50:69:34 ("RPi4"), 11:31:a0:00 (revision a03111), the MAC's last
+# 4 bytes, the serial little-endian; the simulator's board is a c03111
+m=$P4_MAC
+grep -q "option: 97 client-machine-id  00:52:50:69:34:11:31:c0:00:${m:6:2}:${m:9:2}:${m:12:2}:${m:15:2}:ef\.\.\.$" \
+	"$T/dnsmasq.log" && ok "worker-7: dnsmasq reads the Pi 4's GUID as a real one's" ||
+	{ grep 'option: 97' "$T/dnsmasq.log"; fail "worker-7: the Pi 4's option 97"; }
 grep -q "^sent $P4_DIR/start4.elf " "$T/rom-$P4.out" && grep -q "^sent $P4_DIR/kernel8.img " "$T/rom-$P4.out" &&
 	ok "worker-7: start4.elf and kernel8.img from its own directory" || fail "worker-7: not served from $P4_DIR/"
 
