@@ -30,16 +30,25 @@
 #define FSID_BASE 1000 /* fsid of a worker's export: FSID_BASE + view id */
 
 static const char usage_dnsmasq[] =
-    "usage: pifs [--store DIR] dnsmasq-conf [--interface IF] [--tftp-root "
-    "DIR]\n"
-    "                                       [--log-facility FILE|-] "
-    "[--no-dhcp]\n"
+    "usage: pifs [--store DIR] dnsmasq-conf [--standalone|--proxy] "
+    "[--interface IF]\n"
+    "                                       [--tftp-root DIR] "
+    "[--log-facility FILE|-]\n"
+    "                                       [--no-dhcp]\n"
     "\n"
     "Print a dnsmasq configuration that network-boots the store's workers:\n"
-    "no DNS, DHCP and TFTP on IF only (default eth0), the store's address\n"
-    "range, one fixed address per worker (by MAC), the PXE menu entry the\n"
-    "Pi boot ROM needs, and TFTP from DIR (default /tftpboot, a bind mount\n"
-    "of MOUNTPOINT/tftpboot).  --no-dhcp prints the TFTP part only.\n";
+    "DHCP and TFTP on IF only (default eth0), the PXE menu entry the Pi\n"
+    "boot ROM needs, and TFTP from DIR (default /tftpboot, a bind mount of\n"
+    "MOUNTPOINT/tftpboot).\n"
+    "  --standalone  (the default) dnsmasq is the boot LAN's DHCP server:\n"
+    "                no DNS, the store's address range, one fixed address\n"
+    "                per worker (by MAC).\n"
+    "  --proxy       the LAN already has a DHCP server (a home router):\n"
+    "                dnsmasq answers only the boot part (proxy DHCP, it\n"
+    "                never hands out an address) and leaves DNS as it is;\n"
+    "                that server must give each worker the address listed\n"
+    "                (pifs exports opens each NFS root to that address).\n"
+    "  --no-dhcp     the TFTP part only.\n";
 
 static const char usage_exports[] =
     "usage: pifs [--store DIR] exports [--nfsroot DIR]\n"
@@ -120,16 +129,55 @@ static void worker_mac(const struct pifs_worker *w, char out[18])
 
 /* ---- dnsmasq-conf ---- */
 
+enum dhcp_mode { DHCP_OFF, DHCP_STANDALONE, DHCP_PROXY };
+
 struct dnsmasq_opts {
 	const char *iface, *tftp_root, *log_facility;
-	int dhcp;
+	enum dhcp_mode dhcp;
 };
+
+/* The workers' /24, as dnsmasq-conf serves the range (see check_ip in
+ * cmd-worker.c): "a.b.c.0". */
+static void range_net(const struct pifs_store_conf *conf, char out[16])
+{
+	unsigned a, b, c, d;
+
+	if (sscanf(conf->range_lo, "%u.%u.%u.%u", &a, &b, &c, &d) != 4 ||
+	    a > 255 || b > 255 || c > 255)
+		a = 10, b = 1, c = 1; /* pifs.conf's default range */
+	snprintf(out, 16, "%u.%u.%u.0", a, b, c);
+}
+
+/* Proxy DHCP: the reservations the LAN's own DHCP server must make. */
+static void print_proxy_hosts(FILE *o, const struct pifs_registry *reg)
+{
+	size_t i;
+
+	fputs("# The LAN's DHCP server gives the addresses, not this dnsmasq "
+	      "(a proxy never\n"
+	      "# does).  Reserve these there, MAC -> address, so that each "
+	      "worker gets the\n"
+	      "# address its NFS export is open to ('pifs exports'):\n",
+	      o);
+	for (i = 0; i < reg->count; i++) {
+		const struct pifs_worker *w = &reg->workers[i];
+		char mac[18];
+
+		worker_mac(w, mac);
+		fprintf(o, "#   %s %s %s (serial %s)\n", w->name, mac,
+			w->ip[0] ? w->ip : "(no address registered)",
+			w->serial);
+	}
+	if (reg->count == 0)
+		fputs("#   (no workers registered: pifs worker add)\n", o);
+}
 
 static void print_dnsmasq(FILE *o, const char *store_path,
 			  const struct pifs_store_conf *conf,
 			  const struct pifs_registry *reg,
 			  const struct dnsmasq_opts *op)
 {
+	char net[16];
 	size_t i;
 
 	fprintf(o, "# dnsmasq configuration for the pifs store '%s',\n",
@@ -137,12 +185,22 @@ static void print_dnsmasq(FILE *o, const char *store_path,
 	fputs("# printed by 'pifs dnsmasq-conf': network boot of its "
 	      "Raspberry Pi workers.\n",
 	      o);
-	fputs("# No DNS: dnsmasq only does DHCP and TFTP, on one interface.\n",
-	      o);
-	fputs("port=0\n", o);
+	if (op->dhcp == DHCP_PROXY) {
+		fputs("# Proxy DHCP beside the LAN's own DHCP server: only "
+		      "the boot menu and TFTP.\n"
+		      "# DNS is left as it is (a dnsmasq that also serves the "
+		      "LAN's DNS keeps doing\n"
+		      "# so); add port=0 if this one should not answer DNS.\n",
+		      o);
+	} else {
+		fputs("# No DNS: dnsmasq only does DHCP and TFTP, on one "
+		      "interface.\n",
+		      o);
+		fputs("port=0\n", o);
+	}
 	fprintf(o, "interface=%s\n", op->iface);
 	fputs("bind-interfaces\n", o);
-	if (op->dhcp) {
+	if (op->dhcp == DHCP_STANDALONE) {
 		fprintf(o, "dhcp-range=%s,%s,255.255.255.0,12h\n",
 			conf->range_lo, conf->range_hi);
 		fputs("# One fixed address per registered worker, by MAC "
@@ -164,6 +222,18 @@ static void print_dnsmasq(FILE *o, const char *store_path,
 		if (reg->count == 0)
 			fputs("# (no workers registered: pifs worker add)\n",
 			      o);
+	} else if (op->dhcp == DHCP_PROXY) {
+		range_net(conf, net);
+		fputs("# Answer DHCP requests on the workers' network with the "
+		      "boot part only: a\n"
+		      "# proxy offer carries no address (the Pi takes its "
+		      "address from the LAN's\n"
+		      "# server and the TFTP server from this offer).\n",
+		      o);
+		fprintf(o, "dhcp-range=%s,proxy,255.255.255.0\n", net);
+		print_proxy_hosts(o, reg);
+	}
+	if (op->dhcp != DHCP_OFF) {
 		fputs("# The Pi boot ROM ignores an offer without this PXE "
 		      "menu entry (option 43).\n",
 		      o);
@@ -176,7 +246,7 @@ static void print_dnsmasq(FILE *o, const char *store_path,
 		   "# boot/firmware as pifs serves it).\n");
 	fputs("enable-tftp\n", o);
 	fprintf(o, "tftp-root=%s\n", op->tftp_root);
-	if (op->dhcp)
+	if (op->dhcp != DHCP_OFF)
 		fputs("log-dhcp\n", o);
 	if (op->log_facility)
 		fprintf(o, "log-facility=%s\n", op->log_facility);
@@ -190,16 +260,21 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 	    {"tftp-root", required_argument, NULL, 't'},
 	    {"log-facility", required_argument, NULL, 'l'},
 	    {"no-dhcp", no_argument, NULL, 'n'},
+	    {"standalone", no_argument, NULL, 'S'},
+	    {"proxy", no_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct dnsmasq_opts op = {
-	    .iface = "eth0", .tftp_root = "/tftpboot", .dhcp = 1};
+	struct dnsmasq_opts op = {.iface = "eth0",
+				  .tftp_root = "/tftpboot",
+				  .dhcp = DHCP_STANDALONE};
+	const char *mode = NULL; /* the mode option given, if any */
 	struct pifs_registry reg;
 	struct pifs_store st;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, ":i:t:l:nh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":i:t:l:nSPh", opts, NULL)) !=
+	       -1) {
 		switch (ch) {
 		case 'i':
 			op.iface = optarg;
@@ -211,7 +286,16 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 			op.log_facility = optarg;
 			break;
 		case 'n':
-			op.dhcp = 0;
+		case 'S':
+		case 'P':
+			if (mode && strcmp(mode, argv[optind - 1]))
+				return fail(c, EXIT_USAGE,
+					    "%s and %s exclude each other",
+					    mode, argv[optind - 1]);
+			mode = argv[optind - 1];
+			op.dhcp = ch == 'n'   ? DHCP_OFF
+				  : ch == 'S' ? DHCP_STANDALONE
+					      : DHCP_PROXY;
 			break;
 		case 'h':
 			fputs(usage_dnsmasq, o);

@@ -27,6 +27,18 @@ blob initramfs 1048576 boot/firmware/initramfs8
 blob dtb 32742 boot/firmware/bcm2710-rpi-3-b-plus.dtb
 blob omap 5340 boot/firmware/overlays/overlay_map.dtb
 blob vc4 3913 boot/firmware/overlays/vc4-kms-v3d.dtbo
+# Stand-ins (random bytes, realistic names and sizes) for the Pi 4 and Pi 5
+# boot files a Raspberry Pi OS image carries, so the boot-ROM simulator's
+# Pi 4 and Pi 5 find what they ask for: the Pi 4's firmware and device
+# tree; the Pi 5's device tree, kernel, initramfs and display overlay (its
+# firmware is in its EEPROM).  Nothing here boots a real board.
+blob start4 2252800 boot/firmware/start4.elf
+blob fixup4 5399 boot/firmware/fixup4.dat
+blob dtb4 56393 boot/firmware/bcm2711-rpi-4-b.dtb
+blob dtb5 79045 boot/firmware/bcm2712-rpi-5-b.dtb
+blob kernel5 9437184 boot/firmware/kernel_2712.img
+blob initramfs5 1179648 boot/firmware/initramfs_2712
+blob vc4p5 4210 boot/firmware/overlays/vc4-kms-v3d-pi5.dtbo
 cat > boot/firmware/config.txt <<'CFG'
 # pifs demo golden
 arm_64bit=1

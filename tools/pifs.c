@@ -79,7 +79,7 @@ static const char usage_main[] =
     "the golden\n"
     "  master [IPv4]                             show or change the master's "
     "address\n"
-    "  dnsmasq-conf [--interface IF] [--tftp-root DIR]\n"
+    "  dnsmasq-conf [--proxy] [--interface IF] [--tftp-root DIR]\n"
     "                                            print a dnsmasq.conf for the "
     "workers\n"
     "  exports [--nfsroot DIR]                   print /etc/exports lines for "

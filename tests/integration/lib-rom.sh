@@ -4,9 +4,10 @@
 # configured by `pifs dnsmasq-conf`, and a Pis' namespace with one macvlan
 # per Pi (its Pi 3 MAC) where tests/tools/bootrom plays the Pi's boot ROM.
 #
-# Network: only inside the two namespaces made here (pifsm-PID, pifsw-PID);
-# the veth is created directly inside them, the host never sees it;
-# dnsmasq binds only that veth, port=0 (no DNS).  rom_cleanup stops every
+# Network: only inside the namespaces made here (pifsm-PID, pifsw-PID and
+# for rom_router pifsr-PID); the veth is created directly inside them, the
+# host never sees it; dnsmasq binds only that veth, port=0 (no DNS;
+# --proxy leaves DNS on, inside the namespace).  rom_cleanup stops every
 # process started here by PID and deletes the namespaces; a scenario calls
 # it from its EXIT trap (before lib.sh's cleanup, which unmounts).
 # Processes enter a namespace with nsenter --net, not `ip netns exec`:
@@ -16,22 +17,47 @@
 #
 #   rom_net_up                  the two namespaces; skips (77) without ip
 #                               netns, dnsmasq or bootrom
-#   rom_dnsmasq STORE TFTPROOT  dnsmasq in the master namespace, its config
-#                               from `pifs dnsmasq-conf`, log $T/dnsmasq.log
-#   rom_add_pi SERIAL           a macvlan pi<SERIAL> with the Pi's MAC
-#   rom_boot SERIAL             the ROM simulator in the background ($! is
-#                               its pid), files to $T/out-SERIAL/
+#   rom_dnsmasq STORE TFTPROOT [ARGS]
+#                               dnsmasq in the master namespace, its config
+#                               from `pifs dnsmasq-conf ARGS` (e.g.
+#                               --proxy), log $T/dnsmasq.log
+#   rom_router HOST...          a LAN's own DHCP server (a home router): a
+#                               third namespace (pifsr-PID) on the Pis'
+#                               segment, 10.1.1.254, plain dnsmasq DHCP
+#                               (range 10.1.1.50-60, each HOST a dhcp-host
+#                               MAC,IP reservation), log $T/router.log;
+#                               stopped by rom_cleanup like the rest
+#   rom_add_pi SERIAL [MAC]     a macvlan pi<SERIAL> with the Pi's MAC
+#                               (default: the Pi 3 one of SERIAL)
+#   rom_boot SERIAL [ARGS]      the ROM simulator in the background ($! is
+#                               its pid), files to $T/out-SERIAL/, ARGS
+#                               passed on (--model pi4, --tftp-prefix ...)
 #   rom_wait PID                its exit status, bounded
 #   pi_mac SERIAL               the Pi 3 MAC of SERIAL (b8:27:eb:...)
+#   rom_worker STORE NAME SERIAL IP MODEL MAC PREFIX
+#                               `pifs worker add` for a board of MODEL
+#                               (pi3b+|pi4|pi5) with its MAC and TFTP_PREFIX
+#                               (serial|mac|STRING); sets ROM_MAC and
+#                               ROM_DIR to the MAC the board must have and
+#                               the directory it asks for
+#
+# ROM_WORKER_MODELS: 1 once `pifs worker add` takes --model, --mac and
+# --tftp-prefix (the registry branch of issue 21).  Until then a Pi 4 or
+# Pi 5 is registered as a Pi 3 would be: the MAC derived from its serial
+# (b8:27:eb:...), served under its serial; rom_worker says which.
+ROM_WORKER_MODELS=0
 
 BOOTROM=$PIFS_BUILDDIR/tests/tools/bootrom
 NSM=pifsm-$$
 NSW=pifsw-$$
+NSR=pifsr-$$
 VM=pifsm$$
 VW=pifsw$$
 NETNS=()
 NET_PIDS=()
 DNSMASQ_PID=
+ROUTER_PID=
+declare -A PI_MAC=()
 
 rom_cleanup() {
 	local p ns
@@ -71,11 +97,14 @@ rom_net_up() {
 }
 
 rom_dnsmasq() {
-	local store=$1 tftp=$2
+	local store=$1 tftp=$2 dns=port=0
+	shift 2
 	"$PIFS" --store "$store" dnsmasq-conf --interface "$VM" --tftp-root "$tftp" \
-		--log-facility "$T/dnsmasq.log" >"$T/dnsmasq.conf" 2>"$T/conf.err" ||
+		--log-facility "$T/dnsmasq.log" "$@" >"$T/dnsmasq.conf" 2>"$T/conf.err" ||
 		{ cat "$T/conf.err"; fail "pifs dnsmasq-conf"; return 1; }
-	grep -qx "port=0" "$T/dnsmasq.conf" && grep -qx "interface=$VM" "$T/dnsmasq.conf" &&
+	# --proxy leaves DNS alone: here nothing asks it, in the namespace
+	case " $* " in *" --proxy "*) dns="interface=$VM" ;; esac
+	grep -qx "$dns" "$T/dnsmasq.conf" && grep -qx "interface=$VM" "$T/dnsmasq.conf" &&
 		grep -qx "bind-interfaces" "$T/dnsmasq.conf" ||
 		{ cat "$T/dnsmasq.conf"; fail "dnsmasq-conf output"; return 1; }
 	nsenter --net="/run/netns/$NSM" dnsmasq --conf-file="$T/dnsmasq.conf" --keep-in-foreground \
@@ -95,17 +124,73 @@ rom_dnsmasq() {
 pi_mac() { echo "b8:27:eb:${1:2:2}:${1:4:2}:${1:6:2}"; }
 
 rom_add_pi() {
+	PI_MAC[$1]=${2:-$(pi_mac "$1")}
 	ip -n "$NSW" link add link "$VW" name "pi$1" type macvlan mode bridge &&
-		ip -n "$NSW" link set "pi$1" address "$(pi_mac "$1")" &&
+		ip -n "$NSW" link set "pi$1" address "${PI_MAC[$1]}" &&
 		ip -n "$NSW" link set "pi$1" up
 }
 
 rom_boot() {
-	mkdir -p "$T/out-$1"
-	nsenter --net="/run/netns/$NSW" "$BOOTROM" --iface "pi$1" --mac "$(pi_mac "$1")" --serial "$1" \
-		--out "$T/out-$1" --timeout 120 --interval 3000 --gap 50 --assign-address \
-		>"$T/rom-$1.out" 2>&1 &
+	local s=$1
+	shift
+	mkdir -p "$T/out-$s"
+	nsenter --net="/run/netns/$NSW" "$BOOTROM" --iface "pi$s" --mac "${PI_MAC[$s]:-$(pi_mac "$s")}" --serial "$s" \
+		--out "$T/out-$s" --timeout 120 --interval 3000 --gap 50 --assign-address "$@" \
+		>"$T/rom-$s.out" 2>&1 &
 	NET_PIDS+=("$!")
+}
+
+rom_worker() {
+	local store=$1 name=$2 s=$3 ip=$4 model=$5 mac=$6 prefix=$7
+	if [ "$ROM_WORKER_MODELS" = 1 ]; then
+		"$PIFS" --store "$store" worker add "$name" --serial "$s" --ip "$ip" --model "$model" \
+			--mac "$mac" --tftp-prefix "$prefix" >/dev/null || return 1
+		ROM_MAC=$mac
+		case $prefix in
+		serial) ROM_DIR=$s ;;
+		mac) ROM_DIR=${mac//:/-} ;;
+		*) ROM_DIR=$prefix ;;
+		esac
+	else
+		"$PIFS" --store "$store" worker add "$name" --serial "$s" --ip "$ip" >/dev/null || return 1
+		ROM_MAC=$(pi_mac "$s")
+		ROM_DIR=$s
+	fi
+}
+
+# The router's interface is a macvlan of the Pis' veth end moved into its
+# own namespace: it shares their segment (bridge mode), but an address a
+# Pi puts on its interface is never local to the router's stack.
+rom_router() {
+	local h
+	ip netns add "$NSR" || { fail "ip netns add $NSR"; return 1; }
+	NETNS+=("$NSR")
+	ip -n "$NSW" link add link "$VW" name rtr$$ type macvlan mode bridge &&
+		ip -n "$NSW" link set rtr$$ netns "$NSR" &&
+		ip -n "$NSR" addr add 10.1.1.254/24 dev rtr$$ &&
+		ip -n "$NSR" link set lo up && ip -n "$NSR" link set rtr$$ up ||
+		{ fail "the router's interface"; return 1; }
+	{
+		echo "port=0"
+		echo "interface=rtr$$"
+		echo "bind-interfaces"
+		echo "dhcp-range=10.1.1.50,10.1.1.60,255.255.255.0,12h"
+		for h in "$@"; do echo "dhcp-host=$h"; done
+		echo "log-dhcp"
+		echo "log-facility=$T/router.log"
+	} >"$T/router.conf"
+	nsenter --net="/run/netns/$NSR" dnsmasq --conf-file="$T/router.conf" --keep-in-foreground \
+		--pid-file="$T/router.pid" --dhcp-leasefile="$T/router.leases" >"$T/router.out" 2>&1 &
+	ROUTER_PID=$!
+	NET_PIDS+=("$ROUTER_PID")
+	for _ in $(seq 1 100); do
+		grep -q 'DHCP, IP range' "$T/router.log" 2>/dev/null && return 0
+		kill -0 "$ROUTER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$T/router.out" "$T/router.log" 2>/dev/null
+	fail "the router's dnsmasq did not start"
+	return 1
 }
 
 # the simulator's own --timeout ends it first

@@ -4,12 +4,17 @@
 # dnsmasq configured by `pifs dnsmasq-conf` serves DHCP and TFTP from the
 # pifs mount's tftpboot/ view inside a network namespace, and a Pi 3B+
 # boot-ROM simulator (tests/tools/bootrom) in a second namespace boots
-# worker-3, then worker-3 and worker-1 at once, then an unregistered Pi.
+# worker-3, then worker-3 and worker-1 at once, then an unregistered Pi,
+# then a Pi 4 (worker-7) and a Pi 5 (worker-8) at the same time as the Pi
+# 3B+ worker-3, then an unregistered Pi 4 and Pi 5, then the Pi 5 with a
+# kernel too big for its TFTP.
 # Checked: the OFFER (registry address, PXE menu "Raspberry Pi Boot", TFTP
 # server 10.1.1.100), every file byte for byte against the worker's view,
 # the generated cmdline.txt, the not-found answers, the unregistered Pi's
 # fall-back to the TFTP root, and dnsmasq's own log against the seed's
-# syslog event by event.
+# syslog event by event; for the Pi 4 and Pi 5 their DHCP REQUEST/ACK,
+# their request sequence (tftp-prefix directory kept or dropped) and
+# every file they got, byte for byte.
 #
 # Network: only inside two namespaces made here (pifsm-PID: the master,
 # 10.1.1.100/24 on a veth; pifsw-PID: the Pis, one macvlan per Pi with its
@@ -35,6 +40,24 @@ bash "$PIFS_SRCDIR/tools/mkgolden.sh" "$T/golden" || { fail "mkgolden"; finish; 
 "$PIFS" --store "$T/store" worker add worker-1 --serial 77b655ec --ip 10.1.1.1 >/dev/null &&
 	"$PIFS" --store "$T/store" worker add worker-3 --serial 8b07bcc6 --ip 10.1.1.2 >/dev/null ||
 	{ fail "pifs worker add"; finish; }
+
+# The Pi 4 and Pi 5 workers: NAME SERIAL IP MODEL MAC TFTP_PREFIX, each
+# board with its own MAC, the Pi 5 with a MAC-named directory.  Until
+# `pifs worker add` takes --model/--mac/--tftp-prefix, rom_worker
+# registers them as Pi 3s (MAC from the serial, the serial's directory):
+# ROM_WORKER_MODELS=1 in lib-rom.sh switches to these values.
+EEPROM_BOARDS=(
+	"worker-7 9ffefdef 10.1.1.7 pi4 dc:a6:32:01:36:c2 serial"
+	"worker-8 1a2b3c4d 10.1.1.8 pi5 2c:cf:67:00:11:22 mac"
+)
+# ... and as registered: NAME SERIAL IP MODEL MAC DIRECTORY
+EEPROM_PIS=()
+for b in "${EEPROM_BOARDS[@]}"; do
+	# shellcheck disable=SC2086 # the table's words
+	rom_worker "$T/store" $b || { fail "pifs worker add ${b%% *}"; finish; }
+	read -r n s ip m _ <<<"$b"
+	EEPROM_PIS+=("$n $s $ip $m $ROM_MAC $ROM_DIR")
+done
 mount_pifs "$T/store" "$T/mnt"
 M=$T/mnt
 G=$T/golden/boot/firmware
@@ -279,7 +302,7 @@ log_since "$n0" "$T/dnsmasq-3.log"
 expect_eq "unregistered: bootrom stops for want of start.elf (exit 4)" 4 "$rc"
 ip=$(sed -n 's/^offer yiaddr=\([0-9.]*\) .*/\1/p' "$T/rom-0badc0de.out" | head -1)
 case $ip in
-10.1.1.1 | 10.1.1.2 | "") fail "unregistered: offered '$ip', not a free address of the range" ;;
+10.1.1.1 | 10.1.1.2 | 10.1.1.7 | 10.1.1.8 | "") fail "unregistered: offered '$ip', not a free address of the range" ;;
 10.1.1.[1-9] | 10.1.1.1[0-9] | 10.1.1.20) ok "unregistered: offered $ip from the range" ;;
 *) fail "unregistered: offered $ip, outside 10.1.1.1-10.1.1.20" ;;
 esac
@@ -309,6 +332,167 @@ file /tftpboot/config.txt not found for $ip
 file /tftpboot/recovery.elf not found for $ip
 file /tftpboot/start.elf not found for $ip" \
 	"$(events <"$T/dnsmasq-3.log" | client_events "$ip" b8:27:eb:ad:c0:de)"
+
+# ---- 4. a Pi 4 and a Pi 5 at the same time beside the Pi 3B+ ----
+
+# eeprom_steps MODEL: the requests after the directory probe, as
+# NAME:get|probe (the simulator's tables; the sources are at its top)
+eeprom_steps() {
+	case $1 in
+	pi4) echo config.txt:get vl805.sig:get pieeprom.sig:get recover4.elf:get recovery.elf:get \
+		start4.elf:get fixup4.dat:get recovery.elf:get config.txt:probe config.txt:get \
+		dt-blob.bin:get recovery.elf:get config.txt:probe config.txt:get bootcfg.txt:get \
+		kernel8.img:probe initramfs8:probe initramfs8:get bcm2711-rpi-4-b.dtb:probe \
+		bcm2711-rpi-4-b.dtb:get overlays/overlay_map.dtb:probe overlays/overlay_map.dtb:get \
+		config.txt:probe config.txt:get overlays/vc4-kms-v3d.dtbo:probe \
+		overlays/vc4-kms-v3d.dtbo:get cmdline.txt:probe cmdline.txt:get armstub8-gic.bin:get \
+		kernel8.img:probe kernel8.img:get ;;
+	pi5) echo config.txt:get pieeprom.sig:get config.txt:probe config.txt:get \
+		bcm2712-rpi-5-b.dtb:get overlays/overlay_map.dtb:get overlays/vc4-kms-v3d-pi5.dtbo:probe \
+		overlays/vc4-kms-v3d-pi5.dtbo:get cmdline.txt:probe cmdline.txt:get armstub8-2712.bin:get \
+		kernel_2712.img:probe kernel_2712.img:get initramfs_2712:probe initramfs_2712:get ;;
+	esac
+}
+
+# expected_eeprom MODEL DIR VIEW: the simulator's lines for a board whose
+# directory DIR is VIEW (sizes and absences from the view)
+expected_eeprom() {
+	local m=$1 d=$2 v=$3 step name
+	if [ "$m" = pi4 ]; then
+		echo "probe $d/start4.elf tsize=$(stat -c %s "$v/start4.elf")"
+	else
+		echo "probe $d/config.txt tsize=$(stat -c %s "$v/config.txt")"
+		echo "probe $d/bcm2712-rpi-5-b.dtb tsize=$(stat -c %s "$v/bcm2712-rpi-5-b.dtb")"
+	fi
+	for step in $(eeprom_steps "$m"); do
+		name=${step%%:*}
+		if [ ! -e "$v/$name" ]; then
+			echo "not-found $d/$name"
+		elif [ "${step#*:}" = probe ]; then
+			echo "probe $d/$name tsize=$(stat -c %s "$v/$name")"
+		else
+			echo "sent $d/$name $(stat -c %s "$v/$name")"
+		fi
+	done
+}
+
+# check_eeprom NAME SERIAL IP MODEL MAC DIR RC LOG: a registered Pi 4/5
+check_eeprom() {
+	local w=$1 s=$2 ip=$3 m=$4 mac=$5 d=$6 rc=$7 log=$8 view=$M/nfsroot/$1/boot/firmware
+	local out=$T/out-$2 f n bad=0 got
+	expect_eq "$w ($m): bootrom exit status" 0 "$rc"
+	[ "$rc" = 0 ] || cat "$T/rom-$s.out"
+	expect_eq "$w ($m): offer, then its REQUEST acknowledged" \
+		"offer yiaddr=$ip siaddr=10.1.1.100 server-id=10.1.1.100 option66=- menu=\"Raspberry Pi Boot\"
+ack yiaddr=$ip server-id=10.1.1.100
+tftp-server 10.1.1.100" "$(grep -E '^(offer|ack|tftp-server) ' "$T/rom-$s.out")"
+	expect_eq "$w ($m): requests and answers, in its directory $d/" "$(expected_eeprom "$m" "$d" "$view")" \
+		"$(grep -E '^(sent|not-found|probe|fallback) ' "$T/rom-$s.out")"
+	n=0
+	while read -r _ f _; do
+		n=$((n + 1))
+		cmp -s "$view/${f#"$d"/}" "$out/$f" || { bad=1; fail "$w: $f differs from the view's ${f#"$d"/}"; }
+	done < <(grep '^sent ' "$T/rom-$s.out")
+	if [ $bad = 0 ] && [ $n -ge 8 ]; then
+		ok "$w ($m): all $n files byte for byte as in the worker's view"
+	elif [ $bad = 0 ]; then
+		fail "$w ($m): only $n files received"
+	fi
+	expect_eq "$w ($m): its generated cmdline.txt" "$(expected_cmdline "$w")" "$(cat "$out/$d/cmdline.txt" 2>/dev/null)"
+	got=$(events <"$log" | grep -E "^DHCP[A-Z]+\(eth0\) $ip $mac" | sed 's/ worker-[0-9]*$//' | uniq)
+	expect_eq "$w ($m): dnsmasq's DHCP log (an EEPROM asks for its address)" "DHCPOFFER(eth0) $ip $mac
+DHCPREQUEST(eth0) $ip $mac
+DHCPACK(eth0) $ip $mac" "$got"
+	for f in $([ "$m" = pi4 ] && echo start4.elf fixup4.dat bcm2711-rpi-4-b.dtb kernel8.img ||
+		echo bcm2712-rpi-5-b.dtb kernel_2712.img initramfs_2712); do
+		grep -q "sent $TFTP/$d/$f to $ip\$" "$log" || fail "$w: dnsmasq did not log sending $d/$f to $ip"
+	done
+}
+
+n0=$(wc -l <"$T/dnsmasq.log")
+rm -rf "$T/out-8b07bcc6"
+pids=()
+for pi in "${EEPROM_PIS[@]}"; do
+	read -r _ s _ m mac d <<<"$pi"
+	rom_add_pi "$s" "$mac" || { fail "macvlan for $s"; finish; }
+	rom_boot "$s" --model "$m" --tftp-prefix "$d"
+	pids+=("$!")
+done
+rom_boot 8b07bcc6
+p3=$!
+rcs=()
+for p in "${pids[@]}"; do
+	rom_wait "$p"
+	rcs+=("$?")
+done
+rom_wait "$p3"
+rc3=$?
+log_since "$n0" "$T/dnsmasq-4.log"
+check_pi 8b07bcc6 worker-3 10.1.1.2 $rc3 "$T/dnsmasq-4.log"
+i=0
+for pi in "${EEPROM_PIS[@]}"; do
+	# shellcheck disable=SC2086 # the table's words
+	check_eeprom $pi "${rcs[$i]}" "$T/dnsmasq-4.log"
+	i=$((i + 1))
+done
+
+# ---- 5. an unregistered Pi 4 and Pi 5: no directory of theirs, so the Pi
+# 4 drops the prefix (neither start4.elf nor start.elf in it) and the Pi 5
+# too (no config.txt); the TFTP root has only bootcode.bin: each stops for
+# the file it cannot do without (exit 4)
+n0=$(wc -l <"$T/dnsmasq.log")
+rom_add_pi 0badf00d dc:a6:32:ba:df:0d || { fail "macvlan for 0badf00d"; finish; }
+rom_add_pi 0badbeef 2c:cf:67:ad:be:ef || { fail "macvlan for 0badbeef"; finish; }
+rom_boot 0badf00d --model pi4
+p4=$!
+rom_boot 0badbeef --model pi5
+p5=$!
+rom_wait "$p4"
+rc4=$?
+rom_wait "$p5"
+rc5=$?
+expect_eq "unregistered Pi 4: stops for want of start4.elf (exit 4)" 4 "$rc4"
+expect_eq "unregistered Pi 4: requests and answers" "not-found 0badf00d/start4.elf
+not-found 0badf00d/start.elf
+fallback to the TFTP root
+not-found config.txt
+not-found vl805.sig
+not-found pieeprom.sig
+not-found recover4.elf
+not-found recovery.elf
+not-found start4.elf
+boot failed: start4.elf not found" "$(grep -E '^(sent|not-found|probe|fallback|boot) ' "$T/rom-0badf00d.out")"
+expect_eq "unregistered Pi 5: stops for want of its device tree (exit 4)" 4 "$rc5"
+expect_eq "unregistered Pi 5: requests and answers" "not-found 0badbeef/config.txt
+fallback to the TFTP root
+not-found config.txt
+not-found pieeprom.sig
+not-found config.txt
+not-found config.txt
+not-found bcm2712-rpi-5-b.dtb
+boot failed: bcm2712-rpi-5-b.dtb not found" "$(grep -E '^(sent|not-found|probe|fallback|boot) ' "$T/rom-0badbeef.out")"
+for s in 0badf00d 0badbeef; do
+	ip=$(sed -n 's/^ack yiaddr=\([0-9.]*\) .*/\1/p' "$T/rom-$s.out")
+	case $ip in
+	10.1.1.[1-9] | 10.1.1.1[0-9] | 10.1.1.20) ;;
+	*) fail "unregistered $s: acknowledged '$ip', not an address of the range" ;;
+	esac
+done
+
+# ---- 6. a Pi 5 kernel over 65535 blocks of 1468 bytes: the Pi 5's
+# bootloader does not roll the TFTP block number over (rpi-eeprom #720),
+# so worker-8 cannot boot it; the simulator stops at the size probe
+K5=$M/nfsroot/worker-8/boot/firmware/kernel_2712.img
+truncate -s $((65535 * 1468 + 1)) "$K5" || fail "cannot grow worker-8's kernel"
+rm -rf "$T/out-1a2b3c4d"
+read -r _ s _ m _ d <<<"${EEPROM_PIS[1]}"
+rom_boot "$s" --model "$m" --tftp-prefix "$d"
+rom_wait "$!"
+rc=$?
+expect_eq "Pi 5 with a kernel of 65535 blocks + 1 byte: no boot (exit 1)" 1 "$rc"
+grep -q "tftp '$d/kernel_2712.img': $((65535 * 1468 + 1)) bytes are more than 65535 blocks of 1468: a Pi 5 cannot load it" \
+	"$T/rom-$s.out" && ok "Pi 5: says the kernel is too big for its TFTP" ||
+	{ cat "$T/rom-$s.out"; fail "Pi 5: no word about the kernel's size"; }
 
 # dnsmasq served only inside the master namespace, and is still up
 kill -0 "$DNSMASQ_PID" 2>/dev/null && ok "dnsmasq still running" || fail "dnsmasq died"

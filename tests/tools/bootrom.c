@@ -1,45 +1,112 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * bootrom.c - a Raspberry Pi 3B+ network-boot simulator for the boot-path
- * tests: the boot ROM's DHCP DISCOVER and its use of the OFFER (no
- * REQUEST/ACK), then the TFTP requests of the ROM, bootcode.bin and
- * start.elf in exactly the order of the real 3B+ boot in the seed's
- * syslog, including the firmware's size probes that it aborts with TFTP
- * ERROR 0 "Early terminate".
+ * bootrom.c - a Raspberry Pi network-boot simulator for the boot-path
+ * tests: the DHCP exchange and the TFTP requests of a Pi 3B+ (boot ROM,
+ * bootcode.bin, start.elf: exactly the order of the real 3B+ boot in the
+ * seed's syslog), a Pi 4 and a Pi 5 (EEPROM bootloader), including the
+ * firmware's size probes that it aborts with TFTP ERROR 0 "Early
+ * terminate".
  *
- *   bootrom --iface IF --mac MAC --serial HEX8 --out DIR [--server IP]
- *           [--log FILE] [--timeout SEC] [--interval MS] [--tries N]
- *           [--gap MS] [--blksize N] [--assign-address]
+ *   bootrom --iface IF --mac MAC --serial HEX8 --out DIR [--model M]
+ *           [--tftp-prefix DIR] [--server IP] [--log FILE] [--timeout SEC]
+ *           [--interval MS] [--tries N] [--gap MS] [--blksize N]
+ *           [--assign-address]
+ *
+ * --model pi3b+ (default), pi4 or pi5.  --tftp-prefix (Pi 4/5 only) is
+ * the directory the EEPROM asks for: its TFTP_PREFIX is 0 (the serial,
+ * the default here too), 2 (the MAC in dash form, dc-a6-32-01-36-c2) or 1
+ * (TFTP_PREFIX_STR, at most 32 characters); the simulator takes the
+ * resulting name.
  *
  * It prints one line per event: "offer yiaddr=... siaddr=... server-id=...
- * option66=... menu=\"...\"", "tftp-server IP", then per request "sent PATH
- * BYTES", "not-found PATH" or "probe PATH tsize=N", "fallback to the TFTP
- * root", and "boot complete" (also appended to --log FILE).  Received files
- * are written to DIR/PATH.  Exit: 0 the boot got as far as kernel8.img, 1
- * network/protocol error or --timeout, 2 usage, 3 no usable OFFER, 4 a file
- * the firmware cannot do without (bootcode.bin, start.elf, kernel8.img)
- * was not found.
+ * option66=... menu=\"...\"" (one server gave both the address and the
+ * boot menu), or "address-offer yiaddr=... server-id=..." and
+ * "boot-offer siaddr=... server-id=... option66=... menu=\"...\"" (two
+ * servers: a proxy DHCP), "ack yiaddr=... server-id=..." (Pi 4/5),
+ * "tftp-server IP", then per request "sent PATH BYTES", "not-found PATH"
+ * or "probe PATH tsize=N", "fallback to the TFTP root", and "boot
+ * complete" (also appended to --log FILE).  Received files are written to
+ * DIR/PATH.  Exit: 0 the boot got as far as the kernel, 1 network/
+ * protocol error or --timeout, 2 usage, 3 no usable OFFER (or no ACK), 4 a
+ * file the firmware cannot do without was not found: Pi 3B+ bootcode.bin,
+ * start.elf, kernel8.img; Pi 4 start4.elf, kernel8.img; Pi 5
+ * bcm2712-rpi-5-b.dtb (its firmware needs a device tree for the board),
+ * kernel_2712.img.
  *
- * What it sends:
+ * What the boards do, and where each fact comes from (Raspberry Pi's
+ * bootloader documentation: bcm2711_bootloader_config / eeprom-bootloader,
+ * boot-net / bootmodes/net; rpi-eeprom release notes and issues; nobodd's
+ * docs/explain-pi-netboot.rst; Tinkerbell's docs/technical/RASPBERRY_PI5.md;
+ * packet captures and dnsmasq logs posted in public bug reports):
  *  - DHCPDISCOVER from 0.0.0.0:68 to 255.255.255.255:67 out of IF only
- *    (SO_BINDTODEVICE), chaddr MAC, broadcast flag clear (as the ROM), with
- *    options 53=1, 93=0 (x86 BIOS: what the ROM claims), 97 (client GUID:
- *    type 0, then 16 bytes "RPi3" 00*8 and the serial as 4 big-endian
- *    bytes - our choice; the ROM's layout is not documented), 60
- *    "PXEClient:Arch:00000:UNDI:002001" and 55 (1 3 43 54 60 66 67 128-135).
+ *    (SO_BINDTODEVICE), chaddr MAC, broadcast flag clear, options in the
+ *    order the captures show: 53=1, 55, 93=0 (x86 BIOS: what every model
+ *    claims, rpi-eeprom #182), 94=1.2.1 (UNDI 2.1), 97 (client GUID, type
+ *    0 then 16 bytes), 60 "PXEClient:Arch:00000:UNDI:002001".
+ *    Pi 3B+: 55 = 43 60 67 128-135 66 1 3 and 97 = the serial repeated
+ *    four times, little-endian (tcpdump in raspberrypi/firmware #1265, the
+ *    echo in dnsmasq's proxy reply in #1605).  Pi 4/5: 55 = 1 3 43 60 66
+ *    67 128-135 (dnsmasq's "requested options" in cmprovision #16) and 97
+ *    = "RPi4" or "RPi5" (the fourcc 0x34695052 little-endian), the board
+ *    revision (4 bytes, little-endian; here c03111 for a Pi 4B, d04170
+ *    for a Pi 5), the MAC's last 4 bytes and the serial (little-endian)
+ *    (DHCP_OPTION97 in the bootloader docs, the 2020-03-11 and 2023-10-30
+ *    release notes "R,P,i,5 on Pi5", a dnsmasq proxy log of a Pi 4:
+ *    00:52:50:69:34:11:31:a0:00:...).
  *    At most --tries (<= 5) DISCOVERs, --interval ms apart (ROM: 5000).
- *    The OFFER is unicast to yiaddr/chaddr by dnsmasq, so it is read from
- *    a packet socket on IF: the interface has no address yet.  An OFFER
- *    without the PXE menu entry "Raspberry Pi Boot" in option 43 is
- *    ignored, as the ROM does.
+ *  - The replies are read from a packet socket on IF (the interface has no
+ *    address yet; dnsmasq unicasts an OFFER to yiaddr/chaddr, a proxy
+ *    broadcasts).  A board needs two things: an address (yiaddr) and an
+ *    OFFER whose option 43 holds the PXE menu entry "Raspberry Pi Boot"
+ *    (option 60 "PXEClient"); one server may give both, or a LAN's own DHCP
+ *    server gives the address and a proxy DHCP (dnsmasq
+ *    dhcp-range=NET,proxy) the menu.  The 3B+ documentation lists "receive
+ *    DHCP reply, (optional) receive DHCP proxy reply"; an EEPROM boot log
+ *    in rpi-eeprom #687 shows a Pi 5 taking the proxy's OFFER (53 54 60 97
+ *    43, no address) and then the router's (yiaddr, 1, 3).  So the
+ *    simulator waits, within one --interval, until it has both, takes the
+ *    address and netmask from the address OFFER and the TFTP server from
+ *    the menu OFFER; an OFFER with an address and no menu alone is not
+ *    enough (the board retries, then exit 3).
+ *  - The TFTP server, from the menu OFFER: Pi 3B+ option 66, else its
+ *    server identifier (54): the ROM ignores siaddr (firmware #670); Pi 4/5
+ *    option 66, else siaddr, else 54 (openSUSE's write-up of the EEPROM
+ *    bootloader; TFTP_IP in the EEPROM would override all, not simulated).
+ *  - The 3B+ ROM uses the OFFER as it is, no REQUEST/ACK (firmware #1699).
+ *    The Pi 4/5 bootloader sends a DHCPREQUEST for the address (50) to the
+ *    server that offered it (54), without option 60 (rpi-eeprom #87), and
+ *    waits for its ACK (#687's log: "recv ACK"); a NAK starts over.
  *  - TFTP from yiaddr (with --assign-address it is put on IF first if IF
  *    does not have it; otherwise the test must have done so), each request
  *    from a new port.  ROM requests (bootcode.bin, bootsig.bin) are plain
  *    RFC 1350 512-byte transfers; the firmware's requests ask for
- *    "tsize 0" and "blksize N" (default 1468), check that the received
- *    size equals the OACK's tsize, and a probe ACKs the OACK, takes the
- *    first block and sends ERROR 0 "Early terminate" (dnsmasq then logs
- *    "error 0 Early terminate received" and "failed sending").
+ *    "tsize 0" and "blksize N" (default 1468, the EEPROM's, #857), check
+ *    that the received size equals the OACK's tsize, and a probe ACKs the
+ *    OACK, takes the first block and sends ERROR 0 "Early terminate"
+ *    (dnsmasq then logs "error 0 Early terminate received" and "failed
+ *    sending").  A Pi 5 fails on a file over 65535 blocks (rpi-eeprom
+ *    #720): the simulator stops there with exit 1.
+ *  - The directory: the 3B+'s bootcode.bin probes <serial>/start.elf and
+ *    falls back to the TFTP root without it.  A Pi 4 probes
+ *    <prefix>/start4.elf, then <prefix>/start.elf, and drops the prefix
+ *    when neither is there (TFTP_PREFIX in the bootloader docs; a Pi 4's
+ *    dnsmasq log in a public netboot guide shows exactly that).  A Pi 5
+ *    has no start*.elf (its firmware is in the EEPROM, nobodd's note): it
+ *    keeps the prefix when config.txt and the device tree are there
+ *    (Tinkerbell's notes), so it probes both.
+ *  - The files after that, in the order of the tables below: the 3B+'s
+ *    from the seed's syslog; the Pi 4's from that dnsmasq log of a real Pi
+ *    4 (vl805.sig, pieeprom.sig, recover4.elf, recovery.elf absent,
+ *    start4.elf, fixup4.dat, then start4.elf's requests as on the 3B+,
+ *    bcm2711-rpi-4-b.dtb, armstub8-gic.bin absent) with Raspberry Pi OS's
+ *    names (kernel8.img, initramfs8); the Pi 5's set from Tinkerbell's
+ *    notes and the rpi-eeprom issues (config.txt, bcm2712-rpi-5-b.dtb,
+ *    cmdline.txt, kernel_2712.img and initramfs_2712 as Raspberry Pi OS's
+ *    auto_initramfs names them, overlays/vc4-kms-v3d-pi5.dtbo: what
+ *    overlay_map makes of Raspberry Pi OS's dtoverlay=vc4-kms-v3d;
+ *    pieeprom.sig, overlays/overlay_map.dtb and armstub8-2712.bin may be
+ *    absent), in an order of ours: no captured Pi 5 trace was found.  The
+ *    simulator does not read config.txt: the names are the defaults.
  *  - --gap ms between requests keeps the server's log in request order.
  *
  * Every loop is bounded: DHCP by --tries, each TFTP packet by 5
@@ -80,10 +147,23 @@
 
 enum { OP_RRQ = 1, OP_DATA = 3, OP_ACK = 4, OP_ERROR = 5, OP_OACK = 6 };
 
+enum model { PI3, PI4, PI5 };
+
+static const struct model_info {
+	const char *name, *fourcc;
+	uint32_t rev; /* board revision in option 97 */
+} models[] = {
+    [PI3] = {"pi3b+", NULL, 0x00a020d3},
+    [PI4] = {"pi4", "RPi4", 0x00c03111},
+    [PI5] = {"pi5", "RPi5", 0x00d04170},
+};
+
 static struct {
 	const char *iface, *out, *logpath;
+	enum model model;
 	unsigned char mac[6];
 	char serial[9];
+	char prefix[40]; /* the TFTP directory, without the '/' */
 	uint32_t serial_num;
 	struct in_addr server; /* --server, or 0 */
 	int timeout_s, interval_ms, tries, gap_ms, blksize, assign;
@@ -183,9 +263,17 @@ struct bootp {
 } __attribute__((packed));
 
 struct offer {
+	int type; /* DHCP message type: 2 OFFER, 5 ACK, 6 NAK */
 	struct in_addr yiaddr, siaddr, server_id, netmask;
 	char opt66[256];
-	char menu[256];
+	char menu[256]; /* "" when option 43 has no "Raspberry Pi Boot" */
+};
+
+/* What one DHCP exchange gave: the address and the boot menu, from one
+ * OFFER or from two (a LAN's DHCP server and a proxy). */
+struct lease {
+	struct offer addr, boot;
+	int separate;
 };
 
 static const uint8_t cookie[4] = {99, 130, 83, 99};
@@ -198,14 +286,29 @@ static size_t put_opt(uint8_t *p, uint8_t code, const void *val, uint8_t len)
 	return (size_t)len + 2;
 }
 
-static size_t build_discover(struct bootp *b, uint32_t xid)
+static void put_le32(uint8_t *p, uint32_t v)
 {
-	static const uint8_t params[] = {1,   3,   43,	54,  60,  66,  67,
-					 128, 129, 130, 131, 132, 133, 134,
-					 135};
-	uint8_t type = 1, arch[2] = {0, 0}, guid[17] = {0};
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+/* A DISCOVER (type 1) or, for the Pi 4/5, a REQUEST (type 3) for addr
+ * from the server server_id.  Options as the captures show them (see the
+ * top of the file). */
+static size_t build_dhcp(struct bootp *b, uint32_t xid, uint8_t type,
+			 const struct offer *req)
+{
+	static const uint8_t params3[] = {43,  60,  67,  128, 129, 130, 131,
+					  132, 133, 134, 135, 66,  1,   3};
+	static const uint8_t params4[] = {1,   3,   43,  60,  66,  67,  128,
+					  129, 130, 131, 132, 133, 134, 135};
+	const struct model_info *mi = &models[opt.model];
+	uint8_t arch[2] = {0, 0}, ndi[3] = {1, 2, 1}, guid[17] = {0};
 	uint8_t *p = b->options;
 	size_t len;
+	int i;
 
 	memset(b, 0, sizeof(*b));
 	b->op = 1;
@@ -214,17 +317,32 @@ static size_t build_discover(struct bootp *b, uint32_t xid)
 	b->xid = htonl(xid);
 	memcpy(b->chaddr, opt.mac, 6);
 	memcpy(b->magic, cookie, 4);
-	/* option 97: type 0 + GUID "RPi3", 8 zero bytes, serial (BE) */
-	memcpy(guid + 1, "RPi3", 4);
-	guid[13] = (uint8_t)(opt.serial_num >> 24);
-	guid[14] = (uint8_t)(opt.serial_num >> 16);
-	guid[15] = (uint8_t)(opt.serial_num >> 8);
-	guid[16] = (uint8_t)opt.serial_num;
+	/* option 97: type 0, then the Pi 3's serial x4 or the EEPROM's
+	 * fourcc, board revision, MAC's last 4 bytes, serial */
+	if (!mi->fourcc) {
+		for (i = 0; i < 4; i++)
+			put_le32(guid + 1 + 4 * i, opt.serial_num);
+	} else {
+		memcpy(guid + 1, mi->fourcc, 4);
+		put_le32(guid + 5, mi->rev);
+		memcpy(guid + 9, opt.mac + 2, 4);
+		put_le32(guid + 13, opt.serial_num);
+	}
 	p += put_opt(p, 53, &type, 1);
+	if (type == 3) {
+		p += put_opt(p, 50, &req->yiaddr, 4);
+		p += put_opt(p, 54, &req->server_id, 4);
+	}
+	if (opt.model == PI3)
+		p += put_opt(p, 55, params3, sizeof(params3));
+	else
+		p += put_opt(p, 55, params4, sizeof(params4));
 	p += put_opt(p, 93, arch, 2);
+	p += put_opt(p, 94, ndi, 3);
 	p += put_opt(p, 97, guid, 17);
-	p += put_opt(p, 60, VENDOR_CLASS, (uint8_t)strlen(VENDOR_CLASS));
-	p += put_opt(p, 55, params, sizeof(params));
+	if (type == 1) /* the EEPROM's REQUEST has no option 60 */
+		p += put_opt(p, 60, VENDOR_CLASS,
+			     (uint8_t)strlen(VENDOR_CLASS));
 	*p++ = 255;
 	len = offsetof(struct bootp, options) + (size_t)(p - b->options);
 	return len < 300 ? 300 : len; /* BOOTP minimum; b is zeroed */
@@ -275,14 +393,15 @@ static int find_menu(const uint8_t *v, size_t len, char *menu, size_t mlen)
 	return 0;
 }
 
-/* Parse one IP datagram from the packet socket; 1 if it is our OFFER. */
-static int parse_offer(const uint8_t *pkt, size_t len, uint32_t xid,
+/* Parse one IP datagram from the packet socket; 1 if it is a DHCP reply
+ * to xid for our MAC (of->type says which). */
+static int parse_reply(const uint8_t *pkt, size_t len, uint32_t xid,
 		       struct offer *of)
 {
 	const struct bootp *b;
 	size_t ihl, i, olen;
 	const uint8_t *o;
-	int type = 0, menu = 0;
+	int vendor = 0, menu = 0;
 
 	if (len < 20 || (pkt[0] >> 4) != 4 || pkt[9] != IPPROTO_UDP)
 		return 0;
@@ -317,11 +436,13 @@ static int parse_offer(const uint8_t *pkt, size_t len, uint32_t xid,
 			return 0;
 		l = o[i + 1];
 		if (code == 53 && l == 1)
-			type = o[i + 2];
+			of->type = o[i + 2];
 		else if (code == 54 && l == 4)
 			memcpy(&of->server_id, o + i + 2, 4);
 		else if (code == 1 && l == 4)
 			memcpy(&of->netmask, o + i + 2, 4);
+		else if (code == 60)
+			vendor = l >= 9 && !memcmp(o + i + 2, "PXEClient", 9);
 		else if (code == 66) {
 			memcpy(of->opt66, o + i + 2, l);
 			of->opt66[l] = '\0';
@@ -330,37 +451,22 @@ static int parse_offer(const uint8_t *pkt, size_t len, uint32_t xid,
 					 sizeof(of->menu));
 		i += 2 + (size_t)l;
 	}
-	if (type != 2)
-		return 0;
-	if (!menu) {
-		say("ignored offer of %s: no \"" PXE_MENU_TEXT
-		    "\" menu entry in option 43",
-		    inet_ntoa(of->yiaddr));
-		return 0;
-	}
-	return 1;
+	if (!vendor || !menu)
+		of->menu[0] = '\0';
+	return of->type != 0;
 }
 
-/* DISCOVER until an acceptable OFFER (at most --tries, --interval apart).
- * Returns 0 or -ETIMEDOUT. */
-static int dhcp_discover(struct offer *of)
+static int open_dhcp(int *ps)
 {
-	struct sockaddr_in to = {.sin_family = AF_INET,
-				 .sin_port = htons(67),
-				 .sin_addr.s_addr = INADDR_BROADCAST};
 	struct sockaddr_in me = {.sin_family = AF_INET,
 				 .sin_port = htons(68)};
 	struct sockaddr_ll ll = {.sll_family = AF_PACKET,
 				 .sll_protocol = htons(ETH_P_IP)};
-	uint32_t xid = opt.serial_num ^ (uint32_t)getpid() ^
-		       (uint32_t)now_ms();
-	int us, ps, one = 1, try, ret = -ETIMEDOUT;
-	struct bootp b;
-	size_t len;
+	int us, one = 1;
 
 	us = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ps = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
-	if (us < 0 || ps < 0)
+	*ps = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
+	if (us < 0 || *ps < 0)
 		die(EXIT_NET, "socket: %s", strerror(errno));
 	ll.sll_ifindex = (int)opt.ifindex;
 	if (setsockopt(us, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
@@ -370,32 +476,113 @@ static int dhcp_discover(struct offer *of)
 	    bind(us, (struct sockaddr *)&me, sizeof(me)) < 0)
 		die(EXIT_NET, "dhcp socket on '%s': %s", opt.iface,
 		    strerror(errno));
-	if (bind(ps, (struct sockaddr *)&ll, sizeof(ll)) < 0)
+	if (bind(*ps, (struct sockaddr *)&ll, sizeof(ll)) < 0)
 		die(EXIT_NET, "packet socket on '%s': %s", opt.iface,
 		    strerror(errno));
+	return us;
+}
+
+static void send_dhcp(int us, uint32_t xid, uint8_t type,
+		      const struct offer *req)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_port = htons(67),
+				 .sin_addr.s_addr = INADDR_BROADCAST};
+	struct bootp b;
+	size_t len = build_dhcp(&b, xid, type, req);
+
+	if (sendto(us, &b, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		die(EXIT_NET, "send DHCP%s: %s",
+		    type == 1 ? "DISCOVER" : "REQUEST", strerror(errno));
+}
+
+/* The next reply to xid before until (ms), or 0 at the end of the
+ * window. */
+static int next_reply(int ps, uint32_t xid, long long until,
+		      struct offer *of)
+{
+	for (;;) {
+		struct pollfd pfd = {.fd = ps, .events = POLLIN};
+		uint8_t pkt[2048];
+		ssize_t n;
+		int ms = left_ms(until);
+
+		if (ms == 0 || poll(&pfd, 1, ms) <= 0)
+			return 0;
+		n = recv(ps, pkt, sizeof(pkt), 0);
+		if (n > 0 && parse_reply(pkt, (size_t)n, xid, of))
+			return 1;
+	}
+}
+
+/* One try: the OFFERs of one DISCOVER until there is an address and a
+ * boot menu, then (Pi 4/5) REQUEST and ACK.  0, or -EAGAIN. */
+static int dhcp_try(int us, int ps, uint32_t xid, struct lease *l)
+{
+	long long until = now_ms() + opt.interval_ms;
+	int have_addr = 0, have_boot = 0;
+	struct offer of;
+
+	memset(l, 0, sizeof(*l));
+	send_dhcp(us, xid, 1, NULL);
+	while (!(have_addr && have_boot) && next_reply(ps, xid, until, &of)) {
+		if (of.type != 2)
+			continue;
+		if (!of.menu[0] && of.yiaddr.s_addr && !have_addr &&
+		    !have_boot)
+			say("address offer of %s without a \"" PXE_MENU_TEXT
+			    "\" menu entry in option 43: waiting for a proxy "
+			    "offer",
+			    inet_ntoa(of.yiaddr));
+		if (of.menu[0] && !have_boot) {
+			l->boot = of;
+			have_boot = 1;
+		}
+		if (of.yiaddr.s_addr && !have_addr) {
+			l->addr = of;
+			have_addr = 1;
+		}
+	}
+	if (!have_addr || !have_boot) {
+		if (have_boot)
+			say("boot offer from %s but no address offer",
+			    inet_ntoa(l->boot.server_id));
+		return -EAGAIN;
+	}
+	l->separate = memcmp(&l->addr, &l->boot, sizeof(l->addr)) != 0;
+	if (opt.model == PI3)
+		return 0;
+	send_dhcp(us, xid, 3, &l->addr);
+	until = now_ms() + opt.interval_ms; /* the ACK gets a window too */
+	while (next_reply(ps, xid, until, &of)) {
+		if (of.server_id.s_addr != l->addr.server_id.s_addr)
+			continue;
+		if (of.type == 5 && of.yiaddr.s_addr == l->addr.yiaddr.s_addr)
+			return 0;
+		if (of.type == 6) {
+			say("nak from %s", inet_ntoa(of.server_id));
+			return -EAGAIN;
+		}
+	}
+	say("no ack for %s", inet_ntoa(l->addr.yiaddr));
+	return -EAGAIN;
+}
+
+/* DHCP until a usable lease (at most --tries, --interval apart).
+ * Returns 0 or -ETIMEDOUT. */
+static int dhcp_lease(struct lease *l)
+{
+	uint32_t xid = opt.serial_num ^ (uint32_t)getpid() ^
+		       (uint32_t)now_ms();
+	int us, ps, try, ret = -ETIMEDOUT;
+
+	us = open_dhcp(&ps);
 	for (try = 1; try <= opt.tries && ret; try++) {
 		long long until = now_ms() + opt.interval_ms;
 
-		xid++;
-		len = build_discover(&b, xid);
-		if (sendto(us, &b, len, 0, (struct sockaddr *)&to,
-			   sizeof(to)) < 0)
-			die(EXIT_NET, "send DHCPDISCOVER: %s", strerror(errno));
-		for (;;) {
-			struct pollfd pfd = {.fd = ps, .events = POLLIN};
-			uint8_t pkt[2048];
-			ssize_t n;
-			int ms = left_ms(until);
-
-			if (ms == 0 || poll(&pfd, 1, ms) <= 0)
-				break;
-			n = recv(ps, pkt, sizeof(pkt), 0);
-			if (n > 0 && parse_offer(pkt, (size_t)n, xid, of)) {
-				ret = 0;
-				break;
-			}
-		}
-		if (ret && try < opt.tries)
+		if (dhcp_try(us, ps, ++xid, l) == 0)
+			ret = 0;
+		else if (try < opt.tries)
 			sleep_ms(left_ms(until));
 	}
 	close(ps);
@@ -403,15 +590,27 @@ static int dhcp_discover(struct offer *of)
 	return ret;
 }
 
-static void print_offer(const struct offer *of)
+static void print_lease(const struct lease *l)
 {
-	char y[16], s[16], id[16];
+	char y[16], s[16], id[16], aid[16];
 
-	inet_ntop(AF_INET, &of->yiaddr, y, sizeof(y));
-	inet_ntop(AF_INET, &of->siaddr, s, sizeof(s));
-	inet_ntop(AF_INET, &of->server_id, id, sizeof(id));
-	say("offer yiaddr=%s siaddr=%s server-id=%s option66=%s menu=\"%s\"",
-	    y, s, id, of->opt66[0] ? of->opt66 : "-", of->menu);
+	inet_ntop(AF_INET, &l->addr.yiaddr, y, sizeof(y));
+	inet_ntop(AF_INET, &l->addr.server_id, aid, sizeof(aid));
+	inet_ntop(AF_INET, &l->boot.siaddr, s, sizeof(s));
+	inet_ntop(AF_INET, &l->boot.server_id, id, sizeof(id));
+	if (!l->separate) {
+		say("offer yiaddr=%s siaddr=%s server-id=%s option66=%s "
+		    "menu=\"%s\"",
+		    y, s, id, l->boot.opt66[0] ? l->boot.opt66 : "-",
+		    l->boot.menu);
+	} else {
+		say("address-offer yiaddr=%s server-id=%s", y, aid);
+		say("boot-offer siaddr=%s server-id=%s option66=%s menu=\"%s\"",
+		    s, id, l->boot.opt66[0] ? l->boot.opt66 : "-",
+		    l->boot.menu);
+	}
+	if (opt.model != PI3)
+		say("ack yiaddr=%s server-id=%s", y, aid);
 }
 
 /* Put addr/mask on the interface unless it is already there. */
@@ -636,6 +835,12 @@ static long long tftp_fetch(struct in_addr from, struct in_addr server,
 			parse_oack(buf, n, &tsize, &blksize, path);
 			if (kind == PROBE)
 				say("probe %s tsize=%lld", path, tsize);
+			if (opt.model == PI5 &&
+			    tsize > 65535LL * (long long)blksize)
+				die(EXIT_NET,
+				    "tftp '%s': %lld bytes are more than 65535 "
+				    "blocks of %d: a Pi 5 cannot load it",
+				    path, tsize, blksize);
 			tftp_ack(&t, 0);
 			continue;
 		}
@@ -683,14 +888,16 @@ static long long tftp_fetch(struct in_addr from, struct in_addr server,
 	return got;
 }
 
-/* The firmware's requests after bootcode.bin found start.elf's directory,
- * in the order of the real 3B+ boot (seed syslog); "required" files stop
- * the boot when missing. */
-static const struct step {
+/* The requests after the directory is known, in the order of the real
+ * boot (see the top of the file); "required" files stop the boot when
+ * missing. */
+struct step {
 	const char *name;
 	enum kind kind;
 	int required;
-} firmware_steps[] = {
+};
+
+static const struct step pi3_steps[] = {
     /* bootcode.bin */
     {"autoboot.txt", GET, 0},
     {"start.elf", PROBE, 0},
@@ -727,59 +934,158 @@ static const struct step {
     {"armstub8.bin", GET, 0},
     {"kernel8.img", PROBE, 0},
     {"kernel8.img", GET, 1},
+    {NULL, GET, 0},
 };
 
-static int boot(void)
-{
-	struct in_addr server;
-	struct offer of;
-	char prefix[16], path[PATH_MAX];
-	size_t i;
+static const struct step pi4_steps[] = {
+    /* the EEPROM bootloader */
+    {"config.txt", GET, 0},
+    {"vl805.sig", GET, 0},
+    {"pieeprom.sig", GET, 0},
+    {"recover4.elf", GET, 0},
+    {"recovery.elf", GET, 0},
+    {"start4.elf", GET, 1},
+    {"fixup4.dat", GET, 0},
+    /* start4.elf */
+    {"recovery.elf", GET, 0},
+    {"config.txt", PROBE, 0},
+    {"config.txt", GET, 0},
+    {"dt-blob.bin", GET, 0},
+    {"recovery.elf", GET, 0},
+    {"config.txt", PROBE, 0},
+    {"config.txt", GET, 0},
+    {"bootcfg.txt", GET, 0},
+    {"kernel8.img", PROBE, 0},
+    {"initramfs8", PROBE, 0},
+    {"initramfs8", GET, 0},
+    {"bcm2711-rpi-4-b.dtb", PROBE, 0},
+    {"bcm2711-rpi-4-b.dtb", GET, 0},
+    {"overlays/overlay_map.dtb", PROBE, 0},
+    {"overlays/overlay_map.dtb", GET, 0},
+    {"config.txt", PROBE, 0},
+    {"config.txt", GET, 0},
+    {"overlays/vc4-kms-v3d.dtbo", PROBE, 0},
+    {"overlays/vc4-kms-v3d.dtbo", GET, 0},
+    {"cmdline.txt", PROBE, 0},
+    {"cmdline.txt", GET, 0},
+    {"armstub8-gic.bin", GET, 0},
+    {"kernel8.img", PROBE, 0},
+    {"kernel8.img", GET, 1},
+    {NULL, GET, 0},
+};
 
-	/* The ROM: DHCP, then bootcode.bin from the TFTP root. */
-	if (dhcp_discover(&of) < 0) {
+static const struct step pi5_steps[] = {
+    /* the EEPROM bootloader (config.txt and the DTB probed already) */
+    {"config.txt", GET, 0},
+    {"pieeprom.sig", GET, 0},
+    /* the firmware embedded in the EEPROM */
+    {"config.txt", PROBE, 0},
+    {"config.txt", GET, 0},
+    {"bcm2712-rpi-5-b.dtb", GET, 1},
+    {"overlays/overlay_map.dtb", GET, 0},
+    {"overlays/vc4-kms-v3d-pi5.dtbo", PROBE, 0},
+    {"overlays/vc4-kms-v3d-pi5.dtbo", GET, 0},
+    {"cmdline.txt", PROBE, 0},
+    {"cmdline.txt", GET, 0},
+    {"armstub8-2712.bin", GET, 0},
+    {"kernel_2712.img", PROBE, 0},
+    {"kernel_2712.img", GET, 1},
+    {"initramfs_2712", PROBE, 0},
+    {"initramfs_2712", GET, 0},
+    {NULL, GET, 0},
+};
+
+/* The TFTP server the board uses, from the menu OFFER (see the top). */
+static struct in_addr tftp_server(const struct offer *boot)
+{
+	struct in_addr server = {0};
+
+	if (opt.server.s_addr)
+		server = opt.server;
+	else if (boot->opt66[0] &&
+		 inet_pton(AF_INET, boot->opt66, &server) == 1)
+		;
+	else if (opt.model != PI3 && boot->siaddr.s_addr)
+		server = boot->siaddr;
+	else
+		server = boot->server_id;
+	return server;
+}
+
+static int dhcp(struct lease *l)
+{
+	if (dhcp_lease(l) < 0) {
 		say("no offer after %d tries", opt.tries);
 		return EXIT_NO_OFFER;
 	}
-	print_offer(&of);
-	if (opt.server.s_addr)
-		server = opt.server;
-	else if (of.opt66[0] && inet_pton(AF_INET, of.opt66, &server) == 1)
-		;
-	else if (of.siaddr.s_addr)
-		server = of.siaddr;
-	else
-		server = of.server_id;
+	print_lease(l);
+	return 0;
+}
+
+/* Probe dir/name; 1 if it is there. */
+static int probe(struct in_addr me, struct in_addr server, const char *dir,
+		 const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s%s", dir, name);
+	return tftp_fetch(me, server, path, PROBE) != -ENOENT;
+}
+
+static int boot(void)
+{
+	const struct step *steps;
+	struct in_addr server, me;
+	struct lease l;
+	char prefix[48], path[PATH_MAX];
+	int ret, keep;
+
+	if ((ret = dhcp(&l)))
+		return ret;
+	server = tftp_server(&l.boot);
 	if (!server.s_addr)
 		die(EXIT_NET, "the offer names no TFTP server");
 	say("tftp-server %s", inet_ntoa(server));
 	if (opt.assign)
-		assign_address(of.yiaddr, of.netmask);
-	if (tftp_fetch(of.yiaddr, server, "bootcode.bin", PLAIN) < 0) {
-		say("boot failed: bootcode.bin not found");
-		return EXIT_NOT_FOUND;
-	}
-	tftp_fetch(of.yiaddr, server, "bootsig.bin", PLAIN);
+		assign_address(l.addr.yiaddr, l.addr.netmask);
+	me = l.addr.yiaddr;
+	snprintf(prefix, sizeof(prefix), "%s/", opt.prefix);
 
-	/* bootcode.bin: DHCP again, then <serial>/ if it has start.elf */
-	if (dhcp_discover(&of) < 0) {
-		say("no offer after %d tries", opt.tries);
-		return EXIT_NO_OFFER;
+	switch (opt.model) {
+	case PI3:
+		/* The ROM: bootcode.bin from the TFTP root. */
+		if (tftp_fetch(me, server, "bootcode.bin", PLAIN) < 0) {
+			say("boot failed: bootcode.bin not found");
+			return EXIT_NOT_FOUND;
+		}
+		tftp_fetch(me, server, "bootsig.bin", PLAIN);
+		/* bootcode.bin: DHCP again, then <serial>/ if it has
+		 * start.elf */
+		if ((ret = dhcp(&l)))
+			return ret;
+		me = l.addr.yiaddr;
+		keep = probe(me, server, prefix, "start.elf");
+		steps = pi3_steps;
+		break;
+	case PI4:
+		keep = probe(me, server, prefix, "start4.elf") ||
+		       probe(me, server, prefix, "start.elf");
+		steps = pi4_steps;
+		break;
+	default:
+		keep = probe(me, server, prefix, "config.txt") &&
+		       probe(me, server, prefix, "bcm2712-rpi-5-b.dtb");
+		steps = pi5_steps;
+		break;
 	}
-	print_offer(&of);
-	snprintf(prefix, sizeof(prefix), "%s/", opt.serial);
-	snprintf(path, sizeof(path), "%sstart.elf", prefix);
-	if (tftp_fetch(of.yiaddr, server, path, PROBE) == -ENOENT) {
+	if (!keep) {
 		prefix[0] = '\0';
 		say("fallback to the TFTP root");
 	}
-	for (i = 0; i < sizeof(firmware_steps) / sizeof(firmware_steps[0]);
-	     i++) {
-		const struct step *s = &firmware_steps[i];
-
-		snprintf(path, sizeof(path), "%s%s", prefix, s->name);
-		if (tftp_fetch(of.yiaddr, server, path, s->kind) == -ENOENT &&
-		    s->required) {
+	for (; steps->name; steps++) {
+		snprintf(path, sizeof(path), "%s%s", prefix, steps->name);
+		if (tftp_fetch(me, server, path, steps->kind) == -ENOENT &&
+		    steps->required) {
 			say("boot failed: %s not found", path);
 			return EXIT_NOT_FOUND;
 		}
@@ -791,7 +1097,8 @@ static int boot(void)
 /* ---- options ---- */
 
 static const char usage[] =
-    "usage: bootrom --iface IF --mac MAC --serial HEX8 --out DIR [--server "
+    "usage: bootrom --iface IF --mac MAC --serial HEX8 --out DIR\n"
+    "               [--model pi3b+|pi4|pi5] [--tftp-prefix DIR] [--server "
     "IP]\n"
     "               [--log FILE] [--timeout SEC] [--interval MS] [--tries "
     "N]\n"
@@ -825,10 +1132,12 @@ int main(int argc, char **argv)
 	    {"gap", required_argument, NULL, 'g'},
 	    {"blksize", required_argument, NULL, 'b'},
 	    {"assign-address", no_argument, NULL, 'a'},
+	    {"model", required_argument, NULL, 'M'},
+	    {"tftp-prefix", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *mac = NULL, *serial = NULL;
+	const char *mac = NULL, *serial = NULL, *prefix = NULL;
 	unsigned m[6];
 	char *end;
 	int c, i, ret;
@@ -875,6 +1184,20 @@ int main(int argc, char **argv)
 		case 'a':
 			opt.assign = 1;
 			break;
+		case 'M':
+			for (i = 0; i < 3; i++)
+				if (!strcmp(optarg, models[i].name))
+					break;
+			if (i == 3)
+				die(EXIT_USAGE,
+				    "--model must be pi3b+, pi4 or pi5, got "
+				    "'%s'",
+				    optarg);
+			opt.model = (enum model)i;
+			break;
+		case 'p':
+			prefix = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -901,6 +1224,20 @@ int main(int argc, char **argv)
 					   ? serial[i] - 'A' + 'a'
 					   : serial[i]);
 	opt.serial_num = (uint32_t)strtoul(opt.serial, &end, 16);
+	/* TFTP_PREFIX_STR is at most 32 characters; a name, not a path */
+	if (prefix && opt.model == PI3)
+		die(EXIT_USAGE, "--tftp-prefix needs --model pi4 or pi5 (a Pi "
+				"3B+ always asks for its serial)");
+	if (prefix && (!prefix[0] || strlen(prefix) > 32 ||
+		       strspn(prefix, "0123456789abcdefghijklmnopqrstuvwxyz"
+				      "ABCDEFGHIJKLMNOPQRSTUVWXYZ._-") !=
+			   strlen(prefix) ||
+		       !strcmp(prefix, ".") || !strcmp(prefix, "..")))
+		die(EXIT_USAGE, "--tftp-prefix must be 1-32 letters, digits, "
+				"'.', '_' or '-', got '%s'",
+		    prefix);
+	snprintf(opt.prefix, sizeof(opt.prefix), "%s",
+		 prefix ? prefix : opt.serial);
 	opt.ifindex = if_nametoindex(opt.iface);
 	if (!opt.ifindex)
 		die(EXIT_USAGE, "no interface '%s'", opt.iface);

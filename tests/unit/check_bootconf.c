@@ -307,6 +307,76 @@ END_TEST
 	"#     FSAL { Name = VFS; }\n"                                       \
 	"# }\n"
 
+/* --standalone is the default, word for word */
+START_TEST(test_dnsmasq_standalone)
+{
+	struct result a = run("two", "dnsmasq-conf", NULL);
+
+	expect_ok(run("two", "dnsmasq-conf", "--standalone", NULL), a.out);
+	result_free(&a);
+}
+END_TEST
+
+#define PROXY_HEAD(store)                                                     \
+	"# dnsmasq configuration for the pifs store '" store "',\n"           \
+	"# printed by 'pifs dnsmasq-conf': network boot of its Raspberry Pi " \
+	"workers.\n"                                                          \
+	"# Proxy DHCP beside the LAN's own DHCP server: only the boot menu "  \
+	"and TFTP.\n"                                                         \
+	"# DNS is left as it is (a dnsmasq that also serves the LAN's DNS "   \
+	"keeps doing\n"                                                       \
+	"# so); add port=0 if this one should not answer DNS.\n"              \
+	"interface=eth0\n"                                                    \
+	"bind-interfaces\n"                                                   \
+	"# Answer DHCP requests on the workers' network with the boot part "  \
+	"only: a\n"                                                           \
+	"# proxy offer carries no address (the Pi takes its address from "    \
+	"the LAN's\n"                                                         \
+	"# server and the TFTP server from this offer).\n"                    \
+	"dhcp-range=10.1.1.0,proxy,255.255.255.0\n"                           \
+	"# The LAN's DHCP server gives the addresses, not this dnsmasq (a "   \
+	"proxy never\n"                                                       \
+	"# does).  Reserve these there, MAC -> address, so that each worker " \
+	"gets the\n"                                                          \
+	"# address its NFS export is open to ('pifs exports'):\n"
+
+#define PROXY_TAIL                                                        \
+	"# The Pi boot ROM ignores an offer without this PXE menu entry " \
+	"(option 43).\n"                                                  \
+	"pxe-service=0,\"Raspberry Pi Boot\"\n"                           \
+	"# Works around a race in the Pi boot ROM.\n"                     \
+	"dhcp-reply-delay=1\n" TFTP_COMMENT "tftp-root=/tftpboot\n"       \
+	"log-dhcp\n"
+
+/* --proxy: no address of its own (no dhcp-host, a proxy range of the
+ * workers' /24), no port=0, the reservations for the LAN's server */
+START_TEST(test_dnsmasq_proxy)
+{
+	expect_ok(run("two", "dnsmasq-conf", "--proxy", NULL),
+		  PROXY_HEAD("two") "#   worker-1 b8:27:eb:b6:55:ec 10.1.1.1 "
+				    "(serial 77b655ec)\n"
+				    "#   worker-3 b8:27:eb:07:bc:c6 10.1.1.2 "
+				    "(serial 8b07bcc6)\n" PROXY_TAIL);
+	/* a range of its own is the same /24; a worker without address */
+	expect_ok(run("odd", "dnsmasq-conf", "--proxy", NULL),
+		  PROXY_HEAD("odd") "#   worker-1 b8:27:eb:b6:55:ec 10.1.1.1 "
+				    "(serial 77b655ec)\n"
+				    "#   worker-9 b8:27:eb:00:be:ef (no address "
+				    "registered) (serial 0000beef)\n" PROXY_TAIL);
+	/* the same option twice is fine, two modes are not */
+	expect_ok(run("two", "dnsmasq-conf", "--proxy", "--proxy", NULL),
+		  PROXY_HEAD("two") "#   worker-1 b8:27:eb:b6:55:ec 10.1.1.1 "
+				    "(serial 77b655ec)\n"
+				    "#   worker-3 b8:27:eb:07:bc:c6 10.1.1.2 "
+				    "(serial 8b07bcc6)\n" PROXY_TAIL);
+	expect_fail(run("two", "dnsmasq-conf", "--proxy", "--standalone",
+			NULL),
+		    2, "pifs: --proxy and --standalone exclude each other\n");
+	expect_fail(run("two", "dnsmasq-conf", "--no-dhcp", "--proxy", NULL),
+		    2, "pifs: --no-dhcp and --proxy exclude each other\n");
+}
+END_TEST
+
 START_TEST(test_exports)
 {
 	expect_ok(
@@ -447,6 +517,8 @@ static Suite *bootconf_suite(void)
 	tcase_add_test(tc, test_dnsmasq_default);
 	tcase_add_test(tc, test_dnsmasq_options);
 	tcase_add_test(tc, test_dnsmasq_odd_registry);
+	tcase_add_test(tc, test_dnsmasq_standalone);
+	tcase_add_test(tc, test_dnsmasq_proxy);
 	tcase_add_test(tc, test_exports);
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_bad_store);
