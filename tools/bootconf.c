@@ -30,25 +30,26 @@
 #define FSID_BASE 1000 /* fsid of a worker's export: FSID_BASE + view id */
 
 static const char usage_dnsmasq[] =
-    "usage: pifs [--store DIR] dnsmasq-conf [--standalone|--proxy] "
-    "[--interface IF]\n"
-    "                                       [--tftp-root DIR] "
-    "[--log-facility FILE|-]\n"
-    "                                       [--no-dhcp]\n"
+    "usage: pifs [--store DIR] dnsmasq-conf [--proxy|--no-dhcp] "
+    "[--standalone]\n"
+    "                                       [--interface IF] "
+    "[--tftp-root DIR]\n"
+    "                                       [--log-facility FILE|-]\n"
     "\n"
     "Print a dnsmasq configuration that network-boots the store's workers:\n"
-    "DHCP and TFTP on IF only (default eth0), the PXE menu entry the Pi\n"
-    "boot ROM needs, and TFTP from DIR (default /tftpboot, a bind mount of\n"
-    "MOUNTPOINT/tftpboot).\n"
-    "  --standalone  (the default) dnsmasq is the boot LAN's DHCP server:\n"
-    "                no DNS, the store's address range, one fixed address\n"
-    "                per worker (by MAC).\n"
+    "DHCP as the boot LAN's server (the store's address range, one fixed\n"
+    "address per worker, by MAC), the PXE menu entry the Pi boot ROM\n"
+    "needs, and TFTP from DIR (default /tftpboot, a bind mount of\n"
+    "MOUNTPOINT/tftpboot), on IF only (default eth0).  As a drop-in\n"
+    "(/etc/dnsmasq.d/) it leaves dnsmasq's DNS as it is.\n"
     "  --proxy       the LAN already has a DHCP server (a home router):\n"
     "                dnsmasq answers only the boot part (proxy DHCP, it\n"
-    "                never hands out an address) and leaves DNS as it is;\n"
-    "                that server must give each worker the address listed\n"
-    "                (pifs exports opens each NFS root to that address).\n"
-    "  --no-dhcp     the TFTP part only.\n";
+    "                never hands out an address); that server must give\n"
+    "                each worker the address listed (pifs exports opens\n"
+    "                each NFS root to that address).\n"
+    "  --no-dhcp     the TFTP part only.\n"
+    "  --standalone  this dnsmasq does nothing but boot the workers: no\n"
+    "                DNS (port=0).\n";
 
 static const char usage_exports[] =
     "usage: pifs [--store DIR] exports [--nfsroot DIR]\n"
@@ -129,11 +130,12 @@ static void worker_mac(const struct pifs_worker *w, char out[18])
 
 /* ---- dnsmasq-conf ---- */
 
-enum dhcp_mode { DHCP_OFF, DHCP_STANDALONE, DHCP_PROXY };
+enum dhcp_mode { DHCP_OFF, DHCP_SERVER, DHCP_PROXY };
 
 struct dnsmasq_opts {
 	const char *iface, *tftp_root, *log_facility;
 	enum dhcp_mode dhcp;
+	int no_dns; /* --standalone: port=0 */
 };
 
 /* The workers' /24, as dnsmasq-conf serves the range (see check_ip in
@@ -185,22 +187,25 @@ static void print_dnsmasq(FILE *o, const char *store_path,
 	fputs("# printed by 'pifs dnsmasq-conf': network boot of its "
 	      "Raspberry Pi workers.\n",
 	      o);
-	if (op->dhcp == DHCP_PROXY) {
+	if (op->dhcp == DHCP_PROXY)
 		fputs("# Proxy DHCP beside the LAN's own DHCP server: only "
-		      "the boot menu and TFTP.\n"
-		      "# DNS is left as it is (a dnsmasq that also serves the "
-		      "LAN's DNS keeps doing\n"
-		      "# so); add port=0 if this one should not answer DNS.\n",
+		      "the boot menu and TFTP.\n",
 		      o);
-	} else {
+	if (op->no_dns) {
 		fputs("# No DNS: dnsmasq only does DHCP and TFTP, on one "
 		      "interface.\n",
 		      o);
 		fputs("port=0\n", o);
+	} else {
+		fputs("# DNS is left as it is (a dnsmasq that also serves the "
+		      "LAN's DNS keeps doing\n"
+		      "# so); 'pifs dnsmasq-conf --standalone' adds port=0 "
+		      "for one that only boots.\n",
+		      o);
 	}
 	fprintf(o, "interface=%s\n", op->iface);
 	fputs("bind-interfaces\n", o);
-	if (op->dhcp == DHCP_STANDALONE) {
+	if (op->dhcp == DHCP_SERVER) {
 		fprintf(o, "dhcp-range=%s,%s,255.255.255.0,12h\n",
 			conf->range_lo, conf->range_hi);
 		fputs("# One fixed address per registered worker, by MAC "
@@ -267,7 +272,7 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 	};
 	struct dnsmasq_opts op = {.iface = "eth0",
 				  .tftp_root = "/tftpboot",
-				  .dhcp = DHCP_STANDALONE};
+				  .dhcp = DHCP_SERVER};
 	const char *mode = NULL; /* the mode option given, if any */
 	struct pifs_registry reg;
 	struct pifs_store st;
@@ -285,17 +290,17 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 		case 'l':
 			op.log_facility = optarg;
 			break;
-		case 'n':
 		case 'S':
+			op.no_dns = 1;
+			break;
+		case 'n':
 		case 'P':
 			if (mode && strcmp(mode, argv[optind - 1]))
 				return fail(c, EXIT_USAGE,
 					    "%s and %s exclude each other",
 					    mode, argv[optind - 1]);
 			mode = argv[optind - 1];
-			op.dhcp = ch == 'n'   ? DHCP_OFF
-				  : ch == 'S' ? DHCP_STANDALONE
-					      : DHCP_PROXY;
+			op.dhcp = ch == 'n' ? DHCP_OFF : DHCP_PROXY;
 			break;
 		case 'h':
 			fputs(usage_dnsmasq, o);

@@ -97,10 +97,13 @@ rom_net_up() {
 }
 
 rom_dnsmasq() {
-	local store=$1 tftp=$2 dns=port=0
+	local store=$1 tftp=$2 dns=port=0 mode=--standalone
 	shift 2
+	# a dnsmasq of its own that only boots: --standalone (no DNS); the
+	# proxy scenario leaves DNS as a drop-in does
+	case " $* " in *" --proxy "*) mode= ;; esac
 	"$PIFS" --store "$store" dnsmasq-conf --interface "$VM" --tftp-root "$tftp" \
-		--log-facility "$T/dnsmasq.log" "$@" >"$T/dnsmasq.conf" 2>"$T/conf.err" ||
+		--log-facility "$T/dnsmasq.log" $mode "$@" >"$T/dnsmasq.conf" 2>"$T/conf.err" ||
 		{ cat "$T/conf.err"; fail "pifs dnsmasq-conf"; return 1; }
 	# --proxy leaves DNS alone: here nothing asks it, in the namespace
 	case " $* " in *" --proxy "*) dns="interface=$VM" ;; esac

@@ -157,12 +157,20 @@ static void expect_fail(struct result r, int status, const char *msg)
 	result_free(&r);
 }
 
-#define DNSMASQ_HEAD(store)                                                   \
+#define DNSMASQ_TOP(store)                                                    \
 	"# dnsmasq configuration for the pifs store '" store "',\n"           \
 	"# printed by 'pifs dnsmasq-conf': network boot of its Raspberry Pi " \
-	"workers.\n"                                                          \
+	"workers.\n"
+#define DNS_KEPT                                                              \
+	"# DNS is left as it is (a dnsmasq that also serves the LAN's DNS "   \
+	"keeps doing\n"                                                       \
+	"# so); 'pifs dnsmasq-conf --standalone' adds port=0 for one that "   \
+	"only boots.\n"
+#define DNS_OFF                                                               \
 	"# No DNS: dnsmasq only does DHCP and TFTP, on one interface.\n"      \
 	"port=0\n"
+/* the default: a drop-in that leaves DNS alone */
+#define DNSMASQ_HEAD(store) DNSMASQ_TOP(store) DNS_KEPT
 
 #define DHCP_WORKERS_TWO                                                  \
 	"# One fixed address per registered worker, by MAC (on a Pi 3, "  \
@@ -307,13 +315,22 @@ END_TEST
 	"#     FSAL { Name = VFS; }\n"                                       \
 	"# }\n"
 
-/* --standalone is the default, word for word */
+/* --standalone: the default with DNS off (port=0), word for word */
 START_TEST(test_dnsmasq_standalone)
 {
-	struct result a = run("two", "dnsmasq-conf", NULL);
-
-	expect_ok(run("two", "dnsmasq-conf", "--standalone", NULL), a.out);
-	result_free(&a);
+	expect_ok(run("two", "dnsmasq-conf", "--standalone", NULL),
+		  DNSMASQ_TOP("two") DNS_OFF "interface=eth0\n"
+				     "bind-interfaces\n"
+				     "dhcp-range=10.1.1.1,10.1.1.20,"
+				     "255.255.255.0,12h\n" DHCP_WORKERS_TWO
+					 TFTP_COMMENT "tftp-root=/tftpboot\n"
+						      "log-dhcp\n");
+	/* and with the TFTP part only */
+	expect_ok(run("two", "dnsmasq-conf", "--no-dhcp", "--standalone",
+		      NULL),
+		  DNSMASQ_TOP("two") DNS_OFF "interface=eth0\n"
+				     "bind-interfaces\n" TFTP_COMMENT
+				     "tftp-root=/tftpboot\n");
 }
 END_TEST
 
@@ -322,10 +339,7 @@ END_TEST
 	"# printed by 'pifs dnsmasq-conf': network boot of its Raspberry Pi " \
 	"workers.\n"                                                          \
 	"# Proxy DHCP beside the LAN's own DHCP server: only the boot menu "  \
-	"and TFTP.\n"                                                         \
-	"# DNS is left as it is (a dnsmasq that also serves the LAN's DNS "   \
-	"keeps doing\n"                                                       \
-	"# so); add port=0 if this one should not answer DNS.\n"              \
+	"and TFTP.\n" DNS_KEPT                                                \
 	"interface=eth0\n"                                                    \
 	"bind-interfaces\n"                                                   \
 	"# Answer DHCP requests on the workers' network with the boot part "  \
@@ -369,9 +383,24 @@ START_TEST(test_dnsmasq_proxy)
 				    "(serial 77b655ec)\n"
 				    "#   worker-3 b8:27:eb:07:bc:c6 10.1.1.2 "
 				    "(serial 8b07bcc6)\n" PROXY_TAIL);
-	expect_fail(run("two", "dnsmasq-conf", "--proxy", "--standalone",
-			NULL),
-		    2, "pifs: --proxy and --standalone exclude each other\n");
+	/* a proxy that only boots: DNS off too */
+	{
+		struct result a = run("two", "dnsmasq-conf", "--proxy", NULL);
+		struct result b = run("two", "dnsmasq-conf", "--proxy",
+				      "--standalone", NULL);
+		const char *p = strstr(a.out, DNS_KEPT);
+
+		ck_assert_ptr_nonnull(p);
+		ck_assert_int_eq(b.status, 0);
+		ck_assert_int_eq(strncmp(a.out, b.out, (size_t)(p - a.out)), 0);
+		ck_assert_str_eq(b.out + (p - a.out) + strlen(DNS_OFF),
+				 p + strlen(DNS_KEPT));
+		ck_assert_int_eq(strncmp(b.out + (p - a.out), DNS_OFF,
+					 strlen(DNS_OFF)),
+				 0);
+		result_free(&a);
+		result_free(&b);
+	}
 	expect_fail(run("two", "dnsmasq-conf", "--no-dhcp", "--proxy", NULL),
 		    2, "pifs: --no-dhcp and --proxy exclude each other\n");
 }
