@@ -4,7 +4,8 @@
  * parser and its error messages (v1 and v2), format/parse round trip, a
  * v1 file read unchanged and written as v2, models and TFTP prefixes,
  * duplicate detection on add (TFTP directory names included), view ids
- * never reused, and load/save on disk.
+ * never reused, and load/save on disk; and the per-model boot facts
+ * (models.h): the kernel a config.txt makes each model load.
  */
 #include "config.h"
 
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "models.h"
 #include "registry.h"
 #include "safeio.h"
 
@@ -593,6 +595,64 @@ START_TEST(test_add_models)
 }
 END_TEST
 
+/* The kernel each model loads, from config.txt. */
+static const char *kern(enum pifs_model m, const char *cfg, char out[2][64],
+			size_t *n)
+{
+	*n = pifs_model_kernels(m, cfg, cfg ? strlen(cfg) : 0, out);
+	return out[0];
+}
+
+START_TEST(test_models_kernels)
+{
+	/* Raspberry Pi OS: no kernel=, the firmware's defaults per model */
+	const char *rpios = "dtparam=audio=on\nauto_initramfs=1\n"
+			    "arm_64bit=1\n[cm4]\notg_mode=1\n[cm5]\n"
+			    "dtoverlay=dwc2,dr_mode=host\n[all]\n";
+	char k[2][64];
+	size_t n;
+
+	ck_assert_str_eq(kern(PIFS_MODEL_PI5, rpios, k, &n), "kernel_2712.img");
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(k[1], "kernel8.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI4, rpios, k, &n), "kernel8.img");
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(kern(PIFS_MODEL_PI3BPLUS, rpios, k, &n), "kernel8.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI3BPLUS, NULL, k, &n), "kernel7.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI4, "arm_64bit=0\n", k, &n),
+			 "kernel7l.img");
+	/* pifs golden build / mkgolden: one kernel for every model */
+	ck_assert_str_eq(kern(PIFS_MODEL_PI5, "# x\narm_64bit=1\n"
+					     "kernel=kernel8.img\n", k, &n),
+			 "kernel8.img");
+	ck_assert_uint_eq(n, 1);
+	/* model sections: only the model's own; other filters not followed */
+	const char *mixed = "kernel=common.img\n[pi4]\nkernel=k4.img\n"
+			    "[pi5]\nkernel=/k5.img\n[pi3+]\nkernel=k3.img\n"
+			    "[gpio4=1]\nkernel=gpio.img\n[none]\n"
+			    "kernel=none.img\n[all]\n";
+
+	ck_assert_str_eq(kern(PIFS_MODEL_PI4, mixed, k, &n), "k4.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI5, mixed, k, &n), "k5.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI3BPLUS, mixed, k, &n), "k3.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI5, "[pi4]\nkernel=k4.img\n", k, &n),
+			 "kernel_2712.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI5, "[cm5]\nkernel=cm.img\n[all]\n"
+					     "  kernel=late.img  \r\n", k, &n),
+			 "late.img");
+
+	ck_assert_uint_eq(pifs_model_tftp_max(PIFS_MODEL_PI5),
+			  (uint64_t)65535 * 1468);
+	ck_assert_uint_eq(pifs_model_tftp_max(PIFS_MODEL_PI4),
+			  (uint64_t)65535 * 1024);
+	ck_assert_uint_eq(pifs_model_tftp_max(PIFS_MODEL_PI3BPLUS),
+			  (uint64_t)65535 * 512);
+	ck_assert_str_eq(pifs_model_boot_files(PIFS_MODEL_PI4)[0], "start4.elf");
+	ck_assert_str_eq(pifs_model_boot_files(PIFS_MODEL_PI5)[1],
+			 "bcm2712-rpi-5-b.dtb");
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -609,6 +669,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, test_load_save);
 	tcase_add_test(tc, test_models_prefixes);
 	tcase_add_test(tc, test_add_models);
+	tcase_add_test(tc, test_models_kernels);
 	suite_add_tcase(s, tc);
 	return s;
 }
