@@ -25,8 +25,9 @@
 #include "store.h"
 
 static const char usage_worker[] =
-    "usage: pifs [--store DIR] worker add NAME --serial SERIAL [--model MODEL]\n"
-    "                                     [--mac MAC] [--tftp-prefix PREFIX]\n"
+    "usage: pifs [--store DIR] worker add NAME --serial SERIAL\n"
+    "                                     [--model MODEL] [--mac MAC]\n"
+    "                                     [--tftp-prefix PREFIX]\n"
     "                                     [--ip IPv4] [--golden ID]\n"
     "       pifs [--store DIR] worker list [--json]\n"
     "       pifs [--store DIR] worker remove NAME [--force]\n"
