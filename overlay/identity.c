@@ -193,7 +193,8 @@ static void gen_fstab(struct out *o, const struct pifs_identity *id,
 	snprintf(line, sizeof(line),
 		 "# pifs: / is NFS from %s:/nfsroot/%s; /boot/firmware is part of it and\n"
 		 "# is what the master serves this Pi over TFTP as /tftpboot/%s/.\n",
-		 id->master, id->worker, id->serial);
+		 id->master, id->worker,
+		 id->tftp_dir ? id->tftp_dir : id->serial);
 	puts_(o, line);
 }
 

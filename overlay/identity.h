@@ -25,7 +25,21 @@ struct pifs_identity {
 	const char *worker; /* worker name */
 	const char *serial; /* 8 hex digits */
 	const char *master; /* the master's IPv4 address */
+	const char *tftp_dir; /* its name in tftpboot/ (NULL: the serial) */
 };
+
+/*
+ * The board model (registry.h) changes none of these files' content but
+ * the TFTP directory fstab's comment names, by design: the firmware of
+ * every model reads the same cmdline.txt, and config.txt is not generated
+ * at all.  Without a kernel= line the firmware picks the kernel by model
+ * (Pi 3B+ and Pi 4 in 64-bit mode kernel8.img; Pi 5 kernel_2712.img,
+ * else kernel8.img: Raspberry Pi's config.txt documentation) and
+ * Raspberry Pi OS's config.txt names none, so one golden config.txt
+ * serves all three models as one SD card would; a config.txt that pins a
+ * kernel applies to every model, as on a card, and `pifs status` warns
+ * when the kernel a worker's model would load is missing (models.h).
+ */
 
 /* The generated file at golden directory DIR ("etc", "boot/firmware")
  * and NAME, or PIFS_GEN_NONE. */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * registry.c - the worker registry (STORE/workers): validation of names,
- * serials, MACs and addresses, a strict parser that rejects the whole file
- * on the first bad line, the formatter, and add/remove keeping the array
- * sorted by name and view ids never reused (next-id only grows).
+ * serials, MACs, addresses, models and TFTP prefixes, a strict parser (v1
+ * and v2) that rejects the whole file on the first bad line, the
+ * formatter (v2), and add/remove keeping the array sorted by name, view
+ * ids never reused (next-id only grows) and every TFTP directory name
+ * unique.
  */
 #include "config.h"
 
@@ -19,7 +21,8 @@
 #include "util.h"
 
 #define REGISTRY_FILE	"workers"
-#define REGISTRY_HEADER "# pifs worker registry v1"
+#define REGISTRY_HEADER_V1 "# pifs worker registry v1"
+#define REGISTRY_HEADER "# pifs worker registry v2"
 #define REGISTRY_MAX	(16 << 20)
 
 int pifs_worker_name_valid(const char *name)
@@ -93,6 +96,127 @@ void pifs_mac_from_serial(const char serial[9], char out[18])
 		 serial[4], serial[5], serial[6], serial[7]);
 }
 
+int pifs_serial_parse(const char *in, char out[9])
+{
+	/* /proc/cpuinfo shows 16 digits; a Pi 3's start with 00000000, some
+	 * Pi 4s' with 10000000, which the boot loader drops from its TFTP
+	 * directory (nobodd's explain-pi-netboot, rpi-eeprom docs). */
+	if (strlen(in) == 16 && (!strncmp(in, "00000000", 8) ||
+				 !strncmp(in, "10000000", 8)))
+		in += 8;
+	return pifs_serial_norm(in, out);
+}
+
+int pifs_mac_known(const char mac[18])
+{
+	/* Raspberry Pi's OUIs: b8:27:eb (Pi 3 and earlier), dc:a6:32 and
+	 * e4:5f:01 (Pi 4), d8:3a:dd, 28:cd:c1 and 2c:cf:67 (Pi 4 and 5). */
+	static const char *const oui[] = { "b8:27:eb", "dc:a6:32", "e4:5f:01",
+					   "d8:3a:dd", "28:cd:c1", "2c:cf:67",
+					   NULL };
+
+	for (int i = 0; oui[i]; i++)
+		if (!strncmp(mac, oui[i], 8))
+			return 1;
+	return 0;
+}
+
+static const char *const model_names[] = { "pi3b+", "pi4", "pi5" };
+
+const char *pifs_model_name(enum pifs_model m)
+{
+	return (unsigned)m < 3 ? model_names[m] : "?";
+}
+
+int pifs_model_parse(const char *s, enum pifs_model *out)
+{
+	for (unsigned i = 0; i < 3; i++)
+		if (!strcmp(s, model_names[i])) {
+			*out = (enum pifs_model)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int pifs_tftp_str_valid(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	/* The name becomes a directory in tftpboot/ and part of every
+	 * path dnsmasq opens: no '/', no '.' or '..' (nor any name starting
+	 * with '.'), nothing a shell or a TFTP client would mangle. */
+	if (len == 0 || len > PIFS_TFTP_STR_MAX || s[0] == '.')
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return -EINVAL;
+	}
+	if (!strcmp(s, "bootcode.bin") || !strcmp(s, "bootsig.bin"))
+		return -EINVAL;
+	return 0;
+}
+
+int pifs_tftp_prefix_parse(const char *s, struct pifs_worker *w)
+{
+	char name[PIFS_TFTP_STR_MAX + 2];
+	size_t len;
+
+	if (!strcmp(s, "serial") || !strcmp(s, "mac")) {
+		w->prefix = s[0] == 's' ? PIFS_PREFIX_SERIAL : PIFS_PREFIX_MAC;
+		w->prefix_str[0] = '\0';
+		return 0;
+	}
+	if (strncmp(s, "str:", 4))
+		return -EINVAL;
+	s += 4;
+	len = strlen(s);
+	if (len && s[len - 1] == '/')
+		len--; /* as written in TFTP_PREFIX_STR */
+	if (len == 0 || len >= sizeof(name))
+		return -EINVAL;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	if (pifs_tftp_str_valid(name) < 0)
+		return -EINVAL;
+	w->prefix = PIFS_PREFIX_STR;
+	memcpy(w->prefix_str, name, len + 1);
+	return 0;
+}
+
+void pifs_tftp_prefix_format(const struct pifs_worker *w, char *out,
+			     size_t len)
+{
+	if (w->prefix == PIFS_PREFIX_STR)
+		snprintf(out, len, "str:%s", w->prefix_str);
+	else
+		snprintf(out, len, "%s",
+			 w->prefix == PIFS_PREFIX_MAC ? "mac" : "serial");
+}
+
+void pifs_worker_tftp_dir(const struct pifs_worker *w, char out[32])
+{
+	size_t i;
+
+	switch (w->prefix) {
+	case PIFS_PREFIX_MAC:
+		/* the EEPROM's spelling: dc-a6-32-01-36-c2, lower case */
+		for (i = 0; i < 17 && w->mac[i]; i++)
+			out[i] = w->mac[i] == ':' ? '-' : w->mac[i];
+		out[i] = '\0';
+		break;
+	case PIFS_PREFIX_STR:
+		snprintf(out, 32, "%s", w->prefix_str);
+		break;
+	default:
+		snprintf(out, 32, "%s", w->serial);
+		break;
+	}
+}
+
 void pifs_registry_init(struct pifs_registry *reg)
 {
 	reg->workers = NULL;
@@ -146,6 +270,20 @@ pifs_registry_find_serial(const struct pifs_registry *reg, const char *serial)
 	return NULL;
 }
 
+const struct pifs_worker *
+pifs_registry_find_tftp_dir(const struct pifs_registry *reg, const char *dir)
+{
+	char d[32];
+	size_t i;
+
+	for (i = 0; i < reg->count; i++) {
+		pifs_worker_tftp_dir(&reg->workers[i], d);
+		if (!strcmp(d, dir))
+			return &reg->workers[i];
+	}
+	return NULL;
+}
+
 static const struct pifs_worker *find_mac(const struct pifs_registry *reg,
 					  const char *mac)
 {
@@ -166,6 +304,49 @@ static const struct pifs_worker *find_ip(const struct pifs_registry *reg,
 		if (!strcmp(reg->workers[i].ip, ip))
 			return &reg->workers[i];
 	return NULL;
+}
+
+/* The model and prefix rules shared by add and the parser. */
+static int model_check(const struct pifs_worker *w, char *errbuf,
+		       size_t errlen)
+{
+	if ((unsigned)w->model > PIFS_MODEL_PI5) {
+		pifs_seterr(errbuf, errlen, "bad model %d", (int)w->model);
+		return -EINVAL;
+	}
+	if (w->prefix != PIFS_PREFIX_SERIAL && w->prefix != PIFS_PREFIX_MAC &&
+	    w->prefix != PIFS_PREFIX_STR) {
+		pifs_seterr(errbuf, errlen, "bad tftp prefix %d", (int)w->prefix);
+		return -EINVAL;
+	}
+	if (w->prefix == PIFS_PREFIX_STR &&
+	    (memchr(w->prefix_str, '\0', sizeof(w->prefix_str)) == NULL ||
+	     pifs_tftp_str_valid(w->prefix_str) < 0)) {
+		pifs_seterr(errbuf, errlen,
+			    "bad tftp prefix string '%.*s' (want 1 to %d of "
+			    "[A-Za-z0-9._-], not starting with '.')",
+			    (int)sizeof(w->prefix_str), w->prefix_str,
+			    PIFS_TFTP_STR_MAX);
+		return -EINVAL;
+	}
+	/* A Pi 3B+ has no EEPROM: bootcode.bin always asks for <serial>/. */
+	if (w->model == PIFS_MODEL_PI3BPLUS && w->prefix != PIFS_PREFIX_SERIAL) {
+		pifs_seterr(errbuf, errlen,
+			    "a pi3b+ has no TFTP_PREFIX setting: its TFTP "
+			    "directory is its serial");
+		return -EINVAL;
+	}
+	/* A Pi 4 or 5 MAC is not derived from its serial: it must be given. */
+	if (w->model != PIFS_MODEL_PI3BPLUS && !w->mac[0]) {
+		pifs_seterr(errbuf, errlen, "a %s needs its mac",
+			    pifs_model_name(w->model));
+		return -EINVAL;
+	}
+	if (w->flags) {
+		pifs_seterr(errbuf, errlen, "unknown flags 0x%x", w->flags);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Validate and normalise w in place; errbuf names the bad field. */
@@ -204,7 +385,7 @@ static int worker_check(struct pifs_worker *w, char *errbuf, size_t errlen)
 		       (int)sizeof(w->ip), w->ip);
 		return -EINVAL;
 	}
-	return 0;
+	return model_check(w, errbuf, errlen);
 }
 
 /* -EEXIST when w clashes with a registered worker; errbuf says how. */
@@ -213,6 +394,7 @@ static int worker_clash(const struct pifs_registry *reg,
 			size_t errlen)
 {
 	const struct pifs_worker *o;
+	char dir[32];
 
 	if (pifs_registry_find(reg, w->name)) {
 		pifs_seterr(errbuf, errlen, "worker %s already exists", w->name);
@@ -230,6 +412,15 @@ static int worker_clash(const struct pifs_registry *reg,
 	}
 	if ((o = find_ip(reg, w->ip))) {
 		pifs_seterr(errbuf, errlen, "ip %s is already %s's", w->ip, o->name);
+		return -EEXIST;
+	}
+	/* Two workers under one name in tftpboot/ would boot one's files on
+	 * the other's board: worker A's fixed string equal to B's serial,
+	 * A's MAC directory equal to B's fixed string, ... */
+	pifs_worker_tftp_dir(w, dir);
+	if ((o = pifs_registry_find_tftp_dir(reg, dir))) {
+		pifs_seterr(errbuf, errlen,
+			    "tftp directory '%s' is already %s's", dir, o->name);
 		return -EEXIST;
 	}
 	return 0;
@@ -273,24 +464,36 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
 	return 0;
 }
 
-/* Parse one worker line (modified in place) into reg. */
+/* The flags field: "-" or comma-separated words, none known yet. */
+static int parse_flags(const char *s, unsigned *out, char *bad, size_t blen)
+{
+	*out = 0;
+	if (!strcmp(s, "-"))
+		return 0;
+	/* Enrolment adds its word here; until then any word is unknown. */
+	snprintf(bad, blen, "%.*s", (int)strcspn(s, ","), s);
+	return -EINVAL;
+}
+
+/* Parse one worker line (modified in place) into reg; V is the file's
+ * format version (1: five fields, 2: eight). */
 static int parse_worker(struct pifs_registry *reg, char *line, unsigned lineno,
-			char *errbuf, size_t errlen)
+			int v, char *errbuf, size_t errlen)
 {
 	struct pifs_worker w;
-	char *f[6], *save = NULL, msg[160];
-	int n = 0, ret;
+	char *f[9], *save = NULL, msg[160];
+	int n = 0, want = v == 1 ? 5 : 8, ret;
 
 	memset(&w, 0, sizeof(w));
 	for (char *t = strtok_r(line, " \t", &save); t;
 	     t = strtok_r(NULL, " \t", &save)) {
-		if (n == 6)
+		if (n == 9)
 			break;
 		f[n++] = t;
 	}
-	if (n != 5) {
-		pifs_seterr(errbuf, errlen, "line %u: want 5 fields, got %s", lineno,
-		       n > 5 ? "more" : "fewer");
+	if (n != want) {
+		pifs_seterr(errbuf, errlen, "line %u: want %d fields, got %s",
+			    lineno, want, n > want ? "more" : "fewer");
 		return -EINVAL;
 	}
 	if (field_copy(w.name, sizeof(w.name), f[0]) < 0 ||
@@ -317,6 +520,38 @@ static int parse_worker(struct pifs_registry *reg, char *line, unsigned lineno,
 		pifs_seterr(errbuf, errlen, "line %u: bad id '%s'", lineno, f[4]);
 		return -EINVAL;
 	}
+	if (v >= 2) {
+		char pf[40], bad[40];
+
+		if (pifs_model_parse(f[5], &w.model) < 0) {
+			pifs_seterr(errbuf, errlen, "line %u: bad model '%s'",
+				    lineno, f[5]);
+			return -EINVAL;
+		}
+		if (pifs_tftp_prefix_parse(f[6], &w) < 0) {
+			pifs_seterr(errbuf, errlen,
+				    "line %u: bad tftp prefix '%s'", lineno,
+				    f[6]);
+			return -EINVAL;
+		}
+		/* one spelling only, as for the other fields */
+		pifs_tftp_prefix_format(&w, pf, sizeof(pf));
+		if (strcmp(pf, f[6])) {
+			pifs_seterr(errbuf, errlen,
+				    "line %u: bad tftp prefix '%s'", lineno,
+				    f[6]);
+			return -EINVAL;
+		}
+		if (parse_flags(f[7], &w.flags, bad, sizeof(bad)) < 0) {
+			pifs_seterr(errbuf, errlen,
+				    "line %u: unknown flag '%s'", lineno, bad);
+			return -EINVAL;
+		}
+		if (model_check(&w, msg, sizeof(msg)) < 0) {
+			pifs_seterr(errbuf, errlen, "line %u: %s", lineno, msg);
+			return -EINVAL;
+		}
+	}
 	if (pifs_registry_find_id(reg, w.id)) {
 		pifs_seterr(errbuf, errlen, "line %u: id %u is already %s's", lineno,
 		       w.id, pifs_registry_find_id(reg, w.id)->name);
@@ -336,7 +571,7 @@ int pifs_registry_parse(struct pifs_registry *reg, const char *text,
 	struct pifs_registry tmp;
 	char *copy, *line, *next;
 	unsigned lineno = 0;
-	int have_next = 0, ret = 0;
+	int have_next = 0, ret = 0, version = 2;
 	size_t i;
 
 	pifs_registry_init(&tmp);
@@ -349,9 +584,12 @@ int pifs_registry_parse(struct pifs_registry *reg, const char *text,
 			*next++ = '\0';
 		lineno++;
 		if (lineno == 1) {
-			if (strcmp(line, REGISTRY_HEADER)) {
+			if (!strcmp(line, REGISTRY_HEADER_V1)) {
+				version = 1;
+			} else if (strcmp(line, REGISTRY_HEADER)) {
 				pifs_seterr(errbuf, errlen,
-				       "line 1: not a pifs worker registry v1");
+				       "line 1: not a pifs worker registry "
+				       "v1 or v2");
 				ret = -EINVAL;
 				goto out;
 			}
@@ -373,7 +611,7 @@ int pifs_registry_parse(struct pifs_registry *reg, const char *text,
 			have_next = 1;
 			continue;
 		}
-		ret = parse_worker(&tmp, line, lineno, errbuf, errlen);
+		ret = parse_worker(&tmp, line, lineno, version, errbuf, errlen);
 		if (ret < 0)
 			goto out;
 	}
@@ -407,8 +645,8 @@ int pifs_registry_format(const struct pifs_registry *reg, char **out)
 	size_t i, cap, len;
 	int n;
 
-	/* header + next-id + one line of at most ~120 bytes per worker */
-	cap = 64 + reg->count * 128;
+	/* header + next-id + one line of at most ~170 bytes per worker */
+	cap = 64 + reg->count * 192;
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
@@ -417,10 +655,13 @@ int pifs_registry_format(const struct pifs_registry *reg, char **out)
 	len = (size_t)n;
 	for (i = 0; i < reg->count; i++) {
 		const struct pifs_worker *w = &reg->workers[i];
+		char pf[40];
 
-		n = snprintf(buf + len, cap - len, "%s %s %s %s %u\n", w->name,
-			     w->serial, w->mac[0] ? w->mac : "-",
-			     w->ip[0] ? w->ip : "-", w->id);
+		pifs_tftp_prefix_format(w, pf, sizeof(pf));
+		n = snprintf(buf + len, cap - len, "%s %s %s %s %u %s %s -\n",
+			     w->name, w->serial, w->mac[0] ? w->mac : "-",
+			     w->ip[0] ? w->ip : "-", w->id,
+			     pifs_model_name(w->model), pf);
 		len += (size_t)n;
 	}
 	*out = buf;

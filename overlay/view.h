@@ -40,6 +40,10 @@ struct pifs_view {
 	uint32_t id;            /* immutable: registry id */
 	char name[PIFS_NAME_MAX + 1];
 	char serial[9];         /* immutable: the Pi's serial */
+	char tftp_dir[32];      /* immutable: its name in tftpboot/ (the
+				 * serial, MAC or fixed string its boot
+				 * loader asks for: registry.h) */
+	enum pifs_model model;  /* immutable */
 	struct pifs_golden_ref *golden; /* changed by a swap (view lock) */
 	int lower_root;         /* golden->fd; shared, not owned */
 	int work_fd;            /* O_PATH of STORE/work; shared, not owned */
@@ -71,7 +75,7 @@ struct pifs_fs {
 	struct pifs_node *nfsroot; /* static: id 2 */
 	struct pifs_node *tftproot; /* static: id 3 */
 	pthread_mutex_t unknown_lock; /* guards unknown[] */
-	char unknown[64][9];  /* unregistered serials already logged */
+	char unknown[64][32]; /* unregistered names already logged */
 	unsigned nunknown;
 	pthread_mutex_t views_lock; /* guards views, nviews, reg_* */
 	struct pifs_view **views;

@@ -599,7 +599,7 @@ static int show_generated(struct pifs_store *st, const struct pifs_meta *m,
 	struct pifs_registry reg;
 	struct pifs_identity id;
 	enum pifs_gen kind;
-	char dir[64], *golden = NULL;
+	char dir[64], tdir[32], *golden = NULL;
 	size_t glen = 0;
 	int ret;
 
@@ -621,6 +621,8 @@ static int show_generated(struct pifs_store *st, const struct pifs_meta *m,
 	id.worker = w->name;
 	id.serial = w->serial;
 	id.master = st->conf.master;
+	pifs_worker_tftp_dir(w, tdir);
+	id.tftp_dir = tdir;
 	if (pifs_read_file(st->golden_fd, path, 1 << 20, &golden, &glen) < 0)
 		golden = NULL;
 	ret = pifs_gen_content(kind, &id, golden, glen, out, len);

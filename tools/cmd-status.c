@@ -2,12 +2,14 @@
 /*
  * cmd-status.c - looking at a whole store: pifs status (every worker's
  * unsnapshotted changes, last snapshot, rebase conflicts, and whether
- * it can boot), pifs fsck (the repository, the deltas and every golden
+ * it can boot: cmdline.txt, its model's boot files, files too big for its
+ * firmware's TFTP), pifs fsck (the repository, the deltas and every golden
  * against its manifest) and pifs master (show or change the master's
  * address, a running pifsd reloading it).
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -23,6 +25,7 @@
 #include "ctl.h"
 #include "gitstore.h"
 #include "json.h"
+#include "models.h"
 #include "rebase.h"
 #include "registry.h"
 #include "safeio.h"
@@ -100,6 +103,222 @@ static int shows_cmdline(struct pifs_store *st, const char *worker)
 	return ok;
 }
 
+/* A regular file at the top of a worker's boot/firmware/. */
+struct fwfile {
+	char *name;
+	uint64_t size;
+	int in_delta; /* the delta's (else the golden's) */
+};
+
+struct fwlist {
+	struct fwfile *f;
+	size_t n;
+	int hidden_n;       /* names the delta hides (whiteouts, non-files) */
+	char **hidden;
+};
+
+static void fwlist_free(struct fwlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->f[i].name);
+	for (int i = 0; i < l->hidden_n; i++)
+		free(l->hidden[i]);
+	free(l->f);
+	free(l->hidden);
+	memset(l, 0, sizeof(*l));
+}
+
+static const struct fwfile *fw_find(const struct fwlist *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->f[i].name, name))
+			return &l->f[i];
+	return NULL;
+}
+
+static int fw_hidden(const struct fwlist *l, const char *name)
+{
+	for (int i = 0; i < l->hidden_n; i++)
+		if (!strcmp(l->hidden[i], name))
+			return 1;
+	return 0;
+}
+
+/* Add DIRFD's regular files (and, from the delta, what it hides). */
+static void fw_scan(struct fwlist *l, int dirfd, int delta)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *e;
+
+	if (!d) {
+		close(dirfd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		struct stat s;
+		void *p;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    fw_find(l, e->d_name) || fw_hidden(l, e->d_name))
+			continue;
+		if (fstatat(dirfd, e->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(s.st_mode)) {
+			if (!(p = realloc(l->f, (l->n + 1) * sizeof(*l->f))))
+				die(1, "out of memory");
+			l->f = p;
+			l->f[l->n].name = strdup(e->d_name);
+			l->f[l->n].size = (uint64_t)s.st_size;
+			l->f[l->n].in_delta = delta;
+			if (!l->f[l->n++].name)
+				die(1, "out of memory");
+		} else if (delta) {
+			/* a whiteout or anything else hides the golden's */
+			if (!(p = realloc(l->hidden,
+					  (size_t)(l->hidden_n + 1) * sizeof(char *))))
+				die(1, "out of memory");
+			l->hidden = p;
+			if (!(l->hidden[l->hidden_n++] = strdup(e->d_name)))
+				die(1, "out of memory");
+		}
+	}
+	closedir(d);
+}
+
+/* The regular files at the top of WORKER's boot/firmware/ as its view
+ * (and so tftpboot/) shows them: the delta's entries over those of GOLDEN
+ * (its golden's tree), walked one name at a time as shows_cmdline does.
+ * *cfgfd gets an O_PATH fd of the directory its config.txt is in (or -1). */
+static void fw_list(struct pifs_store *st, const char *worker, int golden,
+		    struct fwlist *l, int *cfgfd)
+{
+	static const char *const comps[] = { "boot", "firmware" };
+	int dfd = openat(st->deltas_fd, worker,
+			 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int lower = 1, gone = 0, gfd;
+	struct stat s;
+	char c;
+
+	memset(l, 0, sizeof(*l));
+	*cfgfd = -1;
+	for (size_t i = 0; dfd >= 0 && i < 2; i++) {
+		int next;
+
+		if (fstatat(dfd, comps[i], &s, AT_SYMLINK_NOFOLLOW) < 0) {
+			close(dfd);
+			dfd = -1;
+			break;
+		}
+		if (!S_ISDIR(s.st_mode)) {
+			gone = 1; /* a whiteout or a file: no boot/firmware */
+			break;
+		}
+		if (pifs_lgetxattr(dfd, comps[i], PIFS_XATTR_OPAQUE, &c, 1) == 1)
+			lower = 0;
+		next = openat(dfd, comps[i],
+			      (i == 1 ? O_RDONLY : O_PATH) | O_DIRECTORY |
+				  O_NOFOLLOW | O_CLOEXEC);
+		close(dfd);
+		dfd = next;
+	}
+	if (gone) {
+		close(dfd);
+		return;
+	}
+	if (dfd >= 0) {
+		int keep = dup(dfd);
+
+		fw_scan(l, dfd, 1);
+		dfd = keep;
+	}
+	if (lower && (gfd = pifs_openat_beneath(golden, "boot/firmware",
+						 O_RDONLY | O_DIRECTORY, 0)) >= 0) {
+		int keep = dup(gfd);
+
+		fw_scan(l, gfd, 0);
+		gfd = keep;
+		if (!fw_hidden(l, "config.txt") &&
+		    !(fw_find(l, "config.txt") &&
+		      fw_find(l, "config.txt")->in_delta)) {
+			*cfgfd = gfd;
+			gfd = -1;
+		}
+		if (gfd >= 0)
+			close(gfd);
+	}
+	if (fw_find(l, "config.txt") && fw_find(l, "config.txt")->in_delta) {
+		if (*cfgfd >= 0)
+			close(*cfgfd);
+		*cfgfd = dfd;
+		dfd = -1;
+	}
+	if (dfd >= 0)
+		close(dfd);
+}
+
+/* What status says of a worker's boot files: the ones its model needs
+ * that are missing, and the files too big for its firmware's TFTP. */
+struct bootcheck {
+	char missing[8][140];
+	size_t nmissing;
+	char missing_json[8][64]; /* the first name of each */
+	struct {
+		char *name;
+		uint64_t size;
+	} big[16];
+	size_t nbig;
+};
+
+static void boot_check(struct pifs_store *st, const struct pifs_worker *w,
+		       const char *golden_id, struct bootcheck *bc)
+{
+	const char *const *need = pifs_model_boot_files(w->model);
+	uint64_t max = pifs_model_tftp_max(w->model);
+	struct fwlist l;
+	char k[2][64], *cfg = NULL;
+	size_t cfglen = 0, nk;
+	int golden, cfgfd, own = 0;
+
+	memset(bc, 0, sizeof(*bc));
+	golden = st->golden_fd;
+	if (golden_id[0] && strcmp(golden_id, st->conf.golden) &&
+	    (golden = pifs_store_golden_open(st, golden_id)) >= 0)
+		own = 1;
+	if (golden < 0)
+		golden = st->golden_fd;
+	fw_list(st, w->name, golden, &l, &cfgfd);
+	if (cfgfd >= 0 && pifs_read_file(cfgfd, "config.txt", 1 << 20, &cfg,
+					 &cfglen) < 0)
+		cfg = NULL;
+	for (; *need && bc->nmissing < 7; need++)
+		if (!fw_find(&l, *need)) {
+			snprintf(bc->missing[bc->nmissing], 140, "%s", *need);
+			snprintf(bc->missing_json[bc->nmissing++], 64, "%s", *need);
+		}
+	nk = pifs_model_kernels(w->model, cfg, cfglen, k);
+	if (!fw_find(&l, k[0]) && (nk < 2 || !fw_find(&l, k[1]))) {
+		if (nk == 2)
+			snprintf(bc->missing[bc->nmissing], 140,
+				 "%s (or %s)", k[0], k[1]);
+		else
+			snprintf(bc->missing[bc->nmissing], 140, "%s", k[0]);
+		snprintf(bc->missing_json[bc->nmissing++], 64, "%s", k[0]);
+	}
+	for (size_t i = 0; i < l.n && bc->nbig < 16; i++)
+		if (l.f[i].size > max) {
+			bc->big[bc->nbig].name = strdup(l.f[i].name);
+			if (!bc->big[bc->nbig].name)
+				die(1, "out of memory");
+			bc->big[bc->nbig++].size = l.f[i].size;
+		}
+	free(cfg);
+	if (cfgfd >= 0)
+		close(cfgfd);
+	fwlist_free(&l);
+	if (own)
+		close(golden);
+}
+
 /* What status says of one worker. */
 struct wstatus {
 	const char *name, *serial;
@@ -113,6 +332,9 @@ struct wstatus {
 	int boots;	   /* its view shows boot/firmware/cmdline.txt */
 	struct pifs_conflict *cf;
 	size_t ncf;
+	const struct pifs_worker *w;
+	char tftp_dir[32];
+	struct bootcheck bc;
 };
 
 static void status_text(const struct pifs_store *st, const struct wstatus *ws,
@@ -173,6 +395,31 @@ static void status_text(const struct pifs_store *st, const struct wstatus *ws,
 			       "it will "
 			       "not boot\n",
 			       ws[i].name);
+	for (i = 0; i < n; i++) {
+		const struct wstatus *w = &ws[i];
+		enum pifs_model m = w->w->model;
+		char list[1200] = "";
+
+		for (size_t k = 0; k < w->bc.nmissing; k++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list),
+				 "%s%s", k ? ", " : "", w->bc.missing[k]);
+		if (w->bc.nmissing)
+			printf("warning: %s is a %s and its boot/firmware has "
+			       "no %s: it will not boot\n",
+			       w->name, pifs_model_name(m), list);
+		for (size_t k = 0; k < w->bc.nbig; k++) {
+			char *esc = pifs_path_escape(w->bc.big[k].name);
+
+			printf("warning: %s's boot/firmware/%s is %llu bytes, "
+			       "more than a %s's firmware fetches over TFTP "
+			       "(65535 blocks of %u bytes: %llu)\n",
+			       w->name, esc ? esc : "?",
+			       (unsigned long long)w->bc.big[k].size,
+			       pifs_model_name(m), pifs_model_tftp_blksize(m),
+			       (unsigned long long)pifs_model_tftp_max(m));
+			free(esc);
+		}
+	}
 	if (!bootcode)
 		printf("warning: the golden has no boot/firmware/bootcode.bin: "
 		       "Pi 3 workers cannot network-boot\n");
@@ -218,6 +465,28 @@ static void status_json(const struct pifs_store *st, const struct wstatus *ws,
 			json_null(&j);
 		}
 		json_member_bool(&j, "boots", w->boots);
+		json_member_string(&j, "model", pifs_model_name(w->w->model));
+		json_member_string(&j, "tftp_dir", w->tftp_dir);
+		json_key(&j, "missing_boot_files");
+		json_array_begin(&j);
+		for (size_t k = 0; k < w->bc.nmissing; k++)
+			json_string(&j, w->bc.missing_json[k]);
+		json_array_end(&j);
+		json_key(&j, "oversized_boot_files");
+		json_array_begin(&j);
+		for (size_t k = 0; k < w->bc.nbig; k++) {
+			char path[300];
+
+			snprintf(path, sizeof(path), "boot/firmware/%s",
+				 w->bc.big[k].name);
+			json_object_begin(&j);
+			json_member_bytes(&j, "path", path);
+			json_member_uint(&j, "size", w->bc.big[k].size);
+			json_member_uint(&j, "limit",
+					 pifs_model_tftp_max(w->w->model));
+			json_object_end(&j);
+		}
+		json_array_end(&j);
 		json_key(&j, "conflicts");
 		json_array_begin(&j);
 		for (size_t k = 0; k < w->ncf; k++) {
@@ -285,6 +554,9 @@ int cmd_status(int argc, char **argv)
 			w->ncf = 0;
 		}
 		w->boots = shows_cmdline(&st, w->name);
+		w->w = &reg.workers[i];
+		pifs_worker_tftp_dir(w->w, w->tftp_dir);
+		boot_check(&st, w->w, w->golden, &w->bc);
 	}
 	bootcode = pifs_lstat_beneath(st.golden_fd,
 				      "boot/firmware/bootcode.bin", &bs) == 0;
@@ -292,8 +564,11 @@ int cmd_status(int argc, char **argv)
 		status_json(&st, ws, reg.count, bootcode);
 	else
 		status_text(&st, ws, reg.count, bootcode);
-	for (i = 0; i < reg.count; i++)
+	for (i = 0; i < reg.count; i++) {
 		pifs_conflicts_free(ws[i].cf, ws[i].ncf);
+		for (size_t k = 0; k < ws[i].bc.nbig; k++)
+			free(ws[i].bc.big[k].name);
+	}
 	free(ws);
 	close_store(&st, &reg, g);
 	return 0;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * cmd-worker.c - pifs worker add, list and remove: the store's registry
- * of workers (name, serial, MAC, address, id) and each worker's delta,
+ * of workers (name, serial, MAC, address, id, board model, TFTP directory)
+ * and each worker's delta,
  * created on a golden when it is added and kept aside when it is
  * removed.  A running pifsd is told before the command returns.
  */
@@ -24,17 +25,29 @@
 #include "store.h"
 
 static const char usage_worker[] =
-    "usage: pifs [--store DIR] worker add NAME --serial HEX8 [--mac MAC] [--ip "
-    "IPv4]\n"
-    "                                     [--golden ID]\n"
+    "usage: pifs [--store DIR] worker add NAME --serial SERIAL\n"
+    "                                     [--model MODEL] [--mac MAC]\n"
+    "                                     [--tftp-prefix PREFIX]\n"
+    "                                     [--ip IPv4] [--golden ID]\n"
     "       pifs [--store DIR] worker list [--json]\n"
     "       pifs [--store DIR] worker remove NAME [--force]\n"
     "\n"
-    "NAME is [a-z0-9][a-z0-9-]*, at most 63 characters; HEX8 the Pi's\n"
-    "8-digit serial.  The MAC defaults to b8:27:eb: and the serial's last 6\n"
-    "digits; the address to the lowest free one in the store's range (an\n"
-    "--ip must be in the range's /24, and not the master's); the\n"
-    "golden to the store's default (pifs golden default).\n"
+    "NAME is [a-z0-9][a-z0-9-]*, at most 63 characters; SERIAL the Pi's\n"
+    "serial: 8 hex digits, or the 16 of /proc/cpuinfo when they start with\n"
+    "00000000 or 10000000.  MODEL is pi3b+ (the default), pi4 or pi5.  A\n"
+    "pi3b+'s MAC is b8:27:eb: and the serial's last 6 digits (a --mac must\n"
+    "be that); a pi4 or pi5 needs --mac (a MAC outside Raspberry Pi's\n"
+    "prefixes is taken with a warning).  PREFIX is what the board's EEPROM\n"
+    "TFTP_PREFIX says, and so the directory it asks for in tftpboot/:\n"
+    "serial (0, the default: the serial), mac (2: the MAC with dashes,\n"
+    "dc-a6-32-01-36-c2) or str:NAME (1: TFTP_PREFIX_STR=NAME/, NAME 1 to 31\n"
+    "of [A-Za-z0-9._-], not starting with '.'); a pi3b+ has only serial.\n"
+    "Two workers cannot have the same directory.  The address defaults to\n"
+    "the lowest free one in the store's range (an --ip must be in the\n"
+    "range's /24, and not the master's); the golden to the store's default\n"
+    "(pifs golden default).  A pi5 needs a golden with its files: import a\n"
+    "Raspberry Pi OS image (Debian has no Pi 5 kernel).\n"
+    "list shows each worker's model and TFTP directory.\n"
     "remove refuses while the store is mounted unless --force is given; the\n"
     "worker's delta is kept as deltas/.removed-NAME-<time>.\n"
     "list --json prints the list as one JSON document (README: Machine-\n"
@@ -111,10 +124,14 @@ static int worker_add(int argc, char **argv)
 	    {"mac", required_argument, NULL, 'm'},
 	    {"ip", required_argument, NULL, 'i'},
 	    {"golden", required_argument, NULL, 'g'},
+	    {"model", required_argument, NULL, 'M'},
+	    {"tftp-prefix", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *serial = NULL, *mac = NULL, *ip = NULL, *name, *garg = NULL;
+	const char *model = NULL, *prefix = NULL;
+	char dir[32], pi3mac[18];
 	char gold[17];
 	struct pifs_registry reg;
 	struct pifs_worker w;
@@ -132,6 +149,10 @@ static int worker_add(int argc, char **argv)
 			ip = optarg;
 		else if (c == 'g')
 			garg = optarg;
+		else if (c == 'M')
+			model = optarg;
+		else if (c == 'p')
+			prefix = optarg;
 	}
 	if (optind >= argc)
 		die(EXIT_USAGE, "worker add needs a NAME");
@@ -139,7 +160,7 @@ static int worker_add(int argc, char **argv)
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	if (!serial)
-		die(EXIT_USAGE, "worker add needs --serial HEX8");
+		die(EXIT_USAGE, "worker add needs --serial SERIAL");
 
 	memset(&w, 0, sizeof(w));
 	if (pifs_worker_name_valid(name) < 0)
@@ -148,12 +169,37 @@ static int worker_add(int argc, char **argv)
 		    "characters)",
 		    name, PIFS_NAME_MAX);
 	strcpy(w.name, name);
-	if (pifs_serial_norm(serial, w.serial) < 0)
-		die(EXIT_USAGE, "bad serial '%s' (want 8 hex digits)", serial);
+	if (model && pifs_model_parse(model, &w.model) < 0)
+		die(EXIT_USAGE, "bad model '%s' (want pi3b+, pi4 or pi5)", model);
+	if (pifs_serial_parse(serial, w.serial) < 0)
+		die(EXIT_USAGE,
+		    "bad serial '%s' (want 8 hex digits, or 16 starting with "
+		    "00000000 or 10000000)",
+		    serial);
 	if (mac && pifs_mac_norm(mac, w.mac) < 0)
 		die(EXIT_USAGE, "bad mac '%s' (want aa:bb:cc:dd:ee:ff)", mac);
-	if (!mac)
-		pifs_mac_from_serial(w.serial, w.mac);
+	if (prefix && pifs_tftp_prefix_parse(prefix, &w) < 0)
+		die(EXIT_USAGE,
+		    "bad tftp prefix '%s' (want serial, mac or str:NAME, NAME "
+		    "1 to %d of [A-Za-z0-9._-] not starting with '.')",
+		    prefix, PIFS_TFTP_STR_MAX);
+	if (w.model == PIFS_MODEL_PI3BPLUS) {
+		/* The 3B+'s MAC is in its OTP, from its serial: another one
+		 * is a typo in one of the two. */
+		pifs_mac_from_serial(w.serial, pi3mac);
+		if (mac && strcmp(w.mac, pi3mac))
+			die(1,
+			    "mac %s is not serial %s's: a pi3b+'s MAC is %s "
+			    "(another board: --model pi4 or pi5)",
+			    w.mac, w.serial, pi3mac);
+		memcpy(w.mac, pi3mac, sizeof(w.mac));
+		if (w.prefix != PIFS_PREFIX_SERIAL)
+			die(1, "a pi3b+ has no TFTP_PREFIX setting: its TFTP "
+			       "directory is its serial (--tftp-prefix serial)");
+	} else if (!mac) {
+		die(1, "a %s needs --mac: its MAC is not derived from its serial",
+		    pifs_model_name(w.model));
+	}
 	if (ip && pifs_ipv4_valid(ip) < 0)
 		die(EXIT_USAGE, "bad ip '%s' (want a dotted IPv4 address)", ip);
 	if (ip)
@@ -173,6 +219,12 @@ static int worker_add(int argc, char **argv)
 		check_ip(&st, ip);
 	if (pifs_registry_add(&reg, &w, err, sizeof(err)) < 0)
 		die(1, "%s", err);
+	if (!pifs_mac_known(w.mac))
+		fprintf(stderr,
+			"pifs: warning: mac %s is not one of Raspberry Pi's "
+			"prefixes (b8:27:eb, dc:a6:32, e4:5f:01, d8:3a:dd, "
+			"28:cd:c1, 2c:cf:67)\n",
+			w.mac);
 	ret = pifs_store_delta_init_on(&st, st.deltas_fd, w.name, gold);
 	if (ret == 0)
 		ret = pifs_fsync_dir(st.deltas_fd);
@@ -188,8 +240,9 @@ static int worker_add(int argc, char **argv)
 		    strerror(-ret));
 	}
 	tell_pifsd_workers(&st);
-	printf("added %s: serial %s mac %s ip %s (id %u)\n", w.name, w.serial,
-	       w.mac, w.ip, w.id);
+	pifs_worker_tftp_dir(&w, dir);
+	printf("added %s: %s serial %s mac %s ip %s tftp %s/ (id %u)\n", w.name,
+	       pifs_model_name(w.model), w.serial, w.mac, w.ip, dir, w.id);
 	close_store(&st, &reg, NULL);
 	return 0;
 }
@@ -206,13 +259,19 @@ static void worker_list_json(const struct pifs_registry *reg)
 	json_array_begin(&j);
 	for (size_t i = 0; i < reg->count; i++) {
 		const struct pifs_worker *w = &reg->workers[i];
+		char dir[32], pf[40];
 
+		pifs_worker_tftp_dir(w, dir);
+		pifs_tftp_prefix_format(w, pf, sizeof(pf));
 		json_object_begin(&j);
 		json_member_string(&j, "name", w->name);
 		json_member_string(&j, "serial", w->serial);
 		json_member_string(&j, "mac", w->mac[0] ? w->mac : NULL);
 		json_member_string(&j, "ip", w->ip[0] ? w->ip : NULL);
 		json_member_uint(&j, "id", w->id);
+		json_member_string(&j, "model", pifs_model_name(w->model));
+		json_member_string(&j, "tftp_prefix", pf);
+		json_member_string(&j, "tftp_dir", dir);
 		json_object_end(&j);
 	}
 	json_array_end(&j);
@@ -247,14 +306,18 @@ static int worker_list(int argc, char **argv)
 	for (i = 0; i < reg.count; i++)
 		if ((int)strlen(reg.workers[i].name) > namew)
 			namew = (int)strlen(reg.workers[i].name);
-	printf("%-*s  %-8s  %-17s  %-15s  %s\n", namew, "NAME", "SERIAL", "MAC",
-	       "IP", "ID");
+	/* New columns go last: scripts read the first five by position. */
+	printf("%-*s  %-8s  %-17s  %-15s  %-5s  %-5s  %s\n", namew, "NAME",
+	       "SERIAL", "MAC", "IP", "ID", "MODEL", "TFTP-DIR");
 	for (i = 0; i < reg.count; i++) {
 		const struct pifs_worker *w = &reg.workers[i];
+		char dir[32];
 
-		printf("%-*s  %-8s  %-17s  %-15s  %u\n", namew, w->name,
-		       w->serial, w->mac[0] ? w->mac : "-",
-		       w->ip[0] ? w->ip : "-", w->id);
+		pifs_worker_tftp_dir(w, dir);
+		printf("%-*s  %-8s  %-17s  %-15s  %-5u  %-5s  %s\n", namew,
+		       w->name, w->serial, w->mac[0] ? w->mac : "-",
+		       w->ip[0] ? w->ip : "-", w->id,
+		       pifs_model_name(w->model), dir);
 	}
 	close_store(&st, &reg, NULL);
 	return 0;

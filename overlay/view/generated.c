@@ -30,7 +30,7 @@ int gen_build(struct pifs_view *v, enum pifs_gen kind, const char *golden_path,
 {
 	char master[sizeof(v->fs->store.conf.master)];
 	struct pifs_identity id = { .worker = v->name, .serial = v->serial,
-				    .master = master };
+				    .master = master, .tftp_dir = v->tftp_dir };
 	char *golden = NULL;
 	size_t glen = 0;
 	int r;

@@ -157,7 +157,7 @@ int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st);
 /* The tftpboot/ alias of REAL under PARENT; REAL's pin passes to it. */
 int alias_node(struct pifs_fs *fs, struct pifs_node *parent, const char *name,
 	       struct pifs_node *real, struct pifs_node **out, struct stat *st);
-/* NAME in tftpboot/: a boot ROM file, or a serial's alias directory. */
+/* NAME in tftpboot/: a boot ROM file, or a worker's alias directory. */
 int tftp_lookup(struct pifs_fs *fs, const char *name, struct pifs_node **out,
 		struct stat *st);
 /* A node reached through tftpboot/: read-only, never cached. */

@@ -139,6 +139,8 @@ static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
 	v->id = w->id;
 	snprintf(v->name, sizeof(v->name), "%s", w->name);
 	snprintf(v->serial, sizeof(v->serial), "%s", w->serial);
+	pifs_worker_tftp_dir(w, v->tftp_dir);
+	v->model = w->model;
 	v->golden = g;
 	v->lower_root = g->fd;
 	v->work_fd = fs->store.work_fd;

@@ -3,9 +3,11 @@
  * tftpboot.c - the static top and tftpboot/: the attributes of the static
  * directories (the root, nfsroot/, tftpboot/); tftpboot/'s lookups and
  * listing: the boot ROM's files from the default golden and, per
- * registered serial, a read-only alias directory onto its worker's
- * boot/firmware/ (an unregistered serial is logged once); and the rule
- * that nothing is changed through tftpboot/ or the static top.
+ * registered worker, a read-only alias directory onto its worker's
+ * boot/firmware/ under the name its boot loader asks for (its serial, its
+ * MAC with dashes or a fixed string: registry.h; an unregistered serial
+ * or MAC is logged once); and the rule that nothing is changed through
+ * tftpboot/ or the static top.
  */
 #include "config.h"
 
@@ -57,42 +59,77 @@ int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st)
 	return 0;
 }
 
-static struct pifs_view *view_by_serial(struct pifs_fs *fs, const char *serial)
+/* The worker whose TFTP directory is NAME (registry.h). */
+static struct pifs_view *view_by_tftp_dir(struct pifs_fs *fs, const char *name)
 {
 	struct pifs_view *v = NULL;
 
 	pthread_mutex_lock(&fs->views_lock);
 	for (size_t i = 0; i < fs->nviews; i++)
-		if (!fs->views[i]->gone && !strcmp(fs->views[i]->serial, serial))
+		if (!fs->views[i]->gone && !strcmp(fs->views[i]->tftp_dir, name))
 			v = fs->views[i];
 	pthread_mutex_unlock(&fs->views_lock);
 	return v;
 }
 
+static int is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* What a board asks for by default: 8 lower-case hex digits. */
 static int is_serial(const char *s)
 {
 	size_t i;
 
 	for (i = 0; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (!is_hex(s[i]))
 			return 0;
 	return i == 8;
 }
 
-/* Say once per serial that a Pi asked for a directory pifs does not have,
- * so the user can register it. */
-static void log_unknown(struct pifs_fs *fs, const char *serial)
+/* What an EEPROM with TFTP_PREFIX=2 asks for: dc-a6-32-01-36-c2. */
+static int is_mac_dir(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (i % 3 == 2 ? s[i] != '-' : !is_hex(s[i]))
+			return 0;
+	return i == 17;
+}
+
+/* Say once per name that a Pi asked for a directory pifs does not have,
+ * with the command that registers it.  Only serial- and MAC-shaped names:
+ * anything else asked for at the top is a root file (a Pi 4 that found
+ * no start4.elf in its directory asks for start4.elf here), and a fixed
+ * TFTP_PREFIX_STR cannot be told from one. */
+static void log_unknown(struct pifs_fs *fs, const char *name)
 {
 	unsigned i;
 
 	pthread_mutex_lock(&fs->unknown_lock);
 	for (i = 0; i < fs->nunknown; i++)
-		if (!strcmp(fs->unknown[i], serial))
+		if (!strcmp(fs->unknown[i], name))
 			break;
 	if (i == fs->nunknown && i < sizeof(fs->unknown) / sizeof(*fs->unknown)) {
-		memcpy(fs->unknown[fs->nunknown++], serial, 9);
-		pifs_warn("boot request for unregistered serial %s: register it with "
-			  "'pifs worker add NAME --serial %s'", serial, serial);
+		char mac[18];
+
+		snprintf(fs->unknown[fs->nunknown++], sizeof(*fs->unknown),
+			 "%s", name);
+		if (is_serial(name)) {
+			pifs_warn("boot request for unregistered serial %s: "
+				  "register it with 'pifs worker add NAME "
+				  "--serial %s'", name, name);
+		} else {
+			for (int k = 0; k < 17; k++)
+				mac[k] = name[k] == '-' ? ':' : name[k];
+			mac[17] = '\0';
+			pifs_warn("boot request for unregistered MAC directory "
+				  "%s: register it with 'pifs worker add NAME "
+				  "--model pi4|pi5 --serial SERIAL --mac %s "
+				  "--tftp-prefix mac'", name, mac);
+		}
 	}
 	pthread_mutex_unlock(&fs->unknown_lock);
 }
@@ -199,11 +236,14 @@ int tftp_lookup(struct pifs_fs *fs, const char *name, struct pifs_node **out,
 		*out = pifs_nodes_insert(&fs->nodes, n);
 		return 0;
 	}
-	if (!is_serial(name))
+	/* Only names a registered directory can have (registry.h): never
+	 * '.', '..', a '/' or anything longer than TFTP_PREFIX_STR. */
+	if (pifs_tftp_str_valid(name) < 0)
 		return -ENOENT;
 	pifs_fs_refresh(fs);
-	if (!(v = view_by_serial(fs, name))) {
-		log_unknown(fs, name);
+	if (!(v = view_by_tftp_dir(fs, name))) {
+		if (is_serial(name) || is_mac_dir(name))
+			log_unknown(fs, name);
 		return -ENOENT;
 	}
 	if ((r = firmware_node(fs, v, &fw)) < 0)
@@ -225,7 +265,8 @@ int modifiable(struct pifs_fs *fs, const struct pifs_node *n)
 }
 
 /* tftpboot/: the root boot files the golden has, and a directory per
- * registered serial whose worker has a boot/firmware directory. */
+ * registered worker that has a boot/firmware directory, under the name its
+ * boot loader asks for. */
 int tftp_list(struct pifs_fs *fs, struct dirbuf *b)
 {
 	static const char *const files[] = { "bootcode.bin", "bootsig.bin" };
@@ -256,7 +297,7 @@ int tftp_list(struct pifs_fs *fs, struct dirbuf *b)
 
 		if (firmware_node(fs, vs[i], &fw) < 0)
 			continue;
-		r = dir_add(b, vs[i]->serial, fw->id | PIFS_ID_ALIAS, DT_DIR);
+		r = dir_add(b, vs[i]->tftp_dir, fw->id | PIFS_ID_ALIAS, DT_DIR);
 		pifs_nodes_put(&fs->nodes, fw);
 	}
 	free(vs);

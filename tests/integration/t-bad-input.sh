@@ -46,6 +46,30 @@ expect_fail "remove unknown" "no worker 'nope'" $W remove nope
 expect_fail "unknown command" "unknown command 'bogus'" "$PIFS" --store "$S" bogus
 expect_eq "nothing changed by the bad commands" "$before" "$(snap)"
 
+# models and TFTP directories (issue 21): each mistake one line, exit
+# non-zero, the registry unchanged
+expect_fail "bad model" "bad model 'pi6' \(want pi3b\+, pi4 or pi5\)" $W add w9 --model pi6 --serial 12345678 --mac dc:a6:32:00:00:09
+expect_fail "pi4 without --mac" "a pi4 needs --mac: its MAC is not derived from its serial" $W add w9 --model pi4 --serial 12345678
+expect_fail "pi5 without --mac" "a pi5 needs --mac" $W add w9 --model pi5 --serial 12345678
+expect_fail "bad tftp prefix kind" "bad tftp prefix 'serials'" $W add w9 --model pi4 --serial 12345678 --mac dc:a6:32:00:00:09 --tftp-prefix serials
+expect_fail "33-character prefix string" "bad tftp prefix 'str:$(printf 'a%.0s' $(seq 33))'" \
+	$W add w9 --model pi4 --serial 12345678 --mac dc:a6:32:00:00:09 --tftp-prefix "str:$(printf 'a%.0s' $(seq 33))"
+expect_fail "32-character prefix string (TFTP_PREFIX_STR holds its '/' too)" "bad tftp prefix" \
+	$W add w9 --model pi4 --serial 12345678 --mac dc:a6:32:00:00:09 --tftp-prefix "str:$(printf 'a%.0s' $(seq 32))"
+expect_fail "prefix string with a slash" "bad tftp prefix 'str:a/b'" $W add w9 --model pi4 --serial 12345678 --mac dc:a6:32:00:00:09 --tftp-prefix str:a/b
+expect_fail "prefix string '..'" "bad tftp prefix 'str:..'" $W add w9 --model pi4 --serial 12345678 --mac dc:a6:32:00:00:09 --tftp-prefix str:..
+expect_fail "prefix string '.'" "bad tftp prefix 'str:.'" $W add w9 --model pi4 --serial 12345678 --mac dc:a6:32:00:00:09 --tftp-prefix str:.
+expect_fail "prefix string with a space" "bad tftp prefix 'str:a b'" $W add w9 --model pi4 --serial 12345678 --mac dc:a6:32:00:00:09 --tftp-prefix "str:a b"
+expect_fail "prefix string bootcode.bin (a root file)" "bad tftp prefix 'str:bootcode.bin'" $W add w9 --model pi4 --serial 12345678 --mac dc:a6:32:00:00:09 --tftp-prefix str:bootcode.bin
+expect_fail "prefix clash: a fixed string equal to another worker's serial" "tftp directory '8b07bcc6' is already worker-3's" \
+	$W add w9 --model pi4 --serial 12345678 --mac dc:a6:32:00:00:09 --tftp-prefix str:8b07bcc6
+expect_fail "same mac twice" "mac b8:27:eb:07:bc:c6 is already worker-3's" $W add w9 --model pi5 --serial 12345678 --mac b8:27:eb:07:bc:c6
+expect_fail "pi3b+ with a mac prefix" "a pi3b\+ has no TFTP_PREFIX setting" $W add w9 --serial 12345678 --tftp-prefix mac
+expect_fail "pi3b+ with a mac that is not its serial's" "mac dc:a6:32:00:00:09 is not serial 12345678's: a pi3b\+'s MAC is b8:27:eb:34:56:78" \
+	$W add w9 --serial 12345678 --mac dc:a6:32:00:00:09
+expect_fail "16-digit serial not starting 00000000 or 10000000" "bad serial '2000000012345678'" $W add w9 --serial 2000000012345678
+expect_eq "nothing changed by the bad model and prefix commands" "$before" "$(snap)"
+
 # a full address range
 for i in $(seq 3 20); do $W add "w$i" --serial "$(printf '%08x' $((0x1000 + i)))" >/dev/null || fail "add w$i"; done
 expect_fail "full range" "no free address in 10.1.1.1-10.1.1.20" $W add w21 --serial 0000ffff

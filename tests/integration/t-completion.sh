@@ -48,4 +48,8 @@ expect_eq "--store DIR names the store" "elsewhere" "$(comp pifs --store "$T/oth
 expect_eq "--store=DIR names the store" "elsewhere" "$(comp pifs --store = "$T/other" log "")"
 expect_eq "no store: no worker names" "" "$(PIFS_STORE=$T/nowhere comp pifs log "")"
 expect_eq "PIFS_STORE names the store without --store" "worker-1 worker-3" "$(PIFS_STORE=$S comp pifs log "")"
+# models (issue 21): worker add's --model and --tftp-prefix values
+expect_eq "worker add --model values" "pi3b+ pi4 pi5" "$(comp pifs worker add w --model "")"
+expect_eq "worker add --tftp-prefix values" "mac serial str:" "$(comp pifs worker add w --tftp-prefix "")"
+expect_eq "worker add options" "--model" "$(comp pifs worker add w --mo)"
 finish

@@ -266,7 +266,8 @@ check(d["golden_bootcode"] is True, "bootcode")
 w1, w3 = d["workers"]
 check(w1 == {"name": "worker-1", "serial": "77b655ec", "delta": True, "changes": 0,
              "bytes": 0, "golden": a[1], "last_snapshot": None, "boots": True,
-             "conflicts": []}, repr(w1))
+             "model": "pi3b+", "tftp_dir": "77b655ec", "missing_boot_files": [],
+             "oversized_boot_files": [], "conflicts": []}, repr(w1))
 check(w3["changes"] == int(a[3]) == 2 and w3["bytes"] == 18, "worker-3 changes " + repr(w3))
 check(w3["last_snapshot"]["id"] == a[2], "last snapshot")
 check(w3["last_snapshot"]["time_utc"] == utc(w3["last_snapshot"]["time"], "%Y-%m-%dT%H:%M:%SZ"), "time_utc")' \

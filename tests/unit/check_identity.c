@@ -62,6 +62,19 @@ START_TEST(test_etc_files)
 			    "# pifs: / is NFS from 10.1.1.100:/nfsroot/worker-3; /boot/firmware is part of it and\n"
 			    "# is what the master serves this Pi over TFTP as /tftpboot/8b07bcc6/.\n");
 	free(s);
+
+	/* a Pi 4 or 5 on TFTP_PREFIX=2: fstab names its MAC directory */
+	{
+		struct pifs_identity w8 = { "worker-8", "1a2b3c4d", "10.1.1.100",
+					    "2c-cf-67-00-11-22" };
+		size_t len;
+
+		ck_assert_int_eq(pifs_gen_content(PIFS_GEN_FSTAB, &w8, NULL, 0,
+						  &s, &len), 0);
+		ck_assert_ptr_nonnull(strstr(s, "over TFTP as "
+						"/tftpboot/2c-cf-67-00-11-22/.\n"));
+		free(s);
+	}
 }
 END_TEST
 

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * check_registry.c - the worker registry: field validation, the strict
- * parser and its error messages, format/parse round trip, duplicate
- * detection on add, view ids never reused, and load/save on disk.
+ * parser and its error messages (v1 and v2), format/parse round trip, a
+ * v1 file read unchanged and written as v2, models and TFTP prefixes,
+ * duplicate detection on add (TFTP directory names included), view ids
+ * never reused, and load/save on disk; and the per-model boot facts
+ * (models.h): the kernel a config.txt makes each model load.
  */
 #include "config.h"
 
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "models.h"
 #include "registry.h"
 #include "safeio.h"
 
@@ -22,6 +26,13 @@ static const char example[] =
     "next-id 4\n"
     "worker-1 77b655ec b8:27:eb:b6:55:ec 10.1.1.1 1\n"
     "worker-3 8b07bcc6 b8:27:eb:07:bc:c6 10.1.1.2 3\n";
+
+/* The same registry as written today (v2). */
+static const char example_v2[] =
+    "# pifs worker registry v2\n"
+    "next-id 4\n"
+    "worker-1 77b655ec b8:27:eb:b6:55:ec 10.1.1.1 1 pi3b+ serial -\n"
+    "worker-3 8b07bcc6 b8:27:eb:07:bc:c6 10.1.1.2 3 pi3b+ serial -\n";
 
 static struct pifs_worker mkworker(const char *name, const char *serial,
 				   const char *mac, const char *ip)
@@ -104,8 +115,16 @@ START_TEST(test_round_trip)
 	ck_assert_str_eq(reg.workers[1].name, "worker-3");
 	ck_assert_str_eq(reg.workers[1].mac, "b8:27:eb:07:bc:c6");
 	ck_assert_uint_eq(reg.workers[1].id, 3);
+	/* a v1 file: every worker a Pi 3B+ on its serial; written as v2 */
+	ck_assert_int_eq(reg.workers[1].model, PIFS_MODEL_PI3BPLUS);
+	ck_assert_int_eq(reg.workers[1].prefix, PIFS_PREFIX_SERIAL);
 	ck_assert_int_eq(pifs_registry_format(&reg, &out), 0);
-	ck_assert_str_eq(out, example);
+	ck_assert_str_eq(out, example_v2);
+	free(out);
+	ck_assert_int_eq(pifs_registry_parse(&reg, example_v2, err,
+					     sizeof(err)), 0);
+	ck_assert_int_eq(pifs_registry_format(&reg, &out), 0);
+	ck_assert_str_eq(out, example_v2);
 	free(out);
 
 	/* unset mac/ip round trip as "-"; lines come back sorted */
@@ -120,10 +139,10 @@ START_TEST(test_round_trip)
 	ck_assert_str_eq(reg.workers[1].mac, "");
 	ck_assert_str_eq(reg.workers[1].ip, "");
 	ck_assert_int_eq(pifs_registry_format(&reg, &out), 0);
-	ck_assert_str_eq(out, "# pifs worker registry v1\n"
+	ck_assert_str_eq(out, "# pifs worker registry v2\n"
 			      "next-id 3\n"
-			      "aa 00000002 - 10.1.1.9 1\n"
-			      "zz 00000001 - - 2\n");
+			      "aa 00000002 - 10.1.1.9 1 pi3b+ serial -\n"
+			      "zz 00000001 - - 2 pi3b+ serial -\n");
 	free(out);
 
 	/* an empty text is an empty registry */
@@ -139,7 +158,51 @@ static const struct {
 	const char *text;
 	const char *msg;
 } bad[] = {
-    {"# something else\nnext-id 1\n", "line 1: not a pifs worker registry v1"},
+    {"# something else\nnext-id 1\n",
+     "line 1: not a pifs worker registry v1 or v2"},
+    {"# pifs worker registry v3\nnext-id 1\n",
+     "line 1: not a pifs worker registry v1 or v2"},
+    /* v2: eight fields, each strict */
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec - - 1\n",
+     "line 3: want 8 fields, got fewer"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec - - 1 pi3b+ serial - "
+     "x\n",
+     "line 3: want 8 fields, got more"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec - - 1 pi6 serial -\n",
+     "line 3: bad model 'pi6'"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec - - 1 PI4 serial -\n",
+     "line 3: bad model 'PI4'"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec dc:a6:32:01:36:c2 - 1 "
+     "pi4 sn -\n",
+     "line 3: bad tftp prefix 'sn'"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec dc:a6:32:01:36:c2 - 1 "
+     "pi4 str:../x -\n",
+     "line 3: bad tftp prefix 'str:../x'"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec dc:a6:32:01:36:c2 - 1 "
+     "pi4 str:a/b -\n",
+     "line 3: bad tftp prefix 'str:a/b'"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec dc:a6:32:01:36:c2 - 1 "
+     "pi4 str:.. -\n",
+     "line 3: bad tftp prefix 'str:..'"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec dc:a6:32:01:36:c2 - 1 "
+     "pi4 str:rack1/ -\n",
+     "line 3: bad tftp prefix 'str:rack1/'"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec dc:a6:32:01:36:c2 - 1 "
+     "pi4 serial enrolled\n",
+     "line 3: unknown flag 'enrolled'"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec - - 1 pi4 serial -\n",
+     "line 3: a pi4 needs its mac"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec - - 1 pi3b+ mac -\n",
+     "line 3: a pi3b+ has no TFTP_PREFIX setting: its TFTP directory is its "
+     "serial"},
+    {"# pifs worker registry v2\nnext-id 5\n"
+     "a 00000001 dc:a6:32:00:00:01 - 1 pi4 str:00000002 -\n"
+     "b 00000002 - - 2 pi3b+ serial -\n",
+     "line 4: tftp directory '00000002' is already a's"},
+    {"# pifs worker registry v2\nnext-id 5\n"
+     "a 00000001 dc:a6:32:00:00:01 - 1 pi5 mac -\n"
+     "b 00000002 dc:a6:32:00:00:02 - 2 pi5 str:dc-a6-32-00-00-01 -\n",
+     "line 4: tftp directory 'dc-a6-32-00-00-01' is already a's"},
     {"# pifs worker registry v1\nnext-id 4\nworker-1 xyz - - 1\n",
      "line 3: bad serial 'xyz'"},
     {"# pifs worker registry v1\nnext-id 4\nworker-1 77B655EC - - 1\n",
@@ -348,8 +411,9 @@ START_TEST(test_load_save)
 	ck_assert_int_eq(pifs_registry_save(&reg, fd), 0);
 	ck_assert_int_eq(pifs_read_file(fd, "workers", 4096, &text, NULL), 0);
 	ck_assert_str_eq(text,
-			 "# pifs worker registry v1\nnext-id 2\n"
-			 "worker-1 77b655ec b8:27:eb:b6:55:ec 10.1.1.1 1\n");
+			 "# pifs worker registry v2\nnext-id 2\n"
+			 "worker-1 77b655ec b8:27:eb:b6:55:ec 10.1.1.1 1 pi3b+ "
+			 "serial -\n");
 	free(text);
 	pifs_registry_release(&reg);
 	ck_assert_int_eq(pifs_registry_load(&reg, fd, err, sizeof(err)), 0);
@@ -373,6 +437,222 @@ START_TEST(test_load_save)
 }
 END_TEST
 
+START_TEST(test_models_prefixes)
+{
+	struct pifs_worker w;
+	enum pifs_model m;
+	char s[9], d[32], pf[40], s33[40];
+
+	/* serials as /proc/cpuinfo shows them */
+	ck_assert_int_eq(pifs_serial_parse("10000000ABCD1234", s), 0);
+	ck_assert_str_eq(s, "abcd1234");
+	ck_assert_int_eq(pifs_serial_parse("000000008b07bcc6", s), 0);
+	ck_assert_str_eq(s, "8b07bcc6");
+	ck_assert_int_eq(pifs_serial_parse("9ffefdef", s), 0);
+	ck_assert_int_eq(pifs_serial_parse("20000000abcd1234", s), -EINVAL);
+	ck_assert_int_eq(pifs_serial_parse("10000000abcd123", s), -EINVAL);
+
+	ck_assert_int_eq(pifs_model_parse("pi3b+", &m), 0);
+	ck_assert_int_eq(m, PIFS_MODEL_PI3BPLUS);
+	ck_assert_int_eq(pifs_model_parse("pi5", &m), 0);
+	ck_assert_int_eq(m, PIFS_MODEL_PI5);
+	ck_assert_str_eq(pifs_model_name(PIFS_MODEL_PI4), "pi4");
+	ck_assert_int_eq(pifs_model_parse("pi3", &m), -EINVAL);
+	ck_assert_int_eq(pifs_model_parse("", &m), -EINVAL);
+
+	ck_assert_int_eq(pifs_mac_known("2c:cf:67:00:11:22"), 1);
+	ck_assert_int_eq(pifs_mac_known("b8:27:eb:07:bc:c6"), 1);
+	ck_assert_int_eq(pifs_mac_known("52:54:00:12:34:56"), 0);
+
+	/* the fixed string: safe characters, no path tricks, <= 31 */
+	ck_assert_int_eq(pifs_tftp_str_valid("rack1-n9"), 0);
+	ck_assert_int_eq(pifs_tftp_str_valid("A.b_c-9"), 0);
+	ck_assert_int_eq(pifs_tftp_str_valid("."), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_str_valid(".."), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_str_valid(".hidden"), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_str_valid("a/b"), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_str_valid("a b"), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_str_valid("a\\b"), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_str_valid(""), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_str_valid("bootcode.bin"), -EINVAL);
+	memset(s33, 'x', 31);
+	s33[31] = '\0';
+	ck_assert_int_eq(pifs_tftp_str_valid(s33), 0);
+	s33[31] = 'x';
+	s33[32] = '\0';
+	ck_assert_int_eq(pifs_tftp_str_valid(s33), -EINVAL);
+
+	memset(&w, 0, sizeof(w));
+	snprintf(w.serial, sizeof(w.serial), "9ffefdef");
+	snprintf(w.mac, sizeof(w.mac), "dc:a6:32:01:36:c2");
+	pifs_worker_tftp_dir(&w, d);
+	ck_assert_str_eq(d, "9ffefdef");
+	ck_assert_int_eq(pifs_tftp_prefix_parse("mac", &w), 0);
+	pifs_worker_tftp_dir(&w, d);
+	ck_assert_str_eq(d, "dc-a6-32-01-36-c2");
+	pifs_tftp_prefix_format(&w, pf, sizeof(pf));
+	ck_assert_str_eq(pf, "mac");
+	/* TFTP_PREFIX_STR as written in the EEPROM, its '/' dropped */
+	ck_assert_int_eq(pifs_tftp_prefix_parse("str:tftp_test/", &w), 0);
+	pifs_worker_tftp_dir(&w, d);
+	ck_assert_str_eq(d, "tftp_test");
+	pifs_tftp_prefix_format(&w, pf, sizeof(pf));
+	ck_assert_str_eq(pf, "str:tftp_test");
+	ck_assert_int_eq(pifs_tftp_prefix_parse("str:", &w), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_prefix_parse("str:/", &w), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_prefix_parse("str:a//", &w), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_prefix_parse("string", &w), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_prefix_parse("str:..", &w), -EINVAL);
+	ck_assert_int_eq(pifs_tftp_prefix_parse("serial", &w), 0);
+	ck_assert_int_eq(w.prefix, PIFS_PREFIX_SERIAL);
+}
+END_TEST
+
+START_TEST(test_add_models)
+{
+	struct pifs_registry reg, back;
+	struct pifs_worker w;
+	char err[160], *text;
+
+	pifs_registry_init(&reg);
+	pifs_registry_init(&back);
+	/* a Pi 4 or 5 needs its MAC; a Pi 3B+ cannot use another prefix */
+	w = mkworker("w7", "9ffefdef", "", "");
+	w.model = PIFS_MODEL_PI4;
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "a pi4 needs its mac");
+	w = mkworker("w3", "8b07bcc6", "", "");
+	w.prefix = PIFS_PREFIX_MAC;
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_uint_eq(reg.count, 0);
+
+	w = mkworker("w7", "9ffefdef", "DC:A6:32:01:36:C2", "10.1.1.2");
+	w.model = PIFS_MODEL_PI4;
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)), 0);
+	w = mkworker("w8", "1a2b3c4d", "2c:cf:67:00:11:22", "10.1.1.3");
+	w.model = PIFS_MODEL_PI5;
+	w.prefix = PIFS_PREFIX_MAC;
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)), 0);
+	w = mkworker("w9", "5e6f7a8b", "d8:3a:dd:00:00:09", "10.1.1.4");
+	w.model = PIFS_MODEL_PI5;
+	ck_assert_int_eq(pifs_tftp_prefix_parse("str:rack1-n9", &w), 0);
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)), 0);
+
+	/* clashes of the TFTP directory, whichever way round */
+	w = mkworker("x", "00000001", "e4:5f:01:00:00:01", "");
+	w.model = PIFS_MODEL_PI4;
+	ck_assert_int_eq(pifs_tftp_prefix_parse("str:9ffefdef", &w), 0);
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)),
+			 -EEXIST);
+	ck_assert_str_eq(err, "tftp directory '9ffefdef' is already w7's");
+	w = mkworker("x", "00000001", "e4:5f:01:00:00:01", "");
+	w.model = PIFS_MODEL_PI4;
+	ck_assert_int_eq(pifs_tftp_prefix_parse("str:2c-cf-67-00-11-22", &w),
+			 0);
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)),
+			 -EEXIST);
+	ck_assert_str_eq(err,
+			 "tftp directory '2c-cf-67-00-11-22' is already w8's");
+	w = mkworker("x", "72616b31", "", ""); /* a Pi 3B+ */
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)), 0);
+	w = mkworker("y", "00000002", "e4:5f:01:00:00:02", "");
+	w.model = PIFS_MODEL_PI5;
+	ck_assert_int_eq(pifs_tftp_prefix_parse("str:72616b31", &w), 0);
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)),
+			 -EEXIST);
+	ck_assert_str_eq(err, "tftp directory '72616b31' is already x's");
+	w = mkworker("y", "00000002", "2c:cf:67:00:11:22", "");
+	w.model = PIFS_MODEL_PI5;
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)),
+			 -EEXIST);
+	ck_assert_str_eq(err, "mac 2c:cf:67:00:11:22 is already w8's");
+	ck_assert_uint_eq(reg.count, 4);
+
+	/* found by directory name; a format/parse round trip keeps all */
+	ck_assert_str_eq(
+	    pifs_registry_find_tftp_dir(&reg, "2c-cf-67-00-11-22")->name, "w8");
+	ck_assert_str_eq(pifs_registry_find_tftp_dir(&reg, "rack1-n9")->name,
+			 "w9");
+	ck_assert_ptr_null(pifs_registry_find_tftp_dir(&reg, "1a2b3c4d"));
+	ck_assert_int_eq(pifs_registry_format(&reg, &text), 0);
+	ck_assert_str_eq(text,
+			 "# pifs worker registry v2\nnext-id 5\n"
+			 "w7 9ffefdef dc:a6:32:01:36:c2 10.1.1.2 1 pi4 serial -\n"
+			 "w8 1a2b3c4d 2c:cf:67:00:11:22 10.1.1.3 2 pi5 mac -\n"
+			 "w9 5e6f7a8b d8:3a:dd:00:00:09 10.1.1.4 3 pi5 "
+			 "str:rack1-n9 -\n"
+			 "x 72616b31 - - 4 pi3b+ serial -\n");
+	ck_assert_int_eq(pifs_registry_parse(&back, text, err, sizeof(err)), 0);
+	free(text);
+	ck_assert_uint_eq(back.count, 4);
+	ck_assert_int_eq(back.workers[1].model, PIFS_MODEL_PI5);
+	ck_assert_int_eq(back.workers[1].prefix, PIFS_PREFIX_MAC);
+	ck_assert_str_eq(back.workers[2].prefix_str, "rack1-n9");
+	pifs_registry_release(&reg);
+	pifs_registry_release(&back);
+}
+END_TEST
+
+/* The kernel each model loads, from config.txt. */
+static const char *kern(enum pifs_model m, const char *cfg, char out[2][64],
+			size_t *n)
+{
+	*n = pifs_model_kernels(m, cfg, cfg ? strlen(cfg) : 0, out);
+	return out[0];
+}
+
+START_TEST(test_models_kernels)
+{
+	/* Raspberry Pi OS: no kernel=, the firmware's defaults per model */
+	const char *rpios = "dtparam=audio=on\nauto_initramfs=1\n"
+			    "arm_64bit=1\n[cm4]\notg_mode=1\n[cm5]\n"
+			    "dtoverlay=dwc2,dr_mode=host\n[all]\n";
+	char k[2][64];
+	size_t n;
+
+	ck_assert_str_eq(kern(PIFS_MODEL_PI5, rpios, k, &n), "kernel_2712.img");
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(k[1], "kernel8.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI4, rpios, k, &n), "kernel8.img");
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(kern(PIFS_MODEL_PI3BPLUS, rpios, k, &n), "kernel8.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI3BPLUS, NULL, k, &n), "kernel7.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI4, "arm_64bit=0\n", k, &n),
+			 "kernel7l.img");
+	/* pifs golden build / mkgolden: one kernel for every model */
+	ck_assert_str_eq(kern(PIFS_MODEL_PI5, "# x\narm_64bit=1\n"
+					     "kernel=kernel8.img\n", k, &n),
+			 "kernel8.img");
+	ck_assert_uint_eq(n, 1);
+	/* model sections: only the model's own; other filters not followed */
+	const char *mixed = "kernel=common.img\n[pi4]\nkernel=k4.img\n"
+			    "[pi5]\nkernel=/k5.img\n[pi3+]\nkernel=k3.img\n"
+			    "[gpio4=1]\nkernel=gpio.img\n[none]\n"
+			    "kernel=none.img\n[all]\n";
+
+	ck_assert_str_eq(kern(PIFS_MODEL_PI4, mixed, k, &n), "k4.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI5, mixed, k, &n), "k5.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI3BPLUS, mixed, k, &n), "k3.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI5, "[pi4]\nkernel=k4.img\n", k, &n),
+			 "kernel_2712.img");
+	ck_assert_str_eq(kern(PIFS_MODEL_PI5, "[cm5]\nkernel=cm.img\n[all]\n"
+					     "  kernel=late.img  \r\n", k, &n),
+			 "late.img");
+
+	ck_assert_uint_eq(pifs_model_tftp_max(PIFS_MODEL_PI5),
+			  (uint64_t)65535 * 1468);
+	ck_assert_uint_eq(pifs_model_tftp_max(PIFS_MODEL_PI4),
+			  (uint64_t)65535 * 1024);
+	ck_assert_uint_eq(pifs_model_tftp_max(PIFS_MODEL_PI3BPLUS),
+			  (uint64_t)65535 * 512);
+	ck_assert_str_eq(pifs_model_boot_files(PIFS_MODEL_PI4)[0], "start4.elf");
+	ck_assert_str_eq(pifs_model_boot_files(PIFS_MODEL_PI5)[1],
+			 "bcm2712-rpi-5-b.dtb");
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -387,6 +667,9 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, test_add_duplicates);
 	tcase_add_test(tc, test_ids_never_reused);
 	tcase_add_test(tc, test_load_save);
+	tcase_add_test(tc, test_models_prefixes);
+	tcase_add_test(tc, test_add_models);
+	tcase_add_test(tc, test_models_kernels);
 	suite_add_tcase(s, tc);
 	return s;
 }

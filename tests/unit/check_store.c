@@ -378,7 +378,7 @@ START_TEST(test_create_copies_everything)
 	ck_assert_uint_eq(a.st_mode, S_IFDIR | 0700);
 	ck_assert_int_eq(pifs_read_file(st.fd, "workers", 4096, &text, NULL),
 			 0);
-	ck_assert_str_eq(text, "# pifs worker registry v1\nnext-id 1\n");
+	ck_assert_str_eq(text, "# pifs worker registry v2\nnext-id 1\n");
 	free(text);
 
 	/* the stored manifest is the copy's, and verify is clean */
