@@ -40,12 +40,6 @@
 #                               (serial|mac|STRING); sets ROM_MAC and
 #                               ROM_DIR to the MAC the board must have and
 #                               the directory it asks for
-#
-# ROM_WORKER_MODELS: 1 once `pifs worker add` takes --model, --mac and
-# --tftp-prefix (the registry branch of issue 21).  Until then a Pi 4 or
-# Pi 5 is registered as a Pi 3 would be: the MAC derived from its serial
-# (b8:27:eb:...), served under its serial; rom_worker says which.
-ROM_WORKER_MODELS=0
 
 BOOTROM=$PIFS_BUILDDIR/tests/tools/bootrom
 NSM=pifsm-$$
@@ -145,20 +139,15 @@ rom_boot() {
 
 rom_worker() {
 	local store=$1 name=$2 s=$3 ip=$4 model=$5 mac=$6 prefix=$7
-	if [ "$ROM_WORKER_MODELS" = 1 ]; then
-		"$PIFS" --store "$store" worker add "$name" --serial "$s" --ip "$ip" --model "$model" \
-			--mac "$mac" --tftp-prefix "$prefix" >/dev/null || return 1
-		ROM_MAC=$mac
-		case $prefix in
-		serial) ROM_DIR=$s ;;
-		mac) ROM_DIR=${mac//:/-} ;;
-		*) ROM_DIR=$prefix ;;
-		esac
-	else
-		"$PIFS" --store "$store" worker add "$name" --serial "$s" --ip "$ip" >/dev/null || return 1
-		ROM_MAC=$(pi_mac "$s")
-		ROM_DIR=$s
-	fi
+	"$PIFS" --store "$store" worker add "$name" --serial "$s" --ip "$ip" --model "$model" \
+		--mac "$mac" --tftp-prefix "$prefix" >/dev/null || return 1
+	ROM_MAC=$mac
+	case $prefix in
+	serial) ROM_DIR=$s ;;
+	mac) ROM_DIR=${mac//:/-} ;;
+	str:*) ROM_DIR=${prefix#str:} ;;
+	*) return 1 ;;
+	esac
 }
 
 # The router's interface is a macvlan of the Pis' veth end moved into its

@@ -33,8 +33,7 @@ bash "$PIFS_SRCDIR/tools/mkgolden.sh" "$T/golden" || { fail "mkgolden"; finish; 
 "$PIFS" init "$T/store" --golden "$T/golden" >"$T/init.log" 2>&1 || { cat "$T/init.log"; fail "pifs init"; finish; }
 "$PIFS" --store "$T/store" worker add worker-3 --serial 8b07bcc6 --ip 10.1.1.2 >/dev/null ||
 	{ fail "pifs worker add worker-3"; finish; }
-# The Pi 4, as in t-boot-rom (rom_worker: registered as a Pi 3 until
-# worker add knows models, see ROM_WORKER_MODELS in lib-rom.sh)
+# The Pi 4, as in t-boot-rom: its own MAC, its serial's directory
 P4=9ffefdef
 rom_worker "$T/store" worker-7 $P4 10.1.1.7 pi4 dc:a6:32:01:36:c2 serial ||
 	{ fail "pifs worker add worker-7"; finish; }

@@ -42,13 +42,12 @@ bash "$PIFS_SRCDIR/tools/mkgolden.sh" "$T/golden" || { fail "mkgolden"; finish; 
 	{ fail "pifs worker add"; finish; }
 
 # The Pi 4 and Pi 5 workers: NAME SERIAL IP MODEL MAC TFTP_PREFIX, each
-# board with its own MAC, the Pi 5 with a MAC-named directory.  Until
-# `pifs worker add` takes --model/--mac/--tftp-prefix, rom_worker
-# registers them as Pi 3s (MAC from the serial, the serial's directory):
-# ROM_WORKER_MODELS=1 in lib-rom.sh switches to these values.
+# board with its own MAC and each TFTP_PREFIX kind: a Pi 4 on its serial,
+# a Pi 5 on its MAC, a Pi 4 on a fixed string (TFTP_PREFIX_STR).
 EEPROM_BOARDS=(
 	"worker-7 9ffefdef 10.1.1.7 pi4 dc:a6:32:01:36:c2 serial"
 	"worker-8 1a2b3c4d 10.1.1.8 pi5 2c:cf:67:00:11:22 mac"
+	"worker-9 0badcafe 10.1.1.9 pi4 e4:5f:01:00:00:09 str:rack1-n9"
 )
 # ... and as registered: NAME SERIAL IP MODEL MAC DIRECTORY
 EEPROM_PIS=()
