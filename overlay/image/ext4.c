@@ -567,7 +567,7 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 			return ret;
 	}
 	im->files_done++;
-	image_bar_update(&im->bar, im->files_done);
+	pifs_bar_update(&im->bar, im->files_done);
 	return image_cancelled(im) ? -EINTR : 0;
 }
 
@@ -705,14 +705,13 @@ int image_ext4_import(struct imp *im, const char *dname)
 	ret = pifs_kv_add(&im->dirs, EXT2_ROOT_INO, 0, "d");
 	if (ret < 0)
 		return ret;
-	im->bar.what = "copying root files";
-	im->bar.unit = "files";
-	im->bar.total = im->lay.root_inodes;
+	pifs_bar_start(&im->bar, im->bar.fd, "copying root files", "files",
+		       im->lay.root_inodes);
 	ret = copy_dir(im, EXT2_ROOT_INO, im->droot, ".");
 	if (ret == 0)
 		im->bar.done =
 		    im->bar.total; /* the count includes reserved ones */
-	image_bar_end(&im->bar);
+	pifs_bar_end(&im->bar);
 	if (ret < 0)
 		return ret;
 	return apply_attrs(im, im->ddir, dname, "/", EXT2_ROOT_INO, &in);

@@ -163,9 +163,8 @@ static int stream_pass(struct imp *im)
 			     image_reader_open_error(r, ret));
 		goto out;
 	}
-	im->bar.what = "reading image";
-	im->bar.unit = NULL;
-	im->bar.total = pifs_image_reader_file_size(r);
+	pifs_bar_start(&im->bar, im->bar.fd, "reading image", NULL,
+		       pifs_image_reader_file_size(r));
 	for (i = 0; i < 2; i++) {
 		uint64_t end = regions[i].off + regions[i].size, pos;
 
@@ -201,7 +200,7 @@ static int stream_pass(struct imp *im)
 				    im->path, strerror(-ret));
 				goto out;
 			}
-			image_bar_update(&im->bar,
+			pifs_bar_update(&im->bar,
 					 pifs_image_reader_consumed(r));
 		}
 	}
@@ -211,7 +210,7 @@ static int stream_pass(struct imp *im)
 				ret = -EINTR;
 				goto out;
 			}
-			image_bar_update(&im->bar,
+			pifs_bar_update(&im->bar,
 					 pifs_image_reader_consumed(r));
 		}
 		if (n < 0) {
@@ -219,8 +218,8 @@ static int stream_pass(struct imp *im)
 			goto out_reader;
 		}
 	}
-	image_bar_update(&im->bar, pifs_image_reader_consumed(r));
-	image_bar_end(&im->bar);
+	pifs_bar_update(&im->bar, pifs_image_reader_consumed(r));
+	pifs_bar_end(&im->bar);
 	/* every offset inside the partitions reads (zeros past the data) */
 	if (ftruncate(im->scratch, (off_t)im->lay.end) < 0) {
 		ret = -errno;
@@ -230,10 +229,10 @@ static int stream_pass(struct imp *im)
 	}
 	goto out;
 out_reader:
-	image_bar_end(&im->bar);
+	pifs_bar_end(&im->bar);
 	image_reader_error(r, im->path, ret, im->errbuf, im->errlen);
 out:
-	image_bar_end(&im->bar);
+	pifs_bar_end(&im->bar);
 	pifs_image_reader_free(r);
 	return ret;
 }

@@ -23,19 +23,12 @@
 
 #include "image.h"
 #include "manifest.h"
+#include "progress.h"
 #include "util.h"
 
 #define CHUNK ((size_t)1 << 20) /* stream and copy buffer */
 
 /* A progress bar on a terminal (util.c). */
-struct bar {
-	int fd; /* -1: no bar */
-	const char *what;
-	const char *unit; /* NULL: bytes */
-	uint64_t total, done;
-	struct timespec last;
-	int shown;
-};
 
 struct pifs_image_digests {
 	struct pifs_kvmap map; /* (st_dev, st_ino) -> 32 hex digits */
@@ -59,7 +52,7 @@ struct imp {
 	int made_tree; /* ddir/dname is ours to remove on failure */
 	uint64_t files_done;
 	unsigned long private_xattrs; /* dropped trusted.overlay/pifs */
-	struct bar bar;
+	struct pifs_bar bar;
 	char *errbuf;
 	size_t errlen;
 };
@@ -68,10 +61,6 @@ struct imp {
 /* Format a message into errbuf unless it holds one already. */
 void image_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Set the bar's progress, redrawn at most five times a second. */
-void image_bar_update(struct bar *b, uint64_t done);
-/* Draw the final state and a newline; the bar is then reset. */
-void image_bar_end(struct bar *b);
 
 /* reader.c */
 /* The message for err, a reader error, into errbuf: "image 'x' is

@@ -266,8 +266,8 @@ int pifs_store_golden_install(int sfd, const char *src, int gfd,
 			fprintf(progress, "copying golden '%s'\n", src);
 			fflush(progress);
 		}
-		ret = pifs_store_tree_copy(gfd, ".", tmpfd, "tree", progress, src, msg,
-				sizeof(msg));
+		ret = pifs_store_tree_copy(gfd, ".", tmpfd, "tree", progress,
+					   o->bar_fd, src, msg, sizeof(msg));
 	}
 	if (ret < 0) {
 		pifs_seterr(errbuf, errlen, "%s", msg);

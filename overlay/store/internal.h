@@ -26,11 +26,12 @@ int pifs_store_path_inside(const char *store, const char *golden);
 
 /* treecopy.c */
 /* Copy sdir/sname to ddir/dname with every attribute (pifs_tree_copy);
- * prefix names the source in messages (may be NULL); a line per 10,000
- * entries to progress (may be NULL). */
+ * prefix names the source in messages (may be NULL); a progress bar on
+ * bar_fd (-1: none), else a line per 10,000 entries to progress (may be
+ * NULL). */
 int pifs_store_tree_copy(int sdir, const char *sname, int ddir,
-			 const char *dname, FILE *progress, const char *prefix,
-			 char *errbuf, size_t errlen);
+			 const char *dname, FILE *progress, int bar_fd,
+			 const char *prefix, char *errbuf, size_t errlen);
 /* Set the immutable flag on parent/name and everything below it. */
 int pifs_store_set_immutable(int parent, const char *name);
 

@@ -29,6 +29,7 @@
 #include "manifest.h"
 #include "safeio.h"
 #include "store.h"
+#include "progress.h"
 #include "store/internal.h"
 #include "util.h"
 
@@ -38,6 +39,7 @@
 
 struct copy_ctx {
 	int droot; /* destination root dir (for hard links) */
+	struct pifs_bar bar; /* on a terminal: entries copied of all */
 	struct pifs_kvmap links; /* (dev, ino) -> first destination path */
 	FILE *progress;
 	unsigned long count;
@@ -151,6 +153,19 @@ static int copy_symlink(int sdir, const char *name, int ddir,
 
 static int copy_dir(struct copy_ctx *c, int sfd, int dfd, const char *rel);
 
+/* One more entry copied: the bar on a terminal, a line now and then in
+ * a log.  0. */
+static int counted(struct copy_ctx *c)
+{
+	++c->count;
+	pifs_bar_update(&c->bar, c->count);
+	if (c->count % PROGRESS_EVERY == 0 && c->progress && c->bar.fd < 0) {
+		fprintf(c->progress, "copied %lu entries\n", c->count);
+		fflush(c->progress);
+	}
+	return 0;
+}
+
 /* Copy one entry sdir/name (stat st, path rel below the root) into ddir. */
 static int copy_entry(struct copy_ctx *c, int sdir, const char *name, int ddir,
 		      const char *rel, const struct stat *st)
@@ -162,8 +177,7 @@ static int copy_entry(struct copy_ctx *c, int sdir, const char *name, int ddir,
 	    (first = pifs_kv_find(&c->links, st->st_dev, st->st_ino))) {
 		if (linkat(c->droot, first, ddir, name, 0) < 0)
 			return copy_fail(c, "link", rel, -errno);
-		c->count++;
-		return 0;
+		return counted(c);
 	}
 	switch (st->st_mode & S_IFMT) {
 	case S_IFDIR:
@@ -187,7 +201,7 @@ static int copy_entry(struct copy_ctx *c, int sdir, const char *name, int ddir,
 				copy_fail(c, "set attributes of", rel, ret);
 		}
 		close(sfd);
-		return ret;
+		return ret < 0 ? ret : counted(c);
 	case S_IFREG:
 		ret = copy_file(sdir, name, ddir, st);
 		break;
@@ -217,11 +231,7 @@ static int copy_entry(struct copy_ctx *c, int sdir, const char *name, int ddir,
 		if (ret < 0)
 			return copy_fail(c, "copy", rel, ret);
 	}
-	if (++c->count % PROGRESS_EVERY == 0 && c->progress) {
-		fprintf(c->progress, "copied %lu entries\n", c->count);
-		fflush(c->progress);
-	}
-	return 0;
+	return counted(c);
 }
 
 /* Copy the children of the real directory fd sfd into dfd. */
@@ -270,11 +280,41 @@ static int copy_dir(struct copy_ctx *c, int sfd, int dfd, const char *rel)
 	return ret;
 }
 
+/* The entries below the directory fd dfd (consumed), for the bar's
+ * total: names and d_type only, no stat; 0 where it cannot tell. */
+static uint64_t count_entries(int dfd, unsigned depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+	uint64_t n = 0;
+
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		int fd;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		n++;
+		if (e->d_type != DT_DIR || depth > 256)
+			continue;
+		fd = openat(dirfd(d), e->d_name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			n += count_entries(fd, depth + 1);
+	}
+	closedir(d);
+	return n;
+}
+
 int pifs_store_tree_copy(int sdir, const char *sname, int ddir,
-			 const char *dname, FILE *progress, const char *prefix,
-			 char *errbuf, size_t errlen)
+			 const char *dname, FILE *progress, int bar_fd,
+			 const char *prefix, char *errbuf, size_t errlen)
 {
 	struct copy_ctx c = {.droot = -1,
+			     .bar = {.fd = -1},
 			     .progress = progress,
 			     .prefix = prefix,
 			     .errbuf = errbuf,
@@ -308,7 +348,17 @@ int pifs_store_tree_copy(int sdir, const char *sname, int ddir,
 		ret = copy_fail(&c, "open copy of", ".", c.droot);
 		goto out_sfd;
 	}
+	pifs_bar_start(&c.bar, -1, "copying golden", "entries", 0);
+	if (bar_fd >= 0) {
+		int fd = openat(sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		pifs_bar_start(&c.bar, bar_fd, "copying golden", "entries",
+			       fd >= 0 ? count_entries(fd, 0) : 0);
+	}
 	ret = copy_dir(&c, sfd, c.droot, ".");
+	if (ret == 0)
+		pifs_bar_update(&c.bar, c.bar.total);
+	pifs_bar_end(&c.bar);
 	if (ret == 0) {
 		ret = copy_attrs(sfd, NULL, ddir, dname, &st);
 		if (ret < 0)
@@ -331,8 +381,8 @@ int pifs_tree_copy(int sdir, const char *sname, int ddir, const char *dname,
 	char msg[PATH_MAX + 128];
 	int ret;
 
-	ret = pifs_store_tree_copy(sdir, sname, ddir, dname, progress, NULL, msg,
-			sizeof(msg));
+	ret = pifs_store_tree_copy(sdir, sname, ddir, dname, progress, -1, NULL,
+				   msg, sizeof(msg));
 	if (ret < 0)
 		pifs_err("%s", msg);
 	return ret;

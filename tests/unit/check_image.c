@@ -25,6 +25,7 @@
 
 #include "image.h"
 #include "manifest.h"
+#include "progress.h"
 #include "safeio.h"
 #include "util.h"
 
@@ -307,6 +308,48 @@ START_TEST(test_space_and_human)
 }
 END_TEST
 
+/* The progress bar's line: share, counts or sizes, rate and time left
+ * once half a second has passed, no time left at the end. */
+START_TEST(test_bar_format)
+{
+	struct pifs_bar b;
+	char line[200];
+
+	pifs_bar_start(&b, -1, "copying golden", "entries", 1000);
+	b.done = 250;
+	pifs_bar_format(&b, 5.0, line, sizeof(line));
+	ck_assert_str_eq(line, "copying golden     [#######......................."
+			       "] " " 25%  250 of 1000 entries  50/s  0:15 left");
+	/* too early to say a rate */
+	pifs_bar_format(&b, 0.1, line, sizeof(line));
+	ck_assert_str_eq(line, "copying golden     [#######......................."
+			       "]  25%  250 of 1000 entries  ");
+	b.done = 1000;
+	pifs_bar_format(&b, 20.0, line, sizeof(line));
+	ck_assert_str_eq(line, "copying golden     [##############################"
+			       "] 100%  1000 of 1000 entries  50/s");
+	/* bytes, and a count over the total is the total */
+	pifs_bar_start(&b, -1, "reading image", NULL, (uint64_t)4 << 30);
+	b.done = (uint64_t)1 << 30;
+	pifs_bar_format(&b, 10.0, line, sizeof(line));
+	ck_assert_str_eq(line, "reading image      [#######......................."
+			       "]  25%  1.0 GiB of 4.0 GiB  102.4 MiB/s  0:30 "
+			       "left");
+	b.done = (uint64_t)5 << 30;
+	pifs_bar_format(&b, 3600.0, line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, "] 100%  4.0 GiB of 4.0 GiB  "));
+	ck_assert_ptr_null(strstr(line, "left"));
+	/* a long job: hours, minutes, seconds */
+	pifs_bar_start(&b, -1, "copying golden", "entries", 100000);
+	b.done = 1000;
+	pifs_bar_format(&b, 100.0, line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, "  10/s  2:45:00 left"));
+	/* nothing is written without a terminal */
+	pifs_bar_update(&b, 2000);
+	pifs_bar_end(&b);
+}
+END_TEST
+
 /* known(): digests computed by streaming, keyed by inode */
 struct known_set {
 	ino_t ino[4];
@@ -397,6 +440,7 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, test_read_bad);
 	tcase_add_test(tc, test_probe_refusals);
 	tcase_add_test(tc, test_space_and_human);
+	tcase_add_test(tc, test_bar_format);
 	tcase_add_test(tc, test_streamed_digests);
 	suite_add_tcase(s, tc);
 	return s;

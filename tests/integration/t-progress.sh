@@ -1,0 +1,55 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Progress on a terminal, silence in a log: `pifs init` from a directory
+# and `pifs golden import` of a disk image, run under a pseudo-terminal
+# (script(1)), draw their bars in place (carriage returns) and end at
+# 100% of the real count; the same commands with stderr not a terminal
+# print no bar and no carriage return.  (The bar's arithmetic, rate and
+# time left: check_image's test_bar_format.)
+. "$(dirname "$0")/lib.sh"
+setup
+command -v script >/dev/null || skip "script missing (bsdutils)"
+bash "$PIFS_SRCDIR/tools/mkgolden.sh" "$T/golden" >/dev/null || { fail "mkgolden"; finish; }
+for i in $(seq 1 2000); do echo "$i" >"$T/golden/etc/f$i"; done
+n=$(find "$T/golden" -mindepth 1 | wc -l)
+
+# under a terminal: the bar, redrawn, ending at every entry
+script -qec "'$PIFS' init '$T/s1' --golden '$T/golden'" /dev/null >"$T/tty.out" 2>&1 ||
+	{ cat "$T/tty.out"; fail "pifs init under a terminal"; finish; }
+last=$(tr '\r' '\n' <"$T/tty.out" | grep -a '^copying golden ' | tail -1 | sed 's/\x1b\[K//g')
+case $last in
+"copying golden     [##############################] 100%  $n of $n entries"*)
+	ok "init on a terminal: the bar ends at $n of $n entries" ;;
+*) fail "init on a terminal: last bar line '$last' (want $n of $n entries)" ;;
+esac
+[ "$(tr '\r' '\n' <"$T/tty.out" | grep -ac '^copying golden ')" -ge 2 ] &&
+	ok "the bar is redrawn in place" || fail "the bar was drawn once: $(cat -v "$T/tty.out" | head -5)"
+
+# not a terminal: no bar, no carriage return, the plain lines
+"$PIFS" init "$T/s2" --golden "$T/golden" >"$T/log.out" 2>&1 || fail "pifs init into a log"
+if grep -q $'\r' "$T/log.out" || grep -q 'copying golden  ' "$T/log.out"; then
+	fail "init into a log drew a bar: $(cat -v "$T/log.out")"
+else
+	ok "init into a log: no bar ($(wc -l <"$T/log.out") plain lines)"
+fi
+grep -qx "created store '$T/s2' with golden [0-9a-f]*" "$T/log.out" && ok "init into a log says what it made" ||
+	fail "init into a log: $(cat "$T/log.out")"
+
+# a disk image: the reading bar (bytes) and the root files bar
+R=$T/root B=$T/boot
+mkdir -p "$R/etc" "$B"
+for i in $(seq 1 300); do echo "$i" >"$R/etc/f$i"; done
+echo console=serial0 >"$B/cmdline.txt"
+bash "$PIFS_SRCDIR/tests/integration/mkimage.sh" "$R" "$B" "$T/pi.img" >/dev/null 2>&1 || { fail "mkimage"; finish; }
+script -qec "'$PIFS' --store '$T/s1' golden import '$T/pi.img'" /dev/null >"$T/img.out" 2>&1 ||
+	{ cat "$T/img.out"; fail "golden import under a terminal"; finish; }
+tr '\r' '\n' <"$T/img.out" | grep -aq '^reading image      \[##############################\] 100%  ' &&
+	ok "image import on a terminal: the reading bar ends at 100%" ||
+	fail "image import: no reading bar: $(cat -v "$T/img.out" | head -5)"
+tr '\r' '\n' <"$T/img.out" | grep -aq '^copying root files \[##############################\] 100%  .* files' &&
+	ok "image import on a terminal: the root files bar ends at 100%" ||
+	fail "image import: no root files bar: $(cat -v "$T/img.out" | head -5)"
+"$PIFS" --store "$T/s2" golden import "$T/pi.img" >"$T/img.log" 2>&1 || fail "golden import into a log"
+grep -q $'\r' "$T/img.log" && fail "image import into a log drew a bar" || ok "image import into a log: no bar"
+chattr -R -i "$T/s1" "$T/s2" 2>/dev/null
+finish
