@@ -170,8 +170,7 @@ if wait_console stranger 'pifs-initramfs: (mount .* failed, try 1 of|mounted |er
 else
 	fail "stranger: no NFS mount attempt on its console"
 fi
-console stranger | grep -m1 -E '^pifs-initramfs: (eth0|mount .* failed)' | sed 's/^/note: stranger: /'
-console stranger | grep -m1 -E '^pifs-initramfs: mount .* failed' | sed 's/^/note: stranger: /'
+console stranger | grep -E '^pifs-initramfs: (eth0: [0-9]|mount .* failed, try 1 )' | sed 's/^/note: stranger: /'
 stop_guest stranger
 grep -Eq "DHCPACK\($LAN_BR\) ${SIP//./\\.} $SMAC( |\$)" "$T/dnsmasq.log" &&
 	ok "dnsmasq's log: the stranger's lease ($SIP $SMAC)" || fail "dnsmasq's log: no lease of $SIP to $SMAC"
