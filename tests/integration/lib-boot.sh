@@ -517,7 +517,9 @@ boot_guest() {
 			fail "boot_guest $name: cannot put a tap $tap on $LAN_BR"
 			return 1
 		fi
-		netdev="tap,id=n0,ifname=$tap,script=no,downscript=no"
+		# vnet_hdr=off: QEMU 7.2's filter-dump writes the virtio-net
+		# header in front of every frame otherwise
+		netdev="tap,id=n0,ifname=$tap,script=no,downscript=no,vnet_hdr=off"
 	else
 		netdev="user,id=n0,ipv6=off,net=10.1.1.0/24,host=10.1.1.100,dhcpstart=10.1.1.150"
 	fi
