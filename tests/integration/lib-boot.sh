@@ -306,8 +306,8 @@ start_boot_lan() {
 	opts=$(findmnt -n -o FS-OPTIONS --mountpoint "$mnt")
 	[[ ,$opts, == *,allow_other,* ]] ||
 		{ fail "$mnt is not a FUSE mount with -o allow_other: dnsmasq and ganesha cannot read it"; return 1; }
-	master=$("$PIFS" --store "$store" master) && [[ $master =~ ^[0-9]+(\.[0-9]+){3}$ ]] ||
-		{ fail "pifs master: '$master'"; return 1; }
+	master=$("$PIFS" --store "$store" master)
+	[[ $master =~ ^[0-9]+(\.[0-9]+){3}$ ]] || { fail "pifs master: '$master'"; return 1; }
 	nfs_lock || return 1
 	"$PIFS" --store "$store" exports >"$NFS_DIR/exports" 2>"$NFS_DIR/exports.err" ||
 		{ cat "$NFS_DIR/exports.err"; stop_nfs; fail "pifs exports"; return 1; }
@@ -480,7 +480,7 @@ stop_nfs() {
 		NET_PIDS=("${keep[@]}")
 		LAN_DNSMASQ_PID=
 	fi
-	LAN_BR= NFS_KEEP= NFS_ROOTBIND=
+	LAN_BR='' NFS_KEEP='' NFS_ROOTBIND=''
 	if [ -n "$NFS_NS" ]; then
 		ip netns del "$NFS_NS" 2>/dev/null
 		NFS_NS=
@@ -577,7 +577,8 @@ wait_console() {
 	local name=$1 pat=$2 pid=${GUEST_PID[$1]}
 	while :; do
 		tr -d '\r' 2>/dev/null <"${GUEST_LOG[$name]}" | grep -Eq -- "$pat" && return 0
-		kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "${GUEST_END[$name]}" ] || break
+		kill -0 "$pid" 2>/dev/null || break
+		[ "$(date +%s)" -lt "${GUEST_END[$name]}" ] || break
 		sleep 1
 	done
 	tr -d '\r' 2>/dev/null <"${GUEST_LOG[$name]}" | grep -Eq -- "$pat"
