@@ -48,6 +48,8 @@ rom_net_up || die "cannot set up the boot network namespaces"
 mkdir -p "$D"
 chmod go+x "$D" # dnsmasq drops root and must reach the mount in it
 D=$(cd "$D" && pwd) S=$D/store M=$D/mnt
+setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$D" 2>/dev/null ||
+	die "$D: dnsmasq (user nobody) cannot reach it; choose a PIFS_DEMO_DIR outside private directories"
 if mountpoint -q "$M"; then
 	"$PIFS" umount "$M" || die "$M: an old demo's mount is still there and cannot be unmounted"
 fi
