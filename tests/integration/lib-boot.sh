@@ -12,6 +12,18 @@
 # a guest could reach.  IPv6 is off; the golden's initramfs only talks
 # DHCP to QEMU and NFS to 10.1.1.100.
 #
+# Or, with start_boot_lan, the seed's boot LAN for real (the demo, and
+# t-worker-boot): in that namespace a bridge carrying the master's address
+# (pifs master, 10.1.1.100/24), one tap per guest on it, each guest's NIC
+# with the MAC it is given (a worker's registered one), real dnsmasq on
+# the bridge configured by `pifs dnsmasq-conf` (lib-rom.sh's rom_dnsmasq)
+# handing each worker its registered address by MAC, and ganesha with the
+# exports `pifs exports` prints, as printed: /nfsroot/<worker>, each open
+# to its worker's address only.  Ganesha sees the guests' own addresses:
+# a guest not registered gets an address from the pool and is refused.
+# The bridge, the taps and everything on them exist only in that
+# namespace and go with it; IPv6 is off there.
+#
 # Everything started here is stopped by PID from boot_cleanup, the EXIT
 # trap boot_setup installs (guests, then ganesha, then the rpcbind started
 # here, the namespace, then lib.sh's cleanup).  start_nfs holds
@@ -28,10 +40,17 @@
 #                              in a network namespace of its own
 #   start_nfs_exports FILE ADDR...  ganesha with the exports `pifs exports`
 #                              printed into FILE, ADDRs on the namespace's lo
-#   stop_nfs
+#   start_boot_lan STORE MNT   the boot LAN above: bridge, dnsmasq (log
+#                              $T/dnsmasq.log) and ganesha for STORE
+#                              mounted at MNT; needs lib-rom.sh
+#   stop_nfs                   (and the boot LAN's dnsmasq)
 #   restart_nfs [CMD...]       NFS down, CMD, NFS up (same netns)
-#   boot_guest NAME KERNEL INITRD CMDLINE_FILE LOG [TIMEOUT]
+#   boot_guest NAME KERNEL INITRD CMDLINE_FILE LOG [TIMEOUT [MAC]]
 #   wait_guest NAME            its exit status; on TIMEOUT kill, tail, fail
+#   wait_console NAME PATTERN  until its console has a line matching
+#                              PATTERN (0), or it exits or its time is
+#                              over (1)
+#   stop_guest NAME            stop it now (by PID)
 #   guest_destinations NAME    where the guest sent packets
 
 : "${PIFS_CACHE:=/var/cache/pifs}"
@@ -41,8 +60,12 @@ NFS_LOCK_FD=
 GANESHA_PID=
 RPCBIND_PID=
 NFS_DIR=
-declare -A GUEST_PID GUEST_LOG GUEST_END GUEST_MAC
+declare -A GUEST_PID GUEST_LOG GUEST_END GUEST_MAC GUEST_TAP
 GUEST_N=0
+LAN_BR=
+LAN_DNSMASQ_PID=
+NFS_KEEP=
+NFS_ROOTBIND=
 
 boot_setup() {
 	setup
@@ -220,12 +243,17 @@ nfs_lock() {
 	fi
 }
 
-# nfs_netns: the namespace (pifsnfs-PID) with lo up and 10.1.1.100 on it;
-# on failure everything is stopped again.
+# nfs_netns [lan]: the namespace (pifsnfs-PID) with lo up and 10.1.1.100
+# on it (with "lan": lo only, the caller puts the master's address on its
+# bridge); on failure everything is stopped again.
 nfs_netns() {
 	NFS_NS=pifsnfs-$$
 	ip netns add "$NFS_NS" 2>"$NFS_DIR/netns.err" ||
 		{ cat "$NFS_DIR/netns.err"; NFS_NS=; stop_nfs; fail "cannot make a network namespace"; return 1; }
+	if [ "${1:-}" = lan ]; then
+		ip -n "$NFS_NS" link set lo up
+		return
+	fi
 	# 10.1.1.100 on lo: glibc resolves no IPv4 address (AI_ADDRCONFIG)
 	# where 127.0.0.1 is the only one.  Ganesha binds the wildcard: a
 	# guest asks rpcbind for the ports with 10.1.1.100 as the server's
@@ -254,6 +282,56 @@ start_nfs_exports() {
 			{ stop_nfs; fail "cannot put $a on lo in $NFS_NS"; return 1; }
 	done
 	NFS_FIRST=
+	nfs_daemons_up
+}
+
+# start_boot_lan STORE MNT: the seed's boot LAN (the header), for the
+# store STORE mounted at MNT (with -o allow_other): in the namespace of
+# start_nfs (same ports and lock) a bridge (LAN_BR) with the master's
+# address from `pifs master` as /24, dnsmasq on it as lib-rom.sh's
+# rom_dnsmasq runs it (config from `pifs dnsmasq-conf --interface
+# LAN_BR --tftp-root MNT/tftpboot`, log $T/dnsmasq.log, leases
+# $T/dnsmasq.leases), and ganesha with the exports of `pifs exports`
+# (nfsroot /nfsroot, as the README's master has it), used as printed:
+# ganesha runs in a root of its own where MNT/nfsroot is bound at
+# /nfsroot (nfs_daemons_up), as the README's fstab binds it on a master.
+# Guests started afterwards (boot_guest) get a tap on the bridge.  Ready
+# when dnsmasq has started and rpcbind has NFS and MOUNT version 3.
+# stop_nfs stops it all.  Needs lib-rom.sh (rom_dnsmasq).
+start_boot_lan() {
+	local store=$1 mnt=$2 master opts
+	declare -F rom_dnsmasq >/dev/null || { fail "start_boot_lan: source lib-rom.sh first"; return 1; }
+	command -v dnsmasq >/dev/null || skip "dnsmasq missing (apt-get install dnsmasq-base)"
+	[ -c /dev/net/tun ] || skip "no /dev/net/tun (QEMU's tap)"
+	opts=$(findmnt -n -o FS-OPTIONS --mountpoint "$mnt")
+	[[ ,$opts, == *,allow_other,* ]] ||
+		{ fail "$mnt is not a FUSE mount with -o allow_other: dnsmasq and ganesha cannot read it"; return 1; }
+	master=$("$PIFS" --store "$store" master)
+	[[ $master =~ ^[0-9]+(\.[0-9]+){3}$ ]] || { fail "pifs master: '$master'"; return 1; }
+	nfs_lock || return 1
+	"$PIFS" --store "$store" exports >"$NFS_DIR/exports" 2>"$NFS_DIR/exports.err" ||
+		{ cat "$NFS_DIR/exports.err"; stop_nfs; fail "pifs exports"; return 1; }
+	nfs_exports_conf "$NFS_DIR/exports" >"$NFS_DIR/ganesha.conf" ||
+		{ stop_nfs; fail "no NFS-Ganesha EXPORT block in pifs exports"; return 1; }
+	nfs_netns lan || return 1
+	LAN_BR=pifsbr0
+	# No IPv6 on the LAN (nothing here speaks it); a bridge without STP
+	# forwards on a new port at once.
+	nsenter --net="/run/netns/$NFS_NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
+	if ! ip -n "$NFS_NS" link add "$LAN_BR" type bridge stp_state 0 ||
+		! ip -n "$NFS_NS" addr add "$master/24" dev "$LAN_BR" ||
+		! ip -n "$NFS_NS" link set "$LAN_BR" up; then
+		stop_nfs
+		fail "cannot make the bridge $LAN_BR with $master in $NFS_NS"
+		return 1
+	fi
+	# rom_dnsmasq runs dnsmasq in lib-rom.sh's master namespace on its
+	# interface: here they are ours.  Its PID is also in lib-rom.sh's
+	# NET_PIDS; stop_nfs stops it and takes it out of there.
+	NSM=$NFS_NS VM=$LAN_BR rom_dnsmasq "$store" "$mnt/tftpboot" || { stop_nfs; return 1; }
+	LAN_DNSMASQ_PID=$DNSMASQ_PID
+	NFS_KEEP=$mnt NFS_ROOTBIND=$mnt/nfsroot NFS_FIRST=
 	nfs_daemons_up
 }
 
@@ -305,26 +383,52 @@ nfs_exports_conf() {
 # mount namespace holds a copy of every mount, the pifs mount included,
 # for as long as a process lives in it: restart_nfs stops both daemons
 # before pifs is unmounted, so the old daemon can exit.
+#
+# With NFS_ROOTBIND (start_boot_lan), both daemons run chrooted in a root
+# made there: a tmpfs with every top-level directory of / bound in (so
+# every path is the same), its own empty /run, and NFS_ROOTBIND bound at
+# /nfsroot, where `pifs exports` has the workers; the pifs mount
+# (NFS_KEEP) is then unmounted at its own path in that root, so that each
+# of its file systems shows once in ganesha's mount table (FSAL VFS keeps
+# one path per file system, the first it meets).  Nothing is made on the
+# machine's own /.
 NFS_FIRST=
 nfs_daemons_up() {
 	# shellcheck disable=SC2016 # expanded by that shell
 	ip netns exec "$NFS_NS" bash -c '
-		d=$1
+		d=$1 keep=$2 nfsroot=$3 r=
 		[ -d "$d" ] || exit 1
 		mount -t tmpfs -o mode=755 pifs-run /run || exit 1
 		mkdir -p /run/rpcbind /run/lock
 		# This mount namespace copied every mount on the machine; let go
 		# of the FUSE mounts of other tests, or their daemons could not
 		# exit when those tests unmount (ours stay: ganesha exports them).
-		awk -v t="$2/" '\''$3 ~ /^fuse/ && index($2 "/", t) != 1 { print $2 }'\'' /proc/self/mounts |
+		awk -v t="$keep/" '\''$3 ~ /^fuse/ && index($2 "/", t) != 1 { print $2 }'\'' /proc/self/mounts |
 			while read -r m; do umount -l "$(printf "%b" "$m")" 2>/dev/null; done
-		rpcbind -f -w >>"$d/rpcbind.log" 2>&1 </dev/null &
+		if [ -n "$nfsroot" ]; then
+			r=/run/root
+			mkdir "$r" && mount -t tmpfs -o mode=755 pifs-root "$r" || exit 1
+			for e in /*; do
+				n=${e#/}
+				if [ -L "$e" ]; then
+					ln -s "$(readlink "$e")" "$r/$n" || exit 1
+				elif [ "$n" = run ]; then
+					mkdir -p "$r/run/rpcbind" "$r/run/lock" || exit 1
+				elif [ -d "$e" ]; then
+					mkdir "$r/$n" && mount --rbind "$e" "$r/$n" || exit 1
+				fi
+			done
+			mkdir "$r/nfsroot" && mount --rbind "$nfsroot" "$r/nfsroot" || exit 1
+			if mountpoint -q "$r$keep"; then umount -l "$r$keep" || exit 1; fi
+			cd "$r" || exit 1
+		fi
+		${r:+chroot "$r"} rpcbind -f -w >>"$d/rpcbind.log" 2>&1 </dev/null &
 		echo $! >"$d/rpcbind.pid"
 		for _ in $(seq 1 50); do rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break; sleep 0.1; done
-		ganesha.nfsd -F -f "$d/ganesha.conf" -L "$d/ganesha.log" -p "$d/ganesha.pid" -N NIV_EVENT \
+		${r:+chroot "$r"} ganesha.nfsd -F -f "$d/ganesha.conf" -L "$d/ganesha.log" -p "$d/ganesha.pid" -N NIV_EVENT \
 			>>"$d/ganesha.out" 2>&1 </dev/null &
 		echo $! >"$d/ganesha.pid.sh"
-	' nfs-ns "$NFS_DIR" "$T" >"$NFS_DIR/ns.out" 2>&1 ||
+	' nfs-ns "$NFS_DIR" "${NFS_KEEP:-$T}" "$NFS_ROOTBIND" >"$NFS_DIR/ns.out" 2>&1 ||
 		{ cat "$NFS_DIR/ns.out"; stop_nfs; fail "cannot start rpcbind and ganesha in $NFS_NS"; return 1; }
 	RPCBIND_PID=$(cat "$NFS_DIR/rpcbind.pid" 2>/dev/null)
 	GANESHA_PID=$(cat "$NFS_DIR/ganesha.pid.sh" 2>/dev/null)
@@ -360,6 +464,7 @@ restart_nfs() {
 }
 
 stop_nfs() {
+	local p keep=()
 	if [ -n "$GANESHA_PID" ]; then
 		stop_pid "$GANESHA_PID"
 		GANESHA_PID=
@@ -368,6 +473,14 @@ stop_nfs() {
 		stop_pid "$RPCBIND_PID"
 		RPCBIND_PID=
 	fi
+	if [ -n "$LAN_DNSMASQ_PID" ]; then
+		stop_pid "$LAN_DNSMASQ_PID"
+		# gone: lib-rom.sh's rom_cleanup must not signal its PID again
+		for p in "${NET_PIDS[@]}"; do [ "$p" = "$LAN_DNSMASQ_PID" ] || keep+=("$p"); done
+		NET_PIDS=("${keep[@]}")
+		LAN_DNSMASQ_PID=
+	fi
+	LAN_BR='' NFS_KEEP='' NFS_ROOTBIND=''
 	if [ -n "$NFS_NS" ]; then
 		ip netns del "$NFS_NS" 2>/dev/null
 		NFS_NS=
@@ -380,32 +493,58 @@ stop_nfs() {
 	return 0
 }
 
-# boot_guest NAME KERNEL INITRD CMDLINE_FILE LOG [TIMEOUT]: start an arm64
-# guest (QEMU virt, Cortex-A53, 512 MiB, TCG) in the background, in the
-# namespace of start_nfs, with the serial console in LOG; the kernel
+# boot_guest NAME KERNEL INITRD CMDLINE_FILE LOG [TIMEOUT [MAC]]: start an
+# arm64 guest (QEMU virt, Cortex-A53, 512 MiB, TCG) in the background, in
+# the namespace of start_nfs, with the serial console in LOG; the kernel
 # command line is CMDLINE_FILE's plus console=ttyAMA0 panic=-1 (a panic
-# ends the guest: -no-reboot).  Its network: QEMU's user network, DHCP
-# from QEMU (10.1.1.150 up), 10.1.1.100 = the namespace's loopback, where
-# ganesha is and nothing else; a MAC of its own.  Its network traffic is
-# recorded in LOG.pcap (guest_destinations).  wait_guest NAME gives it
-# TIMEOUT s (default 300) from now.
+# ends the guest: -no-reboot).  Its NIC has MAC (default: a made-up
+# 52:54:00 one of its own).  Its network: QEMU's user network, DHCP from
+# QEMU (10.1.1.150 up), 10.1.1.100 = the namespace's loopback, where
+# ganesha is and nothing else; or, after start_boot_lan, a tap of its own
+# (pifstapN) on the boot LAN's bridge: DHCP from dnsmasq, by MAC.  Its
+# network traffic is recorded in LOG.pcap (guest_destinations).
+# wait_guest NAME gives it TIMEOUT s (default 300) from now.
 boot_guest() {
-	local name=$1 kernel=$2 initrd=$3 cmdline=$4 log=$5 timeout=${6:-300} mac
+	local name=$1 kernel=$2 initrd=$3 cmdline=$4 log=$5 timeout=${6:-300} mac=${7:-} netdev tap=
 	[ -n "$NFS_NS" ] || { fail "boot_guest $name: start_nfs first"; return 1; }
 	GUEST_N=$((GUEST_N + 1))
-	mac=$(printf '52:54:00:%02x:%02x:%02x' $(($$ & 255)) $((GUEST_N >> 8 & 255)) $((GUEST_N & 255)))
+	[ -n "$mac" ] || mac=$(printf '52:54:00:%02x:%02x:%02x' $(($$ & 255)) $((GUEST_N >> 8 & 255)) $((GUEST_N & 255)))
+	if [ -n "$LAN_BR" ]; then
+		tap=pifstap$GUEST_N
+		if ! ip -n "$NFS_NS" tuntap add dev "$tap" mode tap ||
+			! ip -n "$NFS_NS" link set "$tap" master "$LAN_BR" ||
+			! ip -n "$NFS_NS" link set "$tap" up; then
+			fail "boot_guest $name: cannot put a tap $tap on $LAN_BR"
+			return 1
+		fi
+		# vnet_hdr=off: QEMU 7.2's filter-dump writes the virtio-net
+		# header in front of every frame otherwise
+		netdev="tap,id=n0,ifname=$tap,script=no,downscript=no,vnet_hdr=off"
+	else
+		netdev="user,id=n0,ipv6=off,net=10.1.1.0/24,host=10.1.1.100,dhcpstart=10.1.1.150"
+	fi
 	nsenter --net="/run/netns/$NFS_NS" qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512 -smp 1 \
 		-nographic -no-reboot -monitor none -serial "file:$log" -name "$name" \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "$(cat "$cmdline") console=ttyAMA0 panic=-1" \
-		-netdev "user,id=n0,ipv6=off,net=10.1.1.0/24,host=10.1.1.100,dhcpstart=10.1.1.150" \
+		-netdev "$netdev" \
 		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
 		-object "filter-dump,id=dump0,netdev=n0,file=$log.pcap" \
 		</dev/null >"$log.qemu" 2>&1 &
 	GUEST_PID[$name]=$!
 	GUEST_MAC[$name]=$mac
+	GUEST_TAP[$name]=$tap
 	GUEST_LOG[$name]=$log
 	GUEST_END[$name]=$(($(date +%s) + timeout))
+}
+
+# guest_gone NAME: forget a guest that has exited; its tap goes
+guest_gone() {
+	unset "GUEST_PID[$1]"
+	if [ -n "${GUEST_TAP[$1]:-}" ] && [ -n "$NFS_NS" ]; then
+		ip -n "$NFS_NS" link del "${GUEST_TAP[$1]}" 2>/dev/null
+	fi
+	GUEST_TAP[$1]=
 }
 
 # wait_guest NAME: wait until the guest exits; its exit status (QEMU's:
@@ -418,7 +557,7 @@ wait_guest() {
 	done
 	if kill -0 "$pid" 2>/dev/null; then
 		stop_pid "$pid"
-		unset "GUEST_PID[$name]"
+		guest_gone "$name"
 		echo "--- $name: console (tail)"
 		tail -25 "${GUEST_LOG[$name]}"
 		fail "$name did not power off within its time"
@@ -426,9 +565,29 @@ wait_guest() {
 	fi
 	wait "$pid"
 	rc=$?
-	unset "GUEST_PID[$name]"
+	guest_gone "$name"
 	[ $rc = 0 ] || { echo "--- $name: QEMU exit $rc"; tail -5 "${GUEST_LOG[$name]}.qemu"; }
 	return $rc
+}
+
+# wait_console NAME PATTERN: 0 as soon as the guest's console has a line
+# matching PATTERN (grep -E, CRs dropped); 1 if the guest exits first or
+# its time (boot_guest's TIMEOUT) is over.  The guest runs on.
+wait_console() {
+	local name=$1 pat=$2 pid=${GUEST_PID[$1]}
+	while :; do
+		tr -d '\r' 2>/dev/null <"${GUEST_LOG[$name]}" | grep -Eq -- "$pat" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		[ "$(date +%s)" -lt "${GUEST_END[$name]}" ] || break
+		sleep 1
+	done
+	tr -d '\r' 2>/dev/null <"${GUEST_LOG[$name]}" | grep -Eq -- "$pat"
+}
+
+# stop_guest NAME: stop the guest now (TERM, then KILL), by its PID
+stop_guest() {
+	stop_pid "${GUEST_PID[$1]}"
+	guest_gone "$1"
 }
 
 # guest_destinations NAME: what the guest sent, from the dump of its

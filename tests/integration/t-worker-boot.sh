@@ -10,10 +10,18 @@
 #     simulator through real dnsmasq serving MNT/tftpboot), and QEMU boots
 #     exactly those bytes: the fetched kernel8.img, initramfs8 and
 #     cmdline.txt (plus console=ttyAMA0 panic=-1).
-#  3. The guest mounts /nfsroot/worker-3 from NFS-Ganesha (exporting the
-#     pifs mount's nfsroot/ views), runs the golden's init, checks its
-#     hostname, writes a marker, creates a user, tries to give a file a
-#     capability, and powers off.  Everything it printed is checked.
+#  3. The guests boot on the seed's boot LAN (lib-boot.sh start_boot_lan):
+#     a bridge with the master's 10.1.1.100, a tap per guest, each
+#     worker's NIC with its registered MAC, real dnsmasq configured by
+#     `pifs dnsmasq-conf` and NFS-Ganesha with the exports `pifs exports`
+#     prints, each root open to its worker's address only.  worker-3 gets
+#     its registered address by MAC (its console and dnsmasq's log say
+#     so), mounts /nfsroot/worker-3 as that address, runs the golden's
+#     init, checks its hostname, writes a marker, creates a user, tries to
+#     give a file a capability, and powers off.  Everything it printed is
+#     checked.  Beside it a stranger (a MAC that is not registered) boots
+#     worker-3's very bytes: dnsmasq gives it a pool address and ganesha
+#     refuses it worker-3's root.
 #  4. On the master: the marker is in worker-3's view and delta only, the
 #     golden verifies clean.  Snapshot; worker-1 and worker-3 boot at the
 #     same time and each sees only its own state; reset --golden: the
@@ -27,8 +35,8 @@
 # checks it survives snapshot and reset.
 #
 # Network: TESTBED.md's rules.  The boot ROM talks to dnsmasq only inside
-# lib-rom.sh's two namespaces; ganesha and the guests run in lib-boot.sh's
-# namespace, whose only interface is its loopback (10.1.1.100 there).
+# lib-rom.sh's two namespaces; the boot LAN (bridge, taps, dnsmasq,
+# ganesha, the guests) exists only inside lib-boot.sh's namespace.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-boot.sh"
 . "$(dirname "$0")/lib-rom.sh"
@@ -71,13 +79,20 @@ done
 expect_eq "worker-3's cmdline.txt mounts its own NFS root" \
 	"console=serial0,115200 console=tty1 root=/dev/nfs nfsroot=10.1.1.100:/nfsroot/worker-3,vers=3,tcp rw ip=dhcp rootwait" \
 	"$(cat "$T/out-8b07bcc6/8b07bcc6/cmdline.txt")"
-rom_cleanup # the Pis have their files; dnsmasq is not needed any more
+rom_cleanup # the Pis have their files; the ROM's network is not needed any more
+mv "$T/dnsmasq.log" "$T/dnsmasq-rom.log" # the boot LAN's dnsmasq logs anew
 [ "$NFAIL" -gt 0 ] && finish
+# the addresses the registry gives them (dnsmasq-conf, exports)
+IP3=$("$PIFS" --store "$T/store" worker list | awk '$1 == "worker-3" { print $4 }')
+IP1=$("$PIFS" --store "$T/store" worker list | awk '$1 == "worker-1" { print $4 }')
+[[ $IP3 =~ ^10\.1\.1\.[0-9]+$ && $IP1 =~ ^10\.1\.1\.[0-9]+$ ]] || { fail "worker list: addresses '$IP3' '$IP1'"; finish; }
 
-# boot NAME SERIAL: boot the bytes fetched for SERIAL (in the background)
+# boot NAME SERIAL [MAC]: boot the bytes fetched for SERIAL (in the
+# background), the NIC with MAC (default: the Pi's, as registered)
 boot() {
 	local o=$T/out-$2/$2
-	boot_guest "$1" "$o/kernel8.img" "$o/initramfs8" "$o/cmdline.txt" "$T/console-$1-$ROUND.log" 400
+	boot_guest "$1" "$o/kernel8.img" "$o/initramfs8" "$o/cmdline.txt" "$T/console-$1-$ROUND.log" 400 \
+		"${3:-$(pi_mac "$2")}"
 }
 # console NAME: the guest's console of this round without CRs
 console() { tr -d '\r' <"$T/console-$1-$ROUND.log"; }
@@ -102,6 +117,7 @@ job() {
 # A job that reports what the worker sees, then powers off.
 REPORT='#!/bin/sh
 echo "pifs-test: hostname $(hostname)"
+echo "pifs-test: addr $(ip -4 -o addr show scope global | awk "{ print \$2, \$4 }")"
 echo "pifs-test: root $(grep " / " /proc/mounts | cut -d" " -f1,3)"
 echo "pifs-test: marker $(cat /root/marker 2>/dev/null || echo none)"
 echo "pifs-test: alice $(grep -c "^alice:" /etc/passwd)"
@@ -109,13 +125,14 @@ echo "pifs-test: done"
 poweroff -f
 '
 
-start_nfs "$W3" "$W1" || finish
+start_boot_lan "$T/store" "$M" || finish
 
 # ---- 3. worker-3's first boot: its job ----
 ROUND=1
 job worker-3 <<'EOF'
 #!/bin/sh
 echo "pifs-test: hostname $(hostname)"
+echo "pifs-test: addr $(ip -4 -o addr show scope global | awk '{ print $2, $4 }')"
 echo "pifs-test: root $(grep " / " /proc/mounts | cut -d" " -f1,3)"
 echo "booted $(hostname) from pifs" >/root/marker && echo "pifs-test: marker written"
 # a user, as useradd makes one (the busybox of Debian has no adduser)
@@ -138,9 +155,41 @@ poweroff -f
 EOF
 t0=$(date +%s)
 boot worker-3 8b07bcc6
+# A stranger on the LAN: a Pi whose MAC is not registered (serial
+# 0badc0de) boots worker-3's very bytes.  Stopped once refused.
+SMAC=$(pi_mac 0badc0de)
+boot stranger 8b07bcc6 "$SMAC"
+if wait_console stranger 'pifs-initramfs: (mount .* failed, try 1 of|mounted |error: )'; then
+	said stranger "got an address from dnsmasq" '^pifs-initramfs: eth0: 10\.1\.1\.[0-9]+/24, .*DHCP server 10\.1\.1\.100$'
+	SIP=$(console stranger | sed -n 's|^pifs-initramfs: eth0: \([0-9.]*\)/24, .*|\1|p' | head -1)
+	[ -n "$SIP" ] && [ "$SIP" != "$IP3" ] && [ "$SIP" != "$IP1" ] &&
+		ok "stranger: a pool address ($SIP), no worker's" || fail "stranger: address '$SIP' (worker-3 $IP3, worker-1 $IP1)"
+	said stranger "worker-3's root refused by the export" \
+		'^pifs-initramfs: mount 10\.1\.1\.100:/nfsroot/worker-3 .* failed, try 1 of [0-9]+: .*(Permission denied|ermission denied|ccess denied)'
+	console stranger | grep -q '^pifs-initramfs: mounted ' && fail "stranger: mounted worker-3's root"
+else
+	fail "stranger: no NFS mount attempt on its console"
+fi
+console stranger | grep -E '^pifs-initramfs: (eth0: [0-9]|mount .* failed, try 1 )' | sed 's/^/note: stranger: /'
+stop_guest stranger
+grep -Eq "DHCPACK\($LAN_BR\) ${SIP//./\\.} $SMAC( |\$)" "$T/dnsmasq.log" &&
+	ok "dnsmasq's log: the stranger's lease ($SIP $SMAC)" || fail "dnsmasq's log: no lease of $SIP to $SMAC"
 wait_guest worker-3; rc=$?
-echo "note: worker-3 booted and powered off in $(($(date +%s) - t0)) s"
+echo "note: worker-3 (and the stranger) booted and powered off in $(($(date +%s) - t0)) s"
 expect_eq "worker-3 powered off by itself" 0 "$rc"
+said worker-3 "DHCP gave it its registered address" \
+	"^pifs-initramfs: eth0: ${IP3//./\\.}/24, .*DHCP server 10\\.1\\.1\\.100\$"
+said worker-3 "its NIC has that address" "^pifs-test: addr eth0 ${IP3//./\\.}/24\$"
+M3=$(pi_mac 8b07bcc6)
+grep -Eq "DHCPACK\($LAN_BR\) ${IP3//./\\.} $M3 worker-3$" "$T/dnsmasq.log" &&
+	ok "dnsmasq's log: worker-3's lease ($IP3 $M3)" || fail "dnsmasq's log: no lease of $IP3 to $M3 (worker-3)"
+# On the LAN, as the network rules have it: DHCP, ARP, NFS to 10.1.1.100,
+# IPv6 link-local multicast (the kernel's solicitations), nothing else.
+guest_destinations worker-3 >"$T/dest" || fail "cannot read worker-3's traffic dump"
+echo "note: worker-3 sent to: $(tr '\n' ',' <"$T/dest")"
+grep -q '^ipv4 10\.1\.1\.100 tcp/2049$' "$T/dest" || fail "worker-3: no NFS traffic in its dump"
+expect_eq "worker-3 sent nothing but DHCP, ARP and NFS to 10.1.1.100" "" \
+	"$(grep -vE '^(arp|ipv4 255\.255\.255\.255 udp/67|ipv4 10\.1\.1\.100 (udp/67|(udp|tcp)/(111|2049|20048))|ipv6 ff02:.*)$' "$T/dest")"
 said worker-3 "initramfs mounts its own root" '^pifs-initramfs: mounting 10\.1\.1\.100:/nfsroot/worker-3$'
 said worker-3 "the golden's init came up as worker-3" '^pifs-golden: up as worker-3$'
 said worker-3 "hostname from the generated /etc/hostname" '^pifs-test: hostname worker-3$'
@@ -185,6 +234,8 @@ expect_eq "worker-1 (with worker-3) powered off" 0 "$rc1"
 said worker-3 "sees its marker" '^pifs-test: marker booted worker-3 from pifs$'
 said worker-3 "sees its user" '^pifs-test: alice 1$'
 said worker-1 "is worker-1" '^pifs-test: hostname worker-1$'
+said worker-1 "has its registered address" "^pifs-test: addr eth0 ${IP1//./\\.}/24\$"
+said worker-3 "has its registered address" "^pifs-test: addr eth0 ${IP3//./\\.}/24\$"
 said worker-1 "root is its own NFS root" '^pifs-test: root 10\.1\.1\.100:/nfsroot/worker-1 nfs$'
 said worker-1 "does not see worker-3's marker" '^pifs-test: marker none$'
 said worker-1 "does not see worker-3's user" '^pifs-test: alice 0$'
