@@ -616,6 +616,9 @@ guest_destinations() {
 					($proto == 6 ? "tcp" : $proto == 17 ? "udp" : $proto == 1 ? "icmp" : "proto$proto");
 				$what .= "/" . unpack("n", substr($f, 16 + $ihl, 2))
 					if ($proto == 6 || $proto == 17) && $len >= 18 + $ihl;
+				# ICMP: its type (0 echo reply, 3 unreachable, 8 echo)
+				$what .= "/" . unpack("C", substr($f, 14 + $ihl, 1))
+					if $proto == 1 && $len >= 15 + $ihl;
 			} elsif ($type == 0x0806) {
 				$what = "arp";
 			} elsif ($type == 0x86dd && $len >= 54) {
