@@ -145,6 +145,29 @@ expect_eq "copy-up: the view still shows the golden's bytes" "$golden_kernel" "$
 	fail "copy-up: $(stat -c %s "$D3/boot/firmware/kernel8.img") bytes of kernel8.img in the delta"
 no_garbage "copy-up"
 
+# ---- 2b. metadata changes on a store with no block left: each either
+# works or fails with ENOSPC, nothing else, and leaves no garbage; the
+# view is then as it was
+tree_manifest "$W3" >"$T/before-meta"
+meta_worked=
+fill 0
+for op in "mkdir $W3/usr/share/doc/pkg9/newdir" "touch $W3/usr/share/doc/pkg8/newfile" \
+	"chmod 600 $W3/boot/firmware/start.elf" "setfattr -n user.k -v v $W3/usr/share/doc/pkg7/copyright" \
+	"ln $W3/usr/share/doc/pkg6/copyright $W3/usr/share/doc/pkg6/hard" "mv $W3/usr/share/doc/pkg5 $W3/usr/share/doc/pkg5-moved" \
+	"rm -r $W3/usr/share/doc/pkg4" "ln -s target $W3/usr/share/doc/pkg3/sym"; do
+	out=$($op 2>&1)
+	case $out in
+	"") ok "full store: '${op%% *} ...' works (no block needed)"; meta_worked=1 ;;
+	*"No space left on device"*) ok "full store: '${op%% *} ...': ENOSPC" ;;
+	*) fail "full store: '$op': $out" ;;
+	esac
+done
+serving "metadata"
+no_garbage "metadata"
+fsck_clean "metadata"
+unfill
+[ -n "$meta_worked" ] || same_tree "metadata: the view is as before the failed changes" "$T/before-meta"
+
 # ---- 3. snapshot
 unfill
 head -c $((3 << 20)) /dev/urandom >"$T/new"
