@@ -1,31 +1,31 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fsops.c - a seeded random metadata-operation generator in the manner of
- * fsstress, for comparing a file system against a plain directory errno
- * by errno (t-fsstress.sh).
+ * fsstress, for comparing a file system against a plain directory errno by
+ * errno (t-fsstress.sh).
  *
  *   fsops SEED NOPS DIR
  *
- * lists DIR once (sorted, so two equal trees give the same list), then
- * makes NOPS operations inside it, each chosen by a xorshift generator
- * seeded with SEED from that list, the names it made itself and a small
- * fixed set of new names: create, mkdir, rmdir, unlink, rename (plain,
- * RENAME_NOREPLACE, RENAME_EXCHANGE), link, symlink, readlink, chmod,
- * truncate, write at an offset, read back, mknod of a fifo, setxattr,
- * getxattr, removexattr, listxattr, utimens, stat, open of a directory
- * for writing.  Nothing follows a symbolic link (O_NOFOLLOW,
- * AT_SYMLINK_NOFOLLOW, l*xattr): a golden's absolute link must not lead
- * out of DIR.  Opens are O_NONBLOCK (fifos).  The choices never depend on what the file system
- * answers, so the same SEED makes the same calls on any tree that
- * started equal.  One line per operation on stdout:
+ * lists DIR once (sorted, so two equal trees give the same list), then makes
+ * NOPS operations inside it, each chosen by a xorshift generator seeded with
+ * SEED from that list, the names it made itself and a small fixed set of new
+ * names: create, mkdir, rmdir, unlink, rename (plain, RENAME_NOREPLACE,
+ * RENAME_EXCHANGE), link, symlink, readlink, chmod, truncate, write at an
+ * offset, read back, mknod of a fifo, setxattr, getxattr, removexattr,
+ * utimens, stat, and an open for writing.  Nothing
+ * follows a symbolic link (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, l*xattr): a
+ * golden's absolute link must not lead out of DIR.  Opens are O_NONBLOCK
+ * (fifos).  The choices never depend on what the file system answers, so the
+ * same SEED makes the same calls on any tree that started equal.  One line
+ * per operation on stdout:
  *
  *   N OP ARGS = 0|ERRNO-NAME [what it read: type, mode, size, links,
  *                             bytes' checksum, target, xattr value]
  *
- * and nothing that differs between two correct file systems (inode
- * numbers, times, readdir order, and a directory's size and link count:
- * pifs reports one link for a directory the golden has a part of, the
- * "not counted" convention, overlay/view/inode.c).  Exit 0 when all NOPS ran, 2 on usage
+ * and nothing that differs between two correct file systems (inode numbers,
+ * times, readdir order, and a directory's size and link count: pifs reports
+ * one link for a directory the golden has a part of, the "not counted"
+ * convention, overlay/view/inode.c).  Exit 0 when all NOPS ran, 2 on usage
  * or if DIR cannot be listed.
  */
 #define _GNU_SOURCE

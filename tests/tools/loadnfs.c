@@ -244,7 +244,7 @@ static void op_rename(int i, int j)
 	ret = nfs_rename(nfs, a, b);
 	if (!model[i].exists) {
 		if (ret != -ENOENT)
-			die(ret ? ret : 0, "rename of missing %s did not fail with ENOENT", a);
+			die(ret, "rename of missing %s: not ENOENT", a);
 		return;
 	}
 	if (ret < 0)
@@ -268,7 +268,7 @@ static void op_unlink(int i)
 	ret = nfs_unlink(nfs, p);
 	if (!model[i].exists) {
 		if (ret != -ENOENT)
-			die(ret, "unlink of missing %s did not fail with ENOENT", p);
+			die(ret, "unlink of missing %s: not ENOENT", p);
 		return;
 	}
 	if (ret < 0)
@@ -303,8 +303,8 @@ static void check_list(void)
 
 		path(p, sizeof(p), i);
 		if (seen[i] != model[i].exists)
-			die(0, seen[i] ? "%s is listed, the model has no such file"
-				    : "%s is not listed", p);
+			die(0, seen[i] ? "%s is listed, not in the model"
+				       : "%s is not listed", p);
 	}
 }
 
