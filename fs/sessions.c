@@ -387,6 +387,15 @@ int pifsd_sb_sync(struct pifsd *d)
 		pifsd_sb_retire(old[i]);
 	if (nold)
 		pool_recycle(d);
+	/* No thread serves them now, and a removed worker's view is never
+	 * mounted again: the nodes its kernel connection had are dropped
+	 * (else each removed worker kept them, and their fds, until exit:
+	 * 38 -> 186 fds after 20 add/remove cycles with I/O). */
+	for (size_t i = 0; i < nold; i++)
+		if (old[i]->view && old[i]->view->gone &&
+		    pifs_nodes_forget_view(&fs->nodes, old[i]->view) < 0)
+			pifs_warn("out of memory: the nodes of removed worker "
+				  "'%s' stay until exit", old[i]->view->name);
 	/* A top that is gone (being unmounted) gets no new worker. */
 	for (size_t i = 0; top_live && i < nv; i++) {
 		struct pifsd_sb *sb = pifsd_sb_get(d, vs[i]);
