@@ -302,6 +302,7 @@ static int mounted_at(const struct pifs_mounts *m, const char *path)
 }
 
 static int pool_spawn(struct pifsd *d);
+static void pool_stop_locked(struct pifsd *d);
 
 /*
  * Replace every pool thread after sessions were retired.  libfuse keeps
@@ -538,6 +539,15 @@ static int pool_spawn(struct pifsd *d)
 }
 
 void pifsd_pool_stop(struct pifsd *d)
+{
+	/* A control request's sync may be replacing the threads right now
+	 * (pool_recycle, under sync_lock); a later one finds no pool. */
+	pthread_mutex_lock(&d->sync_lock);
+	pool_stop_locked(d);
+	pthread_mutex_unlock(&d->sync_lock);
+}
+
+static void pool_stop_locked(struct pifsd *d)
 {
 	struct pifsd_pool *p = &d->pool;
 	uint64_t one = 1;
