@@ -246,3 +246,30 @@ size_t pifs_nodes_count(struct pifs_nodes *t)
 	pthread_mutex_unlock(&t->lock);
 	return c;
 }
+
+int pifs_nodes_forget_view(struct pifs_nodes *t, const struct pifs_view *v)
+{
+	struct pifs_node **list = NULL, *n;
+	size_t k = 0, want = 0, i;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < t->nbuckets; i++)
+		for (n = t->buckets[i]; n; n = n->hnext)
+			want += n->view == v && n->nlookup;
+	if (want && !(list = calloc(want, sizeof(*list)))) {
+		pthread_mutex_unlock(&t->lock);
+		return -ENOMEM;
+	}
+	for (i = 0; i < t->nbuckets && k < want; i++)
+		for (n = t->buckets[i]; n && k < want; n = n->hnext)
+			if (n->view == v && n->nlookup) {
+				n->nlookup = 0;
+				n->refs++; /* so put() below does the freeing */
+				list[k++] = n;
+			}
+	pthread_mutex_unlock(&t->lock);
+	for (i = 0; i < k; i++)
+		pifs_nodes_put(t, list[i]);
+	free(list);
+	return 0;
+}

@@ -98,6 +98,11 @@ void pifs_nodes_put(struct pifs_nodes *t, struct pifs_node *n);
 /* Kernel lookup accounting: +1 on every entry reply, -n on forget. */
 void pifs_nodes_lookup_inc(struct pifs_nodes *t, struct pifs_node *n);
 void pifs_nodes_forget(struct pifs_nodes *t, uint64_t id, uint64_t n);
+/* Every kernel lookup of view v's nodes forgotten at once: for a removed
+ * worker whose file system's connection has ended (the kernel sends no
+ * FORGET then), so its nodes and their fds are freed as soon as nothing
+ * pins them.  0 or -ENOMEM. */
+int pifs_nodes_forget_view(struct pifs_nodes *t, const struct pifs_view *v);
 
 /* Allocate a node (refs = 1, nlookup = 0); NULL on ENOMEM. */
 struct pifs_node *pifs_node_new(uint64_t id, uint32_t gen,

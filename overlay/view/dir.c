@@ -23,7 +23,12 @@
 #include "view.h"
 #include "internal.h"
 
-/* Is there a golden entry at P's golden path + NAME (hidden or not)? */
+/* Is there a golden entry at P's golden path + NAME (hidden or not)?
+ * A generated identity file (etc/machine-id ...) counts as one even
+ * where the golden has no file: it shows unless a whiteout hides it, so
+ * removing or renaming it away must leave one (else unlink of a
+ * generated file failed with EBADF, or succeeded and the file came
+ * back). */
 static int lower_at(struct pifs_view *v, struct pifs_node *p, const char *name)
 {
 	char *lp;
@@ -36,7 +41,7 @@ static int lower_at(struct pifs_view *v, struct pifs_node *p, const char *name)
 		return -ENOMEM;
 	r = lower_exists(v, lp, NULL);
 	free(lp);
-	return r == 0;
+	return r == 0 || pifs_gen_kind(p->lower_path, name) != PIFS_GEN_NONE;
 }
 
 static int make_whiteout(int dirfd, const char *name)
