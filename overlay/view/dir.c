@@ -18,6 +18,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "layers.h"
 #include "safeio.h"
 #include "util.h"
 #include "view.h"
@@ -233,7 +234,7 @@ static int create_common(struct pifs_fs *fs, struct pifs_node *p,
 		return r;
 	if ((r = pifs_check_name(name)) < 0)
 		return r;
-	if (S_ISCHR(ne->mode) && ne->rdev == makedev(0, 0)) {
+	if (pifs_layers_is_whiteout(ne->mode, ne->rdev)) {
 		/* That is how the delta spells a whiteout. */
 		pifs_warn("refused mknod of char device 0:0 '%s' in view '%s'",
 			  name, v->name);
