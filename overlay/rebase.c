@@ -665,15 +665,17 @@ int pifs_conflicts_save(struct pifs_store *st, const char *worker,
 
 	if ((ret = pifs_check_name(worker)) < 0)
 		return ret;
-	if (mkdirat(st->fd, CONFLICTS_DIR, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	if ((ret = pifs_do_mkdir(st->fd, CONFLICTS_DIR, 0700)) < 0 &&
+	    ret != -EEXIST)
+		return ret;
 	dfd = pifs_openat_beneath(st->fd, CONFLICTS_DIR,
 				  O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (dfd < 0)
 		return dfd;
 	if (!n) {
-		ret = unlinkat(dfd, worker, 0) < 0 && errno != ENOENT ? -errno
-								      : 0;
+		ret = pifs_do_unlink(dfd, worker, 0);
+		if (ret == -ENOENT)
+			ret = 0;
 		if (ret == 0)
 			ret = pifs_fsync_dir(dfd);
 		close(dfd);

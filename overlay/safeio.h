@@ -99,4 +99,19 @@ int pifs_lremovexattr(int dirfd, const char *name, const char *attr);
  * only; others are skipped).  -ENOTTY/-EOPNOTSUPP where unsupported. */
 int pifs_set_immutable(int dirfd, const char *name, int on);
 
+/* The store's mutations, as Linux's ovl_do_* helpers: each is the one
+ * syscall, logged at debug level (pifs_debug), returning 0 or -errno.
+ * Nothing outside safeio.c calls renameat2/renameat/unlinkat on the store
+ * (`make check` enforces it).  flags as the syscall's. */
+int pifs_do_rename(int olddir, const char *old, int newdir, const char *new,
+		   unsigned int flags);
+int pifs_do_unlink(int dirfd, const char *name, int flags);
+int pifs_do_mkdir(int dirfd, const char *name, mode_t mode);
+int pifs_do_mknod(int dirfd, const char *name, mode_t mode, dev_t dev);
+/* A whiteout: a char device 0:0 (layers.h). */
+int pifs_do_whiteout(int dirfd, const char *name);
+int pifs_do_symlink(const char *target, int dirfd, const char *name);
+int pifs_do_link(int olddir, const char *old, int newdir, const char *new,
+		 int flags);
+
 #endif

@@ -142,8 +142,7 @@ static int copy_symlink(int sdir, const char *name, int ddir,
 		ret = -ESTALE; /* grew under us */
 	if (ret == 0) {
 		target[n] = '\0';
-		if (symlinkat(target, ddir, name) < 0)
-			ret = -errno;
+		ret = pifs_do_symlink(target, ddir, name);
 	}
 	free(target);
 	return ret;
@@ -160,15 +159,15 @@ static int copy_entry(struct copy_ctx *c, int sdir, const char *name, int ddir,
 
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 &&
 	    (first = pifs_kv_find(&c->links, st->st_dev, st->st_ino))) {
-		if (linkat(c->droot, first, ddir, name, 0) < 0)
-			return copy_fail(c, "link", rel, -errno);
+		if ((ret = pifs_do_link(c->droot, first, ddir, name, 0)) < 0)
+			return copy_fail(c, "link", rel, ret);
 		c->count++;
 		return 0;
 	}
 	switch (st->st_mode & S_IFMT) {
 	case S_IFDIR:
-		if (mkdirat(ddir, name, 0700) < 0)
-			return copy_fail(c, "create", rel, -errno);
+		if ((ret = pifs_do_mkdir(ddir, name, 0700)) < 0)
+			return copy_fail(c, "create", rel, ret);
 		sfd = openat(sdir, name,
 			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sfd < 0)
@@ -198,10 +197,8 @@ static int copy_entry(struct copy_ctx *c, int sdir, const char *name, int ddir,
 	case S_IFBLK:
 	case S_IFIFO:
 	case S_IFSOCK:
-		ret = mknodat(ddir, name, (st->st_mode & S_IFMT) | 0600,
-			      st->st_rdev) < 0
-			  ? -errno
-			  : 0;
+		ret = pifs_do_mknod(ddir, name, (st->st_mode & S_IFMT) | 0600,
+				    st->st_rdev);
 		break;
 	default:
 		ret = -EINVAL;
@@ -298,8 +295,8 @@ int pifs_store_tree_copy(int sdir, const char *sname, int ddir,
 		copy_fail(&c, "stat", ".", ret);
 		goto out_sfd;
 	}
-	if (mkdirat(ddir, dname, 0700) < 0) {
-		ret = copy_fail(&c, "create copy of", ".", -errno);
+	if ((ret = pifs_do_mkdir(ddir, dname, 0700)) < 0) {
+		ret = copy_fail(&c, "create copy of", ".", ret);
 		goto out_sfd;
 	}
 	c.droot = pifs_openat_beneath(ddir, dname,

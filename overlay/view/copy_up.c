@@ -181,10 +181,12 @@ static void link_siblings(struct pifs_view *v, struct pifs_node *n, ino_t ino)
 
 				times_save(dir->upper_fd, &pt);
 				jn_node(v, dir, last, JF_DIRTY);
-				if (linkat(n->upper_fd, "", dir->upper_fd, last,
-					   AT_EMPTY_PATH) < 0)
+				int lr = pifs_do_link(n->upper_fd, "", dir->upper_fd,
+						      last, AT_EMPTY_PATH);
+
+				if (lr < 0)
 					pifs_warn("cannot keep hard link '%s' in view '%s': %s",
-						  hit->path, v->name, strerror(errno));
+						  hit->path, v->name, strerror(-lr));
 				times_restore(dir->upper_fd, &pt);
 			}
 		}
@@ -230,7 +232,7 @@ int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data)
 	work_name(tmp, sizeof(tmp));
 	switch (st.st_mode & S_IFMT) {
 	case S_IFDIR:
-		r = mkdirat(v->work_fd, tmp, 0700) < 0 ? -errno : 0;
+		r = pifs_do_mkdir(v->work_fd, tmp, 0700);
 		break;
 	case S_IFREG:
 		dfd = openat(v->work_fd, tmp,
@@ -270,12 +272,12 @@ int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data)
 			break;
 		}
 		target[len] = '\0';
-		r = symlinkat(target, v->work_fd, tmp) < 0 ? -errno : 0;
+		r = pifs_do_symlink(target, v->work_fd, tmp);
 		break;
 	}
 	default:
-		r = mknodat(v->work_fd, tmp, (st.st_mode & S_IFMT) | 0600,
-			    st.st_rdev) < 0 ? -errno : 0;
+		r = pifs_do_mknod(v->work_fd, tmp, (st.st_mode & S_IFMT) | 0600,
+				  st.st_rdev);
 		break;
 	}
 	if (r < 0)
@@ -287,10 +289,9 @@ int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data)
 	    (r = pifs_set_attrs(v->work_fd, tmp, &st)) < 0)
 		goto out;
 	times_save(p->upper_fd, &pt);
-	if (renameat2(v->work_fd, tmp, p->upper_fd, n->name, RENAME_NOREPLACE) < 0) {
-		r = -errno;
+	if ((r = pifs_do_rename(v->work_fd, tmp, p->upper_fd, n->name,
+				RENAME_NOREPLACE)) < 0)
 		goto out;
-	}
 	made = 0;
 	jn_node(v, n, NULL, JF_DIRTY);
 	times_restore(p->upper_fd, &pt);
