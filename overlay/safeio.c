@@ -823,3 +823,39 @@ int pifs_do_link(int olddir, const char *old, int newdir, const char *new,
 		   new, flags, r);
 	return r;
 }
+
+int pifs_apply_attrs(int dirfd, const char *name, const struct stat *st,
+		     int (*xattrs)(void *ctx, int dirfd, const char *name),
+		     void *ctx, const char **stage)
+{
+	const char *dummy;
+	struct stat cur;
+	int ret;
+
+	if (!stage)
+		stage = &dummy;
+	*stage = "set attributes of";
+	if ((ret = pifs_set_attrs(dirfd, name, st)) < 0)
+		return ret;
+	*stage = NULL;
+	if (xattrs && (ret = xattrs(ctx, dirfd, name)) < 0)
+		return ret;
+	if (S_ISLNK(st->st_mode))
+		return 0;
+	/* A system.posix_acl_access xattr rewrites the group bits. */
+	*stage = "stat";
+	if ((ret = name && *name ? pifs_lstat_beneath(dirfd, name, &cur)
+				 : pifs_fstat(dirfd, &cur)) < 0)
+		return ret;
+	*stage = "set the mode of";
+	if ((cur.st_mode & 07777) != (st->st_mode & 07777)) {
+		if (name && *name)
+			ret = pifs_chmod_beneath(dirfd, name, st->st_mode);
+		else
+			ret = pifs_set_attrs(dirfd, name, st);
+		if (ret < 0)
+			return ret;
+	}
+	*stage = NULL;
+	return 0;
+}

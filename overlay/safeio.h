@@ -72,6 +72,18 @@ int pifs_set_attrs(int dirfd, const char *name, const struct stat *st);
  * since chmod has no no-follow variant.  0 or -errno. */
 int pifs_chmod_beneath(int dirfd, const char *name, mode_t mode);
 
+/* The one attribute applier, for every copy the store makes (a golden's
+ * tree, an image's, a copy-up): ST's owner, mode and times onto
+ * dirfd/name (pifs_set_attrs), then its xattrs through
+ * XATTRS(CTX, dirfd, name) (NULL: none) after the chown, which would
+ * clear a file capability, then the mode again only where a POSIX ACL
+ * changed the group bits.  0 or -errno; *stage (optional) then names
+ * the step that failed for the caller's message ("set attributes of",
+ * "stat", "set the mode of"), NULL for XATTRS's own error. */
+int pifs_apply_attrs(int dirfd, const char *name, const struct stat *st,
+		     int (*xattrs)(void *ctx, int dirfd, const char *name),
+		     void *ctx, const char **stage);
+
 /* Call fn(fd, entry, arg) for every entry of the directory dirfd refers
  * to ("." and ".." left out), in readdir order, until fn returns nonzero;
  * that value is returned, or -errno when the directory cannot be read.

@@ -178,16 +178,46 @@ static int xattr_one(char *name, char *value, size_t len, void *data)
 	return 0;
 }
 
+struct inode_xattrs {
+	struct imp *im;
+	const char *rel;
+	ext2_ino_t ino;
+};
+
+/* pifs_apply_attrs's xattr step: the inode's, from the image. */
+static int inode_xattrs(void *ctx, int ddir, const char *name)
+{
+	const struct inode_xattrs *ix = ctx;
+	struct ext2_xattr_handle *h = NULL;
+	struct xattr_set x = {NULL, ix->im, ddir, name, ix->rel, 0};
+	errcode_t err;
+
+	/* in holds only the fixed part: xattrs_read reads the whole inode
+	 * (in-inode attributes follow i_extra_isize) */
+	err = ext2fs_xattrs_open(ix->im->fs, ix->ino, &h);
+	if (!err)
+		err = ext2fs_xattrs_read(h);
+	x.h = h;
+	if (!err)
+		err = ext2fs_xattrs_iterate(h, xattr_one, &x);
+	ext2fs_xattrs_close(&h);
+	if (x.ret < 0)
+		return x.ret;
+	if (err)
+		return ext_fail(ix->im, ix->rel, err);
+	return 0;
+}
+
 /* Owner, mode, times, then xattrs (a capability survives only after the
- * chown), then the mode again if an ACL changed the group bits. */
+ * chown), then the mode again if an ACL changed the group bits: all in
+ * pifs_apply_attrs. */
 static int apply_attrs(struct imp *im, int ddir, const char *name,
 		       const char *rel, ext2_ino_t ino,
 		       struct ext2_inode_large *in)
 {
-	struct ext2_xattr_handle *h = NULL;
-	struct xattr_set x = {NULL, im, ddir, name, rel, 0};
-	struct stat st = {0}, cur;
-	errcode_t err;
+	struct inode_xattrs ix = {im, rel, ino};
+	const char *stage;
+	struct stat st = {0};
 	int ret;
 
 	st.st_mode = in->i_mode;
@@ -201,33 +231,10 @@ static int apply_attrs(struct imp *im, int ddir, const char *name,
 	    in->i_mtime, in->i_mtime_extra,
 	    has_extra(im, in,
 		      offsetof(struct ext2_inode_large, i_mtime_extra) + 4));
-	ret = pifs_set_attrs(ddir, name, &st);
-	if (ret < 0)
-		return image_write_fail(im, "set attributes of", rel, ret);
-	/* in holds only the fixed part: xattrs_read reads the whole inode
-	 * (in-inode attributes follow i_extra_isize) */
-	err = ext2fs_xattrs_open(im->fs, ino, &h);
-	if (!err)
-		err = ext2fs_xattrs_read(h);
-	x.h = h;
-	if (!err)
-		err = ext2fs_xattrs_iterate(h, xattr_one, &x);
-	ext2fs_xattrs_close(&h);
-	if (x.ret < 0)
-		return x.ret;
-	if (err)
-		return ext_fail(im, rel, err);
-	if (LINUX_S_ISLNK(in->i_mode))
-		return 0;
-	if (fstatat(ddir, name, &cur, AT_SYMLINK_NOFOLLOW) < 0)
-		return image_write_fail(im, "stat", rel, -errno);
-	if ((cur.st_mode & 07777) != (st.st_mode & 07777)) {
-		ret = pifs_chmod_beneath(ddir, name, st.st_mode);
-		if (ret < 0)
-			return image_write_fail(im, "set the mode of", rel,
-						ret);
-	}
-	return 0;
+	ret = pifs_apply_attrs(ddir, name, &st, inode_xattrs, &ix, &stage);
+	if (ret < 0 && stage)
+		return image_write_fail(im, stage, rel, ret);
+	return ret;
 }
 
 struct fcopy {

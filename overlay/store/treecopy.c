@@ -62,27 +62,26 @@ static int copy_fail(struct copy_ctx *c, const char *what, const char *rel,
 	return err;
 }
 
-/* Owner, mode, times, then xattrs from (xdir, xname) onto ddir/dname. */
+struct xsrc {
+	int dir;
+	const char *name;
+};
+
+static int copy_xattrs_from(void *ctx, int ddir, const char *dname)
+{
+	const struct xsrc *x = ctx;
+
+	return pifs_copy_xattrs(x->dir, x->name, ddir, dname, NULL);
+}
+
+/* Owner, mode, times, then xattrs from (xdir, xname) onto ddir/dname
+ * (pifs_apply_attrs). */
 static int copy_attrs(int xdir, const char *xname, int ddir, const char *dname,
 		      const struct stat *st)
 {
-	struct stat cur;
-	int ret;
+	struct xsrc x = { xdir, xname };
 
-	ret = pifs_set_attrs(ddir, dname, st);
-	if (ret < 0)
-		return ret;
-	ret = pifs_copy_xattrs(xdir, xname, ddir, dname, NULL);
-	if (ret < 0)
-		return ret;
-	if (S_ISLNK(st->st_mode))
-		return 0;
-	/* A system.posix_acl_access xattr rewrites the group bits. */
-	if (fstatat(ddir, dname, &cur, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if ((cur.st_mode & 07777) != (st->st_mode & 07777))
-		return pifs_chmod_beneath(ddir, dname, st->st_mode);
-	return 0;
+	return pifs_apply_attrs(ddir, dname, st, copy_xattrs_from, &x, NULL);
 }
 
 static int copy_file(int sdir, const char *name, int ddir,

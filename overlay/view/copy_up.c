@@ -195,6 +195,14 @@ static void link_siblings(struct pifs_view *v, struct pifs_node *n, ino_t ino)
 	}
 }
 
+/* pifs_apply_attrs's xattr step: the golden's (CTX: its O_PATH fd),
+ * without the names pifs keeps for itself. */
+static int copy_golden_xattrs(void *ctx, int dirfd, const char *name)
+{
+	return pifs_copy_xattrs(*(const int *)ctx, NULL, dirfd, name,
+				pifs_xattr_private);
+}
+
 /*
  * Copy N up from the golden into its parent's delta directory (parents
  * first).  The copy is built in STORE/work with data, xattrs, origin,
@@ -283,10 +291,12 @@ int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data)
 	if (r < 0)
 		goto out;
 	made = 1;
-	if ((lfd >= 0 && (r = pifs_copy_xattrs(lfd, NULL, v->work_fd, tmp,
-					       pifs_xattr_private)) < 0) ||
-	    (r = set_origin(v->work_fd, tmp, st.st_ino)) < 0 ||
-	    (r = pifs_set_attrs(v->work_fd, tmp, &st)) < 0)
+	/* Owner and mode before the golden's xattrs: a chown would clear
+	 * a file capability (security.capability) set before it. */
+	if ((r = set_origin(v->work_fd, tmp, st.st_ino)) < 0 ||
+	    (r = pifs_apply_attrs(v->work_fd, tmp, &st,
+				  lfd >= 0 ? copy_golden_xattrs : NULL, &lfd,
+				  NULL)) < 0)
 		goto out;
 	times_save(p->upper_fd, &pt);
 	if ((r = pifs_do_rename(v->work_fd, tmp, p->upper_fd, n->name,
