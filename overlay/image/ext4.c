@@ -482,8 +482,8 @@ static int copy_symlink(struct imp *im, int ddir, const char *name,
 		goto out;
 	}
 	target[size] = '\0';
-	if (symlinkat(target, ddir, name) < 0)
-		ret = image_write_fail(im, "create", rel, -errno);
+	if ((ret = pifs_do_symlink(target, ddir, name)) < 0)
+		ret = image_write_fail(im, "create", rel, ret);
 out:
 	free(target);
 	return ret;
@@ -512,16 +512,16 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 		return corrupt(im, rel, "encrypted files are not supported");
 	if (!LINUX_S_ISDIR(in.i_mode) && in.i_links_count > 1 &&
 	    (first = pifs_kv_find(&im->links, ino, 0))) {
-		if (linkat(im->droot, first, ddir, name, 0) < 0)
-			return image_write_fail(im, "link", rel, -errno);
+		if ((ret = pifs_do_link(im->droot, first, ddir, name, 0)) < 0)
+			return image_write_fail(im, "link", rel, ret);
 		return 0;
 	}
 	switch (in.i_mode & LINUX_S_IFMT) {
 	case LINUX_S_IFDIR:
 		if (pifs_kv_find(&im->dirs, ino, 0))
 			return corrupt(im, rel, "directory loop");
-		if (mkdirat(ddir, name, 0700) < 0)
-			return image_write_fail(im, "create", rel, -errno);
+		if ((ret = pifs_do_mkdir(ddir, name, 0700)) < 0)
+			return image_write_fail(im, "create", rel, ret);
 		fd = pifs_openat_beneath(ddir, name,
 					 O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 		if (fd < 0)
@@ -549,16 +549,16 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 			min = ((in.i_block[1] >> 12) & 0xfff00) |
 			      (in.i_block[1] & 255);
 		}
-		ret = mknodat(ddir, name, (in.i_mode & S_IFMT) | 0600,
-			      makedev(maj, min)) < 0
-			  ? image_write_fail(im, "create", rel, -errno)
-			  : 0;
+		ret = pifs_do_mknod(ddir, name, (in.i_mode & S_IFMT) | 0600,
+				    makedev(maj, min));
+		if (ret < 0)
+			ret = image_write_fail(im, "create", rel, ret);
 		break;
 	case LINUX_S_IFIFO:
 	case LINUX_S_IFSOCK:
-		ret = mknodat(ddir, name, (in.i_mode & S_IFMT) | 0600, 0) < 0
-			  ? image_write_fail(im, "create", rel, -errno)
-			  : 0;
+		ret = pifs_do_mknod(ddir, name, (in.i_mode & S_IFMT) | 0600, 0);
+		if (ret < 0)
+			ret = image_write_fail(im, "create", rel, ret);
 		break;
 	default:
 		return corrupt(im, rel, "unknown file type");
@@ -702,8 +702,8 @@ int image_ext4_import(struct imp *im, const char *dname)
 		return ext_fail(im, "/", err);
 	if (!LINUX_S_ISDIR(in.i_mode))
 		return corrupt(im, "/", "the root is not a directory");
-	if (mkdirat(im->ddir, dname, 0700) < 0)
-		return image_write_fail(im, "create", "/", -errno);
+	if ((ret = pifs_do_mkdir(im->ddir, dname, 0700)) < 0)
+		return image_write_fail(im, "create", "/", ret);
 	im->made_tree = 1;
 	im->droot = pifs_openat_beneath(im->ddir, dname,
 					O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
