@@ -413,7 +413,7 @@ int pifsd_ctl_listen(struct pifsd *d)
 	dfd = openat(d->fs.store.fd, "lock", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	unlinkat(dfd, "ctl.sock", 0);
+	pifs_do_unlink(dfd, "ctl.sock", 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/ctl.sock", dfd);
 	d->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (d->ctl_fd < 0 ||
@@ -456,5 +456,5 @@ void pifsd_ctl_stop(struct pifsd *d)
 	if (d->reg_watch >= 0)
 		close(d->reg_watch);
 	d->reg_watch = -1;
-	unlinkat(d->fs.store.fd, "lock/ctl.sock", 0);
+	pifs_do_unlink(d->fs.store.fd, "lock/ctl.sock", 0);
 }

@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "layers.h"
 #include "manifest.h"
 #include "meta.h"
 #include "store.h"
@@ -485,14 +489,53 @@ const struct pifs_xattr *pifs_meta_xattr(const struct pifs_meta_entry *e,
 	return NULL;
 }
 
+static mode_t type_mode(char type)
+{
+	switch (type) {
+	case 'f': return S_IFREG;
+	case 'd': return S_IFDIR;
+	case 'l': return S_IFLNK;
+	case 'c': return S_IFCHR;
+	case 'b': return S_IFBLK;
+	case 'p': return S_IFIFO;
+	case 's': return S_IFSOCK;
+	}
+	return 0;
+}
+
 int pifs_meta_is_whiteout(const struct pifs_meta_entry *e)
 {
-	return e->type == 'c' && !e->rdev_major && !e->rdev_minor;
+	return pifs_layers_is_whiteout(type_mode(e->type),
+				       makedev(e->rdev_major, e->rdev_minor));
 }
 
 int pifs_meta_is_opaque(const struct pifs_meta_entry *e)
 {
 	const struct pifs_xattr *x = pifs_meta_xattr(e, PIFS_XATTR_OPAQUE);
 
-	return e->type == 'd' && x && x->len == 1 && x->value[0] == 'y';
+	return e->type == 'd' && x && pifs_layers_is_opaque(x->value, x->len);
+}
+
+int pifs_meta_redirect(const struct pifs_meta_entry *e, char **out)
+{
+	const struct pifs_xattr *x = pifs_meta_xattr(e, PIFS_XATTR_REDIRECT);
+
+	*out = NULL;
+	if (e->type != 'd' || !x)
+		return 0;
+	return pifs_layers_redirect(x->value, x->len, out);
+}
+
+int pifs_meta_layers_get(void *ctx, const char *path,
+			 struct pifs_layers_entry *le)
+{
+	const struct pifs_meta_entry *e = pifs_meta_find(ctx, path);
+
+	memset(le, 0, sizeof(*le));
+	if (!e)
+		return 0;
+	le->mode = type_mode(e->type);
+	le->rdev = makedev(e->rdev_major, e->rdev_minor);
+	le->opaque = pifs_meta_is_opaque(e);
+	return pifs_meta_redirect(e, &le->redirect) < 0 ? -ENOMEM : 1;
 }

@@ -70,6 +70,14 @@ const struct pifs_xattr *pifs_meta_xattr(const struct pifs_meta_entry *e,
 				        const char *name);
 int pifs_meta_is_whiteout(const struct pifs_meta_entry *e);
 int pifs_meta_is_opaque(const struct pifs_meta_entry *e);
+/* A directory entry's redirect as the view follows it (layers.h:
+ * pifs_layers_redirect), malloc'd into *out, or *out NULL; -ENOMEM. */
+int pifs_meta_redirect(const struct pifs_meta_entry *e, char **out);
+/* A pifs_layers_get_fn (layers.h) over a snapshot's META: CTX is a const
+ * struct pifs_meta * (NULL: no entries). */
+struct pifs_layers_entry;
+int pifs_meta_layers_get(void *ctx, const char *path,
+			 struct pifs_layers_entry *le);
 /* qsort comparator of struct pifs_xattr by name (the order META keeps). */
 int pifs_meta_xattr_cmp(const void *a, const void *b);
 /* META text into a malloc'd *out; -ENOMEM, -EINVAL for a bad entry. */

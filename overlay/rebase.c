@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gitstore.h"
+#include "layers.h"
 #include "manifest.h"
 #include "rebase.h"
 #include "safeio.h"
@@ -42,40 +43,11 @@ static void parent_of(const char *path, char *buf, size_t len)
  * non-directory of the delta). */
 static int lower_path(const struct pifs_meta *m, const char *path, char **lp)
 {
-	const struct pifs_meta_entry *e = pifs_meta_find(m, path), *a;
-	const struct pifs_xattr *rx;
-	char buf[PATH_MAX];
+	struct pifs_layers_hit hit;
+	int r = pifs_layers_resolve(path, pifs_meta_layers_get, (void *)m, &hit);
 
-	*lp = NULL;
-	if (!strcmp(path, "."))
-		return (*lp = strdup(".")) ? 0 : -ENOMEM;
-	rx = e && e->type == 'd' ? pifs_meta_xattr(e, PIFS_XATTR_REDIRECT) : NULL;
-	if (rx && rx->len > 1 && rx->value[0] == '/') {
-		*lp = strndup((const char *)rx->value + 1, rx->len - 1);
-		return *lp ? 0 : -ENOMEM;
-	}
-	snprintf(buf, sizeof(buf), "%s", path);
-	while (strcmp(buf, ".")) {
-		char up[PATH_MAX];
-
-		parent_of(buf, up, sizeof(up));
-		snprintf(buf, sizeof(buf), "%s", up);
-		a = pifs_meta_find(m, buf);
-		if (!a)
-			continue;
-		if (a->type != 'd' || pifs_meta_is_opaque(a))
-			return 0;
-		rx = pifs_meta_xattr(a, PIFS_XATTR_REDIRECT);
-		if (rx && rx->len > 1 && rx->value[0] == '/') {
-			size_t rest = strcmp(buf, ".") ? strlen(buf) : 0;
-
-			*lp = pifs_strdupf("%.*s%s", (int)rx->len - 1,
-					   (const char *)rx->value + 1,
-					   path + rest);
-			return *lp ? 0 : -ENOMEM;
-		}
-	}
-	return (*lp = strdup(path)) ? 0 : -ENOMEM;
+	*lp = r < 0 ? NULL : hit.golden;
+	return r;
 }
 
 /* Did anything below lp (not lp itself) change between the goldens? */
@@ -575,19 +547,11 @@ int pifs_rebase_meta(struct pifs_store *st, const struct pifs_meta *m,
 		goto out;
 	}
 	for (i = 0; i < m->count; i++) {
-		const struct pifs_xattr *rx =
-		    m->entries[i].type == 'd'
-			? pifs_meta_xattr(&m->entries[i], PIFS_XATTR_REDIRECT)
-			: NULL;
-
-		if (rx && rx->len > 1 && rx->value[0] == '/') {
-			r.moved[r.nmoved] = strndup((const char *)rx->value + 1,
-						    rx->len - 1);
-			if (!r.moved[r.nmoved++]) {
-				ret = -ENOMEM;
-				goto out;
-			}
-		}
+		if ((ret = pifs_meta_redirect(&m->entries[i],
+					      &r.moved[r.nmoved])) < 0)
+			goto out;
+		if (r.moved[r.nmoved])
+			r.nmoved++;
 	}
 	if (r.nmoved > 1)
 		qsort(r.moved, r.nmoved, sizeof(*r.moved), str_cmp);
@@ -701,15 +665,17 @@ int pifs_conflicts_save(struct pifs_store *st, const char *worker,
 
 	if ((ret = pifs_check_name(worker)) < 0)
 		return ret;
-	if (mkdirat(st->fd, CONFLICTS_DIR, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	if ((ret = pifs_do_mkdir(st->fd, CONFLICTS_DIR, 0700)) < 0 &&
+	    ret != -EEXIST)
+		return ret;
 	dfd = pifs_openat_beneath(st->fd, CONFLICTS_DIR,
 				  O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (dfd < 0)
 		return dfd;
 	if (!n) {
-		ret = unlinkat(dfd, worker, 0) < 0 && errno != ENOENT ? -errno
-								      : 0;
+		ret = pifs_do_unlink(dfd, worker, 0);
+		if (ret == -ENOENT)
+			ret = 0;
 		if (ret == 0)
 			ret = pifs_fsync_dir(dfd);
 		close(dfd);

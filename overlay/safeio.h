@@ -72,6 +72,18 @@ int pifs_set_attrs(int dirfd, const char *name, const struct stat *st);
  * since chmod has no no-follow variant.  0 or -errno. */
 int pifs_chmod_beneath(int dirfd, const char *name, mode_t mode);
 
+/* The one attribute applier, for every copy the store makes (a golden's
+ * tree, an image's, a copy-up): ST's owner, mode and times onto
+ * dirfd/name (pifs_set_attrs), then its xattrs through
+ * XATTRS(CTX, dirfd, name) (NULL: none) after the chown, which would
+ * clear a file capability, then the mode again only where a POSIX ACL
+ * changed the group bits.  0 or -errno; *stage (optional) then names
+ * the step that failed for the caller's message ("set attributes of",
+ * "stat", "set the mode of"), NULL for XATTRS's own error. */
+int pifs_apply_attrs(int dirfd, const char *name, const struct stat *st,
+		     int (*xattrs)(void *ctx, int dirfd, const char *name),
+		     void *ctx, const char **stage);
+
 /* Call fn(fd, entry, arg) for every entry of the directory dirfd refers
  * to ("." and ".." left out), in readdir order, until fn returns nonzero;
  * that value is returned, or -errno when the directory cannot be read.
@@ -98,5 +110,20 @@ int pifs_lremovexattr(int dirfd, const char *name, const char *attr);
 /* Set or clear FS_IMMUTABLE_FL on dirfd/name (regular files and dirs
  * only; others are skipped).  -ENOTTY/-EOPNOTSUPP where unsupported. */
 int pifs_set_immutable(int dirfd, const char *name, int on);
+
+/* The store's mutations, as Linux's ovl_do_* helpers: each is the one
+ * syscall, logged at debug level (pifs_debug), returning 0 or -errno.
+ * Nothing outside safeio.c calls renameat2/renameat/unlinkat on the store
+ * (`make check` enforces it).  flags as the syscall's. */
+int pifs_do_rename(int olddir, const char *old, int newdir, const char *new,
+		   unsigned int flags);
+int pifs_do_unlink(int dirfd, const char *name, int flags);
+int pifs_do_mkdir(int dirfd, const char *name, mode_t mode);
+int pifs_do_mknod(int dirfd, const char *name, mode_t mode, dev_t dev);
+/* A whiteout: a char device 0:0 (layers.h). */
+int pifs_do_whiteout(int dirfd, const char *name);
+int pifs_do_symlink(const char *target, int dirfd, const char *name);
+int pifs_do_link(int olddir, const char *old, int newdir, const char *new,
+		 int flags);
 
 #endif

@@ -173,6 +173,10 @@ int pifs_store_delta_swap(struct pifs_store *st, const char *worker,
  * deleted silently); returns the new name in a malloc'd *kept_as. */
 int pifs_store_delta_retire(struct pifs_store *st, const char *name,
 			    char **kept_as);
+/* Undo pifs_store_delta_retire: move deltas/<kept_as> back to
+ * deltas/<name> (never over an existing one); 0 or -errno. */
+int pifs_store_delta_unretire(struct pifs_store *st, const char *kept_as,
+			      const char *name);
 
 /* Remove everything left in work/ by an interrupted copy-up. */
 int pifs_store_clean_work(struct pifs_store *st);

@@ -25,6 +25,7 @@
 #include "ctl.h"
 #include "gitstore.h"
 #include "json.h"
+#include "layers.h"
 #include "models.h"
 #include "rebase.h"
 #include "registry.h"
@@ -63,43 +64,29 @@ static int golden_dir(struct pifs_store *st, const char *path)
 }
 
 /* Does WORKER's view show boot/firmware/cmdline.txt, which its firmware
- * needs to boot?  Walks the delta one name at a time (never following a
- * worker's symlink): a whiteout or a non-directory on the way hides it; an
- * opaque directory stops the golden (and so the generated file) showing
- * through; where the delta has nothing, the golden's boot/firmware (with
- * its generated cmdline.txt) shows. */
+ * needs to boot?  The delta's own cmdline.txt if it has one (a regular
+ * file), else the generated one in the golden's boot/firmware, if that
+ * shows (layers.h). */
 static int shows_cmdline(struct pifs_store *st, const char *worker)
 {
-	static const char *const comps[] = { "boot", "firmware", "cmdline.txt" };
 	int dfd = openat(st->deltas_fd, worker, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int lower = 1, ok = 0;
-	struct stat s;
-	char c;
+	struct pifs_layers_hit hit;
+	char *slash;
+	int ok = 0;
 
-	for (size_t i = 0; dfd >= 0 && i < 3; i++) {
-		int next;
-
-		if (fstatat(dfd, comps[i], &s, AT_SYMLINK_NOFOLLOW) < 0) {
-			/* Not in the delta: the golden's shows, if anything. */
-			ok = lower && golden_dir(st, "boot/firmware");
-			break;
+	if (dfd < 0)
+		return 0;
+	if (pifs_layers_resolve("boot/firmware/cmdline.txt",
+				pifs_layers_delta_get, &dfd, &hit) == 0) {
+		if (hit.in_delta) {
+			ok = S_ISREG(hit.mode);
+		} else if (hit.golden && (slash = strrchr(hit.golden, '/'))) {
+			*slash = '\0';
+			ok = golden_dir(st, hit.golden);
 		}
-		if (S_ISCHR(s.st_mode) && s.st_rdev == 0)
-			break; /* whiteout */
-		if (i == 2) {
-			ok = S_ISREG(s.st_mode);
-			break;
-		}
-		if (!S_ISDIR(s.st_mode))
-			break;
-		if (pifs_lgetxattr(dfd, comps[i], PIFS_XATTR_OPAQUE, &c, 1) == 1)
-			lower = 0;
-		next = openat(dfd, comps[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(dfd);
-		dfd = next;
+		free(hit.golden);
 	}
-	if (dfd >= 0)
-		close(dfd);
+	close(dfd);
 	return ok;
 }
 
@@ -192,38 +179,29 @@ static void fw_scan(struct fwlist *l, int dirfd, int delta)
 static void fw_list(struct pifs_store *st, const char *worker, int golden,
 		    struct fwlist *l, int *cfgfd)
 {
-	static const char *const comps[] = { "boot", "firmware" };
 	int dfd = openat(st->deltas_fd, worker,
 			 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int lower = 1, gone = 0, gfd;
-	struct stat s;
-	char c;
+	struct pifs_layers_hit hit;
+	int gfd;
 
 	memset(l, 0, sizeof(*l));
 	*cfgfd = -1;
-	for (size_t i = 0; dfd >= 0 && i < 2; i++) {
-		int next;
-
-		if (fstatat(dfd, comps[i], &s, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (pifs_layers_resolve("boot/firmware", pifs_layers_delta_get, &dfd,
+				&hit) < 0 ||
+	    (hit.in_delta && !S_ISDIR(hit.mode))) {
+		/* a whiteout or a file: no boot/firmware */
+		if (dfd >= 0)
 			close(dfd);
-			dfd = -1;
-			break;
-		}
-		if (!S_ISDIR(s.st_mode)) {
-			gone = 1; /* a whiteout or a file: no boot/firmware */
-			break;
-		}
-		if (pifs_lgetxattr(dfd, comps[i], PIFS_XATTR_OPAQUE, &c, 1) == 1)
-			lower = 0;
-		next = openat(dfd, comps[i],
-			      (i == 1 ? O_RDONLY : O_PATH) | O_DIRECTORY |
-				  O_NOFOLLOW | O_CLOEXEC);
-		close(dfd);
-		dfd = next;
-	}
-	if (gone) {
-		close(dfd);
+		free(hit.golden);
 		return;
+	}
+	if (dfd >= 0) {
+		int fd = hit.in_delta ? pifs_openat_beneath(dfd, "boot/firmware",
+							    O_RDONLY | O_DIRECTORY, 0)
+				      : -1;
+
+		close(dfd);
+		dfd = fd;
 	}
 	if (dfd >= 0) {
 		int keep = dup(dfd);
@@ -231,8 +209,8 @@ static void fw_list(struct pifs_store *st, const char *worker, int golden,
 		fw_scan(l, dfd, 1);
 		dfd = keep;
 	}
-	if (lower && (gfd = pifs_openat_beneath(golden, "boot/firmware",
-						 O_RDONLY | O_DIRECTORY, 0)) >= 0) {
+	if (hit.merged && (gfd = pifs_openat_beneath(golden, hit.golden,
+						      O_RDONLY | O_DIRECTORY, 0)) >= 0) {
 		int keep = dup(gfd);
 
 		fw_scan(l, gfd, 0);
@@ -254,6 +232,7 @@ static void fw_list(struct pifs_store *st, const char *worker, int golden,
 	}
 	if (dfd >= 0)
 		close(dfd);
+	free(hit.golden);
 }
 
 /* What status says of a worker's boot files: the ones its model needs

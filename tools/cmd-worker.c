@@ -369,8 +369,7 @@ static int worker_remove(int argc, char **argv)
 	ret = pifs_registry_save(&reg, st.fd);
 	if (ret < 0) {
 		if (kept)
-			renameat2(st.deltas_fd, kept, st.deltas_fd, name,
-				  RENAME_NOREPLACE);
+			pifs_store_delta_unretire(&st, kept, name);
 		die(1, "cannot save registry '%s/workers': %s", st.path,
 		    strerror(-ret));
 	}

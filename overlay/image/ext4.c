@@ -178,16 +178,46 @@ static int xattr_one(char *name, char *value, size_t len, void *data)
 	return 0;
 }
 
+struct inode_xattrs {
+	struct imp *im;
+	const char *rel;
+	ext2_ino_t ino;
+};
+
+/* pifs_apply_attrs's xattr step: the inode's, from the image. */
+static int inode_xattrs(void *ctx, int ddir, const char *name)
+{
+	const struct inode_xattrs *ix = ctx;
+	struct ext2_xattr_handle *h = NULL;
+	struct xattr_set x = {NULL, ix->im, ddir, name, ix->rel, 0};
+	errcode_t err;
+
+	/* in holds only the fixed part: xattrs_read reads the whole inode
+	 * (in-inode attributes follow i_extra_isize) */
+	err = ext2fs_xattrs_open(ix->im->fs, ix->ino, &h);
+	if (!err)
+		err = ext2fs_xattrs_read(h);
+	x.h = h;
+	if (!err)
+		err = ext2fs_xattrs_iterate(h, xattr_one, &x);
+	ext2fs_xattrs_close(&h);
+	if (x.ret < 0)
+		return x.ret;
+	if (err)
+		return ext_fail(ix->im, ix->rel, err);
+	return 0;
+}
+
 /* Owner, mode, times, then xattrs (a capability survives only after the
- * chown), then the mode again if an ACL changed the group bits. */
+ * chown), then the mode again if an ACL changed the group bits: all in
+ * pifs_apply_attrs. */
 static int apply_attrs(struct imp *im, int ddir, const char *name,
 		       const char *rel, ext2_ino_t ino,
 		       struct ext2_inode_large *in)
 {
-	struct ext2_xattr_handle *h = NULL;
-	struct xattr_set x = {NULL, im, ddir, name, rel, 0};
-	struct stat st = {0}, cur;
-	errcode_t err;
+	struct inode_xattrs ix = {im, rel, ino};
+	const char *stage;
+	struct stat st = {0};
 	int ret;
 
 	st.st_mode = in->i_mode;
@@ -201,33 +231,10 @@ static int apply_attrs(struct imp *im, int ddir, const char *name,
 	    in->i_mtime, in->i_mtime_extra,
 	    has_extra(im, in,
 		      offsetof(struct ext2_inode_large, i_mtime_extra) + 4));
-	ret = pifs_set_attrs(ddir, name, &st);
-	if (ret < 0)
-		return image_write_fail(im, "set attributes of", rel, ret);
-	/* in holds only the fixed part: xattrs_read reads the whole inode
-	 * (in-inode attributes follow i_extra_isize) */
-	err = ext2fs_xattrs_open(im->fs, ino, &h);
-	if (!err)
-		err = ext2fs_xattrs_read(h);
-	x.h = h;
-	if (!err)
-		err = ext2fs_xattrs_iterate(h, xattr_one, &x);
-	ext2fs_xattrs_close(&h);
-	if (x.ret < 0)
-		return x.ret;
-	if (err)
-		return ext_fail(im, rel, err);
-	if (LINUX_S_ISLNK(in->i_mode))
-		return 0;
-	if (fstatat(ddir, name, &cur, AT_SYMLINK_NOFOLLOW) < 0)
-		return image_write_fail(im, "stat", rel, -errno);
-	if ((cur.st_mode & 07777) != (st.st_mode & 07777)) {
-		ret = pifs_chmod_beneath(ddir, name, st.st_mode);
-		if (ret < 0)
-			return image_write_fail(im, "set the mode of", rel,
-						ret);
-	}
-	return 0;
+	ret = pifs_apply_attrs(ddir, name, &st, inode_xattrs, &ix, &stage);
+	if (ret < 0 && stage)
+		return image_write_fail(im, stage, rel, ret);
+	return ret;
 }
 
 struct fcopy {
@@ -475,8 +482,8 @@ static int copy_symlink(struct imp *im, int ddir, const char *name,
 		goto out;
 	}
 	target[size] = '\0';
-	if (symlinkat(target, ddir, name) < 0)
-		ret = image_write_fail(im, "create", rel, -errno);
+	if ((ret = pifs_do_symlink(target, ddir, name)) < 0)
+		ret = image_write_fail(im, "create", rel, ret);
 out:
 	free(target);
 	return ret;
@@ -505,16 +512,16 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 		return corrupt(im, rel, "encrypted files are not supported");
 	if (!LINUX_S_ISDIR(in.i_mode) && in.i_links_count > 1 &&
 	    (first = pifs_kv_find(&im->links, ino, 0))) {
-		if (linkat(im->droot, first, ddir, name, 0) < 0)
-			return image_write_fail(im, "link", rel, -errno);
+		if ((ret = pifs_do_link(im->droot, first, ddir, name, 0)) < 0)
+			return image_write_fail(im, "link", rel, ret);
 		return 0;
 	}
 	switch (in.i_mode & LINUX_S_IFMT) {
 	case LINUX_S_IFDIR:
 		if (pifs_kv_find(&im->dirs, ino, 0))
 			return corrupt(im, rel, "directory loop");
-		if (mkdirat(ddir, name, 0700) < 0)
-			return image_write_fail(im, "create", rel, -errno);
+		if ((ret = pifs_do_mkdir(ddir, name, 0700)) < 0)
+			return image_write_fail(im, "create", rel, ret);
 		fd = pifs_openat_beneath(ddir, name,
 					 O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 		if (fd < 0)
@@ -542,16 +549,16 @@ static int copy_inode(struct imp *im, int ddir, const char *name,
 			min = ((in.i_block[1] >> 12) & 0xfff00) |
 			      (in.i_block[1] & 255);
 		}
-		ret = mknodat(ddir, name, (in.i_mode & S_IFMT) | 0600,
-			      makedev(maj, min)) < 0
-			  ? image_write_fail(im, "create", rel, -errno)
-			  : 0;
+		ret = pifs_do_mknod(ddir, name, (in.i_mode & S_IFMT) | 0600,
+				    makedev(maj, min));
+		if (ret < 0)
+			ret = image_write_fail(im, "create", rel, ret);
 		break;
 	case LINUX_S_IFIFO:
 	case LINUX_S_IFSOCK:
-		ret = mknodat(ddir, name, (in.i_mode & S_IFMT) | 0600, 0) < 0
-			  ? image_write_fail(im, "create", rel, -errno)
-			  : 0;
+		ret = pifs_do_mknod(ddir, name, (in.i_mode & S_IFMT) | 0600, 0);
+		if (ret < 0)
+			ret = image_write_fail(im, "create", rel, ret);
 		break;
 	default:
 		return corrupt(im, rel, "unknown file type");
@@ -695,8 +702,8 @@ int image_ext4_import(struct imp *im, const char *dname)
 		return ext_fail(im, "/", err);
 	if (!LINUX_S_ISDIR(in.i_mode))
 		return corrupt(im, "/", "the root is not a directory");
-	if (mkdirat(im->ddir, dname, 0700) < 0)
-		return image_write_fail(im, "create", "/", -errno);
+	if ((ret = pifs_do_mkdir(im->ddir, dname, 0700)) < 0)
+		return image_write_fail(im, "create", "/", ret);
 	im->made_tree = 1;
 	im->droot = pifs_openat_beneath(im->ddir, dname,
 					O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);

@@ -214,8 +214,8 @@ static int ensure_dir(int dirfd, const char *name, int *created)
 	ret = pifs_fstat(dirfd, &pst);
 	if (ret < 0)
 		return ret;
-	if (mkdirat(dirfd, name, 0755) < 0)
-		return -errno;
+	if ((ret = pifs_do_mkdir(dirfd, name, 0755)) < 0)
+		return ret;
 	*created = 1;
 	if (fchownat(dirfd, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    pifs_chmod_beneath(dirfd, name, 0755) < 0)

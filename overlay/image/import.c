@@ -343,7 +343,7 @@ out:
 		close(im.droot);
 	if (im.scratch >= 0) {
 		close(im.scratch);
-		unlinkat(ddir, SCRATCH, 0);
+		pifs_do_unlink(ddir, SCRATCH, 0);
 	}
 	if (ret < 0 && im.made_tree)
 		pifs_remove_tree(ddir, dname);

@@ -53,10 +53,8 @@ int pifs_store_delta_init_on(struct pifs_store *st, int dirfd,
 	ret = pifs_fstat(gfd, &gst);
 	if (ret < 0)
 		goto out_gfd;
-	if (mkdirat(dirfd, name, 0700) < 0) {
-		ret = -errno;
+	if ((ret = pifs_do_mkdir(dirfd, name, 0700)) < 0)
 		goto out_gfd;
-	}
 	ret = pifs_set_attrs(dirfd, name, &gst);
 	if (ret < 0)
 		goto out_remove;
@@ -112,14 +110,14 @@ int pifs_store_delta_swap(struct pifs_store *st, const char *worker,
 		return -errno;
 	if (!S_ISDIR(sb.st_mode))
 		return -ENOTDIR;
-	if (renameat2(st->work_fd, tmpname, st->deltas_fd, worker,
-		      RENAME_EXCHANGE) < 0) {
-		if (errno != ENOENT)
-			return -errno;
+	if ((ret = pifs_do_rename(st->work_fd, tmpname, st->deltas_fd, worker,
+				  RENAME_EXCHANGE)) < 0) {
+		if (ret != -ENOENT)
+			return ret;
 		/* no delta to replace: just move the new one in */
-		if (renameat2(st->work_fd, tmpname, st->deltas_fd, worker,
-			      RENAME_NOREPLACE) < 0)
-			return -errno;
+		if ((ret = pifs_do_rename(st->work_fd, tmpname, st->deltas_fd,
+					  worker, RENAME_NOREPLACE)) < 0)
+			return ret;
 		if ((ret = pifs_fsync_dir(st->deltas_fd)) < 0 ||
 		    (ret = pifs_fsync_dir(st->work_fd)) < 0)
 			return ret;
@@ -152,12 +150,11 @@ int pifs_store_delta_retire(struct pifs_store *st, const char *name,
 			    : pifs_strdupf(".removed-%s-%s", name, stamp);
 		if (!newname)
 			return -ENOMEM;
-		if (renameat2(st->deltas_fd, name, st->deltas_fd, newname,
-			      RENAME_NOREPLACE) == 0) {
+		if ((ret = pifs_do_rename(st->deltas_fd, name, st->deltas_fd,
+					  newname, RENAME_NOREPLACE)) == 0) {
 			*kept_as = newname;
 			return pifs_fsync_dir(st->deltas_fd);
 		}
-		ret = -errno;
 		if (ret != -EEXIST)
 			break;
 	}
@@ -168,4 +165,16 @@ int pifs_store_delta_retire(struct pifs_store *st, const char *name,
 int pifs_store_clean_work(struct pifs_store *st)
 {
 	return pifs_store_empty_dir(st->work_fd);
+}
+
+int pifs_store_delta_unretire(struct pifs_store *st, const char *kept_as,
+			      const char *name)
+{
+	int ret;
+
+	if ((ret = pifs_check_name(name)) < 0 ||
+	    (ret = pifs_do_rename(st->deltas_fd, kept_as, st->deltas_fd, name,
+				  RENAME_NOREPLACE)) < 0)
+		return ret;
+	return pifs_fsync_dir(st->deltas_fd);
 }

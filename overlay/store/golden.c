@@ -301,8 +301,8 @@ int pifs_store_golden_install(int sfd, const char *src, int gfd,
 		       strerror(-ret));
 		goto out;
 	}
-	if (renameat2(gsfd, tmpname, gsfd, id, RENAME_NOREPLACE) < 0) {
-		ret = -errno;
+	if ((ret = pifs_do_rename(gsfd, tmpname, gsfd, id,
+				  RENAME_NOREPLACE)) < 0) {
 		if (ret != -EEXIST)
 			pifs_seterr(errbuf, errlen,
 			       "cannot rename golden to '%s': %s", id,
@@ -520,8 +520,7 @@ int pifs_store_golden_remove(struct pifs_store *st, const char *id)
 		return gsfd;
 	snprintf(name, sizeof(name), ".removing-%s", id);
 	pifs_remove_tree(gsfd, name); /* an earlier removal's leftover */
-	if (renameat2(gsfd, id, gsfd, name, RENAME_NOREPLACE) < 0) {
-		ret = -errno;
+	if ((ret = pifs_do_rename(gsfd, id, gsfd, name, RENAME_NOREPLACE)) < 0) {
 		close(gsfd);
 		return ret;
 	}

@@ -188,8 +188,9 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 			slash[slash == ppath ? 1 : 0] = '\0';
 		pfd =
 		    open(slash ? ppath : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (pfd < 0 || mkdirat(pfd, base, 0700) < 0) {
-			ret = -errno;
+		if (pfd < 0 || (ret = pifs_do_mkdir(pfd, base, 0700)) < 0) {
+			if (pfd < 0)
+				ret = -errno;
 			pifs_seterr(errbuf, errlen, "cannot create store '%s': %s",
 			       path, strerror(-ret));
 			goto out;

@@ -64,27 +64,26 @@ static int copy_fail(struct copy_ctx *c, const char *what, const char *rel,
 	return err;
 }
 
-/* Owner, mode, times, then xattrs from (xdir, xname) onto ddir/dname. */
+struct xsrc {
+	int dir;
+	const char *name;
+};
+
+static int copy_xattrs_from(void *ctx, int ddir, const char *dname)
+{
+	const struct xsrc *x = ctx;
+
+	return pifs_copy_xattrs(x->dir, x->name, ddir, dname, NULL);
+}
+
+/* Owner, mode, times, then xattrs from (xdir, xname) onto ddir/dname
+ * (pifs_apply_attrs). */
 static int copy_attrs(int xdir, const char *xname, int ddir, const char *dname,
 		      const struct stat *st)
 {
-	struct stat cur;
-	int ret;
+	struct xsrc x = { xdir, xname };
 
-	ret = pifs_set_attrs(ddir, dname, st);
-	if (ret < 0)
-		return ret;
-	ret = pifs_copy_xattrs(xdir, xname, ddir, dname, NULL);
-	if (ret < 0)
-		return ret;
-	if (S_ISLNK(st->st_mode))
-		return 0;
-	/* A system.posix_acl_access xattr rewrites the group bits. */
-	if (fstatat(ddir, dname, &cur, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if ((cur.st_mode & 07777) != (st->st_mode & 07777))
-		return pifs_chmod_beneath(ddir, dname, st->st_mode);
-	return 0;
+	return pifs_apply_attrs(ddir, dname, st, copy_xattrs_from, &x, NULL);
 }
 
 static int copy_file(int sdir, const char *name, int ddir,
@@ -144,8 +143,7 @@ static int copy_symlink(int sdir, const char *name, int ddir,
 		ret = -ESTALE; /* grew under us */
 	if (ret == 0) {
 		target[n] = '\0';
-		if (symlinkat(target, ddir, name) < 0)
-			ret = -errno;
+		ret = pifs_do_symlink(target, ddir, name);
 	}
 	free(target);
 	return ret;
@@ -175,14 +173,14 @@ static int copy_entry(struct copy_ctx *c, int sdir, const char *name, int ddir,
 
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 &&
 	    (first = pifs_kv_find(&c->links, st->st_dev, st->st_ino))) {
-		if (linkat(c->droot, first, ddir, name, 0) < 0)
-			return copy_fail(c, "link", rel, -errno);
+		if ((ret = pifs_do_link(c->droot, first, ddir, name, 0)) < 0)
+			return copy_fail(c, "link", rel, ret);
 		return counted(c);
 	}
 	switch (st->st_mode & S_IFMT) {
 	case S_IFDIR:
-		if (mkdirat(ddir, name, 0700) < 0)
-			return copy_fail(c, "create", rel, -errno);
+		if ((ret = pifs_do_mkdir(ddir, name, 0700)) < 0)
+			return copy_fail(c, "create", rel, ret);
 		sfd = openat(sdir, name,
 			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sfd < 0)
@@ -212,10 +210,8 @@ static int copy_entry(struct copy_ctx *c, int sdir, const char *name, int ddir,
 	case S_IFBLK:
 	case S_IFIFO:
 	case S_IFSOCK:
-		ret = mknodat(ddir, name, (st->st_mode & S_IFMT) | 0600,
-			      st->st_rdev) < 0
-			  ? -errno
-			  : 0;
+		ret = pifs_do_mknod(ddir, name, (st->st_mode & S_IFMT) | 0600,
+				    st->st_rdev);
 		break;
 	default:
 		ret = -EINVAL;
@@ -338,8 +334,8 @@ int pifs_store_tree_copy(int sdir, const char *sname, int ddir,
 		copy_fail(&c, "stat", ".", ret);
 		goto out_sfd;
 	}
-	if (mkdirat(ddir, dname, 0700) < 0) {
-		ret = copy_fail(&c, "create copy of", ".", -errno);
+	if ((ret = pifs_do_mkdir(ddir, dname, 0700)) < 0) {
+		ret = copy_fail(&c, "create copy of", ".", ret);
 		goto out_sfd;
 	}
 	c.droot = pifs_openat_beneath(ddir, dname,

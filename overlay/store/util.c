@@ -62,8 +62,10 @@ int pifs_store_dir_is_empty(int dfd)
 
 int pifs_store_mkdir_private(int dirfd, const char *name)
 {
-	if (mkdirat(dirfd, name, 0700) < 0)
-		return -errno;
+	int r;
+
+	if ((r = pifs_do_mkdir(dirfd, name, 0700)) < 0)
+		return r;
 	/* the umask may have taken bits we do not want anyway; make sure
 	 * no setgid parent gave it a group */
 	if (fchownat(dirfd, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0)

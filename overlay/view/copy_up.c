@@ -181,16 +181,26 @@ static void link_siblings(struct pifs_view *v, struct pifs_node *n, ino_t ino)
 
 				times_save(dir->upper_fd, &pt);
 				jn_node(v, dir, last, JF_DIRTY);
-				if (linkat(n->upper_fd, "", dir->upper_fd, last,
-					   AT_EMPTY_PATH) < 0)
+				int lr = pifs_do_link(n->upper_fd, "", dir->upper_fd,
+						      last, AT_EMPTY_PATH);
+
+				if (lr < 0)
 					pifs_warn("cannot keep hard link '%s' in view '%s': %s",
-						  hit->path, v->name, strerror(errno));
+						  hit->path, v->name, strerror(-lr));
 				times_restore(dir->upper_fd, &pt);
 			}
 		}
 		pifs_nodes_put(&fs->nodes, dir);
 		free(buf);
 	}
+}
+
+/* pifs_apply_attrs's xattr step: the golden's (CTX: its O_PATH fd),
+ * without the names pifs keeps for itself. */
+static int copy_golden_xattrs(void *ctx, int dirfd, const char *name)
+{
+	return pifs_copy_xattrs(*(const int *)ctx, NULL, dirfd, name,
+				pifs_xattr_private);
 }
 
 /*
@@ -230,7 +240,7 @@ int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data)
 	work_name(tmp, sizeof(tmp));
 	switch (st.st_mode & S_IFMT) {
 	case S_IFDIR:
-		r = mkdirat(v->work_fd, tmp, 0700) < 0 ? -errno : 0;
+		r = pifs_do_mkdir(v->work_fd, tmp, 0700);
 		break;
 	case S_IFREG:
 		dfd = openat(v->work_fd, tmp,
@@ -270,27 +280,28 @@ int copy_up(struct pifs_view *v, struct pifs_node *n, int with_data)
 			break;
 		}
 		target[len] = '\0';
-		r = symlinkat(target, v->work_fd, tmp) < 0 ? -errno : 0;
+		r = pifs_do_symlink(target, v->work_fd, tmp);
 		break;
 	}
 	default:
-		r = mknodat(v->work_fd, tmp, (st.st_mode & S_IFMT) | 0600,
-			    st.st_rdev) < 0 ? -errno : 0;
+		r = pifs_do_mknod(v->work_fd, tmp, (st.st_mode & S_IFMT) | 0600,
+				  st.st_rdev);
 		break;
 	}
 	if (r < 0)
 		goto out;
 	made = 1;
-	if ((lfd >= 0 && (r = pifs_copy_xattrs(lfd, NULL, v->work_fd, tmp,
-					       pifs_xattr_private)) < 0) ||
-	    (r = set_origin(v->work_fd, tmp, st.st_ino)) < 0 ||
-	    (r = pifs_set_attrs(v->work_fd, tmp, &st)) < 0)
+	/* Owner and mode before the golden's xattrs: a chown would clear
+	 * a file capability (security.capability) set before it. */
+	if ((r = set_origin(v->work_fd, tmp, st.st_ino)) < 0 ||
+	    (r = pifs_apply_attrs(v->work_fd, tmp, &st,
+				  lfd >= 0 ? copy_golden_xattrs : NULL, &lfd,
+				  NULL)) < 0)
 		goto out;
 	times_save(p->upper_fd, &pt);
-	if (renameat2(v->work_fd, tmp, p->upper_fd, n->name, RENAME_NOREPLACE) < 0) {
-		r = -errno;
+	if ((r = pifs_do_rename(v->work_fd, tmp, p->upper_fd, n->name,
+				RENAME_NOREPLACE)) < 0)
 		goto out;
-	}
 	made = 0;
 	jn_node(v, n, NULL, JF_DIRTY);
 	times_restore(p->upper_fd, &pt);

@@ -18,6 +18,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "layers.h"
 #include "safeio.h"
 #include "util.h"
 #include "view.h"
@@ -42,11 +43,6 @@ static int lower_at(struct pifs_view *v, struct pifs_node *p, const char *name)
 	r = lower_exists(v, lp, NULL);
 	free(lp);
 	return r == 0 || pifs_gen_kind(p->lower_path, name) != PIFS_GEN_NONE;
-}
-
-static int make_whiteout(int dirfd, const char *name)
-{
-	return mknodat(dirfd, name, S_IFCHR | 0, makedev(0, 0)) < 0 ? -errno : 0;
 }
 
 /* Is the delta entry at P/NAME a whiteout?  1, 0 (nothing there) or
@@ -79,16 +75,14 @@ static int make_entry(int dirfd, const char *name, struct newent *ne)
 	/* A hard link, of any type but a directory: a symlink too (dpkg
 	 * makes those), whose target is the linked inode's own. */
 	if (ne->link_fd >= 0 && !S_ISDIR(ne->mode)) {
-		if (linkat(ne->link_fd, "", dirfd, name, AT_EMPTY_PATH) < 0)
-			return -errno;
-		return 0;
+		return pifs_do_link(ne->link_fd, "", dirfd, name, AT_EMPTY_PATH);
 	}
 	switch (ne->mode & S_IFMT) {
 	case S_IFDIR:
-		r = mkdirat(dirfd, name, ne->mode & 07777);
+		r = pifs_do_mkdir(dirfd, name, ne->mode & 07777);
 		break;
 	case S_IFLNK:
-		r = symlinkat(ne->target, dirfd, name);
+		r = pifs_do_symlink(ne->target, dirfd, name);
 		break;
 	case S_IFREG:
 		ne->fd = openat(dirfd, name,
@@ -96,14 +90,14 @@ static int make_entry(int dirfd, const char *name, struct newent *ne)
 						    O_NOFOLLOW | O_NOCTTY)) |
 					O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 				ne->mode & 07777);
-		r = ne->fd < 0 ? -1 : 0;
+		r = ne->fd < 0 ? -errno : 0;
 		break;
 	default:
-		r = mknodat(dirfd, name, ne->mode, ne->rdev);
+		r = pifs_do_mknod(dirfd, name, ne->mode, ne->rdev);
 		break;
 	}
 	if (r < 0)
-		return -errno;
+		return r;
 	if (fchownat(dirfd, name, ne->uid, ne->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	/* chown clears setuid/setgid: put them back. */
@@ -138,8 +132,8 @@ static int place_new(struct pifs_view *v, struct pifs_node *p,
 	if (!wh) {
 		if ((r = make_entry(p->upper_fd, name, ne)) < 0) {
 			if (r != -EEXIST)
-				unlinkat(p->upper_fd, name,
-					 S_ISDIR(ne->mode) ? AT_REMOVEDIR : 0);
+				pifs_do_unlink(p->upper_fd, name,
+					       S_ISDIR(ne->mode) ? AT_REMOVEDIR : 0);
 			goto fail;
 		}
 	} else {
@@ -150,14 +144,12 @@ static int place_new(struct pifs_view *v, struct pifs_node *p,
 			if ((r = pifs_lsetxattr(v->work_fd, tmp, PIFS_XATTR_OPAQUE,
 						"y", 1, 0)) < 0)
 				goto fail_tmp;
-			if (renameat2(v->work_fd, tmp, p->upper_fd, name,
-				      RENAME_EXCHANGE) < 0) {
-				r = -errno;
+			if ((r = pifs_do_rename(v->work_fd, tmp, p->upper_fd,
+						name, RENAME_EXCHANGE)) < 0)
 				goto fail_tmp;
-			}
-			unlinkat(v->work_fd, tmp, 0); /* the old whiteout */
-		} else if (renameat(v->work_fd, tmp, p->upper_fd, name) < 0) {
-			r = -errno;
+			pifs_do_unlink(v->work_fd, tmp, 0); /* the old whiteout */
+		} else if ((r = pifs_do_rename(v->work_fd, tmp, p->upper_fd,
+					       name, 0)) < 0) {
 			goto fail_tmp;
 		}
 	}
@@ -238,7 +230,7 @@ static int create_common(struct pifs_fs *fs, struct pifs_node *p,
 		return r;
 	if ((r = pifs_check_name(name)) < 0)
 		return r;
-	if (S_ISCHR(ne->mode) && ne->rdev == makedev(0, 0)) {
+	if (pifs_layers_is_whiteout(ne->mode, ne->rdev)) {
 		/* That is how the delta spells a whiteout. */
 		pifs_warn("refused mknod of char device 0:0 '%s' in view '%s'",
 			  name, v->name);
@@ -389,16 +381,17 @@ static int remove_upper(struct pifs_view *v, struct pifs_node *p,
 			const char *name, int isdir)
 {
 	char tmp[64];
+	int r;
 
 	if (!isdir)
-		return unlinkat(p->upper_fd, name, 0) < 0 ? -errno : 0;
-	if (unlinkat(p->upper_fd, name, AT_REMOVEDIR) == 0)
+		return pifs_do_unlink(p->upper_fd, name, 0);
+	if ((r = pifs_do_unlink(p->upper_fd, name, AT_REMOVEDIR)) == 0)
 		return 0;
-	if (errno != ENOTEMPTY && errno != EEXIST)
-		return -errno;
+	if (r != -ENOTEMPTY && r != -EEXIST)
+		return r;
 	work_name(tmp, sizeof(tmp));
-	if (renameat(p->upper_fd, name, v->work_fd, tmp) < 0)
-		return -errno;
+	if ((r = pifs_do_rename(p->upper_fd, name, v->work_fd, tmp, 0)) < 0)
+		return r;
 	return pifs_remove_tree(v->work_fd, tmp);
 }
 
@@ -411,20 +404,19 @@ static int whiteout_over(struct pifs_view *v, struct pifs_node *p,
 	int r;
 
 	if (!has_upper)
-		return make_whiteout(p->upper_fd, name);
+		return pifs_do_whiteout(p->upper_fd, name);
 	work_name(tmp, sizeof(tmp));
-	if ((r = make_whiteout(v->work_fd, tmp)) < 0)
+	if ((r = pifs_do_whiteout(v->work_fd, tmp)) < 0)
 		return r;
 	if (!isdir) {
-		if (renameat(v->work_fd, tmp, p->upper_fd, name) < 0) {
-			r = -errno;
-			unlinkat(v->work_fd, tmp, 0);
-		}
+		if ((r = pifs_do_rename(v->work_fd, tmp, p->upper_fd, name,
+					0)) < 0)
+			pifs_do_unlink(v->work_fd, tmp, 0);
 		return r;
 	}
-	if (renameat2(v->work_fd, tmp, p->upper_fd, name, RENAME_EXCHANGE) < 0) {
-		r = -errno;
-		unlinkat(v->work_fd, tmp, 0);
+	if ((r = pifs_do_rename(v->work_fd, tmp, p->upper_fd, name,
+				RENAME_EXCHANGE)) < 0) {
+		pifs_do_unlink(v->work_fd, tmp, 0);
 		return r;
 	}
 	return pifs_remove_tree(v->work_fd, tmp);
@@ -541,15 +533,14 @@ static int clear_empty_dir(struct pifs_view *v, struct pifs_node *q,
 	if ((r = pifs_fstat(d->upper_fd, &st)) < 0)
 		return r;
 	work_name(tmp, sizeof(tmp));
-	if (mkdirat(v->work_fd, tmp, 0700) < 0)
-		return -errno;
+	if ((r = pifs_do_mkdir(v->work_fd, tmp, 0700)) < 0)
+		return r;
 	if ((r = pifs_lsetxattr(v->work_fd, tmp, PIFS_XATTR_OPAQUE, "y", 1, 0)) < 0 ||
 	    (r = pifs_set_attrs(v->work_fd, tmp, &st)) < 0)
 		goto fail;
-	if (renameat2(v->work_fd, tmp, q->upper_fd, name, RENAME_EXCHANGE) < 0) {
-		r = -errno;
+	if ((r = pifs_do_rename(v->work_fd, tmp, q->upper_fd, name,
+				RENAME_EXCHANGE)) < 0)
 		goto fail;
-	}
 	return pifs_remove_tree(v->work_fd, tmp);
 fail:
 	pifs_remove_tree(v->work_fd, tmp);
@@ -618,11 +609,9 @@ int pifs_fs_rename(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 		    (r = prepare_dir_move(v, src, q, newname)) < 0 ||
 		    (r = prepare_dir_move(v, dst, p, name)) < 0)
 			goto out;
-		if (renameat2(p->upper_fd, name, q->upper_fd, newname,
-			      RENAME_EXCHANGE) < 0) {
-			r = -errno;
+		if ((r = pifs_do_rename(p->upper_fd, name, q->upper_fd,
+					newname, RENAME_EXCHANGE)) < 0)
 			goto out;
-		}
 		if ((r = pifs_node_move(&fs->nodes, src, q, newname)) == 0)
 			r = pifs_node_move(&fs->nodes, dst, p, name);
 		goto out;
@@ -645,17 +634,14 @@ int pifs_fs_rename(struct pifs_fs *fs, struct pifs_node *p, const char *name,
 		/* A directory cannot replace the whiteout (a char device):
 		 * swap them, then drop the whiteout unless the source
 		 * position needs one. */
-		if (renameat2(p->upper_fd, name, q->upper_fd, newname,
-			      RENAME_EXCHANGE) < 0) {
-			r = -errno;
+		if ((r = pifs_do_rename(p->upper_fd, name, q->upper_fd,
+					newname, RENAME_EXCHANGE)) < 0)
 			goto out;
-		}
-		if (!src_low && unlinkat(p->upper_fd, name, 0) < 0)
+		if (!src_low && (r = pifs_do_unlink(p->upper_fd, name, 0)) < 0)
 			pifs_warn("cannot drop whiteout '%s': %s", name,
-				  strerror(errno));
-	} else if (renameat2(p->upper_fd, name, q->upper_fd, newname,
-			     src_low ? RENAME_WHITEOUT : 0) < 0) {
-		r = -errno;
+				  strerror(-r));
+	} else if ((r = pifs_do_rename(p->upper_fd, name, q->upper_fd, newname,
+				       src_low ? RENAME_WHITEOUT : 0)) < 0) {
 		goto out;
 	}
 	if (dst)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "identity.h"
+#include "layers.h"
 #include "safeio.h"
 #include "util.h"
 #include "view.h"
@@ -61,33 +62,6 @@ int set_origin(int dirfd, const char *name, uint64_t ino)
 	return pifs_lsetxattr(dirfd, name, PIFS_XATTR_ORIGIN, b, 8, 0);
 }
 
-static int xattr_is(int dirfd, const char *name, const char *attr,
-		    const char *want)
-{
-	char buf[8];
-	ssize_t r = pifs_lgetxattr(dirfd, name, attr, buf, sizeof(buf));
-
-	return r == (ssize_t)strlen(want) && !memcmp(buf, want, (size_t)r);
-}
-
-/* The golden redirect of an upper directory, malloc'd without its leading
- * '/', or NULL. */
-static char *get_redirect(int fd)
-{
-	char buf[PATH_MAX];
-	ssize_t r = pifs_lgetxattr(fd, NULL, PIFS_XATTR_REDIRECT, buf,
-				   sizeof(buf) - 1);
-	char *p;
-
-	if (r <= 1 || buf[0] != '/')
-		return NULL;
-	buf[r] = '\0';
-	p = buf + 1;
-	if (strstr(p, "..") || strstr(p, "//"))
-		return NULL;
-	return strdup(p);
-}
-
 int lower_exists(struct pifs_view *v, const char *path, struct stat *st)
 {
 	struct stat tmp;
@@ -112,8 +86,9 @@ static int find_child_in(struct pifs_view *v, struct pifs_node *p,
 			 const struct pifs_lower_dir *ld, const char *name,
 			 struct child *c)
 {
+	struct pifs_layers_entry le = { 0 };
 	struct stat ust, lst;
-	int has_upper = 0, opaque = 0, r, joined = 0;
+	int has_upper = 0, r, below;
 	uint64_t origin = 0;
 	char *lp = NULL;
 
@@ -137,7 +112,9 @@ static int find_child_in(struct pifs_view *v, struct pifs_node *p,
 				close(fd);
 				return r;
 			}
-			if (is_whiteout(&ust)) {
+			le.mode = ust.st_mode;
+			le.rdev = ust.st_rdev;
+			if (pifs_layers_is_whiteout(le.mode, le.rdev)) {
 				close(fd);
 				return -ENOENT;
 			}
@@ -145,34 +122,35 @@ static int find_child_in(struct pifs_view *v, struct pifs_node *p,
 			c->upper_fd = fd;
 			c->gen = gen;
 			get_origin(fd, &origin);
-			if (S_ISDIR(ust.st_mode)) {
-				opaque = xattr_is(fd, NULL, PIFS_XATTR_OPAQUE, "y");
-				if (!opaque)
-					lp = get_redirect(fd);
-			}
-		}
-	}
-	if (!has_upper || (S_ISDIR(ust.st_mode) && !opaque)) {
-		if (!lp && p->lower_path && (!has_upper || !opaque)) {
-			lp = join(p->lower_path, name);
-			joined = 1;
-		}
-		if (lp) {
-			if (joined && lower_dir_valid(v, p, ld))
-				r = pifs_lstat_beneath(ld->fd, name, &lst);
-			else
-				r = lower_exists(v, lp, &lst);
-			if (r == 0 && (!has_upper || S_ISDIR(lst.st_mode))) {
-				c->lower_path = lp;
-				lp = NULL;
-			} else if (r < 0 && r != -ENOENT && r != -ENOTDIR &&
-				   r != -ELOOP) {
-				free(lp);
+			if (S_ISDIR(ust.st_mode) &&
+			    (r = pifs_layers_entry_xattrs(fd, &le)) < 0) {
 				child_release(c);
 				return r;
 			}
-			free(lp);
 		}
+	}
+	below = pifs_layers_below(p->lower_path, name, has_upper ? &le : NULL,
+				  &lp);
+	pifs_layers_entry_release(&le);
+	if (below < 0) {
+		child_release(c);
+		return below;
+	}
+	if (lp) {
+		if (below == PIFS_LAYERS_JOINED && lower_dir_valid(v, p, ld))
+			r = pifs_lstat_beneath(ld->fd, name, &lst);
+		else
+			r = lower_exists(v, lp, &lst);
+		if (r == 0 && (!has_upper || S_ISDIR(lst.st_mode))) {
+			c->lower_path = lp;
+			lp = NULL;
+		} else if (r < 0 && r != -ENOENT && r != -ENOTDIR &&
+			   r != -ELOOP) {
+			free(lp);
+			child_release(c);
+			return r;
+		}
+		free(lp);
 	}
 	if (!has_upper && p->lower_path &&
 	    (c->kind = pifs_gen_kind(p->lower_path, name)) != PIFS_GEN_NONE) {

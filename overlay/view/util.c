@@ -15,13 +15,14 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "layers.h"
 #include "util.h"
 #include "view.h"
 #include "internal.h"
 
 int is_whiteout(const struct stat *st)
 {
-	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+	return pifs_layers_is_whiteout(st->st_mode, st->st_rdev);
 }
 
 char *join(const char *dir, const char *name)

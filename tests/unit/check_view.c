@@ -29,6 +29,15 @@ static char store[4200], golden_dir[4200];
 static struct pifs_fs fs;
 static const struct pifs_ctx root_ctx = { 0, 0 };
 
+/* A file capability as setcap cap_net_raw+ep writes it (v2, little
+ * endian: magic with the effective flag, permitted, inheritable, and the
+ * upper 32 bits of both). */
+static const unsigned char cap_net_raw[20] = {
+	0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+static int cap_ok; /* the file system under /var/tmp took it */
+
 static void put_file(const char *rel, const char *content, mode_t mode)
 {
 	char p[4400];
@@ -65,6 +74,12 @@ static void setup(void)
 	put_file("boot/config.txt", "arm_64bit=1\n", 0644);
 	snprintf(p, sizeof(p), "%s/a/link", golden_dir);
 	ck_assert_int_eq(symlink("/etc/shadow", p), 0);
+	snprintf(p, sizeof(p), "%s/sbin", golden_dir);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	put_file("sbin/ping", "golden ping\n", 04755);
+	snprintf(p, sizeof(p), "%s/sbin/ping", golden_dir);
+	cap_ok = lsetxattr(p, "security.capability", cap_net_raw,
+			   sizeof(cap_net_raw), 0) == 0;
 
 	ck_assert_int_eq(pifs_store_create(store, golden_dir, NULL, NULL, err, sizeof(err)), 0);
 	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)), 0);
@@ -243,6 +258,38 @@ START_TEST(test_copy_up)
 	ck_assert_int_eq(st.st_mode & 07777, 0604);
 	ck_assert_uint_eq(st.st_ino, id);
 	ck_assert_str_eq(read_all(n), "golden f\n");
+}
+END_TEST
+
+/* A copy-up keeps a setuid file's mode and its file capability: the
+ * owner is set before the golden's xattrs (a chown clears
+ * security.capability), the mode after the chown (which clears setuid). */
+START_TEST(test_copy_up_keeps_capability)
+{
+	struct stat st, a = { .st_mode = 04755 };
+	unsigned char got[64];
+	struct pifs_node *n;
+	char p[4400];
+	ssize_t len;
+	int err;
+
+	if (!cap_ok) {
+		ck_assert_msg(!unit_required("PIFS_REQUIRE_FUSE") &&
+				      !unit_required("PIFS_REQUIRE_ROOT"),
+			      "cannot set security.capability under /var/tmp");
+		return;
+	}
+	n = walk("nfsroot/w1/sbin/ping", &st, &err);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_int_eq(pifs_fs_setattr(&fs, n, &a, PIFS_SET_MODE, -1, &st), 0);
+	delta_path(p, sizeof(p), "w1", "sbin/ping");
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 04755);
+	len = lgetxattr(p, "security.capability", got, sizeof(got));
+	ck_assert_msg(len == (ssize_t)sizeof(cap_net_raw),
+		      "copy-up lost the file capability (%zd)", len);
+	ck_assert_mem_eq(got, cap_net_raw, sizeof(cap_net_raw));
+	ck_assert_str_eq(read_all(n), "golden ping\n");
 }
 END_TEST
 
@@ -510,6 +557,7 @@ static Suite *view_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_lookup_layers);
 	tcase_add_test(tc, test_copy_up);
+	tcase_add_test(tc, test_copy_up_keeps_capability);
 	tcase_add_test(tc, test_whiteout_and_opaque);
 	tcase_add_test(tc, test_dir_rename);
 	tcase_add_test(tc, test_ids_survive_restart);
