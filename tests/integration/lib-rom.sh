@@ -104,17 +104,27 @@ rom_dnsmasq() {
 	grep -qx "$dns" "$T/dnsmasq.conf" && grep -qx "interface=$VM" "$T/dnsmasq.conf" &&
 		grep -qx "bind-interfaces" "$T/dnsmasq.conf" ||
 		{ cat "$T/dnsmasq.conf"; fail "dnsmasq-conf output"; return 1; }
-	nsenter --net="/run/netns/$NSM" dnsmasq --conf-file="$T/dnsmasq.conf" --keep-in-foreground \
-		--pid-file="$T/dnsmasq.pid" --dhcp-leasefile="$T/dnsmasq.leases" >"$T/dnsmasq.out" 2>&1 &
-	DNSMASQ_PID=$!
-	NET_PIDS+=("$DNSMASQ_PID")
+	run_dnsmasq "$NSM" dnsmasq 'TFTP root is' || { fail "dnsmasq did not start"; return 1; }
+	DNSMASQ_PID=$RUN_PID
+}
+
+# run_dnsmasq NS NAME READY: dnsmasq in namespace NS with $T/NAME.conf
+# (its pid, leases and output in $T/NAME.*), its PID in RUN_PID and
+# NET_PIDS; 0 once its log ($T/NAME.log) says READY (at most 5 s), else
+# its output and log shown and 1.
+RUN_PID=
+run_dnsmasq() {
+	local ns=$1 name=$2 ready=$3
+	nsenter --net="/run/netns/$ns" dnsmasq --conf-file="$T/$name.conf" --keep-in-foreground \
+		--pid-file="$T/$name.pid" --dhcp-leasefile="$T/$name.leases" >"$T/$name.out" 2>&1 &
+	RUN_PID=$!
+	NET_PIDS+=("$RUN_PID")
 	for _ in $(seq 1 100); do
-		grep -q 'TFTP root is' "$T/dnsmasq.log" 2>/dev/null && return 0
-		kill -0 "$DNSMASQ_PID" 2>/dev/null || break
+		grep -q "$ready" "$T/$name.log" 2>/dev/null && return 0
+		kill -0 "$RUN_PID" 2>/dev/null || break
 		sleep 0.05
 	done
-	cat "$T/dnsmasq.out" "$T/dnsmasq.log" 2>/dev/null
-	fail "dnsmasq did not start"
+	cat "$T/$name.out" "$T/$name.log" 2>/dev/null
 	return 1
 }
 
@@ -171,18 +181,8 @@ rom_router() {
 		echo "log-dhcp"
 		echo "log-facility=$T/router.log"
 	} >"$T/router.conf"
-	nsenter --net="/run/netns/$NSR" dnsmasq --conf-file="$T/router.conf" --keep-in-foreground \
-		--pid-file="$T/router.pid" --dhcp-leasefile="$T/router.leases" >"$T/router.out" 2>&1 &
-	ROUTER_PID=$!
-	NET_PIDS+=("$ROUTER_PID")
-	for _ in $(seq 1 100); do
-		grep -q 'DHCP, IP range' "$T/router.log" 2>/dev/null && return 0
-		kill -0 "$ROUTER_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$T/router.out" "$T/router.log" 2>/dev/null
-	fail "the router's dnsmasq did not start"
-	return 1
+	run_dnsmasq "$NSR" router 'DHCP, IP range' || { fail "the router's dnsmasq did not start"; return 1; }
+	ROUTER_PID=$RUN_PID
 }
 
 # the simulator's own --timeout ends it first
