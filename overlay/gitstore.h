@@ -72,6 +72,7 @@ struct pifs_snapshot {
 	unsigned objects; /* objects in the new pack */
 	int journal;	  /* the scan followed pifsd's journal */
 	unsigned stated;  /* names the scan stated */
+	unsigned rounds;  /* scans: rounds read while the worker ran + 1 */
 };
 
 /* What pifsd saw change in a mounted worker's delta (ctl "journal",
@@ -114,6 +115,25 @@ int pifs_git_snapshot_prepare(struct pifs_git *g, const char *worker,
 int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 			     char *errbuf, size_t errlen);
 void pifs_git_snapshot_abort(struct pifs_git *g);
+
+/* Reading while a mounted worker runs (design: overlay/git/snapshot.c).
+ * preread: one round of the snapshot with the journal set (the caller
+ * took it under a pause and resumed): reads, hashes and stages what
+ * changed, tolerating changes under it, and keeps its stat cache for the
+ * next round or the final prepare, which follow the journal taken at
+ * their own pause.  cost: under that pause, how many bytes of files the
+ * next scan would read again (UINT64_MAX: a directory renamed in, or the
+ * journal does not go on from the round: everything); 0 or -errno.
+ * abort drops the rounds too. */
+int pifs_git_snapshot_preread(struct pifs_git *g, const char *worker,
+			      char *errbuf, size_t errlen);
+int pifs_git_snapshot_cost(struct pifs_git *g, const char *worker,
+			   uint64_t *bytes);
+/* The CLI's bounds (snapshot.c): a final scan under the pause reads at
+ * most this many bytes of files, unless PIFS_SNAP_ROUNDS rounds found
+ * more changing each time. */
+#define PIFS_SNAP_QUICK	 ((uint64_t)8 << 20)
+#define PIFS_SNAP_ROUNDS 4
 
 /* The entry of a golden tree (gfd) at path as META would record it: type,
  * mode, owner, mtime, rdev and its xattrs (private ones left out); no

@@ -32,8 +32,8 @@
 #include "store.h"
 #include "util.h"
 
-/* pifsd died (kill -9, a crash) while it held the worker paused for us */
-#define PIFSD_GONE "pifsd exited while it paused %s: the snapshot was not recorded"
+/* pifsd died (kill -9, a crash) during a snapshot */
+#define PIFSD_GONE "pifsd exited during the snapshot of %s: it was not recorded"
 
 static const char usage_snapshot[] =
     "usage: pifs [--store DIR] snapshot WORKER [-m MESSAGE] [--allow-empty]\n"
@@ -160,46 +160,105 @@ int unsnapshotted(struct pifs_store *st, struct pifs_git *g,
 	return 0;
 }
 
+/* Pause worker and take pifsd's journal into g.  0; -EINVAL from a
+ * pifsd without journals (then the worker stays paused); else -1 with
+ * the message in err and the worker resumed (if pifsd still answers). */
+static int pause_journal(struct pifs_git *g, int cfd, const char *worker,
+			 char *err, size_t errlen)
+{
+	struct pifs_journal jn;
+	int ret;
+
+	ret = pifs_ctl_pause(cfd, worker);
+	if (ret == -EPIPE) {
+		snprintf(err, errlen, PIFSD_GONE, worker);
+		return -1;
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot pause %s: %s", worker,
+			 strerror(-ret));
+		return -1;
+	}
+	ret = pifs_ctl_journal(cfd, worker, &jn);
+	if (ret == 0) {
+		pifs_git_set_journal(g, &jn);
+		free(jn.buf);
+		return 0;
+	}
+	if (ret == -EINVAL)
+		return ret;
+	if (ret == -EPIPE)
+		snprintf(err, errlen, PIFSD_GONE, worker);
+	else
+		snprintf(err, errlen, "cannot read the journal of %s: %s",
+			 worker, strerror(-ret));
+	if (ret != -EPIPE)
+		(void)pifs_ctl_resume(cfd, worker);
+	return -1;
+}
+
+/* Resume worker after a pause that read nothing; -1 with err set. */
+static int resume_or_say(int cfd, const char *worker, char *err,
+			 size_t errlen)
+{
+	int ret = pifs_ctl_resume(cfd, worker);
+
+	if (ret == 0)
+		return 0;
+	if (ret == -EPIPE)
+		snprintf(err, errlen, PIFSD_GONE, worker);
+	else
+		snprintf(err, errlen, "cannot resume %s: %s", worker,
+			 strerror(-ret));
+	return -1;
+}
+
 /*
  * One worker's snapshot into snap, pausing it on pifsd's control
  * connection cfd when the store is mounted (cfd -1: it is not).  The
- * caller holds the store lock.  0, or -1 with the message in err (the worker named):
- * nothing is recorded then, and the worker is not left paused (if
- * pifsd still answers).
+ * caller holds the store lock.  0, or -1 with the message in err (the
+ * worker named): nothing is recorded then, and the worker is not left
+ * paused (if pifsd still answers).
+ *
+ * On a mounted store the changed data is read while the worker runs and
+ * the pause at the end only reads what changed meanwhile (the rounds of
+ * overlay/git/snapshot.c): a write waits for the journal hand-overs and
+ * that last short scan, not for the whole read.
  */
 static int snapshot_one(struct pifs_git *g, int cfd, const char *worker,
 			const char *msg, int allow_empty,
 			struct pifs_snapshot *snap, char *err, size_t errlen)
 {
 	char why[PATH_MAX + 256]; /* room left in err for the rest */
-	int ret;
+	uint64_t cost;
+	int ret, round;
 
 	pifs_git_set_journal(g, NULL); /* none left from another worker */
+	pifs_git_snapshot_abort(g);
+	why[0] = '\0';
 	if (cfd >= 0) {
-		struct pifs_journal jn;
-
-		ret = pifs_ctl_pause(cfd, worker);
-		if (ret < 0) {
-			snprintf(err, errlen, "cannot pause %s: %s", worker,
-				 strerror(-ret));
+		ret = pause_journal(g, cfd, worker, err, errlen);
+		if (ret == -1)
 			return -1;
-		}
-		/* What pifsd saw change: the scan stats only that.  Without
-		 * it (an older pifsd) the scan stats everything. */
-		ret = pifs_ctl_journal(cfd, worker, &jn);
-		if (ret == 0) {
-			pifs_git_set_journal(g, &jn);
-			free(jn.buf);
-		} else if (ret != -EINVAL) {
-			if (ret == -EPIPE)
-				snprintf(err, errlen, PIFSD_GONE, worker);
-			else
-				snprintf(err, errlen,
-					 "cannot read the journal of %s: %s",
-					 worker, strerror(-ret));
-			if (ret != -EPIPE)
-				(void)pifs_ctl_resume(cfd, worker);
-			return -1;
+		/* An older pifsd (no journal): everything under the pause. */
+		for (round = 1; ret == 0; round++) {
+			if (resume_or_say(cfd, worker, err, errlen) < 0)
+				goto fail;
+			ret = pifs_git_snapshot_preread(g, worker, why,
+							sizeof(why));
+			if (ret < 0) {
+				snprintf(err, errlen, "cannot snapshot %s: %s",
+					 worker, why);
+				goto fail;
+			}
+			ret = pause_journal(g, cfd, worker, err, errlen);
+			if (ret == -1)
+				goto fail;
+			if (ret == 0 && round + 1 < PIFS_SNAP_ROUNDS &&
+			    pifs_git_snapshot_cost(g, worker, &cost) == 0 &&
+			    cost > PIFS_SNAP_QUICK)
+				continue;
+			break;
 		}
 	}
 	ret = pifs_git_snapshot_prepare(g, worker, msg, allow_empty, snap, why,
@@ -225,6 +284,9 @@ static int snapshot_one(struct pifs_git *g, int cfd, const char *worker,
 		return -1;
 	}
 	return 0;
+fail:
+	pifs_git_snapshot_abort(g);
+	return -1;
 }
 
 static void print_stats(const struct pifs_snapshot *snap)
