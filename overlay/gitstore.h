@@ -72,7 +72,6 @@ struct pifs_snapshot {
 	unsigned objects; /* objects in the new pack */
 	int journal;	  /* the scan followed pifsd's journal */
 	unsigned stated;  /* names the scan stated */
-	unsigned rounds;  /* scans: rounds read while the worker ran + 1 */
 };
 
 /* What pifsd saw change in a mounted worker's delta (ctl "journal",

@@ -318,7 +318,6 @@ int pifs_git_snapshot_prepare(struct pifs_git *g, const char *worker,
 	}
 	out->journal = g->used_jn && !g->rounds_full;
 	out->stated = (unsigned)(g->nstat + g->rounds_nstat);
-	out->rounds = (unsigned)g->rounds + 1;
 	rounds_clear(g);
 	out->created = !(g->has_parent &&
 			 git_oid_equal(git_commit_tree_id(head), &g->tree)) ||
