@@ -25,7 +25,7 @@ TSV=${BENCH_TSV:-$PIFS_BUILDDIR/bench-stall.tsv}
 perl -MTime::HiRes -e 1 2>/dev/null || { echo "bench-stall: needs perl's Time::HiRes"; exit 1; }
 T=$(mktemp -d /var/tmp/pifs-bench-stall.XXXXXX)
 dpid=
-trap 'mountpoint -q "$T/mnt" 2>/dev/null && umount -R "$T/mnt"; [ -n "$dpid" ] && wait "$dpid" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'mountpoint -q "$T/mnt" 2>/dev/null && umount -R "$T/mnt"; [ -n "$dpid" ] && wait "$dpid" 2>/dev/null; chattr -R -i "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
 ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 
