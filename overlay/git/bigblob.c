@@ -444,25 +444,30 @@ static int pack_open(struct pifs_git *g, const git_oid *oid, uint64_t *off)
 	return ret < 0 ? ret : fd;
 }
 
-/* Append out[0..n) of the blob at *pos of fd, 4 KiB blocks of zeros as
- * holes. */
+/* Append out[0..n) of the blob at *pos of fd (a new file: a hole reads
+ * as zeros), leaving zeros as holes.  The windows follow the file's 4 KiB
+ * blocks, not the chunks inflate hands out: those end anywhere, and a
+ * window across two blocks with one data byte would allocate both (a
+ * 6 GiB file of one byte came back with 2 MiB of blocks). */
 static int write_holey(int fd, const unsigned char *p, size_t n, uint64_t *pos)
 {
-	size_t k, run;
+	size_t k, kk, run;
 	int ret;
 
 	while (n) {
-		k = n < 4096 ? n : 4096;
-		if (k == 4096 && !memcmp(p, zeros, 4096)) {
+		k = 4096 - (size_t)(*pos % 4096);
+		if (k > n)
+			k = n;
+		if (!memcmp(p, zeros, k)) {
 			p += k;
 			n -= k;
 			*pos += k;
 			continue;
 		}
-		/* a run of blocks with data, written at once */
-		for (run = k; run < n && run < CHUNK; run += k) {
-			k = n - run < 4096 ? n - run : 4096;
-			if (k == 4096 && !memcmp(p + run, zeros, 4096))
+		/* a run of windows with data, written at once */
+		for (run = k; run < n && run < CHUNK; run += kk) {
+			kk = n - run < 4096 ? n - run : 4096;
+			if (!memcmp(p + run, zeros, kk))
 				break;
 		}
 		ret = pifs_pwrite_all(fd, p, run, (off_t)*pos);
