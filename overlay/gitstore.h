@@ -201,6 +201,13 @@ int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
 		  const struct pifs_meta *m, const char *path, char **out,
 		  size_t *len_out, int *deleted);
 
+/* The same written to out, a big file streamed (never whole in memory);
+ * *wfail = 1 when the error is out's (a closed pipe).  Other errors as
+ * pifs_git_show's, errbuf set for a damaged object. */
+int pifs_git_show_fd(struct pifs_git *g, struct pifs_store *st,
+		     const struct pifs_meta *m, const char *path, int out,
+		     int *deleted, int *wfail, char *errbuf, size_t errlen);
+
 /* Build the delta of commit id (NULL: the empty delta of the bare golden
  * golden, NULL meaning the store's default) as work/<tmpname> with every
  * attribute restored, its golden and base set, and syncfs it.  The

@@ -687,10 +687,10 @@ int cmd_show(int argc, char **argv)
 	struct pifs_meta m;
 	struct pifs_store st;
 	struct pifs_git *g;
-	char id[41], *rev, *colon, *path, *data = NULL;
+	char id[41], *rev, *colon, *path, *data = NULL, err[ERRLEN] = "";
 	const char *worker;
 	size_t len = 0;
-	int ret, deleted;
+	int ret, deleted = 0, wfail = 0;
 
 	while (sub_getopt(argc, argv, ":h", opts, usage_show) != -1)
 		;
@@ -710,8 +710,14 @@ int cmd_show(int argc, char **argv)
 	resolve_rev(g, worker, rev, id);
 	load_meta(g, worker, id, &m);
 	ret = show_generated(&st, &m, worker, path, &data, &len);
+	if (ret == 0 && (wfail = pifs_write_all(STDOUT_FILENO, data, len)) < 0)
+		die(1, "cannot write: %s", strerror(-wfail));
+	/* anything else streamed: a big file is never whole in memory */
 	if (ret == -ENOENT)
-		ret = pifs_git_show(g, &st, &m, path, &data, &len, &deleted);
+		ret = pifs_git_show_fd(g, &st, &m, path, STDOUT_FILENO,
+				       &deleted, &wfail, err, sizeof(err));
+	if (ret < 0 && wfail)
+		die(1, "cannot write: %s", strerror(-ret));
 	if (ret == -ENOENT && deleted)
 		die(1, "'%s' was deleted in %s at %.7s", path, worker, id);
 	if (ret == -ENOENT)
@@ -723,9 +729,7 @@ int cmd_show(int argc, char **argv)
 		    id);
 	if (ret < 0)
 		die(1, "cannot read '%s' of %s at %.7s: %s", path, worker, id,
-		    strerror(-ret));
-	if (fwrite(data, 1, len, stdout) != len || fflush(stdout))
-		die(1, "cannot write: %s", strerror(errno));
+		    err[0] ? err : strerror(-ret));
 	free(data);
 	free(path);
 	free(rev);

@@ -480,8 +480,31 @@ static int write_holey(int fd, const unsigned char *p, size_t n, uint64_t *pos)
 	return 0;
 }
 
+/* The blob oid (size bytes) from its pack into fd: at *pos with holes
+ * (write_holey, restore), or in order (seq: a pipe, `pifs show`). */
+static int stream_blob(struct pifs_git *g, const unsigned char oid[20],
+		       uint64_t size, int fd, int seq, char *errbuf,
+		       size_t errlen);
+
 int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
 			 uint64_t size, int fd, char *errbuf, size_t errlen)
+{
+	int ret = stream_blob(g, oid, size, fd, 0, errbuf, errlen);
+
+	if (ret == 0 && ftruncate(fd, (off_t)size) < 0)
+		ret = -errno;
+	return ret;
+}
+
+int pifs_bigblob_cat(struct pifs_git *g, const unsigned char oid[20],
+		     uint64_t size, int fd, char *errbuf, size_t errlen)
+{
+	return stream_blob(g, oid, size, fd, 1, errbuf, errlen);
+}
+
+static int stream_blob(struct pifs_git *g, const unsigned char oid[20],
+		       uint64_t size, int fd, int seq, char *errbuf,
+		       size_t errlen)
 {
 	unsigned char hdr[32], md[20], *in = NULL, *out = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
@@ -551,7 +574,12 @@ int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
 			break;
 		}
 		pifs_sha1_update(&sha, out, k);
-		ret = write_holey(fd, out, k, &got);
+		if (seq) {
+			ret = pifs_write_all(fd, out, k);
+			got += k;
+		} else {
+			ret = write_holey(fd, out, k, &got);
+		}
 	}
 	if (ret == 0 && got != size)
 		ret = -EIO;
@@ -560,8 +588,6 @@ int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
 		if (memcmp(md, oid, 20))
 			ret = -EIO;
 	}
-	if (ret == 0 && ftruncate(fd, (off_t)size) < 0)
-		ret = -errno;
 	if (ret == -EIO)
 		pifs_seterr(errbuf, errlen,
 			    "the object %s in the packs is damaged (pifs fsck "

@@ -302,6 +302,10 @@ int pifs_bigblob(struct pifs_git *g, int fd, uint64_t size, const char *path,
  * errbuf set if it is damaged, or -errno. */
 int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
 			 uint64_t size, int fd, char *errbuf, size_t errlen);
+/* The same in order into fd (a pipe: no holes, no truncate); a failed
+ * write is its -errno (errbuf not set). */
+int pifs_bigblob_cat(struct pifs_git *g, const unsigned char oid[20],
+		     uint64_t size, int fd, char *errbuf, size_t errlen);
 /* Forget the spilled blobs (pifs_git_staged_drop). */
 void pifs_bigblob_drop(struct pifs_git *g);
 
