@@ -88,6 +88,14 @@ struct pifs_journal {
 	size_t len;
 };
 
+/* Progress of a long read or write of one big file (PIFS_BIGBLOB_MIN
+ * bytes or more) by a snapshot or a restore: fn(arg, path, done, total)
+ * after each chunk; write says it is a restore.  NULL: none. */
+typedef void (*pifs_progress_fn)(void *arg, const char *path, int write,
+				 uint64_t done, uint64_t total);
+void pifs_git_set_progress(struct pifs_git *g, pifs_progress_fn fn,
+			   void *arg);
+
 /* Start libgit2 on a thread while the caller does other work;
  * pifs_git_open waits for it.  Optional. */
 void pifs_git_init_async(void);

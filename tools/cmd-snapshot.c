@@ -37,9 +37,9 @@
 
 static const char usage_snapshot[] =
     "usage: pifs [--store DIR] snapshot WORKER [-m MESSAGE] [--allow-empty]\n"
-    "                                  [--stats]\n"
+    "                                  [--stats] [--quiet]\n"
     "       pifs [--store DIR] snapshot --all [-m MESSAGE] [--allow-empty]\n"
-    "                                  [--stats]\n"
+    "                                  [--stats] [--quiet]\n"
     "\n"
     "Record WORKER's delta as a new snapshot (a commit on the branch\n"
     "workers/WORKER of STORE/git) and print its id.  If nothing changed\n"
@@ -50,6 +50,8 @@ static const char usage_snapshot[] =
     "--stats adds a\n"
     "line: files and bytes changed, objects written, and whether the scan\n"
     "followed pifsd's journal or looked at every entry.\n"
+    "On a terminal, the reading of each big file (4 MiB and more) is shown\n"
+    "on stderr (bytes done, rate, time left); --quiet turns that off.\n"
     "--all: every registered worker in turn, one line each: 'WORKER ID', or\n"
     "'WORKER unchanged' (with --allow-empty all get a snapshot).  A worker\n"
     "that fails is named on stderr and the others are still tried; exit 1\n"
@@ -322,14 +324,15 @@ static int empty_delta(struct pifs_store *st, const char *worker)
 
 /* pifs snapshot --all: every registered worker in turn, under one lock
  * and one control connection; a failure is told and the rest tried. */
-static int snapshot_all(const char *msg, int allow_empty, int stats)
+static int snapshot_all(const char *msg, int allow_empty, int stats,
+			int quiet)
 {
 	struct pifs_snapshot snap;
 	struct pifs_registry reg;
 	struct pifs_store st;
 	struct pifs_git *g;
 	char err[ERRLEN];
-	int cfd, failed = 0;
+	int cfd, failed = 0, ret;
 
 	open_store(&st, store_path());
 	lock_store(&st);
@@ -337,6 +340,7 @@ static int snapshot_all(const char *msg, int allow_empty, int stats)
 	pifs_git_init_async(); /* meanwhile: pifsd */
 	cfd = ctl_connect(&st);
 	g = open_git(&st, 1);
+	progress_start(g, quiet);
 	for (size_t i = 0; i < reg.count; i++) {
 		const char *worker = reg.workers[i].name;
 		char base[41];
@@ -350,8 +354,10 @@ static int snapshot_all(const char *msg, int allow_empty, int stats)
 			continue;
 		}
 		pifs_git_cache_prefetch(&st, worker);
-		if (snapshot_one(g, cfd, worker, msg, allow_empty, &snap, err,
-				 sizeof(err)) < 0) {
+		ret = snapshot_one(g, cfd, worker, msg, allow_empty, &snap, err,
+				   sizeof(err));
+		progress_end();
+		if (ret < 0) {
 			fflush(stdout);
 			fprintf(stderr, "pifs: %s\n", err);
 			failed = 1;
@@ -378,6 +384,7 @@ int cmd_snapshot(int argc, char **argv)
 	    {"allow-empty", no_argument, NULL, 'e'},
 	    {"stats", no_argument, NULL, 'S'},
 	    {"all", no_argument, NULL, 'a'},
+	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -386,9 +393,9 @@ int cmd_snapshot(int argc, char **argv)
 	struct pifs_store st;
 	struct pifs_git *g;
 	char err[ERRLEN];
-	int c, allow_empty = 0, stats = 0, all = 0, ret, cfd;
+	int c, allow_empty = 0, stats = 0, all = 0, quiet = 0, ret, cfd;
 
-	while ((c = sub_getopt(argc, argv, ":m:h", opts, usage_snapshot)) !=
+	while ((c = sub_getopt(argc, argv, ":m:qh", opts, usage_snapshot)) !=
 	       -1) {
 		if (c == 'm')
 			msg = optarg;
@@ -398,11 +405,13 @@ int cmd_snapshot(int argc, char **argv)
 			stats = 1;
 		else if (c == 'a')
 			all = 1;
+		else if (c == 'q')
+			quiet = 1;
 	}
 	if (all) {
 		if (argc - optind != 0)
 			die(EXIT_USAGE, "snapshot --all takes no WORKER");
-		return snapshot_all(msg, allow_empty, stats);
+		return snapshot_all(msg, allow_empty, stats, quiet);
 	}
 	if (argc - optind != 1)
 		die(EXIT_USAGE, "snapshot needs a WORKER (or --all)");
@@ -413,8 +422,10 @@ int cmd_snapshot(int argc, char **argv)
 	pifs_git_cache_prefetch(&st, worker);
 	cfd = ctl_connect(&st);
 	g = open_git(&st, 1);
+	progress_start(g, quiet);
 	ret = snapshot_one(g, cfd, worker, msg, allow_empty, &snap, err,
 			   sizeof(err));
+	progress_end();
 	if (cfd >= 0)
 		pifs_ctl_close(cfd);
 	if (ret < 0)

@@ -90,6 +90,8 @@ struct pifs_git {
 	struct pifs_strbuf redo;
 	size_t rounds_nstat; /* names the rounds stated, all told */
 	int rounds_full;     /* a round stated everything */
+	pifs_progress_fn progress; /* pifs_git_set_progress */
+	void *progress_arg;
 };
 
 /* Map a libgit2 failure to -errno (errno is looked at for OS errors). */
@@ -296,12 +298,17 @@ int pifs_diff_paths(struct pifs_store *st, const struct pifs_meta *old,
 #define PIFS_SPILL_TMP	 "tmp_pifs_spill"
 int pifs_bigblob(struct pifs_git *g, int fd, uint64_t size, const char *path,
 		 git_oid *oid, uint64_t *xxh, char *errbuf, size_t errlen);
+/* The same, progress told through pg (may be NULL; g NULL hashes only). */
+int pifs_bigblob_progress(struct pifs_git *g, struct pifs_git *pg, int fd,
+			  uint64_t size, const char *path, git_oid *oid,
+			  uint64_t *xxh, char *errbuf, size_t errlen);
 /* Write the blob oid (size bytes) into fd, streamed from its pack, holes
  * for blocks of zeros: 0, -ENOTSUP if it is not a whole blob in a pack
  * (read it with pifs_git_blob then; nothing was written), -EIO with
  * errbuf set if it is damaged, or -errno. */
 int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
-			 uint64_t size, int fd, char *errbuf, size_t errlen);
+			 uint64_t size, int fd, const char *path, char *errbuf,
+			 size_t errlen);
 /* The same in order into fd (a pipe: no holes, no truncate); a failed
  * write is its -errno (errbuf not set). */
 int pifs_bigblob_cat(struct pifs_git *g, const unsigned char oid[20],

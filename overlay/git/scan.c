@@ -191,9 +191,9 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 		ret = -ESTALE;
 	if (ret == 0 && (uint64_t)fsb.st_size >= PIFS_BIGBLOB_MIN) {
 		/* in chunks, never whole in memory (bigblob.c) */
-		ret = pifs_bigblob(s->write ? s->g : NULL, fd,
-				   (uint64_t)fsb.st_size, path, &oid, &nc->xxh,
-				   s->errbuf, s->errlen);
+		ret = pifs_bigblob_progress(s->write ? s->g : NULL, s->g, fd,
+					    (uint64_t)fsb.st_size, path, &oid,
+					    &nc->xxh, s->errbuf, s->errlen);
 		close(fd);
 		if (ret < 0)
 			return pifs_scan_fail(s, "read", path, ret);

@@ -16,7 +16,9 @@
 #     from an older generation after a newer one, no block mixed.
 #  3. A sparse file snapshotted and reset comes back with the same disk
 #     use (du) and bytes.
-#  4. pifs fsck stays clean.
+#  4. Progress of big files on a terminal only (script(1)), none with
+#     --quiet or on a pipe.
+#  5. pifs fsck stays clean.
 . "$(dirname "$0")/lib.sh"
 setup
 make_store
@@ -152,6 +154,29 @@ $P reset worker-3 --golden --force >/dev/null && $P reset worker-3 --to "$id" --
 expect_eq "root/sparse restored with the same disk use" "$du0 KiB" "$(du -k "$D3/root/sparse" | cut -f1) KiB"
 cmp -s "$W3/root/sparse" <(head -c $((32 << 20 | 5)) /dev/zero; printf x; head -c $(((32 << 20) - 6)) /dev/zero) &&
 	ok "root/sparse restored byte for byte" || fail "root/sparse differs after the reset"
+
+# ---- 4. progress: on a terminal only, and not with --quiet ----
+if command -v script >/dev/null; then
+	head -c 16M /dev/urandom > "$W3/root/prog"
+	script -qfec "$P snapshot worker-3 -m progress" /dev/null > "$T/tty.out" 2>&1
+	pid=$(tr '\r' '\n' < "$T/tty.out" | sed 's/\x1b\[K//g' | grep -E '^[0-9a-f]{40}$')
+	tr '\r' '\n' < "$T/tty.out" | grep -q 'pifs: reading root/prog: 16 MiB of 16 MiB' &&
+		ok "snapshot on a terminal shows the big file read" ||
+		{ cat -v "$T/tty.out"; fail "no progress from snapshot on a terminal"; }
+	echo more >> "$W3/root/prog"
+	$P snapshot worker-3 -m quiet >/dev/null 2>"$T/err"
+	expect_eq "snapshot not on a terminal: nothing on stderr" "" "$(cat "$T/err")"
+	echo again >> "$W3/root/prog"
+	script -qfec "$P snapshot worker-3 -m quiet --quiet" /dev/null > "$T/tty.out" 2>&1
+	grep -q 'pifs: reading' "$T/tty.out" && fail "snapshot --quiet showed progress" ||
+		ok "snapshot --quiet on a terminal shows none"
+	script -qfec "$P reset worker-3 --to $pid --force" /dev/null > "$T/tty.out" 2>&1
+	tr '\r' '\n' < "$T/tty.out" | grep -q 'pifs: writing root/prog: 16 MiB of 16 MiB' &&
+		ok "reset on a terminal shows the big file written" ||
+		{ cat -v "$T/tty.out"; fail "no progress from reset on a terminal"; }
+else
+	fail "needs script (apt-get install bsdutils)"
+fi
 
 out=$($P fsck 2>&1) && ok "fsck clean" || { echo "$out"; fail "fsck"; }
 umount_pifs "$M"
