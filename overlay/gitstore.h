@@ -88,6 +88,14 @@ struct pifs_journal {
 	size_t len;
 };
 
+/* Progress of a long read or write of one big file (PIFS_BIGBLOB_MIN
+ * bytes or more) by a snapshot or a restore: fn(arg, path, done, total)
+ * after each chunk; write says it is a restore.  NULL: none. */
+typedef void (*pifs_progress_fn)(void *arg, const char *path, int write,
+				 uint64_t done, uint64_t total);
+void pifs_git_set_progress(struct pifs_git *g, pifs_progress_fn fn,
+			   void *arg);
+
 /* Start libgit2 on a thread while the caller does other work;
  * pifs_git_open waits for it.  Optional. */
 void pifs_git_init_async(void);
@@ -114,6 +122,25 @@ int pifs_git_snapshot_prepare(struct pifs_git *g, const char *worker,
 int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 			     char *errbuf, size_t errlen);
 void pifs_git_snapshot_abort(struct pifs_git *g);
+
+/* Reading while a mounted worker runs (design: overlay/git/snapshot.c).
+ * preread: one round of the snapshot with the journal set (the caller
+ * took it under a pause and resumed): reads, hashes and stages what
+ * changed, tolerating changes under it, and keeps its stat cache for the
+ * next round or the final prepare, which follow the journal taken at
+ * their own pause.  cost: under that pause, how many bytes of files the
+ * next scan would read again (UINT64_MAX: a directory renamed in, or the
+ * journal does not go on from the round: everything); 0 or -errno.
+ * abort drops the rounds too. */
+int pifs_git_snapshot_preread(struct pifs_git *g, const char *worker,
+			      char *errbuf, size_t errlen);
+int pifs_git_snapshot_cost(struct pifs_git *g, const char *worker,
+			   uint64_t *bytes);
+/* The CLI's bounds (snapshot.c): a final scan under the pause reads at
+ * most this many bytes of files, unless PIFS_SNAP_ROUNDS rounds found
+ * more changing each time. */
+#define PIFS_SNAP_QUICK	 ((uint64_t)8 << 20)
+#define PIFS_SNAP_ROUNDS 4
 
 /* The entry of a golden tree (gfd) at path as META would record it: type,
  * mode, owner, mtime, rdev and its xattrs (private ones left out); no
@@ -181,6 +208,13 @@ void pifs_changes_free(struct pifs_change *c, size_t n);
 int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
 		  const struct pifs_meta *m, const char *path, char **out,
 		  size_t *len_out, int *deleted);
+
+/* The same written to out, a big file streamed (never whole in memory);
+ * *wfail = 1 when the error is out's (a closed pipe).  Other errors as
+ * pifs_git_show's, errbuf set for a damaged object. */
+int pifs_git_show_fd(struct pifs_git *g, struct pifs_store *st,
+		     const struct pifs_meta *m, const char *path, int out,
+		     int *deleted, int *wfail, char *errbuf, size_t errlen);
 
 /* Build the delta of commit id (NULL: the empty delta of the bare golden
  * golden, NULL meaning the store's default) as work/<tmpname> with every

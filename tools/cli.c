@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ctl.h"
@@ -41,6 +43,7 @@ void die(int code, const char *fmt, ...)
 	if (code == 1)
 		code = exit_error;
 	fflush(stdout);
+	progress_end();
 	fputs("pifs: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -262,6 +265,64 @@ const char *human(uint64_t b, char buf[32])
 	}
 	snprintf(buf, 32, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[u]);
 	return buf;
+}
+
+/* The line of bytes done for big files, on a terminal only: redrawn at
+ * most every 200 ms (and at each file's start and end), with rate and
+ * what is left of the file at that rate. */
+struct progress {
+	char path[80];
+	double start, last;
+	int shown;
+};
+static struct progress prog;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress_show(void *arg, const char *path, int write,
+			  uint64_t done, uint64_t total)
+{
+	char d[32], t[32], r[32];
+	double now = now_s(), rate;
+	size_t pl = strlen(path);
+
+	(void)arg;
+	if (strncmp(prog.path, path, sizeof(prog.path) - 1) || !done) {
+		snprintf(prog.path, sizeof(prog.path), "%s", path);
+		prog.start = now;
+	} else if (done < total && now - prog.last < 0.2) {
+		return;
+	}
+	prog.last = now;
+	rate = now > prog.start ? (double)done / (now - prog.start) : 0;
+	fprintf(stderr, "\r\033[Kpifs: %s %s%.*s: %s of %s", write ? "writing" : "reading",
+		pl > 40 ? "..." : "", 40, pl > 40 ? path + pl - 40 : path,
+		human(done, d), human(total, t));
+	if (rate > 0 && done < total)
+		fprintf(stderr, ", %s/s, %.0f s left", human((uint64_t)rate, r),
+			(double)(total - done) / rate);
+	fflush(stderr);
+	prog.shown = 1;
+}
+
+void progress_start(struct pifs_git *g, int quiet)
+{
+	if (g && !quiet && isatty(STDERR_FILENO))
+		pifs_git_set_progress(g, progress_show, NULL);
+}
+
+void progress_end(void)
+{
+	if (prog.shown)
+		fprintf(stderr, "\r\033[K");
+	prog.shown = 0;
+	prog.path[0] = '\0';
 }
 
 void print_json(struct json *j)

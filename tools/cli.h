@@ -97,6 +97,12 @@ void print_json(struct json *j);
 /* b as "123 B", "1.5 KiB", "12 MiB" ... in buf, which it returns. */
 const char *human(uint64_t b, char buf[32]);
 
+/* Progress of big files read or written through g on stderr, when it is
+ * a terminal and not quiet (snapshot, reset, rebase --quiet turn it
+ * off); progress_end clears the line. */
+void progress_start(struct pifs_git *g, int quiet);
+void progress_end(void);
+
 /* cmd-init.c */
 
 /* Create a store at path from golden (a tree or a disk image), with the

@@ -31,14 +31,17 @@
 
 static const char usage_reset[] =
     "usage: pifs [--store DIR] reset WORKER [--to REV | --golden] [--force]\n"
+    "                                 [--quiet]\n"
     "\n"
     "Replace WORKER's delta by its last snapshot, by snapshot REV, or by an\n"
     "empty delta (--golden), atomically.  Refused when the delta has\n"
     "changes no snapshot holds, unless --force.  The branch is not moved:\n"
-    "every snapshot stays reachable.\n";
+    "every snapshot stays reachable.\n"
+    "On a terminal, the writing of each big file (4 MiB and more) is shown\n"
+    "on stderr; --quiet turns that off.\n";
 
 static const char usage_rebase[] =
-    "usage: pifs [--store DIR] rebase WORKER --golden ID [--theirs]\n"
+    "usage: pifs [--store DIR] rebase WORKER --golden ID [--theirs] [--quiet]\n"
     "       pifs [--store DIR] rebase WORKER --resolved\n"
     "\n"
     "Move WORKER onto golden ID keeping its own changes.  A snapshot is\n"
@@ -47,7 +50,9 @@ static const char usage_rebase[] =
     "path the worker changed too, the worker's version is kept (--theirs:\n"
     "the golden's) and the path is listed as a conflict, also by\n"
     "'pifs status', until the next reset or rebase, or --resolved.\n"
-    "ID: a golden id or a unique prefix (pifs golden list).\n";
+    "ID: a golden id or a unique prefix (pifs golden list).\n"
+    "On a terminal, the reading and writing of each big file is shown on\n"
+    "stderr; --quiet turns that off.\n";
 
 /* Remove work/reset-* directories of resets that died (their pid is
  * gone); the daemon empties work/ at start anyway. */
@@ -84,6 +89,7 @@ int cmd_reset(int argc, char **argv)
 	    {"to", required_argument, NULL, 't'},
 	    {"golden", no_argument, NULL, 'g'},
 	    {"force", no_argument, NULL, 'f'},
+	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -91,17 +97,19 @@ int cmd_reset(int argc, char **argv)
 	struct pifs_store st;
 	struct pifs_git *g;
 	char err[ERRLEN], id[41], tmp[PIFS_NAME_MAX + 32], sz[32], gold[17];
-	int c, golden = 0, force = 0, ret, cfd;
+	int c, golden = 0, force = 0, quiet = 0, ret, cfd;
 	uint64_t bytes;
 	size_t count;
 
-	while ((c = sub_getopt(argc, argv, ":fh", opts, usage_reset)) != -1) {
+	while ((c = sub_getopt(argc, argv, ":fqh", opts, usage_reset)) != -1) {
 		if (c == 't')
 			to = optarg;
 		else if (c == 'g')
 			golden = 1;
 		else if (c == 'f')
 			force = 1;
+		else if (c == 'q')
+			quiet = 1;
 	}
 	if (argc - optind != 1)
 		die(EXIT_USAGE, "reset needs a WORKER");
@@ -111,6 +119,7 @@ int cmd_reset(int argc, char **argv)
 	open_worker_store(&st, worker);
 	lock_store(&st);
 	g = open_git(&st, 0);
+	progress_start(g, quiet);
 	if (golden) {
 		id[0] = '\0';
 	} else if (to) {
@@ -143,6 +152,7 @@ int cmd_reset(int argc, char **argv)
 		    strerror(-ret));
 	ret = pifs_git_materialize(g, &st, id[0] ? id : NULL, gold, tmp, err,
 				   sizeof(err));
+	progress_end();
 	if (ret < 0)
 		die(1, "cannot reset %s to %s: %s", worker,
 		    id[0] ? id : "the golden", err);
@@ -230,6 +240,7 @@ int cmd_rebase(int argc, char **argv)
 	    {"golden", required_argument, NULL, 'g'},
 	    {"theirs", no_argument, NULL, 't'},
 	    {"resolved", no_argument, NULL, 'r'},
+	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -241,11 +252,13 @@ int cmd_rebase(int argc, char **argv)
 	struct pifs_meta m, out;
 	struct pifs_store st;
 	struct pifs_git *g;
-	int c, theirs = 0, resolved = 0, ret, cfd, has_head;
+	int c, theirs = 0, resolved = 0, quiet = 0, ret, cfd, has_head;
 	size_t nconf = 0;
 
-	while ((c = sub_getopt(argc, argv, ":h", opts, usage_rebase)) != -1) {
-		if (c == 'g')
+	while ((c = sub_getopt(argc, argv, ":qh", opts, usage_rebase)) != -1) {
+		if (c == 'q')
+			quiet = 1;
+		else if (c == 'g')
 			garg = optarg;
 		else if (c == 't')
 			theirs = 1;
@@ -280,6 +293,7 @@ int cmd_rebase(int argc, char **argv)
 		return 0;
 	}
 	g = open_git(&st, 1);
+	progress_start(g, quiet);
 	has_head = pifs_git_head(g, worker, head) == 0;
 	cfd = ctl_connect(&st);
 	if (cfd >= 0 && (ret = pifs_ctl_pause(cfd, worker)) < 0)
@@ -307,8 +321,10 @@ int cmd_rebase(int argc, char **argv)
 	pifs_meta_release(&m);
 	clean_stale_resets(&st);
 	snprintf(tmp, sizeof(tmp), "reset-%s-%ld", worker, (long)getpid());
-	if (pifs_git_materialize_meta(g, &st, &out, NULL, tmp, err,
-				      sizeof(err)) < 0) {
+	ret = pifs_git_materialize_meta(g, &st, &out, NULL, tmp, err,
+					sizeof(err));
+	progress_end();
+	if (ret < 0) {
 		if (cfd >= 0)
 			pifs_ctl_resume(cfd, worker);
 		die(1, "cannot rebase %s onto golden %s: %s", worker, newid,
@@ -349,6 +365,7 @@ int cmd_rebase(int argc, char **argv)
 	if (!msg)
 		die(1, "out of memory");
 	snapshot_now(g, worker, cfd, 0, msg, 1, &snap);
+	progress_end();
 	free(msg);
 	if (cfd >= 0)
 		pifs_ctl_close(cfd);

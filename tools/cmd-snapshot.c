@@ -32,22 +32,26 @@
 #include "store.h"
 #include "util.h"
 
-/* pifsd died (kill -9, a crash) while it held the worker paused for us */
-#define PIFSD_GONE "pifsd exited while it paused %s: the snapshot was not recorded"
+/* pifsd died (kill -9, a crash) during a snapshot */
+#define PIFSD_GONE "pifsd exited during the snapshot of %s: it was not recorded"
 
 static const char usage_snapshot[] =
     "usage: pifs [--store DIR] snapshot WORKER [-m MESSAGE] [--allow-empty]\n"
-    "                                  [--stats]\n"
+    "                                  [--stats] [--quiet]\n"
     "       pifs [--store DIR] snapshot --all [-m MESSAGE] [--allow-empty]\n"
-    "                                  [--stats]\n"
+    "                                  [--stats] [--quiet]\n"
     "\n"
     "Record WORKER's delta as a new snapshot (a commit on the branch\n"
     "workers/WORKER of STORE/git) and print its id.  If nothing changed\n"
     "since the last snapshot, nothing is recorded unless --allow-empty.\n"
-    "On a mounted store the worker's view is paused while its delta is\n"
-    "read, and only what pifsd saw change is looked at.  --stats adds a\n"
+    "On a mounted store only what pifsd saw change is looked at, read\n"
+    "while the worker runs; its view is paused only to read again what\n"
+    "changed meanwhile (the snapshot is the delta at that pause).\n"
+    "--stats adds a\n"
     "line: files and bytes changed, objects written, and whether the scan\n"
     "followed pifsd's journal or looked at every entry.\n"
+    "On a terminal, the reading of each big file (4 MiB and more) is shown\n"
+    "on stderr (bytes done, rate, time left); --quiet turns that off.\n"
     "--all: every registered worker in turn, one line each: 'WORKER ID', or\n"
     "'WORKER unchanged' (with --allow-empty all get a snapshot).  A worker\n"
     "that fails is named on stderr and the others are still tried; exit 1\n"
@@ -160,46 +164,105 @@ int unsnapshotted(struct pifs_store *st, struct pifs_git *g,
 	return 0;
 }
 
+/* Pause worker and take pifsd's journal into g.  0; -EINVAL from a
+ * pifsd without journals (then the worker stays paused); else -1 with
+ * the message in err and the worker resumed (if pifsd still answers). */
+static int pause_journal(struct pifs_git *g, int cfd, const char *worker,
+			 char *err, size_t errlen)
+{
+	struct pifs_journal jn;
+	int ret;
+
+	ret = pifs_ctl_pause(cfd, worker);
+	if (ret == -EPIPE) {
+		snprintf(err, errlen, PIFSD_GONE, worker);
+		return -1;
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot pause %s: %s", worker,
+			 strerror(-ret));
+		return -1;
+	}
+	ret = pifs_ctl_journal(cfd, worker, &jn);
+	if (ret == 0) {
+		pifs_git_set_journal(g, &jn);
+		free(jn.buf);
+		return 0;
+	}
+	if (ret == -EINVAL)
+		return ret;
+	if (ret == -EPIPE)
+		snprintf(err, errlen, PIFSD_GONE, worker);
+	else
+		snprintf(err, errlen, "cannot read the journal of %s: %s",
+			 worker, strerror(-ret));
+	if (ret != -EPIPE)
+		(void)pifs_ctl_resume(cfd, worker);
+	return -1;
+}
+
+/* Resume worker after a pause that read nothing; -1 with err set. */
+static int resume_or_say(int cfd, const char *worker, char *err,
+			 size_t errlen)
+{
+	int ret = pifs_ctl_resume(cfd, worker);
+
+	if (ret == 0)
+		return 0;
+	if (ret == -EPIPE)
+		snprintf(err, errlen, PIFSD_GONE, worker);
+	else
+		snprintf(err, errlen, "cannot resume %s: %s", worker,
+			 strerror(-ret));
+	return -1;
+}
+
 /*
  * One worker's snapshot into snap, pausing it on pifsd's control
  * connection cfd when the store is mounted (cfd -1: it is not).  The
- * caller holds the store lock.  0, or -1 with the message in err (the worker named):
- * nothing is recorded then, and the worker is not left paused (if
- * pifsd still answers).
+ * caller holds the store lock.  0, or -1 with the message in err (the
+ * worker named): nothing is recorded then, and the worker is not left
+ * paused (if pifsd still answers).
+ *
+ * On a mounted store the changed data is read while the worker runs and
+ * the pause at the end only reads what changed meanwhile (the rounds of
+ * overlay/git/snapshot.c): a write waits for the journal hand-overs and
+ * that last short scan, not for the whole read.
  */
 static int snapshot_one(struct pifs_git *g, int cfd, const char *worker,
 			const char *msg, int allow_empty,
 			struct pifs_snapshot *snap, char *err, size_t errlen)
 {
 	char why[PATH_MAX + 256]; /* room left in err for the rest */
-	int ret;
+	uint64_t cost;
+	int ret, round;
 
 	pifs_git_set_journal(g, NULL); /* none left from another worker */
+	pifs_git_snapshot_abort(g);
+	why[0] = '\0';
 	if (cfd >= 0) {
-		struct pifs_journal jn;
-
-		ret = pifs_ctl_pause(cfd, worker);
-		if (ret < 0) {
-			snprintf(err, errlen, "cannot pause %s: %s", worker,
-				 strerror(-ret));
+		ret = pause_journal(g, cfd, worker, err, errlen);
+		if (ret == -1)
 			return -1;
-		}
-		/* What pifsd saw change: the scan stats only that.  Without
-		 * it (an older pifsd) the scan stats everything. */
-		ret = pifs_ctl_journal(cfd, worker, &jn);
-		if (ret == 0) {
-			pifs_git_set_journal(g, &jn);
-			free(jn.buf);
-		} else if (ret != -EINVAL) {
-			if (ret == -EPIPE)
-				snprintf(err, errlen, PIFSD_GONE, worker);
-			else
-				snprintf(err, errlen,
-					 "cannot read the journal of %s: %s",
-					 worker, strerror(-ret));
-			if (ret != -EPIPE)
-				(void)pifs_ctl_resume(cfd, worker);
-			return -1;
+		/* An older pifsd (no journal): everything under the pause. */
+		for (round = 1; ret == 0; round++) {
+			if (resume_or_say(cfd, worker, err, errlen) < 0)
+				goto fail;
+			ret = pifs_git_snapshot_preread(g, worker, why,
+							sizeof(why));
+			if (ret < 0) {
+				snprintf(err, errlen, "cannot snapshot %s: %s",
+					 worker, why);
+				goto fail;
+			}
+			ret = pause_journal(g, cfd, worker, err, errlen);
+			if (ret == -1)
+				goto fail;
+			if (ret == 0 && round + 1 < PIFS_SNAP_ROUNDS &&
+			    pifs_git_snapshot_cost(g, worker, &cost) == 0 &&
+			    cost > PIFS_SNAP_QUICK)
+				continue;
+			break;
 		}
 	}
 	ret = pifs_git_snapshot_prepare(g, worker, msg, allow_empty, snap, why,
@@ -225,6 +288,9 @@ static int snapshot_one(struct pifs_git *g, int cfd, const char *worker,
 		return -1;
 	}
 	return 0;
+fail:
+	pifs_git_snapshot_abort(g);
+	return -1;
 }
 
 static void print_stats(const struct pifs_snapshot *snap)
@@ -258,14 +324,15 @@ static int empty_delta(struct pifs_store *st, const char *worker)
 
 /* pifs snapshot --all: every registered worker in turn, under one lock
  * and one control connection; a failure is told and the rest tried. */
-static int snapshot_all(const char *msg, int allow_empty, int stats)
+static int snapshot_all(const char *msg, int allow_empty, int stats,
+			int quiet)
 {
 	struct pifs_snapshot snap;
 	struct pifs_registry reg;
 	struct pifs_store st;
 	struct pifs_git *g;
 	char err[ERRLEN];
-	int cfd, failed = 0;
+	int cfd, failed = 0, ret;
 
 	open_store(&st, store_path());
 	lock_store(&st);
@@ -273,6 +340,7 @@ static int snapshot_all(const char *msg, int allow_empty, int stats)
 	pifs_git_init_async(); /* meanwhile: pifsd */
 	cfd = ctl_connect(&st);
 	g = open_git(&st, 1);
+	progress_start(g, quiet);
 	for (size_t i = 0; i < reg.count; i++) {
 		const char *worker = reg.workers[i].name;
 		char base[41];
@@ -286,8 +354,10 @@ static int snapshot_all(const char *msg, int allow_empty, int stats)
 			continue;
 		}
 		pifs_git_cache_prefetch(&st, worker);
-		if (snapshot_one(g, cfd, worker, msg, allow_empty, &snap, err,
-				 sizeof(err)) < 0) {
+		ret = snapshot_one(g, cfd, worker, msg, allow_empty, &snap, err,
+				   sizeof(err));
+		progress_end();
+		if (ret < 0) {
 			fflush(stdout);
 			fprintf(stderr, "pifs: %s\n", err);
 			failed = 1;
@@ -314,6 +384,7 @@ int cmd_snapshot(int argc, char **argv)
 	    {"allow-empty", no_argument, NULL, 'e'},
 	    {"stats", no_argument, NULL, 'S'},
 	    {"all", no_argument, NULL, 'a'},
+	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -322,9 +393,9 @@ int cmd_snapshot(int argc, char **argv)
 	struct pifs_store st;
 	struct pifs_git *g;
 	char err[ERRLEN];
-	int c, allow_empty = 0, stats = 0, all = 0, ret, cfd;
+	int c, allow_empty = 0, stats = 0, all = 0, quiet = 0, ret, cfd;
 
-	while ((c = sub_getopt(argc, argv, ":m:h", opts, usage_snapshot)) !=
+	while ((c = sub_getopt(argc, argv, ":m:qh", opts, usage_snapshot)) !=
 	       -1) {
 		if (c == 'm')
 			msg = optarg;
@@ -334,11 +405,13 @@ int cmd_snapshot(int argc, char **argv)
 			stats = 1;
 		else if (c == 'a')
 			all = 1;
+		else if (c == 'q')
+			quiet = 1;
 	}
 	if (all) {
 		if (argc - optind != 0)
 			die(EXIT_USAGE, "snapshot --all takes no WORKER");
-		return snapshot_all(msg, allow_empty, stats);
+		return snapshot_all(msg, allow_empty, stats, quiet);
 	}
 	if (argc - optind != 1)
 		die(EXIT_USAGE, "snapshot needs a WORKER (or --all)");
@@ -349,8 +422,10 @@ int cmd_snapshot(int argc, char **argv)
 	pifs_git_cache_prefetch(&st, worker);
 	cfd = ctl_connect(&st);
 	g = open_git(&st, 1);
+	progress_start(g, quiet);
 	ret = snapshot_one(g, cfd, worker, msg, allow_empty, &snap, err,
 			   sizeof(err));
+	progress_end();
 	if (cfd >= 0)
 		pifs_ctl_close(cfd);
 	if (ret < 0)
@@ -640,10 +715,10 @@ int cmd_show(int argc, char **argv)
 	struct pifs_meta m;
 	struct pifs_store st;
 	struct pifs_git *g;
-	char id[41], *rev, *colon, *path, *data = NULL;
+	char id[41], *rev, *colon, *path, *data = NULL, err[ERRLEN] = "";
 	const char *worker;
 	size_t len = 0;
-	int ret, deleted;
+	int ret, deleted = 0, wfail = 0;
 
 	while (sub_getopt(argc, argv, ":h", opts, usage_show) != -1)
 		;
@@ -663,8 +738,14 @@ int cmd_show(int argc, char **argv)
 	resolve_rev(g, worker, rev, id);
 	load_meta(g, worker, id, &m);
 	ret = show_generated(&st, &m, worker, path, &data, &len);
+	if (ret == 0 && (wfail = pifs_write_all(STDOUT_FILENO, data, len)) < 0)
+		die(1, "cannot write: %s", strerror(-wfail));
+	/* anything else streamed: a big file is never whole in memory */
 	if (ret == -ENOENT)
-		ret = pifs_git_show(g, &st, &m, path, &data, &len, &deleted);
+		ret = pifs_git_show_fd(g, &st, &m, path, STDOUT_FILENO,
+				       &deleted, &wfail, err, sizeof(err));
+	if (ret < 0 && wfail)
+		die(1, "cannot write: %s", strerror(-ret));
 	if (ret == -ENOENT && deleted)
 		die(1, "'%s' was deleted in %s at %.7s", path, worker, id);
 	if (ret == -ENOENT)
@@ -676,9 +757,7 @@ int cmd_show(int argc, char **argv)
 		    id);
 	if (ret < 0)
 		die(1, "cannot read '%s' of %s at %.7s: %s", path, worker, id,
-		    strerror(-ret));
-	if (fwrite(data, 1, len, stdout) != len || fflush(stdout))
-		die(1, "cannot write: %s", strerror(errno));
+		    err[0] ? err : strerror(-ret));
 	free(data);
 	free(path);
 	free(rev);

@@ -55,6 +55,8 @@ static const unsigned char zeros[65536];
 
 struct feed {
 	struct pifs_git *g; /* NULL: hash only */
+	struct pifs_git *pg; /* progress told here (may be NULL) */
+	const char *path;
 	struct pifs_sha1 sha;
 	XXH3_state_t *xs;
 	z_stream z;
@@ -141,6 +143,12 @@ static void feed_zeros(struct feed *f, uint64_t n)
 	}
 }
 
+static void tell(const struct feed *f, uint64_t done, uint64_t total)
+{
+	if (f->pg && f->pg->progress)
+		f->pg->progress(f->pg->progress_arg, f->path, 0, done, total);
+}
+
 /* Read fd's size bytes into f, holes as zeros.  -ESTALE if the file is
  * shorter than size now. */
 static int feed_file(struct feed *f, int fd, uint64_t size, unsigned char *buf)
@@ -162,8 +170,13 @@ static int feed_file(struct feed *f, int fd, uint64_t size, unsigned char *buf)
 			if ((uint64_t)d > size)
 				d = (off_t)size;
 			if ((uint64_t)d > off) {
-				feed_zeros(f, (uint64_t)d - off);
-				off = (uint64_t)d;
+				/* a chunk of the hole at a time, for progress */
+				n = (uint64_t)d - off < CHUNK
+					? (size_t)((uint64_t)d - off)
+					: CHUNK;
+				feed_zeros(f, n);
+				off += n;
+				tell(f, off, size);
 				continue;
 			}
 			if (data_end <= off) {
@@ -185,6 +198,7 @@ static int feed_file(struct feed *f, int fd, uint64_t size, unsigned char *buf)
 			return -ESTALE; /* shrunk under us */
 		feed(f, buf, (size_t)r);
 		off += (uint64_t)r;
+		tell(f, off, size);
 	}
 	return f->err;
 }
@@ -221,8 +235,23 @@ static int spilled_add(struct pifs_git *g, const git_oid *oid, uint64_t off,
 	return 0;
 }
 
+void pifs_git_set_progress(struct pifs_git *g, pifs_progress_fn fn,
+			   void *arg)
+{
+	g->progress = fn;
+	g->progress_arg = arg;
+}
+
 int pifs_bigblob(struct pifs_git *g, int fd, uint64_t size, const char *path,
 		 git_oid *oid, uint64_t *xxh, char *errbuf, size_t errlen)
+{
+	return pifs_bigblob_progress(g, g, fd, size, path, oid, xxh, errbuf,
+				     errlen);
+}
+
+int pifs_bigblob_progress(struct pifs_git *g, struct pifs_git *pg, int fd,
+			  uint64_t size, const char *path, git_oid *oid,
+			  uint64_t *xxh, char *errbuf, size_t errlen)
 {
 	unsigned char *buf = NULL, hdr[32], md[20];
 	char proc[32];
@@ -236,6 +265,8 @@ int pifs_bigblob(struct pifs_git *g, int fd, uint64_t size, const char *path,
 		ret = -ENOMEM;
 		goto out;
 	}
+	f->pg = pg;
+	f->path = path;
 	f->xs = XXH3_createState();
 	if (!f->xs || XXH3_64bits_reset(f->xs) != XXH_OK) {
 		ret = -ENOMEM;
@@ -444,25 +475,30 @@ static int pack_open(struct pifs_git *g, const git_oid *oid, uint64_t *off)
 	return ret < 0 ? ret : fd;
 }
 
-/* Append out[0..n) of the blob at *pos of fd, 4 KiB blocks of zeros as
- * holes. */
+/* Append out[0..n) of the blob at *pos of fd (a new file: a hole reads
+ * as zeros), leaving zeros as holes.  The windows follow the file's 4 KiB
+ * blocks, not the chunks inflate hands out: those end anywhere, and a
+ * window across two blocks with one data byte would allocate both (a
+ * 6 GiB file of one byte came back with 2 MiB of blocks). */
 static int write_holey(int fd, const unsigned char *p, size_t n, uint64_t *pos)
 {
-	size_t k, run;
+	size_t k, kk, run;
 	int ret;
 
 	while (n) {
-		k = n < 4096 ? n : 4096;
-		if (k == 4096 && !memcmp(p, zeros, 4096)) {
+		k = 4096 - (size_t)(*pos % 4096);
+		if (k > n)
+			k = n;
+		if (!memcmp(p, zeros, k)) {
 			p += k;
 			n -= k;
 			*pos += k;
 			continue;
 		}
-		/* a run of blocks with data, written at once */
-		for (run = k; run < n && run < CHUNK; run += k) {
-			k = n - run < 4096 ? n - run : 4096;
-			if (k == 4096 && !memcmp(p + run, zeros, 4096))
+		/* a run of windows with data, written at once */
+		for (run = k; run < n && run < CHUNK; run += kk) {
+			kk = n - run < 4096 ? n - run : 4096;
+			if (!memcmp(p + run, zeros, kk))
 				break;
 		}
 		ret = pifs_pwrite_all(fd, p, run, (off_t)*pos);
@@ -475,9 +511,35 @@ static int write_holey(int fd, const unsigned char *p, size_t n, uint64_t *pos)
 	return 0;
 }
 
+/* The blob oid (size bytes) from its pack into fd: at *pos with holes
+ * (write_holey, restore), or in order (seq: a pipe, `pifs show`). */
+static int stream_blob(struct pifs_git *g, const unsigned char oid[20],
+		       uint64_t size, int fd, const char *path, char *errbuf,
+		       size_t errlen);
+
 int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
-			 uint64_t size, int fd, char *errbuf, size_t errlen)
+			 uint64_t size, int fd, const char *path, char *errbuf,
+			 size_t errlen)
 {
+	int ret = stream_blob(g, oid, size, fd, path, errbuf, errlen);
+
+	if (ret == 0 && ftruncate(fd, (off_t)size) < 0)
+		ret = -errno;
+	return ret;
+}
+
+int pifs_bigblob_cat(struct pifs_git *g, const unsigned char oid[20],
+		     uint64_t size, int fd, char *errbuf, size_t errlen)
+{
+	return stream_blob(g, oid, size, fd, NULL, errbuf, errlen);
+}
+
+/* path NULL: in order (cat), else at offsets with holes (restore). */
+static int stream_blob(struct pifs_git *g, const unsigned char oid[20],
+		       uint64_t size, int fd, const char *path, char *errbuf,
+		       size_t errlen)
+{
+	int seq = !path;
 	unsigned char hdr[32], md[20], *in = NULL, *out = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 	uint64_t off = 0, got = 0, bsize;
@@ -546,7 +608,15 @@ int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
 			break;
 		}
 		pifs_sha1_update(&sha, out, k);
-		ret = write_holey(fd, out, k, &got);
+		if (seq) {
+			ret = pifs_write_all(fd, out, k);
+			got += k;
+		} else {
+			ret = write_holey(fd, out, k, &got);
+			if (g->progress)
+				g->progress(g->progress_arg, path, 1, got,
+					    size);
+		}
 	}
 	if (ret == 0 && got != size)
 		ret = -EIO;
@@ -555,8 +625,6 @@ int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
 		if (memcmp(md, oid, 20))
 			ret = -EIO;
 	}
-	if (ret == 0 && ftruncate(fd, (off_t)size) < 0)
-		ret = -errno;
 	if (ret == -EIO)
 		pifs_seterr(errbuf, errlen,
 			    "the object %s in the packs is damaged (pifs fsck "

@@ -78,6 +78,20 @@ struct pifs_git {
 	int has_jn;
 	int used_jn;  /* the last scan followed it */
 	size_t nstat; /* names the last scan stated */
+	/* the rounds of a snapshot read while the worker runs (snapshot.c:
+	 * pifs_git_snapshot_preread); their staged objects are kept */
+	int rounds;	     /* rounds done (0: prepare starts afresh) */
+	int unpaused;	     /* the scan under way may see changes */
+	int64_t round_start; /* ns (realtime) when the first round began */
+	struct pifs_strbuf roundcache; /* the last round's stat cache */
+	uint64_t roundtoken;	       /* ... kept since this journal token */
+	/* journal records ('d'/'f', path, NUL) of entries a round saw
+	 * change under it: the next round reads them again */
+	struct pifs_strbuf redo;
+	size_t rounds_nstat; /* names the rounds stated, all told */
+	int rounds_full;     /* a round stated everything */
+	pifs_progress_fn progress; /* pifs_git_set_progress */
+	void *progress_arg;
 };
 
 /* Map a libgit2 failure to -errno (errno is looked at for OS errors). */
@@ -145,6 +159,11 @@ void pifs_statcache_put(struct pifs_strbuf *sb, const struct centry *ce,
 int pifs_statcache_save(struct pifs_strbuf *sb, struct pifs_store *st,
 			const char *worker, const git_oid *commit,
 			uint64_t token);
+/* Fill in the header of a cache built in sb (as save does); load a
+ * sealed cache from memory (copied) into c: -EINVAL if it is damaged. */
+int pifs_statcache_seal(struct pifs_strbuf *sb, const git_oid *commit,
+			uint64_t token);
+int pifs_statcache_load_mem(struct cache *c, const struct pifs_strbuf *sb);
 
 /* statpool.c */
 struct statjob;
@@ -207,12 +226,17 @@ struct scan {
 	struct statpool *pool;	/* NULL: stat inline */
 	struct pifs_pathmap *j; /* the journal (pifs_scan_journal_dir) */
 	size_t nstat;		/* names stated */
+	int unpaused;		/* the worker runs: changes under the scan
+				 * are noted in g->redo, not failures */
+	int distrust;		/* the cache is a round's: a journaled path
+				 * is read again whatever its stat says */
 	int64_t start;
 	char *errbuf;
 	size_t errlen;
 };
 
 int pifs_scan_fail(struct scan *s, const char *what, const char *path, int err);
+int pifs_scan_unstable(struct scan *s, const char *path, int err, int dir);
 int pifs_scan_add(struct scan *s, const char *path, const struct stat *sb,
 		  struct pifs_meta_entry **out);
 char *pifs_scan_child_path(const char *rel, const char *name);
@@ -274,12 +298,21 @@ int pifs_diff_paths(struct pifs_store *st, const struct pifs_meta *old,
 #define PIFS_SPILL_TMP	 "tmp_pifs_spill"
 int pifs_bigblob(struct pifs_git *g, int fd, uint64_t size, const char *path,
 		 git_oid *oid, uint64_t *xxh, char *errbuf, size_t errlen);
+/* The same, progress told through pg (may be NULL; g NULL hashes only). */
+int pifs_bigblob_progress(struct pifs_git *g, struct pifs_git *pg, int fd,
+			  uint64_t size, const char *path, git_oid *oid,
+			  uint64_t *xxh, char *errbuf, size_t errlen);
 /* Write the blob oid (size bytes) into fd, streamed from its pack, holes
  * for blocks of zeros: 0, -ENOTSUP if it is not a whole blob in a pack
  * (read it with pifs_git_blob then; nothing was written), -EIO with
  * errbuf set if it is damaged, or -errno. */
 int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
-			 uint64_t size, int fd, char *errbuf, size_t errlen);
+			 uint64_t size, int fd, const char *path, char *errbuf,
+			 size_t errlen);
+/* The same in order into fd (a pipe: no holes, no truncate); a failed
+ * write is its -errno (errbuf not set). */
+int pifs_bigblob_cat(struct pifs_git *g, const unsigned char oid[20],
+		     uint64_t size, int fd, char *errbuf, size_t errlen);
 /* Forget the spilled blobs (pifs_git_staged_drop). */
 void pifs_bigblob_drop(struct pifs_git *g);
 

@@ -178,7 +178,8 @@ static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
 				break;
 			}
 			ret = pifs_bigblob_restore(r->g, e->oid, bsize, fd,
-						   r->errbuf, r->errlen);
+						   e->path, r->errbuf,
+						   r->errlen);
 			if (ret != -ENOTSUP) {
 				if (close(fd) < 0 && ret == 0)
 					ret = -errno;

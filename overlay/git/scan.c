@@ -34,6 +34,43 @@ int pifs_scan_fail(struct scan *s, const char *what, const char *path, int err)
 	return err;
 }
 
+/* In a round read while the worker runs (s->unpaused), an entry that
+ * changes under the scan (gone, replaced, shorter than its stat said, a
+ * big file whose two reads differ) is no failure: it is left out and
+ * noted in g->redo, so that the next round reads it again (its change is
+ * in pifsd's journal too).  1 when err was such a change. */
+int pifs_scan_unstable(struct scan *s, const char *path, int err, int dir)
+{
+	struct pifs_strbuf *r;
+
+	if (!s->unpaused || !s->g)
+		return 0;
+	if (err != -ENOENT && err != -ESTALE && err != -ENOTDIR &&
+	    err != -ELOOP && err != -EINVAL && err != -ENODATA &&
+	    err != -EISDIR && err != -ENXIO)
+		return 0;
+	r = &s->g->redo;
+	pifs_strbuf_add(r, "d", 1);
+	pifs_strbuf_add(r, path, strlen(path) + 1);
+	if (dir) {
+		pifs_strbuf_add(r, "f", 1);
+		pifs_strbuf_add(r, path, strlen(path) + 1);
+	}
+	if (r->err)
+		return 0;
+	if (s->errbuf && s->errlen)
+		s->errbuf[0] = '\0';
+	pifs_debug("'%s' changed while a snapshot read it: read again", path);
+	return 1;
+}
+
+/* Drop the last entry added (one pifs_scan_unstable left out). */
+static void scan_pop(struct scan *s)
+{
+	s->m->count--;
+	pifs_meta_entry_release(&s->m->entries[s->m->count]);
+}
+
 /* Add an entry for path (malloc'd; owned by the entry from here on, freed
  * on failure). */
 static int scan_add_take(struct scan *s, char *path, const struct stat *sb,
@@ -154,9 +191,9 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 		ret = -ESTALE;
 	if (ret == 0 && (uint64_t)fsb.st_size >= PIFS_BIGBLOB_MIN) {
 		/* in chunks, never whole in memory (bigblob.c) */
-		ret = pifs_bigblob(s->write ? s->g : NULL, fd,
-				   (uint64_t)fsb.st_size, path, &oid, &nc->xxh,
-				   s->errbuf, s->errlen);
+		ret = pifs_bigblob_progress(s->write ? s->g : NULL, s->g, fd,
+					    (uint64_t)fsb.st_size, path, &oid,
+					    &nc->xxh, s->errbuf, s->errlen);
 		close(fd);
 		if (ret < 0)
 			return pifs_scan_fail(s, "read", path, ret);
@@ -236,7 +273,13 @@ int pifs_scan_cache_put(struct scan *s, struct centry *nc,
 {
 	if (!s->newc)
 		return 0;
-	if (nc->mtime >= s->start - RACY_NS || nc->ctime >= s->start - RACY_NS)
+	/* Racy times are dropped from a cache that is saved; a round's cache
+	 * keeps them, as pifsd's journal names whatever changes after the
+	 * round, except a file with other names (written through one the
+	 * journal names, not this one). */
+	if ((nc->mtime >= s->start - RACY_NS ||
+	     nc->ctime >= s->start - RACY_NS) &&
+	    (!s->unpaused || (nc->flags & CE_LINKS)))
 		nc->mtime = nc->ctime = 0;
 	pifs_statcache_put(s->newc, nc, e->xattrs, e->nxattrs);
 	s->nput++;
@@ -373,6 +416,10 @@ int pifs_scan_entry(struct scan *s, int dfd, const char *name, char *path,
 	else
 		ret =
 		    pifs_entry_xattrs(dfd, name, 0, 0, &e->xattrs, &e->nxattrs);
+	if (ret < 0 && pifs_scan_unstable(s, path, ret, S_ISDIR(sb->st_mode))) {
+		scan_pop(s);
+		return 0;
+	}
 	if (ret < 0)
 		return pifs_scan_fail(s, "read xattrs of", path, ret);
 	if (S_ISDIR(sb->st_mode)) {
@@ -386,6 +433,13 @@ int pifs_scan_entry(struct scan *s, int dfd, const char *name, char *path,
 		nput0 = s->nput;
 		cfd = openat(dfd, name,
 			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0 && pifs_scan_unstable(s, path, -errno, 1)) {
+			if (s->newc)
+				s->newc->len = coff;
+			s->nput--;
+			scan_pop(s);
+			return 0;
+		}
 		if (cfd < 0)
 			return pifs_scan_fail(s, "open", path, -errno);
 		ret = jmode ? pifs_scan_journal_dir(s, cfd, path, oid,
@@ -401,12 +455,14 @@ int pifs_scan_entry(struct scan *s, int dfd, const char *name, char *path,
 		}
 		return ret;
 	}
-	if (S_ISREG(sb->st_mode)) {
-		ret = file_oid(s, dfd, name, path, sb, e, ce, hit, &nc);
-		memcpy(oid->id, e->oid, 20);
-		*sub_nonempty = 1;
-	} else if (S_ISLNK(sb->st_mode)) {
-		ret = link_oid(s, dfd, name, path, sb, e, ce, hit, &nc);
+	if (S_ISREG(sb->st_mode) || S_ISLNK(sb->st_mode)) {
+		ret = S_ISREG(sb->st_mode)
+			  ? file_oid(s, dfd, name, path, sb, e, ce, hit, &nc)
+			  : link_oid(s, dfd, name, path, sb, e, ce, hit, &nc);
+		if (ret < 0 && pifs_scan_unstable(s, path, ret, 0)) {
+			scan_pop(s);
+			return 0;
+		}
 		memcpy(oid->id, e->oid, 20);
 		*sub_nonempty = 1;
 	}
@@ -467,12 +523,21 @@ static int scan_dir(struct scan *s, int dfd, const char *rel, git_oid *tree,
 			ret = -ENOMEM;
 			goto out;
 		}
+		if (errs[i] && pifs_scan_unstable(s, path, -errs[i], 0)) {
+			free(path);
+			reuse = 0;
+			continue;
+		}
 		if (errs[i]) {
 			ret = pifs_scan_fail(s, "stat", path, -errs[i]);
 			free(path);
 			goto out;
 		}
 		ce = cache_match(s, path, &sbs[i], &hit);
+		/* below a directory renamed in (the only way here with a
+		 * round's cache): its stat may hide a change */
+		if (s->distrust)
+			hit = 0;
 		if (!hit)
 			reuse = 0;
 		ret = pifs_scan_entry(s, dfd, names[i], path, &sbs[i], ce, hit,
@@ -590,7 +655,21 @@ int pifs_scan_delta(struct pifs_git *g, struct pifs_store *st,
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	s.start = ts_ns(&now);
-	if (g) {
+	if (g && write && g->rounds) {
+		/* a later round of a snapshot (snapshot.c): racy as of the
+		 * first, and the last round's cache if the journal goes on
+		 * from it (every blob in it is staged) */
+		s.start = g->round_start;
+		if (g->has_jn && g->jn.valid && g->jn.token &&
+		    g->jn.token == g->roundtoken &&
+		    pifs_statcache_load_mem(&s.old, &g->roundcache) == 0) {
+			s.old.token = g->roundtoken;
+			s.old.trusted = 1;
+			s.distrust = 1;
+		}
+	}
+	s.unpaused = g && write && g->unpaused;
+	if (g && !s.distrust) {
 		pifs_statcache_open(&s.old, st, worker);
 		/* the cache is saved once its commit is durable: all the
 		 * blobs it names are in the repository if that commit is */
@@ -620,6 +699,13 @@ int pifs_scan_delta(struct pifs_git *g, struct pifs_store *st,
 	if (g && write && g->has_jn && g->jn.valid && g->jn.token &&
 	    s.old.trusted && s.old.token == g->jn.token) {
 		ret = pifs_scan_journal_build(&jset, &g->jn);
+		if (ret == 0 && s.distrust && g->redo.len) {
+			/* what the last round saw change under it */
+			struct pifs_journal rj = {.buf = g->redo.p,
+						  .len = g->redo.len};
+
+			ret = pifs_scan_journal_build(&jset, &rj);
+		}
 		if (ret == 0)
 			s.j = &jset;
 		else if (ret == -EINVAL)
@@ -627,6 +713,8 @@ int pifs_scan_delta(struct pifs_git *g, struct pifs_store *st,
 		else
 			goto out_fd;
 	}
+	if (g)
+		g->redo.len = 0; /* taken in above, or moot in a full scan */
 	if (s.j) {
 		ret = pifs_scan_journal_dir(&s, fd, ".", tree, &nonempty);
 	} else {

@@ -205,11 +205,21 @@ int pifs_scan_journal_dir(struct scan *s, int dfd, const char *rel,
 		}
 		s->nstat++;
 		if (fstatat(dfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-			ret = pifs_scan_fail(s, "stat", path, -errno);
+			ret = -errno;
+			if (!pifs_scan_unstable(s, path, ret, 0)) {
+				pifs_scan_fail(s, "stat", path, ret);
+				free(path);
+				goto out;
+			}
 			free(path);
-			goto out;
+			ret = 0;
+			continue;
 		}
 		hit = pifs_statcache_hit(ce, &sb);
+		/* A round's cache keeps racy times (scan.c): what the
+		 * journal names is read again. */
+		if (s->distrust && (f & (JN_DIRTY | JN_FULL)))
+			hit = 0;
 		ret =
 		    pifs_scan_entry(s, dfd, names[i], path, &sb, ce, hit,
 				    !(f & JN_FULL), &oid, &sub_nonempty, &same);

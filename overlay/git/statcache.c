@@ -261,14 +261,13 @@ void pifs_statcache_begin(struct pifs_strbuf *sb)
 
 /* A missing, unreadable, old-format or damaged cache is an empty one: it
  * only saves work. */
+static void cache_parse(struct cache *c, size_t len);
+
 static void cache_load(struct cache *c, struct pifs_store *st,
 		       const char *worker)
 {
 	char sub[PIFS_NAME_MAX + 64];
-	const unsigned char *p, *end;
-	struct centry *ce;
-	size_t len = 0, cap = 0, pl, xl;
-	static const unsigned char zero[20];
+	size_t len = 0;
 
 	memset(c, 0, sizeof(*c));
 	snprintf(sub, sizeof(sub), PIFS_GIT_DIR "/" CACHE_DIR "/%s", worker);
@@ -276,6 +275,17 @@ static void cache_load(struct cache *c, struct pifs_store *st,
 		c->buf = NULL;
 		return;
 	}
+	cache_parse(c, len);
+}
+
+/* Parse the len bytes of c->buf (owned by c). */
+static void cache_parse(struct cache *c, size_t len)
+{
+	const unsigned char *p, *end;
+	struct centry *ce;
+	size_t cap = 0, pl, xl;
+	static const unsigned char zero[20];
+
 	p = (const unsigned char *)c->buf;
 	end = p + len;
 	if (len < CACHE_HDR || memcmp(p, CACHE_MAGIC, 8) ||
@@ -341,6 +351,16 @@ int pifs_statcache_save(struct pifs_strbuf *sb, struct pifs_store *st,
 			const char *worker, const git_oid *commit,
 			uint64_t token)
 {
+	int ret = pifs_statcache_seal(sb, commit, token);
+
+	if (ret < 0)
+		return ret;
+	return pifs_git_save_nosync(st, CACHE_DIR, worker, sb->p, sb->len);
+}
+
+int pifs_statcache_seal(struct pifs_strbuf *sb, const git_oid *commit,
+			uint64_t token)
+{
 	uint64_t h;
 
 	if (sb->err)
@@ -355,7 +375,18 @@ int pifs_statcache_save(struct pifs_strbuf *sb, struct pifs_store *st,
 	memcpy(sb->p + 36, &token, 8);
 	h = XXH3_64bits(sb->p + 16, sb->len - 16);
 	memcpy(sb->p + 8, &h, 8);
-	return pifs_git_save_nosync(st, CACHE_DIR, worker, sb->p, sb->len);
+	return 0;
+}
+
+int pifs_statcache_load_mem(struct cache *c, const struct pifs_strbuf *sb)
+{
+	memset(c, 0, sizeof(*c));
+	c->buf = malloc(sb->len ? sb->len : 1);
+	if (!c->buf)
+		return -ENOMEM;
+	memcpy(c->buf, sb->p, sb->len);
+	cache_parse(c, sb->len);
+	return c->buf ? 0 : -EINVAL;
 }
 
 /* A stat cache read ahead (pifs_git_cache_prefetch) for one worker. */

@@ -13,7 +13,7 @@
 # peer time: below 1 pifs is faster).
 #
 #   bench.sh [SECTION...]   sections: read random stat write views tftp
-#                           nfs snapshot import (default: all)
+#                           nfs snapshot import stall (default: all)
 #
 # Environment: PIFS_BENCH_REPS (repetitions, default 5; sections 6 and 8
 # do PIFS_BENCH_SLOW_REPS, default at most 3),
@@ -55,7 +55,7 @@ else
 	SMALL_FILES=10000 COPYUP_FILES=2000 VIEWS="1 4 16 64" TFTP_PIS="1 20" NWORKERS=200
 	RAND_WARM=64M RAND_COLD=16M SNAP_FILES=10000
 fi
-SECTIONS=${*:-read random stat write views tftp nfs snapshot import}
+SECTIONS=${*:-read random stat write views tftp nfs snapshot import stall}
 VMAX=0
 for n in $VIEWS; do [ "$n" -gt "$VMAX" ] && VMAX=$n; done
 VBASE=$((20 + REPS)) # views use workers VBASE+1..VBASE+VMAX
@@ -462,6 +462,29 @@ if want import; then
 	[ -f "$T/import.tsv" ] && while IFS=$'\t' read -r c way v; do
 		record "$c" "$way" 1 "$v"
 	done <"$T/import.tsv"
+fi
+
+# ---- section 10: the longest write stall during a snapshot ----
+if want stall; then
+	echo "bench: section 10, write stall during a snapshot (tests/bench/bench-stall.sh)"
+	sgb=${BENCH_STALL_SPARSE_GB:-6} dmb=${BENCH_STALL_DENSE_MB:-1024}
+	[ "$TINY" = 1 ] && sgb=${BENCH_STALL_SPARSE_GB:-1} dmb=${BENCH_STALL_DENSE_MB:-64}
+	BENCH_STALL_SPARSE_GB=$sgb BENCH_STALL_DENSE_MB=$dmb BENCH_TSV=$T/stall.tsv \
+		bash "$here/bench-stall.sh" >"$T/stall.out" 2>&1 ||
+		{ cat "$T/stall.out"; warn "bench-stall.sh failed"; }
+	sed -n '/^longest write stall/,$p' "$T/stall.out"
+	declare_case stall-sparse "10 stall" ms "<1000 ms" "longest 4 KiB write into the view during a snapshot of a $sgb GiB one-byte sparse file"
+	declare_case stall-dense "10 stall" ms "<1000 ms" "the same during a snapshot of $dmb MiB of fresh data"
+	declare_case stall-snap-sparse "10 stall" ms "-" "that snapshot of the sparse file"
+	declare_case stall-reset-sparse "10 stall" ms "-" "reset --to it (the file restored, sparse)"
+	[ -f "$T/stall.tsv" ] && while IFS=$'\t' read -r c st n sm rm d0 d1; do
+		case $c in
+		sparse-*) record stall-sparse pifs 1 "$st"
+			record stall-snap-sparse pifs 1 "$sm"
+			record stall-reset-sparse pifs 1 "$rm" ;;
+		dense-*) record stall-dense pifs 1 "$st" ;;
+		esac
+	done <"$T/stall.tsv"
 fi
 
 # pifsd ends here, so that a sanitizer build's exit report (leaks) is in

@@ -58,6 +58,8 @@ has snapshot-incr-mounted plain pifs
 has reset-golden pifs
 has reset-snapshot pifs
 has import-xz-s pifs
+has stall-sparse pifs
+has stall-dense pifs
 has import-xz-rss pifs
 has nfs-replay-cold plain pifs
 has nfs-replay-warm plain pifs

@@ -48,6 +48,13 @@ for f in disk.img random.bin; do
 	fi
 done
 ls -a "$T/store/git/objects/pack" | grep -q spill && fail "a spill file was left in objects/pack" || ok "no spill file left behind"
+# pifs show streams a big file from its pack (before: the blob whole in
+# memory, and a copy of it: 1.5 GiB for the image)
+rss=$(maxrss_kib $P show worker-3 "$id1:root/disk.img") || fail "show of root/disk.img"
+[ "$rss" -lt $((256 * 1024)) ] && ok "show of the 768 MiB image peaked at $((rss / 1024)) MiB RSS" ||
+	fail "show of the 768 MiB image peaked at $((rss / 1024)) MiB RSS (more than 256 MiB)"
+cmp -s "$T/out" "$W3/root/disk.img" && ok "show gives the image byte for byte" || fail "show of the image differs"
+rm -f "$T/out"
 $GIT fsck --full --no-dangling >"$T/gitfsck" 2>&1 && ok "git fsck --full is clean" || { cat "$T/gitfsck"; fail "git fsck"; }
 out=$($P fsck 2>&1) && ok "pifs fsck: $out" || fail "pifs fsck: $out"
 

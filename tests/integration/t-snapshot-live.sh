@@ -156,7 +156,7 @@ for ((i = 0; i < 3000 && !seen; i++)); do
 done
 if [ -n "$seen" ]; then
 	kill -STOP "$CLI"
-	ok "pifs snapshot stopped while reading root/big under the pause"
+	ok "pifs snapshot stopped while reading root/big"
 	kill -9 "$PIFSD_PID"; wait "$PIFSD_PID" 2>/dev/null
 	kill -CONT "$CLI"
 else
@@ -165,7 +165,7 @@ fi
 wait "$CLI"; rc=$?
 expect_eq "pifsd died under pifs snapshot: exit status" 1 "$rc"
 expect_eq "pifsd died under pifs snapshot: one line" \
-	"pifs: pifsd exited while it paused worker-3: the snapshot was not recorded" "$(cat "$T/dies.err")"
+	"pifs: pifsd exited during the snapshot of worker-3: it was not recorded" "$(cat "$T/dies.err")"
 expect_eq "pifsd died under pifs snapshot: no output" "" "$(cat "$T/dies.out")"
 expect_eq "pifsd died under pifs snapshot: no snapshot" "$head_before" \
 	"$(git --git-dir="$T/store/git" rev-parse workers/worker-3)"
