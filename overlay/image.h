@@ -116,7 +116,4 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
  * a block device), 0 if not (a directory, missing, ...). */
 int pifs_image_is_image(const char *path);
 
-/* "1.5 GiB" style sizes for messages, into buf. */
-const char *pifs_image_human(uint64_t bytes, char *buf, size_t len);
-
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "image.h"
+#include "util.h"
 #include "progress.h"
 
 static double secs_since(const struct timespec *t0)
@@ -68,7 +68,7 @@ void pifs_bar_format(const struct pifs_bar *b, double secs, char *buf,
 			count_rate(r, rate, sizeof(rate) - 2);
 			strcat(rate, "/s");
 		} else {
-			pifs_image_human((uint64_t)r, rate, sizeof(rate) - 2);
+			pifs_human((uint64_t)r, rate);
 			strcat(rate, "/s");
 		}
 		if (done < b->total && s >= 3600)
@@ -88,8 +88,8 @@ void pifs_bar_format(const struct pifs_bar *b, double secs, char *buf,
 			 done, b->total, b->unit, rate, left);
 	else
 		snprintf(buf + n, len - n, "] %3d%%  %s of %s  %s%s", pct,
-			 pifs_image_human(done, hd, sizeof(hd)),
-			 pifs_image_human(b->total, ht, sizeof(ht)), rate,
+			 pifs_human(done, hd),
+			 pifs_human(b->total, ht), rate,
 			 left);
 }
 

@@ -421,3 +421,21 @@ int pifs_tree_disk_bytes(int dirfd, unsigned long long *bytes)
 		*bytes = w.bytes;
 	return ret;
 }
+
+const char *pifs_human(uint64_t b, char buf[32])
+{
+	static const char *unit[] = {"KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	int u = -1;
+
+	if (b < 1024) {
+		snprintf(buf, 32, "%llu B", (unsigned long long)b);
+		return buf;
+	}
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, 32, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[u]);
+	return buf;
+}

@@ -89,4 +89,8 @@ void pifs_pathmap_free(struct pifs_pathmap *m);
  * is followed.  dirfd may be O_PATH.  0 and *bytes, or -errno. */
 int pifs_tree_disk_bytes(int dirfd, unsigned long long *bytes);
 
+/* A size for people: "512 B", "1.5 KiB", "16 MiB", "3.0 GiB" (one
+ * decimal below 10), into buf; returns buf. */
+const char *pifs_human(uint64_t b, char buf[32]);
+
 #endif

@@ -29,6 +29,7 @@
 #include "gitstore.h"
 #include "json.h"
 #include "registry.h"
+#include "progress.h"
 #include "store.h"
 
 #define LOCK_TIMEOUT_MS 10000
@@ -249,66 +250,36 @@ int ctl_connect(struct pifs_store *st)
 	return fd;
 }
 
-const char *human(uint64_t b, char buf[32])
-{
-	static const char *unit[] = {"KiB", "MiB", "GiB", "TiB"};
-	double v = (double)b;
-	int u = -1;
-
-	if (b < 1024) {
-		snprintf(buf, 32, "%llu B", (unsigned long long)b);
-		return buf;
-	}
-	while (v >= 1024 && u < 3) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, 32, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[u]);
-	return buf;
-}
 
 /* The line of bytes done for big files, on a terminal only: redrawn at
  * most every 200 ms (and at each file's start and end), with rate and
  * what is left of the file at that rate. */
-struct progress {
-	char path[80];
-	double start, last;
-	int shown;
-};
-static struct progress prog;
+/* The progress of one big file at a time (overlay/progress.h): a bar per
+ * file, its last state left on the screen. */
+static struct pifs_bar bar = {.fd = -1};
+static char bar_path[PATH_MAX];
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#ifndef PIFS_LIGHT
+static char bar_what[64];
+static int bar_write;
 
 static void progress_show(void *arg, const char *path, int write,
 			  uint64_t done, uint64_t total)
 {
-	char d[32], t[32], r[32];
-	double now = now_s(), rate;
 	size_t pl = strlen(path);
 
 	(void)arg;
-	if (strncmp(prog.path, path, sizeof(prog.path) - 1) || !done) {
-		snprintf(prog.path, sizeof(prog.path), "%s", path);
-		prog.start = now;
-	} else if (done < total && now - prog.last < 0.2) {
-		return;
+	if (strcmp(bar_path, path) || write != bar_write || !done) {
+		pifs_bar_end(&bar);
+		snprintf(bar_path, sizeof(bar_path), "%s", path);
+		bar_write = write;
+		/* the end of a long path: the file's own name */
+		snprintf(bar_what, sizeof(bar_what), "%s %s%s",
+			 write ? "writing" : "reading", pl > 32 ? "..." : "",
+			 pl > 32 ? path + pl - 32 : path);
+		pifs_bar_start(&bar, STDERR_FILENO, bar_what, NULL, total);
 	}
-	prog.last = now;
-	rate = now > prog.start ? (double)done / (now - prog.start) : 0;
-	fprintf(stderr, "\r\033[Kpifs: %s %s%.*s: %s of %s", write ? "writing" : "reading",
-		pl > 40 ? "..." : "", 40, pl > 40 ? path + pl - 40 : path,
-		human(done, d), human(total, t));
-	if (rate > 0 && done < total)
-		fprintf(stderr, ", %s/s, %.0f s left", human((uint64_t)rate, r),
-			(double)(total - done) / rate);
-	fflush(stderr);
-	prog.shown = 1;
+	pifs_bar_update(&bar, done);
 }
 
 void progress_start(struct pifs_git *g, int quiet)
@@ -316,13 +287,12 @@ void progress_start(struct pifs_git *g, int quiet)
 	if (g && !quiet && isatty(STDERR_FILENO))
 		pifs_git_set_progress(g, progress_show, NULL);
 }
+#endif
 
 void progress_end(void)
 {
-	if (prog.shown)
-		fprintf(stderr, "\r\033[K");
-	prog.shown = 0;
-	prog.path[0] = '\0';
+	pifs_bar_end(&bar);
+	bar_path[0] = '\0';
 }
 
 void print_json(struct json *j)

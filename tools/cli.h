@@ -94,8 +94,6 @@ void interrupts_restore(const struct sigaction old[2]);
 /* Print the JSON document j on stdout (json_print()), else exit. */
 void print_json(struct json *j);
 
-/* b as "123 B", "1.5 KiB", "12 MiB" ... in buf, which it returns. */
-const char *human(uint64_t b, char buf[32]);
 
 /* Progress of big files read or written through g on stderr, when it is
  * a terminal and not quiet (snapshot, reset, rebase --quiet turn it

@@ -276,7 +276,7 @@ static int golden_list(int argc, char **argv)
 				strftime(date, sizeof(date),
 					 "%Y-%m-%d %H:%M:%SZ", &tm);
 			if (info.have_disk)
-				human(info.disk, size);
+				pifs_human(info.disk, size);
 		}
 		if (g) {
 			nsnaps = pifs_git_golden_users(g, ids[i], w, cid);

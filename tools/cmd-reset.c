@@ -141,7 +141,7 @@ int cmd_reset(int argc, char **argv)
 		die(1,
 		    "%s has %zu unsnapshotted change%s (%s); reset would lose "
 		    "them (use --force)",
-		    worker, count, count == 1 ? "" : "s", human(bytes, sz));
+		    worker, count, count == 1 ? "" : "s", pifs_human(bytes, sz));
 	clean_stale_resets(&st);
 	snprintf(tmp, sizeof(tmp), "reset-%s-%ld", worker, (long)getpid());
 	ret = pifs_store_worker_golden(&st, worker, gold);
@@ -170,7 +170,7 @@ int cmd_reset(int argc, char **argv)
 			die(1,
 			    "%s has %zu unsnapshotted change%s (%s); reset would lose "
 			    "them (use --force)",
-			    worker, count, count == 1 ? "" : "s", human(bytes, sz));
+			    worker, count, count == 1 ? "" : "s", pifs_human(bytes, sz));
 		}
 		ret = pifs_ctl_swap(cfd, worker, tmp, err, sizeof(err));
 		if (pifs_ctl_resume(cfd, worker) < 0)

@@ -518,7 +518,7 @@ int cmd_log(int argc, char **argv)
 		       strcmp(base, log[i].id) ? ' ' : '*', log[i].id, date,
 		       log[i].offset < 0 ? '-' : '+', abs(log[i].offset) / 60,
 		       abs(log[i].offset) % 60, log[i].subject, log[i].files,
-		       log[i].files == 1 ? "" : "s", human(log[i].bytes, sz));
+		       log[i].files == 1 ? "" : "s", pifs_human(log[i].bytes, sz));
 	}
 out:
 	pifs_git_log_free(log, n);

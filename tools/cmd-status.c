@@ -346,7 +346,7 @@ static void status_text(const struct pifs_store *st, const struct wstatus *ws,
 		snprintf(chg, sizeof(chg), "%zu", w->count);
 		printf("%-*s  %-8s  %7s  %10s  %-16s  %s\n", namew, w->name,
 		       w->serial, w->has_delta ? chg : "-",
-		       w->has_delta ? human(w->bytes, sz) : "-",
+		       w->has_delta ? pifs_human(w->bytes, sz) : "-",
 		       w->golden[0] ? w->golden : "-", last);
 	}
 	for (i = 0; i < n; i++) {

@@ -299,8 +299,8 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 		    errbuf, errlen,
 		    "not enough space to import image '%s': it needs %s, "
 		    "%s is free",
-		    path, pifs_image_human(need, h1, sizeof(h1)),
-		    pifs_image_human(avail, h2, sizeof(h2)));
+		    path, pifs_human(need, h1),
+		    pifs_human(avail, h2));
 		ret = -ENOSPC;
 		goto out;
 	}

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * util.c - what every file of the importer uses: the error message (the
- * first, innermost, one wins), sizes for messages, the chmod of an entry
- * through an O_PATH descriptor, and the progress bar on a terminal.
+ * first, innermost, one wins).
  */
 #include "config.h"
 
@@ -30,22 +29,5 @@ void image_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errbuf, errlen, fmt, ap);
 	va_end(ap);
-}
-
-const char *pifs_image_human(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)bytes;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " bytes", bytes);
-	else
-		snprintf(buf, len, "%.1f %s", v, unit[u]);
-	return buf;
 }
 

@@ -160,7 +160,7 @@ if command -v script >/dev/null; then
 	head -c 16M /dev/urandom > "$W3/root/prog"
 	script -qfec "$P snapshot worker-3 -m progress" /dev/null > "$T/tty.out" 2>&1
 	pid=$(tr '\r' '\n' < "$T/tty.out" | sed 's/\x1b\[K//g' | grep -E '^[0-9a-f]{40}$')
-	tr '\r' '\n' < "$T/tty.out" | grep -q 'pifs: reading root/prog: 16 MiB of 16 MiB' &&
+	tr '\r' '\n' < "$T/tty.out" | grep -q '^reading root/prog  *\[#*\] 100%  16 MiB of 16 MiB' &&
 		ok "snapshot on a terminal shows the big file read" ||
 		{ cat -v "$T/tty.out"; fail "no progress from snapshot on a terminal"; }
 	echo more >> "$W3/root/prog"
@@ -168,10 +168,10 @@ if command -v script >/dev/null; then
 	expect_eq "snapshot not on a terminal: nothing on stderr" "" "$(cat "$T/err")"
 	echo again >> "$W3/root/prog"
 	script -qfec "$P snapshot worker-3 -m quiet --quiet" /dev/null > "$T/tty.out" 2>&1
-	grep -q 'pifs: reading' "$T/tty.out" && fail "snapshot --quiet showed progress" ||
+	grep -q 'reading root/prog' "$T/tty.out" && fail "snapshot --quiet showed progress" ||
 		ok "snapshot --quiet on a terminal shows none"
 	script -qfec "$P reset worker-3 --to $pid --force" /dev/null > "$T/tty.out" 2>&1
-	tr '\r' '\n' < "$T/tty.out" | grep -q 'pifs: writing root/prog: 16 MiB of 16 MiB' &&
+	tr '\r' '\n' < "$T/tty.out" | grep -q '^writing root/prog  *\[#*\] 100%  16 MiB of 16 MiB' &&
 		ok "reset on a terminal shows the big file written" ||
 		{ cat -v "$T/tty.out"; fail "no progress from reset on a terminal"; }
 else

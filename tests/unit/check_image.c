@@ -301,9 +301,10 @@ START_TEST(test_space_and_human)
 	ck_assert_uint_lt(punched, lay.root_used + lay.root_used / 5);
 	ck_assert_uint_eq(bytes, punched + lay.root_used);
 	ck_assert_uint_eq(inodes, 50000 + 4096);
-	ck_assert_str_eq(pifs_image_human(512, buf, sizeof(buf)), "512 bytes");
-	ck_assert_str_eq(pifs_image_human(1536, buf, sizeof(buf)), "1.5 KiB");
-	ck_assert_str_eq(pifs_image_human((uint64_t)3 << 30, buf, sizeof(buf)),
+	ck_assert_str_eq(pifs_human(512, buf), "512 B");
+	ck_assert_str_eq(pifs_human(1536, buf), "1.5 KiB");
+	ck_assert_str_eq(pifs_human(16 << 20, buf), "16 MiB");
+	ck_assert_str_eq(pifs_human((uint64_t)3 << 30, buf),
 			 "3.0 GiB");
 }
 END_TEST
@@ -333,7 +334,7 @@ START_TEST(test_bar_format)
 	b.done = (uint64_t)1 << 30;
 	pifs_bar_format(&b, 10.0, line, sizeof(line));
 	ck_assert_str_eq(line, "reading image      [#######......................."
-			       "]  25%  1.0 GiB of 4.0 GiB  102.4 MiB/s  0:30 "
+			       "]  25%  1.0 GiB of 4.0 GiB  102 MiB/s  0:30 "
 			       "left");
 	b.done = (uint64_t)5 << 30;
 	pifs_bar_format(&b, 3600.0, line, sizeof(line));
