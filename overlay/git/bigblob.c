@@ -78,12 +78,16 @@ static int spill_open(struct pifs_git *g)
 		return dfd;
 	/* a name for a moment only: unlinked at once, so a crash leaves
 	 * nothing behind */
-	unlinkat(dfd, PIFS_SPILL_TMP, 0);
+	pifs_do_unlink(dfd, PIFS_SPILL_TMP, 0);
 	fd = pifs_openat_beneath(dfd, PIFS_SPILL_TMP,
 				 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-	if (fd >= 0 && unlinkat(dfd, PIFS_SPILL_TMP, 0) < 0) {
-		close(fd);
-		fd = -errno;
+	if (fd >= 0) {
+		int r = pifs_do_unlink(dfd, PIFS_SPILL_TMP, 0);
+
+		if (r < 0) {
+			close(fd);
+			fd = r;
+		}
 	}
 	close(dfd);
 	if (fd < 0)

@@ -20,6 +20,7 @@
 
 #include "internal.h"
 #include "manifest.h"
+#include "layers.h"
 #include "safeio.h"
 #include "store.h"
 
@@ -79,54 +80,39 @@ static int golden_oid(int gfd, const char *gpath, char type,
 static int view_lookup(int gfd, const struct pifs_meta *m,
 		       const char *path, struct vent *v)
 {
-	const struct pifs_meta_entry *e, *a;
-	const struct pifs_xattr *rx;
-	char *buf, *slash, *g;
+	struct pifs_layers_hit hit = {0};
+	const char *gp = path;
+	char *g;
 	int ret;
 
 	memset(v, 0, sizeof(*v));
 	v->gfd = gfd;
-	if (m && (e = pifs_meta_find(m, path))) {
-		if (!pifs_meta_is_whiteout(e)) {
-			v->present = 1;
-			v->e = e;
-		}
-		return 0;
-	}
-	g = strdup(path);
-	buf = strdup(path);
-	if (!g || !buf) {
-		free(g);
-		free(buf);
-		return -ENOMEM;
-	}
-	while (m && strcmp(buf, ".")) {
-		slash = strrchr(buf, '/');
-		if (slash)
-			*slash = '\0';
-		else
-			strcpy(buf, ".");
-		a = pifs_meta_find(m, buf);
-		if (!a)
-			continue;
-		if (a->type != 'd' || pifs_meta_is_opaque(a))
-			goto absent;
-		rx = pifs_meta_xattr(a, PIFS_XATTR_REDIRECT);
-		if (rx && rx->len > 1 && rx->value[0] == '/') {
-			size_t rest = strcmp(buf, ".") ? strlen(buf) : 0;
-
-			free(g);
-			g = pifs_strdupf("%.*s%s", (int)rx->len - 1,
-					 (const char *)rx->value + 1,
-					 path + rest);
-			if (!g) {
-				free(buf);
-				return -ENOMEM;
+	/* what the view shows (overlay/layers.c, the rule lookups follow):
+	 * the delta's entry, or the golden's at the path its ancestors'
+	 * redirects give, unless one of them hides it */
+	if (m) {
+		ret = pifs_layers_resolve(path, pifs_meta_layers_get, (void *)m,
+					  &hit);
+		if (ret < 0)
+			return ret;
+		if (hit.in_delta) {
+			free(hit.golden);
+			if (!hit.whiteout) {
+				v->e = pifs_meta_find(m, path);
+				v->present = v->e != NULL;
 			}
-			break;
+			return 0;
 		}
+		if (!hit.merged || !hit.golden) {
+			free(hit.golden);
+			return 0;
+		}
+		gp = hit.golden[0] ? hit.golden : ".";
 	}
-	free(buf);
+	g = strdup(gp);
+	free(hit.golden);
+	if (!g)
+		return -ENOMEM;
 	ret = pifs_git_golden_entry(gfd, g, &v->gold);
 	if (ret == -ENOENT || ret == -ENOTDIR || ret == -ELOOP ||
 	    ret == -EXDEV) {
@@ -140,10 +126,6 @@ static int view_lookup(int gfd, const struct pifs_meta *m,
 	v->present = 1;
 	v->e = &v->gold;
 	v->gpath = g;
-	return 0;
-absent:
-	free(buf);
-	free(g);
 	return 0;
 }
 

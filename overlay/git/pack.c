@@ -277,8 +277,8 @@ int pifs_pack_write(struct pifs_git *g, unsigned *count, char *errbuf,
 		       g->st->path, strerror(-dfd));
 		return dfd;
 	}
-	unlinkat(dfd, PACK_TMP, 0);
-	unlinkat(dfd, IDX_TMP, 0);
+	pifs_do_unlink(dfd, PACK_TMP, 0);
+	pifs_do_unlink(dfd, IDX_TMP, 0);
 	memset(w, 0, offsetof(struct packw, buf));
 	pifs_sha1_init(&w->sha);
 	w->fd = pifs_openat_beneath(dfd, PACK_TMP,
@@ -329,15 +329,11 @@ int pifs_pack_write(struct pifs_git *g, unsigned *count, char *errbuf,
 		goto fail;
 	git_oid_tostr(hex, sizeof(hex), (const git_oid *)(const void *)sum);
 	snprintf(name, sizeof(name), "pack-%s.pack", hex);
-	if (renameat(dfd, PACK_TMP, dfd, name) < 0) {
-		ret = -errno;
+	if ((ret = pifs_do_rename(dfd, PACK_TMP, dfd, name, 0)) < 0)
 		goto fail;
-	}
 	snprintf(name, sizeof(name), "pack-%s.idx", hex);
-	if (renameat(dfd, IDX_TMP, dfd, name) < 0) {
-		ret = -errno;
+	if ((ret = pifs_do_rename(dfd, IDX_TMP, dfd, name, 0)) < 0)
 		goto fail;
-	}
 	ret = pifs_fsync_dir(dfd);
 	if (ret < 0)
 		goto fail;
@@ -345,8 +341,8 @@ int pifs_pack_write(struct pifs_git *g, unsigned *count, char *errbuf,
 	git_odb_refresh(g->odb);
 	goto out;
 fail:
-	unlinkat(dfd, PACK_TMP, 0);
-	unlinkat(dfd, IDX_TMP, 0);
+	pifs_do_unlink(dfd, PACK_TMP, 0);
+	pifs_do_unlink(dfd, IDX_TMP, 0);
 	if (errbuf && errlen && !errbuf[0])
 		pifs_seterr(errbuf, errlen, "cannot write snapshot objects: %s",
 		       strerror(-ret));

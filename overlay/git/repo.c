@@ -70,8 +70,8 @@ int pifs_git_save_nosync(struct pifs_store *st, const char *dir,
 	int dfd, fd, ret;
 
 	snprintf(sub, sizeof(sub), PIFS_GIT_DIR "/%s", dir);
-	if (mkdirat(st->fd, sub, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	if ((ret = pifs_do_mkdir(st->fd, sub, 0700)) < 0 && ret != -EEXIST)
+		return ret;
 	dfd = pifs_openat_beneath(st->fd, sub, O_PATH | O_DIRECTORY, 0);
 	if (dfd < 0)
 		return dfd;
@@ -86,10 +86,10 @@ int pifs_git_save_nosync(struct pifs_store *st, const char *dir,
 	ret = pifs_write_all(fd, buf, len);
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
-	if (ret == 0 && renameat(dfd, tmp, dfd, worker) < 0)
-		ret = -errno;
+	if (ret == 0)
+		ret = pifs_do_rename(dfd, tmp, dfd, worker, 0);
 	if (ret < 0)
-		unlinkat(dfd, tmp, 0);
+		pifs_do_unlink(dfd, tmp, 0);
 	close(dfd);
 	return ret;
 }
@@ -202,9 +202,9 @@ static int repo_create(struct pifs_store *st, char *errbuf, size_t errlen)
 		       strerror(-ret));
 		goto out;
 	}
-	if (renameat2(st->work_fd, tmpname, st->fd, PIFS_GIT_DIR,
-		      RENAME_NOREPLACE) < 0) {
-		ret = errno == EEXIST ? 0 : -errno;
+	if ((ret = pifs_do_rename(st->work_fd, tmpname, st->fd, PIFS_GIT_DIR,
+				  RENAME_NOREPLACE)) < 0) {
+		ret = ret == -EEXIST ? 0 : ret;
 		if (ret < 0)
 			pifs_seterr(errbuf, errlen,
 			       "cannot create repository '%s/" PIFS_GIT_DIR

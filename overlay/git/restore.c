@@ -91,48 +91,28 @@ static int set_xattrs(int dirfd, const char *name,
 /* chown, chmod (after chown, which clears setuid), xattrs (after chown,
  * which clears security.capability), chmod again if an ACL changed the
  * group bits, times last (atime = mtime). */
+static int set_xattrs_cb(void *ctx, int dirfd, const char *name)
+{
+	return set_xattrs(dirfd, name, ctx);
+}
+
+/* A META entry's owner, mode, times and xattrs, in the one order every
+ * copy the store makes uses (pifs_apply_attrs: chown before the xattrs,
+ * so a file capability survives). */
 static int apply_attrs(int dirfd, const char *name,
 		       const struct pifs_meta_entry *e)
 {
-	struct timespec ts[2];
-	struct stat sb;
-	char p[64];
-	int fd, ret = 0;
+	struct stat st = {0};
 
-	if (fchownat(dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	fd = -1;
-	if (e->type != 'l') {
-		fd = pifs_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
-		if (fd < 0)
-			return fd;
-		if (chmod(pifs_fd_path(fd, p, sizeof(p)), e->mode) < 0) {
-			ret = -errno;
-			goto out;
-		}
-	}
-	ret = set_xattrs(dirfd, name, e);
-	if (ret < 0)
-		goto out;
-	if (fd >= 0) {
-		if (fstat(fd, &sb) < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if ((sb.st_mode & 07777) != e->mode &&
-		    chmod(pifs_fd_path(fd, p, sizeof(p)), e->mode) < 0) {
-			ret = -errno;
-			goto out;
-		}
-	}
-	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime_sec;
-	ts[0].tv_nsec = ts[1].tv_nsec = (long)e->mtime_nsec;
-	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		ret = -errno;
-out:
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	st.st_uid = e->uid;
+	st.st_gid = e->gid;
+	st.st_mode = (e->type == 'l' ? S_IFLNK : e->type == 'd' ? S_IFDIR
+								: S_IFREG) |
+		     e->mode;
+	st.st_atim.tv_sec = st.st_mtim.tv_sec = (time_t)e->mtime_sec;
+	st.st_atim.tv_nsec = st.st_mtim.tv_nsec = (long)e->mtime_nsec;
+	return pifs_apply_attrs(dirfd, name, &st, set_xattrs_cb, (void *)e,
+				NULL);
 }
 
 static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
@@ -153,9 +133,7 @@ static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
 
 		ret = lfd;
 		if (lfd >= 0) {
-			ret = linkat(lfd, "", pfd, name, AT_EMPTY_PATH) < 0
-				  ? -errno
-				  : 0;
+			ret = pifs_do_link(lfd, "", pfd, name, AT_EMPTY_PATH);
 			close(lfd);
 		}
 		if (ret < 0)
@@ -164,7 +142,7 @@ static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
 	}
 	switch (e->type) {
 	case 'd':
-		ret = mkdirat(pfd, name, 0700) < 0 ? -errno : 0;
+		ret = pifs_do_mkdir(pfd, name, 0700);
 		break;
 	case 'f':
 		if (big_blob(r->g, e->oid, &bsize)) {
@@ -186,10 +164,8 @@ static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
 				break;
 			}
 			close(fd);
-			if (unlinkat(pfd, name, 0) < 0) {
-				ret = -errno;
+			if ((ret = pifs_do_unlink(pfd, name, 0)) < 0)
 				break;
-			}
 		}
 		/* fall through */
 	case 'l':
@@ -198,8 +174,8 @@ static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
 			break;
 		if (e->type == 'l') {
 			ret = memchr(data, '\0', len) ? -EINVAL : 0;
-			if (ret == 0 && symlinkat(data, pfd, name) < 0)
-				ret = -errno;
+			if (ret == 0)
+				ret = pifs_do_symlink(data, pfd, name);
 			break;
 		}
 		fd = openat(pfd, name,
@@ -214,16 +190,16 @@ static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
 			ret = -errno;
 		break;
 	case 'c':
-		ret = mknodat(pfd, name, S_IFCHR | 0600, dev) < 0 ? -errno : 0;
+		ret = pifs_do_mknod(pfd, name, S_IFCHR | 0600, dev);
 		break;
 	case 'b':
-		ret = mknodat(pfd, name, S_IFBLK | 0600, dev) < 0 ? -errno : 0;
+		ret = pifs_do_mknod(pfd, name, S_IFBLK | 0600, dev);
 		break;
 	case 'p':
-		ret = mknodat(pfd, name, S_IFIFO | 0600, 0) < 0 ? -errno : 0;
+		ret = pifs_do_mknod(pfd, name, S_IFIFO | 0600, 0);
 		break;
 	case 's':
-		ret = mknodat(pfd, name, S_IFSOCK | 0600, 0) < 0 ? -errno : 0;
+		ret = pifs_do_mknod(pfd, name, S_IFSOCK | 0600, 0);
 		break;
 	default:
 		ret = -EINVAL;
@@ -276,8 +252,7 @@ int pifs_git_materialize_meta(struct pifs_git *g, struct pifs_store *st,
 		return ret == -ENOENT ? -ENOENT : ret;
 	}
 	close(ret);
-	if (mkdirat(st->work_fd, tmpname, 0700) < 0) {
-		ret = -errno;
+	if ((ret = pifs_do_mkdir(st->work_fd, tmpname, 0700)) < 0) {
 		pifs_seterr(errbuf, errlen, "cannot create '%s/work/%s': %s",
 		       st->path, tmpname, strerror(-ret));
 		return ret;
