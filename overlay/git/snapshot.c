@@ -702,6 +702,37 @@ out:
 	return ret;
 }
 
+/*
+ * A pifs killed with kill -9 while libgit2 held the branch's lock file
+ * (refs/heads/workers/W.lock, and the reflog's beside it) leaves that
+ * file behind, and libgit2 then refuses every later update of the branch.
+ * The caller holds the store lock and pifsd never writes refs, so no live
+ * writer can own such a file here: it is stale, and removed.
+ */
+static void clear_stale_ref_locks(struct pifs_git *g, const char *ref)
+{
+	static const char *const dirs[] = {PIFS_GIT_DIR "/", PIFS_GIT_DIR
+					   "/logs/"};
+	char path[PIFS_NAME_MAX + 64], *slash;
+	int dfd;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
+		snprintf(path, sizeof(path), "%s%s", dirs[i], ref);
+		slash = strrchr(path, '/');
+		*slash = '\0';
+		dfd = pifs_openat_beneath(g->st->fd, path,
+					  O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+		if (dfd < 0)
+			continue;
+		snprintf(path, sizeof(path), "%s.lock", strrchr(ref, '/') + 1);
+		if (pifs_do_unlink(dfd, path, 0) == 0)
+			pifs_warn("removed the stale lock file '%s%s.lock' of "
+				  "%s, left by a snapshot that was killed",
+				  dirs[i], ref, g->worker);
+		close(dfd);
+	}
+}
+
 int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 			     char *errbuf, size_t errlen)
 {
@@ -788,6 +819,7 @@ int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 	if (ret < 0)
 		goto out;
 	pifs_git_staged_drop(g);
+	clear_stale_ref_locks(g, ref);
 	if (g->has_parent)
 		ret = git_reference_create_matching(&refp, g->repo, ref, &cid,
 						    1, &g->parent,
