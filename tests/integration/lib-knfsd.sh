@@ -324,7 +324,7 @@ knfsd_daemon_logs() {
 }
 
 # knfsd_job ARG...: the guest's job.sh: the rest of the system (kernel
-# modules, the disk at /knfsd, the build's pifs and pifsd copied to
+# modules, the disk at /knfsd, the build's pifs, pifs-git and pifsd copied to
 # /run/pifs-build), then "$0 ARG..." with its output and exit status in
 # /knfsd-out.
 knfsd_job() {
@@ -346,7 +346,7 @@ mkdir -p /lib/modules && ln -sfn "\$KROOT/lib/modules/\$KVER" "/lib/modules/\$KV
 for m in virtio_blk ext4 fuse nfsd nfs nfsv3 veth bridge; do modprobe "\$m" || echo "job: modprobe \$m failed"; done
 mount -t ext4 /dev/vda /var/tmp && chmod 1777 /var/tmp || echo "job: cannot mount the disk"
 mkdir -p /run/pifs-build/tools /run/pifs-build/fs /run/pifs-build/tests/tools
-cp "\$PIFS_HOST_BUILDDIR/tools/pifs" /run/pifs-build/tools/ && cp "\$PIFS_HOST_BUILDDIR/fs/pifsd" /run/pifs-build/fs/
+cp "\$PIFS_HOST_BUILDDIR/tools/pifs" "\$PIFS_HOST_BUILDDIR/tools/pifs-git" /run/pifs-build/tools/ && cp "\$PIFS_HOST_BUILDDIR/fs/pifsd" /run/pifs-build/fs/
 for f in "\$PIFS_HOST_BUILDDIR"/tests/tools/*; do [ -x "\$f" ] && [ -f "\$f" ] && cp "\$f" /run/pifs-build/tests/tools/; done
 ip link set lo up
 touch /knfsd-out/up
