@@ -32,12 +32,18 @@
 #                            its output; its exit status (1 when the guest
 #                            did not come up or ran past TIMEOUT s: its
 #                            console and the daemon log are printed)
+#   KNFSD_QEMU_ARGS=(...)    more QEMU options for the guest (a NIC)
+#   KNFSD_POLL=FUNCTION      called about once a second while the guest
+#                            runs (the host's half of a scenario: e.g. an
+#                            arm64 worker started when the guest asks)
 # Guest side (the scenario's half; lib.sh's T is on the ext4 disk):
 #   knfsd_in_guest           true inside the guest
 #   knfsd_guest_setup        setup (lib.sh) and the guest's EXIT trap
 #   knfsd_master NAME:SERIAL...
 #                            the README's master: store, workers, exports,
 #                            fstab mounted, NFS server up, exportfs -ra
+#                            (the golden: mkgolden.sh's, or the tree
+#                            KNFSD_GOLDEN names)
 #   knfsd_worker NAME DIR    NAME's namespace and address, its cmdline.txt's
 #                            NFS mount on DIR
 #   knfsd_pifs_up / knfsd_pifs_down
@@ -64,6 +70,9 @@ KNFSD_OUT=${KNFSD_OUT:-}
 KNFSD_KVER=
 KNFSD_KROOT=
 KNFSD_QEMU_PID=
+KNFSD_QEMU_ARGS=()
+KNFSD_POLL=
+KNFSD_GOLDEN=
 # the guest's memory: pifsd runs with ASan (its shadow is mostly untouched)
 KNFSD_MEM=${PIFS_KNFSD_MEM:-2048}
 # how long the guest may take to reach the scenario
@@ -260,17 +269,19 @@ knfsd_run() {
 		-virtfs local,path=/,mount_tag=host,security_model=passthrough,readonly=on,multidevs=remap \
 		-virtfs "local,path=$out,mount_tag=out,security_model=none" \
 		-drive "file=$disk,format=raw,if=virtio,cache=unsafe,discard=unmap" \
-		</dev/null >"$out/qemu.log" 2>&1 &
+		"${KNFSD_QEMU_ARGS[@]}" </dev/null >"$out/qemu.log" 2>&1 &
 	KNFSD_QEMU_PID=$!
 	end=$((t0 + KNFSD_BOOT_TIMEOUT))
 	while kill -0 "$KNFSD_QEMU_PID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do
 		[ -e "$out/up" ] && { up=1; break; }
+		[ -z "$KNFSD_POLL" ] || "$KNFSD_POLL"
 		sleep 1
 	done
 	if [ $up = 1 ]; then
 		echo "note: the guest came up in $(($(date +%s) - t0)) s"
 		end=$(($(date +%s) + timeout))
 		while kill -0 "$KNFSD_QEMU_PID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do
+			[ -z "$KNFSD_POLL" ] || "$KNFSD_POLL"
 			sleep 1
 		done
 	fi
@@ -343,7 +354,7 @@ KROOT=$(printf '%q' "$KNFSD_KROOT")
 exec >/knfsd-out/job.log 2>&1
 PS4='+ \$(cut -d" " -f1 /proc/uptime) '; set -x
 mkdir -p /lib/modules && ln -sfn "\$KROOT/lib/modules/\$KVER" "/lib/modules/\$KVER"
-for m in virtio_blk ext4 fuse nfsd nfs nfsv3 veth bridge; do modprobe "\$m" || echo "job: modprobe \$m failed"; done
+for m in virtio_blk virtio_net ext4 fuse nfsd nfs nfsv3 veth bridge; do modprobe "\$m" || echo "job: modprobe \$m failed"; done
 mount -t ext4 /dev/vda /var/tmp && chmod 1777 /var/tmp || echo "job: cannot mount the disk"
 mkdir -p /run/pifs-build/tools /run/pifs-build/fs /run/pifs-build/tests/tools
 cp "\$PIFS_HOST_BUILDDIR/tools/pifs" "\$PIFS_HOST_BUILDDIR/tools/pifs-git" /run/pifs-build/tools/ && cp "\$PIFS_HOST_BUILDDIR/fs/pifsd" /run/pifs-build/fs/
@@ -472,7 +483,8 @@ KNFSD_FSTAB='/var/lib/pifs       /srv/pifs   fuse.pifs  allow_other,default_perm
 /srv/pifs/tftpboot  /tftpboot   none       bind,x-systemd.requires=/srv/pifs,x-systemd.before=dnsmasq.service,x-systemd.required-by=dnsmasq.service  0 0'
 
 # knfsd_master NAME:SERIAL...: the README's master in this guest ("The
-# master, replacing the seed's hand steps"): the golden of mkgolden.sh,
+# master, replacing the seed's hand steps"): the golden of mkgolden.sh
+# (or the tree KNFSD_GOLDEN names, read where it is),
 # `pifs init /var/lib/pifs --master 10.1.1.100`, the workers added in
 # the order given, `pifs exports > /etc/exports.d/pifs.exports`, the
 # fstab lines mounted (knfsd_pifs_up), the NFS server up, `exportfs -ra`.
@@ -480,14 +492,14 @@ KNFSD_FSTAB='/var/lib/pifs       /srv/pifs   fuse.pifs  allow_other,default_perm
 # /var/lib/pifs is a bind of $T/store, on the disk (user.* xattrs).
 # Returns 1 after a fail when a step does not work.
 knfsd_master() {
-	local w l
+	local w l golden=${KNFSD_GOLDEN:-$T/golden}
 	ln -sfn "$PIFS" /usr/local/sbin/pifs
-	bash "$PIFS_SRCDIR/tools/mkgolden.sh" "$T/golden" || { fail "mkgolden"; return 1; }
+	[ -n "$KNFSD_GOLDEN" ] || bash "$PIFS_SRCDIR/tools/mkgolden.sh" "$T/golden" || { fail "mkgolden"; return 1; }
 	mkdir -p "$T/store" /var/lib/pifs /srv/pifs /nfsroot /tftpboot /etc/exports.d
 	mount --bind "$T/store" /var/lib/pifs || { fail "bind $T/store on /var/lib/pifs"; return 1; }
 	MOUNTS+=(/var/lib/pifs)
 	(
-		pifs init /var/lib/pifs --golden "$T/golden" --master 10.1.1.100 &&
+		pifs init /var/lib/pifs --golden "$golden" --master 10.1.1.100 &&
 			for w in "$@"; do pifs worker add "${w%%:*}" --serial "${w#*:}" || exit 1; done
 	) >"$T/init.log" 2>&1 || { cat "$T/init.log"; fail "pifs init, pifs worker add"; return 1; }
 	pifs exports >/etc/exports.d/pifs.exports || { fail "pifs exports"; return 1; }
