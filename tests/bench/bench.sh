@@ -13,7 +13,8 @@
 # peer time: below 1 pifs is faster).
 #
 #   bench.sh [SECTION...]   sections: read random stat write views tftp
-#                           nfs snapshot import stall (default: all)
+#                           nfs snapshot import stall knfsd (default: all;
+#                           knfsd with PIFS_BENCH_TINY=1 only when named)
 #
 # Environment: PIFS_BENCH_REPS (repetitions, default 5; sections 6 and 8
 # do PIFS_BENCH_SLOW_REPS, default at most 3),
@@ -55,7 +56,10 @@ else
 	SMALL_FILES=10000 COPYUP_FILES=2000 VIEWS="1 4 16 64" TFTP_PIS="1 20" NWORKERS=200
 	RAND_WARM=64M RAND_COLD=16M SNAP_FILES=10000
 fi
-SECTIONS=${*:-read random stat write views tftp nfs snapshot import stall}
+SECTIONS=${*:-read random stat write views tftp nfs snapshot import stall knfsd}
+# the kernel nfsd's replay boots a TCG guest (minutes): with the tiny
+# tree only when named
+[ "$TINY" = 1 ] && [ $# = 0 ] && SECTIONS=${SECTIONS% knfsd}
 VMAX=0
 for n in $VIEWS; do [ "$n" -gt "$VMAX" ] && VMAX=$n; done
 VBASE=$((20 + REPS)) # views use workers VBASE+1..VBASE+VMAX
@@ -485,6 +489,21 @@ if want stall; then
 		dense-*) record stall-dense pifs 1 "$st" ;;
 		esac
 	done <"$T/stall.tsv"
+fi
+
+# ---- section 11: the NFS boot replay through the kernel nfsd ----
+if want knfsd; then
+	echo "bench: section 11, NFS boot replay through the kernel nfsd (tests/bench/bench-knfsd.sh, an amd64 guest)"
+	declare_case nfs-knfsd-cold "11 knfsd" ms "<=1.1x plain" "NFS boot replay (kernel nfsd, NFSv3, kernel client), boot set, cold"
+	declare_case nfs-knfsd-warm "11 knfsd" ms "<=1.1x plain" "NFS boot replay through the kernel nfsd, warm"
+	BENCH_TREE=$TREE BENCH_BOOTSET=$T/bootset.rel BENCH_RUNS=$SLOW_REPS BENCH_DROP=$DROP BENCH_TSV=$T/knfsd.tsv \
+		bash "$here/bench-knfsd.sh" >"$T/knfsd.out" 2>&1
+	rc=$?
+	grep '^note: \(run\|NFSv3\|local\)' "$T/knfsd.out"
+	[ $rc = 0 ] || { tail -40 "$T/knfsd.out"; warn "bench-knfsd.sh failed (exit $rc)"; }
+	[ -f "$T/knfsd.tsv" ] && while IFS=$'\t' read -r c p r v; do
+		record "$c" "$p" "$r" "$v"
+	done <"$T/knfsd.tsv"
 fi
 
 # pifsd ends here, so that a sanitizer build's exit report (leaks) is in
