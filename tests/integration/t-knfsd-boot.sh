@@ -77,7 +77,7 @@ if ! knfsd_in_guest; then
 				return 0
 			fi
 			WORKER_PID=
-			WORKER_STATE=done
+			WORKER_STATE=over
 			echo "note: worker-3's QEMU ended (exit $rc) at $(($(date +%s) - T0)) s"
 			echo "$rc" >"$o/worker-done.new" && mv "$o/worker-done.new" "$o/worker-done"
 		fi
@@ -133,7 +133,8 @@ pifs dnsmasq-conf --interface knfsd0 --tftp-root /tftpboot --log-facility "$DLOG
 	>"$T/dnsmasq.conf" 2>"$T/conf.err" || { cat "$T/conf.err"; fail "pifs dnsmasq-conf"; finish; }
 dnsmasq --conf-file="$T/dnsmasq.conf" --keep-in-foreground --pid-file="$T/dnsmasq.pid" \
 	--dhcp-leasefile="$T/dnsmasq.leases" >"$T/dnsmasq.out" 2>&1 </dev/null &
-PIDS+=("$!")
+DNSMASQ_PID=$!
+PIDS+=("$DNSMASQ_PID")
 for _ in $(seq 1 100); do grep -q 'TFTP root is' "$DLOG" 2>/dev/null && break; sleep 0.1; done
 grep -q 'TFTP root is /tftpboot' "$DLOG" 2>/dev/null || { cat "$T/dnsmasq.out" "$DLOG"; fail "dnsmasq did not start"; finish; }
 
@@ -218,6 +219,8 @@ expect_eq "the marker in deltas/worker-3" "booted worker-3 from the kernel nfsd"
 	ok "the golden has no marker" || fail "worker-3's marker is in the golden"
 pifs verify >"$T/verify.log" 2>&1 && ok "pifs verify: the golden is untouched" || { cat "$T/verify.log"; fail "pifs verify"; }
 
+# the README's way down: the servers first (dnsmasq holds /tftpboot)
+knfsd_stop_pid "$DNSMASQ_PID"
 knfsd_server_stop
 knfsd_pifs_down
 knfsd_sanitizer_reports
