@@ -10,6 +10,9 @@
 #         with an empty cache, PIFS_CHECK_BOOT=0 leaves it out), then
 #         `make check-knfsd` (pifs under the kernel NFS server, in an
 #         amd64 guest; PIFS_CHECK_KNFSD=0 leaves it out), then
+#         `make check-knfsd-boot` (an arm64 worker booted from that
+#         guest's nfsd and dnsmasq, ~6 min; PIFS_CHECK_KNFSD=0 leaves it
+#         out too), then
 #         `make distcheck` (the tarball builds; its unit suites run), then
 #         `make check-deb` (the Debian package built from the tarball,
 #         lintian, installed, used and purged; PIFS_CHECK_DEB=0 leaves it
@@ -96,6 +99,7 @@ test)
 	# scenarios, each in an amd64 guest under TCG (~4 min each).
 	if [ "${PIFS_CHECK_KNFSD:-1}" != 0 ]; then
 		make check-knfsd || { tail -200 tests/integration/t-knfsd-*.log 2>/dev/null; exit 1; }
+		make check-knfsd-boot || { tail -200 tests/integration/t-knfsd-boot.log 2>/dev/null; exit 1; }
 	fi
 	# The tarball builds with -Werror and its unit suites pass; the
 	# scenarios ran above on this tree (twice would not fit CI's time).
