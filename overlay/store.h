@@ -4,7 +4,11 @@
  * tree copy.  Layout (every directory 0700 root unless said):
  *
  *   STORE/pifs.conf            key value lines: "format 1", "golden <id>",
- *                              "master <ipv4>", "range <ip>-<ip>"
+ *                              "master <ipv4>", "range <ip>-<ip>", and
+ *                              "enroll on|off <max>" only when it is not
+ *                              the default (off, 5), so a store that never
+ *                              had enrolment on stays readable by an older
+ *                              pifs
  *   STORE/workers              the registry (registry.h)
  *   STORE/goldens/<id>/tree/   the golden tree, immutable flag set where the
  *                              file system supports it
@@ -42,7 +46,12 @@ struct pifs_store_conf {
 	char master[16];    /* master IPv4, default 10.1.1.100 */
 	char range_lo[16];  /* default 10.1.1.1 */
 	char range_hi[16];  /* default 10.1.1.20 */
+	int enroll;         /* pifs enroll on: pifsd registers unknown boards */
+	unsigned enroll_max;/* at most this many enrolled, not accepted */
 };
+
+#define PIFS_ENROLL_MAX_DEFAULT 5
+#define PIFS_ENROLL_MAX_LIMIT 1000
 
 struct pifs_store {
 	char *path;        /* as given, owned */
@@ -104,6 +113,8 @@ void pifs_store_close(struct pifs_store *st);
  * st->conf is kept), or replace it atomically with conf (caller holds the
  * store lock). */
 int pifs_store_conf_reload(struct pifs_store *st);
+/* Parse pifs.conf into *out, leaving st->conf as it is. */
+int pifs_store_conf_read(struct pifs_store *st, struct pifs_store_conf *out);
 int pifs_store_conf_save(struct pifs_store *st, const struct pifs_store_conf *conf);
 
 /* Exclusive CLI lock (blocking, bounded by timeout_ms; -EAGAIN on

@@ -48,6 +48,7 @@ static int conf_parse(struct pifs_store_conf *conf, const char *text)
 	strcpy(conf->master, DEFAULT_MASTER);
 	strcpy(conf->range_lo, DEFAULT_RANGE_LO);
 	strcpy(conf->range_hi, DEFAULT_RANGE_HI);
+	conf->enroll_max = PIFS_ENROLL_MAX_DEFAULT;
 	copy = strdup(text);
 	if (!copy)
 		return -ENOMEM;
@@ -88,6 +89,24 @@ static int conf_parse(struct pifs_store_conf *conf, const char *text)
 				goto out;
 			strcpy(conf->range_lo, val);
 			strcpy(conf->range_hi, hi);
+		} else if (!strcmp(line, "enroll")) {
+			/* "on 5" or "off 5": one spelling, as written below */
+			char *max = strchr(val, ' '), *end;
+			unsigned long m;
+
+			if (!max)
+				goto out;
+			*max++ = '\0';
+			if (strcmp(val, "on") && strcmp(val, "off"))
+				goto out;
+			if (*max < '1' || *max > '9')
+				goto out;
+			errno = 0;
+			m = strtoul(max, &end, 10);
+			if (errno || *end || m > PIFS_ENROLL_MAX_LIMIT)
+				goto out;
+			conf->enroll = val[1] == 'n';
+			conf->enroll_max = (unsigned)m;
 		} else {
 			goto out;
 		}
@@ -101,9 +120,16 @@ out:
 
 static char *conf_format(const struct pifs_store_conf *conf)
 {
-	return pifs_strdupf("format %u\ngolden %s\nmaster %s\nrange %s-%s\n",
+	char enroll[40] = "";
+
+	/* Written only when set: an older pifs refuses a key it does not
+	 * know, and should, once boards may register themselves. */
+	if (conf->enroll || conf->enroll_max != PIFS_ENROLL_MAX_DEFAULT)
+		snprintf(enroll, sizeof(enroll), "enroll %s %u\n",
+			 conf->enroll ? "on" : "off", conf->enroll_max);
+	return pifs_strdupf("format %u\ngolden %s\nmaster %s\nrange %s-%s\n%s",
 			    conf->format, conf->golden, conf->master,
-			    conf->range_lo, conf->range_hi);
+			    conf->range_lo, conf->range_hi, enroll);
 }
 
 /* ---- create ---- */
@@ -122,7 +148,8 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 			   const struct pifs_store_create_opts *o,
 			   char *errbuf, size_t errlen)
 {
-	struct pifs_store_conf conf = {.format = 1};
+	struct pifs_store_conf conf = {.format = 1,
+					.enroll_max = PIFS_ENROLL_MAX_DEFAULT};
 	struct pifs_registry reg;
 	char *text = NULL, *base = NULL;
 	char *ppath = NULL, *slash;
@@ -329,6 +356,18 @@ int pifs_store_conf_reload(struct pifs_store *st)
 	free(text);
 	if (ret == 0)
 		st->conf = conf;
+	return ret;
+}
+
+int pifs_store_conf_read(struct pifs_store *st, struct pifs_store_conf *out)
+{
+	char *text = NULL;
+	int ret;
+
+	if ((ret = pifs_read_file(st->fd, CONF_FILE, CONF_MAX, &text, NULL)) < 0)
+		return ret;
+	ret = conf_parse(out, text);
+	free(text);
 	return ret;
 }
 

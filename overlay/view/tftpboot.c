@@ -59,8 +59,7 @@ int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st)
 	return 0;
 }
 
-/* The worker whose TFTP directory is NAME (registry.h). */
-static struct pifs_view *view_by_tftp_dir(struct pifs_fs *fs, const char *name)
+struct pifs_view *view_by_tftp_dir(struct pifs_fs *fs, const char *name)
 {
 	struct pifs_view *v = NULL;
 
@@ -242,9 +241,19 @@ int tftp_lookup(struct pifs_fs *fs, const char *name, struct pifs_node **out,
 		return -ENOENT;
 	pifs_fs_refresh(fs);
 	if (!(v = view_by_tftp_dir(fs, name))) {
-		if (is_serial(name) || is_mac_dir(name))
-			log_unknown(fs, name);
-		return -ENOENT;
+		int logged;
+
+		/* Only the two shapes a board's EEPROM or bootcode.bin makes
+		 * by itself are registered or logged: a fixed string is an
+		 * admin's choice, and anything else a root file. */
+		if (!is_serial(name) && !is_mac_dir(name))
+			return -ENOENT;
+		if (enroll(fs, name, &logged) < 0 ||
+		    !(v = view_by_tftp_dir(fs, name))) {
+			if (!logged)
+				log_unknown(fs, name);
+			return -ENOENT;
+		}
 	}
 	if ((r = firmware_node(fs, v, &fw)) < 0)
 		return r;

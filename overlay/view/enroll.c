@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * enroll.c - zero-touch enrolment (pifs enroll on): a board that asks
+ * tftpboot/ for a serial- or MAC-shaped directory no worker has is
+ * registered as the next free worker-N, marked "enrolled" until an admin
+ * accepts it, on a fresh delta over the store's default golden, with the
+ * lowest free address of the store's range; the lookup that asked then
+ * finds its directory, so the board is served at once.
+ *
+ * Races and bounds:
+ * - One enrolment at a time (fs->enroll_lock): a board asking again, or
+ *   a second request of the same boot, waits for the first and finds the
+ *   worker it made: one name, one worker.
+ * - The CLI changes the registry under lock/store; so does this, so
+ *   neither loses the other's change (the registry is re-read under the
+ *   lock).  The lock is waited for a short, bounded time only: a lookup
+ *   holds a pool thread and dnsmasq (single-threaded) waits for it.  A
+ *   miss backs off for ENROLL_BACKOFF_S, in which requests fail at once
+ *   (the board retries its boot).
+ * - At most conf.enroll_max workers are enrolled and not accepted: past
+ *   that, nothing is registered and the cap is logged once (again only
+ *   after it was below the cap).  The check runs before the lock, on the
+ *   registry file as it is (replaced atomically, so read whole), so a
+ *   flood of made-up names costs a small read each and never waits.
+ * - Crash safety is the CLI's order: the delta is created and synced,
+ *   then the registry replaced atomically (pifs_write_file_atomic).  A
+ *   kill -9 in between leaves a delta no worker owns, which the next
+ *   enrolment skips (it never takes a name whose delta exists).
+ * pifsd's control thread sees the new registry through its inotify watch
+ * and mounts the worker's own file system (fs/ctl.c, fs/sessions.c), as
+ * after `pifs worker add`.
+ *
+ * The model a name implies: a MAC directory is a Pi 4 or Pi 5 with
+ * TFTP_PREFIX=2 (a Pi 5 when its MAC is 2c:cf:67, the Pi 5's own prefix;
+ * else a Pi 4); a serial directory is a Pi 4 (the EEPROM's default
+ * TFTP_PREFIX=0), or a Pi 3B+, whose bootcode.bin asks for start.elf
+ * first where a Pi 4 asks for start4.elf: the first file it asks for in
+ * its directory decides (enroll_first_file).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "safeio.h"
+#include "store.h"
+#include "util.h"
+#include "view.h"
+#include "internal.h"
+
+#define ENROLL_LOCK_MS 500
+#define ENROLL_BACKOFF_S 5
+
+static int enroll_conf(struct pifs_fs *fs, unsigned *max)
+{
+	int on;
+
+	pthread_mutex_lock(&fs->views_lock);
+	on = fs->store.conf.enroll;
+	*max = fs->store.conf.enroll_max;
+	pthread_mutex_unlock(&fs->views_lock);
+	return on;
+}
+
+/* The worker NAME asks for, as far as its name tells (see above). */
+static void worker_from_dir(const char *name, struct pifs_worker *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->flags = PIFS_WORKER_ENROLLED;
+	if (strlen(name) == 8) {
+		memcpy(w->serial, name, 9);
+		w->model = PIFS_MODEL_PI4;
+		w->prefix = PIFS_PREFIX_SERIAL;
+		return;
+	}
+	for (int i = 0; i < 17; i++)
+		w->mac[i] = name[i] == '-' ? ':' : name[i];
+	w->mac[17] = '\0';
+	w->model = strncmp(w->mac, "2c:cf:67", 8) ? PIFS_MODEL_PI4
+						  : PIFS_MODEL_PI5;
+	w->prefix = PIFS_PREFIX_MAC;
+}
+
+static int backing_off(struct pifs_fs *fs)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec < fs->enroll_busy.tv_sec;
+}
+
+/* Register w (its name, address and id chosen here) under the store
+ * lock; reg is the registry as on disk.  0 or -errno, logged. */
+static int enroll_locked(struct pifs_fs *fs, struct pifs_registry *reg,
+			 struct pifs_worker *w, const char *dir)
+{
+	struct pifs_store_conf conf;
+	char err[256];
+	unsigned n = 1;
+	int r;
+
+	if ((r = pifs_store_conf_read(&fs->store, &conf)) < 0) {
+		pifs_err("enrolment of %s: cannot read pifs.conf: %s", dir,
+			 strerror(-r));
+		return r;
+	}
+	/* worker-N: the lowest N with neither a worker nor a delta (one a
+	 * crash left behind, or a removed worker's kept under its name) */
+	for (;; n++) {
+		struct stat st;
+
+		pifs_registry_next_name(reg, w->name, n);
+		if (fstatat(fs->store.deltas_fd, w->name, &st,
+			    AT_SYMLINK_NOFOLLOW) < 0)
+			break;
+		if (sscanf(w->name, "worker-%u", &n) != 1)
+			return -EINVAL;
+	}
+	if ((r = pifs_registry_free_ip(reg, conf.range_lo, conf.range_hi,
+				       w->ip)) < 0) {
+		pifs_warn("enrolment of %s: no free address in %s-%s", dir,
+			  conf.range_lo, conf.range_hi);
+		return r;
+	}
+	if ((r = pifs_registry_add(reg, w, err, sizeof(err))) < 0) {
+		pifs_warn("enrolment of %s: %s", dir, err);
+		return r;
+	}
+	r = pifs_store_delta_init_on(&fs->store, fs->store.deltas_fd, w->name,
+				     conf.golden);
+	if (r == 0)
+		r = pifs_fsync_dir(fs->store.deltas_fd);
+	if (r < 0) {
+		pifs_err("enrolment of %s: cannot create delta '%s': %s", dir,
+			 w->name, strerror(-r));
+		return r;
+	}
+	if ((r = pifs_registry_save(reg, fs->store.fd)) < 0) {
+		pifs_remove_tree(fs->store.deltas_fd, w->name);
+		pifs_err("enrolment of %s: cannot save the registry: %s", dir,
+			 strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int enroll(struct pifs_fs *fs, const char *name, int *logged)
+{
+	struct pifs_registry reg;
+	struct pifs_worker w;
+	char err[256];
+	unsigned max;
+	int r = -ENOENT;
+
+	*logged = 0;
+	if (!enroll_conf(fs, &max))
+		return -ENOENT;
+	*logged = 1;
+	pifs_registry_init(&reg);
+	pthread_mutex_lock(&fs->enroll_lock);
+	/* Registered while this request waited: the same worker. */
+	pifs_fs_refresh(fs);
+	if (view_by_tftp_dir(fs, name)) {
+		r = 0;
+		goto out;
+	}
+	if (backing_off(fs))
+		goto out;
+	if (pifs_registry_load(&reg, fs->store.fd, err, sizeof(err)) < 0) {
+		pifs_err("enrolment of %s: %s", name, err);
+		goto out;
+	}
+	if (pifs_registry_enrolled(&reg) >= max)
+		goto capped;
+	if (pifs_store_lock(&fs->store, ENROLL_LOCK_MS) < 0) {
+		clock_gettime(CLOCK_MONOTONIC, &fs->enroll_busy);
+		fs->enroll_busy.tv_sec += ENROLL_BACKOFF_S;
+		pifs_warn("boot request for %s not enrolled: a pifs command "
+			  "holds the store's lock; the board's next boot "
+			  "tries again", name);
+		goto out;
+	}
+	/* What the registry is now, under the lock: the CLI may have
+	 * added this very board, or other workers. */
+	if (pifs_registry_load(&reg, fs->store.fd, err, sizeof(err)) < 0) {
+		pifs_err("enrolment of %s: %s", name, err);
+		goto unlock;
+	}
+	if (pifs_registry_find_tftp_dir(&reg, name)) {
+		r = 0;
+		goto unlock;
+	}
+	if (pifs_registry_enrolled(&reg) >= max) {
+		pifs_store_unlock(&fs->store);
+		goto capped;
+	}
+	fs->enroll_capped = 0;
+	worker_from_dir(name, &w);
+	if (enroll_locked(fs, &reg, &w, name) == 0) {
+		r = 0;
+		pifs_info("enrolled %s as %s: %s, %s %s, ip %s (pifs worker "
+			  "accept %s)", name, w.name, pifs_model_name(w.model),
+			  w.serial[0] ? "serial" : "mac",
+			  w.serial[0] ? w.serial : w.mac, w.ip, w.name);
+	}
+unlock:
+	pifs_store_unlock(&fs->store);
+	pifs_fs_refresh(fs);
+	goto out;
+capped:
+	if (!fs->enroll_capped)
+		pifs_warn("boot request for %s not enrolled: %u workers are "
+			  "enrolled and not accepted, the most 'pifs enroll "
+			  "on --max %u' allows (pifs worker accept NAME); "
+			  "further requests are not logged", name, max, max);
+	fs->enroll_capped = 1;
+out:
+	pthread_mutex_unlock(&fs->enroll_lock);
+	pifs_registry_release(&reg);
+	return r;
+}
