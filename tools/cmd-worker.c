@@ -63,6 +63,17 @@ static const char usage_worker[] =
     "With the store mounted, add and remove return once pifsd shows the\n"
     "change in nfsroot/ and tftpboot/.\n";
 
+/* dnsmasq's reservations follow the registry (dnsmasq-conf --hosts-dir). */
+static void hosts_update(struct pifs_store *st, const struct pifs_registry *reg)
+{
+	int ret = pifs_store_hosts_write(st, reg);
+
+	if (ret < 0)
+		fprintf(stderr, "pifs: warning: cannot write dnsmasq's "
+			"reservations '%s/pifs-workers': %s\n",
+			st->conf.hostsdir, strerror(-ret));
+}
+
 static int ip_parse(const char *s, uint32_t *out)
 {
 	struct in_addr a;
@@ -247,6 +258,7 @@ static int worker_add(int argc, char **argv)
 		die(1, "cannot save registry '%s/workers': %s", st.path,
 		    strerror(-ret));
 	}
+	hosts_update(&st, &reg);
 	tell_pifsd_workers(&st);
 	pifs_worker_tftp_dir(&w, dir);
 	printf("added %s: %s serial %s mac %s ip %s tftp %s/ (id %u)\n", w.name,
@@ -386,6 +398,7 @@ static int worker_remove(int argc, char **argv)
 		die(1, "cannot save registry '%s/workers': %s", st.path,
 		    strerror(-ret));
 	}
+	hosts_update(&st, &reg);
 	tell_pifsd_workers(&st);
 	if (kept)
 		printf("removed %s; its delta is kept as '%s/deltas/%s'\n",
@@ -496,6 +509,7 @@ static int worker_accept(int argc, char **argv)
 	if (ret < 0)
 		die(1, "cannot save registry '%s/workers': %s", st.path,
 		    strerror(-ret));
+	hosts_update(&st, &reg);
 	tell_pifsd_workers(&st);
 	printf("accepted %s: %s serial %s mac %s ip %s\n", nw.name,
 	       pifs_model_name(nw.model), nw.serial, nw.mac, nw.ip);

@@ -107,6 +107,11 @@ static int conf_parse(struct pifs_store_conf *conf, const char *text)
 				goto out;
 			conf->enroll = val[1] == 'n';
 			conf->enroll_max = (unsigned)m;
+		} else if (!strcmp(line, "hostsdir")) {
+			if (val[0] != '/' || strlen(val) >= sizeof(conf->hostsdir) ||
+			    strpbrk(val, " \t,#=\"'\\"))
+				goto out;
+			strcpy(conf->hostsdir, val);
 		} else {
 			goto out;
 		}
@@ -120,16 +125,18 @@ out:
 
 static char *conf_format(const struct pifs_store_conf *conf)
 {
-	char enroll[40] = "";
+	char enroll[40] = "", hosts[sizeof(conf->hostsdir) + 16] = "";
 
 	/* Written only when set: an older pifs refuses a key it does not
 	 * know, and should, once boards may register themselves. */
 	if (conf->enroll || conf->enroll_max != PIFS_ENROLL_MAX_DEFAULT)
 		snprintf(enroll, sizeof(enroll), "enroll %s %u\n",
 			 conf->enroll ? "on" : "off", conf->enroll_max);
-	return pifs_strdupf("format %u\ngolden %s\nmaster %s\nrange %s-%s\n%s",
-			    conf->format, conf->golden, conf->master,
-			    conf->range_lo, conf->range_hi, enroll);
+	if (conf->hostsdir[0])
+		snprintf(hosts, sizeof(hosts), "hostsdir %s\n", conf->hostsdir);
+	return pifs_strdupf("format %u\ngolden %s\nmaster %s\nrange %s-%s\n"
+			    "%s%s", conf->format, conf->golden, conf->master,
+			    conf->range_lo, conf->range_hi, enroll, hosts);
 }
 
 /* ---- create ---- */
@@ -357,6 +364,49 @@ int pifs_store_conf_reload(struct pifs_store *st)
 	if (ret == 0)
 		st->conf = conf;
 	return ret;
+}
+
+int pifs_store_hosts_write(struct pifs_store *st,
+			   const struct pifs_registry *reg)
+{
+	char *text, *t;
+	int dfd, r;
+
+	if (!st->conf.hostsdir[0])
+		return 0;
+	text = pifs_strdupf("# dnsmasq dhcp-hostsdir file of the pifs store "
+			    "'%s': one fixed\n# address per worker; pifs "
+			    "rewrites it when the registry changes.\n",
+			    st->path);
+	for (size_t i = 0; text && i < reg->count; i++) {
+		const struct pifs_worker *w = &reg->workers[i];
+		char mac[18];
+
+		if (w->mac[0])
+			memcpy(mac, w->mac, sizeof(mac));
+		else if (w->model == PIFS_MODEL_PI3BPLUS && w->serial[0])
+			pifs_mac_from_serial(w->serial, mac);
+		else
+			continue; /* enrolled by its serial, MAC unknown */
+		if (!w->ip[0])
+			continue;
+		t = pifs_strdupf("%s%s,%s,%s\n", text, mac, w->ip, w->name);
+		free(text);
+		text = t;
+	}
+	if (!text)
+		return -ENOMEM;
+	dfd = open(st->conf.hostsdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		free(text);
+		return r;
+	}
+	r = pifs_write_file_atomic(dfd, "pifs-workers", text, strlen(text),
+				   0644);
+	close(dfd);
+	free(text);
+	return r;
 }
 
 int pifs_store_conf_read(struct pifs_store *st, struct pifs_store_conf *out)

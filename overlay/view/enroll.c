@@ -33,9 +33,18 @@
  * The model a name implies: a MAC directory is a Pi 4 or Pi 5 with
  * TFTP_PREFIX=2 (a Pi 5 when its MAC is 2c:cf:67, the Pi 5's own prefix;
  * else a Pi 4); a serial directory is a Pi 4 (the EEPROM's default
- * TFTP_PREFIX=0), or a Pi 3B+, whose bootcode.bin asks for start.elf
- * first where a Pi 4 asks for start4.elf: the first file it asks for in
- * its directory decides (enroll_first_file).
+ * TFTP_PREFIX=0) or a Pi 3B+.  The first file a board asks for in its
+ * directory tells them apart, and is recorded (enroll_first_file): a Pi
+ * 3B+'s bootcode.bin asks for start.elf first, a Pi 4's EEPROM for
+ * start4.elf, a Pi 5's (no start*.elf: its firmware is in the EEPROM)
+ * for config.txt (PI-BOOT.md; tests/tools/bootrom.c follows the same
+ * sources).  A Pi 3B+ then gets its MAC (b8:27:eb: and the serial's last
+ * six digits), and with it a fixed address from dnsmasq.  Only the first
+ * of those three names counts, and only for a worker this pifsd enrolled
+ * and has not seen a request for yet; an admin who looks into the
+ * directory first (ls -l: a lookup of config.txt) may make a Pi 4 a pi5
+ * in the registry, which changes what `pifs status` checks, not what is
+ * served (every model reads the same files: identity.h).
  */
 #include "config.h"
 
@@ -94,6 +103,20 @@ static int backing_off(struct pifs_fs *fs)
 	return now.tv_sec < fs->enroll_busy.tv_sec;
 }
 
+/* dnsmasq's reservations follow the registry (pifs dnsmasq-conf
+ * --hosts-dir): a board whose MAC is known keeps its address. */
+static void hosts_write(struct pifs_fs *fs, const struct pifs_store_conf *conf,
+			const struct pifs_registry *reg)
+{
+	struct pifs_store st = fs->store; /* borrowed fds, the new conf */
+	int r;
+
+	st.conf = *conf;
+	if ((r = pifs_store_hosts_write(&st, reg)) < 0)
+		pifs_warn("cannot write dnsmasq's reservations '%s/pifs-workers'"
+			  ": %s", conf->hostsdir, strerror(-r));
+}
+
 /* Register w (its name, address and id chosen here) under the store
  * lock; reg is the registry as on disk.  0 or -errno, logged. */
 static int enroll_locked(struct pifs_fs *fs, struct pifs_registry *reg,
@@ -146,6 +169,7 @@ static int enroll_locked(struct pifs_fs *fs, struct pifs_registry *reg,
 			 strerror(-r));
 		return r;
 	}
+	hosts_write(fs, &conf, reg);
 	return 0;
 }
 
@@ -203,6 +227,12 @@ int enroll(struct pifs_fs *fs, const char *name, int *logged)
 	worker_from_dir(name, &w);
 	if (enroll_locked(fs, &reg, &w, name) == 0) {
 		r = 0;
+		if (fs->nfresh < sizeof(fs->enroll_fresh) /
+				     sizeof(fs->enroll_fresh[0])) {
+			fs->enroll_fresh[fs->nfresh] = w.id;
+			__atomic_store_n(&fs->nfresh, fs->nfresh + 1,
+					 __ATOMIC_RELEASE);
+		}
 		pifs_info("enrolled %s as %s: %s, %s %s, ip %s (pifs worker "
 			  "accept %s)", name, w.name, pifs_model_name(w.model),
 			  w.serial[0] ? "serial" : "mac",
@@ -223,4 +253,107 @@ out:
 	pthread_mutex_unlock(&fs->enroll_lock);
 	pifs_registry_release(&reg);
 	return r;
+}
+
+/* The model whose boot loader asks for NAME first in its directory, or
+ * -1 for any other name. */
+static int first_file_model(const char *name)
+{
+	if (!strcmp(name, "start.elf"))
+		return PIFS_MODEL_PI3BPLUS;
+	if (!strcmp(name, "start4.elf"))
+		return PIFS_MODEL_PI4;
+	if (!strcmp(name, "config.txt"))
+		return PIFS_MODEL_PI5;
+	return -1;
+}
+
+/* Record model m for the enrolled worker with view id (store locked). */
+static void set_model(struct pifs_fs *fs, uint32_t id, enum pifs_model m,
+		      const char *asked)
+{
+	struct pifs_registry reg;
+	struct pifs_worker *w = NULL, nw;
+	struct pifs_store_conf conf;
+	char err[256];
+	int r;
+
+	pifs_registry_init(&reg);
+	if (pifs_registry_load(&reg, fs->store.fd, err, sizeof(err)) < 0) {
+		pifs_err("enrolment: %s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < reg.count; i++)
+		if (reg.workers[i].id == id)
+			w = &reg.workers[i];
+	/* accepted or removed meanwhile: the admin's word stands */
+	if (!w || !(w->flags & PIFS_WORKER_ENROLLED) || w->model == m)
+		goto out;
+	nw = *w;
+	nw.model = m;
+	if (m == PIFS_MODEL_PI3BPLUS) {
+		if (nw.prefix != PIFS_PREFIX_SERIAL || !nw.serial[0])
+			goto out; /* a Pi 4 without start4.elf: not a 3B+ */
+		pifs_mac_from_serial(nw.serial, nw.mac);
+		for (size_t i = 0; i < reg.count; i++)
+			if (&reg.workers[i] != w &&
+			    !strcmp(reg.workers[i].mac, nw.mac)) {
+				pifs_warn("enrolled %s asked for %s first, a "
+					  "pi3b+, but its mac %s is already "
+					  "%s's: left a %s", w->name, asked,
+					  nw.mac, reg.workers[i].name,
+					  pifs_model_name(w->model));
+				goto out;
+			}
+	}
+	if (pifs_worker_check(&nw, err, sizeof(err)) < 0) {
+		pifs_warn("enrolled %s: cannot make it a %s: %s", w->name,
+			  pifs_model_name(m), err);
+		goto out;
+	}
+	*w = nw;
+	if ((r = pifs_registry_save(&reg, fs->store.fd)) < 0) {
+		pifs_err("enrolled %s: cannot save the registry: %s", nw.name,
+			 strerror(-r));
+		goto out;
+	}
+	if (pifs_store_conf_read(&fs->store, &conf) == 0)
+		hosts_write(fs, &conf, &reg);
+	if (m == PIFS_MODEL_PI3BPLUS)
+		pifs_info("enrolled %s asked for %s first: a %s, mac %s",
+			  nw.name, asked, pifs_model_name(m), nw.mac);
+	else
+		pifs_info("enrolled %s asked for %s first: a %s", nw.name,
+			  asked, pifs_model_name(m));
+out:
+	pifs_registry_release(&reg);
+}
+
+void enroll_first_file(struct pifs_fs *fs, struct pifs_view *v,
+		       const char *name)
+{
+	int m = first_file_model(name);
+	unsigned i;
+
+	if (m < 0)
+		return;
+	pthread_mutex_lock(&fs->enroll_lock);
+	for (i = 0; i < fs->nfresh; i++)
+		if (fs->enroll_fresh[i] == v->id)
+			break;
+	if (i == fs->nfresh)
+		goto out;
+	fs->enroll_fresh[i] = fs->enroll_fresh[fs->nfresh - 1];
+	__atomic_store_n(&fs->nfresh, fs->nfresh - 1, __ATOMIC_RELEASE);
+	if (pifs_store_lock(&fs->store, ENROLL_LOCK_MS) < 0) {
+		pifs_warn("enrolled %s asked for %s first, but a pifs command "
+			  "holds the store's lock: its model is left as it "
+			  "was", v->name, name);
+		goto out;
+	}
+	set_model(fs, v->id, (enum pifs_model)m, name);
+	pifs_store_unlock(&fs->store);
+	pifs_fs_refresh(fs);
+out:
+	pthread_mutex_unlock(&fs->enroll_lock);
 }

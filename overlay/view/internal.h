@@ -159,6 +159,10 @@ int gen_open(struct pifs_view *v, struct pifs_node *n);
  * enrolment is off (*logged 0: the caller says what to do), the cap is
  * reached or the store is busy (*logged 1: said once here). */
 int enroll(struct pifs_fs *fs, const char *name, int *logged);
+/* The first request in a freshly enrolled worker's tftpboot/ directory:
+ * NAME tells its model (enroll.c), which the registry then records. */
+void enroll_first_file(struct pifs_fs *fs, struct pifs_view *v,
+		       const char *name);
 
 /* tftpboot.c */
 /* Attributes of the static directories: root, nfsroot/, tftpboot/. */
