@@ -22,10 +22,11 @@
  *   after it was below the cap).  The check runs before the lock, on the
  *   registry file as it is (replaced atomically, so read whole), so a
  *   flood of made-up names costs a small read each and never waits.
- * - Crash safety is the CLI's order: the delta is created and synced,
- *   then the registry replaced atomically (pifs_write_file_atomic).  A
- *   kill -9 in between leaves a delta no worker owns, which the next
- *   enrolment skips (it never takes a name whose delta exists).
+ * - Crash safety: the delta is made in work/ and renamed into deltas/
+ *   whole, synced, then the registry is replaced atomically
+ *   (pifs_write_file_atomic).  A kill -9 in between leaves a delta no
+ *   worker owns (fsck does not mind), which the next enrolment skips:
+ *   it never takes a name whose delta exists.
  * pifsd's control thread sees the new registry through its inotify watch
  * and mounts the worker's own file system (fs/ctl.c, fs/sessions.c), as
  * after `pifs worker add`.
@@ -123,7 +124,7 @@ static int enroll_locked(struct pifs_fs *fs, struct pifs_registry *reg,
 			 struct pifs_worker *w, const char *dir)
 {
 	struct pifs_store_conf conf;
-	char err[256];
+	char err[256], tmp[PIFS_NAME_MAX + 8];
 	unsigned n = 1;
 	int r;
 
@@ -154,11 +155,21 @@ static int enroll_locked(struct pifs_fs *fs, struct pifs_registry *reg,
 		pifs_warn("enrolment of %s: %s", dir, err);
 		return r;
 	}
-	r = pifs_store_delta_init_on(&fs->store, fs->store.deltas_fd, w->name,
+	/* Built in work/ (emptied at every mount) and renamed in whole: a
+	 * crash leaves no half-made delta under the name. */
+	snprintf(tmp, sizeof(tmp), "enroll-%s", w->name);
+	pifs_remove_tree(fs->store.work_fd, tmp);
+	r = pifs_store_delta_init_on(&fs->store, fs->store.work_fd, tmp,
 				     conf.golden);
+	if (r == 0)
+		r = pifs_fsync_dir(fs->store.work_fd);
+	if (r == 0)
+		r = pifs_do_rename(fs->store.work_fd, tmp, fs->store.deltas_fd,
+				   w->name, RENAME_NOREPLACE);
 	if (r == 0)
 		r = pifs_fsync_dir(fs->store.deltas_fd);
 	if (r < 0) {
+		pifs_remove_tree(fs->store.work_fd, tmp);
 		pifs_err("enrolment of %s: cannot create delta '%s': %s", dir,
 			 w->name, strerror(-r));
 		return r;
