@@ -49,6 +49,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -56,6 +57,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "safeio.h"
 #include "store.h"
@@ -118,6 +120,32 @@ static void hosts_write(struct pifs_fs *fs, const struct pifs_store_conf *conf,
 			  ": %s", conf->hostsdir, strerror(-r));
 }
 
+/* Has deltas/ a delta of NAME, or a removed one's (.removed-NAME-<time>)? */
+static int name_used(struct pifs_fs *fs, const char *name)
+{
+	size_t len = strlen(name);
+	struct dirent *de;
+	struct stat st;
+	int fd, used = 0;
+	DIR *d;
+
+	if (fstatat(fs->store.deltas_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	fd = openat(fs->store.deltas_fd, ".", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return 1; /* cannot tell: take the next */
+	}
+	while (!used && (de = readdir(d)))
+		used = !strncmp(de->d_name, ".removed-", 9) &&
+		       !strncmp(de->d_name + 9, name, len) &&
+		       de->d_name[9 + len] == '-';
+	closedir(d);
+	return used;
+}
+
 /* Register w (its name, address and id chosen here) under the store
  * lock; reg is the registry as on disk.  0 or -errno, logged. */
 static int enroll_locked(struct pifs_fs *fs, struct pifs_registry *reg,
@@ -134,16 +162,19 @@ static int enroll_locked(struct pifs_fs *fs, struct pifs_registry *reg,
 		return r;
 	}
 	/* worker-N: the lowest N with neither a worker nor a delta (one a
-	 * crash left behind, or a removed worker's kept under its name) */
+	 * crash left behind), nor a removed worker's kept delta: its
+	 * snapshots are still under the name, and a board must not come
+	 * into another's history */
 	for (;; n++) {
-		struct stat st;
-
 		pifs_registry_next_name(reg, w->name, n);
-		if (fstatat(fs->store.deltas_fd, w->name, &st,
-			    AT_SYMLINK_NOFOLLOW) < 0)
+		if (!name_used(fs, w->name))
 			break;
-		if (sscanf(w->name, "worker-%u", &n) != 1)
-			return -EINVAL;
+		if (sscanf(w->name, "worker-%u", &n) != 1 ||
+		    n > PIFS_VIEW_ID_MAX) {
+			pifs_warn("enrolment of %s: no worker-N name left",
+				  dir);
+			return -ENOSPC;
+		}
 	}
 	if ((r = pifs_registry_free_ip(reg, conf.range_lo, conf.range_hi,
 				       w->ip)) < 0) {
