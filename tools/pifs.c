@@ -85,6 +85,7 @@ static const char usage_main[] =
     "  master [IPv4]                             show or change the master's "
     "address\n"
     "  dnsmasq-conf [--proxy] [--interface IF] [--tftp-root DIR]\n"
+    "               [--hosts-dir DIR]\n"
     "                                            print a dnsmasq.conf for the "
     "workers\n"
     "  exports [--nfsroot DIR]                   print /etc/exports lines for "
