@@ -24,8 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bootconf.h"
+#include "safeio.h"
+#include "util.h"
 #include "registry.h"
 #include "store.h"
 
@@ -60,7 +63,10 @@ static const char usage_dnsmasq[] =
     "                rewrites whenever a worker is added, enrolled, accepted\n"
     "                or removed; dnsmasq reads a new or changed file at once\n"
     "                (inotify; a removed worker's address stays reserved\n"
-    "                until dnsmasq gets SIGHUP).  The store remembers DIR.\n";
+    "                until dnsmasq gets SIGHUP).  The store remembers DIR.\n"
+    "                Also sets dnsmasq's dhcp-script to STORE/dhcp-event,\n"
+    "                which tells pifs the MAC of a board that enrolled by\n"
+    "                its serial (pifs dhcp-event --help).\n";
 
 static const char usage_exports[] =
     "usage: pifs [--store DIR] exports [--nfsroot DIR]\n"
@@ -155,6 +161,7 @@ enum dhcp_mode { DHCP_OFF, DHCP_SERVER, DHCP_PROXY };
 
 struct dnsmasq_opts {
 	const char *iface, *tftp_root, *log_facility, *hosts_dir;
+	char script[PATH_MAX + 16]; /* STORE/dhcp-event, with hosts_dir */
 	enum dhcp_mode dhcp;
 	int no_dns; /* --standalone: port=0 */
 };
@@ -237,8 +244,12 @@ static void print_dnsmasq(FILE *o, const char *store_path,
 		if (op->hosts_dir)
 			fprintf(o, "# Kept by pifs in %s/pifs-workers (a new "
 				"or changed file is read at once):\n"
-				"dhcp-hostsdir=%s\n", op->hosts_dir,
-				op->hosts_dir);
+				"dhcp-hostsdir=%s\n"
+				"# Tells pifs the MAC of a board that enrolled "
+				"by its serial (its lease\n# and the "
+				"files it fetched): pifs dhcp-event --help.\n"
+				"dhcp-script=%s\n", op->hosts_dir,
+				op->hosts_dir, op->script);
 		for (i = 0; i < reg->count; i++) {
 			const struct pifs_worker *w = &reg->workers[i];
 			char mac[18];
@@ -289,6 +300,37 @@ static void print_dnsmasq(FILE *o, const char *store_path,
 		fprintf(o, "log-facility=%s\n", op->log_facility);
 }
 
+/* STORE/dhcp-event, dnsmasq's dhcp-script: this pifs, on this store,
+ * `dhcp-event` (cmd-worker.c).  Absolute paths, quoted for sh; a path
+ * that sh or dnsmasq's configuration could not take as it is, refused. */
+static int write_script(struct ctx *c, struct pifs_store *st)
+{
+	char self[PATH_MAX], store[PATH_MAX], *text;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int r;
+
+	if (n <= 0 || !realpath(st->path, store))
+		return fail(c, 1, "cannot find the paths of pifs and its store");
+	self[n] = '\0';
+	if (unsafe_chars(self) || unsafe_chars(store))
+		return fail(c, 1, "'%s' or '%s' has a character dnsmasq's "
+			    "dhcp-script cannot take", self, store);
+	text = pifs_strdupf("#!/bin/sh\n# dnsmasq's dhcp-script for the "
+			    "pifs store '%s', written by\n# 'pifs "
+			    "dnsmasq-conf --hosts-dir': see 'pifs dhcp-event "
+			    "--help'.\nexec '%s' --store '%s' dhcp-event "
+			    "\"$@\"\n", store, self, store);
+	if (!text)
+		return fail(c, 1, "out of memory");
+	r = pifs_write_file_atomic(st->fd, "dhcp-event", text, strlen(text),
+				   0700);
+	free(text);
+	if (r < 0)
+		return fail(c, 1, "cannot write '%s/dhcp-event': %s", store,
+			    strerror(-r));
+	return 0;
+}
+
 /* --hosts-dir: remember dir in pifs.conf and write the reservations
  * there, under the store's lock (the registry re-read under it). */
 static int set_hosts_dir(struct ctx *c, struct pifs_store *st,
@@ -323,11 +365,14 @@ static int set_hosts_dir(struct ctx *c, struct pifs_store *st,
 			    strerror(-r));
 	}
 	r = pifs_store_hosts_write(st, reg);
-	pifs_store_unlock(st);
-	if (r < 0)
+	if (r < 0) {
+		pifs_store_unlock(st);
 		return fail(c, 1, "cannot write '%s/pifs-workers': %s", dir,
 			    strerror(-r));
-	return 0;
+	}
+	r = write_script(c, st);
+	pifs_store_unlock(st);
+	return r;
 }
 
 static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
@@ -418,6 +463,13 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 		pifs_registry_release(&reg);
 		pifs_store_close(&st);
 		return c->status;
+	}
+	if (op.hosts_dir) {
+		char abs[PATH_MAX];
+
+		if (!realpath(st.path, abs))
+			abs[0] = '\0';
+		snprintf(op.script, sizeof(op.script), "%s/dhcp-event", abs);
 	}
 	print_dnsmasq(o, store_path, &st.conf, &reg, &op);
 	pifs_registry_release(&reg);

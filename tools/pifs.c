@@ -90,6 +90,9 @@ static const char usage_main[] =
     "workers\n"
     "  exports [--nfsroot DIR]                   print /etc/exports lines for "
     "the workers\n"
+    "  dhcp-event ACTION ARGS...                 dnsmasq's dhcp-script (set up "
+    "by\n"
+    "                                            dnsmasq-conf --hosts-dir)\n"
     "  SOURCE MOUNTPOINT [-o OPTS]               as mount, for mount.fuse3 "
     "(fstab)\n"
     "\n"
@@ -155,6 +158,7 @@ static const struct {
     {"verify", GIT(cmd_verify), 0},
     {"worker", cmd_worker, 1},
     {"enroll", cmd_enroll, 0},
+    {"dhcp-event", cmd_dhcp_event, 0},
     {"golden", GIT(cmd_golden), 1},
     {"mount", cmd_mount, 0},
     {"umount", cmd_umount, 0},

@@ -13,7 +13,9 @@
 #     enrolled, dnsmasq's reservations file and `pifs exports` cover them.
 #  3. the Pi 3B+ boots again: dnsmasq offers it its registered address
 #     (the reservations file, read by dnsmasq without a signal).
-#  4. the Pi 4 is accepted with its MAC and boots again: its address too.
+#     dnsmasq's dhcp-script (pifs dhcp-event) gives the Pi 4 its MAC: its
+#     lease and the files it fetched.
+#  4. the Pi 4 is accepted and boots again: its registered address too.
 #  5. 20 concurrent requests for one new name: one worker.
 #  6. a flood of 100 made-up serials (raw TFTP requests) registers only
 #     up to the cap, which is logged once.
@@ -45,7 +47,8 @@ chmod 711 "$T" # dnsmasq drops root and must reach the mount
 HOSTS=$T/hosts
 rom_dnsmasq "$S" "$M/tftpboot" --hosts-dir "$HOSTS" || finish
 grep -qx "dhcp-hostsdir=$HOSTS" "$T/dnsmasq.conf" && ! grep -q '^dhcp-host=' "$T/dnsmasq.conf" &&
-	ok "dnsmasq-conf --hosts-dir: dhcp-hostsdir, no inline dhcp-host lines" ||
+	grep -qx "dhcp-script=$S/dhcp-event" "$T/dnsmasq.conf" && [ -x "$S/dhcp-event" ] &&
+	ok "dnsmasq-conf --hosts-dir: dhcp-hostsdir and dhcp-script, no inline dhcp-host lines" ||
 	{ cat "$T/dnsmasq.conf"; fail "dnsmasq-conf --hosts-dir output"; }
 expect_eq "reservations file as dnsmasq-conf wrote it" "b8:27:eb:b6:55:ec,10.1.1.1,worker-1" \
 	"$(grep -v '^#' "$HOSTS/pifs-workers" 2>/dev/null)"
@@ -109,8 +112,13 @@ W3=$(by_dir 0badc0de)
 expect_eq "on: the two boards are worker-2 and worker-3" "worker-2 worker-3" "$(printf '%s\n' "$W4" "$W3" | sort | tr '\n' ' ' | sed 's/ $//')"
 IP4=$(row "$W4" 4)
 IP3=$(row "$W3" 4)
-expect_eq "on: the Pi 4 ($W4) as listed" "9ffefdef - pi4 9ffefdef enrolled" \
+# dnsmasq runs its dhcp-script (STORE/dhcp-event) after the fact, one
+# event at a time: its lease and its files join the Pi 4 to its MAC
+for _ in $(seq 1 100); do [ "$(row "$W4" 3)" != - ] && break; sleep 0.1; done
+expect_eq "on: the Pi 4 ($W4) as listed, its MAC from dnsmasq's events" "9ffefdef dc:a6:32:01:36:c2 pi4 9ffefdef enrolled" \
 	"$(row "$W4" 2) $(row "$W4" 3) $(row "$W4" 6) $(row "$W4" 7) $(row "$W4" 8)"
+grep -q "enrolled $W4 has mac dc:a6:32:01:36:c2 (its files went to " "$T/dnsmasq.log" &&
+	ok "on: dnsmasq logs the script's line" || fail "on: no dhcp-event line in dnsmasq's log"
 expect_eq "on: the Pi 3B+ ($W3) as listed: its first file made it a pi3b+ with its MAC" \
 	"0badc0de b8:27:eb:ad:c0:de pi3b+ 0badc0de enrolled" \
 	"$(row "$W3" 2) $(row "$W3" 3) $(row "$W3" 6) $(row "$W3" 7) $(row "$W3" 8)"
@@ -134,8 +142,8 @@ mountpoint -q "$M/nfsroot/$W4" && mountpoint -q "$M/nfsroot/$W3" &&
 	ok "on: both new workers' file systems are mounted" || fail "on: nfsroot/$W4 or $W3 not mounted"
 grep -qx "b8:27:eb:ad:c0:de,$IP3,$W3" "$HOSTS/pifs-workers" && ok "on: the Pi 3B+'s reservation is in $HOSTS/pifs-workers" ||
 	fail "on: reservations: $(cat "$HOSTS/pifs-workers")"
-grep -q "$W4" "$HOSTS/pifs-workers" && fail "on: the Pi 4 (MAC unknown) has a reservation" ||
-	ok "on: no reservation for the Pi 4 (its MAC is not known)"
+grep -qx "dc:a6:32:01:36:c2,$IP4,$W4" "$HOSTS/pifs-workers" && ok "on: the Pi 4's reservation too" ||
+	fail "on: reservations: $(cat "$HOSTS/pifs-workers")"
 pifs exports >"$T/exports" || fail "pifs exports"
 for wi in "$W4:$IP4" "$W3:$IP3"; do
 	grep -q "^/nfsroot/${wi%%:*} ${wi#*:}(rw," "$T/exports" && ok "exports: ${wi%%:*} open to ${wi#*:}" ||
@@ -151,12 +159,10 @@ expect_eq "again: dnsmasq offers the Pi 3B+ its registered address" "offer yiadd
 	"$(grep -m1 -o '^offer yiaddr=[0-9.]*' "$T/rom-0badc0de.out")"
 expect_eq "again: no new worker" 3 "$(($(pifs worker list | wc -l) - 1))"
 
-# ---- 4. accept the Pi 4 with its MAC: its address from then on ----
+# ---- 4. accept the Pi 4 (its MAC as dnsmasq's events told): its address ----
 expect_eq "accept" "accepted $W4: pi4 serial 9ffefdef mac dc:a6:32:01:36:c2 ip $IP4" \
 	"$(pifs worker accept "$W4" --mac DC:A6:32:01:36:C2)"
 expect_eq "accept: no longer marked" "dc:a6:32:01:36:c2 -" "$(row "$W4" 3) $(row "$W4" 8)"
-grep -qx "dc:a6:32:01:36:c2,$IP4,$W4" "$HOSTS/pifs-workers" && ok "accept: its reservation written" ||
-	fail "accept: reservations: $(cat "$HOSTS/pifs-workers")"
 rm -rf "$T/out-9ffefdef"
 rom_boot 9ffefdef --model pi4
 rom_wait "$!"
@@ -178,6 +184,24 @@ W5=$(by_dir 1234abcd)
 cmp -s "$T/cat-1" "$M/nfsroot/$W5/boot/firmware/config.txt" && ok "1234abcd: served its worker's config.txt" ||
 	fail "1234abcd: config.txt differs from $W5's"
 expect_eq "1234abcd: asked for config.txt first, so taken for a pi5" pi5 "$(row "$W5" 6)"
+
+# ---- 5b. what reaches dnsmasq's script from the LAN is checked ----
+cp "$S/workers" "$T/workers.5b"
+rcs=
+for ev in "add not-a-mac 10.1.1.51" "old dc:a6:32:99:99:99 10.1.1.300" "bogus x y" "tftp" \
+	"tftp 10 10.1.1.52 /x/../1234abcd" "arp-add dc:a6:32:99:99:98 10.1.1.53" \
+	"add b8:27:eb:b6:55:ec 10.1.1.50" "tftp 10 10.1.1.50 $M/tftpboot/1234abcd/config.txt"; do
+	# shellcheck disable=SC2086 # the event's words
+	pifs dhcp-event $ev 2>>"$T/events.err"
+	rcs+="$? "
+done
+expect_eq "dhcp-event: every event exits 0 (dnsmasq keeps calling it)" "0 0 0 0 0 0 0 0 " "$rcs"
+cmp -s "$T/workers.5b" "$S/workers" && ok "dhcp-event: nothing taken from bad events, nor worker-1's MAC for 1234abcd" ||
+	fail "dhcp-event: the registry changed: $(diff "$T/workers.5b" "$S/workers" | tr '\n' '|')"
+grep -q "$W5 asked from 10.1.1.50, whose mac b8:27:eb:b6:55:ec is already worker-1's: not taken" "$T/events.err" &&
+	ok "dhcp-event: says why it took no MAC" || fail "dhcp-event: $(cat "$T/events.err")"
+grep -Eq '10\.1\.1\.(51|52|53)|300|not-a-mac' "$S/dhcp-seen" && fail "dhcp-event kept a bad event: $(cat "$S/dhcp-seen")" ||
+	ok "dhcp-event: keeps nothing of the bad events"
 
 # ---- 6. a flood of 100 made-up serials, raw TFTP requests ----
 # enrolled now: the Pi 3B+ and 1234abcd; the cap (5) leaves room for 3
