@@ -183,7 +183,11 @@ static int enroll_locked(struct pifs_fs *fs, struct pifs_registry *reg,
 		return r;
 	}
 	if ((r = pifs_registry_add(reg, w, err, sizeof(err))) < 0) {
-		pifs_warn("enrolment of %s: %s", dir, err);
+		/* e.g. a serial a worker on its MAC has: said once, a
+		 * board asks again and again */
+		if (tftp_note_once(fs, dir))
+			pifs_warn("boot request for %s not enrolled: %s", dir,
+				  err);
 		return r;
 	}
 	/* Built in work/ (emptied at every mount) and renamed in whole: a

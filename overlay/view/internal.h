@@ -170,6 +170,9 @@ int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st);
 /* The tftpboot/ alias of REAL under PARENT; REAL's pin passes to it. */
 int alias_node(struct pifs_fs *fs, struct pifs_node *parent, const char *name,
 	       struct pifs_node *real, struct pifs_node **out, struct stat *st);
+/* 1 the first time NAME is noted (at most 64 names are), else 0: what
+ * is said of a name a board asks for is said once. */
+int tftp_note_once(struct pifs_fs *fs, const char *name);
 /* The live view whose TFTP directory is NAME (registry.h), or NULL. */
 struct pifs_view *view_by_tftp_dir(struct pifs_fs *fs, const char *name);
 /* NAME in tftpboot/: a boot ROM file, or a worker's alias directory. */

@@ -103,19 +103,29 @@ static int is_mac_dir(const char *s)
  * anything else asked for at the top is a root file (a Pi 4 that found
  * no start4.elf in its directory asks for start4.elf here), and a fixed
  * TFTP_PREFIX_STR cannot be told from one. */
-static void log_unknown(struct pifs_fs *fs, const char *name)
+int tftp_note_once(struct pifs_fs *fs, const char *name)
 {
 	unsigned i;
+	int first = 0;
 
 	pthread_mutex_lock(&fs->unknown_lock);
 	for (i = 0; i < fs->nunknown; i++)
 		if (!strcmp(fs->unknown[i], name))
 			break;
 	if (i == fs->nunknown && i < sizeof(fs->unknown) / sizeof(*fs->unknown)) {
-		char mac[18];
-
 		snprintf(fs->unknown[fs->nunknown++], sizeof(*fs->unknown),
 			 "%s", name);
+		first = 1;
+	}
+	pthread_mutex_unlock(&fs->unknown_lock);
+	return first;
+}
+
+static void log_unknown(struct pifs_fs *fs, const char *name)
+{
+	if (tftp_note_once(fs, name)) {
+		char mac[18];
+
 		if (is_serial(name)) {
 			pifs_warn("boot request for unregistered serial %s: "
 				  "register it with 'pifs worker add NAME "
@@ -130,7 +140,6 @@ static void log_unknown(struct pifs_fs *fs, const char *name)
 				  "--tftp-prefix mac'", name, mac);
 		}
 	}
-	pthread_mutex_unlock(&fs->unknown_lock);
 }
 
 /* The tftpboot/ alias of REAL (pinned; the pin passes to the alias). */
