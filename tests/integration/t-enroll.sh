@@ -114,7 +114,11 @@ IP4=$(row "$W4" 4)
 IP3=$(row "$W3" 4)
 # dnsmasq runs its dhcp-script (STORE/dhcp-event) after the fact, one
 # event at a time: its lease and its files join the Pi 4 to its MAC
-for _ in $(seq 1 100); do [ "$(row "$W4" 3)" != - ] && break; sleep 0.1; done
+# (the registry first, then the reservations file)
+for _ in $(seq 1 100); do
+	[ "$(row "$W4" 3)" != - ] && grep -q "$W4\$" "$HOSTS/pifs-workers" && break
+	sleep 0.1
+done
 expect_eq "on: the Pi 4 ($W4) as listed, its MAC from dnsmasq's events" "9ffefdef dc:a6:32:01:36:c2 pi4 9ffefdef enrolled" \
 	"$(row "$W4" 2) $(row "$W4" 3) $(row "$W4" 6) $(row "$W4" 7) $(row "$W4" 8)"
 grep -q "enrolled $W4 has mac dc:a6:32:01:36:c2 (its files went to " "$T/dnsmasq.log" &&
