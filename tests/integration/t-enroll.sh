@@ -248,6 +248,14 @@ for round in 1 2 3 4 5; do
 	done
 	sleep "0.0$round"
 	kill -9 "$PIFSD_PID"
+	# A pifsd killed while it mounts a new worker's file system (the
+	# enrolment's registry change starts that) may keep one thread in
+	# the kernel on its own top mount, waiting for an answer no thread
+	# is left to give: it never exits and the mount hangs.  What an
+	# admin does then, as for any FUSE daemon in that state: umount -f,
+	# which aborts the connection.  (A defect of the worker mounts, not
+	# of enrolment: `pifs worker add` on a mounted store has it too.)
+	umount -f "$M" 2>/dev/null
 	wait "$PIFSD_PID" 2>/dev/null
 	for p in "${pids[@]}"; do wait "$p"; done
 	for mp in $(awk -v m="$M" '$2 == m || index($2, m "/") == 1 { print $2 }' /proc/self/mounts | sort -r); do
