@@ -264,7 +264,7 @@ pifs_registry_find_serial(const struct pifs_registry *reg, const char *serial)
 {
 	size_t i;
 
-	for (i = 0; i < reg->count; i++)
+	for (i = 0; *serial && i < reg->count; i++)
 		if (!strcmp(reg->workers[i].serial, serial))
 			return &reg->workers[i];
 	return NULL;
@@ -336,14 +336,24 @@ static int model_check(const struct pifs_worker *w, char *errbuf,
 			    "directory is its serial");
 		return -EINVAL;
 	}
-	/* A Pi 4 or 5 MAC is not derived from its serial: it must be given. */
-	if (w->model != PIFS_MODEL_PI3BPLUS && !w->mac[0]) {
+	if (w->flags & ~PIFS_WORKER_ENROLLED) {
+		pifs_seterr(errbuf, errlen, "unknown flags 0x%x", w->flags);
+		return -EINVAL;
+	}
+	/* A Pi 4 or 5 MAC is not derived from its serial: it must be given,
+	 * unless the board enrolled by its serial and no admin has added it
+	 * yet (registry.h). */
+	if (w->model != PIFS_MODEL_PI3BPLUS && !w->mac[0] &&
+	    !(w->flags & PIFS_WORKER_ENROLLED)) {
 		pifs_seterr(errbuf, errlen, "a %s needs its mac",
 			    pifs_model_name(w->model));
 		return -EINVAL;
 	}
-	if (w->flags) {
-		pifs_seterr(errbuf, errlen, "unknown flags 0x%x", w->flags);
+	/* Likewise the serial of a board that enrolled by its MAC. */
+	if (!w->serial[0] && !((w->flags & PIFS_WORKER_ENROLLED) &&
+			       w->prefix == PIFS_PREFIX_MAC && w->mac[0])) {
+		pifs_seterr(errbuf, errlen, "%s needs its serial",
+			    w->name[0] ? w->name : "a worker");
 		return -EINVAL;
 	}
 	return 0;
@@ -363,12 +373,13 @@ static int worker_check(struct pifs_worker *w, char *errbuf, size_t errlen)
 		return -EINVAL;
 	}
 	if (memchr(w->serial, '\0', sizeof(w->serial)) == NULL ||
-	    pifs_serial_norm(w->serial, buf) < 0) {
+	    (w->serial[0] && pifs_serial_norm(w->serial, buf) < 0)) {
 		pifs_seterr(errbuf, errlen, "bad serial '%.*s' (want 8 hex digits)",
 		       (int)sizeof(w->serial), w->serial);
 		return -EINVAL;
 	}
-	memcpy(w->serial, buf, sizeof(w->serial));
+	if (w->serial[0])
+		memcpy(w->serial, buf, sizeof(w->serial));
 	if (memchr(w->mac, '\0', sizeof(w->mac)) == NULL ||
 	    (w->mac[0] && pifs_mac_norm(w->mac, buf) < 0)) {
 		pifs_seterr(errbuf, errlen,
@@ -464,15 +475,28 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
 	return 0;
 }
 
-/* The flags field: "-" or comma-separated words, none known yet. */
+/* The flags field: "-" or comma-separated words, each known and given
+ * once (so a flags field has one spelling, as every other field). */
 static int parse_flags(const char *s, unsigned *out, char *bad, size_t blen)
 {
 	*out = 0;
 	if (!strcmp(s, "-"))
 		return 0;
-	/* Enrolment adds its word here; until then any word is unknown. */
-	snprintf(bad, blen, "%.*s", (int)strcspn(s, ","), s);
-	return -EINVAL;
+	for (;;) {
+		size_t len = strcspn(s, ",");
+		unsigned bit = 0;
+
+		if (len == 8 && !strncmp(s, "enrolled", 8))
+			bit = PIFS_WORKER_ENROLLED;
+		if (!bit || (*out & bit)) {
+			snprintf(bad, blen, "%.*s", (int)len, s);
+			return -EINVAL;
+		}
+		*out |= bit;
+		if (!s[len])
+			return 0;
+		s += len + 1;
+	}
 }
 
 /* Parse one worker line (modified in place) into reg; V is the file's
@@ -501,7 +525,8 @@ static int parse_worker(struct pifs_registry *reg, char *line, unsigned lineno,
 		pifs_seterr(errbuf, errlen, "line %u: bad name '%s'", lineno, f[0]);
 		return -EINVAL;
 	}
-	if (pifs_serial_norm(f[1], w.serial) < 0 || strcmp(w.serial, f[1])) {
+	if (strcmp(f[1], "-") && (pifs_serial_norm(f[1], w.serial) < 0 ||
+				  strcmp(w.serial, f[1]))) {
 		pifs_seterr(errbuf, errlen, "line %u: bad serial '%s'", lineno,
 		       f[1]);
 		return -EINVAL;
@@ -658,10 +683,11 @@ int pifs_registry_format(const struct pifs_registry *reg, char **out)
 		char pf[40];
 
 		pifs_tftp_prefix_format(w, pf, sizeof(pf));
-		n = snprintf(buf + len, cap - len, "%s %s %s %s %u %s %s -\n",
-			     w->name, w->serial, w->mac[0] ? w->mac : "-",
-			     w->ip[0] ? w->ip : "-", w->id,
-			     pifs_model_name(w->model), pf);
+		n = snprintf(buf + len, cap - len, "%s %s %s %s %u %s %s %s\n",
+			     w->name, w->serial[0] ? w->serial : "-",
+			     w->mac[0] ? w->mac : "-", w->ip[0] ? w->ip : "-",
+			     w->id, pifs_model_name(w->model), pf,
+			     w->flags & PIFS_WORKER_ENROLLED ? "enrolled" : "-");
 		len += (size_t)n;
 	}
 	*out = buf;
@@ -745,4 +771,52 @@ int pifs_registry_remove(struct pifs_registry *reg, const char *name)
 		return 0;
 	}
 	return -ENOENT;
+}
+
+size_t pifs_registry_enrolled(const struct pifs_registry *reg)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < reg->count; i++)
+		n += !!(reg->workers[i].flags & PIFS_WORKER_ENROLLED);
+	return n;
+}
+
+void pifs_registry_next_name(const struct pifs_registry *reg,
+			     char out[PIFS_NAME_MAX + 1], unsigned from)
+{
+	unsigned n;
+
+	for (n = from ? from : 1;; n++) {
+		snprintf(out, PIFS_NAME_MAX + 1, "worker-%u", n);
+		if (!pifs_registry_find(reg, out))
+			return;
+	}
+}
+
+int pifs_registry_free_ip(const struct pifs_registry *reg, const char *lo,
+			  const char *hi, char out[16])
+{
+	struct in_addr a, b;
+	uint32_t i, l, h;
+
+	if (inet_pton(AF_INET, lo, &a) != 1 || inet_pton(AF_INET, hi, &b) != 1)
+		return -EINVAL;
+	l = ntohl(a.s_addr);
+	h = ntohl(b.s_addr);
+	if (l > h)
+		return -EINVAL;
+	for (i = l;; i++) {
+		a.s_addr = htonl(i);
+		inet_ntop(AF_INET, &a, out, 16);
+		if (!find_ip(reg, out))
+			return 0;
+		if (i == h)
+			return -ENOSPC;
+	}
+}
+
+int pifs_worker_check(struct pifs_worker *w, char *errbuf, size_t errlen)
+{
+	return worker_check(w, errbuf, errlen);
 }

@@ -18,11 +18,14 @@
  * or ip.  model is pi3b+, pi4 or pi5.  prefix is what the board's EEPROM
  * TFTP_PREFIX says: "serial" (0, the default), "mac" (2: the directory is
  * the MAC with dashes) or "str:NAME" (1: TFTP_PREFIX_STR is "NAME/").
- * flags is "-" or a comma-separated list of words; v2 defines none yet.
- * It is where enrolment will mark a worker registered by a board's boot
- * request and not yet accepted by an admin ("enrolled"): a pifs that does
- * not know a flag refuses the file (strict, below) rather than serve such
- * a worker as an accepted one, and the line grammar stays the same.
+ * flags is "-" or a comma-separated list of words.  One is defined:
+ * "enrolled", a worker pifsd registered from a board's boot request
+ * (pifs enroll on) that no admin has accepted yet (pifs worker accept).
+ * A pifs that does not know a flag refuses the file (strict, below)
+ * rather than serve such a worker as an accepted one.  An enrolled worker
+ * may lack what its boot request could not tell: the MAC of a Pi 4 or 5
+ * that asked by its serial, the serial of one that asked by its MAC
+ * ("-" in those fields); accepting it needs them.
  *
  * A v1 file ("# pifs worker registry v1", lines of the first five fields)
  * is read as it is: every worker a pi3b+ with the serial prefix.  Saving
@@ -63,8 +66,11 @@ struct pifs_worker {
 	enum pifs_model model;
 	enum pifs_tftp_prefix prefix;
 	char prefix_str[PIFS_TFTP_STR_MAX + 1]; /* PIFS_PREFIX_STR's NAME */
-	unsigned flags;               /* none defined yet (see above) */
+	unsigned flags;               /* PIFS_WORKER_* (see above) */
 };
+
+/* flags: registered by pifsd from a boot request, not accepted yet */
+#define PIFS_WORKER_ENROLLED 1u
 
 struct pifs_registry {
 	struct pifs_worker *workers; /* sorted by name; owned */
@@ -140,5 +146,19 @@ int pifs_registry_add(struct pifs_registry *reg, struct pifs_worker *w,
 		      char *errbuf, size_t errlen);
 /* -ENOENT if absent. */
 int pifs_registry_remove(struct pifs_registry *reg, const char *name);
+
+/* How many workers carry PIFS_WORKER_ENROLLED. */
+size_t pifs_registry_enrolled(const struct pifs_registry *reg);
+/* The lowest "worker-N" (N >= from, and >= 1) no worker is called,
+ * into out. */
+void pifs_registry_next_name(const struct pifs_registry *reg,
+			     char out[PIFS_NAME_MAX + 1], unsigned from);
+/* The lowest address from lo to hi (dotted IPv4) no worker has, into
+ * out.  -EINVAL for a bad range, -ENOSPC when all are taken. */
+int pifs_registry_free_ip(const struct pifs_registry *reg, const char *lo,
+			  const char *hi, char out[16]);
+/* Validate a worker as pifs_registry_add does, without adding it (what
+ * `pifs worker accept` checks after filling in the missing fields). */
+int pifs_worker_check(struct pifs_worker *w, char *errbuf, size_t errlen);
 
 #endif

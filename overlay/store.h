@@ -4,7 +4,12 @@
  * tree copy.  Layout (every directory 0700 root unless said):
  *
  *   STORE/pifs.conf            key value lines: "format 1", "golden <id>",
- *                              "master <ipv4>", "range <ip>-<ip>"
+ *                              "master <ipv4>", "range <ip>-<ip>", and
+ *                              "enroll on|off <max>" only when it is not
+ *                              the default (off, 5), so a store that never
+ *                              had enrolment on stays readable by an older
+ *                              pifs; "hostsdir <dir>" once `pifs
+ *                              dnsmasq-conf --hosts-dir` set it
  *   STORE/workers              the registry (registry.h)
  *   STORE/goldens/<id>/tree/   the golden tree, immutable flag set where the
  *                              file system supports it
@@ -42,7 +47,13 @@ struct pifs_store_conf {
 	char master[16];    /* master IPv4, default 10.1.1.100 */
 	char range_lo[16];  /* default 10.1.1.1 */
 	char range_hi[16];  /* default 10.1.1.20 */
+	int enroll;         /* pifs enroll on: pifsd registers unknown boards */
+	unsigned enroll_max;/* at most this many enrolled, not accepted */
+	char hostsdir[256]; /* dnsmasq's dhcp-hostsdir pifs keeps, or "" */
 };
+
+#define PIFS_ENROLL_MAX_DEFAULT 5
+#define PIFS_ENROLL_MAX_LIMIT 1000
 
 struct pifs_store {
 	char *path;        /* as given, owned */
@@ -104,6 +115,15 @@ void pifs_store_close(struct pifs_store *st);
  * st->conf is kept), or replace it atomically with conf (caller holds the
  * store lock). */
 int pifs_store_conf_reload(struct pifs_store *st);
+/* The dnsmasq reservations of reg (one "MAC,IP,NAME" line per worker
+ * whose MAC and address are known) into HOSTSDIR/pifs-workers, replaced
+ * atomically (a temporary dot file, which dnsmasq ignores, renamed in:
+ * dnsmasq reads it at once through inotify, no SIGHUP).  Nothing when
+ * conf.hostsdir is unset.  0 or -errno. */
+int pifs_store_hosts_write(struct pifs_store *st,
+			   const struct pifs_registry *reg);
+/* Parse pifs.conf into *out, leaving st->conf as it is. */
+int pifs_store_conf_read(struct pifs_store *st, struct pifs_store_conf *out);
 int pifs_store_conf_save(struct pifs_store *st, const struct pifs_store_conf *conf);
 
 /* Exclusive CLI lock (blocking, bounded by timeout_ms; -EAGAIN on

@@ -77,6 +77,13 @@ struct pifs_fs {
 	pthread_mutex_t unknown_lock; /* guards unknown[] */
 	char unknown[64][32]; /* unregistered names already logged */
 	unsigned nunknown;
+	/* Enrolment (view/enroll.c): one board registered at a time. */
+	pthread_mutex_t enroll_lock;
+	int enroll_capped;          /* the cap was logged (enroll_lock) */
+	struct timespec enroll_busy; /* store lock missed: retry after */
+	uint32_t enroll_fresh[16];  /* enrolled, model not yet confirmed by
+				     * the first file asked (enroll_lock) */
+	unsigned nfresh;            /* atomic read without the lock */
 	pthread_mutex_t views_lock; /* guards views, nviews, reg_* */
 	struct pifs_view **views;
 	size_t nviews;

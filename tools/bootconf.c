@@ -6,7 +6,9 @@
  * DHCP with a fixed address per worker and the PXE menu entry the Pi boot
  * ROM insists on, TFTP from the tftpboot view, and one NFS export per
  * worker.  It reads pifs.conf and the registry through overlay/ and writes
- * nothing; the text is built in memory and printed only when complete, so
+ * nothing (but with --hosts-dir: that setting, and the reservations file
+ * in that directory, which pifs keeps current from then on); the text is
+ * built in memory and printed only when complete, so
  * an error never leaves half a configuration on stdout.  Every value that
  * reaches the output is validated first: a name with a newline, comma or
  * quote could otherwise add directives to dnsmasq's configuration.
@@ -21,8 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bootconf.h"
+#include "safeio.h"
+#include "util.h"
 #include "registry.h"
 #include "store.h"
 
@@ -35,6 +41,7 @@ static const char usage_dnsmasq[] =
     "                                       [--interface IF] "
     "[--tftp-root DIR]\n"
     "                                       [--log-facility FILE|-]\n"
+    "                                       [--hosts-dir DIR]\n"
     "\n"
     "Print a dnsmasq configuration that network-boots the store's workers:\n"
     "DHCP as the boot LAN's server (the store's address range, one fixed\n"
@@ -49,7 +56,17 @@ static const char usage_dnsmasq[] =
     "                each NFS root to that address).\n"
     "  --no-dhcp     the TFTP part only.\n"
     "  --standalone  this dnsmasq does nothing but boot the workers: no\n"
-    "                DNS (port=0).\n";
+    "                DNS (port=0).\n"
+    "  --hosts-dir DIR\n"
+    "                the fixed addresses go to DIR/pifs-workers (dnsmasq's\n"
+    "                dhcp-hostsdir, created 0755 if missing), which pifs\n"
+    "                rewrites whenever a worker is added, enrolled, accepted\n"
+    "                or removed; dnsmasq reads a new or changed file at once\n"
+    "                (inotify; a removed worker's address stays reserved\n"
+    "                until dnsmasq gets SIGHUP).  The store remembers DIR.\n"
+    "                Also sets dnsmasq's dhcp-script to STORE/dhcp-event,\n"
+    "                which tells pifs the MAC of a board that enrolled by\n"
+    "                its serial (pifs dhcp-event --help).\n";
 
 static const char usage_exports[] =
     "usage: pifs [--store DIR] exports [--nfsroot DIR]\n"
@@ -119,13 +136,23 @@ static int load(struct ctx *c, const char *store_path, struct pifs_store *st,
 	return 0;
 }
 
-/* The MAC dnsmasq matches: the registered one, else the Pi 3 rule. */
-static void worker_mac(const struct pifs_worker *w, char out[18])
+/* The MAC dnsmasq matches: the registered one, else the Pi 3 rule;
+ * 0, or -1 for a Pi 4 or 5 that enrolled by its serial (its MAC is not
+ * known until it is accepted). */
+static int worker_mac(const struct pifs_worker *w, char out[18])
 {
 	if (w->mac[0])
 		memcpy(out, w->mac, 18);
-	else
+	else if (w->model == PIFS_MODEL_PI3BPLUS && w->serial[0])
 		pifs_mac_from_serial(w->serial, out);
+	else
+		return -1;
+	return 0;
+}
+
+static const char *serial_of(const struct pifs_worker *w)
+{
+	return w->serial[0] ? w->serial : "-";
 }
 
 /* ---- dnsmasq-conf ---- */
@@ -133,7 +160,8 @@ static void worker_mac(const struct pifs_worker *w, char out[18])
 enum dhcp_mode { DHCP_OFF, DHCP_SERVER, DHCP_PROXY };
 
 struct dnsmasq_opts {
-	const char *iface, *tftp_root, *log_facility;
+	const char *iface, *tftp_root, *log_facility, *hosts_dir;
+	char script[PATH_MAX + 16]; /* STORE/dhcp-event, with hosts_dir */
 	enum dhcp_mode dhcp;
 	int no_dns; /* --standalone: port=0 */
 };
@@ -165,10 +193,11 @@ static void print_proxy_hosts(FILE *o, const struct pifs_registry *reg)
 		const struct pifs_worker *w = &reg->workers[i];
 		char mac[18];
 
-		worker_mac(w, mac);
+		if (worker_mac(w, mac) < 0)
+			snprintf(mac, sizeof(mac), "(MAC unknown)");
 		fprintf(o, "#   %s %s %s (serial %s)\n", w->name, mac,
 			w->ip[0] ? w->ip : "(no address registered)",
-			w->serial);
+			serial_of(w));
 	}
 	if (reg->count == 0)
 		fputs("#   (no workers registered: pifs worker add)\n", o);
@@ -212,13 +241,27 @@ static void print_dnsmasq(FILE *o, const char *store_path,
 		      "(on a Pi 3, b8:27:eb: and the\n"
 		      "# serial's last 6 digits).\n",
 		      o);
+		if (op->hosts_dir)
+			fprintf(o, "# Kept by pifs in %s/pifs-workers (a new "
+				"or changed file is read at once):\n"
+				"dhcp-hostsdir=%s\n"
+				"# Tells pifs the MAC of a board that enrolled "
+				"by its serial (its lease\n# and the "
+				"files it fetched): pifs dhcp-event --help.\n"
+				"dhcp-script=%s\n", op->hosts_dir,
+				op->hosts_dir, op->script);
 		for (i = 0; i < reg->count; i++) {
 			const struct pifs_worker *w = &reg->workers[i];
 			char mac[18];
 
-			worker_mac(w, mac);
-			fprintf(o, "# %s: serial %s\n", w->name, w->serial);
-			if (w->ip[0])
+			fprintf(o, "# %s: serial %s\n", w->name, serial_of(w));
+			if (worker_mac(w, mac) < 0)
+				fprintf(o, "# (enrolled by its serial, MAC "
+					"unknown: pifs worker accept %s "
+					"--mac MAC)\n", w->name);
+			else if (op->hosts_dir)
+				continue;
+			else if (w->ip[0])
 				fprintf(o, "dhcp-host=%s,%s,%s\n", mac, w->ip,
 					w->name);
 			else
@@ -257,6 +300,81 @@ static void print_dnsmasq(FILE *o, const char *store_path,
 		fprintf(o, "log-facility=%s\n", op->log_facility);
 }
 
+/* STORE/dhcp-event, dnsmasq's dhcp-script: this pifs, on this store,
+ * `dhcp-event` (cmd-worker.c).  Absolute paths, quoted for sh; a path
+ * that sh or dnsmasq's configuration could not take as it is, refused. */
+static int write_script(struct ctx *c, struct pifs_store *st)
+{
+	char self[PATH_MAX], store[PATH_MAX], *text;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int r;
+
+	if (n <= 0 || !realpath(st->path, store))
+		return fail(c, 1, "cannot find the paths of pifs and its store");
+	self[n] = '\0';
+	if (unsafe_chars(self) || unsafe_chars(store))
+		return fail(c, 1, "'%s' or '%s' has a character dnsmasq's "
+			    "dhcp-script cannot take", self, store);
+	text = pifs_strdupf("#!/bin/sh\n# dnsmasq's dhcp-script for the "
+			    "pifs store '%s', written by\n# 'pifs "
+			    "dnsmasq-conf --hosts-dir': see 'pifs dhcp-event "
+			    "--help'.\nexec '%s' --store '%s' dhcp-event "
+			    "\"$@\"\n", store, self, store);
+	if (!text)
+		return fail(c, 1, "out of memory");
+	r = pifs_write_file_atomic(st->fd, "dhcp-event", text, strlen(text),
+				   0700);
+	free(text);
+	if (r < 0)
+		return fail(c, 1, "cannot write '%s/dhcp-event': %s", store,
+			    strerror(-r));
+	return 0;
+}
+
+/* --hosts-dir: remember dir in pifs.conf and write the reservations
+ * there, under the store's lock (the registry re-read under it). */
+static int set_hosts_dir(struct ctx *c, struct pifs_store *st,
+			 struct pifs_registry *reg, const char *dir)
+{
+	struct pifs_store_conf conf;
+	char err[256];
+	int r;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return fail(c, 1, "cannot create '%s': %s", dir,
+			    strerror(errno));
+	if ((r = pifs_store_lock(st, 10000)) < 0)
+		return fail(c, 1, "cannot lock store '%s': %s", st->path,
+			    r == -EAGAIN ? "another pifs holds its lock"
+					 : strerror(-r));
+	if ((r = pifs_store_conf_reload(st)) < 0) {
+		pifs_store_unlock(st);
+		return fail(c, 1, "cannot read '%s/pifs.conf': %s", st->path,
+			    strerror(-r));
+	}
+	if (pifs_registry_load(reg, st->fd, err, sizeof(err)) < 0) {
+		pifs_store_unlock(st);
+		return fail(c, 1, "store '%s': %s", st->path, err);
+	}
+	conf = st->conf;
+	snprintf(conf.hostsdir, sizeof(conf.hostsdir), "%s", dir);
+	if (strcmp(conf.hostsdir, st->conf.hostsdir) &&
+	    (r = pifs_store_conf_save(st, &conf)) < 0) {
+		pifs_store_unlock(st);
+		return fail(c, 1, "cannot write '%s/pifs.conf': %s", st->path,
+			    strerror(-r));
+	}
+	r = pifs_store_hosts_write(st, reg);
+	if (r < 0) {
+		pifs_store_unlock(st);
+		return fail(c, 1, "cannot write '%s/pifs-workers': %s", dir,
+			    strerror(-r));
+	}
+	r = write_script(c, st);
+	pifs_store_unlock(st);
+	return r;
+}
+
 static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 		       int argc, char **argv)
 {
@@ -267,6 +385,7 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 	    {"no-dhcp", no_argument, NULL, 'n'},
 	    {"standalone", no_argument, NULL, 'S'},
 	    {"proxy", no_argument, NULL, 'P'},
+	    {"hosts-dir", required_argument, NULL, 'H'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -278,9 +397,12 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 	struct pifs_store st;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, ":i:t:l:nSPh", opts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, ":i:t:l:nSPH:h", opts, NULL)) !=
 	       -1) {
 		switch (ch) {
+		case 'H':
+			op.hosts_dir = optarg;
+			break;
 		case 'i':
 			op.iface = optarg;
 			break;
@@ -326,8 +448,29 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 	if (op.log_facility && strcmp(op.log_facility, "-") &&
 	    check_path(c, "--log-facility", op.log_facility))
 		return c->status;
+	if (op.hosts_dir &&
+	    (check_path(c, "--hosts-dir", op.hosts_dir) ||
+	     strlen(op.hosts_dir) >= sizeof(st.conf.hostsdir)))
+		return c->status ? c->status
+				 : fail(c, EXIT_USAGE, "--hosts-dir '%s' is too "
+					"long", op.hosts_dir);
+	if (op.hosts_dir && op.dhcp != DHCP_SERVER)
+		return fail(c, EXIT_USAGE, "--hosts-dir needs dnsmasq as the "
+			    "DHCP server (not --proxy or --no-dhcp)");
 	if (load(c, store_path, &st, &reg))
 		return c->status;
+	if (op.hosts_dir && set_hosts_dir(c, &st, &reg, op.hosts_dir)) {
+		pifs_registry_release(&reg);
+		pifs_store_close(&st);
+		return c->status;
+	}
+	if (op.hosts_dir) {
+		char abs[PATH_MAX];
+
+		if (!realpath(st.path, abs))
+			abs[0] = '\0';
+		snprintf(op.script, sizeof(op.script), "%s/dhcp-event", abs);
+	}
 	print_dnsmasq(o, store_path, &st.conf, &reg, &op);
 	pifs_registry_release(&reg);
 	pifs_store_close(&st);
@@ -371,7 +514,7 @@ static void print_exports(FILE *o, const char *store_path,
 	for (i = 0; i < reg->count; i++) {
 		const struct pifs_worker *w = &reg->workers[i];
 
-		fprintf(o, "# %s: serial %s\n", w->name, w->serial);
+		fprintf(o, "# %s: serial %s\n", w->name, serial_of(w));
 		if (!w->ip[0]) {
 			fprintf(o,
 				"# not exported: no address registered "

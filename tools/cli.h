@@ -115,6 +115,8 @@ int cmd_destroy(int argc, char **argv);
 /* cmd-worker.c */
 
 int cmd_worker(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_dhcp_event(int argc, char **argv);
 
 /* cmd-golden.c */
 

@@ -345,7 +345,7 @@ static void status_text(const struct pifs_store *st, const struct wstatus *ws,
 		}
 		snprintf(chg, sizeof(chg), "%zu", w->count);
 		printf("%-*s  %-8s  %7s  %10s  %-16s  %s\n", namew, w->name,
-		       w->serial, w->has_delta ? chg : "-",
+		       w->serial[0] ? w->serial : "-", w->has_delta ? chg : "-",
 		       w->has_delta ? pifs_human(w->bytes, sz) : "-",
 		       w->golden[0] ? w->golden : "-", last);
 	}
@@ -421,7 +421,8 @@ static void status_json(const struct pifs_store *st, const struct wstatus *ws,
 
 		json_object_begin(&j);
 		json_member_string(&j, "name", w->name);
-		json_member_string(&j, "serial", w->serial);
+		/* null: a board enrolled by its MAC (worker list) */
+		json_member_string(&j, "serial", w->serial[0] ? w->serial : NULL);
 		json_member_bool(&j, "delta", w->has_delta);
 		if (w->has_delta) {
 			json_member_uint(&j, "changes", w->count);

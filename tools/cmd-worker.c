@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cmd-worker.c - pifs worker add, list and remove: the store's registry
+ * cmd-worker.c - pifs worker add, list, accept and remove, and pifs
+ * enroll (zero-touch enrolment, its setting): the store's registry
  * of workers (name, serial, MAC, address, id, board model, TFTP directory)
  * and each worker's delta,
  * created on a golden when it is added and kept aside when it is
@@ -19,6 +20,7 @@
 #include <sys/types.h>
 
 #include "cli.h"
+#include "ctl.h"
 #include "json.h"
 #include "registry.h"
 #include "safeio.h"
@@ -30,6 +32,8 @@ static const char usage_worker[] =
     "                                     [--tftp-prefix PREFIX]\n"
     "                                     [--ip IPv4] [--golden ID]\n"
     "       pifs [--store DIR] worker list [--json]\n"
+    "       pifs [--store DIR] worker accept NAME [--mac MAC] [--serial "
+    "SERIAL]\n"
     "       pifs [--store DIR] worker remove NAME [--force]\n"
     "\n"
     "NAME is [a-z0-9][a-z0-9-]*, at most 63 characters; SERIAL the Pi's\n"
@@ -47,13 +51,28 @@ static const char usage_worker[] =
     "range's /24, and not the master's); the golden to the store's default\n"
     "(pifs golden default).  A pi5 needs a golden with its files: import a\n"
     "Raspberry Pi OS image (Debian has no Pi 5 kernel).\n"
-    "list shows each worker's model and TFTP directory.\n"
+    "list shows each worker's model and TFTP directory, and marks a worker\n"
+    "that registered itself (pifs enroll on) and no admin accepted yet:\n"
+    "STATE enrolled.  accept takes such a worker as a regular one; a pi4\n"
+    "or pi5 that enrolled by its serial needs --mac, one that enrolled by\n"
+    "its MAC needs --serial (what its boot request could not tell).\n"
     "remove refuses while the store is mounted unless --force is given; the\n"
     "worker's delta is kept as deltas/.removed-NAME-<time>.\n"
     "list --json prints the list as one JSON document (README: Machine-\n"
     "readable output).\n"
     "With the store mounted, add and remove return once pifsd shows the\n"
     "change in nfsroot/ and tftpboot/.\n";
+
+/* dnsmasq's reservations follow the registry (dnsmasq-conf --hosts-dir). */
+static void hosts_update(struct pifs_store *st, const struct pifs_registry *reg)
+{
+	int ret = pifs_store_hosts_write(st, reg);
+
+	if (ret < 0)
+		fprintf(stderr, "pifs: warning: cannot write dnsmasq's "
+			"reservations '%s/pifs-workers': %s\n",
+			st->conf.hostsdir, strerror(-ret));
+}
 
 static int ip_parse(const char *s, uint32_t *out)
 {
@@ -239,6 +258,7 @@ static int worker_add(int argc, char **argv)
 		die(1, "cannot save registry '%s/workers': %s", st.path,
 		    strerror(-ret));
 	}
+	hosts_update(&st, &reg);
 	tell_pifsd_workers(&st);
 	pifs_worker_tftp_dir(&w, dir);
 	printf("added %s: %s serial %s mac %s ip %s tftp %s/ (id %u)\n", w.name,
@@ -265,13 +285,16 @@ static void worker_list_json(const struct pifs_registry *reg)
 		pifs_tftp_prefix_format(w, pf, sizeof(pf));
 		json_object_begin(&j);
 		json_member_string(&j, "name", w->name);
-		json_member_string(&j, "serial", w->serial);
+		json_member_string(&j, "serial",
+				   w->serial[0] ? w->serial : NULL);
 		json_member_string(&j, "mac", w->mac[0] ? w->mac : NULL);
 		json_member_string(&j, "ip", w->ip[0] ? w->ip : NULL);
 		json_member_uint(&j, "id", w->id);
 		json_member_string(&j, "model", pifs_model_name(w->model));
 		json_member_string(&j, "tftp_prefix", pf);
 		json_member_string(&j, "tftp_dir", dir);
+		json_member_bool(&j, "enrolled",
+				 !!(w->flags & PIFS_WORKER_ENROLLED));
 		json_object_end(&j);
 	}
 	json_array_end(&j);
@@ -307,17 +330,19 @@ static int worker_list(int argc, char **argv)
 		if ((int)strlen(reg.workers[i].name) > namew)
 			namew = (int)strlen(reg.workers[i].name);
 	/* New columns go last: scripts read the first five by position. */
-	printf("%-*s  %-8s  %-17s  %-15s  %-5s  %-5s  %s\n", namew, "NAME",
-	       "SERIAL", "MAC", "IP", "ID", "MODEL", "TFTP-DIR");
+	printf("%-*s  %-8s  %-17s  %-15s  %-5s  %-5s  %-17s  %s\n", namew,
+	       "NAME", "SERIAL", "MAC", "IP", "ID", "MODEL", "TFTP-DIR",
+	       "STATE");
 	for (i = 0; i < reg.count; i++) {
 		const struct pifs_worker *w = &reg.workers[i];
 		char dir[32];
 
 		pifs_worker_tftp_dir(w, dir);
-		printf("%-*s  %-8s  %-17s  %-15s  %-5u  %-5s  %s\n", namew,
-		       w->name, w->serial, w->mac[0] ? w->mac : "-",
-		       w->ip[0] ? w->ip : "-", w->id,
-		       pifs_model_name(w->model), dir);
+		printf("%-*s  %-8s  %-17s  %-15s  %-5u  %-5s  %-17s  %s\n",
+		       namew, w->name, w->serial[0] ? w->serial : "-",
+		       w->mac[0] ? w->mac : "-", w->ip[0] ? w->ip : "-", w->id,
+		       pifs_model_name(w->model), dir,
+		       w->flags & PIFS_WORKER_ENROLLED ? "enrolled" : "-");
 	}
 	close_store(&st, &reg, NULL);
 	return 0;
@@ -373,6 +398,7 @@ static int worker_remove(int argc, char **argv)
 		die(1, "cannot save registry '%s/workers': %s", st.path,
 		    strerror(-ret));
 	}
+	hosts_update(&st, &reg);
 	tell_pifsd_workers(&st);
 	if (kept)
 		printf("removed %s; its delta is kept as '%s/deltas/%s'\n",
@@ -384,10 +410,117 @@ static int worker_remove(int argc, char **argv)
 	return 0;
 }
 
+/* A running pifsd re-reads what changed ("workers", "reload"). */
+static void tell_pifsd(struct pifs_store *st, const char *what)
+{
+	char msg[256] = "";
+	int fd = ctl_connect(st), ret;
+
+	if (fd < 0)
+		return;
+	ret = pifs_ctl_call(fd, what, 10000, msg, sizeof(msg));
+	pifs_ctl_close(fd);
+	if (ret < 0)
+		fprintf(stderr, "pifs: warning: the pifsd of '%s' did not "
+			"confirm the change: %s\n", st->path,
+			msg[0] ? msg : strerror(-ret));
+}
+
+static int worker_accept(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"mac", required_argument, NULL, 'm'},
+	    {"serial", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *name, *mac = NULL, *serial = NULL;
+	char nmac[18] = "", nserial[9] = "", err[256];
+	struct pifs_registry reg;
+	struct pifs_worker *w = NULL, nw;
+	struct pifs_store st;
+	int c, ret;
+
+	while ((c = sub_getopt(argc, argv, ":m:s:h", opts, usage_worker)) !=
+	       -1) {
+		if (c == 'm')
+			mac = optarg;
+		else if (c == 's')
+			serial = optarg;
+	}
+	if (optind >= argc)
+		die(EXIT_USAGE, "worker accept needs a NAME");
+	name = argv[optind++];
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (pifs_worker_name_valid(name) < 0)
+		die(EXIT_USAGE, "bad worker name '%s'", name);
+	if (mac && pifs_mac_norm(mac, nmac) < 0)
+		die(EXIT_USAGE, "bad mac '%s' (want aa:bb:cc:dd:ee:ff)", mac);
+	if (serial && pifs_serial_parse(serial, nserial) < 0)
+		die(EXIT_USAGE,
+		    "bad serial '%s' (want 8 hex digits, or 16 starting with "
+		    "00000000 or 10000000)",
+		    serial);
+
+	open_store(&st, store_path());
+	lock_store(&st);
+	load_registry(&st, &reg);
+	for (size_t i = 0; i < reg.count; i++)
+		if (!strcmp(reg.workers[i].name, name))
+			w = &reg.workers[i];
+	if (!w)
+		die(1, "no worker '%s' in store '%s'", name, st.path);
+	if (!(w->flags & PIFS_WORKER_ENROLLED))
+		die(1, "worker '%s' is not enrolled (it was added or accepted "
+		       "already)", name);
+	nw = *w;
+	if (mac && nw.mac[0] && strcmp(nw.mac, nmac))
+		die(1, "worker '%s' has mac %s, not %s", name, nw.mac, nmac);
+	if (serial && nw.serial[0] && strcmp(nw.serial, nserial))
+		die(1, "worker '%s' has serial %s, not %s", name, nw.serial,
+		    nserial);
+	if (mac)
+		memcpy(nw.mac, nmac, sizeof(nw.mac));
+	if (serial)
+		memcpy(nw.serial, nserial, sizeof(nw.serial));
+	if (!nw.mac[0])
+		die(1, "worker '%s' is a %s that enrolled by its serial: its "
+		       "MAC is not known, accept it with --mac MAC", name,
+		    pifs_model_name(nw.model));
+	if (!nw.serial[0])
+		die(1, "worker '%s' enrolled by its MAC: its serial is not "
+		       "known, accept it with --serial SERIAL", name);
+	for (size_t i = 0; i < reg.count; i++) {
+		const struct pifs_worker *o = &reg.workers[i];
+
+		if (o == w)
+			continue;
+		if (!strcmp(o->mac, nw.mac))
+			die(1, "mac %s is already %s's", nw.mac, o->name);
+		if (!strcmp(o->serial, nw.serial))
+			die(1, "serial %s is already %s's", nw.serial, o->name);
+	}
+	nw.flags &= ~PIFS_WORKER_ENROLLED;
+	if (pifs_worker_check(&nw, err, sizeof(err)) < 0)
+		die(1, "%s", err);
+	*w = nw;
+	ret = pifs_registry_save(&reg, st.fd);
+	if (ret < 0)
+		die(1, "cannot save registry '%s/workers': %s", st.path,
+		    strerror(-ret));
+	hosts_update(&st, &reg);
+	tell_pifsd_workers(&st);
+	printf("accepted %s: %s serial %s mac %s ip %s\n", nw.name,
+	       pifs_model_name(nw.model), nw.serial, nw.mac, nw.ip);
+	close_store(&st, &reg, NULL);
+	return 0;
+}
+
 int cmd_worker(int argc, char **argv)
 {
 	if (argc < 2)
-		die(EXIT_USAGE, "worker needs add, list or remove");
+		die(EXIT_USAGE, "worker needs add, list, accept or remove");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_worker, stdout);
 		return 0;
@@ -398,5 +531,296 @@ int cmd_worker(int argc, char **argv)
 		return worker_list(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "remove"))
 		return worker_remove(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "accept"))
+		return worker_accept(argc - 1, argv + 1);
 	die(EXIT_USAGE, "unknown worker command '%s'", argv[1]);
+}
+
+static const char usage_enroll[] =
+    "usage: pifs [--store DIR] enroll [on [--max N] | off]\n"
+    "\n"
+    "Zero-touch enrolment, a store setting (off by default).  With it on, a\n"
+    "board that asks tftpboot/ for a directory no worker has, named like a\n"
+    "serial (8 hex digits) or a MAC (dc-a6-32-01-36-c2), is registered by\n"
+    "pifsd as the next free worker-N, on a new delta over the default\n"
+    "golden, with the lowest free address of the store's range, and served\n"
+    "at once; pifs worker list shows it as enrolled until pifs worker\n"
+    "accept NAME.  At most N workers (default 5, 1 to 1000) are enrolled\n"
+    "and not accepted at a time: past that nothing is registered, and that\n"
+    "is logged once.  A serial directory is taken for a pi4, a MAC\n"
+    "directory for a pi4 (a pi5 for 2c:cf:67).  Without an argument: show\n"
+    "the setting.  A mounted pifsd follows at once.\n";
+
+int cmd_enroll(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"max", required_argument, NULL, 'M'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pifs_store_conf conf;
+	struct pifs_registry reg;
+	struct pifs_store st;
+	const char *max = NULL, *what = NULL;
+	unsigned long m = 0;
+	char *end;
+	int c, ret;
+
+	while ((c = sub_getopt(argc, argv, ":h", opts, usage_enroll)) != -1)
+		if (c == 'M')
+			max = optarg;
+	if (optind < argc)
+		what = argv[optind++];
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (what && strcmp(what, "on") && strcmp(what, "off"))
+		die(EXIT_USAGE, "unknown enroll setting '%s' (want on or off)",
+		    what);
+	if (max && (!what || strcmp(what, "on")))
+		die(EXIT_USAGE, "--max goes with 'enroll on'");
+	if (max) {
+		errno = 0;
+		m = strtoul(max, &end, 10);
+		if (*max < '0' || *max > '9' || *end || errno || m < 1 ||
+		    m > PIFS_ENROLL_MAX_LIMIT)
+			die(EXIT_USAGE, "bad --max '%s' (want 1 to %d)", max,
+			    PIFS_ENROLL_MAX_LIMIT);
+	}
+	open_store(&st, store_path());
+	if (!what) {
+		load_registry(&st, &reg);
+		printf("enroll %s (at most %u enrolled and not accepted; %zu "
+		       "now)\n", st.conf.enroll ? "on" : "off",
+		       st.conf.enroll_max, pifs_registry_enrolled(&reg));
+		close_store(&st, &reg, NULL);
+		return 0;
+	}
+	lock_store(&st);
+	if ((ret = pifs_store_conf_reload(&st)) < 0)
+		die(1, "cannot read '%s/pifs.conf': %s", st.path, strerror(-ret));
+	conf = st.conf;
+	conf.enroll = !strcmp(what, "on");
+	if (max)
+		conf.enroll_max = (unsigned)m;
+	if ((ret = pifs_store_conf_save(&st, &conf)) < 0)
+		die(1, "cannot write '%s/pifs.conf': %s", st.path, strerror(-ret));
+	tell_pifsd(&st, "reload");
+	printf("enroll %s (at most %u enrolled and not accepted)\n",
+	       conf.enroll ? "on" : "off", conf.enroll_max);
+	pifs_store_close(&st);
+	return 0;
+}
+
+/*
+ * pifs dhcp-event: dnsmasq's dhcp-script (pifs dnsmasq-conf --hosts-dir
+ * writes STORE/dhcp-event, which runs this), to learn the MAC of a Pi 4
+ * or 5 that enrolled by its serial.  pifsd sees the directory a board
+ * asks for, never its address; dnsmasq sees the address and the MAC, not
+ * the serial.  dnsmasq tells this script both halves: "add"/"old" MAC IP
+ * when it acknowledges a lease (an EEPROM asks for one: REQUEST/ACK), and
+ * "tftp" SIZE IP FILE when a transfer ends.  So an address that fetched
+ * a file of an enrolled worker's directory joins that worker to the MAC
+ * that holds the address's lease.  What was seen is kept in
+ * STORE/dhcp-seen (at most SEEN_MAX lines of checked values: a MAC or
+ * directory per address); the join writes the MAC into the registry and
+ * the reservations file, so the board keeps its registered address from
+ * its next DHCP on.  Only for enrolled workers whose MAC is missing, and
+ * never a MAC another worker has: an admin still accepts the worker.
+ * Unknown actions are ignored; any failure is one line on stderr (which
+ * dnsmasq logs) and exit 0, so dnsmasq never stops calling it.
+ */
+#define SEEN_FILE "dhcp-seen"
+#define SEEN_MAX 256
+
+struct seen {
+	char kind[4]; /* "mac" or "dir" */
+	char ip[16];
+	char val[32];
+};
+
+static size_t seen_load(struct pifs_store *st, struct seen *s)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t n = 0;
+
+	if (pifs_read_file(st->fd, SEEN_FILE, 65536, &text, NULL) < 0)
+		return 0;
+	for (line = strtok_r(text, "\n", &save); line && n < SEEN_MAX;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%3s %15s %31s", s[n].kind, s[n].ip,
+			   s[n].val) == 3)
+			n++;
+	}
+	free(text);
+	return n;
+}
+
+/* Record (kind, ip) = val, newest last, the oldest dropped past SEEN_MAX. */
+static size_t seen_put(struct seen *s, size_t n, const char *kind,
+		       const char *ip, const char *val)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s[i].kind, kind) && !strcmp(s[i].ip, ip)) {
+			memmove(&s[i], &s[i + 1], (n - i - 1) * sizeof(*s));
+			n--;
+			break;
+		}
+	if (n == SEEN_MAX) {
+		memmove(&s[0], &s[1], (n - 1) * sizeof(*s));
+		n--;
+	}
+	snprintf(s[n].kind, sizeof(s[n].kind), "%s", kind);
+	snprintf(s[n].ip, sizeof(s[n].ip), "%s", ip);
+	snprintf(s[n].val, sizeof(s[n].val), "%s", val);
+	return n + 1;
+}
+
+static const char *seen_get(const struct seen *s, size_t n, const char *kind,
+			    const char *ip)
+{
+	for (size_t i = n; i-- > 0;)
+		if (!strcmp(s[i].kind, kind) && !strcmp(s[i].ip, ip))
+			return s[i].val;
+	return NULL;
+}
+
+static int seen_save(struct pifs_store *st, const struct seen *s, size_t n)
+{
+	char *text = malloc(n * 64 + 1);
+	size_t len = 0;
+	int ret;
+
+	if (!text)
+		return -ENOMEM;
+	text[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, 64, "%s %s %s\n", s[i].kind,
+					s[i].ip, s[i].val);
+	ret = pifs_write_file_atomic(st->fd, SEEN_FILE, text, len, 0600);
+	free(text);
+	return ret;
+}
+
+/* The enrolled worker without a MAC whose TFTP directory is a component
+ * of path, or NULL. */
+static struct pifs_worker *macless_by_path(struct pifs_registry *reg,
+					   const char *path)
+{
+	for (size_t i = 0; i < reg->count; i++) {
+		struct pifs_worker *w = &reg->workers[i];
+		const char *p = path;
+		char dir[32];
+		size_t len;
+
+		if (!(w->flags & PIFS_WORKER_ENROLLED) || w->mac[0])
+			continue;
+		pifs_worker_tftp_dir(w, dir);
+		len = strlen(dir);
+		while ((p = strstr(p, dir)))
+			if ((p == path || p[-1] == '/') && p[len] == '/')
+				return w;
+			else
+				p++;
+	}
+	return NULL;
+}
+
+int cmd_dhcp_event(int argc, char **argv)
+{
+	struct pifs_registry reg;
+	struct pifs_store st;
+	struct pifs_worker *w = NULL;
+	char mac[18], dir[32], ip[16], err[PATH_MAX + 128];
+	struct seen *s;
+	const char *act = argc > 1 ? argv[1] : "", *m;
+	size_t n;
+	int ret;
+
+	if (argc > 1 && (!strcmp(act, "--help") || !strcmp(act, "-h"))) {
+		fputs("usage: pifs [--store DIR] dhcp-event ACTION ARGS...\n"
+		      "\n"
+		      "dnsmasq's dhcp-script (pifs dnsmasq-conf --hosts-dir "
+		      "sets it up): learns\n"
+		      "the MAC of a Pi 4 or 5 that enrolled by its serial "
+		      "from dnsmasq's lease\n"
+		      "(add|old MAC IP) and TFTP (tftp SIZE IP FILE) events."
+		      "  Other actions\n"
+		      "are ignored.\n", stdout);
+		return 0;
+	}
+	if (strcmp(act, "add") && strcmp(act, "old") && strcmp(act, "tftp"))
+		return 0;
+	if (argc < 4 || pifs_ipv4_valid(argv[3]) < 0)
+		return 0;
+	snprintf(ip, sizeof(ip), "%s", argv[3]);
+	if (strcmp(act, "tftp") && (argc < 4 || pifs_mac_norm(argv[2], mac) < 0))
+		return 0; /* not an Ethernet MAC (a DUID, a token ring) */
+	if (!strcmp(act, "tftp") && argc < 5)
+		return 0;
+	if (pifs_store_open(&st, store_path(), err, sizeof(err)) < 0) {
+		fprintf(stderr, "pifs: dhcp-event: %s\n", err);
+		return 0;
+	}
+	if ((ret = pifs_store_lock(&st, 10000)) < 0) {
+		fprintf(stderr, "pifs: dhcp-event: store '%s' is busy: event "
+			"dropped\n", st.path);
+		pifs_store_close(&st);
+		return 0;
+	}
+	pifs_registry_init(&reg);
+	if (pifs_registry_load(&reg, st.fd, err, sizeof(err)) < 0 ||
+	    !(s = calloc(SEEN_MAX, sizeof(*s)))) {
+		fprintf(stderr, "pifs: dhcp-event: %s\n", err);
+		close_store(&st, &reg, NULL);
+		return 0;
+	}
+	n = seen_load(&st, s);
+	if (strcmp(act, "tftp")) {
+		n = seen_put(s, n, "mac", ip, mac);
+	} else if ((w = macless_by_path(&reg, argv[4]))) {
+		pifs_worker_tftp_dir(w, dir);
+		n = seen_put(s, n, "dir", ip, dir);
+	}
+	if ((ret = seen_save(&st, s, n)) < 0)
+		fprintf(stderr, "pifs: dhcp-event: cannot write '%s/%s': %s\n",
+			st.path, SEEN_FILE, strerror(-ret));
+	/* the join: this address's MAC and its enrolled directory */
+	m = seen_get(s, n, "mac", ip);
+	if (!w && m) {
+		const char *d = seen_get(s, n, "dir", ip);
+
+		for (size_t i = 0; d && i < reg.count; i++) {
+			pifs_worker_tftp_dir(&reg.workers[i], dir);
+			if (!strcmp(dir, d) &&
+			    (reg.workers[i].flags & PIFS_WORKER_ENROLLED) &&
+			    !reg.workers[i].mac[0])
+				w = &reg.workers[i];
+		}
+	}
+	if (w && m) {
+		for (size_t i = 0; i < reg.count; i++)
+			if (!strcmp(reg.workers[i].mac, m)) {
+				fprintf(stderr, "pifs: dhcp-event: %s asked "
+					"from %s, whose mac %s is already "
+					"%s's: not taken\n", w->name, ip, m,
+					reg.workers[i].name);
+				w = NULL;
+				break;
+			}
+	}
+	if (w && m && pifs_mac_norm(m, w->mac) == 0) {
+		if ((ret = pifs_registry_save(&reg, st.fd)) < 0) {
+			fprintf(stderr, "pifs: dhcp-event: cannot save "
+				"registry '%s/workers': %s\n", st.path,
+				strerror(-ret));
+		} else {
+			fprintf(stderr, "pifs: enrolled %s has mac %s (its "
+				"files went to %s)\n", w->name, m, ip);
+			hosts_update(&st, &reg);
+			tell_pifsd(&st, "workers");
+		}
+	}
+	free(s);
+	close_store(&st, &reg, NULL);
+	return 0;
 }

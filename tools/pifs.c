@@ -53,8 +53,12 @@ static const char usage_main[] =
     "  worker add NAME --serial SERIAL [--model pi3b+|pi4|pi5] [--mac MAC]\n"
     "             [--tftp-prefix serial|mac|str:NAME] [--ip IPv4] [--golden ID]\n"
     "  worker list                               list the registered workers\n"
+    "  worker accept NAME [--mac MAC] [--serial SERIAL]\n"
+    "                                            accept an enrolled worker\n"
     "  worker remove NAME [--force]              unregister a worker, keeping "
     "its delta\n"
+    "  enroll [on [--max N] | off]               show or set zero-touch "
+    "enrolment\n"
     "  mount [-f] [-o OPTS] [STORE] MOUNTPOINT   start pifsd on MOUNTPOINT\n"
     "  umount MOUNTPOINT                         unmount it and the mounts "
     "below it;\n"
@@ -81,10 +85,14 @@ static const char usage_main[] =
     "  master [IPv4]                             show or change the master's "
     "address\n"
     "  dnsmasq-conf [--proxy] [--interface IF] [--tftp-root DIR]\n"
+    "               [--hosts-dir DIR]\n"
     "                                            print a dnsmasq.conf for the "
     "workers\n"
     "  exports [--nfsroot DIR]                   print /etc/exports lines for "
     "the workers\n"
+    "  dhcp-event ACTION ARGS...                 dnsmasq's dhcp-script (set up "
+    "by\n"
+    "                                            dnsmasq-conf --hosts-dir)\n"
     "  SOURCE MOUNTPOINT [-o OPTS]               as mount, for mount.fuse3 "
     "(fstab)\n"
     "\n"
@@ -149,6 +157,8 @@ static const struct {
     {"init", cmd_init, 0},
     {"verify", GIT(cmd_verify), 0},
     {"worker", cmd_worker, 1},
+    {"enroll", cmd_enroll, 0},
+    {"dhcp-event", cmd_dhcp_event, 0},
     {"golden", GIT(cmd_golden), 1},
     {"mount", cmd_mount, 0},
     {"umount", cmd_umount, 0},

@@ -48,6 +48,7 @@ static int conf_parse(struct pifs_store_conf *conf, const char *text)
 	strcpy(conf->master, DEFAULT_MASTER);
 	strcpy(conf->range_lo, DEFAULT_RANGE_LO);
 	strcpy(conf->range_hi, DEFAULT_RANGE_HI);
+	conf->enroll_max = PIFS_ENROLL_MAX_DEFAULT;
 	copy = strdup(text);
 	if (!copy)
 		return -ENOMEM;
@@ -88,6 +89,29 @@ static int conf_parse(struct pifs_store_conf *conf, const char *text)
 				goto out;
 			strcpy(conf->range_lo, val);
 			strcpy(conf->range_hi, hi);
+		} else if (!strcmp(line, "enroll")) {
+			/* "on 5" or "off 5": one spelling, as written below */
+			char *max = strchr(val, ' '), *end;
+			unsigned long m;
+
+			if (!max)
+				goto out;
+			*max++ = '\0';
+			if (strcmp(val, "on") && strcmp(val, "off"))
+				goto out;
+			if (*max < '1' || *max > '9')
+				goto out;
+			errno = 0;
+			m = strtoul(max, &end, 10);
+			if (errno || *end || m > PIFS_ENROLL_MAX_LIMIT)
+				goto out;
+			conf->enroll = val[1] == 'n';
+			conf->enroll_max = (unsigned)m;
+		} else if (!strcmp(line, "hostsdir")) {
+			if (val[0] != '/' || strlen(val) >= sizeof(conf->hostsdir) ||
+			    strpbrk(val, " \t,#=\"'\\"))
+				goto out;
+			strcpy(conf->hostsdir, val);
 		} else {
 			goto out;
 		}
@@ -101,9 +125,18 @@ out:
 
 static char *conf_format(const struct pifs_store_conf *conf)
 {
-	return pifs_strdupf("format %u\ngolden %s\nmaster %s\nrange %s-%s\n",
-			    conf->format, conf->golden, conf->master,
-			    conf->range_lo, conf->range_hi);
+	char enroll[40] = "", hosts[sizeof(conf->hostsdir) + 16] = "";
+
+	/* Written only when set: an older pifs refuses a key it does not
+	 * know, and should, once boards may register themselves. */
+	if (conf->enroll || conf->enroll_max != PIFS_ENROLL_MAX_DEFAULT)
+		snprintf(enroll, sizeof(enroll), "enroll %s %u\n",
+			 conf->enroll ? "on" : "off", conf->enroll_max);
+	if (conf->hostsdir[0])
+		snprintf(hosts, sizeof(hosts), "hostsdir %s\n", conf->hostsdir);
+	return pifs_strdupf("format %u\ngolden %s\nmaster %s\nrange %s-%s\n"
+			    "%s%s", conf->format, conf->golden, conf->master,
+			    conf->range_lo, conf->range_hi, enroll, hosts);
 }
 
 /* ---- create ---- */
@@ -122,7 +155,8 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 			   const struct pifs_store_create_opts *o,
 			   char *errbuf, size_t errlen)
 {
-	struct pifs_store_conf conf = {.format = 1};
+	struct pifs_store_conf conf = {.format = 1,
+					.enroll_max = PIFS_ENROLL_MAX_DEFAULT};
 	struct pifs_registry reg;
 	char *text = NULL, *base = NULL;
 	char *ppath = NULL, *slash;
@@ -329,6 +363,61 @@ int pifs_store_conf_reload(struct pifs_store *st)
 	free(text);
 	if (ret == 0)
 		st->conf = conf;
+	return ret;
+}
+
+int pifs_store_hosts_write(struct pifs_store *st,
+			   const struct pifs_registry *reg)
+{
+	char *text, *t;
+	int dfd, r;
+
+	if (!st->conf.hostsdir[0])
+		return 0;
+	text = pifs_strdupf("# dnsmasq dhcp-hostsdir file of the pifs store "
+			    "'%s': one fixed\n# address per worker; pifs "
+			    "rewrites it when the registry changes.\n",
+			    st->path);
+	for (size_t i = 0; text && i < reg->count; i++) {
+		const struct pifs_worker *w = &reg->workers[i];
+		char mac[18];
+
+		if (w->mac[0])
+			memcpy(mac, w->mac, sizeof(mac));
+		else if (w->model == PIFS_MODEL_PI3BPLUS && w->serial[0])
+			pifs_mac_from_serial(w->serial, mac);
+		else
+			continue; /* enrolled by its serial, MAC unknown */
+		if (!w->ip[0])
+			continue;
+		t = pifs_strdupf("%s%s,%s,%s\n", text, mac, w->ip, w->name);
+		free(text);
+		text = t;
+	}
+	if (!text)
+		return -ENOMEM;
+	dfd = open(st->conf.hostsdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		free(text);
+		return r;
+	}
+	r = pifs_write_file_atomic(dfd, "pifs-workers", text, strlen(text),
+				   0644);
+	close(dfd);
+	free(text);
+	return r;
+}
+
+int pifs_store_conf_read(struct pifs_store *st, struct pifs_store_conf *out)
+{
+	char *text = NULL;
+	int ret;
+
+	if ((ret = pifs_read_file(st->fd, CONF_FILE, CONF_MAX, &text, NULL)) < 0)
+		return ret;
+	ret = conf_parse(out, text);
+	free(text);
 	return ret;
 }
 

@@ -151,12 +151,30 @@ int gen_stat(struct pifs_view *v, enum pifs_gen kind, const char *golden_path,
 /* Generated file N's content in a sealed memfd (the fd), or -errno. */
 int gen_open(struct pifs_view *v, struct pifs_node *n);
 
+/* enroll.c */
+/* A board asked tftpboot/ for NAME, a serial or MAC directory no worker
+ * has.  With enrolment on and under its cap, register it (registry.h,
+ * "enrolled") and reload: 0, and NAME is a worker's directory now (or
+ * was registered meanwhile by another request or the CLI).  -ENOENT when
+ * enrolment is off (*logged 0: the caller says what to do), the cap is
+ * reached or the store is busy (*logged 1: said once here). */
+int enroll(struct pifs_fs *fs, const char *name, int *logged);
+/* The first request in a freshly enrolled worker's tftpboot/ directory:
+ * NAME tells its model (enroll.c), which the registry then records. */
+void enroll_first_file(struct pifs_fs *fs, struct pifs_view *v,
+		       const char *name);
+
 /* tftpboot.c */
 /* Attributes of the static directories: root, nfsroot/, tftpboot/. */
 int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st);
 /* The tftpboot/ alias of REAL under PARENT; REAL's pin passes to it. */
 int alias_node(struct pifs_fs *fs, struct pifs_node *parent, const char *name,
 	       struct pifs_node *real, struct pifs_node **out, struct stat *st);
+/* 1 the first time NAME is noted (at most 64 names are), else 0: what
+ * is said of a name a board asks for is said once. */
+int tftp_note_once(struct pifs_fs *fs, const char *name);
+/* The live view whose TFTP directory is NAME (registry.h), or NULL. */
+struct pifs_view *view_by_tftp_dir(struct pifs_fs *fs, const char *name);
 /* NAME in tftpboot/: a boot ROM file, or a worker's alias directory. */
 int tftp_lookup(struct pifs_fs *fs, const char *name, struct pifs_node **out,
 		struct stat *st);

@@ -288,6 +288,9 @@ static int lookup_pinned_in(struct pifs_fs *fs, struct pifs_node *p,
 
 		if (!S_ISDIR(p->type))
 			return -ENOTDIR;
+		if (p->parent == fs->tftproot && p->view &&
+		    __atomic_load_n(&fs->nfresh, __ATOMIC_ACQUIRE))
+			enroll_first_file(fs, p->view, name);
 		if ((r = lookup_pinned(fs, p->real, name, &rn, st)) < 0)
 			return r;
 		return alias_node(fs, p, name, rn, out, st);

@@ -305,6 +305,7 @@ int pifs_fs_open(struct pifs_fs *fs, const char *path, char *errbuf,
 	pthread_mutex_init(&fs->links_lock, NULL);
 	pthread_mutex_init(&fs->views_lock, NULL);
 	pthread_mutex_init(&fs->unknown_lock, NULL);
+	pthread_mutex_init(&fs->enroll_lock, NULL);
 	fs->root = pifs_node_new(PIFS_ROOT_ID, 0, NULL, S_IFDIR);
 	fs->nfsroot = pifs_node_new(PIFS_NFSROOT_ID, 0, NULL, S_IFDIR);
 	fs->tftproot = pifs_node_new(PIFS_TFTPROOT_ID, 0, NULL, S_IFDIR);
@@ -352,6 +353,7 @@ void pifs_fs_close(struct pifs_fs *fs)
 	pifs_nodes_release(&fs->nodes);
 	pthread_mutex_destroy(&fs->views_lock);
 	pthread_mutex_destroy(&fs->unknown_lock);
+	pthread_mutex_destroy(&fs->enroll_lock);
 	pifs_store_close(&fs->store);
 }
 

@@ -59,8 +59,7 @@ int static_stat(struct pifs_fs *fs, struct pifs_node *n, struct stat *st)
 	return 0;
 }
 
-/* The worker whose TFTP directory is NAME (registry.h). */
-static struct pifs_view *view_by_tftp_dir(struct pifs_fs *fs, const char *name)
+struct pifs_view *view_by_tftp_dir(struct pifs_fs *fs, const char *name)
 {
 	struct pifs_view *v = NULL;
 
@@ -104,19 +103,29 @@ static int is_mac_dir(const char *s)
  * anything else asked for at the top is a root file (a Pi 4 that found
  * no start4.elf in its directory asks for start4.elf here), and a fixed
  * TFTP_PREFIX_STR cannot be told from one. */
-static void log_unknown(struct pifs_fs *fs, const char *name)
+int tftp_note_once(struct pifs_fs *fs, const char *name)
 {
 	unsigned i;
+	int first = 0;
 
 	pthread_mutex_lock(&fs->unknown_lock);
 	for (i = 0; i < fs->nunknown; i++)
 		if (!strcmp(fs->unknown[i], name))
 			break;
 	if (i == fs->nunknown && i < sizeof(fs->unknown) / sizeof(*fs->unknown)) {
-		char mac[18];
-
 		snprintf(fs->unknown[fs->nunknown++], sizeof(*fs->unknown),
 			 "%s", name);
+		first = 1;
+	}
+	pthread_mutex_unlock(&fs->unknown_lock);
+	return first;
+}
+
+static void log_unknown(struct pifs_fs *fs, const char *name)
+{
+	if (tftp_note_once(fs, name)) {
+		char mac[18];
+
 		if (is_serial(name)) {
 			pifs_warn("boot request for unregistered serial %s: "
 				  "register it with 'pifs worker add NAME "
@@ -131,7 +140,6 @@ static void log_unknown(struct pifs_fs *fs, const char *name)
 				  "--tftp-prefix mac'", name, mac);
 		}
 	}
-	pthread_mutex_unlock(&fs->unknown_lock);
 }
 
 /* The tftpboot/ alias of REAL (pinned; the pin passes to the alias). */
@@ -242,9 +250,19 @@ int tftp_lookup(struct pifs_fs *fs, const char *name, struct pifs_node **out,
 		return -ENOENT;
 	pifs_fs_refresh(fs);
 	if (!(v = view_by_tftp_dir(fs, name))) {
-		if (is_serial(name) || is_mac_dir(name))
-			log_unknown(fs, name);
-		return -ENOENT;
+		int logged;
+
+		/* Only the two shapes a board's EEPROM or bootcode.bin makes
+		 * by itself are registered or logged: a fixed string is an
+		 * admin's choice, and anything else a root file. */
+		if (!is_serial(name) && !is_mac_dir(name))
+			return -ENOENT;
+		if (enroll(fs, name, &logged) < 0 ||
+		    !(v = view_by_tftp_dir(fs, name))) {
+			if (!logged)
+				log_unknown(fs, name);
+			return -ENOENT;
+		}
 	}
 	if ((r = firmware_node(fs, v, &fw)) < 0)
 		return r;

@@ -116,5 +116,36 @@ kept=$(ls -d "$S"/deltas/.removed-worker-1-* 2>/dev/null | head -1)
 for _ in $(seq 1 20); do [ -e "$M/nfsroot/worker-1" ] || break; sleep 0.1; done
 [ -e "$M/nfsroot/worker-1" ] && fail "removed worker still served" || ok "removed worker disappears from the mount"
 $W add worker-5 --serial 5555aaaa >/dev/null && [ -d "$M/nfsroot/worker-5/etc" ] && ok "worker added while mounted is served" || fail "new worker not served"
+
+# enrolment (issue 21): pifs enroll and worker accept; a board enrolled
+# by its serial first, so that accept has an enrolled worker to refuse
+E="$PIFS --store $S enroll"
+"$PIFS" --store "$S" enroll on >/dev/null || fail "enroll on"
+[ -d "$M/tftpboot/9ffefdef" ] && ok "an unknown serial enrolled" || fail "9ffefdef not enrolled"
+EN=$($W list | awk '$7 == "9ffefdef" { print $1 }')
+expect_eq "enrolment takes no removed worker's name (its kept delta, its snapshots)" worker-2 "$EN"
+before=$(snap)
+expect_fail "enroll on --max 0" "bad --max '0' \(want 1 to 1000\)" $E on --max 0
+expect_fail "enroll on --max -1" "bad --max '-1' \(want 1 to 1000\)" $E on --max -1
+expect_fail "enroll on --max abc" "bad --max 'abc' \(want 1 to 1000\)" $E on --max abc
+expect_fail "enroll on --max 1001" "bad --max '1001' \(want 1 to 1000\)" $E on --max 1001
+expect_fail "enroll on --max without N" "option '--max' needs an argument" $E on --max
+expect_fail "enroll bogus" "unknown enroll setting 'bogus' \(want on or off\)" $E bogus
+expect_fail "enroll off --max 3" "--max goes with 'enroll on'" $E off --max 3
+expect_fail "enroll on on" "unexpected argument 'on'" $E on on
+expect_fail "accept of an unknown worker" "no worker 'nosuch' in store '$S'" $W accept nosuch
+expect_fail "accept without a name" "worker accept needs a NAME" $W accept
+expect_fail "accept of a worker not enrolled" "worker 'worker-5' is not enrolled \(it was added or accepted already\)" $W accept worker-5
+expect_fail "accept of a Pi 4 whose MAC is unknown" "worker '$EN' is a pi4 that enrolled by its serial: its MAC is not known, accept it with --mac MAC" \
+	$W accept "$EN"
+expect_fail "accept with a bad mac" "bad mac 'zz'" $W accept "$EN" --mac zz
+expect_fail "accept with another worker's mac" "mac b8:27:eb:07:bc:c6 is already worker-3's" $W accept "$EN" --mac b8:27:eb:07:bc:c6
+expect_fail "accept with another serial" "worker '$EN' has serial 9ffefdef, not 12345678" $W accept "$EN" --mac dc:a6:32:00:00:09 --serial 12345678
+expect_fail "dnsmasq-conf --hosts-dir relative" "--hosts-dir needs an absolute path" "$PIFS" --store "$S" dnsmasq-conf --hosts-dir hosts
+expect_fail "dnsmasq-conf --hosts-dir with --proxy" "--hosts-dir needs dnsmasq as the DHCP server" \
+	"$PIFS" --store "$S" dnsmasq-conf --proxy --hosts-dir "$T/hosts"
+[ -e "$T/hosts" ] && fail "a refused --hosts-dir created '$T/hosts'" || ok "a refused --hosts-dir creates nothing"
+expect_eq "nothing changed by the bad enroll and accept commands" "$before" "$(snap)"
+expect_eq "the enrolled worker is still marked" enrolled "$($W list | awk -v n="$EN" '$1 == n { print $8 }')"
 umount_pifs "$M"
 finish

@@ -29,7 +29,7 @@ comp() {
 }
 S=$T/store
 expect_eq "commands starting with 'sn'" "snapshot" "$(comp pifs sn)"
-expect_eq "worker subcommands" "add list remove" "$(comp pifs worker "")"
+expect_eq "worker subcommands" "accept add list remove" "$(comp pifs worker "")"
 expect_eq "options of snapshot" "--all --allow-empty" "$(comp pifs snapshot --al)"
 expect_eq "worker names" "worker-1 worker-3" "$(comp pifs --store "$S" snapshot "")"
 expect_eq "worker names for worker remove" "worker-3" "$(comp pifs --store "$S" worker remove worker-3)"
@@ -52,4 +52,16 @@ expect_eq "PIFS_STORE names the store without --store" "worker-1 worker-3" "$(PI
 expect_eq "worker add --model values" "pi3b+ pi4 pi5" "$(comp pifs worker add w --model "")"
 expect_eq "worker add --tftp-prefix values" "mac serial str:" "$(comp pifs worker add w --tftp-prefix "")"
 expect_eq "worker add options" "--model" "$(comp pifs worker add w --mo)"
+# enrolment (issue 21): enroll's words and option, accept's options and
+# the enrolled workers it takes (an enrolled line written as pifsd would)
+expect_eq "enroll words" "off on" "$(comp pifs enroll "")"
+expect_eq "enroll on options" "--max" "$(comp pifs enroll on --m)"
+expect_eq "no value offered for --max" "" "$(comp pifs enroll on --max "")"
+expect_eq "worker accept options" "--mac --serial" "$(comp pifs worker accept w --m) $(comp pifs worker accept w --s)"
+expect_eq "dnsmasq-conf --hosts-dir" "--hosts-dir" "$(comp pifs dnsmasq-conf --ho)"
+expect_eq "worker accept: no enrolled worker, no name" "" "$(comp pifs --store "$S" worker accept "")"
+mkdir -p "$T/store/deltas/worker-9" && sed -i '$a worker-9 9ffefdef - 10.1.1.9 9 pi4 serial enrolled' "$S/workers" &&
+	sed -i 's/^next-id .*/next-id 10/' "$S/workers" || fail "an enrolled line"
+expect_eq "worker accept: the enrolled worker" "worker-9" "$(comp pifs --store "$S" worker accept "")"
+expect_eq "commands starting with 'en'" "enroll" "$(comp pifs en)"
 finish

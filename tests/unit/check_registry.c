@@ -188,8 +188,27 @@ static const struct {
      "pi4 str:rack1/ -\n",
      "line 3: bad tftp prefix 'str:rack1/'"},
     {"# pifs worker registry v2\nnext-id 4\nw 77b655ec dc:a6:32:01:36:c2 - 1 "
-     "pi4 serial enrolled\n",
+     "pi4 serial accepted\n",
+     "line 3: unknown flag 'accepted'"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec dc:a6:32:01:36:c2 - 1 "
+     "pi4 serial enrolled,\n",
+     "line 3: unknown flag ''"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec dc:a6:32:01:36:c2 - 1 "
+     "pi4 serial enrolled,enrolled\n",
      "line 3: unknown flag 'enrolled'"},
+    {"# pifs worker registry v2\nnext-id 4\nw 77b655ec dc:a6:32:01:36:c2 - 1 "
+     "pi4 serial Enrolled\n",
+     "line 3: unknown flag 'Enrolled'"},
+    /* what a boot request cannot tell may be missing only while enrolled */
+    {"# pifs worker registry v2\nnext-id 4\nw - dc:a6:32:01:36:c2 - 1 "
+     "pi4 mac -\n",
+     "line 3: w needs its serial"},
+    {"# pifs worker registry v2\nnext-id 4\nw - dc:a6:32:01:36:c2 - 1 "
+     "pi4 serial enrolled\n",
+     "line 3: w needs its serial"},
+    {"# pifs worker registry v2\nnext-id 4\nw - - - 1 pi3b+ serial "
+     "enrolled\n",
+     "line 3: w needs its serial"},
     {"# pifs worker registry v2\nnext-id 4\nw 77b655ec - - 1 pi4 serial -\n",
      "line 3: a pi4 needs its mac"},
     {"# pifs worker registry v2\nnext-id 4\nw 77b655ec - - 1 pi3b+ mac -\n",
@@ -653,6 +672,77 @@ START_TEST(test_models_kernels)
 }
 END_TEST
 
+/* The "enrolled" flag (pifs enroll): parsed, written back, counted, and
+ * the fields a boot request cannot tell allowed missing only with it. */
+START_TEST(test_enrolled)
+{
+	static const char text[] =
+	    "# pifs worker registry v2\n"
+	    "next-id 5\n"
+	    "worker-1 77b655ec b8:27:eb:b6:55:ec 10.1.1.1 1 pi3b+ serial -\n"
+	    "worker-2 9ffefdef - 10.1.1.2 2 pi4 serial enrolled\n"
+	    "worker-3 - dc:a6:32:01:36:c2 10.1.1.3 3 pi4 mac enrolled\n"
+	    "worker-4 - 2c:cf:67:00:00:04 10.1.1.4 4 pi5 mac enrolled\n";
+	struct pifs_registry reg;
+	struct pifs_worker w;
+	char err[160] = "", *out = NULL, name[PIFS_NAME_MAX + 1], ip[16];
+
+	pifs_registry_init(&reg);
+	ck_assert_int_eq(pifs_registry_parse(&reg, text, err, sizeof(err)), 0);
+	ck_assert_uint_eq(reg.count, 4);
+	ck_assert_uint_eq(reg.workers[0].flags, 0);
+	ck_assert_uint_eq(reg.workers[1].flags, PIFS_WORKER_ENROLLED);
+	ck_assert_str_eq(reg.workers[1].mac, "");
+	ck_assert_str_eq(reg.workers[2].serial, "");
+	ck_assert_uint_eq(pifs_registry_enrolled(&reg), 3);
+	ck_assert_int_eq(pifs_registry_format(&reg, &out), 0);
+	ck_assert_str_eq(out, text);
+	free(out);
+	/* two boards that enrolled by their MAC: no serial clash */
+	ck_assert_ptr_null(pifs_registry_find_serial(&reg, ""));
+	ck_assert_str_eq(pifs_registry_find_tftp_dir(&reg, "dc-a6-32-01-36-c2")
+			     ->name, "worker-3");
+
+	/* enrolment's choices: the lowest free name and address */
+	pifs_registry_next_name(&reg, name, 1);
+	ck_assert_str_eq(name, "worker-5");
+	pifs_registry_next_name(&reg, name, 7);
+	ck_assert_str_eq(name, "worker-7");
+	ck_assert_int_eq(pifs_registry_free_ip(&reg, "10.1.1.1", "10.1.1.20",
+					       ip), 0);
+	ck_assert_str_eq(ip, "10.1.1.5");
+	ck_assert_int_eq(pifs_registry_free_ip(&reg, "10.1.1.1", "10.1.1.4",
+					       ip), -ENOSPC);
+	ck_assert_int_eq(pifs_registry_free_ip(&reg, "10.1.1.9", "10.1.1.1",
+					       ip), -EINVAL);
+
+	/* accepting: the flag goes, and then the MAC is needed */
+	w = reg.workers[1];
+	w.flags = 0;
+	ck_assert_int_eq(pifs_worker_check(&w, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "a pi4 needs its mac");
+	snprintf(w.mac, sizeof(w.mac), "DC:A6:32:00:00:02");
+	ck_assert_int_eq(pifs_worker_check(&w, err, sizeof(err)), 0);
+	ck_assert_str_eq(w.mac, "dc:a6:32:00:00:02");
+	/* an unknown flag bit is refused as the parser refuses its word */
+	w.flags = 2;
+	ck_assert_int_eq(pifs_worker_check(&w, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "unknown flags 0x2");
+
+	/* add keeps the flag and the missing serial of a MAC enrolment */
+	w = mkworker("worker-5", "", "d8:3a:dd:00:00:05", "10.1.1.5");
+	w.model = PIFS_MODEL_PI4;
+	w.prefix = PIFS_PREFIX_MAC;
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "worker-5 needs its serial");
+	w.flags = PIFS_WORKER_ENROLLED;
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)), 0);
+	ck_assert_uint_eq(pifs_registry_enrolled(&reg), 4);
+	pifs_registry_release(&reg);
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -670,6 +760,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, test_models_prefixes);
 	tcase_add_test(tc, test_add_models);
 	tcase_add_test(tc, test_models_kernels);
+	tcase_add_test(tc, test_enrolled);
 	suite_add_tcase(s, tc);
 	return s;
 }

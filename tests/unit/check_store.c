@@ -845,6 +845,105 @@ START_TEST(test_clean_work_and_remove)
 }
 END_TEST
 
+/* pifs.conf's enrolment and hosts-dir settings: absent by default (so an
+ * older pifs reads the file), one spelling when set, anything else
+ * refused; the reservations file dnsmasq reads. */
+START_TEST(test_conf_enroll)
+{
+	char *golden = tpath("golden"), *store = tpath("store"), err[512];
+	char *hosts = tpath("hosts"), *text, want[1024];
+	struct pifs_store_conf conf;
+	struct pifs_registry reg;
+	struct pifs_worker w;
+	struct pifs_store st;
+	int fd;
+	static const char *const bad[] = {
+	    "enroll on", "enroll yes 5", "enroll on 0", "enroll on -1",
+	    "enroll on 05", "enroll on 1001", "enroll on 5x", "enroll on 5 6",
+	    "hostsdir relative", "hostsdir /a b", "hostsdir /a,b",
+	};
+
+	make_golden(golden, 1);
+	ck_assert_int_eq(
+	    pifs_store_create(store, golden, NULL, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)), 0);
+	ck_assert_int_eq(st.conf.enroll, 0);
+	ck_assert_uint_eq(st.conf.enroll_max, PIFS_ENROLL_MAX_DEFAULT);
+	ck_assert_str_eq(st.conf.hostsdir, "");
+	ck_assert_int_eq(pifs_read_file(st.fd, "pifs.conf", 4096, &text, NULL),
+			 0);
+	ck_assert_ptr_null(strstr(text, "enroll"));
+	ck_assert_ptr_null(strstr(text, "hostsdir"));
+	free(text);
+
+	conf = st.conf;
+	conf.enroll = 1;
+	conf.enroll_max = 12;
+	snprintf(conf.hostsdir, sizeof(conf.hostsdir), "%s", hosts);
+	ck_assert_int_eq(pifs_store_conf_save(&st, &conf), 0);
+	ck_assert_int_eq(pifs_store_conf_read(&st, &conf), 0);
+	ck_assert_int_eq(conf.enroll, 1);
+	ck_assert_uint_eq(conf.enroll_max, 12);
+	ck_assert_str_eq(conf.hostsdir, hosts);
+	/* off with the default cap: the line goes away again */
+	conf.enroll = 0;
+	conf.enroll_max = PIFS_ENROLL_MAX_DEFAULT;
+	conf.hostsdir[0] = '\0';
+	ck_assert_int_eq(pifs_store_conf_save(&st, &conf), 0);
+	ck_assert_int_eq(pifs_read_file(st.fd, "pifs.conf", 4096, &text, NULL),
+			 0);
+	ck_assert_ptr_null(strstr(text, "enroll"));
+	free(text);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *t = pifs_strdupf("format 1\ngolden %s\n%s\n",
+				       st.conf.golden, bad[i]);
+
+		ck_assert_int_eq(pifs_write_file_atomic(st.fd, "pifs.conf", t,
+							strlen(t), 0600), 0);
+		ck_assert_msg(pifs_store_conf_read(&st, &conf) == -EINVAL,
+			      "'%s' accepted", bad[i]);
+		free(t);
+	}
+
+	/* the reservations: MAC, address, name; none for a MAC not known */
+	snprintf(st.conf.hostsdir, sizeof(st.conf.hostsdir), "%s", hosts);
+	ck_assert_int_eq(mkdir(hosts, 0755), 0);
+	pifs_registry_init(&reg);
+	memset(&w, 0, sizeof(w));
+	snprintf(w.name, sizeof(w.name), "worker-1");
+	snprintf(w.serial, sizeof(w.serial), "77b655ec");
+	snprintf(w.mac, sizeof(w.mac), "b8:27:eb:b6:55:ec");
+	snprintf(w.ip, sizeof(w.ip), "10.1.1.1");
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)), 0);
+	memset(&w, 0, sizeof(w));
+	snprintf(w.name, sizeof(w.name), "worker-2");
+	snprintf(w.serial, sizeof(w.serial), "9ffefdef");
+	snprintf(w.ip, sizeof(w.ip), "10.1.1.2");
+	w.model = PIFS_MODEL_PI4;
+	w.flags = PIFS_WORKER_ENROLLED;
+	ck_assert_int_eq(pifs_registry_add(&reg, &w, err, sizeof(err)), 0);
+	ck_assert_int_eq(pifs_store_hosts_write(&st, &reg), 0);
+	fd = open(hosts, O_PATH | O_DIRECTORY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pifs_read_file(fd, "pifs-workers", 4096, &text, NULL),
+			 0);
+	snprintf(want, sizeof(want),
+		 "# dnsmasq dhcp-hostsdir file of the pifs store '%s': one "
+		 "fixed\n# address per worker; pifs rewrites it when the "
+		 "registry changes.\nb8:27:eb:b6:55:ec,10.1.1.1,worker-1\n",
+		 store);
+	ck_assert_str_eq(text, want);
+	free(text);
+	close(fd);
+	pifs_registry_release(&reg);
+	pifs_store_close(&st);
+	free(golden);
+	free(store);
+	free(hosts);
+}
+END_TEST
+
 START_TEST(test_tree_copy)
 {
 	char *golden = tpath("golden"), *dst = tpath("dst");
@@ -891,6 +990,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_wait_released);
 	tcase_add_test(tc, test_clean_work_and_remove);
 	tcase_add_test(tc, test_tree_copy);
+	tcase_add_test(tc, test_conf_enroll);
 	suite_add_tcase(s, tc);
 	return s;
 }
