@@ -206,6 +206,8 @@ int pifsd_uring_writev(struct pifsd_sb *sb, const struct iovec *iov,
 int pifsd_uring_splice(struct pifsd_sb *sb, int pipe_fd, int fuse_fd,
 		       size_t len, ssize_t *res);
 void *pifsd_uring_buf(size_t size);
+/* fn(arg), off the ring thread when called on one (uring.c). */
+int pifsd_uring_blocking(int (*fn)(void *), void *arg);
 
 /* listings.c: see there.  listing_get finds or makes the listing of
  * directory ino that a READDIR at off continues (*start: the index of its

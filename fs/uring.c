@@ -37,9 +37,13 @@
  * the thread that submitted the entry's last command.  A busy thread
  * runs its task work whenever it enters or leaves the kernel and while
  * it sleeps interruptibly (a lock, a condition: a snapshot's pause), so
- * only an uninterruptible sleep in the kernel (a disk write an fsync
- * waits for) delays the entries it submitted, until it returns.  The
- * threads that submit commands never end before the ring set does
+ * only an uninterruptible sleep in the kernel (the disk write an fsync
+ * waits for) would delay the entries it submitted: FSYNC and FSYNCDIR
+ * run on a thread of their own while the ring thread waits
+ * interruptibly (pifsd_uring_blocking); what remains is the short
+ * uninterruptible waits inside other requests (a read from disk, the
+ * fsync at the end of a copy-up).  The threads that submit commands
+ * never end before the ring set does
  * (a command's submitter exiting cancels it: the /dev/fuse pool, whose
  * threads are replaced after a retire, submits nothing here; a new
  * connection's registrations are handed to ring q's threads by
@@ -322,6 +326,41 @@ static void *uthr_main(void *arg)
 		t->served++;
 	}
 	return NULL;
+}
+
+/* ---- uninterruptible waits ---- */
+
+struct blocking {
+	int (*fn)(void *);
+	void *arg;
+	int r;
+};
+
+static void *blocking_main(void *p)
+{
+	struct blocking *b = p;
+
+	b->r = b->fn(b->arg);
+	return NULL;
+}
+
+/*
+ * fn(arg) on a thread of its own while the calling ring thread waits
+ * interruptibly (pthread_join), so that the task work of the entries it
+ * submitted runs meanwhile (see the top comment): for an fsync, whose
+ * disk wait is uninterruptible.  Elsewhere, or without a thread, fn is
+ * called here.
+ */
+int pifsd_uring_blocking(int (*fn)(void *), void *arg)
+{
+	struct blocking b = { fn, arg, 0 };
+	pthread_t th;
+
+	if (!pifsd_uring_cur ||
+	    pthread_create(&th, NULL, blocking_main, &b) != 0)
+		return fn(arg);
+	pthread_join(th, NULL);
+	return b.r;
 }
 
 /* ---- start and stop ---- */
