@@ -247,8 +247,13 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* Every namespace change pifs makes is already on disk in the delta
  * directory: sync the store's file system for the rest. */
+static int do_syncfs(void *fs)
+{
+	return pifs_fs_syncfs(fs);
+}
+
 void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		 struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, -pifs_fs_syncfs(FS(req)));
+	fuse_reply_err(req, -pifsd_uring_blocking(do_syncfs, FS(req)));
 }

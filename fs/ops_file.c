@@ -338,13 +338,26 @@ void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+struct fsync_args {
+	int fd, datasync;
+};
+
+static int do_fsync(void *arg)
+{
+	const struct fsync_args *a = arg;
+	int r = a->datasync ? fdatasync(a->fd) : fsync(a->fd);
+
+	return r < 0 ? -errno : 0;
+}
+
+/* Off the ring thread (pifsd_uring_blocking): the disk wait is
+ * uninterruptible. */
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	      struct fuse_file_info *fi)
 {
-	int fd = FH(fi)->fd;
-	int r = datasync ? fdatasync(fd) : fsync(fd);
+	struct fsync_args a = { FH(fi)->fd, datasync };
 
-	fuse_reply_err(req, r < 0 ? errno : 0);
+	fuse_reply_err(req, -pifsd_uring_blocking(do_fsync, &a));
 }
 
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,

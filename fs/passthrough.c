@@ -65,67 +65,83 @@
 
 /* ---- the INIT exchange ---- */
 
-/* The hooks are the top file system's only (its session's user data);
- * the workers' file systems pass nothing through. */
+/* The hooks are every session's (its user data is the sb): each
+ * session's INIT is seen and amended for io_uring (uring_conn.c), and
+ * replies that belong to a ring entry go there; passthrough and
+ * FUSE_NO_EXPORT_SUPPORT are the top's only. */
 static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
 {
-	struct pifsd *d = ((struct pifsd_sb *)ud)->d;
+	struct pifsd_sb *sb = ud;
+	struct pifsd *d = sb->d;
 	ssize_t r = read(fd, buf, len);
 
-	if (!d->pt.init_done && r >= (ssize_t)(sizeof(struct k_in_header) +
+	if (!sb->init_unique && r >= (ssize_t)(sizeof(struct k_in_header) +
 					       sizeof(struct k_init_in))) {
 		const struct k_in_header *h = buf;
 
 		if (h->opcode == K_FUSE_INIT) {
 			const struct k_init_in *in = (const void *)(h + 1);
 
-			d->pt.init_unique = h->unique;
-			d->pt.offered =
-			    d->pt.want && in->major == 7 && in->minor >= 40 &&
-			    (in->flags & K_FUSE_INIT_EXT) &&
-			    (in->flags2 & K_FUSE_PASSTHROUGH_FLAGS2);
-			pifsd_uring_note_init(d, in);
+			sb->init_unique = h->unique;
+			if (!sb->view)
+				d->pt.offered =
+				    d->pt.want && in->major == 7 &&
+				    in->minor >= 40 &&
+				    (in->flags & K_FUSE_INIT_EXT) &&
+				    (in->flags2 & K_FUSE_PASSTHROUGH_FLAGS2);
+			pifsd_uring_note_init(sb, in);
 		}
 	}
+	if (r > 0)
+		__atomic_add_fetch(&sb->dev_served, 1, __ATOMIC_RELAXED);
 	return r;
+}
+
+/* The top's part of its INIT reply. */
+static void top_init(struct pifsd *d, struct k_init_out *o)
+{
+	/* The top is never exported: no handle decodes in it
+	 * (FUSE_NO_EXPORT_SUPPORT, 6.9+; older kernels ignore the bit).
+	 * So an NFS server that climbs out of a worker's file system with
+	 * ".." (the kernel crosses mounts itself) or exports a worker's
+	 * mount point while its file system is not mounted cannot open
+	 * anything of the top by its handle. */
+	o->flags |= K_FUSE_INIT_EXT;
+	o->flags2 |= K_FUSE_NO_EXPORT_FLAGS2;
+	if (d->pt.offered) {
+		o->flags |= K_FUSE_INIT_EXT;
+		o->flags2 |= K_FUSE_PASSTHROUGH_FLAGS2;
+		o->max_stack_depth = 1;
+		d->pt.enabled = 1;
+		pifs_info("tftpboot/ files: FUSE passthrough");
+	}
 }
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *ud)
 {
-	struct pifsd *d = ((struct pifsd_sb *)ud)->d;
+	struct pifsd_sb *sb = ud;
 	ssize_t r;
 
-	if (!d->pt.init_done && count >= 2 &&
+	if (sb->init_unique && !sb->init_done && count >= 2 &&
 	    iov[0].iov_len >= sizeof(struct k_out_header)) {
 		const struct k_out_header *h = iov[0].iov_base;
 
-		if (h->unique == d->pt.init_unique && h->error == 0 &&
+		if (h->unique == sb->init_unique && h->error == 0 &&
 		    iov[1].iov_len >= offsetof(struct k_init_out, unused)) {
 			struct k_init_out *o = iov[1].iov_base;
 
-			d->pt.init_done = 1;
-			/* The top is never exported: no handle decodes in
-			 * it (FUSE_NO_EXPORT_SUPPORT, 6.9+; older kernels
-			 * ignore the bit).  So an NFS server that climbs
-			 * out of a worker's file system with ".." (the
-			 * kernel crosses mounts itself) or exports a
-			 * worker's mount point while its file system is
-			 * not mounted cannot open anything of the top by
-			 * its handle. */
-			o->flags |= K_FUSE_INIT_EXT;
-			o->flags2 |= K_FUSE_NO_EXPORT_FLAGS2;
-			if (d->pt.offered) {
-				o->flags |= K_FUSE_INIT_EXT;
-				o->flags2 |= K_FUSE_PASSTHROUGH_FLAGS2;
-				o->max_stack_depth = 1;
-				d->pt.enabled = 1;
-				pifs_info("tftpboot/ files: FUSE passthrough");
+			sb->init_done = 1;
+			if (!sb->view) {
+				sb->d->pt.init_done = 1;
+				top_init(sb->d, o);
 			}
-			pifsd_uring_init_reply(d, o);
-			return writev(fd, iov, count);
+			pifsd_uring_init_reply(sb, o);
+			r = writev(fd, iov, count);
+			pifsd_uring_init_sent(sb, r >= 0);
+			return r;
 		}
 	}
-	if (pifsd_uring_writev(d, iov, count, &r))
+	if (pifsd_uring_writev(sb, iov, count, &r))
 		return r;
 	return writev(fd, iov, count);
 }
@@ -138,12 +154,12 @@ static ssize_t io_splice_send(int fdin, off_t *offin, int fdout, off_t *offout,
 {
 	ssize_t r;
 
-	if (pifsd_uring_splice(((struct pifsd_sb *)ud)->d, fdin, fdout, len, &r))
+	if (pifsd_uring_splice(ud, fdin, fdout, len, &r))
 		return r;
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
-int pifsd_pt_hook(struct pifsd *d)
+int pifsd_io_hook(struct pifsd_sb *sb)
 {
 	static const struct fuse_custom_io io = {
 	    .read = io_read,
@@ -151,17 +167,20 @@ int pifsd_pt_hook(struct pifsd *d)
 	    .splice_send = io_splice_send,
 	};
 
+	/* After fuse_session_mount: this only installs the hooks on the
+	 * mounted fd. */
+	return fuse_session_custom_io(sb->se, &io, sb->fd) == 0 ? 0 : -EIO;
+}
+
+int pifsd_pt_hook(struct pifsd *d)
+{
 	struct stat st;
 
 	pthread_mutex_init(&d->pt.lock, NULL);
 	if (fstat(d->fs.store.golden_fd, &st) < 0)
 		return -errno;
 	d->pt.golden_dev = st.st_dev;
-	/* After fuse_session_mount: this only installs the hooks on the
-	 * mounted fd. */
-	return fuse_session_custom_io(d->top->se, &io, d->top->fd) == 0
-		   ? 0
-		   : -EIO;
+	return 0;
 }
 
 /* ---- open files per node ---- */

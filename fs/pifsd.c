@@ -206,9 +206,8 @@ static void usage(void)
 	       "  -o threads=N           N threads serve every file system (default 16)\n"
 	       "  -o uring=on|off        on (default): FUSE over io_uring where the\n"
 	       "                         kernel has it (6.14+; sets fuse.enable_uring)\n"
-	       "                         for the top (tftpboot/, nfsroot/): requests\n"
-	       "                         queued per CPU; workers' file systems use\n"
-	       "                         /dev/fuse\n"
+	       "                         for every file system: requests queued per\n"
+	       "                         CPU, one shared ring per CPU; off: /dev/fuse\n"
 	       "Other -o options go to FUSE (see mount.fuse3(8)); suid and dev are\n"
 	       "ignored: a pifs mount is always nosuid,nodev,default_permissions.\n");
 }
@@ -525,11 +524,9 @@ int main(int argc, char **argv)
 		}
 	}
 	d.uring.want = 1;
-	/* The rings serve the top only (tftpboot/, nfsroot/): the fewest
-	 * threads the ring code runs per CPU queue (uring.c), not -o
-	 * threads, which sizes the pool every worker's file system uses. */
-	d.uring.threads = 1;
-	d.uring.stop_fd = -1;
+	/* -o threads: the ring set's threads (uring.c) when it runs, else
+	 * the /dev/fuse pool's (sessions.c). */
+	d.uring.threads = c.threads;
 	if (c.uring) {
 		if (!strcmp(c.uring, "off"))
 			d.uring.want = 0;
@@ -542,6 +539,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&d.sb_lock, NULL);
 	pthread_cond_init(&d.sb_idle, NULL);
 	pthread_mutex_init(&d.sync_lock, NULL);
+	pthread_mutex_init(&d.uring.conns_lock, NULL);
 	if (log_setup(&c) < 0)
 		goto out;
 	umask(0);
@@ -622,7 +620,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	write_pid(&d);
-	if ((r = pifsd_pool_start(&d, c.threads)) < 0) {
+	/* With the ring set, /dev/fuse carries INITs, FORGETs and
+	 * INTERRUPTs (and sessions that could not get entries). */
+	if ((r = pifsd_pool_start(&d, d.uring.enabled && c.threads > 2 ?
+					  2 : c.threads)) < 0) {
 		say("cannot start threads: %s", strerror(-r));
 		goto out;
 	}

@@ -33,8 +33,7 @@ struct pt_node;
 struct pifsd_pt {
 	int want;	  /* immutable after start-up */
 	dev_t golden_dev; /* immutable: the store's file system */
-	/* The INIT exchange (the loop's first request, one thread). */
-	uint64_t init_unique;
+	/* The top's INIT exchange (one pool thread). */
 	int offered, init_done;
 	int enabled; /* set once, before any open */
 	int warned;
@@ -58,17 +57,21 @@ struct pifsd_listings {
 	uint64_t tick;
 };
 
-/* FUSE over io_uring (uring.c). */
+/* FUSE over io_uring (uring.c, uring_conn.c). */
 struct pifsd_uthr;
+struct pifsd_uring_q;
+struct pifsd_uconn;
 struct pifsd_uring {
 	int want;	  /* -o uring=on (default) */
 	unsigned threads; /* -o threads: spread over the queues */
-	int offered;	  /* the INIT request offered it */
-	int enabled;	  /* asked for in the INIT reply; rings made */
-	unsigned nq, nthr;
-	size_t payload_sz;
-	struct pifsd_uthr *thr;
-	int stop_fd;
+	int enabled;	  /* the ring set runs: sessions may ask for it */
+	unsigned nq, per_q, nthr;
+	struct pifsd_uring_q *q;  /* nq */
+	struct pifsd_uthr *thr;   /* nthr, per_q for each queue */
+	int stopping;
+	pthread_mutex_t conns_lock; /* guards conns */
+	struct pifsd_uconn *conns;
+	size_t kept; /* payload bytes kept past KEEP, all entries (atomic) */
 };
 
 /* One FUSE file system pifsd serves (sessions.c). */
@@ -85,7 +88,13 @@ struct pifsd_sb {
 	char *mountpoint;        /* immutable: where it is mounted */
 	/* Guarded by d->sb_lock. */
 	enum pifsd_sb_state state;
-	unsigned busy;        /* pool threads serving one of its requests */
+	unsigned busy;        /* threads serving one of its requests */
+	/* The INIT exchange (one pool thread), then immutable. */
+	uint64_t init_unique;
+	int init_done;
+	int uring_offered;       /* the kernel offered io_uring */
+	struct pifsd_uconn *uc;  /* its ring entries, or NULL */
+	uint64_t dev_served;     /* requests read from /dev/fuse (atomic) */
 	struct pifsd_sb *next; /* d->sbs, or d->retired */
 };
 
@@ -156,8 +165,9 @@ int pifsd_ctl_listen(struct pifsd *d);
 int pifsd_ctl_run(struct pifsd *d);
 void pifsd_ctl_stop(struct pifsd *d);
 
-/* passthrough.c: see there.  pt_hook installs the INIT hooks (after
- * fuse_session_mount, before the loop); pt_open decides the I/O mode of a
+/* passthrough.c: see there.  pt_hook readies passthrough (after the
+ * top's mount, before the pool); io_hook installs the session hooks on
+ * a session (after fuse_session_mount, before it is served); pt_open decides the I/O mode of a
  * new open file of node ino backed by fd (golden: a read-only golden or
  * generated file; alias: a tftpboot/ node) and counts it (-ENOMEM);
  * pt_reply_open answers the open with that mode; pt_file_info sets the
@@ -165,6 +175,7 @@ void pifsd_ctl_stop(struct pifsd *d);
  * is not pt_reply_open's: a create); pt_release uncounts it when the file
  * is released. */
 int pifsd_pt_hook(struct pifsd *d);
+int pifsd_io_hook(struct pifsd_sb *sb);
 int pifsd_pt_open(struct pifsd *d, uint64_t ino, int fd, int golden, int alias,
 		  enum pifsd_io *mode, uint32_t *backing_id);
 void pifsd_pt_file_info(struct fuse_file_info *fi, enum pifsd_io mode);
@@ -173,24 +184,30 @@ int pifsd_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
 void pifsd_pt_release(struct pifsd *d, uint64_t ino, enum pifsd_io mode);
 void pifsd_pt_free(struct pifsd *d);
 
-/* uring.c: see there.  prepare (before the mount) sets the kernel's
- * enable_uring; note_init and init_reply see and amend the INIT exchange
- * (the session hooks of passthrough.c; init_reply also starts the
- * threads), stop ends them after the unmount.  writev and
- * splice take a reply that belongs to a ring entry (1, *res: the hook's
- * result) or leave it to /dev/fuse (0); buf is the calling thread's
- * reply payload, for a read to fill in place (or NULL). */
+/* uring.c, uring_conn.c: see there.  prepare (before the first mount)
+ * sets the kernel's enable_uring and starts the ring set; note_init and
+ * init_reply see and amend a session's INIT exchange (the session hooks
+ * of passthrough.c), init_sent registers its entries once the kernel has
+ * the reply (ok) or drops them; retire logs what served the session and
+ * lets its entries go; stop ends the ring set (after every unmount).
+ * writev and splice take a reply that belongs to a ring entry (1, *res:
+ * the hook's result) or leave it to /dev/fuse (0); buf is the calling
+ * thread's reply payload, for a read to fill in place (or NULL). */
 int pifsd_uring_prepare(struct pifsd *d);
 struct k_init_in;
 struct k_init_out;
-void pifsd_uring_note_init(struct pifsd *d, const struct k_init_in *in);
-int pifsd_uring_init_reply(struct pifsd *d, struct k_init_out *o);
+void pifsd_uring_note_init(struct pifsd_sb *sb, const struct k_init_in *in);
+void pifsd_uring_init_reply(struct pifsd_sb *sb, struct k_init_out *o);
+void pifsd_uring_init_sent(struct pifsd_sb *sb, int ok);
+void pifsd_uring_retire(struct pifsd_sb *sb);
 void pifsd_uring_stop(struct pifsd *d);
-int pifsd_uring_writev(struct pifsd *d, const struct iovec *iov, int count,
-		       ssize_t *res);
-int pifsd_uring_splice(struct pifsd *d, int pipe_fd, int fuse_fd, size_t len,
-		       ssize_t *res);
+int pifsd_uring_writev(struct pifsd_sb *sb, const struct iovec *iov,
+		       int count, ssize_t *res);
+int pifsd_uring_splice(struct pifsd_sb *sb, int pipe_fd, int fuse_fd,
+		       size_t len, ssize_t *res);
 void *pifsd_uring_buf(size_t size);
+/* fn(arg), off the ring thread when called on one (uring.c). */
+int pifsd_uring_blocking(int (*fn)(void *), void *arg);
 
 /* listings.c: see there.  listing_get finds or makes the listing of
  * directory ino that a READDIR at off continues (*start: the index of its

@@ -20,13 +20,17 @@
  * pifsd_sb_owns).  Nothing above a worker's root exists in its file
  * system: ".." of the root is the root.
  *
- * Every session is served by the same threads: each waits in epoll on
- * every session's /dev/fuse fd (non-blocking, armed one-shot so that one
- * request wakes one thread), reads one request, re-arms the fd for the
- * next thread and processes the request.  So 200 workers cost 200 file
- * descriptors, not 200 thread pools; a thread is a thread of any view.
- * FUSE over io_uring (uring.c) serves the top only: its rings and
- * threads are per session and per CPU (see README, "How it works").
+ * Every session is served by the same threads, whatever their number.
+ * Where the kernel has FUSE over io_uring, a session's requests come
+ * through the one ring set (uring.c: a ring per CPU queue, shared by
+ * every session, a few entries per session and queue), and /dev/fuse
+ * carries only its INIT, FORGETs and INTERRUPTs.  The pool here serves
+ * /dev/fuse: each thread waits in epoll on every session's /dev/fuse fd
+ * (non-blocking, armed one-shot so that one request wakes one thread),
+ * reads one request, re-arms the fd for the next thread and processes
+ * the request.  So 200 workers cost a few fds each (the session's, its
+ * entries' duplicate), not 200 thread pools or rings; a thread is a
+ * thread of any view.
  *
  * Lifetime: a session is retired (its requests under way finished, its
  * connection closed, unmounted lazily) when its worker is removed, when
@@ -107,6 +111,12 @@ int pifsd_sb_mount(struct pifsd_sb *sb, const char *mountpoint)
 		goto fail;
 	}
 	sb->fd = fuse_session_fd(sb->se);
+	/* The hooks see its INIT (io_uring) and catch ring replies. */
+	if ((r = pifsd_io_hook(sb)) < 0) {
+		fuse_session_unmount(sb->se);
+		sb->fd = -1;
+		goto fail;
+	}
 	/* One request per wake-up: a thread woken for a request another
 	 * one took (an interrupted request vanishes) must not block. */
 	fl = fcntl(sb->fd, F_GETFL);
@@ -181,6 +191,9 @@ void pifsd_sb_retire(struct pifsd_sb *sb)
 		sb->fd = -1;
 		if (sb->view)
 			pifs_info("worker '%s' unmounted", sb->view->name);
+		/* What served it; its ring entries go once the kernel
+		 * has released them (the unmount ends the connection). */
+		pifsd_uring_retire(sb);
 	}
 	/* The session itself is destroyed at exit, after the threads:
 	 * libfuse keeps a reply pipe per thread and session (splice) in a
@@ -312,7 +325,9 @@ static void pool_stop_locked(struct pifsd *d);
  * Replace every pool thread after sessions were retired.  libfuse keeps
  * a splice pipe per thread and session in thread-specific data that only
  * the thread's exit frees (fuse_session_destroy frees the caller's
- * alone), and a retired session is destroyed only at exit: without this,
+ * alone), and a retired session is destroyed only at exit (the ring
+ * set's threads never splice a reply: theirs go into the entry's
+ * payload, uring_conn.c): without this,
  * each worker removed (or unmounted and mounted again) left up to two
  * fds per pool thread open for good (t-soak: 34 fds, 316 after eight
  * add/remove cycles).  The threads end as they do at exit (stop_fd,

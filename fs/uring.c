@@ -1,60 +1,74 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * uring.c - FUSE over io_uring (kernel 6.14+): requests queued per CPU,
- * fetched and answered by one io_uring command each.
+ * uring.c - FUSE over io_uring (kernel 6.14+) for every file system
+ * pifsd serves: one ring set, shared by the top and every worker.
  *
- * With /dev/fuse, each request costs the daemon a read(2) and a
- * writev(2), and wakes whichever thread the kernel picks.  The kernel's
- * io_uring transport (6.14+) has a queue per CPU: a request is put in the
- * queue of the CPU it was made on and completes the io_uring command of
- * a pifsd thread waiting on that queue, whose next command hands back
- * the reply and waits for the next request in one step.  Measured here
- * (make bench, A/B against -o uring=off): 4 KiB reads of golden files
- * through a view 1.3-2.5x faster, the warm stat walk 2x.
+ * With /dev/fuse, each request costs the daemon an epoll wake-up, a
+ * read(2) and a writev(2), on whichever thread and CPU the kernel
+ * picks.  The kernel's io_uring transport has a queue per CPU and FUSE
+ * connection: a request is put in the queue of the CPU it was made on
+ * and completes the io_uring command of an entry (a header buffer and a
+ * payload buffer pifsd registered for that queue); the command that
+ * hands back the reply (COMMIT_AND_FETCH) also waits for the next
+ * request.  Measured before the split into one file system per worker
+ * (make bench, A/B against -o uring=off): the warm stat walk 2x, 4 KiB
+ * golden reads 1.3-2.5x faster; threads pinned to their queue's CPU
+ * made the stat walk and the NFS boot replay faster again.
  *
- * The threads of a queue are pinned to its CPU.  Measured both ways
- * (make bench, 2 CPUs, two A/B runs each): pinned, the stat walk is
- * 1.4x (cold) and 2.6-3.4x (warm) faster and the NFS boot replay
- * 1.0-1.2x faster; unpinned, sequential 4 KiB reads of golden files are
- * 1.4x faster.  The NFS replay is what a booting worker does.
+ * The ring set.  One io_uring per CPU queue (not per connection), made
+ * at start, with -o threads threads spread over the queues (at least 2
+ * each) and pinned to that CPU.  A connection's entries for queue q are
+ * all on ring q, whatever file system they belong to: an entry is only
+ * a command on a /dev/fuse fd, and a ring holds commands on any number
+ * of fds.  Each thread of q waits on ring q (io_uring_enter; the kernel
+ * wakes one waiter per completion), takes one completion (cq_lock),
+ * serves it as its session's request, and submits the entry's
+ * COMMIT_AND_FETCH on the same ring (sq_lock), then waits again.  So
+ * 200 workers cost 200 x PIFSD_URING_ENTRIES entries per queue, not
+ * threads or rings: the threads are the same whatever the number of
+ * file systems.
  *
- * The protocol (include/uapi/linux/fuse.h, 6.14; not in bookworm's
- * headers, so spelled out here): after INIT, whose reply asks for
- * FUSE_OVER_IO_URING, each thread registers one ring entry (a header
- * buffer and a payload buffer) for its CPU's queue with an
- * IORING_OP_URING_CMD on the /dev/fuse fd.  Once every CPU's queue has an
- * entry, the kernel sends requests there instead of /dev/fuse: it fills
- * an entry's header (the request header, the operation's first argument)
- * and payload (the rest), and completes that thread's command.  The
- * thread rebuilds the request as libfuse expects it, lets libfuse
- * dispatch it (fuse_session_process_buf), catches the reply in the
- * session's writev or splice hook, and hands it back with
- * COMMIT_AND_FETCH, which also waits for the next request.  FORGETs and
- * INTERRUPTs, and the notifications pifsd sends, stay on /dev/fuse, with
- * the usual loop.
+ * Slow requests.  A thread serving a copy-up, an fsync or a write that
+ * waits for a snapshot's pause holds one entry of one worker.  Another
+ * request (of any worker) completes its own entry on the shared ring,
+ * and any other idle thread of that CPU takes it: no completion waits
+ * for a busy thread.  What the kernel does need from a thread is the
+ * copy of a request into an entry's buffers: it runs as task work of
+ * the thread that submitted the entry's last command.  A busy thread
+ * runs its task work whenever it enters or leaves the kernel and while
+ * it sleeps interruptibly (a lock, a condition: a snapshot's pause), so
+ * only an uninterruptible sleep in the kernel (the disk write an fsync
+ * waits for) would delay the entries it submitted: FSYNC and FSYNCDIR
+ * run on a thread of their own while the ring thread waits
+ * interruptibly (pifsd_uring_blocking); what remains is the short
+ * uninterruptible waits inside other requests (a read from disk, the
+ * fsync at the end of a copy-up).  The threads that submit commands
+ * never end before the ring set does
+ * (a command's submitter exiting cancels it: the /dev/fuse pool, whose
+ * threads are replaced after a retire, submits nothing here; a new
+ * connection's registrations are handed to ring q's threads by
+ * kick_fd).  A worker's own requests beyond its entries of one queue
+ * wait in the kernel for one of them: each worker has
+ * PIFSD_URING_ENTRIES per CPU, so its slow requests hold back its own
+ * requests on that CPU only.
  *
- * One entry per thread, so a thread blocked in a slow request (a copy-up,
- * an fsync, a write waiting for a snapshot's pause) holds only its own
- * entry: the kernel gives the next request to another idle entry of the
- * same CPU, or queues it until one is free.
- *
- * Only the top file system (tftpboot/, nfsroot/) is served this way: a
- * ring entry belongs to one FUSE connection and each queue needs its own
- * threads, so rings per worker file system would be threads and payload
- * buffers per worker and CPU (sessions.c serves the workers' file
- * systems from one shared pool over /dev/fuse instead).
+ * Entries and memory: uring_conn.c.  FORGETs and INTERRUPTs, requests
+ * before a connection's entries are registered, and the notifications
+ * pifsd sends stay on /dev/fuse, with the pool (sessions.c), which runs
+ * 2 threads when the ring set runs and -o threads otherwise.
  *
  * The kernel offers io_uring only when the fuse module's enable_uring
  * parameter is set (off by default).  Setting it changes nothing for
  * other FUSE file systems (each server asks for it in its own INIT), so
- * pifsd sets it, unless -o uring=off.  If the kernel does not offer it,
- * or a ring cannot be made, pifsd serves /dev/fuse as before.
+ * pifsd sets it, unless -o uring=off.  If the kernel does not have it,
+ * or the rings cannot be made (io_uring disabled), every file system is
+ * served by /dev/fuse, as with -o uring=off; a session that cannot get
+ * its entries (no memory) asks for nothing and uses /dev/fuse.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -64,49 +78,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/uio.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "kabi.h"
-#include "pifsd.h"
+#include "uring.h"
 #include "util.h"
 
-/* The room in front of the payload where a FUSE_WRITE's header and
- * first argument are put back, so libfuse sees one buffer without the
- * data being copied. */
-#define PREFIX (sizeof(struct k_in_header) + K_URING_OP_SZ)
+#define SQ_ENTRIES 64
+#define CQ_ENTRIES 1024
 
-enum { UD_CMD = 1, UD_STOP = 2 };
-
-struct pifsd_uthr {
-	struct pifsd *d;
-	pthread_t th;
-	int started;
-	unsigned qid;
-	struct io_uring ring;
-	int ring_ok;
-	struct k_req_header *hdr;
-	char *area;    /* mmap: PREFIX bytes, then the payload */
-	char *payload; /* area + PREFIX */
-	char *req;     /* a copy of other requests (names live in them) */
-	struct iovec reg[2];
-	/* The request being served: its reply, from whichever thread. */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	uint64_t unique; /* 0: none; read unlocked by the hooks */
-	int replied;
-	uint64_t served; /* this thread's own count */
-};
-
-static __thread struct pifsd_uthr *cur;
-
-static size_t page_round(size_t n)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-
-	return (n + pg - 1) / pg * pg;
-}
+__thread struct pifsd_uthr *pifsd_uring_cur;
 
 /* The number of queues the kernel makes: one per possible CPU. */
 static unsigned possible_cpus(void)
@@ -138,173 +119,40 @@ static unsigned possible_cpus(void)
 	return max ? max : 1;
 }
 
-int pifsd_uring_prepare(struct pifsd *d)
-{
-	static const char param[] = "/sys/module/fuse/parameters/enable_uring";
-	char c = 0;
-	int fd;
+/* ---- submitting (any thread of the queue, or the stopping one) ---- */
 
-	if (!d->uring.want)
+/* Submit what the SQ holds; with sq_lock held. */
+static int enter(struct pifsd_uring_q *q, unsigned wait)
+{
+	struct io_uring_sq *sq = &q->ring.sq;
+	unsigned n;
+	int r;
+
+	/* The tail other threads' io_uring_enter calls read too. */
+	io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+	sq->sqe_head = sq->sqe_tail;
+	n = sq->sqe_tail - io_uring_smp_load_acquire(sq->khead);
+	if (!n && !wait)
 		return 0;
-	fd = open(param, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		fd = open(param, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pifs_info("kernel has no FUSE over io_uring: requests by /dev/fuse");
-		d->uring.want = 0;
-		return 0;
-	}
-	if (pread(fd, &c, 1, 0) == 1 && c != 'Y') {
-		if (pwrite(fd, "Y", 1, 0) == 1)
-			pifs_info("set fuse.enable_uring=Y (FUSE over io_uring; -o uring=off to leave it)");
-		else {
-			pifs_info("cannot set fuse.enable_uring: requests by /dev/fuse");
-			d->uring.want = 0;
-		}
-	}
-	close(fd);
-	return 0;
+	do
+		r = (int)syscall(__NR_io_uring_enter, q->ring.ring_fd, n, wait,
+				 wait ? IORING_ENTER_GETEVENTS : 0, NULL, 0);
+	while (r < 0 && errno == EINTR && !wait);
+	return r < 0 ? -errno : 0;
 }
 
-void pifsd_uring_note_init(struct pifsd *d, const struct k_init_in *in)
+/* A zeroed 128-byte SQE (SQE128), with sq_lock held; NULL if the ring
+ * is full even after submitting what it holds.  (The struct declares 64
+ * bytes and a zero-length cmd[]: the pointer is laundered so that the
+ * compiler does not take the second half for out of bounds.) */
+static struct io_uring_sqe *sqe_get(struct pifsd_uring_q *q)
 {
-	d->uring.offered = d->uring.want && in->major == 7 &&
-			   in->minor >= 42 && (in->flags & K_FUSE_INIT_EXT) &&
-			   (in->flags2 & K_FUSE_OVER_IO_URING_FLAGS2);
-}
-
-static void *uthr_main(void *arg);
-
-static void uthr_free(struct pifsd_uthr *t)
-{
-	if (t->ring_ok)
-		io_uring_queue_exit(&t->ring);
-	t->ring_ok = 0;
-	if (t->area)
-		munmap(t->area, PREFIX + t->d->uring.payload_sz);
-	if (t->hdr)
-		munmap(t->hdr, sizeof(*t->hdr));
-	free(t->req);
-	t->area = t->req = NULL;
-	t->hdr = NULL;
-	pthread_mutex_destroy(&t->lock);
-	pthread_cond_destroy(&t->cond);
-}
-
-static void free_all(struct pifsd_uring *u)
-{
-	for (unsigned i = 0; i < u->nthr; i++)
-		uthr_free(&u->thr[i]);
-	free(u->thr);
-	u->thr = NULL;
-	u->nthr = 0;
-	if (u->stop_fd >= 0)
-		close(u->stop_fd);
-	u->stop_fd = -1;
-}
-
-/* Called with libfuse's INIT reply, before it is written: make every
- * ring and buffer now, so that the kernel is only asked for io_uring when
- * each queue will surely get its entries (once asked, it holds every
- * request until they are all there). */
-int pifsd_uring_init_reply(struct pifsd *d, struct k_init_out *o)
-{
-	struct pifsd_uring *u = &d->uring;
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE), psz;
-	uint16_t max_pages = o->max_pages;
-	unsigned per;
-
-	if (!u->offered)
-		return 0;
-	psz = o->max_write;
-	if (!(o->flags & K_FUSE_MAX_PAGES))
-		max_pages = 32; /* the kernel's default */
-	if ((size_t)max_pages * pg > psz)
-		psz = (size_t)max_pages * pg;
-	if (psz < 8192)
-		psz = 8192;
-	u->payload_sz = page_round(psz);
-	u->nq = possible_cpus();
-	per = u->threads / u->nq;
-	if (per < 2)
-		per = 2;
-	u->nthr = u->nq * per;
-	u->stop_fd = eventfd(0, EFD_CLOEXEC);
-	u->thr = calloc(u->nthr, sizeof(*u->thr));
-	if (u->stop_fd < 0 || !u->thr)
-		goto fail;
-	for (unsigned i = 0; i < u->nthr; i++) {
-		struct pifsd_uthr *t = &u->thr[i];
-		struct io_uring_params p = { .flags = IORING_SETUP_SQE128 };
-		int r;
-
-		t->d = d;
-		t->qid = i % u->nq;
-		pthread_mutex_init(&t->lock, NULL);
-		pthread_cond_init(&t->cond, NULL);
-		t->hdr = mmap(NULL, sizeof(*t->hdr), PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		t->area = mmap(NULL, PREFIX + u->payload_sz,
-			       PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (t->hdr == MAP_FAILED || t->area == MAP_FAILED) {
-			t->hdr = t->hdr == MAP_FAILED ? NULL : t->hdr;
-			t->area = t->area == MAP_FAILED ? NULL : t->area;
-			errno = ENOMEM;
-			goto fail;
-		}
-		t->payload = t->area + PREFIX;
-		if (!(t->req = malloc(PREFIX + u->payload_sz)))
-			goto fail;
-		r = io_uring_queue_init_params(4, &t->ring, &p);
-		if (r < 0) {
-			errno = -r;
-			goto fail;
-		}
-		t->ring_ok = 1;
-		t->reg[0] = (struct iovec){ t->hdr, sizeof(*t->hdr) };
-		t->reg[1] = (struct iovec){ t->payload, u->payload_sz };
-	}
-	/* The threads start now, and register their entries as soon as
-	 * the kernel has taken the INIT reply (-EAGAIN until then): if one
-	 * cannot start, the kernel is not asked. */
-	u->enabled = 1;
-	for (unsigned i = 0; i < u->nthr; i++) {
-		struct pifsd_uthr *t = &u->thr[i];
-		int r = pthread_create(&t->th, NULL, uthr_main, t);
-
-		if (r != 0) {
-			u->enabled = 0;
-			pifsd_uring_stop(d);
-			pifs_info("cannot start io_uring threads (%s): requests by /dev/fuse",
-				  strerror(r));
-			return 0;
-		}
-		t->started = 1;
-	}
-	o->flags |= K_FUSE_INIT_EXT;
-	o->flags2 |= K_FUSE_OVER_IO_URING_FLAGS2;
-	pifs_info("FUSE over io_uring: %u queues, %u threads", u->nq, u->nthr);
-	return 0;
-fail:
-	pifs_info("cannot make io_uring rings (%s): requests by /dev/fuse",
-		  strerror(errno));
-	free_all(u);
-	return 0;
-}
-
-/* A zeroed 128-byte SQE (SQE128), or NULL if the ring is full even after
- * submitting what it holds.  (The struct declares 64 bytes and a
- * zero-length cmd[]: the pointer is laundered so that the compiler does
- * not take the second half for out of bounds.) */
-static struct io_uring_sqe *sqe_get(struct pifsd_uthr *t)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
 	void *p;
 
 	if (!sqe) {
-		io_uring_submit(&t->ring);
-		sqe = io_uring_get_sqe(&t->ring);
+		enter(q, 0);
+		sqe = io_uring_get_sqe(&q->ring);
 	}
 	if (!sqe)
 		return NULL;
@@ -314,147 +162,376 @@ static struct io_uring_sqe *sqe_get(struct pifsd_uthr *t)
 	return p;
 }
 
-static int prep_cmd(struct pifsd_uthr *t, unsigned op, uint64_t commit)
+static int prep_cmd(struct pifsd_uring_q *q, struct pifsd_uent *e,
+		    unsigned op, uint64_t commit)
 {
-	struct io_uring_sqe *sqe = sqe_get(t);
+	struct io_uring_sqe *sqe = sqe_get(q);
 	struct k_cmd_req *c;
 
 	if (!sqe)
 		return -EBUSY;
 	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = t->d->top->fd;
+	sqe->fd = e->c->fd;
 	sqe->cmd_op = op;
-	sqe->addr = (uint64_t)(uintptr_t)t->reg;
+	sqe->addr = (uint64_t)(uintptr_t)e->reg;
 	sqe->len = 2;
-	sqe->user_data = UD_CMD;
+	sqe->user_data = (uint64_t)(uintptr_t)e;
 	c = (struct k_cmd_req *)sqe->cmd;
 	c->commit_id = commit;
-	c->qid = (uint16_t)t->qid;
+	c->qid = (uint16_t)e->qid;
 	return 0;
 }
 
-/* Hand the request in t's entry to libfuse; wait for its reply. */
-static void serve(struct pifsd_uthr *t)
+/* Queue a command for entry e and submit it: called by the threads of
+ * e's queue only (see the top comment: submitters live as long as the
+ * ring set). */
+int pifsd_uring_submit(struct pifsd_uring_q *q, struct pifsd_uent *e,
+		       unsigned op, uint64_t commit)
 {
-	const struct k_in_header *ih = (const void *)t->hdr->in_out;
-	struct k_in_header h = *ih;
-	uint32_t psz = t->hdr->ent.payload_sz;
-	struct fuse_buf fb = { 0 };
-	size_t arg0;
-	char *start;
+	int r;
 
-	if (h.len < sizeof(h) + psz || psz > t->d->uring.payload_sz ||
-	    (arg0 = h.len - sizeof(h) - psz) > K_URING_OP_SZ) {
-		pifs_err("io_uring: malformed request (opcode %u, len %u, payload %u)",
-			 h.opcode, h.len, psz);
-		struct k_out_header *oh = (void *)t->hdr->in_out;
+	pthread_mutex_lock(&q->sq_lock);
+	r = prep_cmd(q, e, op, commit);
+	if (r == 0)
+		r = enter(q, 0);
+	pthread_mutex_unlock(&q->sq_lock);
+	return r;
+}
 
-		oh->len = sizeof(*oh);
-		oh->error = -EIO;
-		oh->unique = h.unique;
-		t->hdr->ent.payload_sz = 0;
+/* Entries are waiting in q->pending: wake one of q's threads. */
+void pifsd_uring_kick(struct pifsd_uring_q *q)
+{
+	uint64_t one = 1;
+
+	(void)!write(q->kick_fd, &one, sizeof(one));
+}
+
+/* (Re)arm the poll on kick_fd; with sq_lock held. */
+static void arm_kick(struct pifsd_uring_q *q)
+{
+	struct io_uring_sqe *sqe = sqe_get(q);
+
+	if (!sqe)
 		return;
+	io_uring_prep_poll_multishot(sqe, q->kick_fd, POLLIN);
+	sqe->user_data = PIFSD_UD_KICK;
+}
+
+/* Register the entries handed to q (init_sent), on q's own thread. */
+static void register_pending(struct pifsd_uring_q *q, int rearm)
+{
+	struct pifsd_uent *list;
+	uint64_t v;
+
+	(void)!read(q->kick_fd, &v, sizeof(v));
+	pthread_mutex_lock(&q->sq_lock);
+	if (rearm)
+		arm_kick(q);
+	list = q->pending;
+	q->pending = NULL;
+	for (struct pifsd_uent *e = list, *next; e; e = next) {
+		next = e->next;
+		e->next = NULL;
+		if (prep_cmd(q, e, K_CMD_REGISTER, 0) < 0) {
+			pthread_mutex_unlock(&q->sq_lock);
+			pifsd_uconn_ent_done(q, e, -EBUSY);
+			pthread_mutex_lock(&q->sq_lock);
+		}
 	}
-	if (h.opcode == K_FUSE_WRITE) {
-		/* The data is consumed before the reply overwrites it. */
-		start = t->payload - arg0 - sizeof(h);
-	} else {
-		/* Other handlers may still read their names after replying,
-		 * and the reply lands in the payload: a copy. */
-		start = t->req;
-		memcpy(start + sizeof(h) + arg0, t->payload, psz);
+	enter(q, 0);
+	pthread_mutex_unlock(&q->sq_lock);
+}
+
+/* ---- the threads ---- */
+
+/* Take one completion of q's ring: 1, or 0 if there is none. */
+static int take(struct pifsd_uring_q *q, uint64_t *ud, int *res,
+		unsigned *flags)
+{
+	struct io_uring_cqe *cqe;
+	int got = 0;
+
+	pthread_mutex_lock(&q->cq_lock);
+	if (io_uring_peek_cqe(&q->ring, &cqe) == 0 && cqe) {
+		*ud = cqe->user_data;
+		*res = cqe->res;
+		*flags = cqe->flags;
+		io_uring_cqe_seen(&q->ring, cqe);
+		got = 1;
 	}
-	memcpy(start, &h, sizeof(h));
-	memcpy(start + sizeof(h), t->hdr->op_in, arg0);
-	fb.mem = start;
-	fb.size = h.len;
-
-	pthread_mutex_lock(&t->lock);
-	t->replied = 0;
-	__atomic_store_n(&t->unique, h.unique, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&t->lock);
-
-	fuse_session_process_buf(t->d->top->se, &fb);
-
-	pthread_mutex_lock(&t->lock);
-	while (!t->replied)
-		pthread_cond_wait(&t->cond, &t->lock);
-	__atomic_store_n(&t->unique, 0, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&q->cq_lock);
+	return got;
 }
 
 static void *uthr_main(void *arg)
 {
 	struct pifsd_uthr *t = arg;
-	struct io_uring_sqe *sqe;
-	struct io_uring_cqe *cqe;
+	struct pifsd_uring_q *q = t->q;
 	cpu_set_t set;
 	sigset_t all;
-	unsigned tries = 0;
-	int r;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	cur = t;
+	pifsd_uring_cur = t;
 	CPU_ZERO(&set);
-	CPU_SET(t->qid, &set);
+	CPU_SET(q->qid, &set);
 	/* Not allowed there (a cpuset): it still works, across CPUs. */
 	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	/* Each thread polls kick_fd itself: a poll's wake-up runs as task
+	 * work of its submitter, which must be a thread of the ring set
+	 * (not the main thread, which may wait uninterruptibly in a mount
+	 * of a worker whose requests need these entries). */
+	pthread_mutex_lock(&q->sq_lock);
+	arm_kick(q);
+	enter(q, 0);
+	pthread_mutex_unlock(&q->sq_lock);
 
-	if (!(sqe = sqe_get(t)))
-		return NULL;
-	io_uring_prep_poll_add(sqe, t->d->uring.stop_fd, POLLIN);
-	sqe->user_data = UD_STOP;
-	if (prep_cmd(t, K_CMD_REGISTER, 0) < 0)
-		return NULL;
 	for (;;) {
-		r = io_uring_submit_and_wait(&t->ring, 1);
-		if (r < 0 && r != -EINTR) {
-			pifs_err("io_uring: submit: %s", strerror(-r));
-			break;
-		}
-		if (io_uring_peek_cqe(&t->ring, &cqe) != 0)
-			continue;
-		uint64_t ud = cqe->user_data;
-		int res = cqe->res;
+		uint64_t ud;
+		unsigned flags;
+		int res;
 
-		io_uring_cqe_seen(&t->ring, cqe);
-		if (ud == UD_STOP)
-			break;
-		if (res == -EAGAIN && tries++ < 5000) {
-			/* The kernel has not taken the INIT reply yet. */
-			usleep(1000);
-			if (prep_cmd(t, K_CMD_REGISTER, 0) < 0)
+		if (!take(q, &ud, &res, &flags)) {
+			int r;
+
+			pthread_mutex_lock(&q->sq_lock);
+			/* Waits without the lock: enter() only needs it to
+			 * publish the tail, done before the wait. */
+			io_uring_smp_store_release(q->ring.sq.ktail,
+						   q->ring.sq.sqe_tail);
+			q->ring.sq.sqe_head = q->ring.sq.sqe_tail;
+			pthread_mutex_unlock(&q->sq_lock);
+			r = (int)syscall(__NR_io_uring_enter, q->ring.ring_fd,
+					 0, 1, IORING_ENTER_GETEVENTS, NULL, 0);
+			if (r < 0 && errno != EINTR && errno != EAGAIN &&
+			    errno != EBUSY) {
+				pifs_err("io_uring: queue %u: wait: %s", q->qid,
+					 strerror(errno));
 				break;
+			}
+			continue;
+		}
+		if (ud == PIFSD_UD_STOP)
+			break;
+		if (ud == PIFSD_UD_KICK) {
+			register_pending(q, !(flags & IORING_CQE_F_MORE));
 			continue;
 		}
 		if (res < 0) {
-			/* -ENOTCONN: unmounted; others: the kernel gave up
-			 * on io_uring and uses /dev/fuse. */
-			if (res != -ENOTCONN && res != -ECANCELED)
-				pifs_err("io_uring: queue %u: %s", t->qid,
-					 strerror(-res));
-			break;
+			pifs_debug("io_uring: queue %u: entry %d", q->qid, res);
+			pifsd_uconn_ent_done(q, (struct pifsd_uent *)ud, res);
+			continue;
 		}
-		serve(t);
+		pifsd_uconn_serve(t, (struct pifsd_uent *)ud);
 		t->served++;
-		if (prep_cmd(t, K_CMD_COMMIT_AND_FETCH, t->hdr->ent.commit_id) < 0) {
-			pifs_err("io_uring: queue %u: no room to commit", t->qid);
-			break;
-		}
 	}
 	return NULL;
+}
+
+/* ---- uninterruptible waits ---- */
+
+struct blocking {
+	int (*fn)(void *);
+	void *arg;
+	int r;
+};
+
+static void *blocking_main(void *p)
+{
+	struct blocking *b = p;
+
+	b->r = b->fn(b->arg);
+	return NULL;
+}
+
+/*
+ * fn(arg) on a thread of its own while the calling ring thread waits
+ * interruptibly (pthread_join), so that the task work of the entries it
+ * submitted runs meanwhile (see the top comment): for an fsync, whose
+ * disk wait is uninterruptible.  Elsewhere, or without a thread, fn is
+ * called here.
+ */
+int pifsd_uring_blocking(int (*fn)(void *), void *arg)
+{
+	struct blocking b = { fn, arg, 0 };
+	pthread_t th;
+
+	if (!pifsd_uring_cur ||
+	    pthread_create(&th, NULL, blocking_main, &b) != 0)
+		return fn(arg);
+	pthread_join(th, NULL);
+	return b.r;
+}
+
+/* ---- start and stop ---- */
+
+static int set_enable_uring(struct pifsd *d)
+{
+	static const char param[] = "/sys/module/fuse/parameters/enable_uring";
+	char c = 0;
+	int fd = open(param, O_RDWR | O_CLOEXEC);
+
+	(void)d;
+	if (fd < 0)
+		fd = open(param, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pifs_info("kernel has no FUSE over io_uring: requests by /dev/fuse");
+		return -EOPNOTSUPP;
+	}
+	if (pread(fd, &c, 1, 0) == 1 && c != 'Y') {
+		if (pwrite(fd, "Y", 1, 0) == 1) {
+			pifs_info("set fuse.enable_uring=Y (FUSE over io_uring; -o uring=off to leave it)");
+		} else {
+			pifs_info("cannot set fuse.enable_uring: requests by /dev/fuse");
+			close(fd);
+			return -EPERM;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+static void free_rings(struct pifsd_uring *u)
+{
+	for (unsigned i = 0; u->q && i < u->nq; i++) {
+		struct pifsd_uring_q *q = &u->q[i];
+
+		if (q->ring_ok)
+			io_uring_queue_exit(&q->ring);
+		q->ring_ok = 0;
+		if (q->kick_fd >= 0)
+			close(q->kick_fd);
+		pthread_mutex_destroy(&q->sq_lock);
+		pthread_mutex_destroy(&q->cq_lock);
+	}
+	for (unsigned i = 0; u->thr && i < u->nthr; i++) {
+		free(u->thr[i].req);
+		pthread_mutex_destroy(&u->thr[i].lock);
+		pthread_cond_destroy(&u->thr[i].cond);
+	}
+	free(u->q);
+	free(u->thr);
+	u->q = NULL;
+	u->thr = NULL;
+	u->nq = u->nthr = 0;
+}
+
+static int make_rings(struct pifsd *d)
+{
+	struct pifsd_uring *u = &d->uring;
+
+	u->nq = possible_cpus();
+	u->per_q = u->threads / u->nq;
+	if (u->per_q < 2)
+		u->per_q = 2;
+	u->nthr = u->nq * u->per_q;
+	u->q = calloc(u->nq, sizeof(*u->q));
+	u->thr = calloc(u->nthr, sizeof(*u->thr));
+	if (!u->q || !u->thr) {
+		free(u->q);
+		free(u->thr);
+		u->q = NULL;
+		u->thr = NULL;
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < u->nq; i++) {
+		struct pifsd_uring_q *q = &u->q[i];
+
+		q->d = d;
+		q->qid = i;
+		q->kick_fd = -1;
+		pthread_mutex_init(&q->sq_lock, NULL);
+		pthread_mutex_init(&q->cq_lock, NULL);
+	}
+	for (unsigned i = 0; i < u->nthr; i++) {
+		struct pifsd_uthr *t = &u->thr[i];
+
+		t->d = d;
+		t->q = &u->q[i / u->per_q];
+		pthread_mutex_init(&t->lock, NULL);
+		pthread_cond_init(&t->cond, NULL);
+	}
+	for (unsigned i = 0; i < u->nq; i++) {
+		struct pifsd_uring_q *q = &u->q[i];
+		struct io_uring_params p = {
+			.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE,
+			.cq_entries = CQ_ENTRIES,
+		};
+		int r = io_uring_queue_init_params(SQ_ENTRIES, &q->ring, &p);
+
+		if (r < 0)
+			return r;
+		q->ring_ok = 1;
+		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (q->kick_fd < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Post n STOP completions on q (each ends one of its threads). */
+static void post_stop(struct pifsd_uring_q *q, unsigned n)
+{
+	pthread_mutex_lock(&q->sq_lock);
+	for (unsigned i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = sqe_get(q);
+
+		if (!sqe)
+			break;
+		io_uring_prep_nop(sqe);
+		sqe->user_data = PIFSD_UD_STOP;
+	}
+	enter(q, 0);
+	pthread_mutex_unlock(&q->sq_lock);
+}
+
+int pifsd_uring_prepare(struct pifsd *d)
+{
+	struct pifsd_uring *u = &d->uring;
+	sigset_t all, old;
+	int r;
+
+	if (!u->want || set_enable_uring(d) < 0)
+		return 0;
+	if ((r = make_rings(d)) < 0) {
+		pifs_info("cannot make io_uring rings (%s): requests by /dev/fuse",
+			  strerror(-r));
+		free_rings(u);
+		return 0;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned i = 0; i < u->nthr; i++) {
+		r = pthread_create(&u->thr[i].th, NULL, uthr_main, &u->thr[i]);
+		if (r != 0)
+			break;
+		u->thr[i].started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		pifs_info("cannot start io_uring threads (%s): requests by /dev/fuse",
+			  strerror(r));
+		pifsd_uring_stop(d);
+		return 0;
+	}
+	u->enabled = 1;
+	pifs_info("FUSE over io_uring: %u queues, %u threads, %u entries per "
+		  "file system and queue", u->nq, u->nthr, PIFSD_URING_ENTRIES);
+	return 0;
 }
 
 void pifsd_uring_stop(struct pifsd *d)
 {
 	struct pifsd_uring *u = &d->uring;
-	uint64_t one = 1, served = 0;
+	uint64_t served = 0;
 
-	if (!u->thr)
+	if (!u->thr) {
+		pifsd_uconn_free_all(d);
 		return;
-	if (u->stop_fd >= 0)
-		(void)!write(u->stop_fd, &one, sizeof(one));
+	}
+	__atomic_store_n(&u->stopping, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < u->nq; i++)
+		post_stop(&u->q[i], u->per_q);
 	for (unsigned i = 0; i < u->nthr; i++)
 		if (u->thr[i].started) {
 			pthread_join(u->thr[i].th, NULL);
@@ -463,137 +540,13 @@ void pifsd_uring_stop(struct pifsd *d)
 	if (u->enabled)
 		pifs_info("FUSE over io_uring: %llu requests served",
 			  (unsigned long long)served);
-	free_all(u);
-}
-
-/* The entry whose request has this id, or NULL (a /dev/fuse request, a
- * notification).  Mostly the calling thread's own. */
-static struct pifsd_uthr *owner(struct pifsd *d, uint64_t unique)
-{
-	if (!unique)
-		return NULL;
-	if (cur && __atomic_load_n(&cur->unique, __ATOMIC_ACQUIRE) == unique)
-		return cur;
-	for (unsigned i = 0; i < d->uring.nthr; i++)
-		if (__atomic_load_n(&d->uring.thr[i].unique, __ATOMIC_ACQUIRE) ==
-		    unique)
-			return &d->uring.thr[i];
-	return NULL;
-}
-
-static void done(struct pifsd_uthr *t, int32_t error, uint64_t unique,
-		 size_t psz)
-{
-	struct k_out_header *oh = (void *)t->hdr->in_out;
-
-	oh->len = (uint32_t)(sizeof(*oh) + psz);
-	oh->error = error;
-	oh->unique = unique;
-	t->hdr->ent.payload_sz = (uint32_t)psz;
-	t->replied = 1;
-	pthread_cond_signal(&t->cond);
-}
-
-int pifsd_uring_writev(struct pifsd *d, const struct iovec *iov, int count,
-		       ssize_t *res)
-{
-	const struct k_out_header *oh;
-	struct pifsd_uthr *t;
-	size_t total = 0, off = 0;
-
-	if (!d->uring.enabled || count < 1 ||
-	    iov[0].iov_len < sizeof(struct k_out_header))
-		return 0;
-	oh = iov[0].iov_base;
-	if (!(t = owner(d, oh->unique)))
-		return 0;
-	for (int i = 0; i < count; i++)
-		total += iov[i].iov_len;
-	pthread_mutex_lock(&t->lock);
-	if (total - sizeof(*oh) > d->uring.payload_sz) {
-		done(t, -EIO, oh->unique, 0);
-	} else {
-		/* The header's first iov may carry data after it. */
-		for (int i = 0; i < count; i++) {
-			const char *b = iov[i].iov_base;
-			size_t l = iov[i].iov_len;
-
-			if (i == 0) {
-				b += sizeof(*oh);
-				l -= sizeof(*oh);
-			}
-			if (l && b != t->payload + off)
-				memcpy(t->payload + off, b, l);
-			off += l;
+	u->enabled = 0;
+	/* Closing the rings cancels the entries' commands. */
+	for (unsigned i = 0; i < u->nq; i++)
+		if (u->q[i].ring_ok) {
+			io_uring_queue_exit(&u->q[i].ring);
+			u->q[i].ring_ok = 0;
 		}
-		done(t, oh->error, oh->unique, off);
-	}
-	pthread_mutex_unlock(&t->lock);
-	*res = (ssize_t)total;
-	return 1;
-}
-
-static int read_full(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t r = read(fd, (char *)buf + got, len - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
-int pifsd_uring_splice(struct pifsd *d, int pipe_fd, int fuse_fd, size_t len,
-		       ssize_t *res)
-{
-	struct k_out_header oh;
-	struct pifsd_uthr *t = cur;
-	int ok;
-
-	/* libfuse splices a reply only from the request's own thread. */
-	if (!d->uring.enabled || !t ||
-	    !__atomic_load_n(&t->unique, __ATOMIC_ACQUIRE) || len < sizeof(oh))
-		return 0;
-	if (read_full(pipe_fd, &oh, sizeof(oh)) < 0)
-		return 0; /* an empty pipe: libfuse's own error path */
-	if (oh.unique != t->unique || len - sizeof(oh) > d->uring.payload_sz) {
-		/* A notification, or too big: to /dev/fuse, as it was. */
-		char *b = malloc(len);
-
-		if (!b || read_full(pipe_fd, b + sizeof(oh), len - sizeof(oh)) < 0) {
-			free(b);
-			errno = EIO;
-			*res = -1;
-			return 1;
-		}
-		memcpy(b, &oh, sizeof(oh));
-		*res = write(fuse_fd, b, len);
-		free(b);
-		return 1;
-	}
-	ok = read_full(pipe_fd, t->payload, len - sizeof(oh)) == 0;
-	pthread_mutex_lock(&t->lock);
-	if (ok)
-		done(t, oh.error, oh.unique, len - sizeof(oh));
-	else
-		done(t, -EIO, oh.unique, 0);
-	pthread_mutex_unlock(&t->lock);
-	*res = (ssize_t)len;
-	return 1;
-}
-
-void *pifsd_uring_buf(size_t size)
-{
-	struct pifsd_uthr *t = cur;
-
-	if (!t || !__atomic_load_n(&t->unique, __ATOMIC_RELAXED) ||
-	    size > t->d->uring.payload_sz)
-		return NULL;
-	return t->payload;
+	pifsd_uconn_free_all(d);
+	free_rings(u);
 }

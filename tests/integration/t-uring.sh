@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # FUSE over io_uring (fs/uring.c): where the kernel has it, pifsd serves
-# the top file system's requests (tftpboot/, nfsroot/) from per-CPU rings,
-# and every worker's file system from the shared pool over /dev/fuse
-# (fs/sessions.c).  Everything a user does in a view must give the same
+# every file system's requests (the top: tftpboot/, nfsroot/; each
+# worker's: t-uring-workers.sh) from one set of per-CPU rings, and
+# /dev/fuse otherwise.  Everything a user does in a view must give the same
 # bytes, attributes and errors with and without rings (-o uring=off), at
 # the edges of the buffers too: 1 MiB reads and writes (the payload
 # size), reads from both CPUs at once, 255-byte names, a 3.9 KiB xattr
