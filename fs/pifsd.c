@@ -476,6 +476,8 @@ int main(int argc, char **argv)
 	struct stat st;
 	int r, ret = 1, opened = 0, ready_fd = -1, handlers = 0;
 
+	if (pifsd_is_selfmount(argc, argv))
+		return pifsd_selfmount_main(argc, argv);
 	{
 		const char *caller = getenv("PIFS_CALLER");
 

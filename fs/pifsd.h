@@ -176,6 +176,17 @@ void pifsd_ctl_stop(struct pifsd *d);
  * is released. */
 int pifsd_pt_hook(struct pifsd *d);
 int pifsd_io_hook(struct pifsd_sb *sb);
+
+/* selfmount.c: a worker's mount point is inside the top, which pifsd
+ * serves, so its mount and unmount walk it from a helper process
+ * (pifsd itself, /proc/self/exe, in a helper mode): a kill of pifsd
+ * mid-walk then leaves nothing waiting.  pifsd_selfmount returns the new
+ * /dev/fuse fd, pifsd_selfumount 0 (a lazy unmount); -errno with the
+ * cause logged.  pifsd_is_selfmount tells main() it is the helper. */
+int pifsd_selfmount(struct pifsd *d, const char *mountpoint);
+int pifsd_selfumount(struct pifsd *d, const char *mountpoint);
+int pifsd_is_selfmount(int argc, char **argv);
+int pifsd_selfmount_main(int argc, char **argv);
 int pifsd_pt_open(struct pifsd *d, uint64_t ino, int fd, int golden, int alias,
 		  enum pifsd_io *mode, uint32_t *backing_id);
 void pifsd_pt_file_info(struct fuse_file_info *fi, enum pifsd_io mode);

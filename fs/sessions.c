@@ -98,6 +98,33 @@ static int arm(struct pifsd *d, struct pifsd_sb *sb, int op)
 	return epoll_ctl(d->pool.epfd, op, sb->fd, &ev) < 0 ? -errno : 0;
 }
 
+/*
+ * End a mounted session's connection and detach its mount.  The top's
+ * is libfuse's own unmount (its mount point is outside pifs).  A
+ * worker's fd number is the session's (fuse_session_destroy closes it at
+ * exit), so it is not closed but replaced by /dev/null, which releases
+ * the FUSE device all the same; the lazy unmount walks the top, so the
+ * helper makes it (selfmount.c).
+ */
+static void sb_unmount(struct pifsd_sb *sb)
+{
+	int nul;
+
+	if (!sb->view) {
+		fuse_session_unmount(sb->se);
+		sb->fd = -1;
+		return;
+	}
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nul < 0 || dup3(nul, sb->fd, O_CLOEXEC) < 0)
+		pifs_err("cannot end the connection of worker '%s': %s",
+			 sb->view->name, strerror(errno));
+	if (nul >= 0)
+		close(nul);
+	sb->fd = -1;
+	pifsd_selfumount(sb->d, sb->mountpoint);
+}
+
 /* On failure sb is unmounted and kept with the retired (freed at exit). */
 int pifsd_sb_mount(struct pifsd_sb *sb, const char *mountpoint)
 {
@@ -106,14 +133,28 @@ int pifsd_sb_mount(struct pifsd_sb *sb, const char *mountpoint)
 
 	if (!(sb->mountpoint = strdup(mountpoint)))
 		goto fail;
-	if (fuse_session_mount(sb->se, mountpoint) != 0) {
-		r = -EIO; /* libfuse said why (stderr, or the log) */
-		goto fail;
+	if (!sb->view) {
+		/* The top: its mount point is outside pifs. */
+		if (fuse_session_mount(sb->se, mountpoint) != 0) {
+			r = -EIO; /* libfuse said why (stderr, or the log) */
+			goto fail;
+		}
+		sb->fd = fuse_session_fd(sb->se);
+	} else {
+		/* A worker: its mount point is in the top (selfmount.c). */
+		if ((r = pifsd_selfmount(d, mountpoint)) < 0)
+			goto fail;
+		sb->fd = r;
 	}
-	sb->fd = fuse_session_fd(sb->se);
-	/* The hooks see its INIT (io_uring) and catch ring replies. */
+	/* The hooks see its INIT (io_uring) and catch ring replies; for a
+	 * worker this also gives the session its fd. */
 	if ((r = pifsd_io_hook(sb)) < 0) {
-		fuse_session_unmount(sb->se);
+		if (sb->view) {
+			close(sb->fd);
+			pifsd_selfumount(d, mountpoint);
+		} else {
+			fuse_session_unmount(sb->se);
+		}
 		sb->fd = -1;
 		goto fail;
 	}
@@ -122,8 +163,7 @@ int pifsd_sb_mount(struct pifsd_sb *sb, const char *mountpoint)
 	fl = fcntl(sb->fd, F_GETFL);
 	if (fl < 0 || fcntl(sb->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		r = -errno;
-		fuse_session_unmount(sb->se);
-		sb->fd = -1;
+		sb_unmount(sb);
 		goto fail;
 	}
 	pthread_mutex_lock(&d->sb_lock);
@@ -187,8 +227,7 @@ void pifsd_sb_retire(struct pifsd_sb *sb)
 		/* Closes the fd (the kernel ends the connection, so an NFS
 		 * server still holding files of a removed worker gets
 		 * ENOTCONN), then detaches the mount if it is still there. */
-		fuse_session_unmount(sb->se);
-		sb->fd = -1;
+		sb_unmount(sb);
 		if (sb->view)
 			pifs_info("worker '%s' unmounted", sb->view->name);
 		/* What served it; its ring entries go once the kernel
