@@ -177,6 +177,14 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 	if (hit && cached_usable(s, ce)) {
 		oid = ce->oid;
 		nc->xxh = ce->xxh;
+		if (ce->flags & CE_SPARSE) {
+			ret = pifs_statcache_sparse(ce, e);
+			if (ret < 0)
+				return ret;
+			nc->flags |= CE_SPARSE;
+			nc->sp = ce->sp;
+			nc->nsparse = ce->nsparse;
+		}
 		goto found;
 	}
 	fd = openat(dirfd, name,
@@ -189,6 +197,28 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 	ret = pifs_fstat(fd, &fsb);
 	if (ret == 0 && (fsb.st_ino != sb->st_ino || !S_ISREG(fsb.st_mode)))
 		ret = -ESTALE;
+	if (ret == 0 && (uint64_t)fsb.st_size >= PIFS_BIGBLOB_MIN) {
+		ret = pifs_sparse_map(fd, (uint64_t)fsb.st_size, &e->ext,
+				      &e->next);
+		if (ret > 0) {
+			/* only its data (sparse.c) */
+			e->sparse = 1;
+			ret = pifs_sparse_blob(s->write ? s->g : NULL, s->g, fd,
+					       (uint64_t)fsb.st_size, e->ext,
+					       e->next, path, &oid, &nc->xxh,
+					       s->errbuf, s->errlen);
+			close(fd);
+			if (ret < 0)
+				return pifs_scan_fail(s, "read", path, ret);
+			if (e->next >= UINT32_MAX / 16)
+				return pifs_scan_fail(s, "read", path, -EFBIG);
+			nc->size = e->size = (uint64_t)fsb.st_size;
+			nc->flags |= CE_SPARSE;
+			nc->sp = e->ext;
+			nc->nsparse = (uint32_t)e->next;
+			goto found;
+		}
+	}
 	if (ret == 0 && (uint64_t)fsb.st_size >= PIFS_BIGBLOB_MIN) {
 		/* in chunks, never whole in memory (bigblob.c) */
 		ret = pifs_bigblob_progress(s->write ? s->g : NULL, s->g, fd,

@@ -354,8 +354,10 @@ static int meta_lines(const char *t, size_t len, struct oline **out,
 			goto bad;
 		lineno++;
 		if (lineno == 1) {
-			if ((size_t)(nl - p) != strlen(PIFS_META_HEADER) ||
-			    memcmp(p, PIFS_META_HEADER, (size_t)(nl - p)))
+			if (((size_t)(nl - p) != strlen(PIFS_META_HEADER) ||
+			     memcmp(p, PIFS_META_HEADER, (size_t)(nl - p))) &&
+			    ((size_t)(nl - p) != strlen(PIFS_META_HEADER_V2) ||
+			     memcmp(p, PIFS_META_HEADER_V2, (size_t)(nl - p))))
 				goto bad;
 		} else if (lineno == 2) {
 			if (nl - p < 8 || memcmp(p, "golden ", 7))
@@ -674,8 +676,8 @@ static int fast_count(struct pifs_git *g, unsigned *files, uint64_t *bytes)
 		    (ret = attach_old_oid(otree, &old.entries[i])) < 0)
 			goto out;
 	}
-	ret = pifs_diff_paths(g->st, &old, &g->meta, &cand, NULL, 0, &ch, &n,
-			      &cap);
+	ret = pifs_diff_paths(g, g->st, &old, &g->meta, &cand, NULL, 0, &ch,
+			      &n, &cap);
 	if (ret == 0) {
 		*files = (unsigned)n;
 		*bytes = 0;
