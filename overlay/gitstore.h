@@ -123,7 +123,7 @@ int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 			     char *errbuf, size_t errlen);
 void pifs_git_snapshot_abort(struct pifs_git *g);
 
-/* Reading while a mounted worker runs (design: overlay/git/snapshot.c).
+/* Reading while a mounted worker runs (design: overlay/git/snapshot_rounds.c).
  * preread: one round of the snapshot with the journal set (the caller
  * took it under a pause and resumed): reads, hashes and stages what
  * changed, tolerating changes under it, and keeps its stat cache for the

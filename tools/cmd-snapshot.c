@@ -226,7 +226,7 @@ static int resume_or_say(int cfd, const char *worker, char *err,
  *
  * On a mounted store the changed data is read while the worker runs and
  * the pause at the end only reads what changed meanwhile (the rounds of
- * overlay/git/snapshot.c): a write waits for the journal hand-overs and
+ * overlay/git/snapshot_rounds.c): a write waits for the journal hand-overs and
  * that last short scan, not for the whole read.
  */
 static int snapshot_one(struct pifs_git *g, int cfd, const char *worker,

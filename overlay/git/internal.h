@@ -339,6 +339,11 @@ int pifs_bigblob_same_sparse(struct pifs_git *g, const unsigned char oid[20],
 /* Forget the spilled blobs (pifs_git_staged_drop). */
 void pifs_bigblob_drop(struct pifs_git *g);
 
+/* snapshot.c: drop what a prepare or a round built, but not the staged
+ * objects; snapshot_rounds.c: drop the rounds' state. */
+void pifs_snapshot_prepared_clear(struct pifs_git *g);
+void pifs_snapshot_rounds_clear(struct pifs_git *g);
+
 /* sparse.c: which files are stored sparse, and how (design there).
  * A run of zero blocks shorter than PIFS_SPARSE_HOLE is data; a file
  * with fewer than PIFS_SPARSE_MIN bytes in longer runs is whole. */
