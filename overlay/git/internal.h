@@ -239,11 +239,14 @@ struct scan {
 	int distrust;		/* the cache is a round's: a journaled path
 				 * is read again whatever its stat says */
 	int64_t start;
+	uint64_t bytes; /* of files read (for progress) */
 	char *errbuf;
 	size_t errlen;
 };
 
 int pifs_scan_fail(struct scan *s, const char *what, const char *path, int err);
+/* Tell the progress callback (gitstore.h) how far the scan is. */
+void pifs_scan_tell(struct scan *s);
 int pifs_scan_unstable(struct scan *s, const char *path, int err, int dir);
 int pifs_scan_add(struct scan *s, const char *path, const struct stat *sb,
 		  struct pifs_meta_entry **out);

@@ -34,6 +34,13 @@ int pifs_scan_fail(struct scan *s, const char *what, const char *path, int err)
 	return err;
 }
 
+void pifs_scan_tell(struct scan *s)
+{
+	if (s->g && s->g->progress && s->write)
+		s->g->progress(s->g->progress_arg, NULL, 0, s->m->count,
+			       s->bytes);
+}
+
 /* In a round read while the worker runs (s->unpaused), an entry that
  * changes under the scan (gone, replaced, shorter than its stat said, a
  * big file whose two reads differ) is no failure: it is left out and
@@ -213,6 +220,7 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 			if (e->next >= UINT32_MAX / 16)
 				return pifs_scan_fail(s, "read", path, -EFBIG);
 			nc->size = e->size = (uint64_t)fsb.st_size;
+			s->bytes += pifs_meta_sparse_data(e);
 			nc->flags |= CE_SPARSE;
 			nc->sp = e->ext;
 			nc->nsparse = (uint32_t)e->next;
@@ -228,6 +236,7 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 		if (ret < 0)
 			return pifs_scan_fail(s, "read", path, ret);
 		nc->size = e->size = (uint64_t)fsb.st_size;
+		s->bytes += e->size;
 		goto found;
 	}
 	if (ret == 0)
@@ -239,6 +248,7 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 	nc->xxh = XXH3_64bits(buf, len);
 	nc->size = len;
 	e->size = len;
+	s->bytes += len;
 	if (ce && S_ISREG(ce->mode) && ce->xxh == nc->xxh && ce->size == len &&
 	    cached_usable(s, ce)) {
 		oid = ce->oid;
@@ -498,6 +508,7 @@ int pifs_scan_entry(struct scan *s, int dfd, const char *name, char *path,
 	}
 	if (ret == 0)
 		ret = pifs_scan_cache_put(s, &nc, e);
+	pifs_scan_tell(s);
 	return ret;
 }
 

@@ -148,6 +148,7 @@ static int take_cached(struct scan *s, size_t k)
 			return ret;
 	}
 	s->old.cursor = end;
+	pifs_scan_tell(s);
 	return 0;
 }
 
