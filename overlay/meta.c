@@ -592,8 +592,9 @@ int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
 				goto fail;
 			}
 			if (m->entries[m->count - 1].sparse && !v2) {
-				pifs_seterr(errbuf, errlen, "line %zu: a sparse "
-					    "file in a v1 META", lineno);
+				pifs_seterr(errbuf, errlen,
+					    "line %zu: a sparse file in a v1 "
+					    "META", lineno);
 				ret = -EINVAL;
 				goto fail;
 			}

@@ -670,7 +670,8 @@ static int cmp_put(struct sink *k, const unsigned char *p, size_t n,
 		if (x && *got >= x->off) {
 			to = x->off + x->len;
 			m = to - *got < n ? (size_t)(to - *got) : n;
-			if (git_odb_stream_write(k->cmp, (const char *)p, m) < 0)
+			if (git_odb_stream_write(k->cmp, (const char *)p,
+						 m) < 0)
 				return -ECANCELED;
 			if (*got + m == to)
 				k->x++;
@@ -679,11 +680,14 @@ static int cmp_put(struct sink *k, const unsigned char *p, size_t n,
 			m = to - *got < n ? (size_t)(to - *got) : n;
 			if (!m)
 				return -ECANCELED; /* past the size */
-			for (i = 0; i < m; i += sizeof(zeros))
-				if (memcmp(p + i, zeros,
-					   m - i < sizeof(zeros) ? m - i
-								 : sizeof(zeros)))
+			for (i = 0; i < m; i += sizeof(zeros)) {
+				size_t z = m - i < sizeof(zeros)
+					       ? m - i
+					       : sizeof(zeros);
+
+				if (memcmp(p + i, zeros, z))
 					return -ECANCELED;
+			}
 		}
 		p += m;
 		n -= m;

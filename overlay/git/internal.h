@@ -295,8 +295,8 @@ struct pathset {
 int pifs_diff_pathset_add(struct pathset *ps, const char *path);
 void pifs_diff_pathset_free(struct pathset *ps);
 int pifs_diff_opaque_children(int gfd, const char *path, struct pathset *ps);
-int pifs_diff_paths(struct pifs_git *g, struct pifs_store *st, const struct pifs_meta *old,
-		    const struct pifs_meta *new, struct pathset *ps,
+int pifs_diff_paths(struct pifs_git *g, struct pifs_store *st,
+		    const struct pifs_meta *old, const struct pifs_meta *new, struct pathset *ps,
 		    char *const *paths, size_t npaths, struct pifs_change **out,
 		    size_t *n_out, size_t *cap_out);
 
@@ -326,7 +326,8 @@ int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
 /* The same in order into fd (a pipe: no holes, no truncate); a failed
  * write is its -errno (errbuf not set). */
 int pifs_bigblob_cat(struct pifs_git *g, const unsigned char oid[20],
-		     uint64_t size, const struct pifs_meta_entry *sp, int fd, char *errbuf, size_t errlen);
+		     uint64_t size, const struct pifs_meta_entry *sp, int fd,
+		     char *errbuf, size_t errlen);
 /* The same for the next data extents ext of a sparse file of size bytes
  * (total bytes of data): the blob of those bytes (sparse.c). */
 int pifs_bigblob_extents(struct pifs_git *g, struct pifs_git *pg, int fd,
