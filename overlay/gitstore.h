@@ -90,7 +90,9 @@ struct pifs_journal {
 
 /* Progress of a long read or write of one big file (PIFS_BIGBLOB_MIN
  * bytes or more) by a snapshot or a restore: fn(arg, path, done, total)
- * after each chunk; write says it is a restore.  NULL: none. */
+ * after each chunk; write says it is a restore.  And of a snapshot's scan
+ * of a delta, whatever its files: fn(arg, NULL, 0, entries, bytes read)
+ * after each entry.  NULL: none. */
 typedef void (*pifs_progress_fn)(void *arg, const char *path, int write,
 				 uint64_t done, uint64_t total);
 void pifs_git_set_progress(struct pifs_git *g, pifs_progress_fn fn,
@@ -123,7 +125,7 @@ int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 			     char *errbuf, size_t errlen);
 void pifs_git_snapshot_abort(struct pifs_git *g);
 
-/* Reading while a mounted worker runs (design: overlay/git/snapshot.c).
+/* Reading while a mounted worker runs (design: overlay/git/snapshot_rounds.c).
  * preread: one round of the snapshot with the journal set (the caller
  * took it under a pause and resumed): reads, hashes and stages what
  * changed, tolerating changes under it, and keeps its stat cache for the

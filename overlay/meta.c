@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ static void entry_release(struct pifs_meta_entry *e)
 		free(e->xattrs[i].value);
 	}
 	free(e->xattrs);
+	free(e->ext);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -213,6 +215,16 @@ static void entry_format(struct pifs_strbuf *sb,
 		}
 	}
 	pifs_strbuf_addstr(sb, " ");
+	if (e->sparse) {
+		pifs_strbuf_addf(sb, "@%" PRIu64 ":", e->size);
+		if (!e->next)
+			pifs_strbuf_addstr(sb, "-");
+		for (i = 0; i < e->next; i++)
+			pifs_strbuf_addf(sb, "%s%" PRIu64 "+%" PRIu64,
+					 i ? "," : "", e->ext[i].off,
+					 e->ext[i].len);
+		pifs_strbuf_addstr(sb, " ");
+	}
 	sb_path(sb, e->path);
 	pifs_strbuf_addstr(sb, "\n");
 out:
@@ -222,10 +234,22 @@ out:
 int pifs_meta_format(const struct pifs_meta *m, char **out, size_t *len_out)
 {
 	struct pifs_strbuf sb = {0};
+	const struct pifs_meta_entry *e;
 	size_t i;
+	int v2 = 0;
 
 	*out = NULL;
-	pifs_strbuf_addstr(&sb, PIFS_META_HEADER "\n");
+	for (i = 0; i < m->count; i++) {
+		e = &m->entries[i];
+		if (!e->sparse)
+			continue;
+		if (e->type != 'f' ||
+		    pifs_meta_sparse_check(e->size, e->ext, e->next) < 0)
+			return -EINVAL;
+		v2 = 1;
+	}
+	pifs_strbuf_addstr(&sb, v2 ? PIFS_META_HEADER_V2 "\n"
+				   : PIFS_META_HEADER "\n");
 	pifs_strbuf_addf(&sb, "golden %s\n", m->golden);
 	for (i = 0; i < m->count && !sb.err; i++) {
 		if (!strchr("fdlcbps", m->entries[i].type) ||
@@ -334,20 +358,122 @@ static int parse_xattrs(struct pifs_meta_entry *e, const char *s,
 	return 0;
 }
 
+int pifs_meta_sparse_check(uint64_t size, const struct pifs_extent *ext,
+			   size_t n)
+{
+	uint64_t end = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!ext[i].len || ext[i].off > size ||
+		    ext[i].len > size - ext[i].off || (i && ext[i].off <= end))
+			return -EINVAL;
+		end = ext[i].off + ext[i].len;
+	}
+	return 0;
+}
+
+uint64_t pifs_meta_sparse_data(const struct pifs_meta_entry *e)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < e->next; i++)
+		n += e->ext[i].len;
+	return n;
+}
+
+int pifs_meta_sparse_copy(struct pifs_meta_entry *d,
+			  const struct pifs_meta_entry *s)
+{
+	struct pifs_extent *x = NULL;
+
+	if (s->sparse && s->next) {
+		x = malloc(s->next * sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		memcpy(x, s->ext, s->next * sizeof(*x));
+	}
+	if (d->ext != s->ext)
+		free(d->ext);
+	d->ext = x;
+	d->next = s->sparse ? s->next : 0;
+	d->sparse = s->sparse;
+	return 0;
+}
+
+int pifs_meta_sparse_equal(const struct pifs_meta_entry *a,
+			   const struct pifs_meta_entry *b)
+{
+	if (a->sparse != b->sparse)
+		return 0;
+	if (!a->sparse)
+		return 1;
+	return a->size == b->size && a->next == b->next &&
+	       (!a->next ||
+		!memcmp(a->ext, b->ext, a->next * sizeof(*a->ext)));
+}
+
+/* "@<size>:<off>+<len>,..." or "@<size>:-" [s, end) into e. */
+static int parse_sparse(struct pifs_meta_entry *e, const char *s,
+			const char *end)
+{
+	const char *colon, *p, *comma, *plus;
+	size_t n = 1;
+
+	if (end - s < 4 || *s != '@')
+		return -EINVAL;
+	colon = memchr(s, ':', (size_t)(end - s));
+	if (!colon || parse_u64(s + 1, colon, 10, &e->size) < 0)
+		return -EINVAL;
+	e->sparse = 1;
+	p = colon + 1;
+	if (end - p == 1 && *p == '-')
+		return 0;
+	for (comma = p; comma < end; comma++)
+		if (*comma == ',')
+			n++;
+	e->ext = calloc(n, sizeof(*e->ext));
+	if (!e->ext)
+		return -ENOMEM;
+	for (; p < end; p = comma + 1) {
+		comma = memchr(p, ',', (size_t)(end - p));
+		if (!comma)
+			comma = end;
+		plus = memchr(p, '+', (size_t)(comma - p));
+		if (!plus ||
+		    parse_u64(p, plus, 10, &e->ext[e->next].off) < 0 ||
+		    parse_u64(plus + 1, comma, 10, &e->ext[e->next].len) < 0)
+			return -EINVAL;
+		e->next++;
+		if (comma == end)
+			break;
+	}
+	if (e->next != n)
+		return -EINVAL; /* an empty extent ("a,,b" or a final ",") */
+	return pifs_meta_sparse_check(e->size, e->ext, e->next);
+}
+
 int pifs_meta_entry_parse(struct pifs_meta_entry *e, const char *line,
 			  const char *end)
 {
-	const char *f[9], *fe[9], *p = line, *dot, *colon;
+	const char *f[10], *fe[10], *p = line, *dot, *colon;
 	uint64_t v;
-	int i;
+	int i, nf = 9;
 
 	/* fields are copied as C strings: a NUL would end one early (and a
 	 * NUL type byte is in "fdlcbps" for strchr) */
 	if (memchr(line, '\0', (size_t)(end - line)))
 		return -EINVAL;
-	for (i = 0; i < 9; i++) {
+	/* a sparse file's line has ten fields (meta.h) */
+	for (i = 0, p = line; (p = memchr(p, ' ', (size_t)(end - p))); p++)
+		i++;
+	if (i == 9)
+		nf = 10;
+	p = line;
+	for (i = 0; i < nf; i++) {
 		f[i] = p;
-		if (i < 8) {
+		if (i < nf - 1) {
 			p = memchr(p, ' ', (size_t)(end - p));
 			if (!p)
 				return -EINVAL;
@@ -395,6 +521,12 @@ int pifs_meta_entry_parse(struct pifs_meta_entry *e, const char *line,
 	}
 	if (parse_xattrs(e, f[7], fe[7]) < 0)
 		return -EINVAL;
+	if (nf == 10) {
+		if (e->type != 'f' || parse_sparse(e, f[8], fe[8]) < 0)
+			return -EINVAL;
+		e->path = unescape_n(f[9], fe[9]);
+		return e->path && *e->path ? 0 : -EINVAL;
+	}
 	e->path = unescape_n(f[8], fe[8]);
 	if (!e->path || !*e->path)
 		return -EINVAL;
@@ -408,7 +540,7 @@ int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
 	const char *p = text, *end = text + len, *nl;
 	size_t lineno = 0, cap = 0;
 	struct pifs_meta_entry *n;
-	int ret;
+	int ret, v2 = 0;
 
 	pifs_meta_init(m);
 	while (p < end) {
@@ -421,8 +553,11 @@ int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
 			goto fail;
 		}
 		if (lineno == 1) {
-			if ((size_t)(nl - p) != strlen(PIFS_META_HEADER) ||
-			    memcmp(p, PIFS_META_HEADER, (size_t)(nl - p))) {
+			v2 = (size_t)(nl - p) == strlen(PIFS_META_HEADER_V2) &&
+			     !memcmp(p, PIFS_META_HEADER_V2, (size_t)(nl - p));
+			if (!v2 &&
+			    ((size_t)(nl - p) != strlen(PIFS_META_HEADER) ||
+			     memcmp(p, PIFS_META_HEADER, (size_t)(nl - p)))) {
 				pifs_seterr(errbuf, errlen,
 				       "line 1: not a pifs META header");
 				ret = -EINVAL;
@@ -454,6 +589,13 @@ int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
 			if (ret < 0) {
 				pifs_seterr(errbuf, errlen, "line %zu: bad entry",
 				       lineno);
+				goto fail;
+			}
+			if (m->entries[m->count - 1].sparse && !v2) {
+				pifs_seterr(errbuf, errlen,
+					    "line %zu: a sparse file in a v1 "
+					    "META", lineno);
+				ret = -EINVAL;
 				goto fail;
 			}
 			if (m->count > 1 &&

@@ -20,6 +20,21 @@
  * the entry except trusted.pifs.base; paths and xattr names are escaped as
  * pifs_path_escape does, plus "," and "=" in names as \x2c and \x3d.  The
  * root is ".".
+ *
+ * A sparse file (overlay/git/sparse.c decides which: one of at least
+ * PIFS_BIGBLOB_MIN bytes whose runs of zeros come to PIFS_SPARSE_MIN or
+ * more) has one more field before its path:
+ *
+ *   @<size>:<offset>+<length>,<offset>+<length>,...
+ *
+ * its apparent size and its data extents (decimal, ascending, not
+ * touching, inside the size; "@<size>:-" for a file of zeros only); its
+ * blob in delta/ holds only those extents' bytes, one after the other,
+ * and the rest of the file reads as zeros (holes).  A META with such a
+ * line starts with PIFS_META_HEADER_V2 instead, so that a pifs that does
+ * not know the field refuses the whole META ("not a pifs META header")
+ * rather than take the blob for the file; a META without one is v1, byte
+ * for byte as before sparse files were known.
  */
 #ifndef PIFS_META_H
 #define PIFS_META_H
@@ -28,6 +43,12 @@
 #include <stdint.h>
 
 #define PIFS_META_HEADER "# pifs delta metadata v1"
+#define PIFS_META_HEADER_V2 "# pifs delta metadata v2"
+
+/* One data extent of a sparse file. */
+struct pifs_extent {
+	uint64_t off, len;
+};
 
 struct pifs_xattr {
 	char *name;
@@ -46,6 +67,11 @@ struct pifs_meta_entry {
 	char *link;		   /* hard-link leader, or NULL */
 	struct pifs_xattr *xattrs; /* sorted by name */
 	size_t nxattrs;
+	/* f: a sparse file (the @ field): size is its apparent size, its
+	 * data the next extents ext (owned); 0 and NULL otherwise */
+	int sparse;
+	struct pifs_extent *ext;
+	size_t next;
 	/* not stored in META: */
 	uint64_t size;		/* f, l: bytes (UINT64_MAX: unknown) */
 	unsigned char oid[20];	/* f, l: blob id */
@@ -91,6 +117,19 @@ int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
  * may hold what was parsed so far: release it. */
 int pifs_meta_entry_parse(struct pifs_meta_entry *e, const char *line,
 			  const char *end);
+/* Bytes of data in a sparse entry's extents (its blob's size). */
+uint64_t pifs_meta_sparse_data(const struct pifs_meta_entry *e);
+/* Copy the sparse map of s into d (d's own is dropped); -ENOMEM. */
+int pifs_meta_sparse_copy(struct pifs_meta_entry *d,
+			  const struct pifs_meta_entry *s);
+/* Do a and b (files) have the same sparse map (both none included)? */
+int pifs_meta_sparse_equal(const struct pifs_meta_entry *a,
+			   const struct pifs_meta_entry *b);
+/* Check a map: ascending, not touching, non-empty extents inside size;
+ * 0 or -EINVAL. */
+int pifs_meta_sparse_check(uint64_t size, const struct pifs_extent *ext,
+			   size_t n);
+
 /* The entry of path by binary search, or NULL (m may be NULL). */
 const struct pifs_meta_entry *pifs_meta_find(const struct pifs_meta *m,
 					     const char *path);

@@ -54,6 +54,19 @@ void pifs_bar_format(const struct pifs_bar *b, double secs, char *buf,
 	char hd[32], ht[32], rate[32], left[32] = "";
 	size_t n;
 
+	if (b->count) {
+		pifs_human(b->bytes, hd);
+		rate[0] = '\0';
+		if (secs >= 0.5 && b->done > 0) {
+			count_rate((double)b->done / secs, rate,
+				   sizeof(rate) - 4);
+			strcat(rate, "/s");
+		}
+		snprintf(buf, len, "%-18s %" PRIu64 " %s  %s read%s%s",
+			 b->what, b->done, b->unit ? b->unit : "", hd,
+			 rate[0] ? "  " : "", rate);
+		return;
+	}
 	n = (size_t)snprintf(buf, len, "%-18s [", b->what);
 	for (k = 0; k < 30 && n + 1 < len; k++)
 		buf[n++] = k < fill ? '#' : '.';
@@ -124,13 +137,32 @@ void pifs_bar_update(struct pifs_bar *b, uint64_t done)
 	bar_draw(b);
 }
 
+void pifs_bar_count(struct pifs_bar *b, uint64_t done, uint64_t bytes)
+{
+	struct timespec now;
+
+	b->count = 1;
+	b->done = done;
+	b->bytes = bytes;
+	if (b->fd < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (b->shown && (now.tv_sec - b->last.tv_sec) * 1000 +
+				(now.tv_nsec - b->last.tv_nsec) / 1000000 <
+			    200)
+		return;
+	b->last = now;
+	bar_draw(b);
+}
+
 void pifs_bar_end(struct pifs_bar *b)
 {
-	if (b->fd >= 0 && b->total && (b->shown || b->done)) {
+	if (b->fd >= 0 && (b->total || b->count) && (b->shown || b->done)) {
 		bar_draw(b);
 		if (write(b->fd, "\n", 1) < 0)
 			b->fd = -1;
 	}
 	b->shown = 0;
-	b->total = b->done = 0;
+	b->count = 0;
+	b->total = b->done = b->bytes = 0;
 }

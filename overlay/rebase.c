@@ -137,7 +137,9 @@ static int entry_copy(struct pifs_meta_entry *d,
 	d->link = s->link ? strdup(s->link) : NULL;
 	d->xattrs = calloc(s->nxattrs ? s->nxattrs : 1, sizeof(*d->xattrs));
 	d->nxattrs = 0;
-	if (!d->path || (s->link && !d->link) || !d->xattrs)
+	d->ext = NULL;
+	if (!d->path || (s->link && !d->link) || !d->xattrs ||
+	    pifs_meta_sparse_copy(d, s) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->nxattrs; i++, d->nxattrs++)
 		if (xattr_dup(&d->xattrs[i], &s->xattrs[i]) < 0)

@@ -266,9 +266,20 @@ static int bar_write;
 static void progress_show(void *arg, const char *path, int write,
 			  uint64_t done, uint64_t total)
 {
-	size_t pl = strlen(path);
+	size_t pl = path ? strlen(path) : 0;
 
 	(void)arg;
+	if (!path) {
+		/* a snapshot's scan: entries and bytes read, no total */
+		if (bar_path[0] || !bar.count) {
+			pifs_bar_end(&bar);
+			bar_path[0] = '\0';
+			pifs_bar_start(&bar, STDERR_FILENO, "scanning delta",
+				       "entries", 0);
+		}
+		pifs_bar_count(&bar, done, total);
+		return;
+	}
 	if (strcmp(bar_path, path) || write != bar_write || !done) {
 		pifs_bar_end(&bar);
 		snprintf(bar_path, sizeof(bar_path), "%s", path);

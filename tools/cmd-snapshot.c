@@ -51,7 +51,8 @@ static const char usage_snapshot[] =
     "line: files and bytes changed, objects written, and whether the scan\n"
     "followed pifsd's journal or looked at every entry.\n"
     "On a terminal, the reading of each big file (4 MiB and more) is shown\n"
-    "on stderr (bytes done, rate, time left); --quiet turns that off.\n"
+    "on stderr (bytes done, rate, time left), and the scan as a count of\n"
+    "entries and bytes read; --quiet turns that off.\n"
     "--all: every registered worker in turn, one line each: 'WORKER ID', or\n"
     "'WORKER unchanged' (with --allow-empty all get a snapshot).  A worker\n"
     "that fails is named on stderr and the others are still tried; exit 1\n"
@@ -226,7 +227,7 @@ static int resume_or_say(int cfd, const char *worker, char *err,
  *
  * On a mounted store the changed data is read while the worker runs and
  * the pause at the end only reads what changed meanwhile (the rounds of
- * overlay/git/snapshot.c): a write waits for the journal hand-overs and
+ * overlay/git/snapshot_rounds.c): a write waits for the journal hand-overs and
  * that last short scan, not for the whole read.
  */
 static int snapshot_one(struct pifs_git *g, int cfd, const char *worker,

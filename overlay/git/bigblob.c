@@ -207,6 +207,79 @@ static int feed_file(struct feed *f, int fd, uint64_t size, unsigned char *buf)
 	return f->err;
 }
 
+/* Read the data extents of fd into f (a sparse file's blob, sparse.c);
+ * progress counts file offsets. */
+static int feed_extents(struct feed *f, int fd, uint64_t size,
+			const struct pifs_extent *ext, size_t next,
+			unsigned char *buf)
+{
+	uint64_t off, end;
+	ssize_t r;
+	size_t i, n;
+
+	for (i = 0; i < next && !f->err; i++) {
+		for (off = ext[i].off, end = off + ext[i].len;
+		     off < end && !f->err;) {
+			n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
+			r = pread(fd, buf, n, (off_t)off);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return -errno;
+			if (r == 0)
+				return -ESTALE;
+			feed(f, buf, (size_t)r);
+			off += (uint64_t)r;
+			tell(f, off, size);
+		}
+	}
+	return f->err;
+}
+
+/* The git id of the data extents of fd (total bytes), read again and
+ * hashed by libgit2 (sparse.c). */
+static int extents_git_id(int fd, const struct pifs_extent *ext, size_t next,
+			  uint64_t total, unsigned char *buf, git_oid *oid)
+{
+	git_odb_stream *s = NULL;
+	git_odb *odb = NULL;
+	uint64_t off, end;
+	ssize_t r;
+	size_t i, n;
+	int ret;
+
+	ret = pifs_sparse_hasher(&odb);
+	if (ret < 0)
+		return ret;
+	if (git_odb_open_wstream(&s, odb, total, GIT_OBJECT_BLOB) < 0) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < next && ret == 0; i++) {
+		for (off = ext[i].off, end = off + ext[i].len;
+		     off < end && ret == 0;) {
+			n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
+			r = pread(fd, buf, n, (off_t)off);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				ret = r < 0 ? -errno : -ESTALE;
+				break;
+			}
+			if (git_odb_stream_write(s, (const char *)buf,
+						 (size_t)r) < 0)
+				ret = -ESTALE; /* more than total: it grew */
+			off += (uint64_t)r;
+		}
+	}
+	if (ret == 0 && git_odb_stream_finalize_write(oid, s) < 0)
+		ret = -ESTALE;
+out:
+	git_odb_stream_free(s);
+	git_odb_free(odb);
+	return ret;
+}
+
 static int spilled_has(const struct pifs_git *g, const git_oid *oid)
 {
 	size_t i;
@@ -253,9 +326,35 @@ int pifs_bigblob(struct pifs_git *g, int fd, uint64_t size, const char *path,
 				     errlen);
 }
 
+static int bigblob(struct pifs_git *g, struct pifs_git *pg, int fd,
+		   uint64_t size, const struct pifs_extent *ext, size_t next,
+		   uint64_t total, const char *path, git_oid *oid,
+		   uint64_t *xxh, char *errbuf, size_t errlen);
+
 int pifs_bigblob_progress(struct pifs_git *g, struct pifs_git *pg, int fd,
 			  uint64_t size, const char *path, git_oid *oid,
 			  uint64_t *xxh, char *errbuf, size_t errlen)
+{
+	return bigblob(g, pg, fd, size, NULL, 0, size, path, oid, xxh, errbuf,
+		       errlen);
+}
+
+int pifs_bigblob_extents(struct pifs_git *g, struct pifs_git *pg, int fd,
+			 uint64_t size, const struct pifs_extent *ext,
+			 size_t next, uint64_t total, const char *path,
+			 git_oid *oid, uint64_t *xxh, char *errbuf,
+			 size_t errlen)
+{
+	return bigblob(g, pg, fd, size, ext, next, total, path, oid, xxh,
+		       errbuf, errlen);
+}
+
+/* size bytes of fd (ext NULL), or the next data extents ext of a sparse
+ * file of size bytes (total bytes of data): the blob of those bytes. */
+static int bigblob(struct pifs_git *g, struct pifs_git *pg, int fd,
+		   uint64_t size, const struct pifs_extent *ext, size_t next,
+		   uint64_t total, const char *path, git_oid *oid,
+		   uint64_t *xxh, char *errbuf, size_t errlen)
 {
 	unsigned char *buf = NULL, hdr[32], md[20];
 	char proc[32];
@@ -278,7 +377,7 @@ int pifs_bigblob_progress(struct pifs_git *g, struct pifs_git *pg, int fd,
 	}
 	pifs_sha1_init(&f->sha);
 	n = snprintf((char *)hdr, sizeof(hdr), "blob %llu",
-		     (unsigned long long)size);
+		     (unsigned long long)total);
 	pifs_sha1_update(&f->sha, hdr, (size_t)n + 1);
 	if (g) {
 		ret = spill_open(g);
@@ -298,9 +397,11 @@ int pifs_bigblob_progress(struct pifs_git *g, struct pifs_git *pg, int fd,
 		f->zinit = 1;
 		f->crc = (uint32_t)crc32(0, NULL, 0);
 		spill_add(f, hdr + 16,
-			  pifs_pack_entry_header(hdr + 16, GIT_OBJECT_BLOB, size));
+			  pifs_pack_entry_header(hdr + 16, GIT_OBJECT_BLOB,
+						 total));
 	}
-	ret = feed_file(f, fd, size, buf);
+	ret = ext ? feed_extents(f, fd, size, ext, next, buf)
+		  : feed_file(f, fd, size, buf);
 	if (ret == 0 && g) {
 		deflate_some(f, NULL, 0, Z_FINISH);
 		ret = f->err;
@@ -316,7 +417,18 @@ int pifs_bigblob_progress(struct pifs_git *g, struct pifs_git *pg, int fd,
 	*xxh = XXH3_64bits_digest(f->xs);
 	/* the id as libgit2 computes every other one (collision detection) */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	ret = git_odb_hashfile(oid, proc, GIT_OBJECT_BLOB);
+	if (ext) {
+		ret = extents_git_id(fd, ext, next, total, buf, oid);
+		if (ret == -ESTALE)
+			goto changed;
+		if (ret < 0) {
+			pifs_seterr(errbuf, errlen, "cannot hash '%s': %s",
+				    path, strerror(-ret));
+			goto out;
+		}
+	} else {
+		ret = git_odb_hashfile(oid, proc, GIT_OBJECT_BLOB);
+	}
 	if (ret < 0) {
 		ret = pifs_git_error(ret, errbuf, errlen, "cannot hash '%s'",
 				     path);
@@ -515,35 +627,183 @@ static int write_holey(int fd, const unsigned char *p, size_t n, uint64_t *pos)
 	return 0;
 }
 
-/* The blob oid (size bytes) from its pack into fd: at *pos with holes
- * (write_holey, restore), or in order (seq: a pipe, `pifs show`). */
+/* Where the bytes of a blob go: in order (seq: a pipe, `pifs show`) or
+ * at their offsets with holes (restore); a sparse file's blob (sp) to
+ * its extents, with zeros (seq) or holes between them. */
+struct sink {
+	int fd, seq;
+	git_odb_stream *cmp; /* compare with sp: its data is hashed here */
+	const struct pifs_meta_entry *sp;
+	size_t x;	  /* sp: the extent being filled */
+	uint64_t xdone;	  /* sp: its bytes already out */
+	uint64_t fpos;	  /* the file offset written up to (seq) */
+};
+
+static int zeros_out(struct sink *k, uint64_t to)
+{
+	size_t n;
+	int ret;
+
+	while (k->fpos < to) {
+		n = to - k->fpos < sizeof(zeros) ? (size_t)(to - k->fpos)
+						 : sizeof(zeros);
+		ret = pifs_write_all(k->fd, zeros, n);
+		if (ret < 0)
+			return ret;
+		k->fpos += n;
+	}
+	return 0;
+}
+
+/* n bytes of a whole blob at *got, compared with the sparse file sp: zeros
+ * outside its extents, its data (hashed into k->cmp) inside; -ECANCELED
+ * at the first byte that differs. */
+static int cmp_put(struct sink *k, const unsigned char *p, size_t n,
+		   uint64_t *got)
+{
+	const struct pifs_extent *x;
+	uint64_t to;
+	size_t m, i;
+
+	while (n) {
+		x = k->x < k->sp->next ? &k->sp->ext[k->x] : NULL;
+		if (x && *got >= x->off) {
+			to = x->off + x->len;
+			m = to - *got < n ? (size_t)(to - *got) : n;
+			if (git_odb_stream_write(k->cmp, (const char *)p,
+						 m) < 0)
+				return -ECANCELED;
+			if (*got + m == to)
+				k->x++;
+		} else {
+			to = x ? x->off : k->sp->size;
+			m = to - *got < n ? (size_t)(to - *got) : n;
+			if (!m)
+				return -ECANCELED; /* past the size */
+			for (i = 0; i < m; i += sizeof(zeros)) {
+				size_t z = m - i < sizeof(zeros)
+					       ? m - i
+					       : sizeof(zeros);
+
+				if (memcmp(p + i, zeros, z))
+					return -ECANCELED;
+			}
+		}
+		p += m;
+		n -= m;
+		*got += m;
+	}
+	return 0;
+}
+
+/* n bytes of the blob, the next after got. */
+static int sink_put(struct sink *k, const unsigned char *p, size_t n,
+		    uint64_t *got)
+{
+	const struct pifs_extent *x;
+	uint64_t pos;
+	size_t m;
+	int ret;
+
+	if (k->cmp)
+		return cmp_put(k, p, n, got);
+	if (!k->sp) {
+		if (!k->seq)
+			return write_holey(k->fd, p, n, got);
+		*got += n;
+		return pifs_write_all(k->fd, p, n);
+	}
+	while (n) {
+		if (k->x >= k->sp->next)
+			return -EIO; /* more data than the map has room for */
+		x = &k->sp->ext[k->x];
+		m = x->len - k->xdone < n ? (size_t)(x->len - k->xdone) : n;
+		pos = x->off + k->xdone;
+		if (k->seq) {
+			if ((ret = zeros_out(k, pos)) < 0 ||
+			    (ret = pifs_write_all(k->fd, p, m)) < 0)
+				return ret;
+			k->fpos += m;
+		} else if ((ret = write_holey(k->fd, p, m, &pos)) < 0) {
+			return ret;
+		}
+		p += m;
+		n -= m;
+		*got += m;
+		k->xdone += m;
+		if (k->xdone == x->len) {
+			k->x++;
+			k->xdone = 0;
+		}
+	}
+	return 0;
+}
+
 static int stream_blob(struct pifs_git *g, const unsigned char oid[20],
-		       uint64_t size, int fd, const char *path, char *errbuf,
-		       size_t errlen);
+		       uint64_t size, struct sink *k, const char *path,
+		       char *errbuf, size_t errlen);
 
 int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
-			 uint64_t size, int fd, const char *path, char *errbuf,
+			 uint64_t size, const struct pifs_meta_entry *sp,
+			 int fd, const char *path, char *errbuf,
 			 size_t errlen)
 {
-	int ret = stream_blob(g, oid, size, fd, path, errbuf, errlen);
+	struct sink k = {.fd = fd, .sp = sp};
+	int ret = stream_blob(g, oid, size, &k, path, errbuf, errlen);
 
-	if (ret == 0 && ftruncate(fd, (off_t)size) < 0)
+	if (ret == 0 &&
+	    ftruncate(fd, (off_t)(sp ? sp->size : size)) < 0)
 		ret = -errno;
 	return ret;
 }
 
 int pifs_bigblob_cat(struct pifs_git *g, const unsigned char oid[20],
-		     uint64_t size, int fd, char *errbuf, size_t errlen)
+		     uint64_t size, const struct pifs_meta_entry *sp, int fd,
+		     char *errbuf, size_t errlen)
 {
-	return stream_blob(g, oid, size, fd, NULL, errbuf, errlen);
+	struct sink k = {.fd = fd, .seq = 1, .sp = sp};
+	int ret = stream_blob(g, oid, size, &k, NULL, errbuf, errlen);
+
+	if (ret == 0 && sp)
+		ret = zeros_out(&k, sp->size);
+	return ret;
 }
 
-/* path NULL: in order (cat), else at offsets with holes (restore). */
-static int stream_blob(struct pifs_git *g, const unsigned char oid[20],
-		       uint64_t size, int fd, const char *path, char *errbuf,
-		       size_t errlen)
+int pifs_bigblob_same_sparse(struct pifs_git *g, const unsigned char oid[20],
+			     uint64_t size, const struct pifs_meta_entry *sp)
 {
-	int seq = !path;
+	struct sink k = {.fd = -1, .sp = sp};
+	git_odb *odb = NULL;
+	git_oid id;
+	int ret;
+
+	if (size != sp->size)
+		return 0;
+	ret = pifs_sparse_hasher(&odb);
+	if (ret < 0)
+		return ret;
+	if (git_odb_open_wstream(&k.cmp, odb, pifs_meta_sparse_data(sp),
+				 GIT_OBJECT_BLOB) < 0) {
+		git_odb_free(odb);
+		return -ENOMEM;
+	}
+	ret = stream_blob(g, oid, size, &k, "", NULL, 0);
+	if (ret == 0)
+		ret = k.x == sp->next &&
+		      git_odb_stream_finalize_write(&id, k.cmp) == 0 &&
+		      !memcmp(id.id, sp->oid, 20);
+	else if (ret == -ECANCELED)
+		ret = 0;
+	git_odb_stream_free(k.cmp);
+	git_odb_free(odb);
+	return ret;
+}
+
+/* The blob oid (size bytes) from its pack into k. */
+static int stream_blob(struct pifs_git *g, const unsigned char oid[20],
+		       uint64_t size, struct sink *k, const char *path,
+		       char *errbuf, size_t errlen)
+{
 	unsigned char hdr[32], md[20], *in = NULL, *out = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 	uint64_t off = 0, got = 0, bsize;
@@ -552,7 +812,7 @@ static int stream_blob(struct pifs_git *g, const unsigned char oid[20],
 	int pfd, ret, n, zr = Z_OK, zinit = 0;
 	unsigned c, shift;
 	git_oid o;
-	size_t k;
+	size_t kk;
 
 	memcpy(o.id, oid, 20);
 	pfd = pack_open(g, &o, &off);
@@ -565,14 +825,14 @@ static int stream_blob(struct pifs_git *g, const unsigned char oid[20],
 	 * unexpected is left to libgit2 */
 	c = hdr[0];
 	bsize = c & 15;
-	for (k = 1, shift = 4; c & 0x80 && k < 11; k++, shift += 7) {
-		c = hdr[k];
+	for (kk = 1, shift = 4; c & 0x80 && kk < 11; kk++, shift += 7) {
+		c = hdr[kk];
 		bsize |= (uint64_t)(c & 0x7f) << shift;
 	}
 	ret = -ENOTSUP;
 	if ((hdr[0] >> 4 & 7) != 3 || c & 0x80 || bsize != size)
 		goto out;
-	off += k;
+	off += kk;
 	in = malloc(65536);
 	out = malloc(CHUNK);
 	if (!in || !out || inflateInit(&z) != Z_OK) {
@@ -606,21 +866,15 @@ static int stream_blob(struct pifs_git *g, const unsigned char oid[20],
 			ret = -EIO;
 			break;
 		}
-		k = CHUNK - z.avail_out;
-		if (got + k > size) {
+		kk = CHUNK - z.avail_out;
+		if (got + kk > size) {
 			ret = -EIO;
 			break;
 		}
-		pifs_sha1_update(&sha, out, k);
-		if (seq) {
-			ret = pifs_write_all(fd, out, k);
-			got += k;
-		} else {
-			ret = write_holey(fd, out, k, &got);
-			if (g->progress)
-				g->progress(g->progress_arg, path, 1, got,
-					    size);
-		}
+		pifs_sha1_update(&sha, out, kk);
+		ret = sink_put(k, out, kk, &got);
+		if (!k->seq && !k->cmp && g->progress)
+			g->progress(g->progress_arg, path, 1, got, size);
 	}
 	if (ret == 0 && got != size)
 		ret = -EIO;

@@ -42,10 +42,15 @@ static void vent_release(struct vent *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/* The blob id of a golden file or symlink as a snapshot would store it:
+ * a file of holes (sparse.c) as the blob of its data, its map into e. */
 static int golden_oid(int gfd, const char *gpath, char type,
-		      unsigned char oid[20])
+		      struct pifs_meta_entry *e)
 {
 	char target[PATH_MAX + 1], proc[32];
+	unsigned char *oid = e->oid;
+	uint64_t xxh;
+	struct stat sb;
 	git_oid o;
 	ssize_t n;
 	int fd, ret;
@@ -66,9 +71,22 @@ static int golden_oid(int gfd, const char *gpath, char type,
 		fd = pifs_openat_beneath(gfd, gpath, O_RDONLY | O_NOFOLLOW, 0);
 		if (fd < 0)
 			return fd;
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		ret = git_odb_hashfile(&o, proc, GIT_OBJECT_BLOB) < 0 ? -EIO
-									: 0;
+		ret = pifs_fstat(fd, &sb);
+		if (ret == 0)
+			ret = pifs_sparse_map(fd, (uint64_t)sb.st_size, &e->ext,
+					      &e->next);
+		if (ret > 0) {
+			e->sparse = 1;
+			ret = pifs_sparse_blob(NULL, NULL, fd,
+					       (uint64_t)sb.st_size, e->ext,
+					       e->next, gpath, &o, &xxh, NULL,
+					       0);
+		} else if (ret == 0) {
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+			ret = git_odb_hashfile(&o, proc, GIT_OBJECT_BLOB) < 0
+				  ? -EIO
+				  : 0;
+		}
 		close(fd);
 		if (ret < 0)
 			return ret;
@@ -157,7 +175,7 @@ static int vent_oid(struct vent *v)
 
 	if (v->e->has_oid)
 		return 0;
-	ret = golden_oid(v->gfd, v->gpath, v->e->type, v->gold.oid);
+	ret = golden_oid(v->gfd, v->gpath, v->e->type, &v->gold);
 	if (ret == 0)
 		v->gold.has_oid = 1;
 	return ret;
@@ -180,9 +198,23 @@ static void what_add(char *what, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Is the content of a and b (files, one stored sparse, the other whole)
+ * the same?  A whole blob of a file with holes is what an older pifs
+ * stored: it is read through and compared.  A golden file's form is
+ * worked out as a snapshot's (golden_oid), so one whole there and sparse
+ * here is another content. */
+static int same_mixed(struct pifs_git *g, struct vent *a, struct vent *b)
+{
+	struct vent *w = a->e->sparse ? b : a, *sv = a->e->sparse ? a : b;
+
+	if (!g || w->e == &w->gold)
+		return 0;
+	return pifs_bigblob_same_sparse(g, w->e->oid, sv->e->size, sv->e) == 1;
+}
+
 /* Describe how b differs from a into what ("" = same); *content_changed
  * says whether the data differs. */
-static int vent_compare(struct vent *a, struct vent *b,
+static int vent_compare(struct pifs_git *g, struct vent *a, struct vent *b,
 			char *what, size_t len, int *content_changed,
 			int *only_mtime)
 {
@@ -205,7 +237,14 @@ static int vent_compare(struct vent *a, struct vent *b,
 			if ((ret = vent_oid(a)) < 0 ||
 			    (ret = vent_oid(b)) < 0)
 				return ret;
-			*content_changed = memcmp(a->e->oid, b->e->oid, 20) != 0;
+			/* a sparse file's blob is its data: the same
+			 * blob and map */
+			if (a->e->sparse != b->e->sparse)
+				*content_changed = !same_mixed(g, a, b);
+			else
+				*content_changed =
+				    memcmp(a->e->oid, b->e->oid, 20) != 0 ||
+				    !pifs_meta_sparse_equal(a->e, b->e);
 		}
 		if (*content_changed) {
 			what_add(what, len, "content");
@@ -400,7 +439,8 @@ static int add_golden_changes(struct pifs_store *st, const char *ida,
 }
 
 /* The changes at the paths of ps (sorted in place; duplicates allowed). */
-int pifs_diff_paths(struct pifs_store *st, const struct pifs_meta *old,
+int pifs_diff_paths(struct pifs_git *g, struct pifs_store *st,
+		    const struct pifs_meta *old,
 		    const struct pifs_meta *new, struct pathset *ps,
 		    char *const *paths, size_t npaths, struct pifs_change **out,
 		    size_t *n_out, size_t *cap_out)
@@ -433,7 +473,7 @@ int pifs_diff_paths(struct pifs_store *st, const struct pifs_meta *old,
 		} else if (a.present && !b.present) {
 			ret = changes_add(out, &n, &cap, 'D', ps->p[i], "", 0);
 		} else if (a.present && b.present) {
-			ret = vent_compare(&a, &b, what, sizeof(what), &cc,
+			ret = vent_compare(g, &a, &b, what, sizeof(what), &cc,
 					   &om);
 			if (ret == 0 && what[0] && !(om && b.e->type == 'd'))
 				ret = changes_add(
@@ -474,7 +514,6 @@ int pifs_git_diff(struct pifs_git *g, struct pifs_store *st,
 	size_t i, n = 0, cap = 0;
 	int ret = 0, k;
 
-	(void)g;
 	*out = NULL;
 	*n_out = 0;
 	for (k = 0; k < 2 && ret == 0; k++) {
@@ -498,8 +537,8 @@ int pifs_git_diff(struct pifs_git *g, struct pifs_store *st,
 		ret = add_golden_changes(st, side_golden(st, old, new),
 					 side_golden(st, new, old), &ps);
 	if (ret == 0)
-		ret = pifs_diff_paths(st, old, new, &ps, paths, npaths, out, &n,
-				      &cap);
+		ret = pifs_diff_paths(g, st, old, new, &ps, paths, npaths, out,
+				      &n, &cap);
 	pifs_diff_pathset_free(&ps);
 	if (ret < 0) {
 		pifs_seterr(errbuf, errlen, "cannot compare: %s", strerror(-ret));
@@ -518,6 +557,78 @@ void pifs_changes_free(struct pifs_change *c, size_t n)
 	for (i = 0; c && i < n; i++)
 		free(c[i].path);
 	free(c);
+}
+
+#define SHOW_MEM_MAX ((uint64_t)1 << 30)
+
+/* A sparse file's content (meta.h) in memory, holes as zeros. */
+static int sparse_expand(struct pifs_git *g, const struct pifs_meta_entry *e,
+			 char **out, size_t *len_out)
+{
+	char *data = NULL, *buf;
+	uint64_t pos = 0;
+	size_t len, i;
+	int ret;
+
+	if (e->size >= SHOW_MEM_MAX)
+		return -EFBIG;
+	ret = pifs_git_blob(g, e->oid, &data, &len);
+	if (ret < 0)
+		return ret;
+	if (len != pifs_meta_sparse_data(e)) {
+		free(data);
+		return -EIO;
+	}
+	buf = calloc(1, (size_t)e->size + 1);
+	if (!buf) {
+		free(data);
+		return -ENOMEM;
+	}
+	for (i = 0; i < e->next; i++) {
+		memcpy(buf + e->ext[i].off, data + pos, e->ext[i].len);
+		pos += e->ext[i].len;
+	}
+	free(data);
+	*out = buf;
+	*len_out = (size_t)e->size;
+	return 0;
+}
+
+/* A sparse file's content written to out, holes as zeros, from its data
+ * blob in memory (a small one). */
+static int sparse_cat(struct pifs_git *g, const struct pifs_meta_entry *e,
+		      int out, int *wfail)
+{
+	static const char zeros[65536];
+	char *data = NULL;
+	uint64_t pos = 0, fpos = 0, to;
+	size_t len, i, n;
+	int ret;
+
+	ret = pifs_git_blob(g, e->oid, &data, &len);
+	if (ret < 0)
+		return ret;
+	if (len != pifs_meta_sparse_data(e)) {
+		free(data);
+		return -EIO;
+	}
+	for (i = 0; i <= e->next && ret == 0; i++) {
+		to = i < e->next ? e->ext[i].off : e->size;
+		for (; fpos < to && ret == 0; fpos += n) {
+			n = to - fpos < sizeof(zeros) ? (size_t)(to - fpos)
+						      : sizeof(zeros);
+			ret = pifs_write_all(out, zeros, n);
+		}
+		if (ret == 0 && i < e->next) {
+			ret = pifs_write_all(out, data + pos, e->ext[i].len);
+			pos += e->ext[i].len;
+			fpos += e->ext[i].len;
+		}
+	}
+	if (ret < 0)
+		*wfail = 1;
+	free(data);
+	return ret;
 }
 
 int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
@@ -554,6 +665,8 @@ int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
 		ret = -EISDIR;
 	} else if (e->type != 'f' && e->type != 'l') {
 		ret = -EINVAL;
+	} else if (e != &v.gold && e->sparse) {
+		ret = sparse_expand(g, e, out, len_out);
 	} else if (e != &v.gold) {
 		ret = pifs_git_blob(g, e->oid, out, len_out);
 	} else if (e->type == 'l') {
@@ -647,12 +760,16 @@ int pifs_git_show_fd(struct pifs_git *g, struct pifs_store *st,
 	if (e && e->type == 'f' && e != &v.gold && g &&
 	    blob_size(g, e->oid) >= PIFS_BIGBLOB_MIN) {
 		/* streamed from its pack, never whole in memory */
-		ret = pifs_bigblob_cat(g, e->oid, blob_size(g, e->oid), out,
-				       errbuf, errlen);
+		ret = pifs_bigblob_cat(g, e->oid, blob_size(g, e->oid),
+				       e->sparse ? e : NULL, out, errbuf,
+				       errlen);
 		if (ret != -ENOTSUP) {
 			*wfail = ret < 0 && !(errbuf && errbuf[0]);
 			goto out;
 		}
+	} else if (e && e->type == 'f' && e != &v.gold && g && e->sparse) {
+		ret = sparse_cat(g, e, out, wfail);
+		goto out;
 	} else if (e && e->type == 'f' && e == &v.gold) {
 		fd = pifs_openat_beneath(gfd, v.gpath, O_RDONLY | O_NOFOLLOW,
 					 0);

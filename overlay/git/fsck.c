@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -130,6 +131,23 @@ struct fsck_walk {
 	unsigned char *found; /* per META entry */
 };
 
+/* A sparse file's blob holds exactly the data its map in META names. */
+static void fsck_sparse(struct fsck *f, const git_oid *oid,
+			const struct pifs_meta_entry *e, const char *what)
+{
+	git_object_t type;
+	size_t len;
+
+	if (git_odb_read_header(&len, &type, f->g->odb, oid) < 0)
+		return; /* fsck_read says so */
+	if ((uint64_t)len != pifs_meta_sparse_data(e))
+		problem(f,
+			"snapshot %.7s of %s: %s holds %zu bytes but its "
+			"sparse map in META names %" PRIu64,
+			f->commit, f->worker, what, len,
+			pifs_meta_sparse_data(e));
+}
+
 static int fsck_blob(const char *path, const git_oid *oid,
 		     git_filemode_t mode, void *arg)
 {
@@ -151,6 +169,8 @@ static int fsck_blob(const char *path, const git_oid *oid,
 			e->type);
 	} else {
 		w->found[e - w->m->entries] = 1;
+		if (e->sparse)
+			fsck_sparse(w->f, oid, e, what);
 	}
 	return fsck_read(w->f, oid, GIT_OBJECT_BLOB, what);
 }

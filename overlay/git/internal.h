@@ -117,6 +117,7 @@ int pifs_git_sync_fs(int dirfd);
 #define CREC_OID   (8 * 4 + 8 * 7)
 #define CREC_FIXED (CREC_OID + 20)
 #define CE_LINKS   1u
+#define CE_SPARSE  2u
 
 struct centry {
 	const char *path; /* into the cache buffer, NUL-terminated */
@@ -129,6 +130,10 @@ struct centry {
 	git_oid oid;
 	const unsigned char *xa; /* serialized xattrs */
 	size_t xalen;
+	/* CE_SPARSE: a sparse file's data extents (u64 offset, length
+	 * pairs, native endian, possibly unaligned) */
+	const void *sp;
+	uint32_t nsparse;
 };
 
 struct cache {
@@ -153,6 +158,9 @@ const struct centry *pifs_statcache_find(struct cache *c, const char *path);
 int pifs_statcache_hit(const struct centry *ce, const struct stat *sb);
 int pifs_statcache_xattrs(const unsigned char *p, size_t len,
 			  struct pifs_xattr **out, size_t *nout);
+/* A sparse record's map into e (sparse, size from the record). */
+int pifs_statcache_sparse(const struct centry *ce,
+			  struct pifs_meta_entry *e);
 void pifs_statcache_begin(struct pifs_strbuf *sb);
 void pifs_statcache_put(struct pifs_strbuf *sb, const struct centry *ce,
 			const struct pifs_xattr *x, size_t nx);
@@ -231,11 +239,14 @@ struct scan {
 	int distrust;		/* the cache is a round's: a journaled path
 				 * is read again whatever its stat says */
 	int64_t start;
+	uint64_t bytes; /* of files read (for progress) */
 	char *errbuf;
 	size_t errlen;
 };
 
 int pifs_scan_fail(struct scan *s, const char *what, const char *path, int err);
+/* Tell the progress callback (gitstore.h) how far the scan is. */
+void pifs_scan_tell(struct scan *s);
 int pifs_scan_unstable(struct scan *s, const char *path, int err, int dir);
 int pifs_scan_add(struct scan *s, const char *path, const struct stat *sb,
 		  struct pifs_meta_entry **out);
@@ -284,8 +295,8 @@ struct pathset {
 int pifs_diff_pathset_add(struct pathset *ps, const char *path);
 void pifs_diff_pathset_free(struct pathset *ps);
 int pifs_diff_opaque_children(int gfd, const char *path, struct pathset *ps);
-int pifs_diff_paths(struct pifs_store *st, const struct pifs_meta *old,
-		    const struct pifs_meta *new, struct pathset *ps,
+int pifs_diff_paths(struct pifs_git *g, struct pifs_store *st,
+		    const struct pifs_meta *old, const struct pifs_meta *new, struct pathset *ps,
 		    char *const *paths, size_t npaths, struct pifs_change **out,
 		    size_t *n_out, size_t *cap_out);
 
@@ -303,18 +314,59 @@ int pifs_bigblob_progress(struct pifs_git *g, struct pifs_git *pg, int fd,
 			  uint64_t size, const char *path, git_oid *oid,
 			  uint64_t *xxh, char *errbuf, size_t errlen);
 /* Write the blob oid (size bytes) into fd, streamed from its pack, holes
- * for blocks of zeros: 0, -ENOTSUP if it is not a whole blob in a pack
+ * for blocks of zeros; sp (or NULL) is the sparse entry whose data the
+ * blob is (meta.h): its bytes go to sp's extents, the file is sp->size
+ * long.  0, -ENOTSUP if it is not a whole blob in a pack
  * (read it with pifs_git_blob then; nothing was written), -EIO with
  * errbuf set if it is damaged, or -errno. */
 int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
-			 uint64_t size, int fd, const char *path, char *errbuf,
+			 uint64_t size, const struct pifs_meta_entry *sp,
+			 int fd, const char *path, char *errbuf,
 			 size_t errlen);
 /* The same in order into fd (a pipe: no holes, no truncate); a failed
  * write is its -errno (errbuf not set). */
 int pifs_bigblob_cat(struct pifs_git *g, const unsigned char oid[20],
-		     uint64_t size, int fd, char *errbuf, size_t errlen);
+		     uint64_t size, const struct pifs_meta_entry *sp, int fd,
+		     char *errbuf, size_t errlen);
+/* The same for the next data extents ext of a sparse file of size bytes
+ * (total bytes of data): the blob of those bytes (sparse.c). */
+int pifs_bigblob_extents(struct pifs_git *g, struct pifs_git *pg, int fd,
+			 uint64_t size, const struct pifs_extent *ext,
+			 size_t next, uint64_t total, const char *path,
+			 git_oid *oid, uint64_t *xxh, char *errbuf,
+			 size_t errlen);
+/* Is the whole blob oid (size bytes, in a pack) the content of the
+ * sparse entry sp (an older pifs stored files with holes whole)?  1 or 0;
+ * -ENOTSUP if the blob is not a whole blob in a pack, or -errno. */
+int pifs_bigblob_same_sparse(struct pifs_git *g, const unsigned char oid[20],
+			     uint64_t size, const struct pifs_meta_entry *sp);
 /* Forget the spilled blobs (pifs_git_staged_drop). */
 void pifs_bigblob_drop(struct pifs_git *g);
+
+/* snapshot.c: drop what a prepare or a round built, but not the staged
+ * objects; snapshot_rounds.c: drop the rounds' state. */
+void pifs_snapshot_prepared_clear(struct pifs_git *g);
+void pifs_snapshot_rounds_clear(struct pifs_git *g);
+
+/* sparse.c: which files are stored sparse, and how (design there).
+ * A run of zero blocks shorter than PIFS_SPARSE_HOLE is data; a file
+ * with fewer than PIFS_SPARSE_MIN bytes in longer runs is whole. */
+#define PIFS_SPARSE_HOLE ((uint64_t)64 << 10)
+#define PIFS_SPARSE_MIN	 ((uint64_t)1 << 20)
+/* The data extents of fd (size bytes) into *ext (malloc'd) and *n: 1 if
+ * it is to be stored sparse, 0 if whole (*ext NULL), or -errno (-ESTALE:
+ * it shrank while read). */
+int pifs_sparse_map(int fd, uint64_t size, struct pifs_extent **ext,
+		    size_t *n);
+/* Hash (g NULL) or stage the blob of those extents; progress told
+ * through pg (may be NULL).  0 or -errno with errbuf set. */
+int pifs_sparse_blob(struct pifs_git *g, struct pifs_git *pg, int fd,
+		     uint64_t size, const struct pifs_extent *ext, size_t n,
+		     const char *path, git_oid *oid, uint64_t *xxh,
+		     char *errbuf, size_t errlen);
+/* A private object database that hashes what is streamed to it
+ * (git_odb_open_wstream) and keeps nothing. */
+int pifs_sparse_hasher(git_odb **out);
 
 /* pack.c: a pack entry's type-and-size header into hdr; its length. */
 size_t pifs_pack_entry_header(unsigned char hdr[16], git_object_t type,

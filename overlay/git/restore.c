@@ -56,6 +56,27 @@ static int write_sparse(int fd, const char *buf, size_t len)
 	return ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
 }
 
+/* A sparse file (meta.h) from the data blob in memory: its extents
+ * written at their offsets, the rest left a hole. */
+static int write_extents(int fd, const struct pifs_meta_entry *e,
+			 const char *data, size_t len)
+{
+	uint64_t pos = 0;
+	size_t i;
+	int ret;
+
+	if (pifs_meta_sparse_data(e) != len)
+		return -EIO;
+	for (i = 0; i < e->next; i++) {
+		ret = pifs_pwrite_all(fd, data + pos, e->ext[i].len,
+				      (off_t)e->ext[i].off);
+		if (ret < 0)
+			return ret;
+		pos += e->ext[i].len;
+	}
+	return ftruncate(fd, (off_t)e->size) < 0 ? -errno : 0;
+}
+
 /* Is blob oid big enough to be streamed (bigblob.c)?  Its size from the
  * object's header: META does not keep the sizes of files. */
 static int big_blob(struct pifs_git *g, const unsigned char oid[20],
@@ -155,7 +176,8 @@ static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
 				ret = -errno;
 				break;
 			}
-			ret = pifs_bigblob_restore(r->g, e->oid, bsize, fd,
+			ret = pifs_bigblob_restore(r->g, e->oid, bsize,
+						   e->sparse ? e : NULL, fd,
 						   e->path, r->errbuf,
 						   r->errlen);
 			if (ret != -ENOTSUP) {
@@ -185,7 +207,8 @@ static int restore_entry(struct restore *r, const struct pifs_meta_entry *e)
 			ret = -errno;
 			break;
 		}
-		ret = write_sparse(fd, data, len);
+		ret = e->sparse ? write_extents(fd, e, data, len)
+				: write_sparse(fd, data, len);
 		if (close(fd) < 0 && ret == 0)
 			ret = -errno;
 		break;

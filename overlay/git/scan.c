@@ -34,6 +34,13 @@ int pifs_scan_fail(struct scan *s, const char *what, const char *path, int err)
 	return err;
 }
 
+void pifs_scan_tell(struct scan *s)
+{
+	if (s->g && s->g->progress && s->write)
+		s->g->progress(s->g->progress_arg, NULL, 0, s->m->count,
+			       s->bytes);
+}
+
 /* In a round read while the worker runs (s->unpaused), an entry that
  * changes under the scan (gone, replaced, shorter than its stat said, a
  * big file whose two reads differ) is no failure: it is left out and
@@ -177,6 +184,14 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 	if (hit && cached_usable(s, ce)) {
 		oid = ce->oid;
 		nc->xxh = ce->xxh;
+		if (ce->flags & CE_SPARSE) {
+			ret = pifs_statcache_sparse(ce, e);
+			if (ret < 0)
+				return ret;
+			nc->flags |= CE_SPARSE;
+			nc->sp = ce->sp;
+			nc->nsparse = ce->nsparse;
+		}
 		goto found;
 	}
 	fd = openat(dirfd, name,
@@ -190,6 +205,29 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 	if (ret == 0 && (fsb.st_ino != sb->st_ino || !S_ISREG(fsb.st_mode)))
 		ret = -ESTALE;
 	if (ret == 0 && (uint64_t)fsb.st_size >= PIFS_BIGBLOB_MIN) {
+		ret = pifs_sparse_map(fd, (uint64_t)fsb.st_size, &e->ext,
+				      &e->next);
+		if (ret > 0) {
+			/* only its data (sparse.c) */
+			e->sparse = 1;
+			ret = pifs_sparse_blob(s->write ? s->g : NULL, s->g, fd,
+					       (uint64_t)fsb.st_size, e->ext,
+					       e->next, path, &oid, &nc->xxh,
+					       s->errbuf, s->errlen);
+			close(fd);
+			if (ret < 0)
+				return pifs_scan_fail(s, "read", path, ret);
+			if (e->next >= UINT32_MAX / 16)
+				return pifs_scan_fail(s, "read", path, -EFBIG);
+			nc->size = e->size = (uint64_t)fsb.st_size;
+			s->bytes += pifs_meta_sparse_data(e);
+			nc->flags |= CE_SPARSE;
+			nc->sp = e->ext;
+			nc->nsparse = (uint32_t)e->next;
+			goto found;
+		}
+	}
+	if (ret == 0 && (uint64_t)fsb.st_size >= PIFS_BIGBLOB_MIN) {
 		/* in chunks, never whole in memory (bigblob.c) */
 		ret = pifs_bigblob_progress(s->write ? s->g : NULL, s->g, fd,
 					    (uint64_t)fsb.st_size, path, &oid,
@@ -198,6 +236,7 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 		if (ret < 0)
 			return pifs_scan_fail(s, "read", path, ret);
 		nc->size = e->size = (uint64_t)fsb.st_size;
+		s->bytes += e->size;
 		goto found;
 	}
 	if (ret == 0)
@@ -209,6 +248,7 @@ static int file_oid(struct scan *s, int dirfd, const char *name,
 	nc->xxh = XXH3_64bits(buf, len);
 	nc->size = len;
 	e->size = len;
+	s->bytes += len;
 	if (ce && S_ISREG(ce->mode) && ce->xxh == nc->xxh && ce->size == len &&
 	    cached_usable(s, ce)) {
 		oid = ce->oid;
@@ -468,6 +508,7 @@ int pifs_scan_entry(struct scan *s, int dfd, const char *name, char *path,
 	}
 	if (ret == 0)
 		ret = pifs_scan_cache_put(s, &nc, e);
+	pifs_scan_tell(s);
 	return ret;
 }
 

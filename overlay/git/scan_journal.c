@@ -139,12 +139,16 @@ static int take_cached(struct scan *s, size_t k)
 			memcpy(e->oid, ce->oid.id, 20);
 			e->has_oid = 1;
 		}
+		if (ce->flags & CE_SPARSE &&
+		    (ret = pifs_statcache_sparse(ce, e)) < 0)
+			return ret;
 		nc = *ce;
 		nc.path = e->path;
 		if ((ret = pifs_scan_cache_put(s, &nc, e)) < 0)
 			return ret;
 	}
 	s->old.cursor = end;
+	pifs_scan_tell(s);
 	return 0;
 }
 

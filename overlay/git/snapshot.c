@@ -6,51 +6,8 @@
  * compare-and-swap, records the base on the delta and saves the stat
  * cache.  A snapshot counts its changed files looking only at the META
  * lines and blobs that differ from the parent's (fast_count), falling
- * back to the full view-level diff.
- *
- * Reading while the worker runs.  On a mounted store the worker is paused
- * (its view lock held exclusively: every write, create, rename, setattr
- * waits) only for short moments, never for reading changed data:
- *
- *  1. pause; take pifsd's journal J1 (what changed since the last
- *     snapshot; pifsd starts a new journal); resume.
- *  2. a round, unpaused (pifs_git_snapshot_preread): scan as J1 says,
- *     reading, hashing and staging every changed file, however big.  An
- *     entry that changes under it (gone, replaced, short, a big file
- *     whose two reads differ) is left out and noted (g->redo).  The
- *     round's stat cache is kept in memory (g->roundcache).
- *  3. pause; take the journal Jk: exactly what pifsd changed since the
- *     last hand-over, so during the round (a data write is journaled
- *     under the view lock, at the first write of each open file in each
- *     journal epoch, and a hand-over starts a new epoch).
- *     If what Jk and the redo list name is small (a few MiB of files,
- *     no directory renamed in), or this is the last allowed round, or
- *     Jk is not valid: the final scan runs now, under this pause, and
- *     the worker resumes after it.  Else resume and go to 2 with Jk.
- *  4. finish, unpaused.
- *
- * What the snapshot is: the delta exactly as it was at the moment of the
- * final pause.  The final scan follows Jk over the last round's cache:
- * a path Jk or the redo list names is read again under the pause (its
- * cached stat is not trusted: a round's cache keeps times within the
- * racy window, s->distrust); any other path did not change since the
- * round began (pifsd journals every change it makes to the delta, and
- * nothing else may write a delta), so what the round read of it (the
- * content, or the cache entry before that) is its state at the final
- * pause too.  A file being rewritten during a round is therefore either
- * untouched since the round read it or read again under the pause: never
- * a mix of two moments.  Without a valid journal (an older pifsd, a
- * journal that overflowed or was dropped by a swap), the final scan
- * stats everything under the pause, against the saved stat cache, as
- * before.  The saved cache drops times within the racy window of the
- * first round's start.
- *
- * What a write may wait: the two journal hand-overs, and the final scan
- * of what changed during the last round (at most PIFS_SNAP_QUICK bytes of
- * files, unless a worker rewrote big files through PIFS_SNAP_ROUNDS
- * rounds in a row: then those are read under the last pause, the last
- * resort, so the snapshot still ends).  A file read in a round and again
- * later is staged twice; the pack holds both (one unreferenced).
+ * back to the full view-level diff.  The rounds that read changed data
+ * while the worker runs, and their design, are in snapshot_rounds.c.
  */
 #include "config.h"
 
@@ -115,7 +72,7 @@ static char *metacopy_load(struct pifs_store *st, const char *worker,
 }
 
 /* Drop what a prepare or a round built, but not the staged objects. */
-static void prepared_clear(struct pifs_git *g)
+void pifs_snapshot_prepared_clear(struct pifs_git *g)
 {
 	pifs_meta_release(&g->meta);
 	free(g->newcache.p);
@@ -128,113 +85,13 @@ static void prepared_clear(struct pifs_git *g)
 	g->pending = 0;
 }
 
-static void rounds_clear(struct pifs_git *g)
-{
-	free(g->roundcache.p);
-	memset(&g->roundcache, 0, sizeof(g->roundcache));
-	free(g->redo.p);
-	memset(&g->redo, 0, sizeof(g->redo));
-	g->rounds = 0;
-	g->unpaused = 0;
-	g->roundtoken = 0;
-	g->rounds_nstat = 0;
-	g->rounds_full = 0;
-}
-
 void pifs_git_snapshot_abort(struct pifs_git *g)
 {
 	if (!g)
 		return;
 	pifs_git_staged_drop(g);
-	prepared_clear(g);
-	rounds_clear(g);
-}
-
-int pifs_git_snapshot_preread(struct pifs_git *g, const char *worker,
-			      char *errbuf, size_t errlen)
-{
-	struct pifs_strbuf keep;
-	struct timespec now;
-	git_oid tree;
-	int ret;
-
-	if (!g->rounds) {
-		pifs_git_snapshot_abort(g);
-		clock_gettime(CLOCK_REALTIME, &now);
-		g->round_start = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	}
-	prepared_clear(g);
-	snprintf(g->worker, sizeof(g->worker), "%s", worker);
-	g->unpaused = 1;
-	ret = pifs_scan_delta(g, g->st, worker, 1, &g->meta, &g->newcache,
-			      &tree, errbuf, errlen);
-	g->unpaused = 0;
-	if (ret == 0)
-		ret = pifs_statcache_seal(&g->newcache, NULL,
-					  g->has_jn ? g->jn.newtoken : 0);
-	if (ret < 0) {
-		if (errbuf && errlen && !errbuf[0])
-			pifs_seterr(errbuf, errlen, "cannot read the delta of "
-				    "%s: %s", worker, strerror(-ret));
-		pifs_git_snapshot_abort(g);
-		return ret;
-	}
-	keep = g->roundcache;
-	g->roundcache = g->newcache;
-	memset(&g->newcache, 0, sizeof(g->newcache));
-	free(keep.p);
-	g->roundtoken = g->has_jn ? g->jn.newtoken : 0;
-	g->rounds++;
-	g->rounds_nstat += g->nstat;
-	g->rounds_full |= !g->used_jn;
-	prepared_clear(g);
-	return 0;
-}
-
-int pifs_git_snapshot_cost(struct pifs_git *g, const char *worker,
-			   uint64_t *bytes)
-{
-	const struct pifs_journal *j = &g->jn;
-	const char *p, *end, *z;
-	struct stat sb;
-	int dfd, fd, pass;
-
-	*bytes = UINT64_MAX;
-	if (!g->rounds || !g->has_jn || !j->valid ||
-	    j->token != g->roundtoken)
-		return 0; /* the final scan stats everything */
-	dfd = pifs_openat_beneath(g->st->deltas_fd, worker,
-				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-	if (dfd < 0)
-		return dfd;
-	*bytes = 0;
-	for (pass = 0; pass < 2; pass++) {
-		p = pass ? g->redo.p : j->buf;
-		end = p ? p + (pass ? g->redo.len : j->len) : p;
-		for (; p && p < end; p = z + 1) {
-			z = memchr(p, '\0', (size_t)(end - p));
-			if (!z)
-				break;
-			if (p[0] == 'f') {
-				/* a directory renamed in: its whole subtree */
-				*bytes = UINT64_MAX;
-				goto out;
-			}
-			if (z - p < 2 || (z - p == 2 && p[1] == '.'))
-				continue;
-			fd = pifs_openat_beneath(dfd, p + 1,
-						 O_PATH | O_NOFOLLOW, 0);
-			if (fd < 0)
-				continue; /* gone: nothing to read */
-			if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-			    *bytes < UINT64_MAX - (uint64_t)sb.st_size)
-				*bytes += (uint64_t)sb.st_size;
-			close(fd);
-		}
-	}
-out:
-	close(dfd);
-	return 0;
+	pifs_snapshot_prepared_clear(g);
+	pifs_snapshot_rounds_clear(g);
 }
 
 static int write_blob(struct pifs_git *g, const void *buf, size_t len,
@@ -262,7 +119,7 @@ int pifs_git_snapshot_prepare(struct pifs_git *g, const char *worker,
 
 	/* after rounds (pifs_git_snapshot_preread) their objects stay */
 	if (g->rounds)
-		prepared_clear(g);
+		pifs_snapshot_prepared_clear(g);
 	else
 		pifs_git_snapshot_abort(g);
 	memset(out, 0, sizeof(*out));
@@ -318,7 +175,7 @@ int pifs_git_snapshot_prepare(struct pifs_git *g, const char *worker,
 	}
 	out->journal = g->used_jn && !g->rounds_full;
 	out->stated = (unsigned)(g->nstat + g->rounds_nstat);
-	rounds_clear(g);
+	pifs_snapshot_rounds_clear(g);
 	out->created = !(g->has_parent &&
 			 git_oid_equal(git_commit_tree_id(head), &g->tree)) ||
 		       allow_empty;
@@ -354,8 +211,10 @@ static int meta_lines(const char *t, size_t len, struct oline **out,
 			goto bad;
 		lineno++;
 		if (lineno == 1) {
-			if ((size_t)(nl - p) != strlen(PIFS_META_HEADER) ||
-			    memcmp(p, PIFS_META_HEADER, (size_t)(nl - p)))
+			if (((size_t)(nl - p) != strlen(PIFS_META_HEADER) ||
+			     memcmp(p, PIFS_META_HEADER, (size_t)(nl - p))) &&
+			    ((size_t)(nl - p) != strlen(PIFS_META_HEADER_V2) ||
+			     memcmp(p, PIFS_META_HEADER_V2, (size_t)(nl - p))))
 				goto bad;
 		} else if (lineno == 2) {
 			if (nl - p < 8 || memcmp(p, "golden ", 7))
@@ -674,8 +533,8 @@ static int fast_count(struct pifs_git *g, unsigned *files, uint64_t *bytes)
 		    (ret = attach_old_oid(otree, &old.entries[i])) < 0)
 			goto out;
 	}
-	ret = pifs_diff_paths(g->st, &old, &g->meta, &cand, NULL, 0, &ch, &n,
-			      &cap);
+	ret = pifs_diff_paths(g, g->st, &old, &g->meta, &cand, NULL, 0, &ch,
+			      &n, &cap);
 	if (ret == 0) {
 		*files = (unsigned)n;
 		*bytes = 0;

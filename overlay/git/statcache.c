@@ -37,21 +37,25 @@
 /*
  * Private binary format (any other content is ignored and rebuilt):
  *
- *   "PIFSSC4\n", XXH3-64 of everything after these 16 bytes (LE),
+ *   "PIFSSC5\n", XXH3-64 of everything after these 16 bytes (LE),
  *   the commit the cache was saved for (20 bytes, zero: none), the
  *   journal token of pifsd at the moment of the scan (u64, 0: none; see
  *   scan_journal.c), then one record per scanned entry in scan
  *   order: u32 path length, u32 xattr bytes, u32 st_mode, u32 records
  *   below (a directory: how many of the following records are its
- *   subtree), u32 uid, gid, flags (CE_LINKS: st_nlink > 1), u32 0, u64
+ *   subtree), u32 uid, gid, flags (CE_LINKS: st_nlink > 1; CE_SPARSE: a
+ *   file stored sparse, sparse.c), u32 its number of data extents, u64
  *   dev, ino, size, i64 mtime, ctime (ns), u64 XXH3 of the content, u64
  *   rdev, 20-byte blob id (a directory: its tree, zero when it has no
  *   file below), the path and a NUL, the xattrs (u32 count, then per
  *   xattr u32 name length, u32 value length, name, value; nothing when
- *   the entry has none).  All native endian.
+ *   the entry has none), then a sparse file's extents (u64 offset, u64
+ *   length each).  All native endian.  A "PIFSSC4" cache (before sparse
+ *   files) is the same without sparse records, and is read as well.
  */
 
-#define CACHE_MAGIC "PIFSSC4\n"
+#define CACHE_MAGIC "PIFSSC5\n"
+#define CACHE_MAGIC4 "PIFSSC4\n"
 #define CACHE_HDR   (8 + 8 + 20 + 8)
 
 void pifs_statcache_release(struct cache *c)
@@ -229,7 +233,7 @@ void pifs_statcache_put(struct pifs_strbuf *sb, const struct centry *ce,
 	put_u32(sb, ce->uid);
 	put_u32(sb, ce->gid);
 	put_u32(sb, ce->flags);
-	put_u32(sb, 0);
+	put_u32(sb, ce->flags & CE_SPARSE ? ce->nsparse : 0);
 	put_u64(sb, ce->dev);
 	put_u64(sb, ce->ino);
 	put_u64(sb, ce->size);
@@ -239,15 +243,40 @@ void pifs_statcache_put(struct pifs_strbuf *sb, const struct centry *ce,
 	put_u64(sb, ce->rdev);
 	pifs_strbuf_add(sb, ce->oid.id, 20);
 	pifs_strbuf_add(sb, ce->path, pl + 1);
-	if (!nx)
-		return;
-	put_u32(sb, (uint32_t)nx);
+	if (nx)
+		put_u32(sb, (uint32_t)nx);
 	for (i = 0; i < nx; i++) {
 		put_u32(sb, (uint32_t)strlen(x[i].name));
 		put_u32(sb, (uint32_t)x[i].len);
 		pifs_strbuf_addstr(sb, x[i].name);
 		pifs_strbuf_add(sb, x[i].value, x[i].len);
 	}
+	if (ce->flags & CE_SPARSE && ce->nsparse)
+		pifs_strbuf_add(sb, ce->sp, (size_t)ce->nsparse * 16);
+}
+
+int pifs_statcache_sparse(const struct centry *ce,
+			  struct pifs_meta_entry *e)
+{
+	const unsigned char *p = ce->sp;
+	uint32_t i;
+
+	free(e->ext);
+	e->ext = NULL;
+	e->next = 0;
+	e->sparse = 1;
+	e->size = ce->size;
+	if (!ce->nsparse)
+		return 0;
+	e->ext = malloc((size_t)ce->nsparse * sizeof(*e->ext));
+	if (!e->ext)
+		return -ENOMEM;
+	for (i = 0; i < ce->nsparse; i++) {
+		e->ext[i].off = get_u64(p + 16 * (size_t)i);
+		e->ext[i].len = get_u64(p + 16 * (size_t)i + 8);
+	}
+	e->next = ce->nsparse;
+	return 0;
 }
 
 /* Start a cache being built: room for the header. */
@@ -288,7 +317,8 @@ static void cache_parse(struct cache *c, size_t len)
 
 	p = (const unsigned char *)c->buf;
 	end = p + len;
-	if (len < CACHE_HDR || memcmp(p, CACHE_MAGIC, 8) ||
+	if (len < CACHE_HDR ||
+	    (memcmp(p, CACHE_MAGIC, 8) && memcmp(p, CACHE_MAGIC4, 8)) ||
 	    get_u64(p + 8) != XXH3_64bits(p + 16, len - 16))
 		goto bad;
 	if (memcmp(p + 16, zero, 20)) {
@@ -332,8 +362,16 @@ static void cache_parse(struct cache *c, size_t len)
 		ce->xalen = xl;
 		if (xattrs_check(ce->xa, xl) < 0)
 			goto bad;
+		ce->nsparse = get_u32(p + 28);
+		ce->sp = ce->xa + xl;
+		if (!(ce->flags & CE_SPARSE))
+			ce->nsparse = 0;
+		else if (!S_ISREG(ce->mode) ||
+			 (size_t)ce->nsparse * 16 >
+			     (size_t)(end - p) - CREC_FIXED - pl - 1 - xl)
+			goto bad;
 		c->n++;
-		p += CREC_FIXED + pl + 1 + xl;
+		p += CREC_FIXED + pl + 1 + xl + (size_t)ce->nsparse * 16;
 	}
 	return;
 bad:

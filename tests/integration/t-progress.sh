@@ -4,7 +4,8 @@
 # and `pifs golden import` of a disk image, run under a pseudo-terminal
 # (script(1)), draw their bars in place (carriage returns) and end at
 # 100% of the real count; the same commands with stderr not a terminal
-# print no bar and no carriage return.  (The bar's arithmetic, rate and
+# print no bar and no carriage return.  A snapshot of many small files
+# counts its entries the same way (not with --quiet).  (The bar's arithmetic, rate and
 # time left: check_image's test_bar_format.)
 . "$(dirname "$0")/lib.sh"
 setup
@@ -51,5 +52,27 @@ tr '\r' '\n' <"$T/img.out" | grep -aq '^copying root files \[###################
 	fail "image import: no root files bar: $(cat -v "$T/img.out" | head -5)"
 "$PIFS" --store "$T/s2" golden import "$T/pi.img" >"$T/img.log" 2>&1 || fail "golden import into a log"
 grep -q $'\r' "$T/img.log" && fail "image import into a log drew a bar" || ok "image import into a log: no bar"
+
+# a snapshot of a delta of many small files (unmounted: the same scan):
+# the count of entries and bytes read, ending at every entry of its META
+"$PIFS" --store "$T/s2" worker add w --serial be570002 >/dev/null || fail "worker add"
+mkdir -p "$T/s2/deltas/w/many"
+for i in $(seq 1 1500); do echo "file $i" >"$T/s2/deltas/w/many/f$i"; done
+script -qec "'$PIFS' --store '$T/s2' snapshot w" /dev/null >"$T/snap.out" 2>&1 ||
+	{ cat "$T/snap.out"; fail "snapshot under a terminal"; }
+n=$(git --git-dir="$T/s2/git" cat-file blob workers/w:META | tail -n +3 | wc -l)
+last=$(tr '\r' '\n' <"$T/snap.out" | grep -a '^scanning delta ' | tail -1 | sed 's/\x1b\[K//g')
+case $last in
+"scanning delta     $n entries  "*" read"*)
+	ok "snapshot on a terminal: the scan's count ends at $n entries ($last)" ;;
+*) fail "snapshot on a terminal: last scan line '$last' (want $n entries): $(cat -v "$T/snap.out" | head -5)" ;;
+esac
+echo "file again" >"$T/s2/deltas/w/many/f1"
+script -qec "'$PIFS' --store '$T/s2' snapshot --quiet w" /dev/null >"$T/snapq.out" 2>&1 || fail "snapshot --quiet"
+grep -aq 'scanning' "$T/snapq.out" && fail "snapshot --quiet drew a bar: $(cat -v "$T/snapq.out")" ||
+	ok "snapshot --quiet on a terminal: no bar"
+echo "file once more" >"$T/s2/deltas/w/many/f1"
+"$PIFS" --store "$T/s2" snapshot w >"$T/snap.log" 2>&1 || fail "snapshot into a log"
+grep -q $'\r' "$T/snap.log" && fail "snapshot into a log drew a bar" || ok "snapshot into a log: no bar"
 chattr -R -i "$T/s1" "$T/s2" 2>/dev/null
 finish

@@ -310,7 +310,7 @@ START_TEST(test_refused_texts)
 	assert_refused("", "truncated META");
 	assert_refused("# pifs delta metadata v1\n", "truncated META");
 	assert_refused("# pifs delta metadata v1", "line 1: no final newline");
-	assert_refused("# pifs delta metadata v2\ngolden 0123456789abcdef\n",
+	assert_refused("# pifs delta metadata v3\ngolden 0123456789abcdef\n",
 		       "line 1: not a pifs META header");
 	assert_refused(" # pifs delta metadata v1\ngolden 0123456789abcdef\n",
 		       "line 1: not a pifs META header");
@@ -466,6 +466,182 @@ START_TEST(test_damage_never_crashes)
 }
 END_TEST
 
+#define HDR2 "# pifs delta metadata v2\ngolden 0123456789abcdef\n"
+
+/* A sparse file's @ field (meta.h): a v2 META, pinned byte for byte, read
+ * back to the same map; a META without one stays v1, unchanged. */
+START_TEST(test_sparse_round_trip)
+{
+	static const char text[] =
+	    HDR2 "d 755 0 0 1.000000000 0:0 - - .\n"
+		 "f 644 0 0 2.000000000 0:0 - - @6442450944:0+4096 disk.img\n"
+		 "f 600 1 2 3.000000000 0:0 - user.a=01 "
+		 "@8388608:0+65536,1048576+8192,8384512+4096 multi\n"
+		 "f 644 0 0 5.000000000 0:0 - - plain\n"
+		 "f 644 0 0 4.000000000 0:0 - - @5242880:- zeros\n";
+	struct pifs_meta m, m2;
+	const struct pifs_meta_entry *e;
+	char *out = NULL;
+	size_t len;
+
+	ck_assert_int_eq(parse(&m, text, strlen(text)), 0);
+	ck_assert_uint_eq(m.count, 5);
+	e = pifs_meta_find(&m, "disk.img");
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->sparse, 1);
+	ck_assert_uint_eq(e->size, 6442450944ULL);
+	ck_assert_uint_eq(e->next, 1);
+	ck_assert_uint_eq(e->ext[0].off, 0);
+	ck_assert_uint_eq(e->ext[0].len, 4096);
+	ck_assert_uint_eq(pifs_meta_sparse_data(e), 4096);
+	e = pifs_meta_find(&m, "multi");
+	ck_assert_uint_eq(e->next, 3);
+	ck_assert_uint_eq(e->ext[2].off, 8384512);
+	ck_assert_uint_eq(pifs_meta_sparse_data(e), 65536 + 8192 + 4096);
+	ck_assert_uint_eq(e->nxattrs, 1);
+	e = pifs_meta_find(&m, "zeros");
+	ck_assert_int_eq(e->sparse, 1);
+	ck_assert_uint_eq(e->next, 0);
+	ck_assert_uint_eq(e->size, 5242880);
+	e = pifs_meta_find(&m, "plain");
+	ck_assert_int_eq(e->sparse, 0);
+	ck_assert_uint_eq(e->size, UINT64_MAX);
+	ck_assert_int_eq(pifs_meta_format(&m, &out, &len), 0);
+	ck_assert_uint_eq(len, strlen(text));
+	ck_assert_mem_eq(out, text, len);
+	ck_assert_int_eq(parse(&m2, out, len), 0);
+	ck_assert(pifs_meta_sparse_equal(pifs_meta_find(&m, "multi"),
+					 pifs_meta_find(&m2, "multi")));
+	ck_assert(!pifs_meta_sparse_equal(pifs_meta_find(&m, "multi"),
+					  pifs_meta_find(&m2, "disk.img")));
+	ck_assert(!pifs_meta_sparse_equal(pifs_meta_find(&m, "plain"),
+					  pifs_meta_find(&m2, "zeros")));
+	free(out);
+	pifs_meta_release(&m2);
+	/* without its sparse entries the META is v1 again */
+	pifs_meta_entry_release(&m.entries[1]);
+	pifs_meta_entry_release(&m.entries[2]);
+	pifs_meta_entry_release(&m.entries[4]);
+	m.entries[1] = m.entries[3];
+	m.count = 2;
+	ck_assert_int_eq(pifs_meta_format(&m, &out, &len), 0);
+	ck_assert_str_eq(out, HDR "d 755 0 0 1.000000000 0:0 - - .\n"
+				  "f 644 0 0 5.000000000 0:0 - - plain\n");
+	free(out);
+	pifs_meta_release(&m);
+}
+END_TEST
+
+START_TEST(test_sparse_refused)
+{
+	static const char *const bad[] = {
+	    "@10:8+4",			    /* past the size */
+	    "@10:5+6",			    /* past the size */
+	    "@10:0+0",			    /* an empty extent */
+	    "@10:4+2,0+2",		    /* not ascending */
+	    "@10:0+2,2+2",		    /* touching */
+	    "@10:0+4,2+2",		    /* overlapping */
+	    "@10:",			    /* no map */
+	    "@:0+1",			    /* no size */
+	    "@10:0+1,",			    /* a final comma */
+	    "@10:0+1,,4+1",		    /* an empty item */
+	    "@10:01",			    /* no + */
+	    "@10:0+x",			    /* not a number */
+	    "@18446744073709551616:-",	    /* too big */
+	    "10:0+1",			    /* no @ */
+	    "@10:-,0+1",		    /* "-" with extents */
+	    "@18446744073709551615:18446744073709551614+2", /* overflow */
+	};
+	static const char *const lines[] = {
+	    /* an @ field on what is not a file */
+	    "d 755 0 0 1.000000000 0:0 - - @10:- dir\n",
+	    "l 777 0 0 1.000000000 0:0 - - @10:- sym\n",
+	    /* eleven fields */
+	    "f 644 0 0 1.000000000 0:0 - - @10:- x y\n",
+	};
+	char text[512], want[64];
+	struct pifs_meta m;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		snprintf(text, sizeof(text),
+			 HDR2 "d 755 0 0 1.000000000 0:0 - - .\n"
+			      "f 644 0 0 1.000000000 0:0 - - %s f\n",
+			 bad[i]);
+		assert_refused(text, "line 4: bad entry");
+	}
+	for (i = 0; i < sizeof(lines) / sizeof(*lines); i++) {
+		snprintf(text, sizeof(text),
+			 HDR2 "d 755 0 0 1.000000000 0:0 - - .\n%s",
+			 lines[i]);
+		assert_refused(text, "line 4: bad entry");
+	}
+	/* a v1 META cannot hold one: an older pifs wrote it */
+	snprintf(text, sizeof(text),
+		 HDR "d 755 0 0 1.000000000 0:0 - - .\n"
+		     "f 644 0 0 1.000000000 0:0 - - @10:0+1 f\n");
+	snprintf(want, sizeof(want), "line 4: a sparse file in a v1 META");
+	assert_refused(text, want);
+	/* an unknown version is not read */
+	assert_refused("# pifs delta metadata v3\ngolden 0123456789abcdef\n",
+		       "line 1: not a pifs META header");
+	/* format refuses a bad map rather than write it */
+	{
+		struct pifs_extent x[2] = {{0, 8}, {4, 8}};
+		struct pifs_meta_entry e[2] = {{0}};
+		char root[] = ".", name[] = "f", *out = NULL;
+
+		pifs_meta_init(&m);
+		e[0].path = root;
+		e[0].type = 'd';
+		e[1].path = name;
+		e[1].type = 'f';
+		e[1].sparse = 1;
+		e[1].size = 100;
+		e[1].ext = x;
+		e[1].next = 2;
+		memcpy(m.golden, "0123456789abcdef", 17);
+		m.entries = e;
+		m.count = 2;
+		ck_assert_int_eq(pifs_meta_format(&m, &out, NULL), -EINVAL);
+		ck_assert_ptr_null(out);
+		x[1].off = 8;
+		ck_assert_int_eq(pifs_meta_format(&m, &out, NULL), -EINVAL);
+		x[1].off = 9;
+		ck_assert_int_eq(pifs_meta_format(&m, &out, NULL), 0);
+		ck_assert_ptr_nonnull(strstr(out, " @100:0+8,9+8 f\n"));
+		free(out);
+		e[1].type = 'l';
+		ck_assert_int_eq(pifs_meta_format(&m, &out, NULL), -EINVAL);
+	}
+}
+END_TEST
+
+START_TEST(test_sparse_damage_never_crashes)
+{
+	static const char text[] =
+	    HDR2 "d 755 0 0 1.000000000 0:0 - - .\n"
+		 "f 644 0 0 2.000000000 0:0 - - @8388608:0+65536,1048576+8192 "
+		 "a\n";
+	static const char repl[] = {' ', '\n', '@', ':', '+', ',', '-',
+				    '0', '9', '\0'};
+	size_t len = strlen(text), i, j;
+	char *buf = malloc(len);
+
+	ck_assert_ptr_nonnull(buf);
+	for (i = 0; i <= len; i++)
+		damaged(text, i);
+	for (i = 0; i < len; i++) {
+		for (j = 0; j < sizeof(repl); j++) {
+			memcpy(buf, text, len);
+			buf[i] = repl[j];
+			damaged(buf, len);
+		}
+	}
+	free(buf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta");
@@ -482,6 +658,9 @@ int main(void)
 	tcase_add_test(tc, test_entry_parse);
 	tcase_add_test(tc, test_sort_find);
 	tcase_add_test(tc, test_damage_never_crashes);
+	tcase_add_test(tc, test_sparse_round_trip);
+	tcase_add_test(tc, test_sparse_refused);
+	tcase_add_test(tc, test_sparse_damage_never_crashes);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
