@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# A rebase does not freeze the worker while it rebuilds the delta, and
-# the rebased delta is exact and never torn (design: tools/cmd-reset.c).
+# A rebase does not freeze the worker while it rebuilds the delta, the
+# rebased delta is exact and never torn, and a reset checks for
+# unsnapshotted changes with the worker running (design: tools/cmd-reset.c).
 #  1. `pifs rebase` is stopped (SIGSTOP) while it writes a big file of
 #     the rebuilt delta in work/: writes into the same view still
 #     complete (a rewrite of that big file, a new directory, a removal,
@@ -17,7 +18,14 @@
 #     rebased, part 1 shows the delta is exactly that one rebased) and
 #     after hold a state the file had (no block of an older generation
 #     after a newer one, none mixed).
-#  3. pifs fsck stays clean.
+#  3. `pifs reset` is stopped each time it reads the delta for its check
+#     of unsnapshotted changes (a big file rewritten with the same bytes
+#     and times: nothing to snapshot, but it must be read): the worker
+#     answers a lookup every time, and the reset succeeds.  Before, the
+#     check was made again under the swap's pause, which held the
+#     lookup.  A write made during the check is found (pifsd's journal
+#     names it under the pause) and the reset refuses, as it did.
+#  4. pifs fsck stays clean.
 . "$(dirname "$0")/lib.sh"
 setup
 make_store
@@ -92,7 +100,7 @@ if [ -n "$seen" ]; then
 else
 	fail "pifs rebase never wrote root/big in work/"
 fi
-frozen=
+
 (echo during > "$W3/root/small") & WR=$!
 if finishes "$WR"; then
 	ok "a write into the view completes while the rebase rebuilds"
@@ -100,13 +108,13 @@ if finishes "$WR"; then
 		mkdir "$W3/root/newdir" && echo n > "$W3/root/newdir/f" &&
 		rm "$W3/root/gone" && chmod 700 "$W3/srv/data" &&
 		ln "$W3/root/small" "$W3/root/small.link" &&
-		ln -s newdir/f "$W3/root/sym" &&
+		ln -s newdir/f "$W3/root/sym" && echo top > "$W3/newtop" &&
 		setfattr -n user.k -v v "$W3/srv/data/f") & WR=$!
 	finishes "$WR" && ok "a rewrite of root/big and metadata changes complete too" ||
 		fail "the writes waited for the rebase"
 else
 	fail "a write into the view waited for the rebase"
-	frozen=1
+
 fi
 kill -CONT "$CLI"
 wait "$WR"
@@ -121,6 +129,7 @@ expect_eq "the view: the new golden's file" "a new file in B" "$(cat "$W3/etc/ne
 expect_eq "the view: the new directory, the link, the symlink" "n 2 newdir/f" \
 	"$(cat "$W3/root/newdir/f") $(stat -c %h "$W3/root/small.link") $(readlink "$W3/root/sym")"
 [ ! -e "$W3/root/gone" ] && ok "the view: the file removed during the rebase is gone" || fail "root/gone is back"
+expect_eq "the view: a file made at the top during the rebase" top "$(cat "$W3/newtop" 2>&1)"
 expect_eq "the view: mode and xattr set during the rebase" "700 v" \
 	"$(stat -c %a "$W3/srv/data") $(getfattr --only-values -n user.k "$W3/srv/data/f" 2>/dev/null)"
 expect_eq "the snapshot before holds the writes made during the rebase" during \
@@ -138,7 +147,6 @@ out=$(P fsck 2>&1) && ok "fsck clean after the rebase" || { echo "$out"; fail "f
 rm -f "$T/big.2"
 
 # ---- 2. a writer stamping generations, rebased back and forth
-[ -n "$frozen" ] && finish
 mount_pifs "$T/store" "$M"
 gen_file 0 4 > "$W3/srv/db" || fail "writing srv/db"
 # each generation: the file opened, every block written in order with an
@@ -175,6 +183,69 @@ done
 touch "$T/stop"
 wait "$WP"
 expect_eq "$n rebases during the writer: no torn srv/db in a delta or a snapshot" 0 "$bad"
+
+# ---- 3. reset: its check for unsnapshotted changes reads unpaused
+# same_again: root/big written again with the same bytes and times:
+# nothing to snapshot, but a new stat, so a check reads the whole file
+same_again() {
+	touch -r "$W3/root/big" "$T/ref"
+	gen_file 3 160 | dd of="$W3/root/big" bs=1M conv=notrunc,fsync status=none
+	touch -r "$T/ref" "$W3/root/big"
+}
+# stop_reset ACTION ARGS...: run pifs reset ARGS; every time it has
+# root/big open (reading it for its check), stop it, run ACTION N in the
+# background and see it finish (else $waited is set); sets $stops, $rc
+stop_reset() {
+	local action=$1 open
+	shift
+	"$PIFS" --store "$T/store" reset "$@" >"$T/rs.out" 2>"$T/rs.err" &
+	CLI=$!
+	stops=0 waited=
+	for ((k = 0; k < 6000 && !waited; k++)); do
+		kill -0 "$CLI" 2>/dev/null || break
+		open=
+		for fd in /proc/$CLI/fd/*; do
+			[ "$(readlink "$fd" 2>/dev/null)" = "$D3/root/big" ] && { open=1; break; }
+		done
+		if [ -z "$open" ]; then sleep 0.01; continue; fi
+		kill -STOP "$CLI"
+		stops=$((stops + 1))
+		$action "$stops" & WR=$!
+		finishes "$WR" || waited=1
+		kill -CONT "$CLI"
+		[ -n "$waited" ] && { wait "$WR"; break; }
+		# until it lets go of it
+		while kill -0 "$CLI" 2>/dev/null && ls -l /proc/$CLI/fd 2>/dev/null | grep -qF -- "-> $D3/root/big"; do
+			sleep 0.01
+		done
+	done
+	wait "$CLI"; rc=$?
+}
+# a lookup of a name never seen: pifsd's lookup, which the pause holds
+# too, and no change to the delta
+look() { stat "$W3/root/nothing-$1" >/dev/null 2>&1; return 0; }
+gen_file 3 160 > "$W3/root/big" || fail "writing root/big"
+P snapshot worker-3 -m "big 3" >/dev/null || fail "snapshot big 3"
+same_again
+stop_reset look worker-3 --to "$before"
+[ $stops -gt 0 ] && [ -z "$waited" ] &&
+	ok "reset stopped $stops time(s) reading the delta for its check: the worker answered each time" ||
+	fail "reset: the worker was paused while it read the delta for its check (stopped $stops time(s))"
+expect_eq "the reset succeeds" "0 " "$rc $(cat "$T/rs.err")"
+cmp -s "$W3/root/big" <(gen_file 2 160) && ok "the view is the snapshot reset to" || fail "root/big is not the snapshot's"
+# a write during the check: the journal names it under the swap's
+# pause, the check is made again there and refuses, as it always did
+gen_file 3 160 > "$W3/root/big" || fail "writing root/big"
+P snapshot worker-3 -m "big 3 again" >/dev/null || fail "snapshot big 3 again"
+same_again
+wr() { [ "$1" = 1 ] && echo "write $1" >> "$W3/root/log"; return 0; }
+stop_reset wr worker-3 --to "$before"
+[ -z "$waited" ] && ok "a write during the reset's check completes" || fail "a write waited for the reset's check"
+expect_eq "reset refuses the change made during its check" \
+	"1 pifs: worker-3 has 1 unsnapshotted change (8 B); reset would lose them (use --force)" \
+	"$rc $(cat "$T/rs.err")"
+expect_eq "the view keeps that write" "write 1" "$(cat "$W3/root/log")"
+[ -z "$(ls -A "$T/store/work")" ] && ok "nothing left in work/" || fail "work/: $(ls -A "$T/store/work")"
 out=$(P fsck 2>&1) && ok "fsck clean" || { echo "$out"; fail "fsck"; }
 umount_pifs "$M"
 finish
