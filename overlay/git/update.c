@@ -87,8 +87,10 @@ static int set_xattrs_cb(void *ctx, int dirfd, const char *name)
 }
 
 /* A directory's attributes from b, the xattrs a had and b has not
- * removed first (a may be NULL). */
-static int dir_attrs(int root, const struct pifs_meta_entry *a,
+ * removed first (a may be NULL); the root's through work/ (workfd) and
+ * its name there, as a restore sets them. */
+static int dir_attrs(int root, int workfd, const char *tmpname,
+		     const struct pifs_meta_entry *a,
 		     const struct pifs_meta_entry *b)
 {
 	struct stat st = {0};
@@ -101,8 +103,8 @@ static int dir_attrs(int root, const struct pifs_meta_entry *a,
 		if (pfd < 0)
 			return pfd;
 	} else {
-		pfd = dup(root);
-		name = ".";
+		pfd = dup(workfd);
+		name = tmpname;
 		if (pfd < 0)
 			return -errno;
 	}
@@ -399,7 +401,8 @@ int pifs_git_materialize_update(struct pifs_git *g, struct pifs_store *st,
 		    (!u.bst[i] && !u.touched[i] &&
 		     (i || entry_same(&a->entries[0], eb))))
 			continue;
-		ret = dir_attrs(root, pifs_meta_find(a, eb->path), eb);
+		ret = dir_attrs(root, st->work_fd, tmpname,
+				pifs_meta_find(a, eb->path), eb);
 		if (ret < 0) {
 			upd_fail(errbuf, errlen, "set attributes of", eb->path,
 				 ret);
