@@ -231,6 +231,13 @@ int pifs_git_materialize(struct pifs_git *g, struct pifs_store *st,
 int pifs_git_materialize_meta(struct pifs_git *g, struct pifs_store *st,
 			      const struct pifs_meta *m, const char *base,
 			      const char *tmpname, char *errbuf, size_t errlen);
+/* Bring work/<tmpname>, made from META a by the above, to META b (the
+ * same golden), rewriting only what differs (overlay/git/update.c), and
+ * syncfs it.  On failure work/<tmpname> is half updated: remove it. */
+int pifs_git_materialize_update(struct pifs_git *g, struct pifs_store *st,
+				const struct pifs_meta *a,
+				const struct pifs_meta *b, const char *tmpname,
+				char *errbuf, size_t errlen);
 
 /* Check the repository, the workers' deltas and bases and work/ (not
  * the golden).  Problems are one line each on out; notes are prefixed

@@ -21,7 +21,9 @@
 struct json;
 struct option;
 struct pifs_git;
+struct pifs_journal;
 struct pifs_registry;
+struct pifs_snapshot;
 struct pifs_store;
 
 #define EXIT_USAGE    2
@@ -146,6 +148,16 @@ void resolve_rev(struct pifs_git *g, const char *worker, const char *rev,
  * delta; exits on any other error. */
 int unsnapshotted(struct pifs_store *st, struct pifs_git *g, const char *worker,
 		  size_t *count, uint64_t *bytes);
+/* One worker's snapshot, reading with the worker running on a mounted
+ * store (cfd: pifsd's control connection, or -1).  taken: the caller
+ * paused the worker and took its journal into *taken, else NULL;
+ * *token (or NULL): the journal token pifsd runs under since the final
+ * pause, 0 if none.  0, or -1 with the message in err; the worker is
+ * never left paused. */
+int snapshot_worker(struct pifs_git *g, int cfd, const char *worker,
+		    const char *msg, int allow_empty,
+		    const struct pifs_journal *taken, uint64_t *token,
+		    struct pifs_snapshot *snap, char *err, size_t errlen);
 int cmd_snapshot(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_diff(int argc, char **argv);

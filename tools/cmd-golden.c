@@ -12,13 +12,16 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "buildprog.h"
 #include "cli.h"
 #include "gitstore.h"
 #include "image.h"
@@ -60,7 +63,8 @@ static const char usage_golden[] =
     "packages (raspi-firmware, linux-image-arm64, busybox-static, libc6,\n"
     "libcap2-bin), ready for 'pifs init STORE --golden DIR'; downloads are\n"
     "cached (default /var/cache/pifs/golden).  It runs golden-build.sh:\n"
-    "'pifs golden build --help' for the details.\n";
+    "'pifs golden build --help' for the details.  On a terminal a progress\n"
+    "bar of each step (packages, debootstrap's steps) follows its lines.\n";
 
 static const char usage_verify[] =
     "usage: pifs [--store DIR] verify [ID]\n"
@@ -464,9 +468,128 @@ static int golden_remove(int argc, char **argv)
 	return 0;
 }
 
+/* A line buffer of one of the script's outputs. */
+struct outbuf {
+	int fd;
+	char buf[4096];
+	size_t len;
+};
+
+/* Hand each complete line of ob (one whole if too long) to the bar and,
+ * unless it was progress, to out; at eof also a last partial one. */
+static void out_lines(struct outbuf *ob, struct buildprog *bp, FILE *out,
+		      int progress, int eof)
+{
+	char *nl;
+	size_t n;
+
+	while (ob->len) {
+		nl = memchr(ob->buf, '\n', ob->len);
+		if (!nl && !eof && ob->len < sizeof(ob->buf))
+			return;
+		n = nl ? (size_t)(nl - ob->buf) : ob->len;
+		ob->buf[n < sizeof(ob->buf) ? n : n - 1] = '\0';
+		if (buildprog_line(bp, ob->buf, progress)) {
+			buildprog_clear(bp);
+			fprintf(out, "%s\n", ob->buf);
+			fflush(out);
+			if (bp->counting)
+				pifs_bar_update(&bp->bar, bp->bar.done);
+		}
+		n += nl ? 1 : 0;
+		memmove(ob->buf, ob->buf + n, ob->len - n);
+		ob->len -= n;
+	}
+}
+
+/*
+ * golden build on a terminal: the script runs with its stdout, stderr
+ * and a progress descriptor (PIFS_PROGRESS_FD) on pipes; every line it
+ * prints is printed as it was, above a progress bar of the step it is in
+ * (buildprog.h).  Its exit status is returned.
+ */
+static int build_with_bar(char **args)
+{
+	struct outbuf ob[3];
+	struct pollfd pfd[3];
+	struct buildprog bp;
+	int p[3][2], st, open_fds = 3, i;
+	char env[32];
+	ssize_t r;
+	pid_t pid;
+
+	for (i = 0; i < 3; i++)
+		if (pipe(p[i]) < 0)
+			die(1, "cannot make a pipe: %s", strerror(errno));
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die(1, "cannot fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(p[0][1], 1);
+		dup2(p[1][1], 2);
+		for (i = 0; i < 3; i++) {
+			close(p[i][0]);
+			if (i < 2)
+				close(p[i][1]);
+		}
+		snprintf(env, sizeof(env), "%d", p[2][1]);
+		setenv("PIFS_PROGRESS_FD", env, 1);
+		execvp("bash", args);
+		fprintf(stderr, "pifs: cannot run bash %s: %s\n", args[1],
+			strerror(errno));
+		_exit(1);
+	}
+	buildprog_init(&bp, 2);
+	for (i = 0; i < 3; i++) {
+		close(p[i][1]);
+		ob[i].fd = p[i][0];
+		ob[i].len = 0;
+	}
+	while (open_fds) {
+		for (i = 0; i < 3; i++) {
+			pfd[i].fd = ob[i].fd;
+			pfd[i].events = POLLIN;
+		}
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (i = 0; i < 3; i++) {
+			if (ob[i].fd < 0 || !pfd[i].revents)
+				continue;
+			r = read(ob[i].fd, ob[i].buf + ob[i].len,
+				 sizeof(ob[i].buf) - ob[i].len);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r > 0) {
+				ob[i].len += (size_t)r;
+				out_lines(&ob[i], &bp, i == 1 ? stderr : stdout,
+					  i == 2, 0);
+				continue;
+			}
+			out_lines(&ob[i], &bp, i == 1 ? stderr : stdout, i == 2,
+				  1);
+			close(ob[i].fd);
+			ob[i].fd = -1;
+			open_fds--;
+		}
+	}
+	buildprog_end(&bp);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			die(1, "cannot wait for golden-build.sh: %s",
+			    strerror(errno));
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
 /* golden build: run golden-build.sh ($PIFS_GOLDEN_BUILD, else the
  * installed one, else the one of the source tree unless PIFS_SRCDIR is
- * empty, as in a package build) with the arguments. */
+ * empty, as in a package build) with the arguments; on a terminal with a
+ * progress bar (build_with_bar), else exec'd as it is. */
 static int golden_build(int argc, char **argv)
 {
 	const char *env = getenv("PIFS_GOLDEN_BUILD");
@@ -485,6 +608,12 @@ static int golden_build(int argc, char **argv)
 		args[1] = (char *)cands[i];
 		for (int a = 1; a < argc; a++)
 			args[a + 1] = argv[a];
+		if (isatty(2) && !getenv("PIFS_PROGRESS_FD")) {
+			int rc = build_with_bar(args);
+
+			free(args);
+			return rc;
+		}
 		execvp("bash", args);
 		die(1, "cannot run bash %s: %s", cands[i], strerror(errno));
 	}

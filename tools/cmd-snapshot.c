@@ -169,11 +169,12 @@ int unsnapshotted(struct pifs_store *st, struct pifs_git *g,
  * pifsd without journals (then the worker stays paused); else -1 with
  * the message in err and the worker resumed (if pifsd still answers). */
 static int pause_journal(struct pifs_git *g, int cfd, const char *worker,
-			 char *err, size_t errlen)
+			 uint64_t *token, char *err, size_t errlen)
 {
 	struct pifs_journal jn;
 	int ret;
 
+	*token = 0;
 	ret = pifs_ctl_pause(cfd, worker);
 	if (ret == -EPIPE) {
 		snprintf(err, errlen, PIFSD_GONE, worker);
@@ -187,6 +188,7 @@ static int pause_journal(struct pifs_git *g, int cfd, const char *worker,
 	ret = pifs_ctl_journal(cfd, worker, &jn);
 	if (ret == 0) {
 		pifs_git_set_journal(g, &jn);
+		*token = jn.newtoken;
 		free(jn.buf);
 		return 0;
 	}
@@ -223,26 +225,38 @@ static int resume_or_say(int cfd, const char *worker, char *err,
  * connection cfd when the store is mounted (cfd -1: it is not).  The
  * caller holds the store lock.  0, or -1 with the message in err (the
  * worker named): nothing is recorded then, and the worker is not left
- * paused (if pifsd still answers).
+ * paused (if pifsd still answers).  taken: the caller paused the worker
+ * on cfd and took its journal into *taken (the snapshot goes on from
+ * there); else NULL.  *token (may be NULL): the journal token pifsd runs
+ * under since the snapshot's final pause, 0 when it followed none.
  *
  * On a mounted store the changed data is read while the worker runs and
  * the pause at the end only reads what changed meanwhile (the rounds of
  * overlay/git/snapshot_rounds.c): a write waits for the journal hand-overs and
  * that last short scan, not for the whole read.
  */
-static int snapshot_one(struct pifs_git *g, int cfd, const char *worker,
-			const char *msg, int allow_empty,
-			struct pifs_snapshot *snap, char *err, size_t errlen)
+int snapshot_worker(struct pifs_git *g, int cfd, const char *worker,
+		    const char *msg, int allow_empty,
+		    const struct pifs_journal *taken, uint64_t *token,
+		    struct pifs_snapshot *snap, char *err, size_t errlen)
 {
 	char why[PATH_MAX + 256]; /* room left in err for the rest */
-	uint64_t cost;
+	uint64_t cost, tok = 0;
 	int ret, round;
 
 	pifs_git_set_journal(g, NULL); /* none left from another worker */
 	pifs_git_snapshot_abort(g);
 	why[0] = '\0';
+	if (token)
+		*token = 0;
 	if (cfd >= 0) {
-		ret = pause_journal(g, cfd, worker, err, errlen);
+		if (taken) {
+			pifs_git_set_journal(g, taken);
+			tok = taken->newtoken;
+			ret = 0;
+		} else {
+			ret = pause_journal(g, cfd, worker, &tok, err, errlen);
+		}
 		if (ret == -1)
 			return -1;
 		/* An older pifsd (no journal): everything under the pause. */
@@ -256,7 +270,7 @@ static int snapshot_one(struct pifs_git *g, int cfd, const char *worker,
 					 worker, why);
 				goto fail;
 			}
-			ret = pause_journal(g, cfd, worker, err, errlen);
+			ret = pause_journal(g, cfd, worker, &tok, err, errlen);
 			if (ret == -1)
 				goto fail;
 			if (ret == 0 && round + 1 < PIFS_SNAP_ROUNDS &&
@@ -288,6 +302,8 @@ static int snapshot_one(struct pifs_git *g, int cfd, const char *worker,
 		snprintf(err, errlen, "cannot snapshot %s: %s", worker, why);
 		return -1;
 	}
+	if (token)
+		*token = tok;
 	return 0;
 fail:
 	pifs_git_snapshot_abort(g);
@@ -355,8 +371,8 @@ static int snapshot_all(const char *msg, int allow_empty, int stats,
 			continue;
 		}
 		pifs_git_cache_prefetch(&st, worker);
-		ret = snapshot_one(g, cfd, worker, msg, allow_empty, &snap, err,
-				   sizeof(err));
+		ret = snapshot_worker(g, cfd, worker, msg, allow_empty, NULL,
+				      NULL, &snap, err, sizeof(err));
 		progress_end();
 		if (ret < 0) {
 			fflush(stdout);
@@ -424,8 +440,8 @@ int cmd_snapshot(int argc, char **argv)
 	cfd = ctl_connect(&st);
 	g = open_git(&st, 1);
 	progress_start(g, quiet);
-	ret = snapshot_one(g, cfd, worker, msg, allow_empty, &snap, err,
-			   sizeof(err));
+	ret = snapshot_worker(g, cfd, worker, msg, allow_empty, NULL, NULL,
+			      &snap, err, sizeof(err));
 	progress_end();
 	if (cfd >= 0)
 		pifs_ctl_close(cfd);

@@ -45,6 +45,29 @@ die() {
 	echo "$PROG: error: $*" >&2
 	exit 1
 }
+# progress LINE: for the bar of `pifs golden build` on a terminal, which
+# gives the descriptor PIFS_PROGRESS_FD (tools/buildprog.h): "total N
+# UNIT" when the step's size is known, then debootstrap's own per-package
+# lines ("I: Unpacking X...").  Nothing without it: logs keep the steps.
+progress() {
+	[ -n "${PIFS_PROGRESS_FD:-}" ] || return 0
+	printf '%s\n' "$*" >&"$PIFS_PROGRESS_FD" 2>/dev/null || true
+}
+# forward LOG SENT PATTERN: LOG's "I: " lines matching PATTERN after the
+# first SENT of them, as progress; prints how many there are now
+forward() {
+	local n
+	if [ -z "${PIFS_PROGRESS_FD:-}" ] || [ ! -f "$1" ]; then
+		echo "$2"
+		return 0
+	fi
+	n=$(tr -d '\r' <"$1" | grep -cE "^I: ($3) " || true)
+	if [ "$n" -gt "$2" ]; then
+		tr -d '\r' <"$1" | grep -E "^I: ($3) " | sed -n "$(($2 + 1)),${n}p" |
+			while IFS= read -r l; do progress "$l"; done
+	fi
+	echo "$n"
+}
 usage() {
 	echo "usage: golden-build.sh [--minimal|--debian] [--cache DIR] [--mirror URL] [--force] DIR" >&2
 	exit 2
@@ -224,8 +247,10 @@ if [ $n_get = 0 ]; then
 else
 	step "packages: downloading $n_get of ${#PACKAGES[@]} (${PACKAGES[*]})"
 fi
+progress "total ${#PACKAGES[@]} packages"
 for p in "${PACKAGES[@]}"; do
 	DEB[$p]=$(fetch "$p")
+	progress "I: Retrieving $p"
 done
 
 # unpacked PKG: the directory holding PKG's .deb unpacked (cached next to
@@ -248,8 +273,10 @@ unpacked() {
 
 step "unpacking"
 declare -A X
+progress "total ${#PACKAGES[@]} packages"
 for p in "${PACKAGES[@]}"; do
 	X[$p]=$(unpacked "$p")
+	progress "I: Extracting $p"
 done
 KX=${X[$KPKG]}
 # The cache is only added to from here on (and debootstrap's below takes
@@ -451,10 +478,20 @@ debian_root() {
 	rmdir "$R"
 	mkdir -p "$CACHE/debootstrap"
 	flock -w 3600 "$LOCK" || die "$CACHE is locked by another build for an hour"
-	if ! timeout 3600 debootstrap --foreign --arch=arm64 --variant=minbase --merged-usr \
+	# the bar's size: as many packages as the last build validated (its
+	# downloads are cached), unknown for the first
+	progress "total $(find "$CACHE/debootstrap" -maxdepth 1 -name '*.deb' | wc -l) packages"
+	timeout 3600 debootstrap --foreign --arch=arm64 --variant=minbase --merged-usr \
 		--keyring="$KEYRING" --cache-dir="$CACHE/debootstrap" \
 		--components=main,non-free-firmware --include="$DEBIAN_INCLUDE" \
-		"$SUITE" "$R" "$MIRROR" >"$TMP/debootstrap.log" 2>&1; then
+		"$SUITE" "$R" "$MIRROR" >"$TMP/debootstrap.log" 2>&1 &
+	local pid=$! sent=0 rc=0
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		sent=$(forward "$TMP/debootstrap.log" "$sent" Validating)
+	done
+	wait "$pid" || rc=$?
+	if [ $rc != 0 ]; then
 		tail -5 "$TMP/debootstrap.log" >&2
 		cp "$TMP/debootstrap.log" "$CACHE/debootstrap.log"
 		die "debootstrap --foreign failed (see $CACHE/debootstrap.log)"
@@ -475,7 +512,7 @@ debian_root() {
 # loop mount afterwards.  (A virtio 9p root was tried first: dpkg over 9p
 # under TCG managed two packages a minute.)  Then the pi user.
 second_stage() {
-	local log=$TMP/second-stage.log img=$TMP/root.img mnt=$TMP/mnt pid t0 rc n
+	local log=$TMP/second-stage.log img=$TMP/root.img mnt=$TMP/mnt pid t0 rc n sent
 	cat >"$R/pifs-second-stage" <<'EOF'
 #!/bin/sh
 # run once by golden-build.sh --debian under QEMU, then removed
@@ -509,6 +546,8 @@ EOF
 	# dpkg writes fewer, larger files than it unpacks: 3 GiB is room enough
 	mke2fs -q -t ext4 -d "$R" -L pifsroot -E root_owner=0:0 "$img" 3G >/dev/null ||
 		die "mke2fs -d $R failed"
+	# two steps per package: unpacked, configured
+	progress "total $((2 * $(find "$R/var/cache/apt/archives" -maxdepth 1 -name '*.deb' 2>/dev/null | wc -l))) steps"
 	t0=$(date +%s)
 	qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 1024 -nographic -no-reboot \
 		-monitor none -serial "file:$log" -nic none \
@@ -517,7 +556,7 @@ EOF
 		-drive "file=$img,format=raw,if=virtio,cache=unsafe" \
 		</dev/null >"$log.qemu" 2>&1 &
 	pid=$!
-	n=0
+	n=0 sent=0
 	while kill -0 "$pid" 2>/dev/null; do
 		if [ $(($(date +%s) - t0)) -ge "$SECOND_STAGE_TIMEOUT" ]; then
 			kill "$pid"
@@ -526,6 +565,7 @@ EOF
 			die "the second stage did not finish in $SECOND_STAGE_TIMEOUT s (console: $CACHE/second-stage.log)"
 		fi
 		sleep 5
+		sent=$(forward "$log" "$sent" 'Unpacking|Configuring')
 		n=$((n + 1))
 		if [ $((n % 24)) = 0 ]; then
 			say "  second stage: $((($(date +%s) - t0) / 60)) min, $(tr -d '\r' <"$log" | grep -c '^I: ') debootstrap steps"

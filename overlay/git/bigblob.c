@@ -409,8 +409,12 @@ static int bigblob(struct pifs_git *g, struct pifs_git *pg, int fd,
 	if (ret == -ESTALE)
 		goto changed;
 	if (ret < 0) {
-		pifs_seterr(errbuf, errlen, "cannot read '%s': %s", path,
-			    strerror(-ret));
+		/* f->err: the spill file's write failed, not the read */
+		pifs_seterr(errbuf, errlen,
+			    f->err ? "cannot write '%s' into git/objects/pack: "
+				     "%s"
+				   : "cannot read '%s': %s",
+			    path, strerror(-ret));
 		goto out;
 	}
 	pifs_sha1_final(&f->sha, md);
@@ -589,6 +593,52 @@ static int pack_open(struct pifs_git *g, const git_oid *oid, uint64_t *off)
 	closedir(d);
 	close(dfd);
 	return ret < 0 ? ret : fd;
+}
+
+int pifs_git_pack_probe(const struct pifs_store *st, const git_oid *oid)
+{
+	struct dirent *de;
+	unsigned char b;
+	char name[NAME_MAX + 1];
+	uint64_t off;
+	DIR *d;
+	int dfd, fd, ret = -ENOENT;
+	size_t l;
+
+	dfd = pifs_openat_beneath(st->fd, PIFS_GIT_DIR "/objects/pack",
+				  O_RDONLY | O_DIRECTORY, 0);
+	if (dfd < 0)
+		return dfd;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -ENOMEM;
+	}
+	while (ret == -ENOENT && (de = readdir(d))) {
+		l = strlen(de->d_name);
+		if (l < 5 || l > NAME_MAX || strcmp(de->d_name + l - 4, ".idx"))
+			continue;
+		fd = pifs_openat_beneath(dirfd(d), de->d_name, O_RDONLY, 0);
+		if (fd < 0) {
+			ret = fd == -ENOENT ? -ENOENT : fd;
+			continue;
+		}
+		ret = idx_find(fd, oid, &off);
+		close(fd);
+		if (ret < 0)
+			continue; /* -ENOENT: the next; else the error */
+		/* listed: then the pack is what cannot be read */
+		memcpy(name, de->d_name, l - 4);
+		memcpy(name + l - 4, ".pack", 6);
+		fd = pifs_openat_beneath(dirfd(d), name, O_RDONLY, 0);
+		ret = fd < 0 ? fd : pread_all(fd, &b, 1, off);
+		if (fd >= 0)
+			close(fd);
+		if (ret == 0)
+			ret = -EIO;
+	}
+	closedir(d);
+	return ret;
 }
 
 /* Append out[0..n) of the blob at *pos of fd (a new file: a hole reads

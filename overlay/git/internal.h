@@ -340,6 +340,11 @@ int pifs_bigblob_extents(struct pifs_git *g, struct pifs_git *pg, int fd,
  * -ENOTSUP if the blob is not a whole blob in a pack, or -errno. */
 int pifs_bigblob_same_sparse(struct pifs_git *g, const unsigned char oid[20],
 			     uint64_t size, const struct pifs_meta_entry *sp);
+/* Is oid in a pack of st's repository, read with plain reads of the
+ * indexes (not libgit2's, which skips a pack it cannot read)?  -ENOENT:
+ * no pack lists it; -EIO when one does (libgit2 could not read it), or
+ * the -errno of a failed read; 0 never. */
+int pifs_git_pack_probe(const struct pifs_store *st, const git_oid *oid);
 /* Forget the spilled blobs (pifs_git_staged_drop). */
 void pifs_bigblob_drop(struct pifs_git *g);
 

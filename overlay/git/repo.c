@@ -27,13 +27,45 @@
 #include "store.h"
 #include "util.h"
 
+/* The store of the repository opened last (pifs_git_open), for
+ * odb_unreadable: one per process. */
+static const struct pifs_store *last_store;
+
+/*
+ * libgit2 says "object not found - no match for id (X)" also when the
+ * object is there but its pack's index or the pack could not be read (an
+ * I/O error): it then skips the pack as if it had none.  Ask the packs
+ * directly: -errno (into *hex the id) when reading them fails or one
+ * lists X; 0 when X is truly not in a pack (the message stands).
+ */
+static int odb_unreadable(const git_error *e, char hex[41])
+{
+	const char *p;
+	git_oid oid;
+	int ret;
+
+	if (!e || e->klass != GIT_ERROR_ODB || !e->message || !last_store ||
+	    !(p = strstr(e->message, "no match for id (")) ||
+	    git_oid_fromstrn(&oid, p + 17, 40) < 0)
+		return 0;
+	ret = pifs_git_pack_probe(last_store, &oid);
+	if (ret == -ENOENT || ret == 0)
+		return 0;
+	git_oid_tostr(hex, 41, &oid);
+	return ret;
+}
+
 /* Map a libgit2 failure to -errno (errno is looked at for OS errors). */
 int pifs_git_errno(int code, int saved_errno)
 {
 	const git_error *e = git_error_last();
+	char hex[41];
+	int ret;
 
-	if (code == GIT_ENOTFOUND)
-		return -ENOENT;
+	if (code == GIT_ENOTFOUND) {
+		ret = odb_unreadable(e, hex);
+		return ret < 0 ? ret : -ENOENT;
+	}
 	if (code == GIT_EEXISTS)
 		return -EEXIST;
 	if (code == GIT_EMODIFIED || code == GIT_ELOCKED)
@@ -49,13 +81,18 @@ int pifs_git_errno(int code, int saved_errno)
 int pifs_git_error(int code, char *errbuf, size_t errlen, const char *fmt, ...)
 {
 	const git_error *e = git_error_last();
-	int saved = errno;
-	char what[512];
+	int saved = errno, ret;
+	char what[512], hex[41];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	if (code == GIT_ENOTFOUND && (ret = odb_unreadable(e, hex)) < 0) {
+		pifs_seterr(errbuf, errlen, "%s: cannot read object %s: %s",
+			    what, hex, strerror(-ret));
+		return ret;
+	}
 	pifs_seterr(errbuf, errlen, "%s: %s", what,
 	       e && e->message ? e->message : "unknown libgit2 error");
 	return pifs_git_errno(code, saved);
@@ -283,6 +320,7 @@ int pifs_git_open(struct pifs_git **out, struct pifs_store *st, int create,
 		goto fail;
 	}
 	free(path);
+	last_store = st;
 	*out = g;
 	return 0;
 fail:
@@ -295,6 +333,8 @@ void pifs_git_free(struct pifs_git *g)
 {
 	if (!g)
 		return;
+	if (last_store == g->st)
+		last_store = NULL;
 	pifs_git_snapshot_abort(g);
 	free(g->jn.buf);
 	free(g->staged);

@@ -8,7 +8,9 @@
 #           byte, written through the view;
 #   dense:  BENCH_STALL_DENSE_MB MiB (default 1024) of fresh random data.
 # Then the snapshot is restored (`reset --golden`, then `reset --to` it)
-# and the file's disk use (du) compared with the original's.  Printed as
+# and the file's disk use (du) compared with the original's.  Last,
+#   rebase: BENCH_STALL_DENSE_MB MiB of fresh data, `pifs rebase` onto a
+#           second golden (its time in the snapshot column).  Printed as
 # a table and as TSV in $BENCH_TSV (default $PIFS_BUILDDIR/bench-stall.tsv:
 # case, longest stall ms, probe writes, snapshot ms, reset ms, du KiB
 # before and after).  Measurements only; it fails only if it cannot run.
@@ -95,10 +97,34 @@ cp "$T/dense" "$V/root/f" || exit 1
 rm -f "$T/dense"
 one_case "dense-${DENSE_MB}m-fresh"
 
+# rebase: DENSE_MB MiB of fresh data in the delta, rebased onto a second
+# golden (its snapshot before, the rebuilt delta, the snapshot after);
+# the rebase's time in the snapshot column
+rebase_case() {
+	local name=$1 t0 rb_ms stall
+	rm -f "$T/stop" "$T/ready"
+	probe "$V/probe" "$T/stop" "$T/ready" >"$T/probe.out" &
+	local pp=$!
+	for _ in $(seq 1 400); do [ -e "$T/ready" ] && break; sleep 0.05; done
+	t0=$EPOCHREALTIME
+	"$PIFS" "${S[@]}" rebase w --golden "$2" >/dev/null || { echo "bench-stall: rebase ($name) failed" >&2; exit 1; }
+	rb_ms=$(ms_since "$t0")
+	touch "$T/stop"
+	wait "$pp"
+	stall=$(cat "$T/probe.out")
+	rows+=("$name	${stall% *}	${stall#* }	$rb_ms	-	-	-")
+}
+cp -a "$T/golden" "$T/golden-b" && echo b > "$T/golden-b/etc/motd" || exit 1
+GB=$("$PIFS" "${S[@]}" golden import "$T/golden-b" 2>/dev/null) || { echo "bench-stall: golden import failed" >&2; exit 1; }
+head -c "${DENSE_MB}M" /dev/urandom > "$T/dense" || exit 1
+cp "$T/dense" "$V/root/f" || exit 1
+rm -f "$T/dense"
+rebase_case "rebase-${DENSE_MB}m-fresh" "$GB"
+
 umount -R "$T/mnt"
 for _ in $(seq 1 600); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.05; done
 
-printf '\nlongest write stall during a snapshot (%s)\n' "$PIFS_BUILDDIR"
+printf '\nlongest write stall during a snapshot or a rebase (%s)\n' "$PIFS_BUILDDIR"
 printf '%-22s %10s %7s %11s %9s %10s %10s\n' case "stall ms" writes "snapshot ms" "reset ms" "du KiB" "du after"
 {
 	printf 'case\tstall_ms\twrites\tsnapshot_ms\treset_ms\tdu_kib\tdu_after_kib\n'

@@ -75,4 +75,47 @@ echo "file once more" >"$T/s2/deltas/w/many/f1"
 "$PIFS" --store "$T/s2" snapshot w >"$T/snap.log" 2>&1 || fail "snapshot into a log"
 grep -q $'\r' "$T/snap.log" && fail "snapshot into a log drew a bar" || ok "snapshot into a log: no bar"
 chattr -R -i "$T/s1" "$T/s2" 2>/dev/null
+
+# pifs golden build: the script's step lines and, on the descriptor pifs
+# gives it (PIFS_PROGRESS_FD), the size of a step and debootstrap's own
+# lines.  The real build runs for half an hour (make check-boot): here a
+# stand-in prints a --debian build's step lines and replays the console
+# of a real second stage (tests/unit/data/, check_buildprog) the way
+# golden-build.sh's forward() passes it on.
+cat >"$T/fake-build.sh" <<'FAKE'
+progress() { [ -n "${PIFS_PROGRESS_FD:-}" ] && printf '%s\n' "$*" >&"$PIFS_PROGRESS_FD"; return 0; }
+echo "golden-build: [6/7] second stage: debootstrap --second-stage in an arm64 QEMU guest"
+progress "total 218 steps"
+n=0
+while IFS= read -r l; do
+	case $l in "I: Unpacking "*|"I: Configuring "*) progress "$l" ;; esac
+	n=$((n + 1)); [ $((n % 20)) = 0 ] && sleep 0.1
+done <"$CONSOLE"
+echo "golden-build:   second stage: done"
+echo "golden-build: error: something to say" >&2
+echo "golden-build: [7/7] boot/firmware: firmware, kernel8.img"
+exit 3
+FAKE
+export CONSOLE=$PIFS_SRCDIR/tests/unit/data/second-stage-console.txt
+script -qec "PIFS_GOLDEN_BUILD='$T/fake-build.sh' '$PIFS' golden build '$T/gb'; echo \"exit \$?\"" /dev/null >"$T/gb.out" 2>&1
+last=$(tr '\r' '\n' <"$T/gb.out" | grep -a '^\[6/7\] second stage ' | tail -1 | sed 's/\x1b\[K//g')
+case $last in
+"[6/7] second stage [##############################] 100%  218 of 218 steps"*)
+	ok "golden build on a terminal: the bar ends at 218 of 218 steps" ;;
+*) cat -v "$T/gb.out" | head -20; fail "golden build on a terminal: last bar line '$last'" ;;
+esac
+[ "$(tr '\r' '\n' <"$T/gb.out" | grep -ac '^\[6/7\] second stage \[')" -ge 3 ] &&
+	ok "golden build: the bar is redrawn in place" || fail "golden build: the bar was not redrawn"
+for l in "golden-build: [6/7] second stage: debootstrap --second-stage in an arm64 QEMU guest" \
+	"golden-build:   second stage: done" "golden-build: error: something to say" \
+	"golden-build: [7/7] boot/firmware: firmware, kernel8.img" "exit 3"; do
+	tr '\r' '\n' <"$T/gb.out" | sed 's/\x1b\[K//g' | grep -aqxF -- "$l" &&
+		ok "golden build on a terminal prints '$l'" || fail "golden build on a terminal: no line '$l'"
+done
+PIFS_GOLDEN_BUILD=$T/fake-build.sh "$PIFS" golden build "$T/gb" >"$T/gb.log" 2>&1
+expect_eq "golden build into a log: the script's exit status" 3 "$?"
+grep -q $'\r' "$T/gb.log" && fail "golden build into a log drew a bar" || ok "golden build into a log: no bar"
+expect_eq "golden build into a log: the step lines, nothing else" \
+	"golden-build: [6/7] second stage: debootstrap --second-stage in an arm64 QEMU guest|golden-build:   second stage: done|golden-build: error: something to say|golden-build: [7/7] boot/firmware: firmware, kernel8.img" \
+	"$(paste -sd'|' "$T/gb.log")"
 finish

@@ -107,6 +107,9 @@ enospc_cli() {
 	if [[ $out != *"No space left on device"* ]]; then
 		fail "$what: the error does not say ENOSPC: '$out'"; return
 	fi
+	if [ -n "${EXACT:-}" ] && [ "$out" != "$EXACT" ]; then
+		fail "$what: expected '$EXACT', got '$out'"; return
+	fi
 	ok "$what: exit 1, '$out'"
 }
 
@@ -174,6 +177,14 @@ head -c $((3 << 20)) /dev/urandom >"$T/new"
 cp "$T/new" "$W3/root/new" && sync "$W3/root/new" || fail "write new"
 fill 256
 enospc_cli "snapshot on a full store" P snapshot worker-3 -m "no room"
+# a big file is deflated into a spill file as it is read: the write of
+# that file is what fails, and the message says so (not "cannot read")
+unfill
+head -c $((5 << 20)) /dev/urandom >"$W3/root/new5" && sync "$W3/root/new5" || fail "write new5"
+fill 256
+EXACT="pifs: cannot snapshot worker-3: cannot write 'root/new5' into git/objects/pack: No space left on device" \
+	enospc_cli "snapshot of a big file on a full store" P snapshot worker-3 -m "no room"
+rm -f "$W3/root/new5"
 serving "snapshot"
 expect_eq "snapshot: the last snapshot is still S2" "$S2" "$(P log worker-3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshots"][0]["id"])' 2>/dev/null || P log worker-3 | awk 'NR==1{print $1}')"
 no_garbage "snapshot"
@@ -194,7 +205,8 @@ unfill
 cp "$T/big" "$W3/root/big2" && sync "$W3/root/big2" || fail "write big2"
 fill 256
 tree_manifest "$W3" >"$T/fp.before-rebase"
-enospc_cli "rebase on a full store" P rebase worker-3 --golden "$GB"
+EXACT="pifs: cannot snapshot worker-3: cannot write 'root/big2' into git/objects/pack: No space left on device" \
+	enospc_cli "rebase on a full store" P rebase worker-3 --golden "$GB"
 serving "rebase"
 same_tree "rebase: the view is as before" "$T/fp.before-rebase"
 expect_eq "rebase: the worker stays on golden A" "$GA" "$(P status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print([w for w in d["workers"] if w["name"]=="worker-3"][0]["golden"])' 2>/dev/null)"
