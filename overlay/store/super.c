@@ -423,3 +423,14 @@ fail:
 	pifs_store_close(st);
 	return ret;
 }
+
+int pifs_store_sync(struct pifs_store *st)
+{
+	int fd = openat(st->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0 || syncfs(fd) < 0)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
