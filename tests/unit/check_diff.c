@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "store.h"
 #include "util.h"
 #include "unit.h"
+#include "unit_store.h"
 
 static char base[] = "/var/tmp/check_diff.XXXXXX";
 static char storepath[256];
@@ -35,23 +35,10 @@ static struct pifs_git *g;
 static char err[1024];
 static int nstore;
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	ck_assert_msg(system(cmd) == 0, "command failed: %s", cmd);
-}
-
 static void base_setup(void)
 {
 	ck_assert_ptr_nonnull(mkdtemp(base));
-	sh("umask 022 && cd %s && mkdir -p golden/etc golden/usr/bin "
+	unit_sh("umask 022 && cd %s && mkdir -p golden/etc golden/usr/bin "
 	   "golden/opq && cd golden && echo pi > etc/hostname && "
 	   "echo Raspbian > etc/issue && echo m > etc/mode && "
 	   "echo o > etc/owned && echo x > etc/xa && echo t > etc/touched && "
@@ -62,21 +49,13 @@ static void base_setup(void)
 
 static void base_teardown(void)
 {
-	sh("chattr -R -i %s 2>/dev/null; rm -rf %s", base, base);
+	unit_base_remove(base);
 }
 
 /* A fresh store with worker-1 and an open repository. */
 static void test_setup(void)
 {
-	char golden[PATH_MAX];
-
-	snprintf(storepath, sizeof(storepath), "%s/store%d", base, nstore++);
-	snprintf(golden, sizeof(golden), "%s/golden", base);
-	ck_assert_msg(pifs_store_create(storepath, golden, NULL, NULL, err,
-					sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(pifs_store_open(&st, storepath, err, sizeof(err)) == 0,
-		      "%s", err);
-	ck_assert_int_eq(pifs_store_delta_create(&st, "worker-1"), 0);
+	unit_store_new(base, &nstore, storepath, sizeof(storepath), &st);
 	ck_assert_msg(pifs_git_open(&g, &st, 1, err, sizeof(err)) == 0, "%s",
 		      err);
 	snprintf(delta, sizeof(delta), "%s/deltas/worker-1", storepath);
@@ -127,15 +106,12 @@ static void scan(struct pifs_meta *m)
 				    sizeof(err)) == 0, "scan: %s", err);
 }
 
+/* A snapshot of worker-1 that holds something new: its id. */
 static void snapshot(char id[41])
 {
 	struct pifs_snapshot s;
 
-	ck_assert_msg(pifs_git_snapshot_prepare(g, "worker-1", NULL, 0, &s,
-						err, sizeof(err)) == 0,
-		      "prepare: %s", err);
-	ck_assert_msg(pifs_git_snapshot_finish(g, &s, err, sizeof(err)) == 0,
-		      "finish: %s", err);
+	unit_snapshot(g, 0, &s);
 	ck_assert_int_eq(s.created, 1);
 	memcpy(id, s.id, 41);
 }
@@ -143,7 +119,7 @@ static void snapshot(char id[41])
 /* One change of each kind against the golden. */
 static void fill_delta(void)
 {
-	sh("umask 022 && cd %s && G=%s && mkdir -p etc usr/bin opq && "
+	unit_sh("umask 022 && cd %s && G=%s && mkdir -p etc usr/bin opq && "
 	   "echo new > etc/hostname && mknod etc/issue c 0 0 && "
 	   "echo n > etc/new && echo gone > etc/gone && "
 	   "ln -s issue etc/link && "
@@ -216,7 +192,7 @@ START_TEST(test_snapshot_to_snapshot)
 
 	fill_delta();
 	snapshot(ida);
-	sh("umask 022 && cd %s && echo newer > etc/new && rm etc/gone && "
+	unit_sh("umask 022 && cd %s && echo newer > etc/new && rm etc/gone && "
 	   "rm etc/mode && rm etc/issue && rm etc/link && "
 	   "ln -s hostname etc/link && rm usr/bin/tool && "
 	   "mkdir usr/bin/tool && echo z > etc/added && "
@@ -306,35 +282,19 @@ START_TEST(test_nothing)
 }
 END_TEST
 
-static Suite *diff_suite(void)
-{
-	Suite *s = suite_create("diff");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
-	tcase_add_checked_fixture(tc, test_setup, test_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_delta_against_golden);
-	tcase_add_test(tc, test_snapshot_to_snapshot);
-	tcase_add_test(tc, test_paths);
-	tcase_add_test(tc, test_nothing);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	SRunner *sr;
-	int failed, r;
+	TCase *tc;
+	int r;
 
 	if ((r = unit_needs_root("check_diff", "mknod, chown, trusted.* "
 				 "xattrs")))
 		return r;
-	pifs_log_init("check_diff", 0, PIFS_LOG_WARN);
-	sr = srunner_create(diff_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	tc = unit_store_tcase(base_setup, base_teardown, test_setup,
+			      test_teardown);
+	tcase_add_test(tc, test_delta_against_golden);
+	tcase_add_test(tc, test_snapshot_to_snapshot);
+	tcase_add_test(tc, test_paths);
+	tcase_add_test(tc, test_nothing);
+	return unit_run("check_diff", tc);
 }

@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,7 @@
 #include "util.h"
 #include "xattr.h"
 #include "unit.h"
+#include "unit_store.h"
 
 static char base[] = "/var/tmp/check_restore.XXXXXX";
 static char storepath[256];
@@ -44,42 +44,21 @@ static struct pifs_git *g;
 static char err[1024];
 static int nstore;
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	ck_assert_msg(system(cmd) == 0, "command failed: %s", cmd);
-}
-
 static void base_setup(void)
 {
 	ck_assert_ptr_nonnull(mkdtemp(base));
-	sh("mkdir -p %s/golden/etc && echo pi > %s/golden/etc/hostname",
+	unit_sh("mkdir -p %s/golden/etc && echo pi > %s/golden/etc/hostname",
 	   base, base);
 }
 
 static void base_teardown(void)
 {
-	sh("chattr -R -i %s 2>/dev/null; rm -rf %s", base, base);
+	unit_base_remove(base);
 }
 
 static void test_setup(void)
 {
-	char golden[PATH_MAX];
-
-	snprintf(storepath, sizeof(storepath), "%s/store%d", base, nstore++);
-	snprintf(golden, sizeof(golden), "%s/golden", base);
-	ck_assert_msg(pifs_store_create(storepath, golden, NULL, NULL, err,
-					sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(pifs_store_open(&st, storepath, err, sizeof(err)) == 0,
-		      "%s", err);
-	ck_assert_int_eq(pifs_store_delta_create(&st, "worker-1"), 0);
+	unit_store_new(base, &nstore, storepath, sizeof(storepath), &st);
 	ck_assert_msg(pifs_git_open(&g, &st, 1, err, sizeof(err)) == 0, "%s",
 		      err);
 	snprintf(delta, sizeof(delta), "%s/deltas/worker-1", storepath);
@@ -93,15 +72,12 @@ static void test_teardown(void)
 	pifs_store_close(&st);
 }
 
+/* A snapshot of worker-1 that holds something new: its id. */
 static void snapshot(char id[41])
 {
 	struct pifs_snapshot s;
 
-	ck_assert_msg(pifs_git_snapshot_prepare(g, "worker-1", NULL, 0, &s,
-						err, sizeof(err)) == 0,
-		      "prepare: %s", err);
-	ck_assert_msg(pifs_git_snapshot_finish(g, &s, err, sizeof(err)) == 0,
-		      "finish: %s", err);
+	unit_snapshot(g, 0, &s);
 	ck_assert_int_eq(s.created, 1);
 	memcpy(id, s.id, 41);
 }
@@ -161,7 +137,7 @@ static void fill_delta(void)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int s;
 
-	sh("cd %s && mkdir -p etc sticky/sub opq && "
+	unit_sh("cd %s && mkdir -p etc sticky/sub opq && "
 	   "printf 'hello\\n' > etc/motd && : > etc/empty && "
 	   "ln etc/motd etc/motd.link && ln -s ../etc/motd etc/ln && "
 	   "mknod etc/hostname c 0 0 && mknod blk b 7 3 && "
@@ -212,7 +188,7 @@ START_TEST(test_each_type)
 	ck_assert_uint_eq(b.st_uid, 1000);
 	ck_assert_uint_eq(b.st_gid, 1001);
 	ck_assert_int_eq(b.st_mtim.tv_nsec, 123456789);
-	sh("cmp %s/etc/motd %s/etc/motd && cmp %s/big %s/big && "
+	unit_sh("cmp %s/etc/motd %s/etc/motd && cmp %s/big %s/big && "
 	   "cmp %s/sparse %s/sparse && test ! -s %s/etc/empty",
 	   delta, r, delta, r, delta, r, r);
 	/* its xattrs, the capability too (set after the chown) */
@@ -290,7 +266,7 @@ START_TEST(test_bare_golden)
 	ck_assert_int_eq(lst(work, "e", &a), 0);
 	ck_assert(S_ISDIR(a.st_mode));
 	ck_assert_uint_eq(a.st_nlink, 2); /* nothing in it */
-	sh("test -z \"$(ls -A %s)\"", r);
+	unit_sh("test -z \"$(ls -A %s)\"", r);
 	ck_assert_int_eq(xget(work, "e", PIFS_XATTR_BASE, v, sizeof(v)),
 			 -ENODATA);
 	ck_assert_int_eq(xget(work, "e", PIFS_XATTR_GOLDEN, v, sizeof(v)),
@@ -304,7 +280,7 @@ START_TEST(test_errors)
 	char id[41], msg[300];
 	struct stat a;
 
-	sh("echo a > %s/a", delta);
+	unit_sh("echo a > %s/a", delta);
 	snapshot(id);
 	/* a commit that is not there */
 	ck_assert_int_lt(pifs_git_materialize(
@@ -313,49 +289,33 @@ START_TEST(test_errors)
 	ck_assert_msg(strstr(err, "1111111") != NULL, "said: %s", err);
 	ck_assert_int_eq(lst(work, "x", &a), -ENOENT);
 	/* a name taken in work/: refused, the one there untouched */
-	sh("mkdir %s/taken && echo keep > %s/taken/f", work, work);
+	unit_sh("mkdir %s/taken && echo keep > %s/taken/f", work, work);
 	ck_assert_int_eq(pifs_git_materialize(g, &st, id, NULL, "taken", err,
 					      sizeof(err)), -EEXIST);
 	snprintf(msg, sizeof(msg), "cannot create '%s/work/taken': %s",
 		 storepath, strerror(EEXIST));
 	ck_assert_str_eq(err, msg);
-	sh("test \"$(cat %s/taken/f)\" = keep && test ! -e %s/taken/a", work,
+	unit_sh("test \"$(cat %s/taken/f)\" = keep && test ! -e %s/taken/a", work,
 	   work);
 	/* and it works under another name */
 	ck_assert_msg(pifs_git_materialize(g, &st, id, NULL, "y", err,
 					   sizeof(err)) == 0, "%s", err);
-	sh("test \"$(cat %s/y/a)\" = a", work);
+	unit_sh("test \"$(cat %s/y/a)\" = a", work);
 }
 END_TEST
 
-static Suite *restore_suite(void)
-{
-	Suite *s = suite_create("restore");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
-	tcase_add_checked_fixture(tc, test_setup, test_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_each_type);
-	tcase_add_test(tc, test_bare_golden);
-	tcase_add_test(tc, test_errors);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	SRunner *sr;
-	int failed, r;
+	TCase *tc;
+	int r;
 
 	if ((r = unit_needs_root("check_restore", "mknod, chown, trusted.* "
 				 "xattrs")))
 		return r;
-	pifs_log_init("check_restore", 0, PIFS_LOG_WARN);
-	sr = srunner_create(restore_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	tc = unit_store_tcase(base_setup, base_teardown, test_setup,
+			      test_teardown);
+	tcase_add_test(tc, test_each_type);
+	tcase_add_test(tc, test_bare_golden);
+	tcase_add_test(tc, test_errors);
+	return unit_run("check_restore", tc);
 }

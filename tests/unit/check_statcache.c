@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "internal.h"
 #include "store.h"
 #include "unit.h"
+#include "unit_store.h"
 
 static char base[] = "/var/tmp/check_statcache.XXXXXX";
 static char storepath[256];
@@ -35,19 +35,6 @@ static struct pifs_store st;
 static struct pifs_git *g;
 static char err[1024];
 static int nstore;
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	ck_assert_msg(system(cmd) == 0, "command failed: %s", cmd);
-}
 
 static void xattrs_free(struct pifs_xattr *x, size_t n)
 {
@@ -63,27 +50,19 @@ static void xattrs_free(struct pifs_xattr *x, size_t n)
 static void base_setup(void)
 {
 	ck_assert_ptr_nonnull(mkdtemp(base));
-	sh("mkdir -p %s/golden/etc && echo pi > %s/golden/etc/hostname",
+	unit_sh("mkdir -p %s/golden/etc && echo pi > %s/golden/etc/hostname",
 	   base, base);
 }
 
 static void base_teardown(void)
 {
-	sh("chattr -R -i %s 2>/dev/null; rm -rf %s", base, base);
+	unit_base_remove(base);
 }
 
 /* A fresh store with worker-1 and an open repository. */
 static void test_setup(void)
 {
-	char golden[PATH_MAX];
-
-	snprintf(storepath, sizeof(storepath), "%s/store%d", base, nstore++);
-	snprintf(golden, sizeof(golden), "%s/golden", base);
-	ck_assert_msg(pifs_store_create(storepath, golden, NULL, NULL, err,
-					sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(pifs_store_open(&st, storepath, err, sizeof(err)) == 0,
-		      "%s", err);
-	ck_assert_int_eq(pifs_store_delta_create(&st, "worker-1"), 0);
+	unit_store_new(base, &nstore, storepath, sizeof(storepath), &st);
 	ck_assert_msg(pifs_git_open(&g, &st, 1, err, sizeof(err)) == 0, "%s",
 		      err);
 }
@@ -328,16 +307,6 @@ START_TEST(test_hit_miss)
 }
 END_TEST
 
-static void snapshot(int allow_empty, struct pifs_snapshot *s)
-{
-	ck_assert_msg(pifs_git_snapshot_prepare(g, "worker-1", NULL,
-						allow_empty, s, err,
-						sizeof(err)) == 0,
-		      "prepare: %s", err);
-	ck_assert_msg(pifs_git_snapshot_finish(g, s, err, sizeof(err)) == 0,
-		      "finish: %s", err);
-}
-
 /* Rewrite worker-1's saved cache with path's blob id and content hash
  * set to those of other (both must be in it): what the scan takes from
  * the cache is then told apart from what it reads. */
@@ -422,10 +391,10 @@ START_TEST(test_scan_hit_and_miss)
 	struct centry ce;
 	struct stat sb;
 
-	sh("cd %s/deltas/worker-1 && mkdir d && echo aaa > d/a && "
+	unit_sh("cd %s/deltas/worker-1 && mkdir d && echo aaa > d/a && "
 	   "echo bbbb > d/b", storepath);
 	usleep(4 * PIFS_STATCACHE_RACY_MS * 1000); /* past the racy window */
-	snapshot(0, &s);
+	unit_snapshot(g, 0, &s);
 	ck_assert_int_eq(s.created, 1);
 	scan_oid("d/a", a);
 	scan_oid("d/b", b);
@@ -441,18 +410,18 @@ START_TEST(test_scan_hit_and_miss)
 	scan_oid("d/a", got);
 	ck_assert_mem_eq(got, b, 20);
 	/* a changed file misses and is read: its real id */
-	sh("echo ccc > %s/deltas/worker-1/d/a", storepath);
+	unit_sh("echo ccc > %s/deltas/worker-1/d/a", storepath);
 	scan_oid("d/a", got);
 	ck_assert(memcmp(got, b, 20) != 0);
 	ck_assert(memcmp(got, a, 20) != 0);
 	/* and a chmod (content the same) misses too */
-	snapshot(0, &s);
+	unit_snapshot(g, 0, &s);
 	usleep(4 * PIFS_STATCACHE_RACY_MS * 1000);
-	snapshot(1, &s);
+	unit_snapshot(g, 1, &s);
 	cache_swap_oid("d/b", "d/a");
 	scan_oid("d/b", got);
 	ck_assert(memcmp(got, b, 20) != 0);
-	sh("chmod 600 %s/deltas/worker-1/d/b", storepath);
+	unit_sh("chmod 600 %s/deltas/worker-1/d/b", storepath);
 	scan_oid("d/b", got);
 	ck_assert_mem_eq(got, b, 20);
 }
@@ -468,9 +437,9 @@ START_TEST(test_racy_window)
 	struct centry ce;
 	struct stat sb;
 
-	sh("cd %s/deltas/worker-1 && echo aaa > a && echo bbbb > b",
+	unit_sh("cd %s/deltas/worker-1 && echo aaa > a && echo bbbb > b",
 	   storepath);
-	snapshot(0, &s);
+	unit_snapshot(g, 0, &s);
 	ck_assert_int_eq(s.created, 1);
 	cached_entry("a", &ce);
 	ck_assert(ce.mtime == 0 && ce.ctime == 0);
@@ -486,7 +455,7 @@ START_TEST(test_racy_window)
 	ck_assert_mem_eq(got, a, 20);
 	/* past the window: the times are kept, the record hits */
 	usleep(4 * PIFS_STATCACHE_RACY_MS * 1000);
-	snapshot(1, &s);
+	unit_snapshot(g, 1, &s);
 	cached_entry("a", &ce);
 	delta_stat("a", &sb);
 	ck_assert(ce.mtime == ts_ns(&sb.st_mtim));
@@ -498,36 +467,20 @@ START_TEST(test_racy_window)
 }
 END_TEST
 
-static Suite *statcache_suite(void)
+int main(void)
 {
-	Suite *s = suite_create("statcache");
-	TCase *tc = tcase_create("core");
+	TCase *tc;
+	int r;
 
-	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
-	tcase_add_checked_fixture(tc, test_setup, test_teardown);
-	tcase_set_timeout(tc, 120);
+	if ((r = unit_needs_root("check_statcache", "trusted.* xattrs")))
+		return r;
+	tc = unit_store_tcase(base_setup, base_teardown, test_setup,
+			      test_teardown);
 	tcase_add_test(tc, test_format_round_trip);
 	tcase_add_test(tc, test_find_order);
 	tcase_add_test(tc, test_damaged);
 	tcase_add_test(tc, test_hit_miss);
 	tcase_add_test(tc, test_scan_hit_and_miss);
 	tcase_add_test(tc, test_racy_window);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr;
-	int failed, r;
-
-	if ((r = unit_needs_root("check_statcache", "trusted.* xattrs")))
-		return r;
-	pifs_log_init("check_statcache", 0, PIFS_LOG_WARN);
-	sr = srunner_create(statcache_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run("check_statcache", tc);
 }
