@@ -29,6 +29,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+/* The first line of every manifest. */
+#define PIFS_MANIFEST_HEADER "# pifs manifest v1\n"
+
 /* Build the manifest of the tree at dirfd into a malloc'd string; *id_out
  * (optional, 17 bytes) gets the golden id.  Never follows symlinks. */
 int pifs_manifest_build(int dirfd, char **out, char id_out[17]);
@@ -94,6 +97,9 @@ struct pifs_manifest {
  * malformed, -ENOMEM. */
 int pifs_manifest_parse(const char *text, struct pifs_manifest *m);
 void pifs_manifest_release(struct pifs_manifest *m);
+/* Append a zeroed entry to m (for the builder and the parser); NULL when
+ * out of memory. */
+struct pifs_manifest_entry *pifs_manifest_add(struct pifs_manifest *m);
 /* The entry at path, or NULL. */
 const struct pifs_manifest_entry *
 pifs_manifest_find(const struct pifs_manifest *m, const char *path);

@@ -7,9 +7,10 @@
  * returns 0 (or a count, or an fd) or -errno captured at the failing call.
  *
  * Single names are turned into "/proc/self/fd/<dirfd>/<name>" for the xattr
- * and chmod calls: the magic link resolves to the directory dirfd refers
+ * calls: the magic link resolves to the directory dirfd refers
  * to, and the l* variants then act on <name> itself, so O_PATH dirfds work
- * and nothing is followed.
+ * and nothing is followed.  Owner, mode and times are in safeio_attr.c,
+ * the pifs_do_* wrappers of every mutation in safeio_do.c.
  */
 #include "config.h"
 
@@ -48,9 +49,6 @@ struct open_how {
 
 #include "safeio.h"
 #include "util.h"
-
-/* Big enough for "/proc/self/fd/<int>/" + NAME_MAX + NUL. */
-#define PROC_PATH_MAX (32 + NAME_MAX + 2)
 
 int pifs_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
 {
@@ -310,7 +308,7 @@ out_close:
 ssize_t pifs_lgetxattr(int dirfd, const char *name, const char *attr, void *buf,
 		       size_t len)
 {
-	char path[PROC_PATH_MAX];
+	char path[PIFS_PROC_PATH_MAX];
 	ssize_t n;
 	int ret;
 
@@ -326,7 +324,7 @@ ssize_t pifs_lgetxattr(int dirfd, const char *name, const char *attr, void *buf,
 
 ssize_t pifs_llistxattr(int dirfd, const char *name, char *buf, size_t len)
 {
-	char path[PROC_PATH_MAX];
+	char path[PIFS_PROC_PATH_MAX];
 	ssize_t n;
 	int ret;
 
@@ -343,7 +341,7 @@ ssize_t pifs_llistxattr(int dirfd, const char *name, char *buf, size_t len)
 int pifs_lsetxattr(int dirfd, const char *name, const char *attr,
 		   const void *val, size_t len, int flags)
 {
-	char path[PROC_PATH_MAX];
+	char path[PIFS_PROC_PATH_MAX];
 	int ret;
 
 	pifs_debug("setxattr(%d, '%s', '%s', %zu bytes, %d)", dirfd,
@@ -360,7 +358,7 @@ int pifs_lsetxattr(int dirfd, const char *name, const char *attr,
 
 int pifs_lremovexattr(int dirfd, const char *name, const char *attr)
 {
-	char path[PROC_PATH_MAX];
+	char path[PIFS_PROC_PATH_MAX];
 	int ret;
 
 	pifs_debug("removexattr(%d, '%s', '%s')", dirfd, name ? name : "", attr);
@@ -565,69 +563,6 @@ int pifs_copy_data(int sfd, int dfd, off_t size)
 	return 0;
 }
 
-int pifs_set_attrs(int dirfd, const char *name, const struct stat *st)
-{
-	struct timespec ts[2] = {st->st_atim, st->st_mtim};
-	char path[PROC_PATH_MAX];
-	struct stat cur;
-	int fd = -1, ret;
-
-	if (!name || !*name) {
-		if (fchownat(dirfd, "", st->st_uid, st->st_gid,
-			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
-		ret = pifs_fstat(dirfd, &cur);
-		if (ret < 0)
-			return ret;
-		pifs_fd_path(dirfd, path, sizeof(path));
-		if (!S_ISLNK(cur.st_mode) &&
-		    chmod(path, st->st_mode & 07777) < 0)
-			return -errno;
-		if (utimensat(AT_FDCWD, path, ts, 0) < 0)
-			return -errno;
-		return 0;
-	}
-	if (pifs_check_name(name) < 0)
-		return -EINVAL;
-	if (fchownat(dirfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) <
-	    0)
-		return -errno;
-	/* chmod has no no-follow variant: pin the entry with an O_PATH fd,
-	 * make sure it is no symlink, and chmod through its proc link. */
-	fd = pifs_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return fd;
-	ret = pifs_fstat(fd, &cur);
-	if (ret < 0)
-		goto out_close;
-	if (!S_ISLNK(cur.st_mode)) {
-		pifs_fd_path(fd, path, sizeof(path));
-		if (chmod(path, st->st_mode & 07777) < 0) {
-			ret = -errno;
-			goto out_close;
-		}
-	}
-	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		ret = -errno;
-out_close:
-	close(fd);
-	return ret;
-}
-
-int pifs_chmod_beneath(int dirfd, const char *name, mode_t mode)
-{
-	char path[PROC_PATH_MAX];
-	int fd, ret = 0;
-
-	fd = pifs_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return fd;
-	if (chmod(pifs_fd_path(fd, path, sizeof(path)), mode & 07777) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* Change the inode flags in mask of a regular file or directory to
  * (set ? mask : 0); other types are left alone. */
 static int change_flags(int dirfd, const char *name, int mask, int set)
@@ -757,105 +692,5 @@ int pifs_remove_tree(int dirfd, const char *name)
 		return ret;
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
 		return -errno;
-	return 0;
-}
-
-/*
- * The store's mutations, in the style of Linux's ovl_do_* helpers: every
- * change to a delta, a golden or the store's own directories goes
- * through one of these, so `pifsd -d` shows each one, and nothing else
- * calls renameat2/unlinkat on the store (`make check` greps for it).
- */
-int pifs_do_rename(int olddir, const char *old, int newdir, const char *new,
-		   unsigned int flags)
-{
-	int r = renameat2(olddir, old, newdir, new, flags) < 0 ? -errno : 0;
-
-	pifs_debug("rename(%d, '%s', %d, '%s', 0x%x) = %d", olddir, old, newdir,
-		   new, flags, r);
-	return r;
-}
-
-int pifs_do_unlink(int dirfd, const char *name, int flags)
-{
-	int r = unlinkat(dirfd, name, flags) < 0 ? -errno : 0;
-
-	pifs_debug("unlink(%d, '%s', 0x%x) = %d", dirfd, name, flags, r);
-	return r;
-}
-
-int pifs_do_mkdir(int dirfd, const char *name, mode_t mode)
-{
-	int r = mkdirat(dirfd, name, mode) < 0 ? -errno : 0;
-
-	pifs_debug("mkdir(%d, '%s', 0%o) = %d", dirfd, name, (unsigned)mode, r);
-	return r;
-}
-
-int pifs_do_mknod(int dirfd, const char *name, mode_t mode, dev_t dev)
-{
-	int r = mknodat(dirfd, name, mode, dev) < 0 ? -errno : 0;
-
-	pifs_debug("mknod(%d, '%s', 0%o, %u:%u) = %d", dirfd, name,
-		   (unsigned)mode, major(dev), minor(dev), r);
-	return r;
-}
-
-int pifs_do_whiteout(int dirfd, const char *name)
-{
-	return pifs_do_mknod(dirfd, name, S_IFCHR | 0, makedev(0, 0));
-}
-
-int pifs_do_symlink(const char *target, int dirfd, const char *name)
-{
-	int r = symlinkat(target, dirfd, name) < 0 ? -errno : 0;
-
-	pifs_debug("symlink('%s', %d, '%s') = %d", target, dirfd, name, r);
-	return r;
-}
-
-int pifs_do_link(int olddir, const char *old, int newdir, const char *new,
-		 int flags)
-{
-	int r = linkat(olddir, old, newdir, new, flags) < 0 ? -errno : 0;
-
-	pifs_debug("link(%d, '%s', %d, '%s', 0x%x) = %d", olddir, old, newdir,
-		   new, flags, r);
-	return r;
-}
-
-int pifs_apply_attrs(int dirfd, const char *name, const struct stat *st,
-		     int (*xattrs)(void *ctx, int dirfd, const char *name),
-		     void *ctx, const char **stage)
-{
-	const char *dummy;
-	struct stat cur;
-	int ret;
-
-	if (!stage)
-		stage = &dummy;
-	*stage = "set attributes of";
-	if ((ret = pifs_set_attrs(dirfd, name, st)) < 0)
-		return ret;
-	*stage = NULL;
-	if (xattrs && (ret = xattrs(ctx, dirfd, name)) < 0)
-		return ret;
-	if (S_ISLNK(st->st_mode))
-		return 0;
-	/* A system.posix_acl_access xattr rewrites the group bits. */
-	*stage = "stat";
-	if ((ret = name && *name ? pifs_lstat_beneath(dirfd, name, &cur)
-				 : pifs_fstat(dirfd, &cur)) < 0)
-		return ret;
-	*stage = "set the mode of";
-	if ((cur.st_mode & 07777) != (st->st_mode & 07777)) {
-		if (name && *name)
-			ret = pifs_chmod_beneath(dirfd, name, st->st_mode);
-		else
-			ret = pifs_set_attrs(dirfd, name, st);
-		if (ret < 0)
-			return ret;
-	}
-	*stage = NULL;
 	return 0;
 }

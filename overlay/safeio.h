@@ -12,9 +12,10 @@
 #ifndef PIFS_SAFEIO_H
 #define PIFS_SAFEIO_H
 
+#include <limits.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <stddef.h>
 
 /* openat2 beneath dirfd, never following any symlink; O_CLOEXEC is added.
  * A trailing symlink is returned as an O_PATH fd when flags has
@@ -27,6 +28,9 @@ int pifs_lstat_beneath(int dirfd, const char *path, struct stat *st);
 
 /* fstat of an fd of any kind (O_PATH too), never following. */
 int pifs_fstat(int fd, struct stat *st);
+
+/* Big enough for "/proc/self/fd/<int>/" + NAME_MAX + NUL. */
+#define PIFS_PROC_PATH_MAX (32 + NAME_MAX + 2)
 
 /* "/proc/self/fd/N" for fd, into buf (at least 32 bytes). */
 const char *pifs_fd_path(int fd, char *buf, size_t len);

@@ -163,14 +163,26 @@ int pifs_store_delta_init_on(struct pifs_store *st, int dirfd,
 int pifs_golden_id_valid(const char *id);
 /* A new O_PATH fd on goldens/<id>/tree (the caller closes it). */
 int pifs_store_golden_open(struct pifs_store *st, const char *id);
-/* Read and parse goldens/<id>/manifest. */
+/* Read and parse goldens/<id>/manifest; or only read it (malloc'd,
+ * at most max bytes). */
 int pifs_store_golden_manifest(struct pifs_store *st, const char *id,
 			       struct pifs_manifest *m);
+int pifs_store_golden_manifest_text(struct pifs_store *st, const char *id,
+				    size_t max, char **text);
 /* The golden of the delta dirfd/name, or of a worker's live delta. */
 int pifs_store_delta_golden(struct pifs_store *st, int dirfd,
 			    const char *name, char id[17]);
 int pifs_store_worker_golden(struct pifs_store *st, const char *worker,
 			     char id[17]);
+/* Before the default golden changes: a worker's delta that records no
+ * golden (it means the default) gets the current default written on it;
+ * one that records one, or is missing, is left alone. */
+int pifs_store_delta_pin_golden(struct pifs_store *st, const char *worker);
+/* Is a kept delta of a removed worker (deltas/.removed-*) on golden id?
+ * 1 with its name in *name (malloc'd), 0 (none, or deltas/ unreadable),
+ * -ENOMEM. */
+int pifs_store_kept_delta_on(struct pifs_store *st, const char *id,
+			     char **name);
 /* Every golden id of the store, sorted (malloc'd array). */
 int pifs_store_goldens(struct pifs_store *st, char (**ids)[17], size_t *n);
 /* Import a directory or image as one more golden of an open store (the
@@ -197,6 +209,11 @@ int pifs_store_delta_retire(struct pifs_store *st, const char *name,
  * deltas/<name> (never over an existing one); 0 or -errno. */
 int pifs_store_delta_unretire(struct pifs_store *st, const char *kept_as,
 			      const char *name);
+
+/* An O_PATH fd of deltas/<worker> (the caller closes it), or -errno. */
+int pifs_store_delta_open(struct pifs_store *st, const char *worker);
+/* syncfs of the file system the store is on. */
+int pifs_store_sync(struct pifs_store *st);
 
 /* Remove everything left in work/ by an interrupted copy-up. */
 int pifs_store_clean_work(struct pifs_store *st);

@@ -81,7 +81,7 @@ int verify_golden(struct pifs_store *st, const char *id)
 	int ret, fd;
 
 	snprintf(sub, sizeof(sub), "goldens/%s/manifest", id);
-	ret = pifs_read_file(st->fd, sub, MANIFEST_MAX, &text, NULL);
+	ret = pifs_store_golden_manifest_text(st, id, MANIFEST_MAX, &text);
 	if (ret < 0) {
 		printf("cannot read the golden manifest '%s/%s': %s\n", st->path,
 		       sub, strerror(-ret));
@@ -349,7 +349,7 @@ static int golden_default(int argc, char **argv)
 	struct pifs_store_conf conf;
 	struct pifs_registry reg;
 	struct pifs_store st;
-	char g[17], id[17];
+	char id[17];
 	const char *arg;
 	int ret;
 
@@ -372,22 +372,13 @@ static int golden_default(int argc, char **argv)
 	for (size_t i = 0; i < reg.count; i++) {
 		const char *name = reg.workers[i].name;
 
-		if (pifs_lgetxattr(st.deltas_fd, name, PIFS_XATTR_GOLDEN, g,
-				   16) != -ENODATA)
-			continue;
-		ret = pifs_lsetxattr(st.deltas_fd, name, PIFS_XATTR_GOLDEN,
-				     st.conf.golden, 16, 0);
+		ret = pifs_store_delta_pin_golden(&st, name);
 		if (ret < 0)
 			die(1, "cannot record the golden of %s: %s", name,
 			    strerror(-ret));
 	}
-	{
-		int sfd = openat(st.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (sfd < 0 || syncfs(sfd) < 0)
-			die(1, "cannot sync '%s': %s", st.path, strerror(errno));
-		close(sfd);
-	}
+	if ((ret = pifs_store_sync(&st)) < 0)
+		die(1, "cannot sync '%s': %s", st.path, strerror(-ret));
 	conf = st.conf;
 	snprintf(conf.golden, sizeof(conf.golden), "%s", id);
 	if ((ret = pifs_store_conf_save(&st, &conf)) < 0)
@@ -404,15 +395,13 @@ static int golden_remove(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	char w[PIFS_NAME_MAX + 1], cid[41], g[17], id[17];
+	char w[PIFS_NAME_MAX + 1], cid[41], id[17], *kept;
 	struct pifs_registry reg;
 	struct pifs_store st;
 	struct pifs_git *git;
 	const char *arg, *first;
-	struct dirent *de;
 	size_t n;
-	DIR *dir;
-	int ret, fd;
+	int ret;
 
 	while (sub_getopt(argc, argv, ":h", opts, usage_golden) != -1)
 		;
@@ -434,20 +423,12 @@ static int golden_remove(int argc, char **argv)
 		die(1, "golden %s is in use by %zu worker%s (%s); rebase or "
 		       "remove them first", id, n, n == 1 ? "" : "s", first);
 	/* the kept deltas of removed workers count too */
-	fd = openat(st.deltas_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dir = fd < 0 ? NULL : fdopendir(fd);
-	while (dir && (de = readdir(dir))) {
-		if (strncmp(de->d_name, ".removed-", 9))
-			continue;
-		if (pifs_store_delta_golden(&st, st.deltas_fd, de->d_name, g) == 0 &&
-		    !strcmp(g, id))
-			die(1, "golden %s is in use by the kept delta '%s/deltas/%s' "
-			       "of a removed worker", id, st.path, de->d_name);
-	}
-	if (dir)
-		closedir(dir);
-	else if (fd >= 0)
-		close(fd);
+	ret = pifs_store_kept_delta_on(&st, id, &kept);
+	if (ret < 0)
+		die(1, "cannot read '%s/deltas': %s", st.path, strerror(-ret));
+	if (ret > 0)
+		die(1, "golden %s is in use by the kept delta '%s/deltas/%s' "
+		       "of a removed worker", id, st.path, kept);
 	git = open_git(&st, 0);
 	if (git) {
 		ret = pifs_git_golden_users(git, id, w, cid);

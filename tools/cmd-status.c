@@ -69,7 +69,7 @@ static int golden_dir(struct pifs_store *st, const char *path)
  * shows (layers.h). */
 static int shows_cmdline(struct pifs_store *st, const char *worker)
 {
-	int dfd = openat(st->deltas_fd, worker, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dfd = pifs_store_delta_open(st, worker);
 	struct pifs_layers_hit hit;
 	char *slash;
 	int ok = 0;
@@ -179,8 +179,7 @@ static void fw_scan(struct fwlist *l, int dirfd, int delta)
 static void fw_list(struct pifs_store *st, const char *worker, int golden,
 		    struct fwlist *l, int *cfgfd)
 {
-	int dfd = openat(st->deltas_fd, worker,
-			 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dfd = pifs_store_delta_open(st, worker);
 	struct pifs_layers_hit hit;
 	int gfd;
 

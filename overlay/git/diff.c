@@ -631,6 +631,22 @@ static int sparse_cat(struct pifs_git *g, const struct pifs_meta_entry *e,
 	return ret;
 }
 
+/* What the view of m (NULL: the bare golden) shows at path, in *v, and
+ * its golden in *gfd (the caller closes it and releases v). */
+static int show_lookup(struct pifs_store *st, const struct pifs_meta *m,
+		       const char *path, int *gfd, struct vent *v)
+{
+	int ret;
+
+	*gfd = pifs_store_golden_open(st, side_golden(st, m, NULL));
+	if (*gfd < 0)
+		return *gfd;
+	ret = view_lookup(*gfd, m, path, v);
+	if (ret < 0)
+		close(*gfd);
+	return ret;
+}
+
 int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
 		  const struct pifs_meta *m, const char *path, char **out,
 		  size_t *len_out, int *deleted)
@@ -644,14 +660,8 @@ int pifs_git_show(struct pifs_git *g, struct pifs_store *st,
 
 	*out = NULL;
 	*deleted = 0;
-	gfd = pifs_store_golden_open(st, side_golden(st, m, NULL));
-	if (gfd < 0)
-		return gfd;
-	ret = view_lookup(gfd, m, path, &v);
-	if (ret < 0) {
-		close(gfd);
+	if ((ret = show_lookup(st, m, path, &gfd, &v)) < 0)
 		return ret;
-	}
 	if (!v.present) {
 		if (pifs_git_golden_entry(gfd, path, &ge) == 0) {
 			*deleted = 1;
@@ -748,14 +758,8 @@ int pifs_git_show_fd(struct pifs_git *g, struct pifs_store *st,
 
 	*wfail = 0;
 	*deleted = 0;
-	gfd = pifs_store_golden_open(st, side_golden(st, m, NULL));
-	if (gfd < 0)
-		return gfd;
-	ret = view_lookup(gfd, m, path, &v);
-	if (ret < 0) {
-		close(gfd);
+	if ((ret = show_lookup(st, m, path, &gfd, &v)) < 0)
 		return ret;
-	}
 	e = v.present ? v.e : NULL;
 	if (e && e->type == 'f' && e != &v.gold && g &&
 	    blob_size(g, e->oid) >= PIFS_BIGBLOB_MIN) {

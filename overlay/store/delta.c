@@ -178,3 +178,13 @@ int pifs_store_delta_unretire(struct pifs_store *st, const char *kept_as,
 		return ret;
 	return pifs_fsync_dir(st->deltas_fd);
 }
+
+int pifs_store_delta_open(struct pifs_store *st, const char *worker)
+{
+	int ret = pifs_check_name(worker);
+
+	return ret < 0 ? ret
+		       : pifs_openat_beneath(st->deltas_fd, worker,
+					     O_PATH | O_DIRECTORY | O_NOFOLLOW,
+					     0);
+}

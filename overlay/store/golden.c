@@ -368,17 +368,26 @@ int pifs_store_golden_open(struct pifs_store *st, const char *id)
 				   O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 }
 
-int pifs_store_golden_manifest(struct pifs_store *st, const char *id,
-			       struct pifs_manifest *m)
+int pifs_store_golden_manifest_text(struct pifs_store *st, const char *id,
+				    size_t max, char **text)
 {
-	char sub[64], *text = NULL;
-	int ret;
+	char sub[64];
 
-	memset(m, 0, sizeof(*m));
+	*text = NULL;
 	if (pifs_golden_id_valid(id) < 0)
 		return -EINVAL;
 	snprintf(sub, sizeof(sub), "goldens/%s/manifest", id);
-	ret = pifs_read_file(st->fd, sub, 1L << 30, &text, NULL);
+	return pifs_read_file(st->fd, sub, max, text, NULL);
+}
+
+int pifs_store_golden_manifest(struct pifs_store *st, const char *id,
+			       struct pifs_manifest *m)
+{
+	char *text = NULL;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	ret = pifs_store_golden_manifest_text(st, id, 1L << 30, &text);
 	if (ret < 0)
 		return ret;
 	ret = pifs_manifest_parse(text, m);
@@ -410,6 +419,50 @@ int pifs_store_worker_golden(struct pifs_store *st, const char *worker,
 
 	return ret < 0 ? ret
 		       : pifs_store_delta_golden(st, st->deltas_fd, worker, id);
+}
+
+int pifs_store_delta_pin_golden(struct pifs_store *st, const char *worker)
+{
+	char g[17];
+	int ret = pifs_check_name(worker);
+
+	if (ret < 0)
+		return ret;
+	if (pifs_lgetxattr(st->deltas_fd, worker, PIFS_XATTR_GOLDEN, g, 16) !=
+	    -ENODATA)
+		return 0;
+	return pifs_lsetxattr(st->deltas_fd, worker, PIFS_XATTR_GOLDEN,
+			      st->conf.golden, 16, 0);
+}
+
+struct kept_on {
+	struct pifs_store *st;
+	const char *id;
+	char *name;
+};
+
+static int kept_on_one(int fd, const struct dirent *de, void *arg)
+{
+	struct kept_on *k = arg;
+	char g[17];
+
+	if (strncmp(de->d_name, ".removed-", 9))
+		return 0;
+	if (pifs_store_delta_golden(k->st, fd, de->d_name, g) < 0 ||
+	    strcmp(g, k->id))
+		return 0;
+	k->name = strdup(de->d_name);
+	return k->name ? 1 : -ENOMEM;
+}
+
+int pifs_store_kept_delta_on(struct pifs_store *st, const char *id,
+			     char **name)
+{
+	struct kept_on k = {.st = st, .id = id};
+	int ret = pifs_dir_foreach(st->deltas_fd, kept_on_one, &k);
+
+	*name = k.name;
+	return ret == -ENOMEM ? ret : k.name != NULL;
 }
 
 struct golden_ids {

@@ -38,6 +38,15 @@ static int open_lock(struct pifs_store *st, const char *name, int flags)
 	return pifs_openat_beneath(st->fd, sub, flags | O_NOFOLLOW, 0600);
 }
 
+/* The daemon's lock file for reading, *pid_out (may be NULL) cleared;
+ * -ENOENT when there is none (the store was never mounted). */
+static int open_daemon_lock(struct pifs_store *st, pid_t *pid_out)
+{
+	if (pid_out)
+		*pid_out = 0;
+	return open_lock(st, "daemon", O_RDONLY);
+}
+
 int pifs_store_lock(struct pifs_store *st, int timeout_ms)
 {
 	struct timespec start, now;
@@ -140,13 +149,8 @@ int pifs_store_mounted(struct pifs_store *st, pid_t *pid_out)
 {
 	int fd, ret = 0;
 
-	if (pid_out)
-		*pid_out = 0;
-	fd = open_lock(st, "daemon", O_RDONLY);
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0)
-		return fd;
+	if ((fd = open_daemon_lock(st, pid_out)) < 0)
+		return fd == -ENOENT ? 0 : fd;
 	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
 		flock(fd, LOCK_UN);
 	} else if (errno == EWOULDBLOCK) {
@@ -217,13 +221,8 @@ int pifs_store_wait_released(struct pifs_store *st, int timeout_ms,
 	pid_t pid = 0;
 	int fd, ret, held = 1;
 
-	if (pid_out)
-		*pid_out = 0;
-	fd = open_lock(st, "daemon", O_RDONLY);
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0)
-		return fd;
+	if ((fd = open_daemon_lock(st, pid_out)) < 0)
+		return fd == -ENOENT ? 0 : fd;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		if (held && flock(fd, LOCK_SH | LOCK_NB) == 0) {

@@ -435,6 +435,14 @@ int pifs_store_conf_save(struct pifs_store *st, const struct pifs_store_conf *co
 	return ret;
 }
 
+/* An O_PATH fd of the store's directory sub in *fd (-errno there too). */
+static int open_subdir(struct pifs_store *st, const char *sub, int *fd)
+{
+	*fd = pifs_openat_beneath(st->fd, sub,
+				  O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	return *fd < 0 ? *fd : 0;
+}
+
 int pifs_store_open(struct pifs_store *st, const char *path, char *errbuf,
 		    size_t errlen)
 {
@@ -483,26 +491,14 @@ int pifs_store_open(struct pifs_store *st, const char *path, char *errbuf,
 		goto fail;
 	}
 	snprintf(sub, sizeof(sub), "goldens/%s/tree", st->conf.golden);
-	st->golden_fd = pifs_openat_beneath(
-	    st->fd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
-	if (st->golden_fd < 0) {
-		ret = st->golden_fd;
+	if ((ret = open_subdir(st, sub, &st->golden_fd)) < 0)
 		goto damaged;
-	}
 	snprintf(sub, sizeof(sub), "deltas");
-	st->deltas_fd = pifs_openat_beneath(
-	    st->fd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
-	if (st->deltas_fd < 0) {
-		ret = st->deltas_fd;
+	if ((ret = open_subdir(st, sub, &st->deltas_fd)) < 0)
 		goto damaged;
-	}
 	snprintf(sub, sizeof(sub), "work");
-	st->work_fd = pifs_openat_beneath(st->fd, sub,
-					  O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
-	if (st->work_fd < 0) {
-		ret = st->work_fd;
+	if ((ret = open_subdir(st, sub, &st->work_fd)) < 0)
 		goto damaged;
-	}
 	return 0;
 
 damaged:
@@ -510,5 +506,16 @@ damaged:
 	       path, sub, strerror(-ret));
 fail:
 	pifs_store_close(st);
+	return ret;
+}
+
+int pifs_store_sync(struct pifs_store *st)
+{
+	int fd = openat(st->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0 || syncfs(fd) < 0)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
 	return ret;
 }

@@ -222,3 +222,37 @@ finish() {
 	echo "$SCENARIO: all checks passed"
 	exit 0
 }
+
+# mounted_store [make_store args]: the start the scenarios on a mounted
+# store share: setup, make_store (the golden, worker-3 and worker-1), and
+# pifsd mounted at M=$T/mnt with every worker's file system up.  Sets M,
+# W3 and W1 (the two views), D3 (worker-3's delta in the store) and P
+# (pifs on the store, as a command prefix: $P snapshot worker-3).
+mounted_store() {
+	setup
+	make_store "$@"
+	M=$T/mnt
+	mount_pifs "$T/store" "$M"
+	W3=$M/nfsroot/worker-3
+	W1=$M/nfsroot/worker-1
+	D3=$T/store/deltas/worker-3
+	P="$PIFS --store $T/store"
+}
+
+# stop_when_open PID FILE: wait (bounded: 30 s) until process PID has FILE
+# open, then stop it (SIGSTOP) there, so what the test does next lands in
+# the middle of its read; 1 when it never opened FILE (or exited).
+stop_when_open() {
+	local pid=$1 file=$2 fd i
+	for ((i = 0; i < 3000; i++)); do
+		for fd in /proc/$pid/fd/*; do
+			if [ "$(readlink "$fd" 2>/dev/null)" = "$file" ]; then
+				kill -STOP "$pid"
+				return 0
+			fi
+		done
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.01
+	done
+	return 1
+}

@@ -4,13 +4,7 @@
 # worker-3's delta only; worker-1 and the golden are untouched; a delete is
 # a whiteout; all of it survives a remount.
 . "$(dirname "$0")/lib.sh"
-setup
-make_store
-M=$T/mnt
-mount_pifs "$T/store" "$M"
-W3=$M/nfsroot/worker-3
-W1=$M/nfsroot/worker-1
-D3=$T/store/deltas/worker-3
+mounted_store
 D1=$T/store/deltas/worker-1
 
 expect_eq "nfsroot lists the workers" "worker-1 worker-3" "$(ls "$M/nfsroot" | tr '\n' ' ' | sed 's/ $//')"

@@ -7,11 +7,7 @@
 # the things a tree listing cannot show: readdir offsets, "..", st_ino
 # stability, statfs, and the golden and worker-1 untouched.
 . "$(dirname "$0")/lib.sh"
-setup
-make_store
-M=$T/mnt
-mount_pifs "$T/store" "$M"
-W3=$M/nfsroot/worker-3
+mounted_store
 PLAIN=$T/plain
 # The baseline is the view as it starts (the golden plus the generated
 # identity files), copied out through the mount with every attribute.

@@ -4,12 +4,7 @@
 # (symlinks, device nodes, setuid files, odd names, pifs's own xattrs) may
 # let it read or change the golden, another worker or the master.
 . "$(dirname "$0")/lib.sh"
-setup
-make_store
-M=$T/mnt
-mount_pifs "$T/store" "$M"
-W3=$M/nfsroot/worker-3
-W1=$M/nfsroot/worker-1
+mounted_store
 CANARY=$T/canary
 mkdir -p "$CANARY"
 echo secret > "$CANARY/secret"

@@ -10,13 +10,8 @@
 # find nothing new.  A directory of 150 entries makes the scan share
 # its stats with the helper thread.
 . "$(dirname "$0")/lib.sh"
-setup
-make_store
-M=$T/mnt
-mount_pifs "$T/store" "$M"
-W3=$M/nfsroot/worker-3
+mounted_store
 D=$T/store/deltas/worker-3
-P="$PIFS --store $T/store"
 
 # cache_agrees NAME: without its stat cache, a scan from scratch (every
 # file read and hashed, every tree built) finds nothing the last

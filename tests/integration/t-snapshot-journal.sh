@@ -9,12 +9,7 @@
 # find nothing more.  Cases where the journal cannot be trusted (a daemon
 # restart, a reset) must fall back to a full scan.
 . "$(dirname "$0")/lib.sh"
-setup
-make_store
-M=$T/mnt
-mount_pifs "$T/store" "$M"
-W3=$M/nfsroot/worker-3
-P="$PIFS --store $T/store"
+mounted_store
 
 # snap NAME MODE: snapshot with --stats; ID and STATED set; the scan
 # must have been MODE (journal or full)

@@ -8,12 +8,7 @@
 # reset leaves the worker old or new and `pifs fsck` clean; a snapshot
 # whose pifsd dies under it says so in one line.
 . "$(dirname "$0")/lib.sh"
-setup
-make_store
-M=$T/mnt
-mount_pifs "$T/store" "$M"
-W3=$M/nfsroot/worker-3
-P="$PIFS --store $T/store"
+mounted_store
 
 tree_manifest "$W3" > "$T/m0"   # a fresh view: the golden + generated files
 # A delta with every kind of entry and attribute.
@@ -146,16 +141,7 @@ head -c $((96 << 20)) /dev/urandom > "$W3/root/big" || fail "writing root/big"
 head_before=$(git --git-dir="$T/store/git" rev-parse workers/worker-3)
 $P snapshot worker-3 -m "pifsd dies" >"$T/dies.out" 2>"$T/dies.err" &
 CLI=$!
-seen=
-for ((i = 0; i < 3000 && !seen; i++)); do
-	for fd in /proc/$CLI/fd/*; do
-		[ "$(readlink "$fd" 2>/dev/null)" = "$T/store/deltas/worker-3/root/big" ] && { seen=1; break; }
-	done
-	[ -n "$seen" ] || kill -0 "$CLI" 2>/dev/null || break
-	[ -n "$seen" ] || sleep 0.01
-done
-if [ -n "$seen" ]; then
-	kill -STOP "$CLI"
+if stop_when_open "$CLI" "$T/store/deltas/worker-3/root/big"; then
 	ok "pifs snapshot stopped while reading root/big"
 	kill -9 "$PIFSD_PID"; wait "$PIFSD_PID" 2>/dev/null
 	kill -CONT "$CLI"

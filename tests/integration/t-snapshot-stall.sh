@@ -20,13 +20,7 @@
 #     --quiet or on a pipe.
 #  5. pifs fsck stays clean.
 . "$(dirname "$0")/lib.sh"
-setup
-make_store
-M=$T/mnt
-mount_pifs "$T/store" "$M"
-W3=$M/nfsroot/worker-3
-D3=$T/store/deltas/worker-3
-P="$PIFS --store $T/store"
+mounted_store
 
 # gen_file GEN MIB: MIB blocks of 1 MiB, each "gen GEN block B" padded
 gen_file() {
@@ -55,16 +49,7 @@ echo before > "$W3/root/small"
 gen_file 2 192 > "$T/big.2"
 $P snapshot worker-3 -m "stopped in its read" >"$T/snap.out" 2>"$T/snap.err" &
 CLI=$!
-seen=
-for ((i = 0; i < 3000 && !seen; i++)); do
-	for fd in /proc/$CLI/fd/*; do
-		[ "$(readlink "$fd" 2>/dev/null)" = "$D3/root/big" ] && { seen=1; break; }
-	done
-	[ -n "$seen" ] || kill -0 "$CLI" 2>/dev/null || break
-	[ -n "$seen" ] || sleep 0.01
-done
-if [ -n "$seen" ]; then
-	kill -STOP "$CLI"
+if stop_when_open "$CLI" "$D3/root/big"; then
 	ok "pifs snapshot stopped while it reads root/big"
 else
 	fail "pifs snapshot never opened root/big"

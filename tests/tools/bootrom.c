@@ -890,109 +890,96 @@ static long long tftp_fetch(struct in_addr from, struct in_addr server,
 
 /* The requests after the directory is known, in the order of the real
  * boot (see the top of the file); "required" files stop the boot when
- * missing. */
+ * missing.  only: the models a step is for (ONLY bits; 0: all that run
+ * the table). */
 struct step {
 	const char *name;
 	enum kind kind;
 	int required;
+	unsigned only;
 };
 
+#define ONLY(m) (1u << (m))
+
+/* bootcode.bin (Pi 3B+) */
 static const struct step pi3_steps[] = {
-    /* bootcode.bin */
-    {"autoboot.txt", GET, 0},
-    {"start.elf", PROBE, 0},
-    {"config.txt", GET, 0},
-    {"recovery.elf", GET, 0},
-    {"start.elf", GET, 1},
-    {"fixup.dat", GET, 0},
-    /* start.elf */
-    {"recovery.elf", GET, 0},
-    {"config.txt", PROBE, 0},
-    {"config.txt", GET, 0},
-    {"dt-blob.bin", GET, 0},
-    {"recovery.elf", GET, 0},
-    {"config.txt", PROBE, 0},
-    {"config.txt", GET, 0},
-    {"bootcfg.txt", GET, 0},
-    {"recovery8.img", GET, 0},
-    {"kernel8.img", PROBE, 0},
-    {"kernel8.img", PROBE, 0},
-    {"initramfs8", PROBE, 0},
-    {"initramfs8", PROBE, 0},
-    {"initramfs8", PROBE, 0},
-    {"initramfs8", GET, 0},
-    {"bcm2710-rpi-3-b-plus.dtb", PROBE, 0},
-    {"bcm2710-rpi-3-b-plus.dtb", GET, 0},
-    {"overlays/overlay_map.dtb", PROBE, 0},
-    {"overlays/overlay_map.dtb", GET, 0},
-    {"config.txt", PROBE, 0},
-    {"config.txt", GET, 0},
-    {"overlays/vc4-kms-v3d.dtbo", PROBE, 0},
-    {"overlays/vc4-kms-v3d.dtbo", GET, 0},
-    {"cmdline.txt", PROBE, 0},
-    {"cmdline.txt", GET, 0},
-    {"armstub8.bin", GET, 0},
-    {"kernel8.img", PROBE, 0},
-    {"kernel8.img", GET, 1},
-    {NULL, GET, 0},
+    {"autoboot.txt", GET, 0, 0},
+    {"start.elf", PROBE, 0, 0},
+    {"config.txt", GET, 0, 0},
+    {"recovery.elf", GET, 0, 0},
+    {"start.elf", GET, 1, 0},
+    {"fixup.dat", GET, 0, 0},
+    {NULL, GET, 0, 0},
 };
 
+/* the EEPROM bootloader (Pi 4) */
 static const struct step pi4_steps[] = {
-    /* the EEPROM bootloader */
-    {"config.txt", GET, 0},
-    {"vl805.sig", GET, 0},
-    {"pieeprom.sig", GET, 0},
-    {"recover4.elf", GET, 0},
-    {"recovery.elf", GET, 0},
-    {"start4.elf", GET, 1},
-    {"fixup4.dat", GET, 0},
-    /* start4.elf */
-    {"recovery.elf", GET, 0},
-    {"config.txt", PROBE, 0},
-    {"config.txt", GET, 0},
-    {"dt-blob.bin", GET, 0},
-    {"recovery.elf", GET, 0},
-    {"config.txt", PROBE, 0},
-    {"config.txt", GET, 0},
-    {"bootcfg.txt", GET, 0},
-    {"kernel8.img", PROBE, 0},
-    {"initramfs8", PROBE, 0},
-    {"initramfs8", GET, 0},
-    {"bcm2711-rpi-4-b.dtb", PROBE, 0},
-    {"bcm2711-rpi-4-b.dtb", GET, 0},
-    {"overlays/overlay_map.dtb", PROBE, 0},
-    {"overlays/overlay_map.dtb", GET, 0},
-    {"config.txt", PROBE, 0},
-    {"config.txt", GET, 0},
-    {"overlays/vc4-kms-v3d.dtbo", PROBE, 0},
-    {"overlays/vc4-kms-v3d.dtbo", GET, 0},
-    {"cmdline.txt", PROBE, 0},
-    {"cmdline.txt", GET, 0},
-    {"armstub8-gic.bin", GET, 0},
-    {"kernel8.img", PROBE, 0},
-    {"kernel8.img", GET, 1},
-    {NULL, GET, 0},
+    {"config.txt", GET, 0, 0},
+    {"vl805.sig", GET, 0, 0},
+    {"pieeprom.sig", GET, 0, 0},
+    {"recover4.elf", GET, 0, 0},
+    {"recovery.elf", GET, 0, 0},
+    {"start4.elf", GET, 1, 0},
+    {"fixup4.dat", GET, 0, 0},
+    {NULL, GET, 0, 0},
+};
+
+/* start.elf (Pi 3B+) and start4.elf (Pi 4): the same requests but for
+ * the Pi 3B+'s extra probes, the device tree and the ARM stub */
+static const struct step start_elf_steps[] = {
+    {"recovery.elf", GET, 0, 0},
+    {"config.txt", PROBE, 0, 0},
+    {"config.txt", GET, 0, 0},
+    {"dt-blob.bin", GET, 0, 0},
+    {"recovery.elf", GET, 0, 0},
+    {"config.txt", PROBE, 0, 0},
+    {"config.txt", GET, 0, 0},
+    {"bootcfg.txt", GET, 0, 0},
+    {"recovery8.img", GET, 0, ONLY(PI3)},
+    {"kernel8.img", PROBE, 0, 0},
+    {"kernel8.img", PROBE, 0, ONLY(PI3)},
+    {"initramfs8", PROBE, 0, ONLY(PI3)},
+    {"initramfs8", PROBE, 0, ONLY(PI3)},
+    {"initramfs8", PROBE, 0, 0},
+    {"initramfs8", GET, 0, 0},
+    {"bcm2710-rpi-3-b-plus.dtb", PROBE, 0, ONLY(PI3)},
+    {"bcm2710-rpi-3-b-plus.dtb", GET, 0, ONLY(PI3)},
+    {"bcm2711-rpi-4-b.dtb", PROBE, 0, ONLY(PI4)},
+    {"bcm2711-rpi-4-b.dtb", GET, 0, ONLY(PI4)},
+    {"overlays/overlay_map.dtb", PROBE, 0, 0},
+    {"overlays/overlay_map.dtb", GET, 0, 0},
+    {"config.txt", PROBE, 0, 0},
+    {"config.txt", GET, 0, 0},
+    {"overlays/vc4-kms-v3d.dtbo", PROBE, 0, 0},
+    {"overlays/vc4-kms-v3d.dtbo", GET, 0, 0},
+    {"cmdline.txt", PROBE, 0, 0},
+    {"cmdline.txt", GET, 0, 0},
+    {"armstub8.bin", GET, 0, ONLY(PI3)},
+    {"armstub8-gic.bin", GET, 0, ONLY(PI4)},
+    {"kernel8.img", PROBE, 0, 0},
+    {"kernel8.img", GET, 1, 0},
+    {NULL, GET, 0, 0},
 };
 
 static const struct step pi5_steps[] = {
     /* the EEPROM bootloader (config.txt and the DTB probed already) */
-    {"config.txt", GET, 0},
-    {"pieeprom.sig", GET, 0},
+    {"config.txt", GET, 0, 0},
+    {"pieeprom.sig", GET, 0, 0},
     /* the firmware embedded in the EEPROM */
-    {"config.txt", PROBE, 0},
-    {"config.txt", GET, 0},
-    {"bcm2712-rpi-5-b.dtb", GET, 1},
-    {"overlays/overlay_map.dtb", GET, 0},
-    {"overlays/vc4-kms-v3d-pi5.dtbo", PROBE, 0},
-    {"overlays/vc4-kms-v3d-pi5.dtbo", GET, 0},
-    {"cmdline.txt", PROBE, 0},
-    {"cmdline.txt", GET, 0},
-    {"armstub8-2712.bin", GET, 0},
-    {"kernel_2712.img", PROBE, 0},
-    {"kernel_2712.img", GET, 1},
-    {"initramfs_2712", PROBE, 0},
-    {"initramfs_2712", GET, 0},
-    {NULL, GET, 0},
+    {"config.txt", PROBE, 0, 0},
+    {"config.txt", GET, 0, 0},
+    {"bcm2712-rpi-5-b.dtb", GET, 1, 0},
+    {"overlays/overlay_map.dtb", GET, 0, 0},
+    {"overlays/vc4-kms-v3d-pi5.dtbo", PROBE, 0, 0},
+    {"overlays/vc4-kms-v3d-pi5.dtbo", GET, 0, 0},
+    {"cmdline.txt", PROBE, 0, 0},
+    {"cmdline.txt", GET, 0, 0},
+    {"armstub8-2712.bin", GET, 0, 0},
+    {"kernel_2712.img", PROBE, 0, 0},
+    {"kernel_2712.img", GET, 1, 0},
+    {"initramfs_2712", PROBE, 0, 0},
+    {"initramfs_2712", GET, 0, 0},
+    {NULL, GET, 0, 0},
 };
 
 /* The TFTP server the board uses, from the menu OFFER (see the top). */
@@ -1032,12 +1019,31 @@ static int probe(struct in_addr me, struct in_addr server, const char *dir,
 	return tftp_fetch(me, server, path, PROBE) != -ENOENT;
 }
 
+/* The steps of a table that are for this model, in order. */
+static int run_steps(struct in_addr me, struct in_addr server,
+		     const char *prefix, const struct step *steps)
+{
+	char path[PATH_MAX];
+
+	for (; steps->name; steps++) {
+		if (steps->only && !(steps->only & ONLY(opt.model)))
+			continue;
+		snprintf(path, sizeof(path), "%s%s", prefix, steps->name);
+		if (tftp_fetch(me, server, path, steps->kind) == -ENOENT &&
+		    steps->required) {
+			say("boot failed: %s not found", path);
+			return EXIT_NOT_FOUND;
+		}
+	}
+	return 0;
+}
+
 static int boot(void)
 {
 	const struct step *steps;
 	struct in_addr server, me;
 	struct lease l;
-	char prefix[48], path[PATH_MAX];
+	char prefix[48];
 	int ret, keep;
 
 	if ((ret = dhcp(&l)))
@@ -1082,14 +1088,10 @@ static int boot(void)
 		prefix[0] = '\0';
 		say("fallback to the TFTP root");
 	}
-	for (; steps->name; steps++) {
-		snprintf(path, sizeof(path), "%s%s", prefix, steps->name);
-		if (tftp_fetch(me, server, path, steps->kind) == -ENOENT &&
-		    steps->required) {
-			say("boot failed: %s not found", path);
-			return EXIT_NOT_FOUND;
-		}
-	}
+	if ((ret = run_steps(me, server, prefix, steps)) ||
+	    (opt.model != PI5 &&
+	     (ret = run_steps(me, server, prefix, start_elf_steps))))
+		return ret;
 	say("boot complete");
 	return 0;
 }
