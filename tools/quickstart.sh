@@ -44,6 +44,8 @@ cd "$top"
 # start the service on a machine without nfsd, which is fine) and
 # busybox-static (the guest's initramfs); the guest's kernel is
 # downloaded by the test (apt-get download, cached in /var/cache/pifs).
+# strace: t-kill-mount slows pifsd's replies (--inject delay) so that
+# its kills land inside a worker's mount or unmount.
 # groff-base: t-man renders the manual pages with warnings on.
 # python3: t-json.sh parses every --json output with a real JSON parser
 # (a minimal bookworm may not have it).
@@ -59,7 +61,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       qemu-system-arm nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
       kmod debian-archive-keyring gzip
       fio fuse-overlayfs debootstrap
-      qemu-system-x86 nfs-kernel-server busybox-static
+      qemu-system-x86 nfs-kernel-server busybox-static strace
       groff-base python3 dpkg-dev debhelper lintian systemd)
 missing=()
 for p in "${pkgs[@]}"; do

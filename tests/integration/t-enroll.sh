@@ -248,13 +248,11 @@ for round in 1 2 3 4 5; do
 	done
 	sleep "0.0$round"
 	kill -9 "$PIFSD_PID"
-	# A pifsd killed while it mounts a new worker's file system (the
-	# enrolment's registry change starts that) may keep one thread in
-	# the kernel on its own top mount, waiting for an answer no thread
-	# is left to give: it never exits and the mount hangs.  What an
-	# admin does then, as for any FUSE daemon in that state: umount -f,
-	# which aborts the connection.  (A defect of the worker mounts, not
-	# of enrolment: `pifs worker add` on a mounted store has it too.)
+	# A pifsd killed while it mounted a new worker's file system (the
+	# enrolment's registry change starts that) once kept a thread in
+	# the kernel on its own top mount; the walk is now a helper's
+	# (fs/selfmount.c, t-kill-mount).  umount -f stays as the admin's
+	# first step after a crash: it aborts whatever is left.
 	umount -f "$M" 2>/dev/null
 	wait "$PIFSD_PID" 2>/dev/null
 	for p in "${pids[@]}"; do wait "$p"; done
