@@ -30,6 +30,7 @@
 #include <xxhash.h>
 
 #include "manifest.h"
+#include "progress.h"
 #include "safeio.h"
 #include "util.h"
 
@@ -232,9 +233,16 @@ out:
 
 /* Content digests a caller already has (an importer that hashed the data
  * while writing it); NULL when every file is read. */
+/* The manifest's progress: entries done and bytes read to hash them. */
+struct mprog {
+	struct pifs_bar bar;
+	uint64_t entries, bytes;
+};
+
 struct known {
-	pifs_manifest_known_fn fn;
+	pifs_manifest_known_fn fn; /* NULL: hash every file */
 	void *arg;
+	struct mprog *prog;	   /* NULL: no bar */
 };
 
 /* Fill e from st and the entry (dirfd, name) (name NULL for dirfd itself,
@@ -262,7 +270,13 @@ static int entry_fill(struct pifs_manifest_entry *e, int dirfd, const char *name
 	e->ino = st->st_ino;
 	e->nlink = st->st_nlink;
 	strcpy(e->content, ZERO_HASH);
-	if (S_ISREG(st->st_mode) && k && k->fn(st, e->content, k->arg) > 0) {
+	if (k && k->prog) {
+		k->prog->entries++;
+		pifs_bar_count(&k->prog->bar, k->prog->entries,
+			       k->prog->bytes);
+	}
+	if (S_ISREG(st->st_mode) && k && k->fn &&
+	    k->fn(st, e->content, k->arg) > 0) {
 		/* digest computed as the file was written */
 	} else if (S_ISREG(st->st_mode)) {
 		/* no atime update where we may avoid it */
@@ -282,6 +296,8 @@ static int entry_fill(struct pifs_manifest_entry *e, int dirfd, const char *name
 		if (ret == 0)
 			ret = hash_file(fd, st->st_size, e->content);
 		close(fd);
+		if (k && k->prog)
+			k->prog->bytes += (uint64_t)st->st_size;
 		if (ret < 0)
 			return ret;
 	} else if (S_ISLNK(st->st_mode)) {
@@ -510,9 +526,29 @@ int pifs_manifest_build(int dirfd, char **out, char id_out[17])
 int pifs_manifest_build_known(int dirfd, pifs_manifest_known_fn known,
 			      void *arg, char **out, char id_out[17])
 {
-	struct known k = {.fn = known, .arg = arg};
+	return pifs_manifest_build_progress(dirfd, known, arg, -1, out,
+					    id_out);
+}
 
-	return manifest_build(dirfd, known ? &k : NULL, out, id_out);
+int pifs_manifest_build_progress(int dirfd, pifs_manifest_known_fn known,
+				 void *arg, int bar_fd, char **out,
+				 char id_out[17])
+{
+	struct mprog prog = {0};
+	struct known k = {.fn = known, .arg = arg};
+	int ret;
+
+	if (bar_fd >= 0) {
+		pifs_bar_start(&prog.bar, bar_fd, "hashing golden", "entries",
+			       0);
+		k.prog = &prog;
+	}
+	ret = manifest_build(dirfd, known || k.prog ? &k : NULL, out, id_out);
+	if (k.prog) {
+		pifs_bar_count(&prog.bar, prog.entries, prog.bytes);
+		pifs_bar_end(&prog.bar); /* draws the final count */
+	}
+	return ret;
 }
 
 /* ---- streaming content digest ---- */

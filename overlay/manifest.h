@@ -48,6 +48,11 @@ typedef int (*pifs_manifest_known_fn)(const struct stat *st, char digest[33],
  * as long as those digests are right. */
 int pifs_manifest_build_known(int dirfd, pifs_manifest_known_fn known,
 			      void *arg, char **out, char id_out[17]);
+/* The same, with a progress count of the entries hashed and the bytes
+ * read on bar_fd (progress.h; -1: none). */
+int pifs_manifest_build_progress(int dirfd, pifs_manifest_known_fn known,
+				 void *arg, int bar_fd, char **out,
+				 char id_out[17]);
 
 /* The content digest the manifest records (XXH3-128 of the data, holes as
  * zeros), fed as the data goes by.  new: 0 or -ENOMEM. */

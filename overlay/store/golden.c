@@ -282,9 +282,9 @@ int pifs_store_golden_install(int sfd, const char *src, int gfd,
 				     O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 	/* digests the importer computed as it wrote the files */
 	ret = treefd < 0 ? treefd
-			 : pifs_manifest_build_known(
+			 : pifs_manifest_build_progress(
 			       treefd, digests ? pifs_image_digest_known : NULL,
-			       digests, &manifest, id);
+			       digests, o->bar_fd, &manifest, id);
 	if (ret < 0) {
 		pifs_seterr(errbuf, errlen, "cannot build manifest of the copy: %s",
 		       strerror(-ret));

@@ -25,10 +25,17 @@ case $last in
 esac
 [ "$(tr '\r' '\n' <"$T/tty.out" | grep -ac '^copying golden ')" -ge 2 ] &&
 	ok "the bar is redrawn in place" || fail "the bar was drawn once: $(cat -v "$T/tty.out" | head -5)"
+# then the manifest's hashing: a count of every entry and the root
+last=$(tr '\r' '\n' <"$T/tty.out" | grep -a '^hashing golden ' | tail -1 | sed 's/\x1b\[K//g')
+case $last in
+"hashing golden     $((n + 1)) entries  "*" read"*)
+	ok "init on a terminal: the manifest's count ends at $((n + 1)) entries" ;;
+*) fail "init on a terminal: last hashing line '$last' (want $((n + 1)) entries)" ;;
+esac
 
 # not a terminal: no bar, no carriage return, the plain lines
 "$PIFS" init "$T/s2" --golden "$T/golden" >"$T/log.out" 2>&1 || fail "pifs init into a log"
-if grep -q $'\r' "$T/log.out" || grep -q 'copying golden  ' "$T/log.out"; then
+if grep -q $'\r' "$T/log.out" || grep -Eq '(copying|hashing) golden  ' "$T/log.out"; then
 	fail "init into a log drew a bar: $(cat -v "$T/log.out")"
 else
 	ok "init into a log: no bar ($(wc -l <"$T/log.out") plain lines)"
