@@ -61,6 +61,7 @@ struct fh {
 	uint64_t ino;
 	enum pifsd_io mode; /* as counted by pifsd_pt_open() */
 	uint64_t jepoch;    /* journal epoch of its last recorded write */
+	struct fh *prev, *next; /* d->fhs, under d->fh_lock */
 };
 
 #define FH(fi) ((struct fh *)(uintptr_t)(fi)->fh)

@@ -17,7 +17,8 @@
 #include "ops.h"
 #include "util.h"
 
-static struct fh *fh_new(struct pifs_view *v, int fd, uint64_t ino)
+static struct fh *fh_new(struct pifsd *d, struct pifs_view *v, int fd,
+			 uint64_t ino)
 {
 	struct fh *h = calloc(1, sizeof(*h));
 
@@ -26,6 +27,12 @@ static struct fh *fh_new(struct pifs_view *v, int fd, uint64_t ino)
 		h->v = v;
 		h->old_fd = -1;
 		h->ino = ino;
+		pthread_mutex_lock(&d->fh_lock);
+		h->next = d->fhs;
+		if (d->fhs)
+			d->fhs->prev = h;
+		d->fhs = h;
+		pthread_mutex_unlock(&d->fh_lock);
 	}
 	return h;
 }
@@ -50,6 +57,14 @@ int fh_fd(struct pifsd *d, struct fh *h)
 
 static void fh_free(struct pifsd *d, struct fh *h)
 {
+	pthread_mutex_lock(&d->fh_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		d->fhs = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&d->fh_lock);
 	close(h->fd);
 	if (h->old_fd >= 0)
 		close(h->old_fd);
@@ -58,6 +73,12 @@ static void fh_free(struct pifsd *d, struct fh *h)
 		pifs_fs_put(&d->fs, h->lower);
 	}
 	free(h);
+}
+
+void pifsd_fh_free_all(struct pifsd *d)
+{
+	while (d->fhs)
+		fh_free(d, d->fhs);
 }
 
 /*
@@ -105,7 +126,7 @@ static int do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		pifs_fs_put(&d->fs, n);
 		return r;
 	}
-	if (!(h = fh_new(n->view, fd, n->id))) {
+	if (!(h = fh_new(d, n->view, fd, n->id))) {
 		pifs_fs_put(&d->fs, n);
 		close(fd);
 		return -ENOMEM;
@@ -158,7 +179,7 @@ static int do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pifs_fs_put(&d->fs, p);
 	if (r < 0)
 		return r;
-	if (!(h = fh_new(n->view, fd, n->id))) {
+	if (!(h = fh_new(d, n->view, fd, n->id))) {
 		close(fd);
 		pifs_fs_forget(&d->fs, n->id, 1);
 		return -ENOMEM;

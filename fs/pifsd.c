@@ -471,7 +471,8 @@ int main(int argc, char **argv)
 	 * (ctl.c).  tftpboot/ and the static directories are never cached. */
 	struct cli c = { .timeout = 3600.0, .threads = 16 };
 	static struct pifsd d = { .ctl_fd = -1, .reg_watch = -1, .exit_fd = -1,
-				  .pool = { .epfd = -1, .stop_fd = -1 } };
+				  .pool = { .epfd = -1, .stop_fd = -1 },
+				  .fh_lock = PTHREAD_MUTEX_INITIALIZER };
 	char err[512], real[PATH_MAX];
 	struct stat st;
 	int r, ret = 1, opened = 0, ready_fd = -1, handlers = 0;
@@ -671,6 +672,7 @@ out:
 	pifsd_pool_stop(&d);
 	if (handlers)
 		fuse_remove_signal_handlers(d.top->se);
+	pifsd_fh_free_all(&d);
 	pifsd_sb_free_all(&d);
 	pifsd_pt_free(&d);
 	pifsd_listings_free(&d.listings);

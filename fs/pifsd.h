@@ -119,6 +119,11 @@ struct pifsd {
 	struct pifsd_pool pool;
 	struct fuse_args sb_args; /* the FUSE options every session gets */
 	char *mountpoint;         /* absolute */
+	/* Every open file (ops_file.c): the kernel sends no RELEASE for
+	 * what is open when a connection ends (an NFS server still holding
+	 * files at exit, a removed worker), so those are freed at exit. */
+	pthread_mutex_t fh_lock;  /* guards fhs */
+	struct fh *fhs;
 	pthread_mutex_t sb_lock;  /* guards sbs, retired, each sb's state */
 	pthread_cond_t sb_idle;   /* an sb's busy count fell to 0 */
 	struct pifsd_sb *sbs;     /* every live file system, the top first */
@@ -150,6 +155,9 @@ int pifsd_sb_mount(struct pifsd_sb *sb, const char *mountpoint);
 void pifsd_sb_retire(struct pifsd_sb *sb);
 int pifsd_sb_sync(struct pifsd *d);
 void pifsd_sb_free_all(struct pifsd *d);
+/* ops_file.c: free the open files no RELEASE came for (at exit, after
+ * the threads). */
+void pifsd_fh_free_all(struct pifsd *d);
 int pifsd_pool_start(struct pifsd *d, unsigned nthreads);
 void pifsd_pool_stop(struct pifsd *d);
 uint64_t pifsd_sb_id(const struct pifsd_sb *sb, fuse_ino_t ino);
