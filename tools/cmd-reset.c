@@ -183,8 +183,9 @@ static int unchanged_since(int cfd, const char *worker, uint64_t token,
 		return 0;
 	}
 	if (ret < 0) {
-		snprintf(err, errlen, "cannot read the journal of %s: %s",
-			 worker, strerror(-ret));
+		pifs_errclear(err, errlen); /* not what an earlier call left */
+		pifs_seterr(err, errlen, "cannot read the journal of %s: %s",
+			    worker, strerror(-ret));
 		return -1;
 	}
 	if (j->valid && token && j->token == token && j->len == 0) {
@@ -532,8 +533,10 @@ int cmd_rebase(int argc, char **argv)
 			pifs_warn("pifsd did not confirm resuming %s", worker);
 	} else {
 		ret = pifs_store_delta_swap(&st, worker, tmp);
-		if (ret < 0)
-			snprintf(err, sizeof(err), "%s", strerror(-ret));
+		if (ret < 0) {
+			pifs_errclear(err, sizeof(err));
+			pifs_seterr(err, sizeof(err), "%s", strerror(-ret));
+		}
 	}
 	if (ret < 0) {
 		pifs_remove_tree(st.work_fd, tmp);
