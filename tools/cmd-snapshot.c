@@ -133,13 +133,13 @@ int unsnapshotted(struct pifs_store *st, struct pifs_git *g,
 	struct pifs_change *ch;
 	char err[ERRLEN], id[41];
 	size_t n, i;
-	struct stat sb;
 	int ret, has_base;
 
 	*count = 0;
 	*bytes = 0;
-	if (fstatat(st->deltas_fd, worker, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	if ((ret = pifs_store_delta_open(st, worker)) < 0)
+		return ret;
+	close(ret);
 	pifs_meta_init(&base);
 	ret = pifs_git_base_get(st, worker, id);
 	has_base = ret == 0;
@@ -323,22 +323,7 @@ static void print_stats(const struct pifs_snapshot *snap)
  * that cannot be read is not empty: its snapshot tells why. */
 static int empty_delta(struct pifs_store *st, const char *worker)
 {
-	struct dirent *de;
-	int fd, empty = 1;
-	DIR *dir;
-
-	fd = openat(st->deltas_fd, worker,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (!(dir = fdopendir(fd))) {
-		close(fd);
-		return 0;
-	}
-	while (empty && (de = readdir(dir)))
-		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-	closedir(dir);
-	return empty;
+	return pifs_store_delta_empty(st, worker) == 1;
 }
 
 /* pifs snapshot --all: every registered worker in turn, under one lock
