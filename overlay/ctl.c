@@ -18,6 +18,7 @@
 
 #include "ctl.h"
 #include "safeio.h"
+#include "util.h"
 
 int pifs_ctl_connect(const struct pifs_store *st, int *fd_out)
 {
@@ -120,12 +121,10 @@ static int reply_err(const char *line, char *msg, size_t msglen)
 		char *end;
 		long e = strtol(line + 4, &end, 10);
 
-		if (msg && msglen)
-			snprintf(msg, msglen, "%s", *end == ' ' ? end + 1 : end);
+		pifs_seterr(msg, msglen, "%s", *end == ' ' ? end + 1 : end);
 		return e > 0 ? (int)-e : -EIO;
 	}
-	if (msg && msglen)
-		snprintf(msg, msglen, "bad reply '%s'", line);
+	pifs_seterr(msg, msglen, "bad reply '%s'", line);
 	return -EPROTO;
 }
 
@@ -135,8 +134,7 @@ int pifs_ctl_call(int fd, const char *request, int timeout_ms, char *msg,
 	char line[512];
 	int r;
 
-	if (msg && msglen)
-		msg[0] = '\0';
+	pifs_errclear(msg, msglen);
 	r = call_line(fd, request, timeout_ms, line, sizeof(line));
 	if (r < 0)
 		return r;

@@ -542,6 +542,7 @@ int pifs_meta_parse(struct pifs_meta *m, const char *text, size_t len,
 	struct pifs_meta_entry *n;
 	int ret, v2 = 0;
 
+	pifs_errclear(errbuf, errlen);
 	pifs_meta_init(m);
 	while (p < end) {
 		lineno++;

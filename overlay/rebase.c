@@ -511,6 +511,7 @@ int pifs_rebase_meta(struct pifs_store *st, const struct pifs_meta *m,
 	size_t i, n = 0;
 	int ret;
 
+	pifs_errclear(errbuf, errlen);
 	pifs_meta_init(out);
 	*conflicts = NULL;
 	*nconflicts = 0;
@@ -626,7 +627,7 @@ int pifs_rebase_meta(struct pifs_store *st, const struct pifs_meta *m,
 	r.nc = 0;
 	ret = 0;
 out:
-	if (ret == -ENOMEM && errbuf && errlen && !errbuf[0])
+	if (ret == -ENOMEM)
 		pifs_seterr(errbuf, errlen, "out of memory");
 	for (i = 0; res && i < m->count; i++)
 		pifs_meta_entry_release(&res[i]);

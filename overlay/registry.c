@@ -505,7 +505,7 @@ static int parse_worker(struct pifs_registry *reg, char *line, unsigned lineno,
 			int v, char *errbuf, size_t errlen)
 {
 	struct pifs_worker w;
-	char *f[9], *save = NULL, msg[160];
+	char *f[9], *save = NULL;
 	int n = 0, want = v == 1 ? 5 : 8, ret;
 
 	memset(&w, 0, sizeof(w));
@@ -572,8 +572,8 @@ static int parse_worker(struct pifs_registry *reg, char *line, unsigned lineno,
 				    "line %u: unknown flag '%s'", lineno, bad);
 			return -EINVAL;
 		}
-		if (model_check(&w, msg, sizeof(msg)) < 0) {
-			pifs_seterr(errbuf, errlen, "line %u: %s", lineno, msg);
+		if (model_check(&w, errbuf, errlen) < 0) {
+			pifs_seterr_prefix(errbuf, errlen, 0, "line %u", lineno);
 			return -EINVAL;
 		}
 	}
@@ -582,9 +582,9 @@ static int parse_worker(struct pifs_registry *reg, char *line, unsigned lineno,
 		       w.id, pifs_registry_find_id(reg, w.id)->name);
 		return -EINVAL;
 	}
-	ret = worker_clash(reg, &w, msg, sizeof(msg));
+	ret = worker_clash(reg, &w, errbuf, errlen);
 	if (ret < 0) {
-		pifs_seterr(errbuf, errlen, "line %u: %s", lineno, msg);
+		pifs_seterr_prefix(errbuf, errlen, 0, "line %u", lineno);
 		return -EINVAL;
 	}
 	return insert(reg, &w);
@@ -599,6 +599,7 @@ int pifs_registry_parse(struct pifs_registry *reg, const char *text,
 	int have_next = 0, ret = 0, version = 2;
 	size_t i;
 
+	pifs_errclear(errbuf, errlen);
 	pifs_registry_init(&tmp);
 	copy = strdup(text);
 	if (!copy)
@@ -700,6 +701,7 @@ int pifs_registry_load(struct pifs_registry *reg, int storefd, char *errbuf,
 	char *text = NULL, msg[200];
 	int ret;
 
+	pifs_errclear(errbuf, errlen);
 	ret = pifs_read_file(storefd, REGISTRY_FILE, REGISTRY_MAX, &text, NULL);
 	if (ret == -ENOENT) {
 		pifs_registry_release(reg);
@@ -737,6 +739,7 @@ int pifs_registry_add(struct pifs_registry *reg, struct pifs_worker *w,
 {
 	int ret;
 
+	pifs_errclear(errbuf, errlen);
 	ret = worker_check(w, errbuf, errlen);
 	if (ret < 0)
 		return ret;
@@ -818,5 +821,6 @@ int pifs_registry_free_ip(const struct pifs_registry *reg, const char *lo,
 
 int pifs_worker_check(struct pifs_worker *w, char *errbuf, size_t errlen)
 {
+	pifs_errclear(errbuf, errlen);
 	return worker_check(w, errbuf, errlen);
 }

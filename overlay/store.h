@@ -146,6 +146,16 @@ int pifs_store_wait_released(struct pifs_store *st, int timeout_ms,
 /* Create deltas/<name> for a new worker with the golden root's attributes
  * and origin; -EEXIST if it exists. */
 int pifs_store_delta_create(struct pifs_store *st, const char *name);
+/* The same on golden (an id; NULL: the default), fsync'd. */
+int pifs_store_delta_create_on(struct pifs_store *st, const char *name,
+			       const char *golden);
+/* Remove deltas/<name> again, fsync'd: only for the undo of a create
+ * that could not be recorded (a worker that never existed), never for a
+ * worker's data (pifs_store_delta_retire keeps that). */
+int pifs_store_delta_undo_create(struct pifs_store *st, const char *name);
+/* 1 when deltas/<worker> has no entry (no file, no whiteout), 0 when it
+ * has, -errno (-ENOENT: no delta). */
+int pifs_store_delta_empty(struct pifs_store *st, const char *worker);
 /* Create dirfd/name as an empty delta root exactly as
  * pifs_store_delta_create does (no fsync): on the default golden, or on
  * golden (an id) with the _on form. */
@@ -217,6 +227,12 @@ int pifs_store_sync(struct pifs_store *st);
 
 /* Remove everything left in work/ by an interrupted copy-up. */
 int pifs_store_clean_work(struct pifs_store *st);
+/* Remove work/<name> and all below it: a reset's or rebase's build that
+ * is given up.  0 or -errno. */
+int pifs_store_work_remove(struct pifs_store *st, const char *name);
+/* Remove the work/<prefix>*-<pid> directories whose process is gone (a
+ * reset killed while it built); a live pid's stay.  0 or -errno. */
+int pifs_store_work_reap(struct pifs_store *st, const char *prefix);
 
 /* Copy one directory tree (sdir/sname) to (ddir/dname) with all
  * attributes, as pifs_store_create does.  Exposed for tests and import. */

@@ -285,14 +285,53 @@ void pifs_pathmap_free(struct pifs_pathmap *m)
 	m->cap = m->n = 0;
 }
 
+void pifs_errclear(char *errbuf, size_t errlen)
+{
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+}
+
 void pifs_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!errbuf || !errlen)
-		return;
+	if (!errbuf || !errlen || errbuf[0])
+		return; /* the first (innermost) message wins */
 	va_start(ap, fmt);
 	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void pifs_seterr_prefix(char *errbuf, size_t errlen, int err,
+			const char *fmt, ...)
+{
+	size_t len, room;
+	va_list ap, aq;
+	int n;
+
+	if (!errbuf || !errlen)
+		return;
+	if (!errbuf[0] && err < 0)
+		snprintf(errbuf, errlen, "%s", strerror(-err));
+	va_start(ap, fmt);
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	len = strlen(errbuf);
+	if (n >= 0 && len && (size_t)n + 3 < errlen) {
+		/* no allocation: the message moves right, cut to what fits,
+		 * and the context is written in front of it */
+		room = errlen - (size_t)n - 3;
+		if (len > room)
+			len = room;
+		memmove(errbuf + n + 2, errbuf, len);
+		errbuf[n + 2 + len] = '\0';
+		vsnprintf(errbuf, (size_t)n + 1, fmt, ap);
+		errbuf[n] = ':';
+		errbuf[n + 1] = ' ';
+	} else if (n >= 0) {
+		vsnprintf(errbuf, errlen, fmt, ap); /* the context alone */
+	}
 	va_end(ap);
 }
 

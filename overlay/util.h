@@ -28,10 +28,35 @@ void pifs_log(enum pifs_log_level lvl, const char *fmt, ...)
 #define pifs_debug(...) pifs_log(PIFS_LOG_DEBUG, __VA_ARGS__)
 int pifs_log_enabled(enum pifs_log_level lvl);
 
-/* Format a one-line message into errbuf (nothing when errbuf is NULL or
- * errlen 0). */
+/*
+ * The error message for the user.  A function that can fail with one
+ * takes (char *errbuf, size_t errlen) as its last two arguments; errbuf
+ * may be NULL or errlen 0, then nothing is written.  The rules:
+ *
+ *  - An exported function that takes errbuf clears it on entry
+ *    (pifs_errclear), so a message an earlier, handled failure left in a
+ *    reused buffer never stands for a later one.  File-local helpers do
+ *    not: they add to what their exported caller cleared.
+ *  - pifs_seterr keeps the first message: the innermost failure names
+ *    the thing (file, object, worker, line), which is what the user
+ *    needs; the outer callers' pifs_seterr on the way out changes
+ *    nothing, so "set it if nothing more precise is there" needs no test.
+ *  - A caller that adds context says so: pifs_seterr_prefix turns "x"
+ *    into "cannot snapshot worker-3: x".  To replace an inner message,
+ *    clear then set.
+ *  - On failure errbuf holds a message whenever the function's comment
+ *    says so; on success its content means nothing.
+ */
+void pifs_errclear(char *errbuf, size_t errlen);
+/* Format a one-line message into errbuf, unless it holds one already. */
 void pifs_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Put "<fmt>: " before the message errbuf holds (cut at errlen), or, when
+ * it holds none, make it "<fmt>: <strerror(-err)>" (err < 0) or "<fmt>"
+ * (err >= 0). */
+void pifs_seterr_prefix(char *errbuf, size_t errlen, int err,
+			const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Returns a malloc'd printf result, or NULL on ENOMEM. */
 char *pifs_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -101,35 +101,6 @@ static const char usage_rebase[] =
     "On a terminal, the reading and writing of each big file is shown on\n"
     "stderr; --quiet turns that off.\n";
 
-/* Remove work/reset-* directories of resets that died (their pid is
- * gone); the daemon empties work/ at start anyway. */
-static void clean_stale_resets(struct pifs_store *st)
-{
-	struct dirent *de;
-	DIR *dir;
-	long pid;
-	int fd;
-	char *dash;
-
-	fd = openat(st->work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(dir))) {
-		if (strncmp(de->d_name, "reset-", 6))
-			continue;
-		dash = strrchr(de->d_name, '-');
-		pid = dash ? strtol(dash + 1, NULL, 10) : 0;
-		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-			pifs_remove_tree(st->work_fd, de->d_name);
-	}
-	closedir(dir);
-}
-
 /* Could the snapshot read what journal j names (a mounted worker's
  * changes since a pause) under the pause at once: no directory renamed
  * in, at most PIFS_SNAP_QUICK bytes of files?  As the snapshot's own
@@ -144,8 +115,7 @@ static int journal_quick(struct pifs_store *st, const char *worker,
 
 	if (!j->valid)
 		return 0;
-	dfd = pifs_openat_beneath(st->deltas_fd, worker,
-				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	dfd = pifs_store_delta_open(st, worker);
 	if (dfd < 0)
 		return 0;
 	for (; p && p < end && quick; p = z + 1) {
@@ -183,8 +153,9 @@ static int unchanged_since(int cfd, const char *worker, uint64_t token,
 		return 0;
 	}
 	if (ret < 0) {
-		snprintf(err, errlen, "cannot read the journal of %s: %s",
-			 worker, strerror(-ret));
+		pifs_errclear(err, errlen); /* not what an earlier call left */
+		pifs_seterr(err, errlen, "cannot read the journal of %s: %s",
+			    worker, strerror(-ret));
 		return -1;
 	}
 	if (j->valid && token && j->token == token && j->len == 0) {
@@ -215,7 +186,7 @@ static void rebased_meta(struct pifs_git *g, struct pifs_store *st,
 	    pifs_rebase_meta(st, &m, newid, theirs, out, conf, nconf, err,
 			     sizeof(err)) < 0) {
 		if (tmp)
-			pifs_remove_tree(st->work_fd, tmp);
+			pifs_store_work_remove(st, tmp);
 		die(1, "cannot rebase %s onto golden %s: %s", worker, newid,
 		    err);
 	}
@@ -299,7 +270,7 @@ int cmd_reset(int argc, char **argv)
 		    "%s has %zu unsnapshotted change%s (%s); reset would lose "
 		    "them (use --force)",
 		    worker, count, count == 1 ? "" : "s", pifs_human(bytes, sz));
-	clean_stale_resets(&st);
+	pifs_store_work_reap(&st, "reset-");
 	snprintf(tmp, sizeof(tmp), "reset-%s-%ld", worker, (long)getpid());
 	ret = pifs_store_worker_golden(&st, worker, gold);
 	if (ret == -ENOENT) /* no delta: a new one on the default */
@@ -319,20 +290,20 @@ int cmd_reset(int argc, char **argv)
 		 * The journal says so at once; only when it names a change
 		 * (or pifsd keeps none) is the delta checked again here. */
 		if ((ret = pifs_ctl_pause(cfd, worker)) < 0) {
-			pifs_remove_tree(st.work_fd, tmp);
+			pifs_store_work_remove(&st, tmp);
 			die(1, "pifsd could not pause %s: %s", worker, strerror(-ret));
 		}
 		ret = force ? 1 : unchanged_since(cfd, worker, token, &jn, err,
 						  sizeof(err));
 		if (ret < 0) {
-			pifs_remove_tree(st.work_fd, tmp);
+			pifs_store_work_remove(&st, tmp);
 			die(1, "%s", err);
 		}
 		if (ret == 0)
 			free(jn.buf);
 		if (ret == 0 && unsnapshotted(&st, g, worker, &count, &bytes) == 0 && count) {
 			pifs_ctl_close(cfd);
-			pifs_remove_tree(st.work_fd, tmp);
+			pifs_store_work_remove(&st, tmp);
 			die(1,
 			    "%s has %zu unsnapshotted change%s (%s); reset would lose "
 			    "them (use --force)",
@@ -344,7 +315,7 @@ int cmd_reset(int argc, char **argv)
 		pifs_ctl_close(cfd);
 		if (ret < 0) {
 			/* swapped or not, tmp holds the state the worker is not in */
-			pifs_remove_tree(st.work_fd, tmp);
+			pifs_store_work_remove(&st, tmp);
 			if (ret == -EPIPE)
 				die(1, "pifsd exited during the reset of %s: "
 				       "the worker is as it was or reset (see "
@@ -356,7 +327,7 @@ int cmd_reset(int argc, char **argv)
 	} else {
 		ret = pifs_store_delta_swap(&st, worker, tmp);
 		if (ret < 0) {
-			pifs_remove_tree(st.work_fd, tmp);
+			pifs_store_work_remove(&st, tmp);
 			die(1, "cannot swap in the new delta of %s: %s", worker,
 			    strerror(-ret));
 		}
@@ -450,7 +421,7 @@ int cmd_rebase(int argc, char **argv)
 	pifs_meta_init(&next);
 	rebased_meta(g, &st, worker, before, newid, theirs, &out, &conf,
 		     &nconf, NULL);
-	clean_stale_resets(&st);
+	pifs_store_work_reap(&st, "reset-");
 	snprintf(tmp, sizeof(tmp), "reset-%s-%ld", worker, (long)getpid());
 	ret = pifs_git_materialize_meta(g, &st, &out, NULL, tmp, err,
 					sizeof(err));
@@ -464,13 +435,13 @@ int cmd_rebase(int argc, char **argv)
 		struct pifs_journal jn;
 
 		if ((ret = pifs_ctl_pause(cfd, worker)) < 0) {
-			pifs_remove_tree(st.work_fd, tmp);
+			pifs_store_work_remove(&st, tmp);
 			die(1, "cannot pause %s: %s", worker, strerror(-ret));
 		}
 		ret = unchanged_since(cfd, worker, token, &jn, err,
 				      sizeof(err));
 		if (ret < 0) {
-			pifs_remove_tree(st.work_fd, tmp);
+			pifs_store_work_remove(&st, tmp);
 			die(1, "%s", err);
 		}
 		if (ret == 1)
@@ -483,7 +454,7 @@ int cmd_rebase(int argc, char **argv)
 					      &token, &snap, err, sizeof(err));
 			free(jn.buf);
 			if (ret < 0) {
-				pifs_remove_tree(st.work_fd, tmp);
+				pifs_store_work_remove(&st, tmp);
 				die(1, "%s", err);
 			}
 		} else {
@@ -497,7 +468,7 @@ int cmd_rebase(int argc, char **argv)
 				ret = pifs_git_snapshot_finish(g, &snap, err,
 							       sizeof(err));
 			if (ret < 0) {
-				pifs_remove_tree(st.work_fd, tmp);
+				pifs_store_work_remove(&st, tmp);
 				die(1, "cannot snapshot %s: %s", worker, err);
 			}
 		}
@@ -513,7 +484,7 @@ int cmd_rebase(int argc, char **argv)
 						  err, sizeof(err));
 		progress_end();
 		if (ret < 0) {
-			pifs_remove_tree(st.work_fd, tmp);
+			pifs_store_work_remove(&st, tmp);
 			die(1, "cannot rebase %s onto golden %s: %s", worker,
 			    newid, err);
 		}
@@ -532,11 +503,13 @@ int cmd_rebase(int argc, char **argv)
 			pifs_warn("pifsd did not confirm resuming %s", worker);
 	} else {
 		ret = pifs_store_delta_swap(&st, worker, tmp);
-		if (ret < 0)
-			snprintf(err, sizeof(err), "%s", strerror(-ret));
+		if (ret < 0) {
+			pifs_errclear(err, sizeof(err));
+			pifs_seterr(err, sizeof(err), "%s", strerror(-ret));
+		}
 	}
 	if (ret < 0) {
-		pifs_remove_tree(st.work_fd, tmp);
+		pifs_store_work_remove(&st, tmp);
 		die(1, "cannot swap in the rebased delta of %s (it is still on "
 		       "golden %s): %s", worker, oldid, err);
 	}

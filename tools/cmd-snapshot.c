@@ -133,13 +133,13 @@ int unsnapshotted(struct pifs_store *st, struct pifs_git *g,
 	struct pifs_change *ch;
 	char err[ERRLEN], id[41];
 	size_t n, i;
-	struct stat sb;
 	int ret, has_base;
 
 	*count = 0;
 	*bytes = 0;
-	if (fstatat(st->deltas_fd, worker, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	if ((ret = pifs_store_delta_open(st, worker)) < 0)
+		return ret;
+	close(ret);
 	pifs_meta_init(&base);
 	ret = pifs_git_base_get(st, worker, id);
 	has_base = ret == 0;
@@ -177,12 +177,12 @@ static int pause_journal(struct pifs_git *g, int cfd, const char *worker,
 	*token = 0;
 	ret = pifs_ctl_pause(cfd, worker);
 	if (ret == -EPIPE) {
-		snprintf(err, errlen, PIFSD_GONE, worker);
+		pifs_seterr(err, errlen, PIFSD_GONE, worker);
 		return -1;
 	}
 	if (ret < 0) {
-		snprintf(err, errlen, "cannot pause %s: %s", worker,
-			 strerror(-ret));
+		pifs_seterr(err, errlen, "cannot pause %s: %s", worker,
+			    strerror(-ret));
 		return -1;
 	}
 	ret = pifs_ctl_journal(cfd, worker, &jn);
@@ -195,10 +195,10 @@ static int pause_journal(struct pifs_git *g, int cfd, const char *worker,
 	if (ret == -EINVAL)
 		return ret;
 	if (ret == -EPIPE)
-		snprintf(err, errlen, PIFSD_GONE, worker);
+		pifs_seterr(err, errlen, PIFSD_GONE, worker);
 	else
-		snprintf(err, errlen, "cannot read the journal of %s: %s",
-			 worker, strerror(-ret));
+		pifs_seterr(err, errlen, "cannot read the journal of %s: %s",
+			    worker, strerror(-ret));
 	if (ret != -EPIPE)
 		(void)pifs_ctl_resume(cfd, worker);
 	return -1;
@@ -213,10 +213,10 @@ static int resume_or_say(int cfd, const char *worker, char *err,
 	if (ret == 0)
 		return 0;
 	if (ret == -EPIPE)
-		snprintf(err, errlen, PIFSD_GONE, worker);
+		pifs_seterr(err, errlen, PIFSD_GONE, worker);
 	else
-		snprintf(err, errlen, "cannot resume %s: %s", worker,
-			 strerror(-ret));
+		pifs_seterr(err, errlen, "cannot resume %s: %s", worker,
+			    strerror(-ret));
 	return -1;
 }
 
@@ -240,13 +240,12 @@ int snapshot_worker(struct pifs_git *g, int cfd, const char *worker,
 		    const struct pifs_journal *taken, uint64_t *token,
 		    struct pifs_snapshot *snap, char *err, size_t errlen)
 {
-	char why[PATH_MAX + 256]; /* room left in err for the rest */
 	uint64_t cost, tok = 0;
 	int ret, round;
 
+	pifs_errclear(err, errlen);
 	pifs_git_set_journal(g, NULL); /* none left from another worker */
 	pifs_git_snapshot_abort(g);
-	why[0] = '\0';
 	if (token)
 		*token = 0;
 	if (cfd >= 0) {
@@ -263,13 +262,13 @@ int snapshot_worker(struct pifs_git *g, int cfd, const char *worker,
 		for (round = 1; ret == 0; round++) {
 			if (resume_or_say(cfd, worker, err, errlen) < 0)
 				goto fail;
-			ret = pifs_git_snapshot_preread(g, worker, why,
-							sizeof(why));
+			ret = pifs_git_snapshot_preread(g, worker, err, errlen);
 			if (ret < 0) {
-				snprintf(err, errlen, "cannot snapshot %s: %s",
-					 worker, why);
+				pifs_seterr_prefix(err, errlen, ret,
+						   "cannot snapshot %s", worker);
 				goto fail;
 			}
+			pifs_errclear(err, errlen); /* a success tells nothing */
 			ret = pause_journal(g, cfd, worker, &tok, err, errlen);
 			if (ret == -1)
 				goto fail;
@@ -280,8 +279,10 @@ int snapshot_worker(struct pifs_git *g, int cfd, const char *worker,
 			break;
 		}
 	}
-	ret = pifs_git_snapshot_prepare(g, worker, msg, allow_empty, snap, why,
-					sizeof(why));
+	ret = pifs_git_snapshot_prepare(g, worker, msg, allow_empty, snap, err,
+					errlen);
+	if (ret == 0)
+		pifs_errclear(err, errlen);
 	if (cfd >= 0) {
 		int r2 = pifs_ctl_resume(cfd, worker);
 
@@ -290,16 +291,17 @@ int snapshot_worker(struct pifs_git *g, int cfd, const char *worker,
 		if (r2 < 0 && ret == 0) {
 			pifs_git_snapshot_abort(g);
 			if (r2 == -EPIPE)
-				snprintf(err, errlen, PIFSD_GONE, worker);
+				pifs_seterr(err, errlen, PIFSD_GONE, worker);
 			else
-				snprintf(err, errlen, "cannot resume %s: %s",
-					 worker, strerror(-r2));
+				pifs_seterr(err, errlen, "cannot resume %s: %s",
+					    worker, strerror(-r2));
 			return -1;
 		}
 	}
 	if (ret < 0 ||
-	    (ret = pifs_git_snapshot_finish(g, snap, why, sizeof(why))) < 0) {
-		snprintf(err, errlen, "cannot snapshot %s: %s", worker, why);
+	    (ret = pifs_git_snapshot_finish(g, snap, err, errlen)) < 0) {
+		pifs_seterr_prefix(err, errlen, ret, "cannot snapshot %s",
+				   worker);
 		return -1;
 	}
 	if (token)
@@ -321,22 +323,7 @@ static void print_stats(const struct pifs_snapshot *snap)
  * that cannot be read is not empty: its snapshot tells why. */
 static int empty_delta(struct pifs_store *st, const char *worker)
 {
-	struct dirent *de;
-	int fd, empty = 1;
-	DIR *dir;
-
-	fd = openat(st->deltas_fd, worker,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (!(dir = fdopendir(fd))) {
-		close(fd);
-		return 0;
-	}
-	while (empty && (de = readdir(dir)))
-		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-	closedir(dir);
-	return empty;
+	return pifs_store_delta_empty(st, worker) == 1;
 }
 
 /* pifs snapshot --all: every registered worker in turn, under one lock

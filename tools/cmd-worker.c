@@ -244,9 +244,7 @@ static int worker_add(int argc, char **argv)
 			"prefixes (b8:27:eb, dc:a6:32, e4:5f:01, d8:3a:dd, "
 			"28:cd:c1, 2c:cf:67)\n",
 			w.mac);
-	ret = pifs_store_delta_init_on(&st, st.deltas_fd, w.name, gold);
-	if (ret == 0)
-		ret = pifs_fsync_dir(st.deltas_fd);
+	ret = pifs_store_delta_create_on(&st, w.name, gold);
 	if (ret == -EEXIST)
 		die(1, "delta '%s/deltas/%s' already exists", st.path, w.name);
 	if (ret < 0)
@@ -254,7 +252,7 @@ static int worker_add(int argc, char **argv)
 		    w.name, strerror(-ret));
 	ret = pifs_registry_save(&reg, st.fd);
 	if (ret < 0) {
-		pifs_remove_tree(st.deltas_fd, w.name);
+		pifs_store_delta_undo_create(&st, w.name);
 		die(1, "cannot save registry '%s/workers': %s", st.path,
 		    strerror(-ret));
 	}

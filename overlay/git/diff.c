@@ -514,6 +514,7 @@ int pifs_git_diff(struct pifs_git *g, struct pifs_store *st,
 	size_t i, n = 0, cap = 0;
 	int ret = 0, k;
 
+	pifs_errclear(errbuf, errlen);
 	*out = NULL;
 	*n_out = 0;
 	for (k = 0; k < 2 && ret == 0; k++) {
@@ -756,6 +757,7 @@ int pifs_git_show_fd(struct pifs_git *g, struct pifs_store *st,
 	size_t len = 0;
 	int ret, fd, gfd;
 
+	pifs_errclear(errbuf, errlen);
 	*wfail = 0;
 	*deleted = 0;
 	if ((ret = show_lookup(st, m, path, &gfd, &v)) < 0)

@@ -246,8 +246,7 @@ int pifs_pack_write(struct pifs_git *g, unsigned *count, char *errbuf,
 	*count = 0;
 	if (!g->nstaged && !g->nspilled)
 		return 0;
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	pifs_errclear(errbuf, errlen);
 	o = malloc((g->nstaged + g->nspilled) * sizeof(*o));
 	w = malloc(sizeof(*w));
 	if (!o || !w) {
@@ -343,9 +342,8 @@ int pifs_pack_write(struct pifs_git *g, unsigned *count, char *errbuf,
 fail:
 	pifs_do_unlink(dfd, PACK_TMP, 0);
 	pifs_do_unlink(dfd, IDX_TMP, 0);
-	if (errbuf && errlen && !errbuf[0])
-		pifs_seterr(errbuf, errlen, "cannot write snapshot objects: %s",
-		       strerror(-ret));
+	pifs_seterr(errbuf, errlen, "cannot write snapshot objects: %s",
+		    strerror(-ret));
 out:
 	if (w->zinit)
 		deflateEnd(&w->z);

@@ -110,7 +110,7 @@ static int load_tree(struct pifs_git *g, const git_tree *root,
 	}
 	ret = pifs_git_walk_tree(g, delta, "", attach_oid, m, errbuf, errlen);
 	git_tree_free(delta);
-	if (ret == -EINVAL && errbuf && errlen && !errbuf[0])
+	if (ret == -EINVAL)
 		pifs_seterr(errbuf, errlen, "delta/ does not match META");
 	if (ret < 0)
 		goto fail;
@@ -134,10 +134,10 @@ int pifs_git_load(struct pifs_git *g, const char *id, struct pifs_meta *m,
 {
 	git_commit *c = NULL;
 	git_tree *t = NULL;
-	char err[512] = "";
 	git_oid oid;
 	int ret;
 
+	pifs_errclear(errbuf, errlen);
 	pifs_meta_init(m);
 	if (git_oid_fromstr(&oid, id) < 0) {
 		pifs_seterr(errbuf, errlen, "bad commit id '%s'", id);
@@ -149,9 +149,10 @@ int pifs_git_load(struct pifs_git *g, const char *id, struct pifs_meta *m,
 				     "cannot read snapshot %.7s", id);
 		goto out;
 	}
-	ret = load_tree(g, t, m, err, sizeof(err));
+	ret = load_tree(g, t, m, errbuf, errlen);
 	if (ret < 0)
-		pifs_seterr(errbuf, errlen, "snapshot %.7s is damaged: %s", id, err);
+		pifs_seterr_prefix(errbuf, errlen, ret,
+				   "snapshot %.7s is damaged", id);
 out:
 	git_tree_free(t);
 	git_commit_free(c);

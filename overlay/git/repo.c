@@ -266,6 +266,7 @@ int pifs_git_open(struct pifs_git **out, struct pifs_store *st, int create,
 	char *path = NULL;
 	int ret;
 
+	pifs_errclear(errbuf, errlen);
 	*out = NULL;
 	if (init_started) {
 		pifs_git_init_wait();

@@ -32,9 +32,8 @@ struct restore {
 static int rs_fail(struct restore *r, const char *what, const char *path,
 		   int err)
 {
-	if (r->errbuf && r->errlen && !r->errbuf[0])
-		pifs_seterr(r->errbuf, r->errlen, "cannot %s '%s': %s", what, path,
-		       strerror(-err));
+	pifs_seterr(r->errbuf, r->errlen, "cannot %s '%s': %s", what, path,
+		    strerror(-err));
 	return err;
 }
 
@@ -255,8 +254,7 @@ int pifs_git_materialize_meta(struct pifs_git *g, struct pifs_store *st,
 	size_t i;
 	int ret, pfd;
 
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	pifs_errclear(errbuf, errlen);
 	if (!m.count || strcmp(m.entries[0].path, ".")) {
 		pifs_seterr(errbuf, errlen, "snapshot %.7s has no root entry",
 		       base ? base : "-");
@@ -342,8 +340,7 @@ int pifs_git_materialize(struct pifs_git *g, struct pifs_store *st,
 	struct pifs_meta m;
 	int ret;
 
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	pifs_errclear(errbuf, errlen);
 	if (!id) {
 		ret = pifs_store_delta_init_on(st, st->work_fd, tmpname, golden);
 		if (ret < 0) {

@@ -54,6 +54,7 @@ int pifs_git_resolve(struct pifs_git *g, const char *worker, const char *rev,
 	size_t i;
 	int ret, matches = 0;
 
+	pifs_errclear(errbuf, errlen);
 	ret = pifs_git_head(g, worker, head);
 	if (ret == -ENOENT) {
 		pifs_seterr(errbuf, errlen,

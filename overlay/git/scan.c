@@ -28,9 +28,8 @@
 
 int pifs_scan_fail(struct scan *s, const char *what, const char *path, int err)
 {
-	if (s->errbuf && s->errlen && !s->errbuf[0])
-		pifs_seterr(s->errbuf, s->errlen, "cannot %s '%s': %s", what, path,
-		       strerror(-err));
+	pifs_seterr(s->errbuf, s->errlen, "cannot %s '%s': %s", what, path,
+		    strerror(-err));
 	return err;
 }
 
@@ -65,8 +64,7 @@ int pifs_scan_unstable(struct scan *s, const char *path, int err, int dir)
 	}
 	if (r->err)
 		return 0;
-	if (s->errbuf && s->errlen)
-		s->errbuf[0] = '\0';
+	pifs_errclear(s->errbuf, s->errlen);
 	pifs_debug("'%s' changed while a snapshot read it: read again", path);
 	return 1;
 }
@@ -685,8 +683,7 @@ int pifs_scan_delta(struct pifs_git *g, struct pifs_store *st,
 	struct stat sb;
 	int fd, ret, nonempty;
 
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	pifs_errclear(errbuf, errlen);
 	pifs_meta_init(m);
 	ret = pifs_store_worker_golden(st, worker, m->golden);
 	if (ret < 0) {
@@ -773,9 +770,9 @@ int pifs_scan_delta(struct pifs_git *g, struct pifs_store *st,
 out_fd:
 	close(fd);
 out:
-	if (ret < 0 && errbuf && errlen && !errbuf[0])
+	if (ret < 0)
 		pifs_seterr(errbuf, errlen, "cannot read the delta of %s: %s",
-		       worker, strerror(-ret));
+			    worker, strerror(-ret));
 	if (ret < 0)
 		pifs_meta_release(m);
 	pifs_statcache_release(&s.old);

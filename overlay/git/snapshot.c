@@ -117,6 +117,7 @@ int pifs_git_snapshot_prepare(struct pifs_git *g, const char *worker,
 	size_t len;
 	int ret;
 
+	pifs_errclear(errbuf, errlen);
 	/* after rounds (pifs_git_snapshot_preread) their objects stay */
 	if (g->rounds)
 		pifs_snapshot_prepared_clear(g);
@@ -607,6 +608,7 @@ int pifs_git_snapshot_finish(struct pifs_git *g, struct pifs_snapshot *snap,
 	git_oid cid;
 	int ret;
 
+	pifs_errclear(errbuf, errlen);
 	if (!g->pending)
 		return -EINVAL;
 	pifs_meta_init(&parent);

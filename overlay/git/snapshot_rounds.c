@@ -86,6 +86,7 @@ int pifs_git_snapshot_preread(struct pifs_git *g, const char *worker,
 	git_oid tree;
 	int ret;
 
+	pifs_errclear(errbuf, errlen);
 	if (!g->rounds) {
 		pifs_git_snapshot_abort(g);
 		clock_gettime(CLOCK_REALTIME, &now);
@@ -101,9 +102,8 @@ int pifs_git_snapshot_preread(struct pifs_git *g, const char *worker,
 		ret = pifs_statcache_seal(&g->newcache, NULL,
 					  g->has_jn ? g->jn.newtoken : 0);
 	if (ret < 0) {
-		if (errbuf && errlen && !errbuf[0])
-			pifs_seterr(errbuf, errlen, "cannot read the delta of "
-				    "%s: %s", worker, strerror(-ret));
+		pifs_seterr(errbuf, errlen, "cannot read the delta of %s: %s",
+			    worker, strerror(-ret));
 		pifs_git_snapshot_abort(g);
 		return ret;
 	}

@@ -291,9 +291,8 @@ static int partial_meta(const struct upd *u, struct pifs_meta *p)
 static int upd_fail(char *errbuf, size_t errlen, const char *what,
 		    const char *path, int err)
 {
-	if (errbuf && errlen && !errbuf[0])
-		pifs_seterr(errbuf, errlen, "cannot %s '%s': %s", what, path,
-			    strerror(-err));
+	pifs_seterr(errbuf, errlen, "cannot %s '%s': %s", what, path,
+		    strerror(-err));
 	return err;
 }
 
@@ -309,8 +308,7 @@ int pifs_git_materialize_update(struct pifs_git *g, struct pifs_store *st,
 	int ret, root = -1, proot = -1, pfd, tfd;
 	size_t i, made = 0;
 
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	pifs_errclear(errbuf, errlen);
 	if (!a->count || !b->count || strcmp(a->entries[0].path, ".") ||
 	    strcmp(b->entries[0].path, ".")) {
 		pifs_seterr(errbuf, errlen, "a delta without its root entry");

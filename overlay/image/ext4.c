@@ -62,7 +62,7 @@ int image_ext4_probe(int fd, const char *path, struct pifs_image_layout *lay,
 	err = ext2fs_open2(dev, opts, EXT2_FLAG_64BITS | EXT2_FLAG_SUPER_ONLY,
 			   0, 0, unix_io_manager, &fs);
 	if (err) {
-		image_seterr(
+		pifs_seterr(
 		    errbuf, errlen,
 		    "cannot read the ext4 file system in partition %d of "
 		    "image '%s': %s",
@@ -71,7 +71,7 @@ int image_ext4_probe(int fd, const char *path, struct pifs_image_layout *lay,
 	}
 	sb = fs->super;
 	if (ext2fs_has_feature_journal_needs_recovery(sb)) {
-		image_seterr(
+		pifs_seterr(
 		    errbuf, errlen,
 		    "the ext4 file system in partition %d of image '%s' "
 		    "was not cleanly unmounted (its journal needs "
@@ -91,7 +91,7 @@ int image_ext4_probe(int fd, const char *path, struct pifs_image_layout *lay,
 
 static int ext_fail(struct imp *im, const char *rel, errcode_t err)
 {
-	image_seterr(
+	pifs_seterr(
 	    im->errbuf, im->errlen,
 	    "the ext4 file system in image '%s' is corrupt at '%s': %s",
 	    im->path, rel, error_message(err));
@@ -100,7 +100,7 @@ static int ext_fail(struct imp *im, const char *rel, errcode_t err)
 
 static int corrupt(struct imp *im, const char *rel, const char *what)
 {
-	image_seterr(
+	pifs_seterr(
 	    im->errbuf, im->errlen,
 	    "the ext4 file system in image '%s' is corrupt at '%s': %s",
 	    im->path, rel, what);
@@ -685,7 +685,7 @@ int image_ext4_import(struct imp *im, const char *dname)
 	err = ext2fs_open2(dev, opts, EXT2_FLAG_64BITS, 0, 0, unix_io_manager,
 			   &im->fs);
 	if (err) {
-		image_seterr(
+		pifs_seterr(
 		    im->errbuf, im->errlen,
 		    "cannot read the ext4 file system in partition %d of "
 		    "image '%s': %s",

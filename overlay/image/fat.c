@@ -122,10 +122,10 @@ static int run_mcopy(struct imp *im, int dfd)
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	if (ret) {
-		image_seterr(im->errbuf, im->errlen,
-			     "cannot run mcopy for the boot partition of image "
-			     "'%s': %s (install mtools)",
-			     im->path, strerror(ret));
+		pifs_seterr(im->errbuf, im->errlen,
+			    "cannot run mcopy for the boot partition of image "
+			    "'%s': %s (install mtools)",
+			    im->path, strerror(ret));
 		ret = -ret;
 		goto out;
 	}
@@ -152,7 +152,7 @@ static int run_mcopy(struct imp *im, int dfd)
 		last = last ? last + 1 : errtext;
 		if ((nl = strchr(last, '\n')))
 			*nl = '\0';
-		image_seterr(
+		pifs_seterr(
 		    im->errbuf, im->errlen,
 		    "cannot copy the FAT boot partition of image '%s': "
 		    "mcopy %s%s%s",
@@ -255,7 +255,7 @@ int image_fat_import(struct imp *im)
 		ret = ensure_dir(bootfd, "firmware", &created);
 	if (ret < 0) {
 		if (ret == -ENOTDIR)
-			image_seterr(
+			pifs_seterr(
 			    im->errbuf, im->errlen,
 			    "'boot/firmware' in the root partition of image "
 			    "'%s' is not a directory",
@@ -279,7 +279,7 @@ int image_fat_import(struct imp *im)
 	ret = pifs_dir_foreach(fwfd, any_entry, NULL);
 	if (ret != 0) {
 		if (ret > 0) {
-			image_seterr(
+			pifs_seterr(
 			    im->errbuf, im->errlen,
 			    "'boot/firmware' in the root partition of image "
 			    "'%s' is not empty: the boot partition is "

@@ -92,8 +92,8 @@ void pifs_image_digests_free(struct pifs_image_digests *d)
 int image_cancelled(struct imp *im)
 {
 	if (im->opts && im->opts->cancel && *im->opts->cancel) {
-		image_seterr(im->errbuf, im->errlen,
-			     "import of image '%s' interrupted", im->path);
+		pifs_seterr(im->errbuf, im->errlen,
+			    "import of image '%s' interrupted", im->path);
 		return 1;
 	}
 	return 0;
@@ -101,9 +101,9 @@ int image_cancelled(struct imp *im)
 
 int image_write_fail(struct imp *im, const char *what, const char *rel, int err)
 {
-	image_seterr(im->errbuf, im->errlen,
-		     "cannot %s '%s' from image '%s': %s", what, rel, im->path,
-		     strerror(-err));
+	pifs_seterr(im->errbuf, im->errlen,
+		    "cannot %s '%s' from image '%s': %s", what, rel, im->path,
+		    strerror(-err));
 	return err;
 }
 
@@ -158,9 +158,9 @@ static int stream_pass(struct imp *im)
 	qsort(regions, 2, sizeof(regions[0]), image_part_cmp);
 	ret = pifs_image_reader_open(&r, im->path);
 	if (ret < 0) {
-		image_seterr(im->errbuf, im->errlen,
-			     "cannot open image '%s': %s", im->path,
-			     image_reader_open_error(r, ret));
+		pifs_seterr(im->errbuf, im->errlen,
+			    "cannot open image '%s': %s", im->path,
+			    image_reader_open_error(r, ret));
 		goto out;
 	}
 	pifs_bar_start(&im->bar, im->bar.fd, "reading image", NULL,
@@ -193,7 +193,7 @@ static int stream_pass(struct imp *im)
 			}
 			ret = write_nonzero(im, im->buf, (size_t)n, pos);
 			if (ret < 0) {
-				image_seterr(
+				pifs_seterr(
 				    im->errbuf, im->errlen,
 				    "cannot write the scratch copy of image "
 				    "'%s': %s",
@@ -223,9 +223,9 @@ static int stream_pass(struct imp *im)
 	/* every offset inside the partitions reads (zeros past the data) */
 	if (ftruncate(im->scratch, (off_t)im->lay.end) < 0) {
 		ret = -errno;
-		image_seterr(im->errbuf, im->errlen,
-			     "cannot write the scratch copy of image '%s': %s",
-			     im->path, strerror(-ret));
+		pifs_seterr(im->errbuf, im->errlen,
+			    "cannot write the scratch copy of image '%s': %s",
+			    im->path, strerror(-ret));
 	}
 	goto out;
 out_reader:
@@ -255,8 +255,7 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 	int ret;
 
 	*digests = NULL;
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	pifs_errclear(errbuf, errlen);
 	im.bar.fd = opts ? opts->bar_fd : -1;
 	ret = pifs_check_name(dname);
 	if (ret < 0)
@@ -275,10 +274,10 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 		   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (im.scratch < 0) {
 		ret = -errno;
-		image_seterr(errbuf, errlen,
-			     "cannot create a scratch file for image "
-			     "'%s': %s",
-			     path, strerror(-ret));
+		pifs_seterr(errbuf, errlen,
+			    "cannot create a scratch file for image "
+			    "'%s': %s",
+			    path, strerror(-ret));
 		goto out;
 	}
 	im.can_punch =
@@ -289,13 +288,13 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 	pifs_image_space_needed(&im.lay, im.can_punch, &need, &need_inodes);
 	if (fstatvfs(im.scratch, &vfs) < 0) {
 		ret = -errno;
-		image_seterr(errbuf, errlen, "cannot check free space: %s",
-			     strerror(-ret));
+		pifs_seterr(errbuf, errlen, "cannot check free space: %s",
+			    strerror(-ret));
 		goto out;
 	}
 	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (avail < need) {
-		image_seterr(
+		pifs_seterr(
 		    errbuf, errlen,
 		    "not enough space to import image '%s': it needs %s, "
 		    "%s is free",
@@ -305,11 +304,11 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 		goto out;
 	}
 	if (vfs.f_files && vfs.f_favail < need_inodes) {
-		image_seterr(errbuf, errlen,
-			     "not enough inodes to import image '%s': it needs "
-			     "%" PRIu64 ", %llu are free",
-			     path, need_inodes,
-			     (unsigned long long)vfs.f_favail);
+		pifs_seterr(errbuf, errlen,
+			    "not enough inodes to import image '%s': it needs "
+			    "%" PRIu64 ", %llu are free",
+			    path, need_inodes,
+			    (unsigned long long)vfs.f_favail);
 		ret = -ENOSPC;
 		goto out;
 	}
@@ -332,11 +331,11 @@ int pifs_image_import(const char *path, int ddir, const char *dname,
 	ret = 0;
 out:
 	if (ret == -ENOMEM)
-		image_seterr(errbuf, errlen,
-			     "out of memory importing image '%s'", path);
+		pifs_seterr(errbuf, errlen,
+			    "out of memory importing image '%s'", path);
 	else if (ret < 0)
-		image_seterr(errbuf, errlen, "cannot import image '%s': %s",
-			     path, strerror(-ret));
+		pifs_seterr(errbuf, errlen, "cannot import image '%s': %s",
+			    path, strerror(-ret));
 	if (im.fs)
 		ext2fs_close_free(&im.fs);
 	if (im.droot >= 0)

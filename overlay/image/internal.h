@@ -10,7 +10,7 @@
  * and fat.c how much of each partition is used; import.c checks the free
  * space and streams both partitions into the scratch; ext4.c copies the
  * root from it and fat.c the boot partition.  Every message goes into the
- * caller's errbuf, where the first (innermost) one wins (image_seterr).
+ * caller's errbuf, where the first (innermost) one wins (pifs_seterr).
  */
 #ifndef PIFS_IMAGE_INTERNAL_H
 #define PIFS_IMAGE_INTERNAL_H
@@ -28,7 +28,7 @@
 
 #define CHUNK ((size_t)1 << 20) /* stream and copy buffer */
 
-/* A progress bar on a terminal (util.c). */
+/* The digests import.c fills (image.h hands them out). */
 
 struct pifs_image_digests {
 	struct pifs_kvmap map; /* (st_dev, st_ino) -> 32 hex digits */
@@ -56,11 +56,6 @@ struct imp {
 	char *errbuf;
 	size_t errlen;
 };
-
-/* util.c */
-/* Format a message into errbuf unless it holds one already. */
-void image_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* reader.c */
 /* The message for err, a reader error, into errbuf: "image 'x' is

@@ -134,8 +134,8 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 	tab = ls ? blkid_partlist_get_table(ls) : NULL;
 	n = ls ? blkid_partlist_numof_partitions(ls) : 0;
 	if (!tab || n <= 0) {
-		image_seterr(errbuf, errlen,
-			     "image '%s' has no partition table", path);
+		pifs_seterr(errbuf, errlen,
+			    "image '%s' has no partition table", path);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -147,9 +147,9 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		if (!p || blkid_partition_is_extended(p))
 			continue;
 		if (nparts == (int)(sizeof(parts) / sizeof(parts[0]))) {
-			image_seterr(errbuf, errlen,
-				     "image '%s' has too many partitions",
-				     path);
+			pifs_seterr(errbuf, errlen,
+				    "image '%s' has too many partitions",
+				    path);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -164,8 +164,8 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		nparts++;
 	}
 	if (!nparts) {
-		image_seterr(errbuf, errlen,
-			     "image '%s' has no partition table", path);
+		pifs_seterr(errbuf, errlen,
+			    "image '%s' has no partition table", path);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -174,7 +174,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		uint64_t end = parts[i].off + parts[i].size;
 
 		if (i && parts[i].off < parts[i - 1].off + parts[i - 1].size) {
-			image_seterr(
+			pifs_seterr(
 			    errbuf, errlen,
 			    "image '%s' is corrupt: partitions %d and %d "
 			    "overlap",
@@ -187,7 +187,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 	}
 	if (pifs_image_reader_format(r) == PIFS_IMAGE_RAW &&
 	    lay->end > pifs_image_reader_file_size(r)) {
-		image_seterr(
+		pifs_seterr(
 		    errbuf, errlen,
 		    "image '%s' is truncated: its partitions end at byte "
 		    "%" PRIu64 ", the file at byte %" PRIu64,
@@ -228,18 +228,18 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 			goto out;
 		if (!strcmp(parts[i].fstype, "vfat")) {
 			if (lay->boot.partno) {
-				image_seterr(errbuf, errlen,
-					     "image '%s' has more than one FAT "
-					     "partition (%d and %d)",
-					     path, lay->boot.partno,
-					     parts[i].partno);
+				pifs_seterr(errbuf, errlen,
+					    "image '%s' has more than one FAT "
+					    "partition (%d and %d)",
+					    path, lay->boot.partno,
+					    parts[i].partno);
 				ret = -EINVAL;
 				goto out;
 			}
 			lay->boot = parts[i];
 		} else if (is_ext(parts[i].fstype)) {
 			if (lay->root.partno) {
-				image_seterr(
+				pifs_seterr(
 				    errbuf, errlen,
 				    "image '%s' has more than one ext4 "
 				    "partition (%d and %d)",
@@ -249,7 +249,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 			}
 			lay->root = parts[i];
 		} else if (parts[i].fstype[0]) {
-			image_seterr(
+			pifs_seterr(
 			    errbuf, errlen,
 			    "partition %d of image '%s' is %s, not FAT or "
 			    "ext4",
@@ -257,7 +257,7 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 			ret = -EINVAL;
 			goto out;
 		} else {
-			image_seterr(
+			pifs_seterr(
 			    errbuf, errlen,
 			    "partition %d of image '%s' has no file system "
 			    "pifs can read (not FAT or ext4)",
@@ -267,14 +267,14 @@ static int probe(struct pifs_image_reader *r, int mfd, const char *path,
 		}
 	}
 	if (!lay->root.partno) {
-		image_seterr(errbuf, errlen,
-			     "image '%s' has no ext4 root partition", path);
+		pifs_seterr(errbuf, errlen,
+			    "image '%s' has no ext4 root partition", path);
 		ret = -EINVAL;
 		goto out;
 	}
 	if (!lay->boot.partno) {
-		image_seterr(errbuf, errlen,
-			     "image '%s' has no FAT boot partition", path);
+		pifs_seterr(errbuf, errlen,
+			    "image '%s' has no FAT boot partition", path);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -296,26 +296,25 @@ int pifs_image_probe(const char *path, struct pifs_image_layout *lay,
 	struct pifs_image_reader *r = NULL;
 	int mfd, ret;
 
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	pifs_errclear(errbuf, errlen);
 	ret = pifs_image_reader_open(&r, path);
 	if (ret < 0) {
-		image_seterr(errbuf, errlen, "cannot open image '%s': %s", path,
-			     image_reader_open_error(r, ret));
+		pifs_seterr(errbuf, errlen, "cannot open image '%s': %s", path,
+			    image_reader_open_error(r, ret));
 		pifs_image_reader_free(r);
 		return ret;
 	}
 	mfd = memfd_create("pifs-probe", MFD_CLOEXEC);
 	if (mfd < 0) {
 		ret = -errno;
-		image_seterr(errbuf, errlen, "cannot probe image '%s': %s",
-			     path, strerror(-ret));
+		pifs_seterr(errbuf, errlen, "cannot probe image '%s': %s",
+			    path, strerror(-ret));
 	} else {
 		ret = probe(r, mfd, path, lay, errbuf, errlen);
-		if (ret < 0 && errbuf && errlen && !errbuf[0])
-			image_seterr(errbuf, errlen,
-				     "cannot probe image '%s': %s", path,
-				     strerror(-ret));
+		if (ret < 0)
+			pifs_seterr(errbuf, errlen,
+				    "cannot probe image '%s': %s", path,
+				    strerror(-ret));
 		close(mfd);
 	}
 	pifs_image_reader_free(r);

@@ -392,13 +392,13 @@ int image_reader_error(struct pifs_image_reader *r, const char *path, int err,
 		       char *errbuf, size_t errlen)
 {
 	if (err == -ENODATA)
-		image_seterr(errbuf, errlen, "image '%s' is truncated", path);
+		pifs_seterr(errbuf, errlen, "image '%s' is truncated", path);
 	else if (err == -EIO)
-		image_seterr(errbuf, errlen, "image '%s' is corrupt: %s", path,
-			     pifs_image_reader_error(r));
+		pifs_seterr(errbuf, errlen, "image '%s' is corrupt: %s", path,
+			    pifs_image_reader_error(r));
 	else
-		image_seterr(errbuf, errlen, "cannot read image '%s': %s", path,
-			     strerror(-err));
+		pifs_seterr(errbuf, errlen, "cannot read image '%s': %s", path,
+			    strerror(-err));
 	return err;
 }
 

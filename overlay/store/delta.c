@@ -2,7 +2,9 @@
 /*
  * store/delta.c - the workers' delta directories: creating one (its root
  * carries the golden root's owner, mode and times), the atomic swap a
- * reset ends with, retiring one, and emptying work/.
+ * reset ends with, retiring one, and work/: emptying it, removing one
+ * build or what dead resets left.  The commands (tools/) come here
+ * instead of using the store's directory fds themselves.
  */
 #include "config.h"
 
@@ -11,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,12 +89,42 @@ out_gfd:
 
 int pifs_store_delta_create(struct pifs_store *st, const char *name)
 {
+	return pifs_store_delta_create_on(st, name, NULL);
+}
+
+int pifs_store_delta_create_on(struct pifs_store *st, const char *name,
+			       const char *golden)
+{
 	int ret;
 
-	ret = pifs_store_delta_init(st, st->deltas_fd, name);
+	ret = pifs_store_delta_init_on(st, st->deltas_fd, name, golden);
 	if (ret < 0)
 		return ret;
 	return pifs_fsync_dir(st->deltas_fd);
+}
+
+int pifs_store_delta_undo_create(struct pifs_store *st, const char *name)
+{
+	int ret = pifs_check_name(name);
+
+	if (ret < 0 || (ret = pifs_remove_tree(st->deltas_fd, name)) < 0)
+		return ret;
+	return pifs_fsync_dir(st->deltas_fd);
+}
+
+int pifs_store_delta_empty(struct pifs_store *st, const char *worker)
+{
+	int fd, ret = pifs_check_name(worker);
+
+	if (ret < 0)
+		return ret;
+	fd = pifs_openat_beneath(st->deltas_fd, worker,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	ret = pifs_store_dir_is_empty(fd);
+	close(fd);
+	return ret;
 }
 
 /* The exchange is the one step that switches a worker's state (and with
@@ -165,6 +198,42 @@ int pifs_store_delta_retire(struct pifs_store *st, const char *name,
 int pifs_store_clean_work(struct pifs_store *st)
 {
 	return pifs_store_empty_dir(st->work_fd);
+}
+
+int pifs_store_work_remove(struct pifs_store *st, const char *name)
+{
+	int ret = pifs_check_name(name);
+
+	return ret < 0 ? ret : pifs_remove_tree(st->work_fd, name);
+}
+
+struct reap {
+	const char *prefix;
+	size_t plen;
+};
+
+static int reap_one(int dfd, const struct dirent *de, void *arg)
+{
+	const struct reap *r = arg;
+	const char *dash;
+	long pid;
+
+	if (strncmp(de->d_name, r->prefix, r->plen))
+		return 0;
+	dash = strrchr(de->d_name, '-');
+	pid = dash ? strtol(dash + 1, NULL, 10) : 0;
+	/* kill(pid, 0) says ESRCH only for a pid nobody has: a live or
+	 * reused pid keeps the directory, which the next mount empties */
+	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		pifs_remove_tree(dfd, de->d_name);
+	return 0;
+}
+
+int pifs_store_work_reap(struct pifs_store *st, const char *prefix)
+{
+	struct reap r = {.prefix = prefix, .plen = strlen(prefix)};
+
+	return pifs_dir_foreach(st->work_fd, reap_one, &r);
 }
 
 int pifs_store_delta_unretire(struct pifs_store *st, const char *kept_as,

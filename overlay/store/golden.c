@@ -526,8 +526,7 @@ int pifs_store_golden_add(struct pifs_store *st, const char *src,
 	int gfd, is_image, ret, sfd;
 
 	id[0] = '\0';
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	pifs_errclear(errbuf, errlen);
 	ret = pifs_store_golden_source(src, &gfd, &is_image, errbuf, errlen);
 	if (ret < 0)
 		return ret;

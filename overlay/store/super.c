@@ -165,6 +165,7 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 	const char *master = o->master;
 	struct stat st;
 
+	pifs_errclear(errbuf, errlen);
 	pifs_registry_init(&reg);
 	if (!master)
 		master = DEFAULT_MASTER;
@@ -307,7 +308,7 @@ int pifs_store_create_opts(const char *path, const char *golden_dir,
 	}
 	ret = 0;
 out:
-	if (ret < 0 && ret == -ENOMEM && errbuf && !errbuf[0])
+	if (ret == -ENOMEM)
 		pifs_seterr(errbuf, errlen, "out of memory");
 	if (ret < 0 && cleanup) {
 		if (created_root) {
@@ -449,6 +450,7 @@ int pifs_store_open(struct pifs_store *st, const char *path, char *errbuf,
 	char *text = NULL, sub[64];
 	int ret;
 
+	pifs_errclear(errbuf, errlen);
 	store_reset(st);
 	st->path = strdup(path);
 	if (!st->path) {

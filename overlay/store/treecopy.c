@@ -52,15 +52,13 @@ struct copy_ctx {
 static int copy_fail(struct copy_ctx *c, const char *what, const char *rel,
 		     int err)
 {
-	if (c->errbuf && c->errlen && !c->errbuf[0]) {
-		if (!strcmp(rel, "."))
-			pifs_seterr(c->errbuf, c->errlen, "cannot %s '%s': %s", what,
-			       c->prefix ? c->prefix : ".", strerror(-err));
-		else
-			pifs_seterr(c->errbuf, c->errlen, "cannot %s '%s%s%s': %s",
-			       what, c->prefix ? c->prefix : "",
-			       c->prefix ? "/" : "", rel, strerror(-err));
-	}
+	if (!strcmp(rel, "."))
+		pifs_seterr(c->errbuf, c->errlen, "cannot %s '%s': %s", what,
+			    c->prefix ? c->prefix : ".", strerror(-err));
+	else
+		pifs_seterr(c->errbuf, c->errlen, "cannot %s '%s%s%s': %s",
+			    what, c->prefix ? c->prefix : "",
+			    c->prefix ? "/" : "", rel, strerror(-err));
 	return err;
 }
 
@@ -318,8 +316,7 @@ int pifs_store_tree_copy(int sdir, const char *sname, int ddir,
 	struct stat st;
 	int sfd, ret;
 
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	pifs_errclear(errbuf, errlen);
 	ret = pifs_check_name(dname);
 	if (ret < 0) {
 		pifs_seterr(errbuf, errlen, "bad destination name '%s'", dname);

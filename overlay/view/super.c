@@ -283,17 +283,18 @@ int pifs_fs_open(struct pifs_fs *fs, const char *path, char *errbuf,
 	pid_t pid = 0;
 	int r;
 
+	pifs_errclear(errbuf, errlen);
 	memset(fs, 0, sizeof(*fs));
 	if ((r = pifs_store_open(&fs->store, path, errbuf, errlen)) < 0)
 		return r;
 	if ((r = pifs_store_lock_daemon(&fs->store, &pid)) < 0) {
 		if (r == -EBUSY)
-			snprintf(errbuf, errlen,
-				 "store '%s' is already mounted by pid %ld", path,
-				 (long)pid);
+			pifs_seterr(errbuf, errlen,
+				    "store '%s' is already mounted by pid %ld",
+				    path, (long)pid);
 		else
-			snprintf(errbuf, errlen, "cannot lock store '%s': %s",
-				 path, strerror(-r));
+			pifs_seterr(errbuf, errlen, "cannot lock store '%s': %s",
+				    path, strerror(-r));
 		pifs_store_close(&fs->store);
 		return r;
 	}
@@ -325,7 +326,7 @@ int pifs_fs_open(struct pifs_fs *fs, const char *path, char *errbuf,
 	fs->reg_told = fs->reg_loaded; /* the kernel holds nothing yet */
 	return 0;
 fail:
-	snprintf(errbuf, errlen, "cannot start: %s", strerror(-r));
+	pifs_seterr(errbuf, errlen, "cannot start: %s", strerror(-r));
 	pifs_store_close(&fs->store);
 	return r;
 }

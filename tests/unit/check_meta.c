@@ -6,7 +6,10 @@
  * and header refused with its one-line error and nothing left allocated,
  * and damaged text (every truncation, bytes replaced everywhere) refused
  * or read consistently, never a crash (the suite runs under ASan in CI;
- * the parser gets buffers of exactly the text's length).  No root needed.
+ * the parser gets buffers of exactly the text's length).  And the
+ * error-message rule of util.h the parser follows: the first message
+ * wins, a caller's context goes in front, an exported function clears a
+ * stale message on entry.  No root needed.
  */
 #include "config.h"
 
@@ -18,6 +21,7 @@
 #include <string.h>
 
 #include "meta.h"
+#include "util.h"
 
 #define HDR "# pifs delta metadata v1\ngolden 0123456789abcdef\n"
 
@@ -642,6 +646,72 @@ START_TEST(test_sparse_damage_never_crashes)
 }
 END_TEST
 
+/* util.h's error-message rule, and pifs_meta_parse following it. */
+START_TEST(test_errbuf_rule)
+{
+	static const char good[] = HDR "d 755 0 0 1.000000000 0:0 - - .\n";
+	static const char bad[] = HDR "d 755 0 0 1.000000000 0:0 - - .\n"
+				      "f 644 0 0 1.000000000 0:0 - - a\tb c\n";
+	char buf[128], small[16];
+	struct pifs_meta m;
+
+	/* the first (innermost) message wins */
+	pifs_errclear(buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	pifs_seterr(buf, sizeof(buf), "cannot open '%s': %s", "a/b",
+		    strerror(EIO));
+	pifs_seterr(buf, sizeof(buf), "cannot read the delta of %s", "w3");
+	ck_assert_str_eq(buf, "cannot open 'a/b': Input/output error");
+	/* context goes in front, explicitly */
+	pifs_seterr_prefix(buf, sizeof(buf), -EIO, "cannot snapshot %s",
+			   "worker-3");
+	ck_assert_str_eq(buf, "cannot snapshot worker-3: cannot open 'a/b': "
+			      "Input/output error");
+	/* no inner message: the errno says why, or the context alone */
+	pifs_errclear(buf, sizeof(buf));
+	pifs_seterr_prefix(buf, sizeof(buf), -ENOENT, "cannot snapshot %s",
+			   "worker-3");
+	ck_assert_str_eq(buf,
+			 "cannot snapshot worker-3: No such file or directory");
+	pifs_errclear(buf, sizeof(buf));
+	pifs_seterr_prefix(buf, sizeof(buf), 0, "cannot snapshot %s", "w");
+	ck_assert_str_eq(buf, "cannot snapshot w");
+	/* cut at the buffer, always terminated */
+	pifs_errclear(small, sizeof(small));
+	pifs_seterr(small, sizeof(small), "%s", "inner message here");
+	ck_assert_str_eq(small, "inner message h");
+	pifs_seterr_prefix(small, sizeof(small), -EIO, "ctx");
+	ck_assert_str_eq(small, "ctx: inner mess");
+	pifs_errclear(small, sizeof(small));
+	pifs_seterr_prefix(small, sizeof(small), 0, "%s",
+			   "a context longer than the buffer");
+	ck_assert_str_eq(small, "a context longe");
+	/* no buffer: nothing written, no crash */
+	pifs_errclear(NULL, 10);
+	pifs_seterr(NULL, 10, "x");
+	pifs_seterr_prefix(NULL, 10, -EIO, "x");
+	small[0] = 'z';
+	pifs_errclear(small, 0);
+	pifs_seterr(small, 0, "x");
+	pifs_seterr_prefix(small, 0, -EIO, "x");
+	ck_assert_int_eq(small[0], 'z');
+
+	/* an exported function clears what a reused buffer held: the
+	 * message is its own, not the stale one kept by "first wins" */
+	snprintf(err, sizeof(err), "stale message of an earlier call");
+	ck_assert_int_eq(pifs_meta_parse(&m, bad, strlen(bad), err,
+					 sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "line 4: bad entry");
+	snprintf(err, sizeof(err), "stale message of an earlier call");
+	ck_assert_int_eq(pifs_meta_parse(&m, good, strlen(good), err,
+					 sizeof(err)),
+			 0);
+	ck_assert_str_eq(err, "");
+	pifs_meta_release(&m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta");
@@ -661,6 +731,7 @@ int main(void)
 	tcase_add_test(tc, test_sparse_round_trip);
 	tcase_add_test(tc, test_sparse_refused);
 	tcase_add_test(tc, test_sparse_damage_never_crashes);
+	tcase_add_test(tc, test_errbuf_rule);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -845,6 +845,80 @@ START_TEST(test_clean_work_and_remove)
 }
 END_TEST
 
+/* What the commands use instead of the store's fds: work/ builds removed
+ * and dead resets' reaped (a live pid's kept), a delta created on a
+ * golden, its emptiness, and the undo of a create. */
+START_TEST(test_work_and_delta_for_commands)
+{
+	char *golden = tpath("golden"), *store = tpath("store"), err[512];
+	char dead[64], live[64], noid[64], gold[17];
+	struct pifs_store st;
+	struct stat s;
+	pid_t pid;
+	int fd;
+
+	make_golden(golden, 1);
+	ck_assert_int_eq(
+	    pifs_store_create(store, golden, NULL, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)), 0);
+	/* a pid that is gone: a child that exited and was reaped */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	snprintf(dead, sizeof(dead), "reset-w1-%ld", (long)pid);
+	snprintf(live, sizeof(live), "reset-w2-%ld", (long)getpid());
+	snprintf(noid, sizeof(noid), "copyup-%ld", (long)pid);
+	fd = openat(st.work_fd, ".", O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(mkdirat(fd, dead, 0700), 0);
+	ck_assert_int_eq(mkdirat(fd, live, 0700), 0);
+	ck_assert_int_eq(mkdirat(fd, noid, 0700), 0);
+	{
+		char p[128];
+
+		snprintf(p, sizeof(p), "%s/data", dead);
+		put_file(fd, p, "x", 0600);
+	}
+	ck_assert_int_eq(pifs_store_work_reap(&st, "reset-"), 0);
+	ck_assert_int_eq(fstatat(fd, dead, &s, 0), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(fstatat(fd, live, &s, 0), 0);
+	ck_assert_int_eq(fstatat(fd, noid, &s, 0), 0);
+	ck_assert_int_eq(pifs_store_work_remove(&st, live), 0);
+	ck_assert_int_eq(fstatat(fd, live, &s, 0), -1);
+	ck_assert_int_eq(pifs_store_work_remove(&st, "../deltas"), -EINVAL);
+	ck_assert_int_eq(pifs_store_work_remove(&st, "gone"), -ENOENT);
+	close(fd);
+
+	/* a delta on the default golden (NULL), empty until written */
+	ck_assert_int_eq(pifs_store_delta_empty(&st, "w3"), -ENOENT);
+	ck_assert_int_eq(pifs_store_delta_create_on(&st, "w3", NULL), 0);
+	ck_assert_int_eq(pifs_store_worker_golden(&st, "w3", gold), 0);
+	ck_assert_str_eq(gold, st.conf.golden);
+	ck_assert_int_eq(pifs_store_delta_create_on(&st, "w3", NULL),
+			 -EEXIST);
+	ck_assert_int_eq(pifs_store_delta_empty(&st, "w3"), 1);
+	fd = pifs_openat_beneath(st.deltas_fd, "w3", O_RDONLY | O_DIRECTORY,
+				 0);
+	ck_assert_int_ge(fd, 0);
+	put_file(fd, "f", "data", 0644);
+	close(fd);
+	ck_assert_int_eq(pifs_store_delta_empty(&st, "w3"), 0);
+	ck_assert_int_eq(pifs_store_delta_empty(&st, "../x"), -EINVAL);
+	/* the undo of a create that could not be recorded */
+	ck_assert_int_eq(pifs_store_delta_undo_create(&st, "w3"), 0);
+	ck_assert_int_eq(fstatat(st.deltas_fd, "w3", &s, AT_SYMLINK_NOFOLLOW),
+			 -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(pifs_store_delta_undo_create(&st, ".."), -EINVAL);
+	pifs_store_close(&st);
+	free(golden);
+	free(store);
+}
+END_TEST
+
 /* pifs.conf's enrolment and hosts-dir settings: absent by default (so an
  * older pifs reads the file), one spelling when set, anything else
  * refused; the reservations file dnsmasq reads. */
@@ -989,6 +1063,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_locks);
 	tcase_add_test(tc, test_wait_released);
 	tcase_add_test(tc, test_clean_work_and_remove);
+	tcase_add_test(tc, test_work_and_delta_for_commands);
 	tcase_add_test(tc, test_tree_copy);
 	tcase_add_test(tc, test_conf_enroll);
 	suite_add_tcase(s, tc);
