@@ -224,6 +224,7 @@ int cmd_dhcp_event(int argc, char **argv)
 				"files went to %s)\n", w->name, m, ip);
 			hosts_update(&st, &reg);
 			tell_pifsd(&st, "workers");
+			exports_update(&st, &reg);
 		}
 	}
 	free(s);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 #include "cli.h"
 #include "ctl.h"
+#include "exports.h"
 #include "json.h"
 #include "registry.h"
 #include "safeio.h"
@@ -72,6 +74,18 @@ void hosts_update(struct pifs_store *st, const struct pifs_registry *reg)
 		fprintf(stderr, "pifs: warning: cannot write dnsmasq's "
 			"reservations '%s/pifs-workers': %s\n",
 			st->conf.hostsdir, strerror(-ret));
+}
+
+/* The NFS exports follow the registry (exports --install): after a
+ * running pifsd confirmed the change, so a new worker's file system is
+ * mounted when exportfs -r runs (exports.c). */
+void exports_update(struct pifs_store *st, const struct pifs_registry *reg)
+{
+	char err[PATH_MAX + 256];
+
+	if (pifs_exports_apply(st, reg, err, sizeof(err)) < 0)
+		fprintf(stderr, "pifs: warning: %s; the registry change "
+			"stands\n", err);
 }
 
 static int ip_parse(const char *s, uint32_t *out)
@@ -260,6 +274,7 @@ static int worker_add(int argc, char **argv)
 	}
 	hosts_update(&st, &reg);
 	tell_pifsd_workers(&st);
+	exports_update(&st, &reg);
 	pifs_worker_tftp_dir(&w, dir);
 	printf("added %s: %s serial %s mac %s ip %s tftp %s/ (id %u)\n", w.name,
 	       pifs_model_name(w.model), w.serial, w.mac, w.ip, dir, w.id);
@@ -400,6 +415,7 @@ static int worker_remove(int argc, char **argv)
 	}
 	hosts_update(&st, &reg);
 	tell_pifsd_workers(&st);
+	exports_update(&st, &reg);
 	if (kept)
 		printf("removed %s; its delta is kept as '%s/deltas/%s'\n",
 		       name, st.path, kept);
@@ -511,6 +527,7 @@ static int worker_accept(int argc, char **argv)
 		    strerror(-ret));
 	hosts_update(&st, &reg);
 	tell_pifsd_workers(&st);
+	exports_update(&st, &reg);
 	printf("accepted %s: %s serial %s mac %s ip %s\n", nw.name,
 	       pifs_model_name(nw.model), nw.serial, nw.mac, nw.ip);
 	close_store(&st, &reg, NULL);
