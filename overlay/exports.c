@@ -358,8 +358,9 @@ int pifs_exports_reload(char *msg, size_t msglen)
 	return -EIO;
 }
 
-int pifs_exports_apply(struct pifs_store *st, const struct pifs_registry *reg,
-		       char *err, size_t errlen)
+/* apply's first half: the file, under the caller's store lock. */
+static int write_for(struct pifs_store *st, const struct pifs_registry *reg,
+		     char *err, size_t errlen)
 {
 	char store[PATH_MAX], *text;
 	int r;
@@ -387,6 +388,18 @@ int pifs_exports_apply(struct pifs_store *st, const struct pifs_registry *reg,
 			 st->conf.exports, strerror(-r));
 		return r;
 	}
+	return 0;
+}
+
+int pifs_exports_apply(struct pifs_store *st, const struct pifs_registry *reg,
+		       char *err, size_t errlen)
+{
+	int r;
+
+	if (!st->conf.exports[0])
+		return 0;
+	if ((r = write_for(st, reg, err, errlen)) < 0)
+		return r;
 	return pifs_exports_reload(err, errlen);
 }
 
@@ -425,8 +438,12 @@ static void apply_once(const char *path)
 			  err);
 		goto out;
 	}
-	r = pifs_exports_apply(&st, &reg, err, sizeof(err));
+	/* exportfs outside the lock: an enrolment waits for the lock only
+	 * half a second (enroll.c) */
+	r = write_for(&st, &reg, err, sizeof(err));
 	pifs_store_unlock(&st);
+	if (r == 0)
+		r = pifs_exports_reload(err, sizeof(err));
 	if (r < 0)
 		pifs_warn("exports of the workers: %s", err);
 	else

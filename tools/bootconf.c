@@ -7,7 +7,9 @@
  * ROM insists on, TFTP from the tftpboot view, and one NFS export per
  * worker.  It reads pifs.conf and the registry through overlay/ and writes
  * nothing (but with --hosts-dir: that setting, and the reservations file
- * in that directory, which pifs keeps current from then on); the text is
+ * in that directory, which pifs keeps current from then on; and with
+ * exports --install FILE: that setting and FILE, overlay/exports.c); the
+ * text is
  * built in memory and printed only when complete, so
  * an error never leaves half a configuration on stdout.  Every value that
  * reaches the output is validated first: a name with a newline, comma or
