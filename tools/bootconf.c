@@ -499,7 +499,7 @@ static int install(struct ctx *c, FILE *o, struct pifs_store *st,
 {
 	struct pifs_store_conf conf;
 	struct pifs_registry reg;
-	char err[PATH_MAX + 256], *text = NULL;
+	char err[PATH_MAX + 256], *text = NULL, old[sizeof(conf.exports)];
 	int r;
 
 	pifs_registry_init(&reg);
@@ -533,13 +533,19 @@ static int install(struct ctx *c, FILE *o, struct pifs_store *st,
 	conf = st->conf;
 	snprintf(conf.exports, sizeof(conf.exports), "%s", file);
 	snprintf(conf.exports_root, sizeof(conf.exports_root), "%s", root);
+	memcpy(old, st->conf.exports, sizeof(old));
 	if ((r = pifs_store_conf_save(st, &conf)) < 0) {
 		fail(c, 1, "cannot write '%s/pifs.conf': %s", st->path,
 		     strerror(-r));
 		goto out;
 	}
-	/* a FILE that replaced another one (a new --install) is left to
-	 * the admin: it may hold other exports by now */
+	/* installed elsewhere before: that file goes (if still ours) */
+	if (old[0] && strcmp(old, file) &&
+	    (r = pifs_exports_remove(old, store)) < 0)
+		fprintf(c->err, "pifs: warning: '%s', where the exports were "
+			"installed before, %s\n", old, r == -EEXIST ?
+			"was not written by pifs: left as it is" :
+			"cannot be removed");
 	fprintf(o, "exports of '%s' installed in %s: pifs rewrites it and "
 		"runs exportfs -r after every registry change\n", store, file);
 	if (pifs_exports_reload(err, sizeof(err)) < 0)

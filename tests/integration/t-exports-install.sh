@@ -10,7 +10,8 @@
 #  1. bad input: a relative path, a missing or unwritable directory, a
 #     name exportfs would not read in exports.d/, a file pifs did not
 #     write, conflicting options: one line, non-zero, pifs.conf as it was.
-#  2. --install: FILE has `pifs exports`'s bytes, exportfs -r ran.
+#  2. --install: FILE has `pifs exports`'s bytes, exportfs -r ran; a new
+#     --install elsewhere removes the old file.
 #  3. worker add (not mounted): FILE replaced by a new one (rename: new
 #     inode, no temporary left), exportfs -r after it.
 #  4. pifsd's mount: exportfs -r once every worker's file system is up.
@@ -104,16 +105,21 @@ grep -q "^/nfsroot/worker-1 10.1.1.2(rw,sync,no_subtree_check,no_root_squash,fsi
 expect_eq "exportfs ran once" 1 "$(ncalls)"
 grep -qx "argv -r" "$T"/calls/*.info && ok "with -r" || fail "exportfs not run with -r"
 expect_eq "file mode" 644 "$(stat -c %a "$EX")"
+pifs exports --install "$T/exports.d/moved.exports" >/dev/null 2>&1 && [ -f "$T/exports.d/moved.exports" ] &&
+	[ ! -e "$EX" ] && ok "installed elsewhere: the old file goes" || fail "--install elsewhere"
+pifs exports --install "$EX" >/dev/null 2>&1 && [ -f "$EX" ] && [ ! -e "$T/exports.d/moved.exports" ] &&
+	ok "and back" || fail "--install back"
 
 # 3. worker add, not mounted
 ino=$(stat -c %i "$EX")
+n=$(ncalls)
 pifs worker add worker-5 --serial 5a5a5a5a >/dev/null 2>"$T/add5.err" && [ ! -s "$T/add5.err" ] &&
 	ok "worker add worker-5, no warning" || { cat "$T/add5.err"; fail "worker add worker-5"; }
 same_as_exports "worker add"
 [ "$(stat -c %i "$EX")" != "$ino" ] && ok "$EX replaced by rename (new inode)" || fail "$EX rewritten in place"
 expect_eq "no temporary file left beside it" "admin.exports pifs.exports" "$(ls -A "$T/exports.d" | tr '\n' ' ' | sed 's/ $//')"
-expect_eq "exportfs ran again" 2 "$(ncalls)"
-last=$(grep -l '^2$' "$T"/calls/*.seq); last=${last%.seq}
+expect_eq "exportfs ran again" $((n + 1)) "$(ncalls)"
+last=$(grep -lx "$((n + 1))" "$T"/calls/*.seq); last=${last%.seq}
 grep -q "^/nfsroot/worker-5 " "$last.file" && ok "exportfs -r ran after the file had worker-5" ||
 	fail "exportfs -r ran before worker-5 was in the file"
 
