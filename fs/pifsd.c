@@ -30,6 +30,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "exports.h"
 #include "pifs-describe.h"
 #include "pifsd.h"
 #include "util.h"
@@ -580,6 +581,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	opened = 1;
+	pifs_exports_start(c.store); /* after the fork: a thread */
 	d.exit_fd = eventfd(0, EFD_CLOEXEC);
 	if (d.exit_fd < 0 || session_args(&d, &args, &c) < 0) {
 		say("cannot start: %s", strerror(ENOMEM));
@@ -655,6 +657,7 @@ int main(int argc, char **argv)
 out:
 	started(&ready_fd, 0);
 	pifsd_ctl_stop(&d);
+	pifs_exports_stop(); /* no exportfs -r past here */
 	/* The workers' file systems first (their mount points are in the
 	 * top, which the pool still serves), then the top. */
 	pthread_mutex_lock(&d.sb_lock);

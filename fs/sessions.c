@@ -52,6 +52,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "exports.h"
 #include "mounts.h"
 #include "pifsd.h"
 #include "util.h"
@@ -399,7 +400,7 @@ int pifsd_sb_sync(struct pifsd *d)
 	struct pifs_view **vs = NULL;
 	size_t nv = 0, nold = 0;
 	struct pifs_mounts mi = {0};
-	int r = 0, top_live, have_mi;
+	int r = 0, top_live, have_mi, changed = 0;
 
 	pthread_mutex_lock(&d->sync_lock);
 	pifs_fs_refresh(fs);
@@ -466,7 +467,13 @@ int pifsd_sb_sync(struct pifsd *d)
 		}
 		if ((e = mount_worker(d, vs[i])) < 0 && r == 0)
 			r = e;
+		changed = 1;
 	}
+	/* The NFS exports (pifs exports --install) once the workers' file
+	 * systems are mounted: a new worker's export (mountpoint) is
+	 * refused until then (overlay/exports.c). */
+	if (top_live && (changed || nold))
+		pifs_exports_kick();
 out:
 	pthread_mutex_unlock(&d->sync_lock);
 	pifs_mounts_release(&mi);

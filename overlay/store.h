@@ -9,7 +9,9 @@
  *                              the default (off, 5), so a store that never
  *                              had enrolment on stays readable by an older
  *                              pifs; "hostsdir <dir>" once `pifs
- *                              dnsmasq-conf --hosts-dir` set it
+ *                              dnsmasq-conf --hosts-dir` set it;
+ *                              "exports <file> <nfsroot>" once `pifs
+ *                              exports --install` set it (exports.h)
  *   STORE/workers              the registry (registry.h)
  *   STORE/goldens/<id>/tree/   the golden tree, immutable flag set where the
  *                              file system supports it
@@ -50,6 +52,8 @@ struct pifs_store_conf {
 	int enroll;         /* pifs enroll on: pifsd registers unknown boards */
 	unsigned enroll_max;/* at most this many enrolled, not accepted */
 	char hostsdir[256]; /* dnsmasq's dhcp-hostsdir pifs keeps, or "" */
+	char exports[256];  /* the exports file pifs keeps, or "" */
+	char exports_root[256]; /* its DIR/<worker> (pifs exports --nfsroot) */
 };
 
 #define PIFS_ENROLL_MAX_DEFAULT 5

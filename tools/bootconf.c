@@ -7,7 +7,9 @@
  * ROM insists on, TFTP from the tftpboot view, and one NFS export per
  * worker.  It reads pifs.conf and the registry through overlay/ and writes
  * nothing (but with --hosts-dir: that setting, and the reservations file
- * in that directory, which pifs keeps current from then on); the text is
+ * in that directory, which pifs keeps current from then on; and with
+ * exports --install FILE: that setting and FILE, overlay/exports.c); the
+ * text is
  * built in memory and printed only when complete, so
  * an error never leaves half a configuration on stdout.  Every value that
  * reaches the output is validated first: a name with a newline, comma or
@@ -27,13 +29,13 @@
 #include <unistd.h>
 
 #include "bootconf.h"
+#include "exports.h"
 #include "safeio.h"
 #include "util.h"
 #include "registry.h"
 #include "store.h"
 
 #define EXIT_USAGE 2
-#define FSID_BASE 1000 /* fsid of a worker's export: FSID_BASE + view id */
 
 static const char usage_dnsmasq[] =
     "usage: pifs [--store DIR] dnsmasq-conf [--proxy|--no-dhcp] "
@@ -70,11 +72,22 @@ static const char usage_dnsmasq[] =
 
 static const char usage_exports[] =
     "usage: pifs [--store DIR] exports [--nfsroot DIR]\n"
+    "       pifs [--store DIR] exports --install FILE [--nfsroot DIR]\n"
+    "       pifs [--store DIR] exports --uninstall\n"
     "\n"
     "Print /etc/exports lines for the kernel NFS server: each worker's root\n"
     "DIR/<worker> (default /nfsroot, a bind mount of MOUNTPOINT/nfsroot)\n"
     "exported read-write to that worker's address only, with a fixed fsid,\n"
-    "and the same exports as a commented NFS-Ganesha configuration.\n";
+    "and the same exports as a commented NFS-Ganesha configuration.\n"
+    "  --install FILE  keep them applied with no manual step: write them to\n"
+    "                FILE (e.g. /etc/exports.d/pifs.exports) and run\n"
+    "                exportfs -r, and again after every registry change\n"
+    "                (worker add, remove, accept, enrolment, pifsd's mount\n"
+    "                of a worker).  The store remembers FILE and DIR; pifs\n"
+    "                exports then prints FILE's bytes.  A FILE pifs did not\n"
+    "                write is not replaced.  When exportfs is missing or\n"
+    "                fails, that is one warning and the change stands.\n"
+    "  --uninstall   forget FILE, remove it and run exportfs -r.\n";
 
 struct ctx {
 	FILE *err;
@@ -301,7 +314,7 @@ static void print_dnsmasq(FILE *o, const char *store_path,
 }
 
 /* STORE/dhcp-event, dnsmasq's dhcp-script: this pifs, on this store,
- * `dhcp-event` (cmd-worker.c).  Absolute paths, quoted for sh; a path
+ * `dhcp-event` (cmd-dhcp.c).  Absolute paths, quoted for sh; a path
  * that sh or dnsmasq's configuration could not take as it is, refused. */
 static int write_script(struct ctx *c, struct pifs_store *st)
 {
@@ -479,97 +492,115 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 
 /* ---- exports ---- */
 
-static void print_exports(FILE *o, const char *store_path,
-			  const struct pifs_registry *reg, const char *nfsroot)
+/* --install FILE: write FILE, then remember it (so a FILE that cannot be
+ * written changes nothing), under the store's lock; then exportfs -r. */
+static int install(struct ctx *c, FILE *o, struct pifs_store *st,
+		   const char *store, const char *file, const char *root)
 {
-	size_t i;
+	struct pifs_store_conf conf;
+	struct pifs_registry reg;
+	char err[PATH_MAX + 256], *text = NULL, old[sizeof(conf.exports)];
+	int r;
 
-	fprintf(o,
-		"# /etc/exports for the pifs store '%s', printed by 'pifs "
-		"exports'.\n"
-		"#\n"
-		"# One export per worker, open to that worker's address only: "
-		"a worker is root\n"
-		"# on its own root file system (no_root_squash) and must not "
-		"reach another's.\n"
-		"# fsid: the mount is FUSE, which has no stable device number, "
-		"so each export\n"
-		"# gets a fixed one, %d + the worker's view id (ids are never "
-		"reused), and NFS\n"
-		"# file handles stay valid across restarts; keep other exports "
-		"clear of %d-%d.\n"
-		"# sync: a write is in the worker's delta before the reply.  "
-		"no_subtree_check:\n"
-		"# handles stay valid when a file is renamed (each export is "
-		"the worker's own\n"
-		"# file system, so a handle cannot name anything else).  "
-		"mountpoint: refused\n"
-		"# while that file system is not mounted, never the empty "
-		"directory under it.\n"
-		"# The worker mounts with vers=3,tcp (its generated "
-		"cmdline.txt).\n"
-		"# Apply with: exportfs -ra (again after pifs worker add)\n",
-		store_path, FSID_BASE, FSID_BASE + 1,
-		FSID_BASE + PIFS_VIEW_ID_MAX);
-	for (i = 0; i < reg->count; i++) {
-		const struct pifs_worker *w = &reg->workers[i];
-
-		fprintf(o, "# %s: serial %s\n", w->name, serial_of(w));
-		if (!w->ip[0]) {
-			fprintf(o,
-				"# not exported: no address registered "
-				"(pifs worker add %s --ip ...)\n",
-				w->name);
-			continue;
-		}
-		fprintf(o,
-			"%s/%s %s(rw,sync,no_subtree_check,no_root_squash,"
-			"fsid=%u,mountpoint)\n",
-			nfsroot, w->name, w->ip, FSID_BASE + w->id);
+	pifs_registry_init(&reg);
+	if ((r = pifs_store_lock(st, 10000)) < 0)
+		return fail(c, 1, "cannot lock store '%s': %s", st->path,
+			    r == -EAGAIN ? "another pifs holds its lock"
+					 : strerror(-r));
+	if ((r = pifs_store_conf_reload(st)) < 0) {
+		fail(c, 1, "cannot read '%s/pifs.conf': %s", st->path,
+		     strerror(-r));
+		goto out;
 	}
-	if (reg->count == 0)
-		fputs("# (no workers registered: pifs worker add)\n", o);
-
-	fputs("#\n"
-	      "# Without a kernel NFS server: the same exports for "
-	      "NFS-Ganesha (FSAL VFS,\n"
-	      "# rpcbind running for NFSv3), to copy into ganesha.conf "
-	      "uncommented.\n"
-	      "# Attr_Expiration_Time = 0: pifs changes views under the "
-	      "server (reset, the\n"
-	      "# master's writes); Ganesha must not answer from a stale "
-	      "cache.\n"
-	      "# Ganesha's file handles carry the file system's device "
-	      "number (FUSE has no\n"
-	      "# other id), which a restart of pifs may change: workers "
-	      "then remount (reboot\n"
-	      "# them).  fsid_type = Major64 would drop it, but gives every "
-	      "FUSE file system\n"
-	      "# the same id, and Ganesha refuses a second export of one.  "
-	      "The kernel NFS\n"
-	      "# server (above) keeps handles across a restart.  Start "
-	      "Ganesha after pifs has\n"
-	      "# mounted, stop it before pifs is unmounted.\n"
-	      "# NFS_CORE_PARAM { Mount_Path_Pseudo = true; }\n",
-	      o);
-	for (i = 0; i < reg->count; i++) {
-		const struct pifs_worker *w = &reg->workers[i];
-
-		if (!w->ip[0])
-			continue;
-		fprintf(o,
-			"# EXPORT {\n"
-			"#     Export_Id = %u; Path = %s/%s; Pseudo = %s/%s;\n"
-			"#     Access_Type = None; Squash = No_Root_Squash; "
-			"Protocols = 3, 4;\n"
-			"#     SecType = sys; Filesystem_id = %u.1;\n"
-			"#     Attr_Expiration_Time = 0;\n"
-			"#     CLIENT { Clients = %s; Access_Type = RW; }\n"
-			"#     FSAL { Name = VFS; }\n"
-			"# }\n",
-			FSID_BASE + w->id, nfsroot, w->name, nfsroot, w->name,
-			FSID_BASE + w->id, w->ip);
+	if (pifs_registry_load(&reg, st->fd, err, sizeof(err)) < 0) {
+		fail(c, 1, "store '%s': %s", st->path, err);
+		goto out;
 	}
+	if (!(text = pifs_exports_text(store, &reg, root, file))) {
+		fail(c, 1, "out of memory");
+		goto out;
+	}
+	r = pifs_exports_write(file, store, text);
+	if (r == -EEXIST) {
+		fail(c, 1, "'%s' exists and was not written by pifs for this "
+		     "store: not replaced", file);
+		goto out;
+	}
+	if (r < 0) {
+		fail(c, 1, "cannot write '%s': %s", file, strerror(-r));
+		goto out;
+	}
+	conf = st->conf;
+	snprintf(conf.exports, sizeof(conf.exports), "%s", file);
+	snprintf(conf.exports_root, sizeof(conf.exports_root), "%s", root);
+	memcpy(old, st->conf.exports, sizeof(old));
+	if ((r = pifs_store_conf_save(st, &conf)) < 0) {
+		fail(c, 1, "cannot write '%s/pifs.conf': %s", st->path,
+		     strerror(-r));
+		goto out;
+	}
+	/* installed elsewhere before: that file goes (if still ours) */
+	if (old[0] && strcmp(old, file) &&
+	    (r = pifs_exports_remove(old, store)) < 0)
+		fprintf(c->err, "pifs: warning: '%s', where the exports were "
+			"installed before, %s\n", old, r == -EEXIST ?
+			"was not written by pifs: left as it is" :
+			"cannot be removed");
+	fprintf(o, "exports of '%s' installed in %s: pifs rewrites it and "
+		"runs exportfs -r after every registry change\n", store, file);
+	if (pifs_exports_reload(err, sizeof(err)) < 0)
+		fprintf(c->err, "pifs: warning: %s; the exports apply at the "
+			"next change or 'exportfs -r'\n", err);
+out:
+	free(text);
+	pifs_registry_release(&reg);
+	pifs_store_unlock(st);
+	return c->status;
+}
+
+/* --uninstall: forget FILE, remove it (if pifs wrote it), exportfs -r. */
+static int uninstall(struct ctx *c, FILE *o, struct pifs_store *st,
+		     const char *store)
+{
+	struct pifs_store_conf conf;
+	char err[256], file[sizeof(conf.exports)];
+	int r;
+
+	if ((r = pifs_store_lock(st, 10000)) < 0)
+		return fail(c, 1, "cannot lock store '%s': %s", st->path,
+			    r == -EAGAIN ? "another pifs holds its lock"
+					 : strerror(-r));
+	if ((r = pifs_store_conf_reload(st)) < 0) {
+		fail(c, 1, "cannot read '%s/pifs.conf': %s", st->path,
+		     strerror(-r));
+		goto out;
+	}
+	if (!st->conf.exports[0]) {
+		fprintf(o, "exports of '%s' are not installed\n", store);
+		goto out;
+	}
+	conf = st->conf;
+	memcpy(file, conf.exports, sizeof(file));
+	conf.exports[0] = conf.exports_root[0] = '\0';
+	if ((r = pifs_store_conf_save(st, &conf)) < 0) {
+		fail(c, 1, "cannot write '%s/pifs.conf': %s", st->path,
+		     strerror(-r));
+		goto out;
+	}
+	r = pifs_exports_remove(file, store);
+	if (r == -EEXIST)
+		fprintf(c->err, "pifs: warning: '%s' was not written by pifs "
+			"for this store: left as it is\n", file);
+	else if (r < 0)
+		fprintf(c->err, "pifs: warning: cannot remove '%s': %s\n",
+			file, strerror(-r));
+	fprintf(o, "exports of '%s' uninstalled: %s removed, pifs no longer "
+		"runs exportfs\n", store, file);
+	if (pifs_exports_reload(err, sizeof(err)) < 0)
+		fprintf(c->err, "pifs: warning: %s\n", err);
+out:
+	pifs_store_unlock(st);
+	return c->status;
 }
 
 static int cmd_exports(struct ctx *c, FILE *o, const char *store_path,
@@ -577,20 +608,27 @@ static int cmd_exports(struct ctx *c, FILE *o, const char *store_path,
 {
 	static const struct option opts[] = {
 	    {"nfsroot", required_argument, NULL, 'r'},
+	    {"install", required_argument, NULL, 'I'},
+	    {"uninstall", no_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *nfsroot = "/nfsroot";
+	const char *nfsroot = NULL, *file = NULL, *base;
 	struct pifs_registry reg;
 	struct pifs_store st;
-	char root[PATH_MAX];
-	size_t len;
-	int ch;
+	char store[PATH_MAX], *text;
+	int ch, uninst = 0;
 
 	while ((ch = getopt_long(argc, argv, ":r:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
 			nfsroot = optarg;
+			break;
+		case 'I':
+			file = optarg;
+			break;
+		case 'U':
+			uninst = 1;
 			break;
 		case 'h':
 			fputs(usage_exports, o);
@@ -607,21 +645,56 @@ static int cmd_exports(struct ctx *c, FILE *o, const char *store_path,
 	if (optind < argc)
 		return fail(c, EXIT_USAGE, "unexpected argument '%s'",
 			    argv[optind]);
-	if (check_path(c, "--nfsroot", nfsroot))
+	if (nfsroot && check_path(c, "--nfsroot", nfsroot))
 		return c->status;
-	/* "/nfsroot/" and "/nfsroot" name the same directory */
-	len = strlen(nfsroot);
-	while (len > 1 && nfsroot[len - 1] == '/')
-		len--;
-	if (len == 1)
-		len = 0; /* "/" -> "/<worker>" */
-	memcpy(root, nfsroot, len);
-	root[len] = '\0';
+	if (nfsroot && strlen(nfsroot) >= sizeof(st.conf.exports_root))
+		return fail(c, EXIT_USAGE, "--nfsroot '%s' is too long",
+			    nfsroot);
+	if (uninst && (file || nfsroot))
+		return fail(c, EXIT_USAGE, "--uninstall takes no other option");
+	if (file) {
+		if (check_path(c, "--install", file))
+			return c->status;
+		base = strrchr(file, '/') + 1;
+		if (strlen(file) >= sizeof(st.conf.exports) || !*base)
+			return fail(c, EXIT_USAGE, "--install needs a file name "
+				    "of at most %zu characters, got '%s'",
+				    sizeof(st.conf.exports) - 1, file);
+		/* exportfs reads only *.exports there: a silent no-op */
+		if (strstr(file, "/exports.d/") && (strlen(base) < 9 ||
+		    strcmp(base + strlen(base) - 8, ".exports")))
+			return fail(c, EXIT_USAGE, "--install '%s': exportfs "
+				    "reads only files named *.exports in "
+				    "exports.d/", file);
+	}
 	if (load(c, store_path, &st, &reg))
 		return c->status;
-	print_exports(o, store_path, &reg, root);
+	if (!realpath(st.path, store))
+		snprintf(store, sizeof(store), "%s", st.path);
+	if (file || uninst) {
+		pifs_registry_release(&reg);
+		if (file)
+			install(c, o, &st, store, file,
+				nfsroot ? nfsroot : PIFS_EXPORTS_NFSROOT);
+		else
+			uninstall(c, o, &st, store);
+		pifs_store_close(&st);
+		return c->status;
+	}
+	/* Installed: the bytes of the file pifs keeps (which names the
+	 * store by its absolute path); else the store as given. */
+	if (!nfsroot)
+		nfsroot = st.conf.exports[0] ? st.conf.exports_root
+					     : PIFS_EXPORTS_NFSROOT;
+	text = pifs_exports_text(st.conf.exports[0] ? store : store_path,
+				 &reg, nfsroot,
+				 st.conf.exports[0] ? st.conf.exports : NULL);
 	pifs_registry_release(&reg);
 	pifs_store_close(&st);
+	if (!text)
+		return fail(c, 1, "out of memory");
+	fputs(text, o);
+	free(text);
 	return 0;
 }
 

@@ -4,8 +4,9 @@
  * "pifs dnsmasq-conf" (DHCP + TFTP for the Pi boot ROM, one dhcp-host per
  * registered worker) and "pifs exports" (/etc/exports lines, each worker's
  * NFS root open only to that worker's address, plus an NFS-Ganesha
- * equivalent).  Both only read the store (pifs.conf and the registry) and
- * print; nothing is written.
+ * equivalent).  Both read the store (pifs.conf and the registry) and
+ * print; only dnsmasq-conf --hosts-dir and exports --install/--uninstall
+ * write: their setting, and the file pifs keeps from then on.
  */
 #ifndef PIFS_BOOTCONF_H
 #define PIFS_BOOTCONF_H

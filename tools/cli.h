@@ -118,6 +118,17 @@ int cmd_destroy(int argc, char **argv);
 
 int cmd_worker(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
+/* After a registry change: dnsmasq's reservations (dnsmasq-conf
+ * --hosts-dir), a warning on failure. */
+void hosts_update(struct pifs_store *st, const struct pifs_registry *reg);
+/* After a registry change: the NFS exports (exports --install), a
+ * warning on failure. */
+void exports_update(struct pifs_store *st, const struct pifs_registry *reg);
+/* A running pifsd re-reads what changed ("workers", "reload"). */
+void tell_pifsd(struct pifs_store *st, const char *what);
+
+/* cmd-dhcp.c */
+
 int cmd_dhcp_event(int argc, char **argv);
 
 /* cmd-golden.c */

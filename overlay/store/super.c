@@ -112,6 +112,21 @@ static int conf_parse(struct pifs_store_conf *conf, const char *text)
 			    strpbrk(val, " \t,#=\"'\\"))
 				goto out;
 			strcpy(conf->hostsdir, val);
+		} else if (!strcmp(line, "exports")) {
+			/* "FILE NFSROOT", both absolute (exports.h) */
+			char *root = strchr(val, ' ');
+
+			if (!root)
+				goto out;
+			*root++ = '\0';
+			if (val[0] != '/' || root[0] != '/' ||
+			    strlen(val) >= sizeof(conf->exports) ||
+			    strlen(root) >= sizeof(conf->exports_root) ||
+			    strpbrk(val, " \t,#=\"'\\") ||
+			    strpbrk(root, " \t,#=\"'\\"))
+				goto out;
+			strcpy(conf->exports, val);
+			strcpy(conf->exports_root, root);
 		} else {
 			goto out;
 		}
@@ -126,6 +141,8 @@ out:
 static char *conf_format(const struct pifs_store_conf *conf)
 {
 	char enroll[40] = "", hosts[sizeof(conf->hostsdir) + 16] = "";
+	char exports[sizeof(conf->exports) + sizeof(conf->exports_root) + 16] =
+	    "";
 
 	/* Written only when set: an older pifs refuses a key it does not
 	 * know, and should, once boards may register themselves. */
@@ -134,9 +151,13 @@ static char *conf_format(const struct pifs_store_conf *conf)
 			 conf->enroll ? "on" : "off", conf->enroll_max);
 	if (conf->hostsdir[0])
 		snprintf(hosts, sizeof(hosts), "hostsdir %s\n", conf->hostsdir);
+	if (conf->exports[0])
+		snprintf(exports, sizeof(exports), "exports %s %s\n",
+			 conf->exports, conf->exports_root);
 	return pifs_strdupf("format %u\ngolden %s\nmaster %s\nrange %s-%s\n"
-			    "%s%s", conf->format, conf->golden, conf->master,
-			    conf->range_lo, conf->range_hi, enroll, hosts);
+			    "%s%s%s", conf->format, conf->golden, conf->master,
+			    conf->range_lo, conf->range_hi, enroll, hosts,
+			    exports);
 }
 
 /* ---- create ---- */

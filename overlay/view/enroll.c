@@ -29,7 +29,9 @@
  *   it never takes a name whose delta exists.
  * pifsd's control thread sees the new registry through its inotify watch
  * and mounts the worker's own file system (fs/ctl.c, fs/sessions.c), as
- * after `pifs worker add`.
+ * after `pifs worker add`; with the exports installed (pifs exports
+ * --install) that mount then has pifsd's exports thread rewrite them and
+ * run exportfs -r (exports.c), never this lookup.
  *
  * The model a name implies: a MAC directory is a Pi 4 or Pi 5 with
  * TFTP_PREFIX=2 (a Pi 5 when its MAC is 2c:cf:67, the Pi 5's own prefix;

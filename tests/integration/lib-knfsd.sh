@@ -486,7 +486,8 @@ KNFSD_FSTAB='/var/lib/pifs       /srv/pifs   fuse.pifs  allow_other,default_perm
 # master, replacing the seed's hand steps"): the golden of mkgolden.sh
 # (or the tree KNFSD_GOLDEN names, read where it is),
 # `pifs init /var/lib/pifs --master 10.1.1.100`, the workers added in
-# the order given, `pifs exports > /etc/exports.d/pifs.exports`, the
+# the order given, `pifs exports > /etc/exports.d/pifs.exports` (with
+# KNFSD_INSTALL set: `pifs exports --install` of that file), the
 # fstab lines mounted (knfsd_pifs_up), the NFS server up, `exportfs -ra`.
 # `pifs` is found on the default path (mount.fuse3 needs that too);
 # /var/lib/pifs is a bind of $T/store, on the disk (user.* xattrs).
@@ -502,7 +503,13 @@ knfsd_master() {
 		pifs init /var/lib/pifs --golden "$golden" --master 10.1.1.100 &&
 			for w in "$@"; do pifs worker add "${w%%:*}" --serial "${w#*:}" || exit 1; done
 	) >"$T/init.log" 2>&1 || { cat "$T/init.log"; fail "pifs init, pifs worker add"; return 1; }
-	pifs exports >/etc/exports.d/pifs.exports || { fail "pifs exports"; return 1; }
+	if [ -n "${KNFSD_INSTALL:-}" ]; then
+		# the README's zero-touch way: pifs keeps the file from now on
+		pifs exports --install /etc/exports.d/pifs.exports >"$T/install.log" 2>&1 ||
+			{ cat "$T/install.log"; fail "pifs exports --install"; return 1; }
+	else
+		pifs exports >/etc/exports.d/pifs.exports || { fail "pifs exports"; return 1; }
+	fi
 	: >/etc/exports
 	while IFS= read -r l; do
 		grep -qxF -- "$l" "$PIFS_SRCDIR/README.md" || fail "README's fstab has no line '$l'"

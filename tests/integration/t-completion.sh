@@ -59,6 +59,11 @@ expect_eq "enroll on options" "--max" "$(comp pifs enroll on --m)"
 expect_eq "no value offered for --max" "" "$(comp pifs enroll on --max "")"
 expect_eq "worker accept options" "--mac --serial" "$(comp pifs worker accept w --m) $(comp pifs worker accept w --s)"
 expect_eq "dnsmasq-conf --hosts-dir" "--hosts-dir" "$(comp pifs dnsmasq-conf --ho)"
+# exports --install FILE / --uninstall (issue 21)
+expect_eq "exports options" "--install" "$(comp pifs exports --in)"
+expect_eq "exports --uninstall" "--uninstall" "$(comp pifs exports --un)"
+mkdir -p "$T/exd" && : >"$T/exd/pifs.exports"
+expect_eq "exports --install completes a file" "$T/exd/pifs.exports" "$(comp pifs exports --install "$T/exd/")"
 expect_eq "worker accept: no enrolled worker, no name" "" "$(comp pifs --store "$S" worker accept "")"
 mkdir -p "$T/store/deltas/worker-9" && sed -i '$a worker-9 9ffefdef - 10.1.1.9 9 pi4 serial enrolled' "$S/workers" &&
 	sed -i 's/^next-id .*/next-id 10/' "$S/workers" || fail "an enrolled line"

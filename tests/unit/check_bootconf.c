@@ -279,7 +279,9 @@ END_TEST
 	"# while that file system is not mounted, never the empty directory " \
 	"under it.\n"                                                         \
 	"# The worker mounts with vers=3,tcp (its generated cmdline.txt).\n"  \
-	"# Apply with: exportfs -ra (again after pifs worker add)\n"
+	"# Apply with: exportfs -ra (again after pifs worker add), or let "  \
+	"pifs keep\n# it applied: pifs exports --install "                   \
+	"/etc/exports.d/pifs.exports\n"
 
 #define GANESHA_HEAD                                                       \
 	"#\n"                                                              \

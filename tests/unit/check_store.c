@@ -935,6 +935,9 @@ START_TEST(test_conf_enroll)
 	    "enroll on", "enroll yes 5", "enroll on 0", "enroll on -1",
 	    "enroll on 05", "enroll on 1001", "enroll on 5x", "enroll on 5 6",
 	    "hostsdir relative", "hostsdir /a b", "hostsdir /a,b",
+	    "exports /e.exports", "exports e.exports /nfsroot",
+	    "exports /e.exports nfsroot", "exports /e.exports /n /m",
+	    "exports /e,x /nfsroot",
 	};
 
 	make_golden(golden, 1);
@@ -954,19 +957,26 @@ START_TEST(test_conf_enroll)
 	conf.enroll = 1;
 	conf.enroll_max = 12;
 	snprintf(conf.hostsdir, sizeof(conf.hostsdir), "%s", hosts);
+	snprintf(conf.exports, sizeof(conf.exports), "/etc/x/pifs.exports");
+	snprintf(conf.exports_root, sizeof(conf.exports_root), "/nfsroot");
 	ck_assert_int_eq(pifs_store_conf_save(&st, &conf), 0);
+	memset(&conf, 0, sizeof(conf));
 	ck_assert_int_eq(pifs_store_conf_read(&st, &conf), 0);
 	ck_assert_int_eq(conf.enroll, 1);
 	ck_assert_uint_eq(conf.enroll_max, 12);
 	ck_assert_str_eq(conf.hostsdir, hosts);
+	ck_assert_str_eq(conf.exports, "/etc/x/pifs.exports");
+	ck_assert_str_eq(conf.exports_root, "/nfsroot");
 	/* off with the default cap: the line goes away again */
 	conf.enroll = 0;
 	conf.enroll_max = PIFS_ENROLL_MAX_DEFAULT;
 	conf.hostsdir[0] = '\0';
+	conf.exports[0] = '\0';
 	ck_assert_int_eq(pifs_store_conf_save(&st, &conf), 0);
 	ck_assert_int_eq(pifs_read_file(st.fd, "pifs.conf", 4096, &text, NULL),
 			 0);
 	ck_assert_ptr_null(strstr(text, "enroll"));
+	ck_assert_ptr_null(strstr(text, "exports"));
 	free(text);
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
