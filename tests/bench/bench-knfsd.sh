@@ -100,6 +100,23 @@ for p in plain pifs; do
 		awk '$3 > $2 { printf "%s%s %d", s, $1, $3 - $2; s = ", " }')"
 done
 
+# The FUSE READ requests pifsd answers during one cold NFS read of the
+# view, by size (strace of pifsd: the reply's splice from the file, or
+# the pread of a reply bigger than a pipe): how nfsd's reads reach FUSE.
+if command -v strace >/dev/null; then
+	cold
+	strace -f -e trace=splice,pread64 -o "$T/strace.pifsd" -p "$PIFSD_PID" 2>"$T/strace.err" &
+	spid=$!
+	for _ in $(seq 1 50); do grep -q attached "$T/strace.err" 2>/dev/null && break; sleep 0.1; done
+	sleep 1
+	"$BENCHIO" readlist "$T/list.pifs" 1048576 >/dev/null
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	echo "note: FUSE READs pifsd answered in one cold NFS read of the view, count x size: $(
+		awk '/ splice\([0-9]+, \[/ || / pread64\(/ { s = $0; sub(/.*\) = /, "", s); n[s + 0]++ }
+			END { for (k in n) printf "%d x %d\n", n[k], k }' "$T/strace.pifsd" | sort -rn | head -8 | paste -sd ' ')"
+fi
+
 # The same cold read on the master, no NFS: the pifs view (FUSE) against
 # the plain directory (ext4), so that what FUSE costs can be told apart
 # from what NFS over FUSE costs.
@@ -122,6 +139,8 @@ if [ "$PROFILE" = 1 ]; then
 		echo "--- profile of one cold NFS read, $p: samples (1 ms each) by process, then pifsd's and nfsd's top symbols"
 		perf report -q -n -i "$T/perf.$p" --sort comm --percent-limit 1 2>&1 | head -12
 		perf report -q -n -i "$T/perf.$p" --comms pifsd,nfsd --sort comm,dso,sym --percent-limit 0.7 2>&1 | head -30
+		echo "--- $p: pifsd's own samples by symbol (percent of pifsd's)"
+		perf report -q -n -i "$T/perf.$p" --comms pifsd --percentage relative --sort sym --percent-limit 1 2>&1 | head -30
 	done
 fi
 finish
