@@ -86,18 +86,33 @@ for r in $(seq 1 "$RUNS"); do
 	done
 done
 
+# Each repetition's own ratio (pifs / plain, the two read back to back):
+# on a shared machine the load moves both peers' times by 2x between
+# repetitions, less so a ratio taken within one.
+for m in cold warm; do
+	echo "note: run ratios pifs/plain, $m, repetition by repetition: $(awk -F'\t' -v c="nfs-knfsd-$m" '
+		$1 == c { t[$3, $2] = $4; if ($3 > n) n = $3 }
+		END { for (r = 1; r <= n; r++) if (t[r, "plain"] > 0) printf "%s%.2f", (r > 1 ? " " : ""), t[r, "pifs"] / t[r, "plain"] }' "$TSV")"
+done
+
 # Where the time goes: the NFSv3 calls of one cold read of each peer, as
 # the worker's client counts them (its network namespace's
 # /proc/net/rpc/nfs): the same on both when pifs adds no round trip.
 V3OPS="null getattr setattr lookup access readlink read write create mkdir symlink mknod remove rmdir rename link readdir readdirplus fsstat fsinfo pathconf commit"
 v3calls() { nsenter --net=/run/netns/w001 awk '$1 == "proc3" { for (i = 3; i <= NF; i++) print $i }' /proc/net/rpc/nfs; }
+# With them, the guest's context switches (/proc/stat ctxt): under TCG
+# each switch to another process's address space flushes QEMU's software
+# TLB, which every process then pays for.
+ctxt() { awk '$1 == "ctxt" { print $2 }' /proc/stat; }
 for p in plain pifs; do
 	cold
 	v3calls >"$T/c0"
+	x0=$(ctxt)
 	"$BENCHIO" readlist "$T/list.$p" 1048576 >/dev/null
+	x1=$(ctxt)
 	v3calls >"$T/c1"
 	echo "note: NFSv3 calls of one cold read, $p: $(paste <(tr ' ' '\n' <<<"$V3OPS") "$T/c0" "$T/c1" |
-		awk '$3 > $2 { printf "%s%s %d", s, $1, $3 - $2; s = ", " }')"
+		awk '$3 > $2 { printf "%s%s %d", s, $1, $3 - $2; s = ", " }'); context switches $((x1 - x0))"
 done
 
 # The FUSE READ requests pifsd answers during one cold NFS read of the
