@@ -86,19 +86,51 @@ for r in $(seq 1 "$RUNS"); do
 	done
 done
 
+# Each repetition's own ratio (pifs / plain, the two read back to back):
+# on a shared machine the load moves both peers' times by 2x between
+# repetitions, less so a ratio taken within one.
+for m in cold warm; do
+	echo "note: run ratios pifs/plain, $m, repetition by repetition: $(awk -F'\t' -v c="nfs-knfsd-$m" '
+		$1 == c { t[$3, $2] = $4; if ($3 > n) n = $3 }
+		END { for (r = 1; r <= n; r++) if (t[r, "plain"] > 0) printf "%s%.2f", (r > 1 ? " " : ""), t[r, "pifs"] / t[r, "plain"] }' "$TSV")"
+done
+
 # Where the time goes: the NFSv3 calls of one cold read of each peer, as
 # the worker's client counts them (its network namespace's
 # /proc/net/rpc/nfs): the same on both when pifs adds no round trip.
 V3OPS="null getattr setattr lookup access readlink read write create mkdir symlink mknod remove rmdir rename link readdir readdirplus fsstat fsinfo pathconf commit"
 v3calls() { nsenter --net=/run/netns/w001 awk '$1 == "proc3" { for (i = 3; i <= NF; i++) print $i }' /proc/net/rpc/nfs; }
+# With them, the guest's context switches (/proc/stat ctxt): under TCG
+# each switch to another process's address space flushes QEMU's software
+# TLB, which every process then pays for.
+ctxt() { awk '$1 == "ctxt" { print $2 }' /proc/stat; }
 for p in plain pifs; do
 	cold
 	v3calls >"$T/c0"
+	x0=$(ctxt)
 	"$BENCHIO" readlist "$T/list.$p" 1048576 >/dev/null
+	x1=$(ctxt)
 	v3calls >"$T/c1"
 	echo "note: NFSv3 calls of one cold read, $p: $(paste <(tr ' ' '\n' <<<"$V3OPS") "$T/c0" "$T/c1" |
-		awk '$3 > $2 { printf "%s%s %d", s, $1, $3 - $2; s = ", " }')"
+		awk '$3 > $2 { printf "%s%s %d", s, $1, $3 - $2; s = ", " }'); context switches $((x1 - x0))"
 done
+
+# The FUSE READ requests pifsd answers during one cold NFS read of the
+# view, by size (strace of pifsd: the reply's splice from the file, or
+# the pread of a reply bigger than a pipe): how nfsd's reads reach FUSE.
+if command -v strace >/dev/null; then
+	cold
+	strace -f -e trace=splice,pread64 -o "$T/strace.pifsd" -p "$PIFSD_PID" 2>"$T/strace.err" &
+	spid=$!
+	for _ in $(seq 1 50); do grep -q attached "$T/strace.err" 2>/dev/null && break; sleep 0.1; done
+	sleep 1
+	"$BENCHIO" readlist "$T/list.pifs" 1048576 >/dev/null
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	echo "note: FUSE READs pifsd answered in one cold NFS read of the view, count x size: $(
+		awk '/ splice\([0-9]+, \[/ || / pread64\(/ { s = $0; sub(/.*\) = /, "", s); n[s + 0]++ }
+			END { for (k in n) printf "%d x %d\n", n[k], k }' "$T/strace.pifsd" | sort -rn | head -8 | paste -sd ' ')"
+fi
 
 # The same cold read on the master, no NFS: the pifs view (FUSE) against
 # the plain directory (ext4), so that what FUSE costs can be told apart
@@ -122,6 +154,8 @@ if [ "$PROFILE" = 1 ]; then
 		echo "--- profile of one cold NFS read, $p: samples (1 ms each) by process, then pifsd's and nfsd's top symbols"
 		perf report -q -n -i "$T/perf.$p" --sort comm --percent-limit 1 2>&1 | head -12
 		perf report -q -n -i "$T/perf.$p" --comms pifsd,nfsd --sort comm,dso,sym --percent-limit 0.7 2>&1 | head -30
+		echo "--- $p: pifsd's own samples by symbol (percent of pifsd's)"
+		perf report -q -n -i "$T/perf.$p" --comms pifsd --percentage relative --sort sym --percent-limit 1 2>&1 | head -30
 	done
 fi
 finish

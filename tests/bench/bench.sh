@@ -499,7 +499,7 @@ if want knfsd; then
 	BENCH_TREE=$TREE BENCH_BOOTSET=$T/bootset.rel BENCH_RUNS=$SLOW_REPS BENCH_DROP=$DROP BENCH_TSV=$T/knfsd.tsv \
 		bash "$here/bench-knfsd.sh" >"$T/knfsd.out" 2>&1
 	rc=$?
-	grep '^note: \(run\|NFSv3\|local\)' "$T/knfsd.out"
+	grep '^note: \(run\|NFSv3\|local\|FUSE\)' "$T/knfsd.out"
 	[ $rc = 0 ] || { tail -40 "$T/knfsd.out"; warn "bench-knfsd.sh failed (exit $rc)"; }
 	[ -f "$T/knfsd.tsv" ] && while IFS=$'\t' read -r c p r v; do
 		record "$c" "$p" "$r" "$v"
