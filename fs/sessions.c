@@ -404,16 +404,8 @@ int pifsd_sb_sync(struct pifsd *d)
 
 	pthread_mutex_lock(&d->sync_lock);
 	pifs_fs_refresh(fs);
-	pthread_mutex_lock(&fs->views_lock);
-	vs = calloc(fs->nviews + 1, sizeof(*vs));
-	for (size_t i = 0; vs && i < fs->nviews; i++)
-		if (!fs->views[i]->gone)
-			vs[nv++] = fs->views[i];
-	pthread_mutex_unlock(&fs->views_lock);
-	if (!vs) {
-		r = -ENOMEM;
+	if ((r = pifs_fs_live_views(fs, &vs, &nv)) < 0)
 		goto out;
-	}
 	/* A worker's file system unmounted a moment ago (`pifs umount`
 	 * that met a busy mount after unmounting siblings, then asks for
 	 * them back) may not have reached its pool thread yet: the kernel's

@@ -296,6 +296,12 @@ int pifs_fs_syncfs(struct pifs_fs *fs);
 /* Re-read the registry if it changed: new workers get a view, removed
  * ones are marked gone. */
 void pifs_fs_refresh(struct pifs_fs *fs);
+/* The views of the registered workers (none gone), for pifsd to mount
+ * each: a malloc'd array of *n pointers, which stay valid (a view is
+ * only marked gone, never freed, before pifs_fs_close).  0 or
+ * -ENOMEM. */
+int pifs_fs_live_views(struct pifs_fs *fs, struct pifs_view ***out,
+		       size_t *n);
 
 /* Re-read the registry and pifs.conf (the master address changed). */
 int pifs_fs_reload(struct pifs_fs *fs);

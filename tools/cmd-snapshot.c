@@ -680,7 +680,7 @@ static int show_generated(struct pifs_store *st, const struct pifs_meta *m,
 	enum pifs_gen kind;
 	char dir[64], tdir[32], *golden = NULL;
 	size_t glen = 0;
-	int ret;
+	int ret, gfd;
 
 	if (!slash || (size_t)(slash - path) >= sizeof(dir))
 		return -ENOENT;
@@ -702,8 +702,18 @@ static int show_generated(struct pifs_store *st, const struct pifs_meta *m,
 	id.master = st->conf.master;
 	pifs_worker_tftp_dir(w, tdir);
 	id.tftp_dir = tdir;
-	if (pifs_read_file(st->golden_fd, path, 1 << 20, &golden, &glen) < 0)
+	/* The golden the snapshot was on (META), which the view then read
+	 * the file's arguments from; the default if it names none. */
+	gfd = st->golden_fd;
+	if (m->golden[0] && strcmp(m->golden, st->conf.golden) &&
+	    (gfd = pifs_store_golden_open(st, m->golden)) < 0) {
+		pifs_registry_release(&reg);
+		return gfd;
+	}
+	if (pifs_read_file(gfd, path, 1 << 20, &golden, &glen) < 0)
 		golden = NULL;
+	if (gfd != st->golden_fd)
+		close(gfd);
 	ret = pifs_gen_content(kind, &id, golden, glen, out, len);
 	free(golden);
 	pifs_registry_release(&reg);

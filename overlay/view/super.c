@@ -181,6 +181,23 @@ static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
 	return 0;
 }
 
+int pifs_fs_live_views(struct pifs_fs *fs, struct pifs_view ***out,
+		       size_t *n)
+{
+	struct pifs_view **vs;
+	size_t nv = 0;
+
+	pthread_mutex_lock(&fs->views_lock);
+	vs = calloc(fs->nviews + 1, sizeof(*vs));
+	for (size_t i = 0; vs && i < fs->nviews; i++)
+		if (!fs->views[i]->gone)
+			vs[nv++] = fs->views[i];
+	pthread_mutex_unlock(&fs->views_lock);
+	*out = vs;
+	*n = nv;
+	return vs ? 0 : -ENOMEM;
+}
+
 void pifs_fs_refresh(struct pifs_fs *fs)
 {
 	struct pifs_registry reg;

@@ -28,6 +28,7 @@ echo "b:x:1001:1001::/home/b:/bin/sh" >> "$GB/etc/passwd"
 echo "log of B" > "$GB/var/log/new.log"
 rm "$GB/etc/apt/sources.list"
 chmod 750 "$GB/srv"
+echo "console=serial0,115200 console=tty1 release=b root=/dev/mmcblk0p2 rootwait" >"$GB/boot/firmware/cmdline.txt"
 A=$(P golden default)
 B=$(P golden import "$GB" 2>"$T/import.err") || fail "golden import of a tree: $(cat "$T/import.err")"
 [ "${#B}" = 16 ] && [ "$B" != "$A" ] && ok "golden import into a store with a golden prints the new id ($B)" || fail "golden import: '$B'"
@@ -84,6 +85,10 @@ expect_eq "B's change the worker did not touch shows" "$(cat "$GB/etc/passwd")" 
 expect_eq "an untouched parent takes B's mode" "750" "$(stat -c %a "$V3/srv")"
 expect_eq "the worker's own files" "w x hello" "$(cat "$V3/srv/wfile" "$V3/mydir/f" "$V3/home/pi/notes" | paste -sd ' ')"
 cmp -s "$V3/boot/firmware/start.elf" "$GB/boot/firmware/start.elf" && ok "boot files from B" || fail "boot files"
+grep -q ' release=b ' "$V3/boot/firmware/cmdline.txt" && ok "the generated cmdline.txt keeps B's arguments" ||
+	fail "cmdline.txt on B: $(cat "$V3/boot/firmware/cmdline.txt")"
+expect_eq "show of the generated cmdline.txt: what the view on B shows" \
+	"$(cat "$V3/boot/firmware/cmdline.txt")" "$(P show worker-3 HEAD:boot/firmware/cmdline.txt)"
 expect_eq "worker-1 is still on A" "$(cat "$GA/etc/passwd")" "$(cat "$V1/etc/passwd")"
 cmp -s "$M/tftpboot/8b07bcc6/start.elf" "$GB/boot/firmware/start.elf" && ok "tftpboot/ of worker-3 serves B" || fail "tftpboot of worker-3"
 
