@@ -136,42 +136,60 @@ int pifs_reopen(int opath_fd, int flags)
 	return fd;
 }
 
-int pifs_write_all(int fd, const void *buf, size_t len)
+/* write(2) (off < 0) or pwrite(2) at off all of buf. */
+static int write_loop(int fd, const char *p, size_t len, off_t off)
 {
-	const char *p = buf;
 	ssize_t n;
 
 	while (len) {
-		n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
 			return -errno;
-		}
 		if (n == 0)
 			return -EIO;
 		p += n;
+		if (off >= 0)
+			off += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
+int pifs_write_all(int fd, const void *buf, size_t len)
+{
+	return write_loop(fd, buf, len, -1);
+}
+
 int pifs_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-	const char *p = buf;
+	return off < 0 ? -EINVAL : write_loop(fd, buf, len, off);
+}
+
+ssize_t pifs_pread_some(int fd, void *buf, size_t len, uint64_t off, int eof)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, len, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n ? n : eof;
+}
+
+int pifs_pread_all(int fd, void *buf, size_t len, uint64_t off, int eof)
+{
+	char *p = buf;
 	ssize_t n;
 
 	while (len) {
-		n = pwrite(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
+		n = pifs_pread_some(fd, p, len, off, eof);
+		if (n < 0)
+			return (int)n;
 		p += n;
-		off += n;
+		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
 	return 0;

@@ -193,13 +193,9 @@ static int feed_file(struct feed *f, int fd, uint64_t size, unsigned char *buf)
 			}
 		}
 		n = data_end - off < CHUNK ? (size_t)(data_end - off) : CHUNK;
-		r = pread(fd, buf, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
+		r = pifs_pread_some(fd, buf, n, off, -ESTALE);
 		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -ESTALE; /* shrunk under us */
+			return (int)r;
 		feed(f, buf, (size_t)r);
 		off += (uint64_t)r;
 		tell(f, off, size);
@@ -207,33 +203,55 @@ static int feed_file(struct feed *f, int fd, uint64_t size, unsigned char *buf)
 	return f->err;
 }
 
-/* Read the data extents of fd into f (a sparse file's blob, sparse.c);
- * progress counts file offsets. */
-static int feed_extents(struct feed *f, int fd, uint64_t size,
-			const struct pifs_extent *ext, size_t next,
-			unsigned char *buf)
+/* Read the data extents ext[0..next) of fd in chunks into buf, each
+ * handed to put(arg, buf, bytes, the file offset read up to) until it
+ * fails; -ESTALE if the file is shorter than the extents now. */
+static int extents_read(int fd, const struct pifs_extent *ext, size_t next,
+			unsigned char *buf,
+			int (*put)(void *arg, const unsigned char *p,
+				   size_t n, uint64_t end),
+			void *arg)
 {
 	uint64_t off, end;
 	ssize_t r;
 	size_t i, n;
+	int ret = 0;
 
-	for (i = 0; i < next && !f->err; i++) {
+	for (i = 0; i < next && ret == 0; i++) {
 		for (off = ext[i].off, end = off + ext[i].len;
-		     off < end && !f->err;) {
+		     off < end && ret == 0; off += (uint64_t)r) {
 			n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
-			r = pread(fd, buf, n, (off_t)off);
-			if (r < 0 && errno == EINTR)
-				continue;
+			r = pifs_pread_some(fd, buf, n, off, -ESTALE);
 			if (r < 0)
-				return -errno;
-			if (r == 0)
-				return -ESTALE;
-			feed(f, buf, (size_t)r);
-			off += (uint64_t)r;
-			tell(f, off, size);
+				return (int)r;
+			ret = put(arg, buf, (size_t)r, off + (uint64_t)r);
 		}
 	}
-	return f->err;
+	return ret;
+}
+
+struct feed_at {
+	struct feed *f;
+	uint64_t size;
+};
+
+static int feed_put(void *arg, const unsigned char *p, size_t n,
+		    uint64_t end)
+{
+	struct feed_at *a = arg;
+
+	feed(a->f, p, n);
+	tell(a->f, end, a->size);
+	return a->f->err;
+}
+
+static int stream_put(void *arg, const unsigned char *p, size_t n,
+		      uint64_t end)
+{
+	(void)end;
+	/* more than the stream was opened for: the file grew */
+	return git_odb_stream_write(arg, (const char *)p, n) < 0 ? -ESTALE
+								 : 0;
 }
 
 /* The git id of the data extents of fd (total bytes), read again and
@@ -243,9 +261,6 @@ static int extents_git_id(int fd, const struct pifs_extent *ext, size_t next,
 {
 	git_odb_stream *s = NULL;
 	git_odb *odb = NULL;
-	uint64_t off, end;
-	ssize_t r;
-	size_t i, n;
 	int ret;
 
 	ret = pifs_sparse_hasher(&odb);
@@ -255,23 +270,7 @@ static int extents_git_id(int fd, const struct pifs_extent *ext, size_t next,
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < next && ret == 0; i++) {
-		for (off = ext[i].off, end = off + ext[i].len;
-		     off < end && ret == 0;) {
-			n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
-			r = pread(fd, buf, n, (off_t)off);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				ret = r < 0 ? -errno : -ESTALE;
-				break;
-			}
-			if (git_odb_stream_write(s, (const char *)buf,
-						 (size_t)r) < 0)
-				ret = -ESTALE; /* more than total: it grew */
-			off += (uint64_t)r;
-		}
-	}
+	ret = extents_read(fd, ext, next, buf, stream_put, s);
 	if (ret == 0 && git_odb_stream_finalize_write(oid, s) < 0)
 		ret = -ESTALE;
 out:
@@ -400,8 +399,13 @@ static int bigblob(struct pifs_git *g, struct pifs_git *pg, int fd,
 			  pifs_pack_entry_header(hdr + 16, GIT_OBJECT_BLOB,
 						 total));
 	}
-	ret = ext ? feed_extents(f, fd, size, ext, next, buf)
-		  : feed_file(f, fd, size, buf);
+	if (ext) {
+		struct feed_at a = {f, size};
+
+		ret = extents_read(fd, ext, next, buf, feed_put, &a);
+	} else {
+		ret = feed_file(f, fd, size, buf);
+	}
 	if (ret == 0 && g) {
 		deflate_some(f, NULL, 0, Z_FINISH);
 		ret = f->err;
@@ -484,22 +488,10 @@ void pifs_bigblob_drop(struct pifs_git *g)
 
 /* ---- restoring a big blob, streamed from its pack ---- */
 
+/* A pack or index is damaged where it ends early. */
 static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
-	unsigned char *p = buf;
-	ssize_t r;
-
-	while (len) {
-		r = pread(fd, p, len, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		p += r;
-		off += (uint64_t)r;
-		len -= (size_t)r;
-	}
-	return 0;
+	return pifs_pread_all(fd, buf, len, off, -EIO);
 }
 
 /* The offset of oid in the pack of the v2 index ifd: 0, -ENOENT if the
@@ -897,12 +889,10 @@ static int stream_blob(struct pifs_git *g, const unsigned char oid[20],
 	ret = 0;
 	while (zr != Z_STREAM_END && ret == 0) {
 		if (!z.avail_in) {
-			ssize_t r = pread(pfd, in, 65536, (off_t)off);
+			ssize_t r = pifs_pread_some(pfd, in, 65536, off, -EIO);
 
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				ret = r < 0 ? -errno : -EIO;
+			if (r < 0) {
+				ret = (int)r;
 				break;
 			}
 			off += (uint64_t)r;
