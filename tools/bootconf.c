@@ -110,6 +110,17 @@ static int fail(struct ctx *c, int code, const char *fmt, ...)
 	return code;
 }
 
+/* The usage error getopt's answer ch (':' or an unknown option) stands
+ * for, argv[optind - 1] the option. */
+static int bad_option(struct ctx *c, int ch, char **argv)
+{
+	if (ch == ':')
+		return fail(c, EXIT_USAGE, "option '%s' needs an argument",
+			    argv[optind - 1]);
+	return fail(c, EXIT_USAGE, "unknown option '%s' (see --help)",
+		    argv[optind - 1]);
+}
+
 /* Nonzero if s holds a character that would end or split a configuration
  * value: control characters (newline!), space, quotes, ',' '#' '=' '\'. */
 static int unsafe_chars(const char *s)
@@ -440,13 +451,8 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 		case 'h':
 			fputs(usage_dnsmasq, o);
 			return -1;
-		case ':':
-			return fail(c, EXIT_USAGE, "option '%s' needs an argument",
-				    argv[optind - 1]);
 		default:
-			return fail(c, EXIT_USAGE,
-				    "unknown option '%s' (see --help)",
-				    argv[optind - 1]);
+			return bad_option(c, ch, argv);
 		}
 	}
 	if (optind < argc)
@@ -633,13 +639,8 @@ static int cmd_exports(struct ctx *c, FILE *o, const char *store_path,
 		case 'h':
 			fputs(usage_exports, o);
 			return -1;
-		case ':':
-			return fail(c, EXIT_USAGE, "option '%s' needs an argument",
-				    argv[optind - 1]);
 		default:
-			return fail(c, EXIT_USAGE,
-				    "unknown option '%s' (see --help)",
-				    argv[optind - 1]);
+			return bad_option(c, ch, argv);
 		}
 	}
 	if (optind < argc)
