@@ -323,71 +323,66 @@ out_close:
 	return ret;
 }
 
+enum xattr_call { X_GET, X_LIST, X_SET, X_REMOVE };
+
+/* One xattr call on dirfd/name through its /proc path: on dirfd itself
+ * (name NULL or "", an O_PATH fd too) the plain call, else the l- call,
+ * so that a symlink at name is not followed.  buf is the value (X_GET,
+ * X_SET) or the list (X_LIST); what the call returns, or -errno. */
+static ssize_t xattr_call(enum xattr_call op, int dirfd, const char *name,
+			  const char *attr, void *buf, size_t len, int flags)
+{
+	char path[PIFS_PROC_PATH_MAX];
+	int self = !name || !*name;
+	ssize_t n;
+
+	n = proc_path(dirfd, name, path, sizeof(path));
+	if (n < 0)
+		return n;
+	switch (op) {
+	case X_GET:
+		n = self ? getxattr(path, attr, buf, len)
+			 : lgetxattr(path, attr, buf, len);
+		break;
+	case X_LIST:
+		n = self ? listxattr(path, buf, len)
+			 : llistxattr(path, buf, len);
+		break;
+	case X_SET:
+		n = self ? setxattr(path, attr, buf, len, flags)
+			 : lsetxattr(path, attr, buf, len, flags);
+		break;
+	default:
+		n = self ? removexattr(path, attr) : lremovexattr(path, attr);
+		break;
+	}
+	return n < 0 ? -errno : n;
+}
+
 ssize_t pifs_lgetxattr(int dirfd, const char *name, const char *attr, void *buf,
 		       size_t len)
 {
-	char path[PIFS_PROC_PATH_MAX];
-	ssize_t n;
-	int ret;
-
-	ret = proc_path(dirfd, name, path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	if (!name || !*name)
-		n = getxattr(path, attr, buf, len);
-	else
-		n = lgetxattr(path, attr, buf, len);
-	return n < 0 ? -errno : n;
+	return xattr_call(X_GET, dirfd, name, attr, buf, len, 0);
 }
 
 ssize_t pifs_llistxattr(int dirfd, const char *name, char *buf, size_t len)
 {
-	char path[PIFS_PROC_PATH_MAX];
-	ssize_t n;
-	int ret;
-
-	ret = proc_path(dirfd, name, path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	if (!name || !*name)
-		n = listxattr(path, buf, len);
-	else
-		n = llistxattr(path, buf, len);
-	return n < 0 ? -errno : n;
+	return xattr_call(X_LIST, dirfd, name, NULL, buf, len, 0);
 }
 
 int pifs_lsetxattr(int dirfd, const char *name, const char *attr,
 		   const void *val, size_t len, int flags)
 {
-	char path[PIFS_PROC_PATH_MAX];
-	int ret;
-
 	pifs_debug("setxattr(%d, '%s', '%s', %zu bytes, %d)", dirfd,
 		   name ? name : "", attr, len, flags);
-	ret = proc_path(dirfd, name, path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	if (!name || !*name)
-		ret = setxattr(path, attr, val, len, flags);
-	else
-		ret = lsetxattr(path, attr, val, len, flags);
-	return ret < 0 ? -errno : 0;
+	return (int)xattr_call(X_SET, dirfd, name, attr,
+			       (void *)(uintptr_t)val, len, flags);
 }
 
 int pifs_lremovexattr(int dirfd, const char *name, const char *attr)
 {
-	char path[PIFS_PROC_PATH_MAX];
-	int ret;
-
 	pifs_debug("removexattr(%d, '%s', '%s')", dirfd, name ? name : "", attr);
-	ret = proc_path(dirfd, name, path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	if (!name || !*name)
-		ret = removexattr(path, attr);
-	else
-		ret = lremovexattr(path, attr);
-	return ret < 0 ? -errno : 0;
+	return (int)xattr_call(X_REMOVE, dirfd, name, attr, NULL, 0, 0);
 }
 
 /* The list of xattr names of (dirfd, name) in a malloc'd buffer; the
