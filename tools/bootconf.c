@@ -110,10 +110,16 @@ static int fail(struct ctx *c, int code, const char *fmt, ...)
 	return code;
 }
 
-/* The usage error getopt's answer ch (':' or an unknown option) stands
- * for, argv[optind - 1] the option. */
-static int bad_option(struct ctx *c, int ch, char **argv)
+/* getopt's answer ch that is none of a command's own options: 'h', its
+ * usage on o (-1); else the usage error it stands for (':' or an unknown
+ * option, argv[optind - 1]). */
+static int other_option(struct ctx *c, int ch, char **argv,
+			const char *usage, FILE *o)
 {
+	if (ch == 'h') {
+		fputs(usage, o);
+		return -1;
+	}
 	if (ch == ':')
 		return fail(c, EXIT_USAGE, "option '%s' needs an argument",
 			    argv[optind - 1]);
@@ -448,11 +454,8 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 			mode = argv[optind - 1];
 			op.dhcp = ch == 'n' ? DHCP_OFF : DHCP_PROXY;
 			break;
-		case 'h':
-			fputs(usage_dnsmasq, o);
-			return -1;
 		default:
-			return bad_option(c, ch, argv);
+			return other_option(c, ch, argv, usage_dnsmasq, o);
 		}
 	}
 	if (optind < argc)
@@ -636,11 +639,8 @@ static int cmd_exports(struct ctx *c, FILE *o, const char *store_path,
 		case 'U':
 			uninst = 1;
 			break;
-		case 'h':
-			fputs(usage_exports, o);
-			return -1;
 		default:
-			return bad_option(c, ch, argv);
+			return other_option(c, ch, argv, usage_exports, o);
 		}
 	}
 	if (optind < argc)
