@@ -186,8 +186,8 @@ int pifs_pread_all(int fd, void *buf, size_t len, uint64_t off, int eof)
 
 	while (len) {
 		n = pifs_pread_some(fd, p, len, off, eof);
-		if (n < 0)
-			return (int)n;
+		if (n <= 0)
+			return n < 0 ? (int)n : -EIO; /* eof 0: short is -EIO */
 		p += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;
@@ -296,11 +296,9 @@ int pifs_read_file(int dirfd, const char *path, size_t max, char **out,
 			}
 			buf = nbuf;
 		}
-		n = read(fd, buf + len, cap - len);
+		n = pifs_pread_some(fd, buf + len, cap - len, len, 0);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
+			ret = (int)n;
 			goto out_close;
 		}
 		if (n == 0)
@@ -521,15 +519,11 @@ static int copy_range(int sfd, int dfd, off_t off, off_t len, int *use_cfr)
 		}
 		if (chunk > bufsz)
 			chunk = bufsz;
-		n = pread(sfd, buf, chunk, in);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
+		n = pifs_pread_some(sfd, buf, chunk, (uint64_t)in, 0);
+		if (n <= 0) {
+			ret = (int)n; /* 0: the source shrank */
 			goto out;
 		}
-		if (n == 0)
-			goto out;
 		ret = pifs_pwrite_all(dfd, buf, (size_t)n, out);
 		if (ret < 0)
 			goto out;

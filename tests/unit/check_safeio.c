@@ -263,6 +263,8 @@ START_TEST(test_pread_pwrite_all)
 	ck_assert_int_eq(pifs_pread_some(fd, buf, sizeof(buf), 12, -EIO), 3);
 	ck_assert(!memcmp(buf, "789", 3));
 	ck_assert_int_eq(pifs_pread_some(fd, buf, 1, 15, -EIO), -EIO);
+	ck_assert_int_eq(pifs_pread_some(fd, buf, 1, 15, 0), 0);
+	ck_assert_int_eq(pifs_pread_all(fd, buf, 11, 5, 0), -EIO);
 	wo = openat(root, "rw", O_WRONLY | O_CLOEXEC);
 	ck_assert_int_ge(wo, 0);
 	ck_assert_int_eq(pifs_pread_some(wo, buf, 1, 0, -EIO), -EBADF);
