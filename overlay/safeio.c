@@ -383,25 +383,32 @@ int pifs_lremovexattr(int dirfd, const char *name, const char *attr)
 	return (int)xattr_call(X_REMOVE, dirfd, name, attr, NULL, 0, 0);
 }
 
-/* The list of xattr names of (dirfd, name) in a malloc'd buffer; the
- * list may change between the size query and the read, hence the loop. */
-static ssize_t list_xattrs(int dirfd, const char *name, char **out)
+/* The value of attr, or (attr NULL) the list of xattr names, of (dirfd,
+ * name) in a malloc'd NUL-terminated buffer *out: its length (an empty
+ * list is 0 with *out NULL), or -errno.  The value or the list may
+ * change between the size query and the read, hence the loop. */
+static ssize_t xattr_alloc(int dirfd, const char *name, const char *attr,
+			   char **out)
 {
+	enum xattr_call op = attr ? X_GET : X_LIST;
 	char *buf = NULL, *nbuf;
 	ssize_t n;
 
 	*out = NULL;
 	for (;;) {
-		n = pifs_llistxattr(dirfd, name, NULL, 0);
-		if (n <= 0)
+		n = xattr_call(op, dirfd, name, attr, NULL, 0, 0);
+		if (n < 0 || (n == 0 && !attr)) {
+			free(buf);
 			return n;
+		}
 		nbuf = realloc(buf, (size_t)n + 1);
 		if (!nbuf) {
 			free(buf);
 			return -ENOMEM;
 		}
 		buf = nbuf;
-		n = pifs_llistxattr(dirfd, name, buf, (size_t)n);
+		if (n > 0)
+			n = xattr_call(op, dirfd, name, attr, buf, (size_t)n, 0);
 		if (n == -ERANGE)
 			continue;
 		if (n < 0) {
@@ -414,39 +421,6 @@ static ssize_t list_xattrs(int dirfd, const char *name, char **out)
 	}
 }
 
-/* One xattr value in a malloc'd buffer (*out, length returned). */
-static ssize_t get_xattr(int dirfd, const char *name, const char *attr,
-			 char **out)
-{
-	char *buf = NULL, *nbuf;
-	ssize_t n;
-
-	*out = NULL;
-	for (;;) {
-		n = pifs_lgetxattr(dirfd, name, attr, NULL, 0);
-		if (n < 0)
-			return n;
-		nbuf = realloc(buf, (size_t)n + 1);
-		if (!nbuf) {
-			free(buf);
-			return -ENOMEM;
-		}
-		buf = nbuf;
-		if (n == 0)
-			break;
-		n = pifs_lgetxattr(dirfd, name, attr, buf, (size_t)n);
-		if (n == -ERANGE)
-			continue;
-		if (n < 0) {
-			free(buf);
-			return n;
-		}
-		break;
-	}
-	*out = buf;
-	return n;
-}
-
 int pifs_copy_xattrs(int sdir, const char *sname, int ddir, const char *dname,
 		     int (*skip)(const char *name))
 {
@@ -454,13 +428,13 @@ int pifs_copy_xattrs(int sdir, const char *sname, int ddir, const char *dname,
 	ssize_t len, vlen;
 	int ret = 0;
 
-	len = list_xattrs(sdir, sname, &names);
+	len = xattr_alloc(sdir, sname, NULL, &names);
 	if (len <= 0)
 		return (int)len;
 	for (p = names; p < names + len; p += strlen(p) + 1) {
 		if (!*p || (skip && skip(p)))
 			continue;
-		vlen = get_xattr(sdir, sname, p, &val);
+		vlen = xattr_alloc(sdir, sname, p, &val);
 		if (vlen == -ENODATA)
 			continue; /* removed meanwhile */
 		if (vlen < 0) {
