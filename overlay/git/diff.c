@@ -568,17 +568,14 @@ static int sparse_data(struct pifs_git *g, const struct pifs_meta_entry *e,
 		       char **data)
 {
 	size_t len;
-	int ret;
+	int ret = pifs_git_blob(g, e->oid, data, &len);
 
-	ret = pifs_git_blob(g, e->oid, data, &len);
-	if (ret < 0)
-		return ret;
-	if (len != pifs_meta_sparse_data(e)) {
+	if (ret == 0 && len != pifs_meta_sparse_data(e)) {
 		free(*data);
 		*data = NULL;
-		return -EIO;
+		ret = -EIO;
 	}
-	return 0;
+	return ret;
 }
 
 /* A sparse file's content (meta.h) in memory, holes as zeros. */
