@@ -21,52 +21,43 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	fuse_reply_err(req, -r);
 }
 
-/* Answer a getxattr or listxattr: r is the length of what buf holds, or
- * with size 0 the size the caller needs, or -errno. */
-static void reply_xattr(fuse_req_t req, ssize_t r, size_t size,
-			const char *buf)
+/* A getxattr of name, or (name NULL) a listxattr: the value or the list
+ * into a buffer of size bytes, or with size 0 the size the caller
+ * needs. */
+static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
 {
+	struct pifs_node *n = req_node(req, ino);
+	char *buf = NULL;
+	ssize_t r;
+
+	if (!n)
+		r = -ESTALE;
+	else if (size && !(buf = malloc(size)))
+		r = -ENOMEM;
+	else if (name)
+		r = pifs_fs_getxattr(FS(req), n, name, buf, size);
+	else
+		r = pifs_fs_listxattr(FS(req), n, buf, size);
+	node_put(FS(req), n);
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
 	else if (!size)
 		fuse_reply_xattr(req, (size_t)r);
 	else
 		fuse_reply_buf(req, buf, (size_t)r);
+	free(buf);
 }
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 size_t size)
 {
-	struct pifs_node *n = req_node(req, ino);
-	char *buf = NULL;
-	ssize_t r;
-
-	if (!n)
-		r = -ESTALE;
-	else if (size && !(buf = malloc(size)))
-		r = -ENOMEM;
-	else
-		r = pifs_fs_getxattr(FS(req), n, name, buf, size);
-	node_put(FS(req), n);
-	reply_xattr(req, r, size, buf);
-	free(buf);
+	get_or_list(req, ino, name, size);
 }
 
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct pifs_node *n = req_node(req, ino);
-	char *buf = NULL;
-	ssize_t r;
-
-	if (!n)
-		r = -ESTALE;
-	else if (size && !(buf = malloc(size)))
-		r = -ENOMEM;
-	else
-		r = pifs_fs_listxattr(FS(req), n, buf, size);
-	node_put(FS(req), n);
-	reply_xattr(req, r, size, buf);
-	free(buf);
+	get_or_list(req, ino, NULL, size);
 }
 
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)

@@ -121,13 +121,11 @@ static void bar_draw(struct pifs_bar *b)
 	b->shown = 1;
 }
 
-void pifs_bar_update(struct pifs_bar *b, uint64_t done)
+/* Draw b again, at most every 200 ms after it was first shown. */
+static void bar_tick(struct pifs_bar *b)
 {
 	struct timespec now;
 
-	b->done = done;
-	if (b->fd < 0 || !b->total)
-		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (b->shown && (now.tv_sec - b->last.tv_sec) * 1000 +
 				(now.tv_nsec - b->last.tv_nsec) / 1000000 <
@@ -137,22 +135,20 @@ void pifs_bar_update(struct pifs_bar *b, uint64_t done)
 	bar_draw(b);
 }
 
+void pifs_bar_update(struct pifs_bar *b, uint64_t done)
+{
+	b->done = done;
+	if (b->fd >= 0 && b->total)
+		bar_tick(b);
+}
+
 void pifs_bar_count(struct pifs_bar *b, uint64_t done, uint64_t bytes)
 {
-	struct timespec now;
-
 	b->count = 1;
 	b->done = done;
 	b->bytes = bytes;
-	if (b->fd < 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (b->shown && (now.tv_sec - b->last.tv_sec) * 1000 +
-				(now.tv_nsec - b->last.tv_nsec) / 1000000 <
-			    200)
-		return;
-	b->last = now;
-	bar_draw(b);
+	if (b->fd >= 0)
+		bar_tick(b);
 }
 
 void pifs_bar_end(struct pifs_bar *b)

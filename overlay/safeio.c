@@ -136,42 +136,60 @@ int pifs_reopen(int opath_fd, int flags)
 	return fd;
 }
 
-int pifs_write_all(int fd, const void *buf, size_t len)
+/* write(2) (off < 0) or pwrite(2) at off all of buf. */
+static int write_loop(int fd, const char *p, size_t len, off_t off)
 {
-	const char *p = buf;
 	ssize_t n;
 
 	while (len) {
-		n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
 			return -errno;
-		}
 		if (n == 0)
 			return -EIO;
 		p += n;
+		if (off >= 0)
+			off += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
+int pifs_write_all(int fd, const void *buf, size_t len)
+{
+	return write_loop(fd, buf, len, -1);
+}
+
 int pifs_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-	const char *p = buf;
+	return off < 0 ? -EINVAL : write_loop(fd, buf, len, off);
+}
+
+ssize_t pifs_pread_some(int fd, void *buf, size_t len, uint64_t off, int eof)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, len, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n ? n : eof;
+}
+
+int pifs_pread_all(int fd, void *buf, size_t len, uint64_t off, int eof)
+{
+	char *p = buf;
 	ssize_t n;
 
 	while (len) {
-		n = pwrite(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
+		n = pifs_pread_some(fd, p, len, off, eof);
+		if (n <= 0)
+			return n < 0 ? (int)n : -EIO; /* eof 0: short is -EIO */
 		p += n;
-		off += n;
+		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
 	return 0;
@@ -278,11 +296,9 @@ int pifs_read_file(int dirfd, const char *path, size_t max, char **out,
 			}
 			buf = nbuf;
 		}
-		n = read(fd, buf + len, cap - len);
+		n = pifs_pread_some(fd, buf + len, cap - len, len, 0);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
+			ret = (int)n;
 			goto out_close;
 		}
 		if (n == 0)
@@ -305,92 +321,94 @@ out_close:
 	return ret;
 }
 
+enum xattr_call { X_GET, X_LIST, X_SET, X_REMOVE };
+
+/* One xattr call on dirfd/name through its /proc path: on dirfd itself
+ * (name NULL or "", an O_PATH fd too) the plain call, else the l- call,
+ * so that a symlink at name is not followed.  buf is the value (X_GET,
+ * X_SET) or the list (X_LIST); what the call returns, or -errno. */
+static ssize_t xattr_call(enum xattr_call op, int dirfd, const char *name,
+			  const char *attr, void *buf, size_t len, int flags)
+{
+	char path[PIFS_PROC_PATH_MAX];
+	int self = !name || !*name;
+	ssize_t n;
+
+	n = proc_path(dirfd, name, path, sizeof(path));
+	if (n < 0)
+		return n;
+	switch (op) {
+	case X_GET:
+		n = self ? getxattr(path, attr, buf, len)
+			 : lgetxattr(path, attr, buf, len);
+		break;
+	case X_LIST:
+		n = self ? listxattr(path, buf, len)
+			 : llistxattr(path, buf, len);
+		break;
+	case X_SET:
+		n = self ? setxattr(path, attr, buf, len, flags)
+			 : lsetxattr(path, attr, buf, len, flags);
+		break;
+	default:
+		n = self ? removexattr(path, attr) : lremovexattr(path, attr);
+		break;
+	}
+	return n < 0 ? -errno : n;
+}
+
 ssize_t pifs_lgetxattr(int dirfd, const char *name, const char *attr, void *buf,
 		       size_t len)
 {
-	char path[PIFS_PROC_PATH_MAX];
-	ssize_t n;
-	int ret;
-
-	ret = proc_path(dirfd, name, path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	if (!name || !*name)
-		n = getxattr(path, attr, buf, len);
-	else
-		n = lgetxattr(path, attr, buf, len);
-	return n < 0 ? -errno : n;
+	return xattr_call(X_GET, dirfd, name, attr, buf, len, 0);
 }
 
 ssize_t pifs_llistxattr(int dirfd, const char *name, char *buf, size_t len)
 {
-	char path[PIFS_PROC_PATH_MAX];
-	ssize_t n;
-	int ret;
-
-	ret = proc_path(dirfd, name, path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	if (!name || !*name)
-		n = listxattr(path, buf, len);
-	else
-		n = llistxattr(path, buf, len);
-	return n < 0 ? -errno : n;
+	return xattr_call(X_LIST, dirfd, name, NULL, buf, len, 0);
 }
 
 int pifs_lsetxattr(int dirfd, const char *name, const char *attr,
 		   const void *val, size_t len, int flags)
 {
-	char path[PIFS_PROC_PATH_MAX];
-	int ret;
-
 	pifs_debug("setxattr(%d, '%s', '%s', %zu bytes, %d)", dirfd,
 		   name ? name : "", attr, len, flags);
-	ret = proc_path(dirfd, name, path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	if (!name || !*name)
-		ret = setxattr(path, attr, val, len, flags);
-	else
-		ret = lsetxattr(path, attr, val, len, flags);
-	return ret < 0 ? -errno : 0;
+	return (int)xattr_call(X_SET, dirfd, name, attr,
+			       (void *)(uintptr_t)val, len, flags);
 }
 
 int pifs_lremovexattr(int dirfd, const char *name, const char *attr)
 {
-	char path[PIFS_PROC_PATH_MAX];
-	int ret;
-
 	pifs_debug("removexattr(%d, '%s', '%s')", dirfd, name ? name : "", attr);
-	ret = proc_path(dirfd, name, path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	if (!name || !*name)
-		ret = removexattr(path, attr);
-	else
-		ret = lremovexattr(path, attr);
-	return ret < 0 ? -errno : 0;
+	return (int)xattr_call(X_REMOVE, dirfd, name, attr, NULL, 0, 0);
 }
 
-/* The list of xattr names of (dirfd, name) in a malloc'd buffer; the
- * list may change between the size query and the read, hence the loop. */
-static ssize_t list_xattrs(int dirfd, const char *name, char **out)
+/* The value of attr, or (attr NULL) the list of xattr names, of (dirfd,
+ * name) in a malloc'd NUL-terminated buffer *out: its length (an empty
+ * list is 0 with *out NULL), or -errno.  The value or the list may
+ * change between the size query and the read, hence the loop. */
+static ssize_t xattr_alloc(int dirfd, const char *name, const char *attr,
+			   char **out)
 {
+	enum xattr_call op = attr ? X_GET : X_LIST;
 	char *buf = NULL, *nbuf;
 	ssize_t n;
 
 	*out = NULL;
 	for (;;) {
-		n = pifs_llistxattr(dirfd, name, NULL, 0);
-		if (n <= 0)
+		n = xattr_call(op, dirfd, name, attr, NULL, 0, 0);
+		if (n < 0 || (n == 0 && !attr)) {
+			free(buf);
 			return n;
+		}
 		nbuf = realloc(buf, (size_t)n + 1);
 		if (!nbuf) {
 			free(buf);
 			return -ENOMEM;
 		}
 		buf = nbuf;
-		n = pifs_llistxattr(dirfd, name, buf, (size_t)n);
+		if (n > 0)
+			n = xattr_call(op, dirfd, name, attr, buf, (size_t)n, 0);
 		if (n == -ERANGE)
 			continue;
 		if (n < 0) {
@@ -403,39 +421,6 @@ static ssize_t list_xattrs(int dirfd, const char *name, char **out)
 	}
 }
 
-/* One xattr value in a malloc'd buffer (*out, length returned). */
-static ssize_t get_xattr(int dirfd, const char *name, const char *attr,
-			 char **out)
-{
-	char *buf = NULL, *nbuf;
-	ssize_t n;
-
-	*out = NULL;
-	for (;;) {
-		n = pifs_lgetxattr(dirfd, name, attr, NULL, 0);
-		if (n < 0)
-			return n;
-		nbuf = realloc(buf, (size_t)n + 1);
-		if (!nbuf) {
-			free(buf);
-			return -ENOMEM;
-		}
-		buf = nbuf;
-		if (n == 0)
-			break;
-		n = pifs_lgetxattr(dirfd, name, attr, buf, (size_t)n);
-		if (n == -ERANGE)
-			continue;
-		if (n < 0) {
-			free(buf);
-			return n;
-		}
-		break;
-	}
-	*out = buf;
-	return n;
-}
-
 int pifs_copy_xattrs(int sdir, const char *sname, int ddir, const char *dname,
 		     int (*skip)(const char *name))
 {
@@ -443,13 +428,13 @@ int pifs_copy_xattrs(int sdir, const char *sname, int ddir, const char *dname,
 	ssize_t len, vlen;
 	int ret = 0;
 
-	len = list_xattrs(sdir, sname, &names);
+	len = xattr_alloc(sdir, sname, NULL, &names);
 	if (len <= 0)
 		return (int)len;
 	for (p = names; p < names + len; p += strlen(p) + 1) {
 		if (!*p || (skip && skip(p)))
 			continue;
-		vlen = get_xattr(sdir, sname, p, &val);
+		vlen = xattr_alloc(sdir, sname, p, &val);
 		if (vlen == -ENODATA)
 			continue; /* removed meanwhile */
 		if (vlen < 0) {
@@ -508,15 +493,11 @@ static int copy_range(int sfd, int dfd, off_t off, off_t len, int *use_cfr)
 		}
 		if (chunk > bufsz)
 			chunk = bufsz;
-		n = pread(sfd, buf, chunk, in);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
+		n = pifs_pread_some(sfd, buf, chunk, (uint64_t)in, 0);
+		if (n <= 0) {
+			ret = (int)n; /* 0: the source shrank */
 			goto out;
 		}
-		if (n == 0)
-			goto out;
 		ret = pifs_pwrite_all(dfd, buf, (size_t)n, out);
 		if (ret < 0)
 			goto out;

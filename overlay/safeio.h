@@ -14,6 +14,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -41,6 +42,15 @@ int pifs_reopen(int opath_fd, int flags);
 /* write/read all of buf (restarting on EINTR/short counts). */
 int pifs_write_all(int fd, const void *buf, size_t len);
 int pifs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
+/* One pread(2) of at most len (> 0) bytes at off, restarted on EINTR: the
+ * bytes read, -errno, or eof where the file ends at off (0, or a negative
+ * errno of the caller's choosing: -ESTALE for a file that shrank under
+ * its reader, -EIO for a damaged one). */
+ssize_t pifs_pread_some(int fd, void *buf, size_t len, uint64_t off, int eof);
+/* All len bytes at off, as many preads as that takes; errors as above
+ * (eof 0 is -EIO here). */
+int pifs_pread_all(int fd, void *buf, size_t len, uint64_t off, int eof);
 
 /* fsync the directory dirfd refers to (works for O_PATH dirfds). */
 int pifs_fsync_dir(int dirfd);

@@ -110,6 +110,23 @@ static int fail(struct ctx *c, int code, const char *fmt, ...)
 	return code;
 }
 
+/* getopt's answer ch that is none of a command's own options: 'h', its
+ * usage on o (-1); else the usage error it stands for (':' or an unknown
+ * option, argv[optind - 1]). */
+static int other_option(struct ctx *c, int ch, char **argv,
+			const char *usage, FILE *o)
+{
+	if (ch == 'h') {
+		fputs(usage, o);
+		return -1;
+	}
+	if (ch == ':')
+		return fail(c, EXIT_USAGE, "option '%s' needs an argument",
+			    argv[optind - 1]);
+	return fail(c, EXIT_USAGE, "unknown option '%s' (see --help)",
+		    argv[optind - 1]);
+}
+
 /* Nonzero if s holds a character that would end or split a configuration
  * value: control characters (newline!), space, quotes, ',' '#' '=' '\'. */
 static int unsafe_chars(const char *s)
@@ -437,16 +454,8 @@ static int cmd_dnsmasq(struct ctx *c, FILE *o, const char *store_path,
 			mode = argv[optind - 1];
 			op.dhcp = ch == 'n' ? DHCP_OFF : DHCP_PROXY;
 			break;
-		case 'h':
-			fputs(usage_dnsmasq, o);
-			return -1;
-		case ':':
-			return fail(c, EXIT_USAGE, "option '%s' needs an argument",
-				    argv[optind - 1]);
 		default:
-			return fail(c, EXIT_USAGE,
-				    "unknown option '%s' (see --help)",
-				    argv[optind - 1]);
+			return other_option(c, ch, argv, usage_dnsmasq, o);
 		}
 	}
 	if (optind < argc)
@@ -630,16 +639,8 @@ static int cmd_exports(struct ctx *c, FILE *o, const char *store_path,
 		case 'U':
 			uninst = 1;
 			break;
-		case 'h':
-			fputs(usage_exports, o);
-			return -1;
-		case ':':
-			return fail(c, EXIT_USAGE, "option '%s' needs an argument",
-				    argv[optind - 1]);
 		default:
-			return fail(c, EXIT_USAGE,
-				    "unknown option '%s' (see --help)",
-				    argv[optind - 1]);
+			return other_option(c, ch, argv, usage_exports, o);
 		}
 	}
 	if (optind < argc)

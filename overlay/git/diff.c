@@ -562,24 +562,36 @@ void pifs_changes_free(struct pifs_change *c, size_t n)
 
 #define SHOW_MEM_MAX ((uint64_t)1 << 30)
 
+/* The data blob of the sparse file e (a small one), in memory: -EIO if
+ * it is not as long as e's extents. */
+static int sparse_data(struct pifs_git *g, const struct pifs_meta_entry *e,
+		       char **data)
+{
+	size_t len;
+	int ret = pifs_git_blob(g, e->oid, data, &len);
+
+	if (ret == 0 && len != pifs_meta_sparse_data(e)) {
+		free(*data);
+		*data = NULL;
+		ret = -EIO;
+	}
+	return ret;
+}
+
 /* A sparse file's content (meta.h) in memory, holes as zeros. */
 static int sparse_expand(struct pifs_git *g, const struct pifs_meta_entry *e,
 			 char **out, size_t *len_out)
 {
 	char *data = NULL, *buf;
 	uint64_t pos = 0;
-	size_t len, i;
+	size_t i;
 	int ret;
 
 	if (e->size >= SHOW_MEM_MAX)
 		return -EFBIG;
-	ret = pifs_git_blob(g, e->oid, &data, &len);
+	ret = sparse_data(g, e, &data);
 	if (ret < 0)
 		return ret;
-	if (len != pifs_meta_sparse_data(e)) {
-		free(data);
-		return -EIO;
-	}
 	buf = calloc(1, (size_t)e->size + 1);
 	if (!buf) {
 		free(data);
@@ -603,16 +615,12 @@ static int sparse_cat(struct pifs_git *g, const struct pifs_meta_entry *e,
 	static const char zeros[65536];
 	char *data = NULL;
 	uint64_t pos = 0, fpos = 0, to;
-	size_t len, i, n;
+	size_t i, n;
 	int ret;
 
-	ret = pifs_git_blob(g, e->oid, &data, &len);
+	ret = sparse_data(g, e, &data);
 	if (ret < 0)
 		return ret;
-	if (len != pifs_meta_sparse_data(e)) {
-		free(data);
-		return -EIO;
-	}
 	for (i = 0; i <= e->next && ret == 0; i++) {
 		to = i < e->next ? e->ext[i].off : e->size;
 		for (; fpos < to && ret == 0; fpos += n) {

@@ -313,12 +313,21 @@ int pifs_bigblob(struct pifs_git *g, int fd, uint64_t size, const char *path,
 int pifs_bigblob_progress(struct pifs_git *g, struct pifs_git *pg, int fd,
 			  uint64_t size, const char *path, git_oid *oid,
 			  uint64_t *xxh, char *errbuf, size_t errlen);
-/* Write the blob oid (size bytes) into fd, streamed from its pack, holes
- * for blocks of zeros; sp (or NULL) is the sparse entry whose data the
- * blob is (meta.h): its bytes go to sp's extents, the file is sp->size
- * long.  0, -ENOTSUP if it is not a whole blob in a pack
- * (read it with pifs_git_blob then; nothing was written), -EIO with
- * errbuf set if it is damaged, or -errno. */
+/* The same for the next data extents ext of a sparse file of size bytes
+ * (total bytes of data): the blob of those bytes (sparse.c). */
+int pifs_bigblob_extents(struct pifs_git *g, struct pifs_git *pg, int fd,
+			 uint64_t size, const struct pifs_extent *ext,
+			 size_t next, uint64_t total, const char *path,
+			 git_oid *oid, uint64_t *xxh, char *errbuf,
+			 size_t errlen);
+/* Forget the spilled blobs (pifs_git_staged_drop). */
+void pifs_bigblob_drop(struct pifs_git *g);
+/* bigblob_restore.c: write the blob oid (size bytes) into fd, streamed
+ * from its pack, holes for blocks of zeros; sp (or NULL) is the sparse
+ * entry whose data the blob is (meta.h): its bytes go to sp's extents,
+ * the file is sp->size long.  0, -ENOTSUP if it is not a whole blob in
+ * a pack (read it with pifs_git_blob then; nothing was written), -EIO
+ * with errbuf set if it is damaged, or -errno. */
 int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
 			 uint64_t size, const struct pifs_meta_entry *sp,
 			 int fd, const char *path, char *errbuf,
@@ -328,13 +337,6 @@ int pifs_bigblob_restore(struct pifs_git *g, const unsigned char oid[20],
 int pifs_bigblob_cat(struct pifs_git *g, const unsigned char oid[20],
 		     uint64_t size, const struct pifs_meta_entry *sp, int fd,
 		     char *errbuf, size_t errlen);
-/* The same for the next data extents ext of a sparse file of size bytes
- * (total bytes of data): the blob of those bytes (sparse.c). */
-int pifs_bigblob_extents(struct pifs_git *g, struct pifs_git *pg, int fd,
-			 uint64_t size, const struct pifs_extent *ext,
-			 size_t next, uint64_t total, const char *path,
-			 git_oid *oid, uint64_t *xxh, char *errbuf,
-			 size_t errlen);
 /* Is the whole blob oid (size bytes, in a pack) the content of the
  * sparse entry sp (an older pifs stored files with holes whole)?  1 or 0;
  * -ENOTSUP if the blob is not a whole blob in a pack, or -errno. */
@@ -345,8 +347,6 @@ int pifs_bigblob_same_sparse(struct pifs_git *g, const unsigned char oid[20],
  * no pack lists it; -EIO when one does (libgit2 could not read it), or
  * the -errno of a failed read; 0 never. */
 int pifs_git_pack_probe(const struct pifs_store *st, const git_oid *oid);
-/* Forget the spilled blobs (pifs_git_staged_drop). */
-void pifs_bigblob_drop(struct pifs_git *g);
 
 /* snapshot.c: drop what a prepare or a round built, but not the staged
  * objects; snapshot_rounds.c: drop the rounds' state. */

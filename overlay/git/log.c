@@ -55,6 +55,20 @@ static int push_branch(const char *name, void *arg)
 	return git_revwalk_push_ref(walk, name) < 0 ? -1 : 0;
 }
 
+/* The next commit of walk into *c (the caller frees it) and *oid: 1, 0
+ * at the end of the walk, or -errno. */
+static int next_commit(struct pifs_git *g, git_revwalk *walk, git_oid *oid,
+		       git_commit **c)
+{
+	int ret = git_revwalk_next(oid, walk);
+
+	if (ret == GIT_ITEROVER)
+		return 0;
+	if (ret == 0)
+		ret = git_commit_lookup(c, g->repo, oid);
+	return ret < 0 ? pifs_git_errno(ret, errno) : 1;
+}
+
 int pifs_git_golden_users(struct pifs_git *g, const char *golden,
 			  char worker[PIFS_NAME_MAX + 1], char id[41])
 {
@@ -71,11 +85,7 @@ int pifs_git_golden_users(struct pifs_git *g, const char *golden,
 		ret = pifs_git_errno(ret, errno);
 		goto out;
 	}
-	while ((ret = git_revwalk_next(&oid, walk)) == 0) {
-		if ((ret = git_commit_lookup(&c, g->repo, &oid)) < 0) {
-			ret = pifs_git_errno(ret, errno);
-			goto out;
-		}
+	while ((ret = next_commit(g, walk, &oid, &c)) > 0) {
 		trailer_golden(git_commit_message(c), gid);
 		if (!strcmp(gid, golden)) {
 			if (!n++) {
@@ -89,7 +99,8 @@ int pifs_git_golden_users(struct pifs_git *g, const char *golden,
 		}
 		git_commit_free(c);
 	}
-	ret = ret == GIT_ITEROVER ? n : pifs_git_errno(ret, errno);
+	if (ret == 0)
+		ret = n;
 out:
 	git_revwalk_free(walk);
 	return ret;
@@ -122,11 +133,7 @@ int pifs_git_log(struct pifs_git *g, const char *worker,
 		ret = pifs_git_errno(ret, errno);
 		goto out;
 	}
-	while ((ret = git_revwalk_next(&oid, walk)) == 0) {
-		if ((ret = git_commit_lookup(&c, g->repo, &oid)) < 0) {
-			ret = pifs_git_errno(ret, errno);
-			goto out;
-		}
+	while ((ret = next_commit(g, walk, &oid, &c)) > 0) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			nl = realloc(log, cap * sizeof(*nl));
@@ -154,7 +161,6 @@ int pifs_git_log(struct pifs_git *g, const char *worker,
 			goto out;
 		}
 	}
-	ret = ret == GIT_ITEROVER ? 0 : pifs_git_errno(ret, errno);
 out:
 	git_revwalk_free(walk);
 	if (ret < 0) {

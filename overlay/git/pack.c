@@ -159,11 +159,9 @@ static int pw_spilled(struct packw *w, struct pifs_git *g,
 		size_t n = sp->len - done < sizeof(b) ? (size_t)(sp->len - done)
 						      : sizeof(b);
 
-		r = pread(g->spill_fd, b, n, (off_t)(sp->off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
+		r = pifs_pread_some(g->spill_fd, b, n, sp->off + done, -EIO);
+		if (r < 0)
+			return (int)r;
 		pw_add(w, b, (size_t)r);
 		done += (uint64_t)r;
 	}

@@ -76,8 +76,8 @@ static int write_extents(int fd, const struct pifs_meta_entry *e,
 	return ftruncate(fd, (off_t)e->size) < 0 ? -errno : 0;
 }
 
-/* Is blob oid big enough to be streamed (bigblob.c)?  Its size from the
- * object's header: META does not keep the sizes of files. */
+/* Is blob oid big enough to be streamed (bigblob_restore.c)?  Its size
+ * from the object's header: META does not keep the sizes of files. */
 static int big_blob(struct pifs_git *g, const unsigned char oid[20],
 		    uint64_t *size)
 {

@@ -112,13 +112,9 @@ static int read_span(struct mapper *m, int fd, uint64_t off, uint64_t end,
 
 	while (off < end && !m->err) {
 		n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
-		r = pread(fd, buf, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
+		r = pifs_pread_some(fd, buf, n, off, -ESTALE);
 		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -ESTALE; /* shrunk under us */
+			return (int)r;
 		for (k = 0; k < (size_t)r; k += b) {
 			b = (size_t)r - k < BLK ? (size_t)r - k : BLK;
 			if (!memcmp(buf + k, zeros, b))
@@ -260,23 +256,6 @@ int pifs_sparse_hasher(git_odb **out)
 	return 0;
 }
 
-static int pread_all(int fd, char *p, uint64_t len, uint64_t off)
-{
-	ssize_t r;
-
-	while (len) {
-		r = pread(fd, p, len < CHUNK ? (size_t)len : CHUNK, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -ESTALE; /* shrunk under us */
-		p += r;
-		off += (uint64_t)r;
-		len -= (uint64_t)r;
-	}
-	return 0;
-}
-
 /* Read the data extents of fd into one buffer (small data only). */
 static int read_extents(int fd, const struct pifs_extent *ext, size_t n,
 			uint64_t total, char **out)
@@ -289,7 +268,8 @@ static int read_extents(int fd, const struct pifs_extent *ext, size_t n,
 	if (!buf)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		ret = pread_all(fd, buf + pos, ext[i].len, ext[i].off);
+		ret = pifs_pread_all(fd, buf + pos, (size_t)ext[i].len,
+				     ext[i].off, -ESTALE);
 		if (ret < 0) {
 			free(buf);
 			return ret;

@@ -221,6 +221,23 @@ static ssize_t read_xz(struct pifs_image_reader *r, void *buf, size_t len)
 	return (ssize_t)(len - r->xz.avail_out);
 }
 
+/* More input for the gzip stream once it has used what it had. */
+static int gz_fill(struct pifs_image_reader *r)
+{
+	const unsigned char *next;
+	size_t avail;
+	int ret;
+
+	if (r->gz.avail_in || r->in_eof)
+		return 0;
+	ret = fill_input(r, &next, &avail);
+	if (ret < 0)
+		return ret;
+	r->gz.next_in = (Bytef *)next;
+	r->gz.avail_in = (uInt)avail;
+	return 0;
+}
+
 static ssize_t read_gz(struct pifs_image_reader *r, void *buf, size_t len)
 {
 	int zr, ret;
@@ -228,32 +245,16 @@ static ssize_t read_gz(struct pifs_image_reader *r, void *buf, size_t len)
 	r->gz.next_out = buf;
 	r->gz.avail_out = (uInt)len;
 	while (r->gz.avail_out == len && !r->done) {
-		if (r->gz.avail_in == 0 && !r->in_eof) {
-			const unsigned char *next;
-			size_t avail;
-
-			ret = fill_input(r, &next, &avail);
-			if (ret < 0)
-				return ret;
-			r->gz.next_in = (Bytef *)next;
-			r->gz.avail_in = (uInt)avail;
-		}
+		if ((ret = gz_fill(r)) < 0)
+			return ret;
 		zr = inflate(&r->gz, Z_NO_FLUSH);
 		switch (zr) {
 		case Z_OK:
 			continue;
 		case Z_STREAM_END:
 			/* another gzip member may follow (pigz, cat) */
-			if (r->gz.avail_in == 0 && !r->in_eof) {
-				const unsigned char *next;
-				size_t avail;
-
-				ret = fill_input(r, &next, &avail);
-				if (ret < 0)
-					return ret;
-				r->gz.next_in = (Bytef *)next;
-				r->gz.avail_in = (uInt)avail;
-			}
+			if ((ret = gz_fill(r)) < 0)
+				return ret;
 			if (r->gz.avail_in > 0 && r->gz.next_in[0] == 0x1f) {
 				inflateReset(&r->gz);
 				continue;

@@ -217,13 +217,27 @@ static int new_owner(struct pifs_view *v, struct pifs_node *p,
 	return 0;
 }
 
+/* 0 if p has no child name (its view write-locked), -EEXIST if it has,
+ * or -errno. */
+static int name_free(struct pifs_view *v, struct pifs_node *p,
+		     const char *name)
+{
+	struct child c;
+	int r = find_child(v, p, name, &c);
+
+	if (r == 0) {
+		child_release(&c);
+		return -EEXIST;
+	}
+	return r == -ENOENT ? 0 : r;
+}
+
 static int create_common(struct pifs_fs *fs, struct pifs_node *p,
 			 const char *name, struct newent *ne,
 			 const struct pifs_ctx *ctx, struct pifs_node **out,
 			 struct stat *st)
 {
 	struct pifs_view *v = p->view;
-	struct child c;
 	int r, fd;
 
 	if ((r = modifiable(fs, p)) < 0)
@@ -237,15 +251,8 @@ static int create_common(struct pifs_fs *fs, struct pifs_node *p,
 		return -EPERM;
 	}
 	wrlock(v);
-	r = find_child(v, p, name, &c);
-	if (r == 0) {
-		child_release(&c);
-		r = -EEXIST;
-		goto out;
-	}
-	if (r != -ENOENT)
-		goto out;
-	if (ctx && (r = new_owner(v, p, ctx, ne)) < 0)
+	if ((r = name_free(v, p, name)) < 0 ||
+	    (ctx && (r = new_owner(v, p, ctx, ne)) < 0))
 		goto out;
 	fd = place_new(v, p, name, ne);
 	if (fd < 0) {
@@ -319,7 +326,6 @@ int pifs_fs_link(struct pifs_fs *fs, struct pifs_node *n, struct pifs_node *p,
 {
 	struct pifs_view *v = p->view;
 	struct newent ne = { 0 };
-	struct child c;
 	int r, fd;
 
 	if ((r = modifiable(fs, p)) < 0 || (r = modifiable(fs, n)) < 0)
@@ -331,13 +337,7 @@ int pifs_fs_link(struct pifs_fs *fs, struct pifs_node *n, struct pifs_node *p,
 	if ((r = pifs_check_name(name)) < 0)
 		return r;
 	wrlock(v);
-	r = find_child(v, p, name, &c);
-	if (r == 0) {
-		child_release(&c);
-		r = -EEXIST;
-		goto out;
-	}
-	if (r != -ENOENT || (r = copy_up(v, n, 1)) < 0)
+	if ((r = name_free(v, p, name)) < 0 || (r = copy_up(v, n, 1)) < 0)
 		goto out;
 	ne.mode = n->type;
 	ne.link_fd = n->upper_fd;

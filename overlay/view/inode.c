@@ -299,8 +299,10 @@ ssize_t pifs_fs_listxattr(struct pifs_fs *fs, struct pifs_node *n, char *buf,
 	return out;
 }
 
-int pifs_fs_setxattr(struct pifs_fs *fs, struct pifs_node *n, const char *name,
-		     const void *val, size_t size, int flags)
+/* Set name to val (size bytes), or remove it, in n's copy up. */
+static int xattr_change(struct pifs_fs *fs, struct pifs_node *n,
+			const char *name, int remove, const void *val,
+			size_t size, int flags)
 {
 	int r;
 
@@ -311,28 +313,24 @@ int pifs_fs_setxattr(struct pifs_fs *fs, struct pifs_node *n, const char *name,
 	wrlock(n->view);
 	r = copy_up(n->view, n, 1);
 	if (r == 0)
-		r = pifs_lsetxattr(n->upper_fd, NULL, name, val, size, flags);
+		r = remove ? pifs_lremovexattr(n->upper_fd, NULL, name)
+			   : pifs_lsetxattr(n->upper_fd, NULL, name, val,
+					    size, flags);
 	jn_node(n->view, n, NULL, JF_DIRTY);
 	unlock(n->view);
 	return r;
 }
 
+int pifs_fs_setxattr(struct pifs_fs *fs, struct pifs_node *n, const char *name,
+		     const void *val, size_t size, int flags)
+{
+	return xattr_change(fs, n, name, 0, val, size, flags);
+}
+
 int pifs_fs_removexattr(struct pifs_fs *fs, struct pifs_node *n,
 			const char *name)
 {
-	int r;
-
-	if ((r = modifiable(fs, n)) < 0)
-		return r;
-	if (pifs_xattr_private(name))
-		return -EPERM;
-	wrlock(n->view);
-	r = copy_up(n->view, n, 1);
-	if (r == 0)
-		r = pifs_lremovexattr(n->upper_fd, NULL, name);
-	jn_node(n->view, n, NULL, JF_DIRTY);
-	unlock(n->view);
-	return r;
+	return xattr_change(fs, n, name, 1, NULL, 0, 0);
 }
 
 int pifs_fs_statfs(struct pifs_fs *fs, struct pifs_node *n, struct statvfs *sv)

@@ -102,6 +102,21 @@ static int golden_of(struct pifs_fs *fs, int deltafd, const char *worker,
 }
 
 /* Make a view for worker w (views_lock held). */
+/* An O_PATH fd of worker name's delta, or -errno, logged as "cannot
+ * open <what> '<name>'". */
+static int delta_open(struct pifs_fs *fs, const char *name, const char *what)
+{
+	int fd = openat(fs->store.deltas_fd, name,
+			O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		fd = -errno;
+		pifs_err("cannot open %s '%s': %s", what, name,
+			 strerror(-fd));
+	}
+	return fd;
+}
+
 static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
 {
 	struct pifs_golden_ref *g;
@@ -112,14 +127,9 @@ static int view_add(struct pifs_fs *fs, const struct pifs_worker *w)
 	uint32_t gen;
 	int fd, r;
 
-	fd = openat(fs->store.deltas_fd, w->name,
-		    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		pifs_err("cannot open delta of worker '%s': %s", w->name,
-			 strerror(errno));
-		return r;
-	}
+	fd = delta_open(fs, w->name, "delta of worker");
+	if (fd < 0)
+		return fd;
 	if ((r = upper_stat(fd, &st, &gen)) < 0 ||
 	    (r = golden_of(fs, fd, w->name, &g)) < 0) {
 		close(fd);
@@ -515,12 +525,9 @@ int pifs_fs_view_swap(struct pifs_fs *fs, struct pifs_view *v,
 	pthread_mutex_unlock(&v->jlock);
 	if ((r = pifs_store_delta_swap(&fs->store, v->name, tmpname)) < 0)
 		goto out;
-	rootfd = openat(fs->store.deltas_fd, v->name,
-			O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	rootfd = delta_open(fs, v->name, "the new delta of");
 	if (rootfd < 0) {
-		r = -errno;
-		pifs_err("cannot open the new delta of '%s': %s", v->name,
-			 strerror(errno));
+		r = rootfd;
 		goto out;
 	}
 	/* A snapshot on another golden, or a rebase: the view's lower layer

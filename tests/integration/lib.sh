@@ -225,12 +225,19 @@ finish() {
 
 # mounted_store [make_store args]: the start the scenarios on a mounted
 # store share: setup, make_store (the golden, worker-3 and worker-1), and
-# pifsd mounted at M=$T/mnt with every worker's file system up.  Sets M,
-# W3 and W1 (the two views), D3 (worker-3's delta in the store) and P
-# (pifs on the store, as a command prefix: $P snapshot worker-3).
+# mount_store.
 mounted_store() {
 	setup
 	make_store "$@"
+	mount_store
+}
+
+# mount_store: pifsd mounted on $T/store at M=$T/mnt with every worker's
+# file system up (mounted_store's second half, for a scenario that
+# changes the store first).  Sets M, W3 and W1 (the two views), D3
+# (worker-3's delta in the store) and P (pifs on the store, as a command
+# prefix: $P snapshot worker-3).
+mount_store() {
 	M=$T/mnt
 	mount_pifs "$T/store" "$M"
 	W3=$M/nfsroot/worker-3
@@ -239,20 +246,80 @@ mounted_store() {
 	P="$PIFS --store $T/store"
 }
 
-# stop_when_open PID FILE: wait (bounded: 30 s) until process PID has FILE
-# open, then stop it (SIGSTOP) there, so what the test does next lands in
-# the middle of its read; 1 when it never opened FILE (or exited).
+# has_open PID PATTERN: process PID has a file open whose path matches
+# the glob PATTERN (a plain path matches itself).
+has_open() {
+	local fd
+	for fd in /proc/$1/fd/*; do
+		# shellcheck disable=SC2254 # $2 is a pattern
+		case $(readlink "$fd" 2>/dev/null) in
+		$2) return 0 ;;
+		esac
+	done
+	return 1
+}
+
+# stop_when_open PID PATTERN [TRIES]: wait (bounded: TRIES rounds of
+# 10 ms, 3000 unless given) until process PID has a file matching
+# PATTERN open (has_open), then stop it (SIGSTOP) there, so what the test
+# does next lands in the middle of its work on that file; 1 when it
+# never opened one (or exited).
 stop_when_open() {
-	local pid=$1 file=$2 fd i
-	for ((i = 0; i < 3000; i++)); do
-		for fd in /proc/$pid/fd/*; do
-			if [ "$(readlink "$fd" 2>/dev/null)" = "$file" ]; then
-				kill -STOP "$pid"
-				return 0
-			fi
-		done
-		kill -0 "$pid" 2>/dev/null || return 1
+	local i
+	for ((i = 0; i < ${3:-3000}; i++)); do
+		if has_open "$1" "$2"; then
+			kill -STOP "$1"
+			return 0
+		fi
+		kill -0 "$1" 2>/dev/null || return 1
 		sleep 0.01
 	done
 	return 1
+}
+
+# finishes PID: 0 once PID exited with status 0, 1 if it did not within
+# a bound (60 s).  For a write a stopped command must not hold up: the
+# bound is only there so that a frozen worker fails the test instead of
+# hanging it (a write held by a pause cannot even be killed).
+finishes() {
+	local i
+	for ((i = 0; i < 6000; i++)); do
+		kill -0 "$1" 2>/dev/null || { wait "$1"; return; }
+		sleep 0.01
+	done
+	return 1
+}
+
+# gen_file GEN MIB: MIB blocks of 1 MiB, each "gen GEN block B" padded,
+# on stdout: a file whose every block says which rewrite it is from.
+gen_file() {
+	perl -e 'my ($g, $n) = @ARGV;
+		for my $b (0 .. $n - 1) {
+			my $l = sprintf("gen %08d block %08d ...\n", $g, $b);
+			print $l x (1048576 / length $l);
+		}' "$1" "$2"
+}
+
+# gens: the generation of each 1 MiB block (gen_file's) on stdin, one
+# line each; "mixed" for a block that is not one generation throughout.
+gens() {
+	perl -e 'binmode STDIN; my $b = 0;
+		while (read(STDIN, my $buf, 1048576)) {
+			my %g = map { $_ => 1 } ($buf =~ /^gen (\d+) block/mg);
+			my $want = sprintf("gen %08d block %08d ...\n", (keys %g)[0] // 0, $b);
+			print keys(%g) == 1 && $buf eq $want x (1048576 / length $want)
+				? (keys %g)[0] + 0 : "mixed", "\n";
+			$b++;
+		}'
+}
+
+# untorn N "G1 G2 ...": 0 when the generations (gens, on one line) are a
+# state a file of N blocks rewritten in order, block by block, had: no
+# block mixed, none of an older generation before a newer one, at most
+# two generations.
+untorn() {
+	awk -v n="$1" -v s="$2" 'BEGIN { k = split(s, a, " "); if (k != n) exit 1;
+		for (i = 1; i <= k; i++) { if (a[i] !~ /^[0-9]+$/) exit 1;
+			if (i > 1 && a[i] > a[i - 1]) exit 1 }
+		exit (a[1] - a[k] > 1) }'
 }

@@ -22,27 +22,6 @@
 . "$(dirname "$0")/lib.sh"
 mounted_store
 
-# gen_file GEN MIB: MIB blocks of 1 MiB, each "gen GEN block B" padded
-gen_file() {
-	perl -e 'my ($g, $n) = @ARGV;
-		for my $b (0 .. $n - 1) {
-			my $l = sprintf("gen %08d block %08d ...\n", $g, $b);
-			print $l x (1048576 / length $l);
-		}' "$1" "$2"
-}
-# gens: the generation of each 1 MiB block on stdin, one line each;
-# "mixed" for a block that is not one generation throughout
-gens() {
-	perl -e 'binmode STDIN; my $b = 0;
-		while (read(STDIN, my $buf, 1048576)) {
-			my %g = map { $_ => 1 } ($buf =~ /^gen (\d+) block/mg);
-			my $want = sprintf("gen %08d block %08d ...\n", (keys %g)[0] // 0, $b);
-			print keys(%g) == 1 && $buf eq $want x (1048576 / length $want)
-				? (keys %g)[0] + 0 : "mixed", "\n";
-			$b++;
-		}'
-}
-
 # ---- 1. a write completes while the snapshot reads ----
 gen_file 1 192 > "$W3/root/big" || fail "writing root/big"
 echo before > "$W3/root/small"
@@ -57,16 +36,8 @@ fi
 # While the command is stopped nothing it holds can be let go: a write
 # that finishes proves the worker is not paused.  A write the pause holds
 # cannot even be killed (it waits in the kernel for pifsd's answer), so
-# each runs in the background and is given up on after a bound, only so
-# that a frozen worker fails the test instead of hanging it.
-# finishes PID: 0 once PID exited (with status 0), 1 if it did not in time
-finishes() {
-	for ((i = 0; i < 6000; i++)); do
-		kill -0 "$1" 2>/dev/null || { wait "$1"; return; }
-		sleep 0.01
-	done
-	return 1
-}
+# each runs in the background and is given up on after a bound
+# (finishes, lib.sh).
 (echo during > "$W3/root/small") & WR=$!
 if finishes "$WR"; then
 	ok "a write into the view completes while the snapshot reads"
@@ -118,10 +89,7 @@ for id in "${ids[@]}"; do
 	g=$($P show worker-3 "$id:srv/db" | gens | tr '\n' ' ')
 	echo "snapshot ${id:0:7}: srv/db generations $(echo $g | tr ' ' '\n' | uniq -c | tr '\n' ' ')"
 	# a state the file had: non-increasing generations, at most two
-	if ! awk -v s="$g" 'BEGIN { n = split(s, a, " "); if (n != 24) exit 1;
-		for (i = 1; i <= n; i++) { if (a[i] !~ /^[0-9]+$/) exit 1;
-			if (i > 1 && a[i] > a[i - 1]) exit 1 }
-		exit (a[1] - a[n] > 1) }'; then
+	if ! untorn 24 "$g"; then
 		bad=$((bad + 1))
 		echo "snapshot $id: srv/db generations $g"
 	fi

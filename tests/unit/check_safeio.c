@@ -244,6 +244,42 @@ START_TEST(test_copy_data_keeps_holes)
 }
 END_TEST
 
+/* The read and write loops every chunked reader of the store uses: the
+ * caller's errno where the file ends early, a real error as it is. */
+START_TEST(test_pread_pwrite_all)
+{
+	char buf[32];
+	int fd, wo, p[2];
+
+	fd = openat(root, "rw", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pifs_pwrite_all(fd, "0123456789", 10, 5), 0);
+	ck_assert_int_eq(pifs_pwrite_all(fd, "x", 1, -1), -EINVAL);
+	ck_assert_int_eq(pifs_pread_all(fd, buf, 10, 5, -ESTALE), 0);
+	ck_assert(!memcmp(buf, "0123456789", 10));
+	ck_assert_int_eq(pifs_pread_all(fd, buf, 5, 0, -ESTALE), 0);
+	ck_assert(!memcmp(buf, "\0\0\0\0\0", 5));
+	ck_assert_int_eq(pifs_pread_all(fd, buf, 11, 5, -ESTALE), -ESTALE);
+	ck_assert_int_eq(pifs_pread_some(fd, buf, sizeof(buf), 12, -EIO), 3);
+	ck_assert(!memcmp(buf, "789", 3));
+	ck_assert_int_eq(pifs_pread_some(fd, buf, 1, 15, -EIO), -EIO);
+	ck_assert_int_eq(pifs_pread_some(fd, buf, 1, 15, 0), 0);
+	ck_assert_int_eq(pifs_pread_all(fd, buf, 11, 5, 0), -EIO);
+	wo = openat(root, "rw", O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(wo, 0);
+	ck_assert_int_eq(pifs_pread_some(wo, buf, 1, 0, -EIO), -EBADF);
+	ck_assert_int_eq(pifs_pread_all(wo, buf, 1, 0, -EIO), -EBADF);
+	close(wo);
+	close(fd);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(pifs_write_all(p[1], "abc", 3), 0);
+	ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 3);
+	ck_assert(!memcmp(buf, "abc", 3));
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 START_TEST(test_set_attrs)
 {
 	struct stat want = {0}, st;
@@ -401,6 +437,7 @@ static Suite *safeio_suite(void)
 	tcase_add_test(tc, test_beneath_allows_inside);
 	tcase_add_test(tc, test_write_atomic);
 	tcase_add_test(tc, test_copy_data_keeps_holes);
+	tcase_add_test(tc, test_pread_pwrite_all);
 	tcase_add_test(tc, test_set_attrs);
 	tcase_add_test(tc, test_dir_foreach);
 	tcase_add_test(tc, test_remove_tree);
