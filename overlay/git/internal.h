@@ -287,6 +287,25 @@ int pifs_git_base_set(struct pifs_store *st, const char *worker,
 		      const char *id);
 
 /* diff.c */
+/* What a view shows at one path: nothing, a delta entry, or the golden's
+ * entry (metadata read here, content hashed only when needed). */
+struct vent {
+	int gfd; /* the golden it was looked up in */
+	int present;
+	const struct pifs_meta_entry *e;
+	struct pifs_meta_entry gold;
+	char *gpath;
+};
+/* The vent's golden entry and path go. */
+void pifs_diff_vent_release(struct vent *v);
+/* What the view of m (NULL: the bare golden gfd) shows at path. */
+int pifs_diff_view_lookup(int gfd, const struct pifs_meta *m,
+			  const char *path, struct vent *v);
+/* The golden id of a side of a diff: m's own, or for the bare golden
+ * (m NULL) the other side's, else the store's default. */
+const char *pifs_diff_side_golden(struct pifs_store *st,
+				  const struct pifs_meta *m,
+				  const struct pifs_meta *other);
 struct pathset {
 	char **p;
 	size_t n, cap;
