@@ -226,6 +226,8 @@ int pifs_store_delta_unretire(struct pifs_store *st, const char *kept_as,
 
 /* An O_PATH fd of deltas/<worker> (the caller closes it), or -errno. */
 int pifs_store_delta_open(struct pifs_store *st, const char *worker);
+/* The same, open for reading (readdir, fsync). */
+int pifs_store_delta_dir(struct pifs_store *st, const char *worker);
 /* syncfs of the file system the store is on. */
 int pifs_store_sync(struct pifs_store *st);
 

@@ -170,8 +170,7 @@ int pifs_git_base_set(struct pifs_store *st, const char *worker, const char *id)
 			     0);
 	if (ret < 0)
 		return ret;
-	fd = pifs_openat_beneath(st->deltas_fd, worker,
-				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	fd = pifs_store_delta_dir(st, worker);
 	if (fd < 0)
 		return fd;
 	ret = fsync(fd) < 0 ? -errno : 0;

@@ -716,8 +716,7 @@ int pifs_scan_delta(struct pifs_git *g, struct pifs_store *st,
 	}
 	if (newc)
 		pifs_statcache_begin(newc);
-	fd = pifs_openat_beneath(st->deltas_fd, worker,
-				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	fd = pifs_store_delta_dir(st, worker);
 	if (fd < 0) {
 		pifs_seterr(errbuf, errlen, "cannot open the delta of %s '%s/deltas/%s': %s",
 		       worker, st->path, worker, strerror(-fd));

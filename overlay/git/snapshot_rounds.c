@@ -131,8 +131,7 @@ int pifs_git_snapshot_cost(struct pifs_git *g, const char *worker,
 	if (!g->rounds || !g->has_jn || !j->valid ||
 	    j->token != g->roundtoken)
 		return 0; /* the final scan stats everything */
-	dfd = pifs_openat_beneath(g->st->deltas_fd, worker,
-				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	dfd = pifs_store_delta_dir(g->st, worker);
 	if (dfd < 0)
 		return dfd;
 	*bytes = 0;

@@ -114,12 +114,8 @@ int pifs_store_delta_undo_create(struct pifs_store *st, const char *name)
 
 int pifs_store_delta_empty(struct pifs_store *st, const char *worker)
 {
-	int fd, ret = pifs_check_name(worker);
+	int fd = pifs_store_delta_dir(st, worker), ret;
 
-	if (ret < 0)
-		return ret;
-	fd = pifs_openat_beneath(st->deltas_fd, worker,
-				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return fd;
 	ret = pifs_store_dir_is_empty(fd);
@@ -248,12 +244,21 @@ int pifs_store_delta_unretire(struct pifs_store *st, const char *kept_as,
 	return pifs_fsync_dir(st->deltas_fd);
 }
 
-int pifs_store_delta_open(struct pifs_store *st, const char *worker)
+static int delta_openat(struct pifs_store *st, const char *worker, int how)
 {
 	int ret = pifs_check_name(worker);
 
 	return ret < 0 ? ret
 		       : pifs_openat_beneath(st->deltas_fd, worker,
-					     O_PATH | O_DIRECTORY | O_NOFOLLOW,
-					     0);
+					     how | O_DIRECTORY | O_NOFOLLOW, 0);
+}
+
+int pifs_store_delta_open(struct pifs_store *st, const char *worker)
+{
+	return delta_openat(st, worker, O_PATH);
+}
+
+int pifs_store_delta_dir(struct pifs_store *st, const char *worker)
+{
+	return delta_openat(st, worker, O_RDONLY);
 }
