@@ -732,12 +732,7 @@ int pifs_conflicts_load(struct pifs_store *st, const char *worker,
 		return -ENOMEM;
 	}
 	cnt = 0;
-	for (line = text; *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		else
-			next = line + strlen(line);
+	for (next = text; (line = pifs_line_next(&next));) {
 		sp = strchr(line, ' ');
 		if (!sp)
 			continue;

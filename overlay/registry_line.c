@@ -174,10 +174,7 @@ int pifs_registry_parse(struct pifs_registry *reg, const char *text,
 	copy = strdup(text);
 	if (!copy)
 		return -ENOMEM;
-	for (line = copy; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
+	for (next = copy; (line = pifs_line_next(&next));) {
 		lineno++;
 		if (lineno == 1) {
 			if (!strcmp(line, REGISTRY_HEADER_V1)) {

@@ -123,6 +123,22 @@ char *pifs_strdupf(const char *fmt, ...)
 	return s;
 }
 
+char *pifs_line_next(char **cur)
+{
+	char *line = *cur, *nl;
+
+	if (!line || !*line)
+		return NULL;
+	nl = strchr(line, '\n');
+	if (nl) {
+		*nl = '\0';
+		*cur = nl + 1;
+	} else {
+		*cur = line + strlen(line);
+	}
+	return line;
+}
+
 int pifs_check_name(const char *name)
 {
 	size_t len;

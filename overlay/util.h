@@ -61,6 +61,11 @@ void pifs_seterr_prefix(char *errbuf, size_t errlen, int err,
 /* Returns a malloc'd printf result, or NULL on ENOMEM. */
 char *pifs_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The next line of a text split in place: the line at *cur with its
+ * '\n' cut off (a blank line is ""), *cur moved past it; NULL once the
+ * text is used up.  A last line without '\n' counts. */
+char *pifs_line_next(char **cur);
+
 /* A single path component a client may create: not "", ".", "..", no '/',
  * at most NAME_MAX bytes.  Returns 0 or -EINVAL / -ENAMETOOLONG. */
 int pifs_check_name(const char *name);

@@ -91,10 +91,7 @@ int pifs_store_golden_info(struct pifs_store *st, const char *id,
 	ret = pifs_read_file(st->fd, sub, 65536, &text, NULL);
 	if (ret < 0)
 		return ret;
-	for (line = text; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
+	for (next = text; (line = pifs_line_next(&next));) {
 		val = strchr(line, ' ');
 		if (!val)
 			continue;

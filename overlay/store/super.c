@@ -52,10 +52,7 @@ static int conf_parse(struct pifs_store_conf *conf, const char *text)
 	copy = strdup(text);
 	if (!copy)
 		return -ENOMEM;
-	for (line = copy; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
+	for (next = copy; (line = pifs_line_next(&next));) {
 		if (!*line || *line == '#')
 			continue;
 		val = strchr(line, ' ');

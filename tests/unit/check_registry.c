@@ -145,6 +145,22 @@ START_TEST(test_round_trip)
 			      "zz 00000001 - - 2 pi3b+ serial -\n");
 	free(out);
 
+	/* a blank line (an admin's edit) is skipped, not the end of the
+	 * file: the workers after it are still registered */
+	ck_assert_int_eq(pifs_registry_parse(&reg,
+					     "# pifs worker registry v2\n"
+					     "next-id 4\n"
+					     "\n"
+					     "worker-1 77b655ec b8:27:eb:b6:55:ec "
+					     "10.1.1.1 1 pi3b+ serial -\n"
+					     "\n"
+					     "worker-3 8b07bcc6 b8:27:eb:07:bc:c6 "
+					     "10.1.1.2 3 pi3b+ serial -",
+					     err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(reg.count, 2);
+	ck_assert_str_eq(reg.workers[1].name, "worker-3");
+
 	/* an empty text is an empty registry */
 	ck_assert_int_eq(pifs_registry_parse(&reg, "", err, sizeof(err)), 0);
 	ck_assert_uint_eq(reg.count, 0);
