@@ -88,6 +88,38 @@ int sub_getopt(int argc, char **argv, const char *shortopts,
 	return c;
 }
 
+int sub_json_only(int argc, char **argv, const char *usage)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c, json = 0;
+
+	while ((c = sub_getopt(argc, argv, ":h", opts, usage)) != -1)
+		if (c == 'j')
+			json = 1;
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	return json;
+}
+
+int sub_dispatch(int argc, char **argv, const char *group, const char *want,
+		 const char *usage, const struct sub_cmd *cmds)
+{
+	if (argc < 2)
+		die(EXIT_USAGE, "%s needs %s", group, want);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	for (; cmds->name; cmds++)
+		if (!strcmp(argv[1], cmds->name))
+			return cmds->run(argc - 1, argv + 1);
+	die(EXIT_USAGE, "unknown %s command '%s'", group, argv[1]);
+}
+
 void open_store(struct pifs_store *st, const char *path)
 {
 	char err[PATH_MAX + 128];

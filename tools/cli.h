@@ -56,6 +56,23 @@ const char *store_path(void);
 int sub_getopt(int argc, char **argv, const char *shortopts,
 	       const struct option *longopts, const char *usage);
 
+/* The options of a listing that takes --json and nothing else (worker
+ * list, golden list, status): 1 for --json, else 0; --help prints usage,
+ * anything else exits EXIT_USAGE. */
+int sub_json_only(int argc, char **argv, const char *usage);
+
+/* A command group's subcommands (pifs worker add, pifs golden list...). */
+struct sub_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+};
+
+/* Run GROUP's subcommand argv[1] from cmds (ended by a NULL name), with
+ * argv from argv[1] on; --help/-h prints usage.  No subcommand: "GROUP
+ * needs WANT", an unknown one: "unknown GROUP command 'X'" (EXIT_USAGE). */
+int sub_dispatch(int argc, char **argv, const char *group, const char *want,
+		 const char *usage, const struct sub_cmd *cmds);
+
 /* Open the store at path into st (pifs_store_close() releases it), else
  * exit. */
 void open_store(struct pifs_store *st, const char *path);

@@ -231,24 +231,15 @@ static size_t workers_on(struct pifs_store *st, const struct pifs_registry *reg,
 
 static int golden_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct pifs_registry reg;
 	struct pifs_store st;
 	struct pifs_git *g;
 	char (*ids)[17] = NULL, w[PIFS_NAME_MAX + 1], cid[41];
 	size_t n = 0;
 	struct json j;
-	int ret, c, json = 0;
+	int ret, json;
 
-	while ((c = sub_getopt(argc, argv, ":h", opts, usage_golden)) != -1)
-		if (c == 'j')
-			json = 1;
-	if (optind < argc)
-		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	json = sub_json_only(argc, argv, usage_golden);
 	open_store(&st, store_path());
 	load_registry(&st, &reg);
 	if ((ret = pifs_store_goldens(&st, &ids, &n)) < 0)
@@ -604,22 +595,13 @@ static int golden_build(int argc, char **argv)
 
 int cmd_golden(int argc, char **argv)
 {
-	if (argc < 2)
-		die(EXIT_USAGE,
-		    "golden needs build, import, list, default or remove");
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(usage_golden, stdout);
-		return 0;
-	}
-	if (!strcmp(argv[1], "build"))
-		return golden_build(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "import"))
-		return golden_import(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "list"))
-		return golden_list(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "default"))
-		return golden_default(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "remove"))
-		return golden_remove(argc - 1, argv + 1);
-	die(EXIT_USAGE, "unknown golden command '%s'", argv[1]);
+	static const struct sub_cmd cmds[] = {
+	    {"build", golden_build},     {"import", golden_import},
+	    {"list", golden_list},       {"default", golden_default},
+	    {"remove", golden_remove},   {NULL, NULL},
+	};
+
+	return sub_dispatch(argc, argv, "golden",
+			    "build, import, list, default or remove",
+			    usage_golden, cmds);
 }

@@ -485,24 +485,15 @@ static void status_json(const struct pifs_store *st, const struct wstatus *ws,
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct pifs_registry reg;
 	struct pifs_store st;
 	struct wstatus *ws;
 	struct pifs_git *g;
 	struct stat bs;
-	int c, json = 0, bootcode;
+	int json, bootcode;
 	size_t i;
 
-	while ((c = sub_getopt(argc, argv, ":h", opts, usage_status)) != -1)
-		if (c == 'j')
-			json = 1;
-	if (optind < argc)
-		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	json = sub_json_only(argc, argv, usage_status);
 	open_store(&st, store_path());
 	load_registry(&st, &reg);
 	g = open_git(&st, 0);

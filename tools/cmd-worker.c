@@ -317,21 +317,12 @@ static void worker_list_json(const struct pifs_registry *reg)
 
 static int worker_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct pifs_registry reg;
 	struct pifs_store st;
-	int namew = 4, c, json = 0;
+	int namew = 4, json;
 	size_t i;
 
-	while ((c = sub_getopt(argc, argv, ":h", opts, usage_worker)) != -1)
-		if (c == 'j')
-			json = 1;
-	if (optind < argc)
-		die(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	json = sub_json_only(argc, argv, usage_worker);
 	open_store(&st, store_path());
 	load_registry(&st, &reg);
 	if (json) {
@@ -534,21 +525,14 @@ static int worker_accept(int argc, char **argv)
 
 int cmd_worker(int argc, char **argv)
 {
-	if (argc < 2)
-		die(EXIT_USAGE, "worker needs add, list, accept or remove");
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(usage_worker, stdout);
-		return 0;
-	}
-	if (!strcmp(argv[1], "add"))
-		return worker_add(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "list"))
-		return worker_list(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "remove"))
-		return worker_remove(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "accept"))
-		return worker_accept(argc - 1, argv + 1);
-	die(EXIT_USAGE, "unknown worker command '%s'", argv[1]);
+	static const struct sub_cmd cmds[] = {
+	    {"add", worker_add},       {"list", worker_list},
+	    {"remove", worker_remove}, {"accept", worker_accept},
+	    {NULL, NULL},
+	};
+
+	return sub_dispatch(argc, argv, "worker",
+			    "add, list, accept or remove", usage_worker, cmds);
 }
 
 static const char usage_enroll[] =
