@@ -3,9 +3,11 @@
  * check_store.c - the store: creating one copies the golden with every
  * attribute (setuid, file capabilities, ACLs, hard links, symlinks pointing
  * outside, devices, fifos, sockets, a sparse 5 GiB file, ns timestamps) and
- * makes it immutable; refusals and failures leave nothing behind; open,
- * locks, worker deltas and work/ cleaning.  Runs as root under a mkdtemp
- * in /var/tmp (ext4: trusted.* xattrs and the immutable flag).
+ * makes it immutable; refusals and failures leave nothing behind; the tree
+ * copy; open, locks and pifs.conf.  Worker deltas and work/ are in
+ * check_store_delta.c, the golden both start from in unit_golden.c.  Runs
+ * as root under a mkdtemp in /var/tmp (ext4: trusted.* xattrs and the
+ * immutable flag).
  */
 #include "config.h"
 
@@ -21,10 +23,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -34,200 +34,9 @@
 #include "store.h"
 #include "util.h"
 #include "unit.h"
+#include "unit_golden.h"
 
-#define GIB (1024LL * 1024 * 1024)
-
-static char base[] = "/var/tmp/check_store.XXXXXX";
-
-/* cap_net_raw+ep as a VFS_CAP_REVISION_2 security.capability value */
-/* clang-format off */
-static const unsigned char cap_net_raw[20] = {
-	0x01, 0x00, 0x00, 0x02,	/* magic_etc: revision 2, effective */
-	0x00, 0x20, 0x00, 0x00,	/* permitted[0]: CAP_NET_RAW (13) */
-	0, 0, 0, 0,		/* inheritable[0] */
-	0, 0, 0, 0,		/* permitted[1] */
-	0, 0, 0, 0,		/* inheritable[1] */
-};
-/* clang-format on */
-
-/* system.posix_acl_access: user::rwx user:1000:rw- group::r-x mask::rwx
- * other::r-x (version 2, entries of tag u16, perm u16, id u32, LE) */
-/* clang-format off */
-static const unsigned char acl[] = {
-	2, 0, 0, 0,
-	0x01, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
-	0x02, 0, 6, 0, 0xe8, 0x03, 0, 0,
-	0x04, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
-	0x10, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
-	0x20, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
-};
-/* clang-format on */
-
-static void base_setup(void)
-{
-	ck_assert_ptr_nonnull(mkdtemp(base));
-}
-
-static void base_teardown(void)
-{
-	char *slash = strrchr(base, '/');
-	int fd;
-
-	*slash = '\0';
-	fd = open(base, O_PATH | O_DIRECTORY);
-	pifs_remove_tree(fd, slash + 1);
-	close(fd);
-	*slash = '/';
-}
-
-static int seq;
-
-/* a checked fixture: runs before each test, in its child under CK_FORK */
-static void test_setup(void)
-{
-	seq++;
-}
-
-/* base/<pid>-<seq>/<name>: a directory of its own for every test, with
- * and without CK_FORK */
-static char *tpath(const char *name)
-{
-	char dir[256];
-
-	snprintf(dir, sizeof(dir), "%s/%ld-%d", base, (long)getpid(), seq);
-	mkdir(dir, 0755);
-	return pifs_strdupf("%s/%s", dir, name);
-}
-
-static void put_file(int dfd, const char *path, const char *data, mode_t mode)
-{
-	int fd = openat(dfd, path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pifs_write_all(fd, data, strlen(data)), 0);
-	ck_assert_int_eq(fchmod(fd, mode), 0);
-	close(fd);
-}
-
-static void set_times(int dfd, const char *path, time_t sec, long nsec)
-{
-	struct timespec ts[2] = {{sec - 100, nsec}, {sec, nsec}};
-
-	ck_assert_int_eq(utimensat(dfd, path, ts, AT_SYMLINK_NOFOLLOW), 0);
-}
-
-static void make_socket(int dfd, const char *name)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int s;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd,
-		 name);
-	s = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_ge(s, 0);
-	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	close(s);
-}
-
-/* A golden tree at path with everything store creation must keep. */
-static void make_golden(const char *path, int with_firmware)
-{
-	int g, fd;
-
-	ck_assert_int_eq(mkdir(path, 0755), 0);
-	g = open(path, O_RDONLY | O_DIRECTORY);
-	ck_assert_int_ge(g, 0);
-	if (with_firmware) {
-		ck_assert_int_eq(mkdirat(g, "boot", 0755), 0);
-		ck_assert_int_eq(mkdirat(g, "boot/firmware", 0755), 0);
-		put_file(g, "boot/firmware/config.txt", "arm_64bit=1\n", 0755);
-		put_file(g, "boot/firmware/bootcode.bin", "bootcode\n", 0644);
-	}
-	ck_assert_int_eq(mkdirat(g, "usr", 0755), 0);
-	ck_assert_int_eq(mkdirat(g, "usr/bin", 0755), 0);
-	ck_assert_int_eq(mkdirat(g, "etc", 0755), 0);
-	ck_assert_int_eq(mkdirat(g, "dev", 0755), 0);
-	ck_assert_int_eq(mkdirat(g, "var", 0755), 0);
-	ck_assert_int_eq(mkdirat(g, "var/mail", 0755), 0);
-	ck_assert_int_eq(mkdirat(g, "tmp", 0755), 0);
-
-	/* setuid, owned by someone else, with a file capability */
-	put_file(g, "usr/bin/ping", "\177ELF ping", 0755);
-	ck_assert_int_eq(fchownat(g, "usr/bin/ping", 1000, 1000, 0), 0);
-	ck_assert_int_eq(fchmodat(g, "usr/bin/ping", 04755, 0), 0);
-	fd = openat(g, "usr/bin", O_PATH | O_DIRECTORY);
-	ck_assert_int_eq(pifs_lsetxattr(fd, "ping", "security.capability",
-					cap_net_raw, sizeof(cap_net_raw), 0),
-			 0);
-	close(fd);
-	ck_assert_int_eq(fchownat(g, "var/mail", 0, 8, 0), 0);
-	ck_assert_int_eq(fchmodat(g, "var/mail", 02775, 0), 0);
-	ck_assert_int_eq(fchmodat(g, "tmp", 01777, 0), 0);
-
-	/* hard links, symlinks that point outside */
-	put_file(g, "etc/hostname", "pi\n", 0644);
-	ck_assert_int_eq(linkat(g, "etc/hostname", g, "etc/hn2", 0), 0);
-	ck_assert_int_eq(linkat(g, "etc/hostname", g, "hn3", 0), 0);
-	ck_assert_int_eq(symlinkat("../../../../../../outside", g, "etc/out"),
-			 0);
-	ck_assert_int_eq(symlinkat("/etc/shadow", g, "etc/abs"), 0);
-	ck_assert_int_eq(symlinkat("..", g, "etc/up"), 0);
-	/* xattrs of several namespaces, a POSIX ACL */
-	fd = openat(g, "etc", O_PATH | O_DIRECTORY);
-	ck_assert_int_eq(
-	    pifs_lsetxattr(fd, "hostname", "user.note", "hi", 2, 0), 0);
-	ck_assert_int_eq(pifs_lsetxattr(fd, "abs", "trusted.t", "sym", 3, 0),
-			 0);
-	close(fd);
-	put_file(g, "etc/acl", "acl\n", 0644);
-	fd = openat(g, "etc", O_PATH | O_DIRECTORY);
-	ck_assert_int_eq(pifs_lsetxattr(fd, "acl", "system.posix_acl_access",
-					acl, sizeof(acl), 0),
-			 0);
-	close(fd);
-	ck_assert_int_eq(pifs_lsetxattr(g, "var", "trusted.dir", "d", 1, 0), 0);
-
-	/* special files */
-	ck_assert_int_eq(mknodat(g, "dev/null", S_IFCHR | 0666, makedev(1, 3)),
-			 0);
-	ck_assert_int_eq(fchmodat(g, "dev/null", 0666, 0), 0);
-	ck_assert_int_eq(mknodat(g, "dev/sda", S_IFBLK | 0660, makedev(8, 0)),
-			 0);
-	ck_assert_int_eq(mkfifoat(g, "dev/initctl", 0600), 0);
-	fd = openat(g, "dev", O_PATH | O_DIRECTORY);
-	make_socket(fd, "log");
-	close(fd);
-
-	/* 5 GiB with 4 bytes of data at 1 GiB, the rest holes */
-	fd = openat(g, "var/big", O_WRONLY | O_CREAT, 0644);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pifs_pwrite_all(fd, "data", 4, GIB), 0);
-	ck_assert_int_eq(ftruncate(fd, 5 * GIB), 0);
-	close(fd);
-
-	/* ns timestamps; directories after their contents */
-	set_times(g, "usr/bin/ping", 1234567890, 123456789);
-	set_times(g, "etc/out", 1111111111, 111111111);
-	set_times(g, "var/big", 1300000000, 999999999);
-	set_times(g, "dev/initctl", 1222222222, 5);
-	set_times(g, "dev", 1400000000, 0);
-	set_times(g, "etc", 1400000000, 1);
-	set_times(g, "usr/bin", 1400000000, 2);
-	set_times(g, "var", 1400000000, 3);
-	set_times(g, ".", 1500000000, 42);
-	close(g);
-}
-
-static char *manifest_of(const char *path)
-{
-	char *m;
-	int fd = open(path, O_RDONLY | O_DIRECTORY);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pifs_manifest_build(fd, &m, NULL), 0);
-	close(fd);
-	return m;
-}
+char base[] = "/var/tmp/check_store.XXXXXX";
 
 static int get_flags(int dirfd, const char *path)
 {
@@ -630,82 +439,6 @@ START_TEST(test_open_errors)
 }
 END_TEST
 
-START_TEST(test_delta)
-{
-	char *golden = tpath("golden"), *store = tpath("store");
-	char err[512], *kept, buf[64];
-	struct pifs_store st;
-	struct stat g, d;
-	uint8_t origin[8];
-	uint64_t ino = 0;
-	ssize_t n;
-	int gfd, i;
-
-	make_golden(golden, 1);
-	gfd = open(golden, O_RDONLY | O_DIRECTORY);
-	ck_assert_int_eq(fchown(gfd, 1000, 1001), 0);
-	ck_assert_int_eq(fchmod(gfd, 0750), 0);
-	ck_assert_int_eq(pifs_lsetxattr(gfd, NULL, "user.root", "r", 1, 0), 0);
-	ck_assert_int_eq(
-	    pifs_lsetxattr(gfd, NULL, PIFS_XATTR_OPAQUE, "y", 1, 0), 0);
-	ck_assert_int_eq(
-	    pifs_lsetxattr(gfd, NULL, "trusted.pifs.junk", "j", 1, 0), 0);
-	set_times(gfd, ".", 1500000000, 7);
-	close(gfd);
-	ck_assert_int_eq(
-	    pifs_store_create(store, golden, NULL, NULL, err, sizeof(err)), 0);
-	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)), 0);
-
-	ck_assert_int_eq(pifs_store_delta_create(&st, "worker-1"), 0);
-	ck_assert_int_eq(pifs_store_delta_create(&st, "worker-1"), -EEXIST);
-	ck_assert_int_eq(pifs_store_delta_create(&st, "../x"), -EINVAL);
-	ck_assert_int_eq(pifs_fstat(st.golden_fd, &g), 0);
-	ck_assert_int_eq(
-	    fstatat(st.deltas_fd, "worker-1", &d, AT_SYMLINK_NOFOLLOW), 0);
-	ck_assert_uint_eq(d.st_mode, S_IFDIR | 0750);
-	ck_assert_uint_eq(d.st_mode, g.st_mode);
-	ck_assert_uint_eq(d.st_uid, 1000);
-	ck_assert_uint_eq(d.st_gid, 1001);
-	ck_assert_int_eq(d.st_mtim.tv_sec, 1500000000);
-	ck_assert_int_eq(d.st_mtim.tv_nsec, 7);
-	ck_assert_int_eq(d.st_atim.tv_sec, g.st_atim.tv_sec);
-
-	n = pifs_lgetxattr(st.deltas_fd, "worker-1", "user.root", buf,
-			   sizeof(buf));
-	ck_assert_int_eq(n, 1);
-	ck_assert_int_eq(pifs_lgetxattr(st.deltas_fd, "worker-1",
-					PIFS_XATTR_OPAQUE, buf, sizeof(buf)),
-			 -ENODATA);
-	ck_assert_int_eq(pifs_lgetxattr(st.deltas_fd, "worker-1",
-					"trusted.pifs.junk", buf, sizeof(buf)),
-			 -ENODATA);
-	n = pifs_lgetxattr(st.deltas_fd, "worker-1", PIFS_XATTR_ORIGIN, origin,
-			   sizeof(origin));
-	ck_assert_int_eq(n, 8);
-	for (i = 7; i >= 0; i--)
-		ino = ino << 8 | origin[i];
-	ck_assert_uint_eq(ino, g.st_ino);
-
-	ck_assert_int_eq(pifs_store_delta_retire(&st, "worker-1", &kept), 0);
-	ck_assert_int_eq(strncmp(kept, ".removed-worker-1-", 18), 0);
-	ck_assert_int_eq(fstatat(st.deltas_fd, kept, &d, 0), 0);
-	ck_assert(S_ISDIR(d.st_mode));
-	ck_assert_int_eq(fstatat(st.deltas_fd, "worker-1", &d, 0), -1);
-	free(kept);
-	/* retiring twice within a second keeps both */
-	ck_assert_int_eq(pifs_store_delta_create(&st, "worker-1"), 0);
-	ck_assert_int_eq(pifs_store_delta_retire(&st, "worker-1", &kept), 0);
-	ck_assert_int_eq(fstatat(st.deltas_fd, kept, &d, 0), 0);
-	free(kept);
-	ck_assert_int_eq(pifs_store_delta_retire(&st, "worker-1", &kept),
-			 -ENOENT);
-	ck_assert_ptr_null(kept);
-	pifs_store_close(&st);
-	free(golden);
-	free(store);
-}
-END_TEST
-
 START_TEST(test_locks)
 {
 	char *golden = tpath("golden"), *store = tpath("store"), err[512];
@@ -802,117 +535,6 @@ START_TEST(test_wait_released)
 	close(go[1]);
 	close(ready[0]);
 	close(ready[1]);
-	pifs_store_close(&st);
-	free(golden);
-	free(store);
-}
-END_TEST
-
-START_TEST(test_clean_work_and_remove)
-{
-	char *golden = tpath("golden"), *store = tpath("store"), err[512];
-	char *parent;
-	struct pifs_store st;
-	struct stat s;
-	int fd;
-
-	make_golden(golden, 1);
-	ck_assert_int_eq(
-	    pifs_store_create(store, golden, NULL, NULL, err, sizeof(err)), 0);
-	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)), 0);
-	fd = openat(st.work_fd, ".", O_RDONLY | O_DIRECTORY);
-	ck_assert_int_eq(mkdirat(fd, "copyup.1", 0700), 0);
-	put_file(fd, "copyup.1/data", "x", 0600);
-	put_file(fd, "copyup.2", "y", 0600);
-	ck_assert_int_eq(pifs_set_immutable(fd, "copyup.2", 1), 0);
-	ck_assert_int_eq(pifs_store_clean_work(&st), 0);
-	ck_assert_int_eq(fstatat(fd, "copyup.1", &s, 0), -1);
-	ck_assert_int_eq(fstatat(fd, "copyup.2", &s, 0), -1);
-	close(fd);
-	pifs_store_close(&st);
-
-	/* the immutable golden goes with pifs_remove_tree */
-	parent = strdup(store);
-	*strrchr(parent, '/') = '\0';
-	fd = open(parent, O_PATH | O_DIRECTORY);
-	ck_assert_int_eq(pifs_remove_tree(fd, "store"), 0);
-	ck_assert_int_eq(fstatat(fd, "store", &s, 0), -1);
-	ck_assert_int_eq(errno, ENOENT);
-	close(fd);
-	free(parent);
-	free(golden);
-	free(store);
-}
-END_TEST
-
-/* What the commands use instead of the store's fds: work/ builds removed
- * and dead resets' reaped (a live pid's kept), a delta created on a
- * golden, its emptiness, and the undo of a create. */
-START_TEST(test_work_and_delta_for_commands)
-{
-	char *golden = tpath("golden"), *store = tpath("store"), err[512];
-	char dead[64], live[64], noid[64], gold[17];
-	struct pifs_store st;
-	struct stat s;
-	pid_t pid;
-	int fd;
-
-	make_golden(golden, 1);
-	ck_assert_int_eq(
-	    pifs_store_create(store, golden, NULL, NULL, err, sizeof(err)), 0);
-	ck_assert_int_eq(pifs_store_open(&st, store, err, sizeof(err)), 0);
-	/* a pid that is gone: a child that exited and was reaped */
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0)
-		_exit(0);
-	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
-	snprintf(dead, sizeof(dead), "reset-w1-%ld", (long)pid);
-	snprintf(live, sizeof(live), "reset-w2-%ld", (long)getpid());
-	snprintf(noid, sizeof(noid), "copyup-%ld", (long)pid);
-	fd = openat(st.work_fd, ".", O_RDONLY | O_DIRECTORY);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(mkdirat(fd, dead, 0700), 0);
-	ck_assert_int_eq(mkdirat(fd, live, 0700), 0);
-	ck_assert_int_eq(mkdirat(fd, noid, 0700), 0);
-	{
-		char p[128];
-
-		snprintf(p, sizeof(p), "%s/data", dead);
-		put_file(fd, p, "x", 0600);
-	}
-	ck_assert_int_eq(pifs_store_work_reap(&st, "reset-"), 0);
-	ck_assert_int_eq(fstatat(fd, dead, &s, 0), -1);
-	ck_assert_int_eq(errno, ENOENT);
-	ck_assert_int_eq(fstatat(fd, live, &s, 0), 0);
-	ck_assert_int_eq(fstatat(fd, noid, &s, 0), 0);
-	ck_assert_int_eq(pifs_store_work_remove(&st, live), 0);
-	ck_assert_int_eq(fstatat(fd, live, &s, 0), -1);
-	ck_assert_int_eq(pifs_store_work_remove(&st, "../deltas"), -EINVAL);
-	ck_assert_int_eq(pifs_store_work_remove(&st, "gone"), -ENOENT);
-	close(fd);
-
-	/* a delta on the default golden (NULL), empty until written */
-	ck_assert_int_eq(pifs_store_delta_empty(&st, "w3"), -ENOENT);
-	ck_assert_int_eq(pifs_store_delta_create_on(&st, "w3", NULL), 0);
-	ck_assert_int_eq(pifs_store_worker_golden(&st, "w3", gold), 0);
-	ck_assert_str_eq(gold, st.conf.golden);
-	ck_assert_int_eq(pifs_store_delta_create_on(&st, "w3", NULL),
-			 -EEXIST);
-	ck_assert_int_eq(pifs_store_delta_empty(&st, "w3"), 1);
-	fd = pifs_openat_beneath(st.deltas_fd, "w3", O_RDONLY | O_DIRECTORY,
-				 0);
-	ck_assert_int_ge(fd, 0);
-	put_file(fd, "f", "data", 0644);
-	close(fd);
-	ck_assert_int_eq(pifs_store_delta_empty(&st, "w3"), 0);
-	ck_assert_int_eq(pifs_store_delta_empty(&st, "../x"), -EINVAL);
-	/* the undo of a create that could not be recorded */
-	ck_assert_int_eq(pifs_store_delta_undo_create(&st, "w3"), 0);
-	ck_assert_int_eq(fstatat(st.deltas_fd, "w3", &s, AT_SYMLINK_NOFOLLOW),
-			 -1);
-	ck_assert_int_eq(errno, ENOENT);
-	ck_assert_int_eq(pifs_store_delta_undo_create(&st, ".."), -EINVAL);
 	pifs_store_close(&st);
 	free(golden);
 	free(store);
@@ -1069,11 +691,8 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_create_failure_leaves_nothing);
 	tcase_add_test(tc, test_firmware_warning);
 	tcase_add_test(tc, test_open_errors);
-	tcase_add_test(tc, test_delta);
 	tcase_add_test(tc, test_locks);
 	tcase_add_test(tc, test_wait_released);
-	tcase_add_test(tc, test_clean_work_and_remove);
-	tcase_add_test(tc, test_work_and_delta_for_commands);
 	tcase_add_test(tc, test_tree_copy);
 	tcase_add_test(tc, test_conf_enroll);
 	suite_add_tcase(s, tc);
