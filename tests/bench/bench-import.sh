@@ -23,7 +23,7 @@ MB=${BENCH_IMPORT_MB:-1600}
 for t in mkfs.ext4 mkfs.vfat mcopy sfdisk xz /usr/bin/time; do
 	command -v "$t" >/dev/null || { echo "bench-import: $t missing"; exit 1; }
 done
-W=$(mktemp -d "${BENCH_DIR:-/var/tmp}/pifs-bench-import.XXXXXX")
+W=$(mktemp -d "${BENCH_DIR:-${PIFS_BENCH_TMP:-/var/tmp}}/pifs-bench-import.XXXXXX")
 LOOP= LOOP2= MNT=()
 cleanup() {
 	local m

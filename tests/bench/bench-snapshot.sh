@@ -23,7 +23,7 @@ TSV=${BENCH_TSV:-$PIFS_BUILDDIR/bench-snapshot.tsv}
 [ "$(id -u)" = 0 ] || { echo "bench-snapshot: needs root"; exit 1; }
 command -v git >/dev/null || { echo "bench-snapshot: needs git (apt-get install git)"; exit 1; }
 [ -x "$PIFS" ] || { echo "bench-snapshot: build pifs first"; exit 1; }
-T=$(mktemp -d /var/tmp/pifs-bench.XXXXXX)
+T=$(mktemp -d "${PIFS_BENCH_TMP:-/var/tmp}/pifs-bench.XXXXXX")
 trap 'mountpoint -q "$T/mnt" 2>/dev/null && umount -R "$T/mnt"; chattr -R -i "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
 # time_ms CMD...: run CMD (quiet), print elapsed ms (bash's own clock:

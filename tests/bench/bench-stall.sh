@@ -25,7 +25,7 @@ TSV=${BENCH_TSV:-$PIFS_BUILDDIR/bench-stall.tsv}
 [ "$(id -u)" = 0 ] || { echo "bench-stall: needs root"; exit 1; }
 [ -x "$PIFS" ] && [ -x "$PIFSD" ] || { echo "bench-stall: build pifs first"; exit 1; }
 perl -MTime::HiRes -e 1 2>/dev/null || { echo "bench-stall: needs perl's Time::HiRes"; exit 1; }
-T=$(mktemp -d /var/tmp/pifs-bench-stall.XXXXXX)
+T=$(mktemp -d "${PIFS_BENCH_TMP:-/var/tmp}/pifs-bench-stall.XXXXXX")
 dpid=
 trap 'mountpoint -q "$T/mnt" 2>/dev/null && umount -R "$T/mnt"; [ -n "$dpid" ] && wait "$dpid" 2>/dev/null; chattr -R -i "$T" 2>/dev/null; rm -rf "$T"' EXIT
 

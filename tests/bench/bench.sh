@@ -24,7 +24,8 @@
 # machine-readable result, default $PIFS_BUILDDIR/bench-results.tsv),
 # PIFS_CACHE (where the full tree is cached, default /var/cache/pifs),
 # PIFS_BENCH_PIFSD_OPTS (more -o options for pifsd, for A/B runs, e.g.
-# uring=off).
+# uring=off), PIFS_BENCH_TMP (where the runs' directories go, default
+# /var/tmp: a disk file system with xattrs, traversable by dnsmasq).
 #
 # "cold": `sync; echo 3 > /proc/sys/vm/drop_caches` right before the
 # timed run; "warm": the same run once untimed right before.  Times are
@@ -78,7 +79,7 @@ if want tftp; then
 fi
 
 # ---- state and cleanup ----
-T=$(mktemp -d /var/tmp/pifs-bench.XXXXXX)
+T=$(mktemp -d "${PIFS_BENCH_TMP:-/var/tmp}/pifs-bench.XXXXXX")
 chmod 711 "$T" # dnsmasq drops root and must reach the mounts
 MOUNTS=()  # unmounted in reverse order
 PIDS=()    # stopped after the unmounts

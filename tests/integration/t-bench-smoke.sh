@@ -19,8 +19,14 @@ ip netns add "pifsbench-probe-$$" 2>/dev/null || skip "cannot make a network nam
 ip netns del "pifsbench-probe-$$"
 
 OUT=$T/results.tsv
-PIFS_BENCH_TINY=1 PIFS_BENCH_REPS=1 PIFS_BENCH_DROP=0 PIFS_BENCH_OUT=$OUT \
-	bash "$PIFS_SRCDIR/tests/bench/run.sh" >"$T/bench.out" 2>&1
+# The run's directories go under $B and its namespaces carry its pid, so
+# what is checked below is this run's, whatever else runs a bench.
+B=$T/bench
+mkdir "$B" && chmod 711 "$T" "$B" # dnsmasq drops root
+PIFS_BENCH_TMP=$B PIFS_BENCH_TINY=1 PIFS_BENCH_REPS=1 PIFS_BENCH_DROP=0 PIFS_BENCH_OUT=$OUT \
+	bash "$PIFS_SRCDIR/tests/bench/run.sh" >"$T/bench.out" 2>&1 &
+bpid=$! # run.sh execs bench.sh: the pid its namespaces are named by
+wait "$bpid"
 rc=$?
 expect_eq "bench exit status" 0 "$rc"
 [ $rc = 0 ] || tail -40 "$T/bench.out"
@@ -67,6 +73,7 @@ grep -q '^# machine: ' "$OUT" && ok "machine line" || fail "no machine line in $
 grep -q '^| workload | unit | plain | overlayfs | fuse-ovl | pifs |' "$T/bench.out" && ok "printed table" ||
 	fail "no printed table"
 # Nothing of the run is left mounted.
-if grep -q 'pifs-bench\.' /proc/mounts; then fail "bench left mounts: $(grep 'pifs-bench\.' /proc/mounts)"; else ok "no mount left"; fi
-if ip netns list | grep -q '^pifsbench-'; then fail "bench left a network namespace"; else ok "no namespace left"; fi
+if grep -qF " $B/" /proc/mounts; then fail "bench left mounts: $(grep -F " $B/" /proc/mounts)"; else ok "no mount left"; fi
+if ip netns list | grep -Eq "^pifsbench-[mw]-$bpid( |\$)"; then fail "bench left a network namespace"; else ok "no namespace left"; fi
+[ -z "$(ls -A "$B")" ] && ok "no directory left" || fail "bench left $(ls -A "$B")"
 finish
