@@ -363,6 +363,24 @@ static int write_script(struct ctx *c, struct pifs_store *st)
 
 /* --hosts-dir: remember dir in pifs.conf and write the reservations
  * there, under the store's lock (the registry re-read under it). */
+/* Take the store's lock and read pifs.conf again under it: 0, or the
+ * failure said (and the lock released). */
+static int lock_conf(struct ctx *c, struct pifs_store *st)
+{
+	int r = pifs_store_lock(st, 10000);
+
+	if (r < 0)
+		return fail(c, 1, "cannot lock store '%s': %s", st->path,
+			    r == -EAGAIN ? "another pifs holds its lock"
+					 : strerror(-r));
+	if ((r = pifs_store_conf_reload(st)) < 0) {
+		pifs_store_unlock(st);
+		return fail(c, 1, "cannot read '%s/pifs.conf': %s", st->path,
+			    strerror(-r));
+	}
+	return 0;
+}
+
 static int set_hosts_dir(struct ctx *c, struct pifs_store *st,
 			 struct pifs_registry *reg, const char *dir)
 {
@@ -373,15 +391,8 @@ static int set_hosts_dir(struct ctx *c, struct pifs_store *st,
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return fail(c, 1, "cannot create '%s': %s", dir,
 			    strerror(errno));
-	if ((r = pifs_store_lock(st, 10000)) < 0)
-		return fail(c, 1, "cannot lock store '%s': %s", st->path,
-			    r == -EAGAIN ? "another pifs holds its lock"
-					 : strerror(-r));
-	if ((r = pifs_store_conf_reload(st)) < 0) {
-		pifs_store_unlock(st);
-		return fail(c, 1, "cannot read '%s/pifs.conf': %s", st->path,
-			    strerror(-r));
-	}
+	if (lock_conf(c, st))
+		return c->status;
 	if (pifs_registry_load(reg, st->fd, err, sizeof(err)) < 0) {
 		pifs_store_unlock(st);
 		return fail(c, 1, "store '%s': %s", st->path, err);
@@ -512,15 +523,8 @@ static int install(struct ctx *c, FILE *o, struct pifs_store *st,
 	int r;
 
 	pifs_registry_init(&reg);
-	if ((r = pifs_store_lock(st, 10000)) < 0)
-		return fail(c, 1, "cannot lock store '%s': %s", st->path,
-			    r == -EAGAIN ? "another pifs holds its lock"
-					 : strerror(-r));
-	if ((r = pifs_store_conf_reload(st)) < 0) {
-		fail(c, 1, "cannot read '%s/pifs.conf': %s", st->path,
-		     strerror(-r));
-		goto out;
-	}
+	if (lock_conf(c, st))
+		return c->status;
 	if (pifs_registry_load(&reg, st->fd, err, sizeof(err)) < 0) {
 		fail(c, 1, "store '%s': %s", st->path, err);
 		goto out;
@@ -575,15 +579,8 @@ static int uninstall(struct ctx *c, FILE *o, struct pifs_store *st,
 	char err[256], file[sizeof(conf.exports)];
 	int r;
 
-	if ((r = pifs_store_lock(st, 10000)) < 0)
-		return fail(c, 1, "cannot lock store '%s': %s", st->path,
-			    r == -EAGAIN ? "another pifs holds its lock"
-					 : strerror(-r));
-	if ((r = pifs_store_conf_reload(st)) < 0) {
-		fail(c, 1, "cannot read '%s/pifs.conf': %s", st->path,
-		     strerror(-r));
-		goto out;
-	}
+	if (lock_conf(c, st))
+		return c->status;
 	if (!st->conf.exports[0]) {
 		fprintf(o, "exports of '%s' are not installed\n", store);
 		goto out;
